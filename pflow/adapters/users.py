@@ -1,0 +1,81 @@
+"""Users from configuration: a JSON file of users with werkzeug password hashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from pflow.domain.users import ROLES, User
+from pflow.ports.users import UserDirectory
+
+DEMO_USERS = (
+    {"username": "alice", "display_name": "Alice (requester)", "roles": ["requester"]},
+    {"username": "bob", "display_name": "Bob (manager)", "roles": ["manager"]},
+    {"username": "carol", "display_name": "Carol (admin)", "roles": ["admin"]},
+)
+
+# A dummy hash to compare against for unknown users, so timing does not reveal which names exist.
+_DUMMY_HASH = generate_password_hash("pflow-dummy-password")
+
+
+_demo: "ConfiguredUserDirectory | None" = None
+
+
+class UserConfigError(ValueError):
+    pass
+
+
+class ConfiguredUserDirectory(UserDirectory):
+    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
+        self._users: dict[str, tuple[User, str]] = {}
+        for i, rec in enumerate(records):
+            try:
+                username, password_hash = rec["username"], rec["password_hash"]
+            except KeyError as missing:
+                raise UserConfigError(f"user #{i + 1} has no {missing.args[0]!r}") from None
+            roles = frozenset(rec.get("roles", []))
+            unknown = roles - set(ROLES)
+            if unknown:
+                raise UserConfigError(f"user {username!r} has unknown roles {sorted(unknown)}; known: {list(ROLES)}")
+            user = User(username, rec.get("display_name") or username, roles)
+            self._users[username] = (user, password_hash)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "ConfiguredUserDirectory":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserConfigError(f"users file {path} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise UserConfigError(f"users file {path} is not valid JSON: {exc}") from None
+        records = data.get("users") if isinstance(data, dict) else data
+        if not isinstance(records, list):
+            raise UserConfigError(f"users file {path} must hold a list of users (or {{'users': [...]}})")
+        return cls(records)
+
+    @classmethod
+    def demo(cls) -> "ConfiguredUserDirectory":
+        """alice / bob / carol, each with their own name as password. Never for production."""
+        global _demo
+        if _demo is None:  # hashing is deliberately slow; the directory is immutable, so share it
+            _demo = cls({**u, "password_hash": generate_password_hash(u["username"])} for u in DEMO_USERS)
+        return _demo
+
+    def get(self, username: str) -> User | None:
+        entry = self._users.get(username)
+        return entry[0] if entry else None
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        entry = self._users.get(username)
+        if entry is None:
+            check_password_hash(_DUMMY_HASH, password)
+            return None
+        user, password_hash = entry
+        return user if check_password_hash(password_hash, password) else None
+
+    def list_users(self) -> list[User]:
+        return sorted((u for u, _ in self._users.values()), key=lambda u: u.username)

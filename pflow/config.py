@@ -1,0 +1,142 @@
+"""Configuration, read once from the environment.
+
+Variable names follow the system PFlow replaces (DATABASE_URL, CAMUNDA_URL,
+CAMUNDA_PROCESS_KEY, RABBITMQ_URL, RABBITMQ_TICKET_EXCHANGE,
+RABBITMQ_TICKET_QUEUE, API_HTTP_PORT) plus PFlow's own ``WORKFLOW_ENGINE`` and
+``PFLOW_*`` settings. The README's configuration table lists every one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ("memory", "embedded", "camunda")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the variable and what to do."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1 or 0)")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def parse_http_address(raw: str) -> tuple[str, int]:
+    """``:8080``, ``8080`` or ``0.0.0.0:8080`` -> (host, port). No host means all interfaces."""
+    raw = raw.strip()
+    host, _, port = raw.rpartition(":") if ":" in raw else ("", "", raw)
+    try:
+        number = int(port)
+    except ValueError:
+        raise ConfigError(f"API_HTTP_PORT={raw!r} is not a port (use 8080 or :8080)") from None
+    if not 0 < number < 65536:
+        raise ConfigError(f"API_HTTP_PORT={raw!r} is out of range")
+    return host or "0.0.0.0", number
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the libpq-style ``postgres://`` URLs the old system used."""
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    workflow_engine: str = "memory"
+    database_url: str = "memory://"
+    camunda_url: str = "http://localhost:8081/engine-rest"
+    camunda_process_key: str = "ticket_approval"
+    rabbitmq_url: str = "memory://"
+    rabbitmq_exchange: str = "ticket.events"
+    rabbitmq_queue: str = "ticket.events.queue"
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    data_dir: Path = REPO_ROOT / "var"
+    secret_key: str | None = None
+    token_ttl_s: int = 8 * 3600
+    users_file: Path | None = None
+    demo_users: bool = False
+    separation_of_duties: bool = True
+    bpmn_file: Path = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
+    ui_dir: Path = REPO_ROOT / "frontend" / "dist"
+    worker_id: str | None = None
+    worker_concurrency: int = 4
+    worker_lock_ms: int = 30_000
+    provisioning_retries: int = 3
+    provisioning_fail_marker: str | None = None
+    run_worker_in_serve: bool = True
+    http_threads: int = 8
+
+    @property
+    def is_embedded_default(self) -> bool:
+        """The one-process demo setup (memory or embedded engine), where demo users are fine."""
+        return self.workflow_engine in ("memory", "embedded")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        engine = (env.get("WORKFLOW_ENGINE") or cls.workflow_engine).strip().lower()
+        if engine not in ENGINES:
+            raise ConfigError(f"WORKFLOW_ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
+        host, port = parse_http_address(env.get("API_HTTP_PORT") or ":8080")
+        data_dir = Path(env.get("PFLOW_DATA_DIR") or cls.data_dir)
+        users_file = env.get("PFLOW_USERS_FILE")
+        values = dict(
+            workflow_engine=engine,
+            database_url=normalise_database_url(env.get("DATABASE_URL") or cls.database_url),
+            camunda_url=(env.get("CAMUNDA_URL") or cls.camunda_url).rstrip("/"),
+            camunda_process_key=env.get("CAMUNDA_PROCESS_KEY") or cls.camunda_process_key,
+            rabbitmq_url=env.get("RABBITMQ_URL") or cls.rabbitmq_url,
+            rabbitmq_exchange=env.get("RABBITMQ_TICKET_EXCHANGE") or cls.rabbitmq_exchange,
+            rabbitmq_queue=env.get("RABBITMQ_TICKET_QUEUE") or cls.rabbitmq_queue,
+            http_host=host,
+            http_port=port,
+            data_dir=data_dir,
+            secret_key=env.get("PFLOW_SECRET_KEY") or None,
+            token_ttl_s=_int(env, "PFLOW_TOKEN_TTL", cls.token_ttl_s, minimum=60),
+            users_file=Path(users_file) if users_file else None,
+            demo_users=_bool(env, "PFLOW_DEMO_USERS", False),
+            separation_of_duties=_bool(env, "PFLOW_SEPARATION_OF_DUTIES", True),
+            bpmn_file=Path(env.get("PFLOW_BPMN_FILE") or cls.bpmn_file),
+            ui_dir=Path(env.get("PFLOW_UI_DIR") or cls.ui_dir),
+            worker_id=env.get("PFLOW_WORKER_ID") or None,
+            worker_concurrency=_int(env, "PFLOW_WORKER_CONCURRENCY", cls.worker_concurrency, minimum=1),
+            worker_lock_ms=_int(env, "PFLOW_WORKER_LOCK_MS", cls.worker_lock_ms, minimum=1000),
+            provisioning_retries=_int(env, "PFLOW_PROVISIONING_RETRIES", cls.provisioning_retries, minimum=1),
+            provisioning_fail_marker=env.get("PFLOW_PROVISIONING_FAIL_MARKER") or None,
+            run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine != "camunda"),
+            http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return type(self)(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})

@@ -1,0 +1,136 @@
+"""The ``pflow`` command."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+
+import click
+from werkzeug.security import generate_password_hash
+
+from pflow.adapters.users import DEMO_USERS
+from pflow.config import ConfigError, Settings
+from pflow.domain.errors import DomainError
+from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm
+
+log = logging.getLogger("pflow")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    message = exc.message if isinstance(exc, DomainError) else str(exc)
+    return click.ClickException(message)
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True, help="Python logging level")
+def main(log_level: str) -> None:
+    """PFlow: ticket approval on a BPMN workflow engine."""
+    configure_logging(log_level.upper())
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default from API_HTTP_PORT, else all)")
+@click.option("--port", type=int, default=None, help="Port (default from API_HTTP_PORT, else 8080)")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API (and the built UI) with the worker and event relay in this process."""
+    from waitress import create_server
+
+    from pflow.entrypoints.http import create_app
+
+    settings = _settings()
+    settings = settings.replace(http_host=host or settings.http_host, http_port=port or settings.http_port)
+    stop_on_sigterm()
+    try:
+        with running(settings, worker=settings.run_worker_in_serve, relay=True) as (container, _):
+            app = create_app(container)
+            server = create_server(app, host=settings.http_host, port=settings.http_port,
+                                   threads=settings.http_threads, ident="PFlow")
+            url_host = "localhost" if settings.http_host in ("0.0.0.0", "::", "") else settings.http_host
+            click.echo(f"PFlow is serving on http://{url_host}:{settings.http_port}  "
+                       f"(engine: {settings.workflow_engine}; API docs: /api/docs)")
+            if settings.users_file is None:
+                logins = ", ".join(f"{u['username']}/{u['username']} ({u['roles'][0]})" for u in DEMO_USERS)
+                click.echo(f"Demo credentials, for trying PFlow only: {logins}")
+            try:
+                server.run()
+            except KeyboardInterrupt:
+                click.echo("Stopping PFlow…")
+            finally:
+                server.close()
+    except (ConfigError, DomainError) as exc:
+        raise _fail(exc) from None
+
+
+@main.command()
+def worker() -> None:
+    """Run the external-task worker (topic ticket-processing) until SIGTERM or Ctrl-C."""
+    settings = _settings()
+    stop_on_sigterm()
+    try:
+        with running(settings, worker=True, relay=False, deploy=False) as (_, services):
+            assert services.worker is not None
+            click.echo(f"Worker {services.worker.settings.worker_id} polling {', '.join(services.worker.topics)} "
+                       f"on the {settings.workflow_engine} engine")
+            try:
+                threading_event_wait_forever()
+            except KeyboardInterrupt:
+                click.echo("Stopping the worker; letting in-flight tasks finish…")
+    except (ConfigError, DomainError) as exc:
+        raise _fail(exc) from None
+
+
+def threading_event_wait_forever() -> None:
+    import threading
+
+    threading.Event().wait()
+
+
+@main.command("deploy")
+def deploy_cmd() -> None:
+    """Deploy the BPMN (PFLOW_BPMN_FILE) to the configured engine."""
+    settings = _settings()
+    try:
+        with running(settings, worker=False, relay=False, deploy=True):
+            pass
+    except (ConfigError, DomainError) as exc:
+        raise _fail(exc) from None
+    click.echo(f"Deployed {settings.bpmn_file}")
+
+
+@main.command()
+@click.argument("ticket_ids", nargs=-1, required=True)
+def reconcile(ticket_ids: tuple[str, ...]) -> None:
+    """Align pending tickets with decisions the engine already holds (after a failed commit)."""
+    settings = _settings()
+    try:
+        with running(settings, worker=False, relay=False, deploy=False) as (container, _):
+            for ticket_id in ticket_ids:
+                ticket = container.tickets().reconcile(ticket_id)
+                click.echo(f"{ticket.id}: {ticket.status}")
+    except (ConfigError, DomainError) as exc:
+        raise _fail(exc) from None
+
+
+@main.command("hash-password")
+@click.option("--password", default=None, help="The password (prompted for when omitted)")
+def hash_password(password: str | None) -> None:
+    """Print a password hash for PFLOW_USERS_FILE."""
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise click.ClickException("The passwords differ.")
+    if not password:
+        raise click.ClickException("The password must not be empty.")
+    click.echo(generate_password_hash(password))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

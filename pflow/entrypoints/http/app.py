@@ -1,0 +1,89 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from pflow import __version__
+from pflow.config import ConfigError, Settings
+from pflow.container import Container, build_container
+from pflow.entrypoints.http import auth, health, tickets
+from pflow.entrypoints.http.errors import handle_http_exception, register_error_handlers
+from pflow.entrypoints.http.ui import ui_blueprint
+
+
+class PFlowApi(Api):
+    """flask-smorest's Api with PFlow's error body (``{"error": {code, message, details}}``)."""
+
+    def handle_http_exception(self, error):
+        return handle_http_exception(error)
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """PFLOW_SECRET_KEY; the embedded default may generate one and keep it under the data dir."""
+    if settings.secret_key:
+        return settings.secret_key
+    if not settings.is_embedded_default:
+        raise ConfigError("PFLOW_SECRET_KEY is not set. Every API process must sign tokens with the same secret: "
+                          "set it to a long random string (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`).")
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def create_app(container: Container | None = None, settings: Settings | None = None) -> Flask:
+    container = container or build_container(settings)
+    settings = container.settings()
+    app = Flask("pflow", static_folder=None)
+    app.config.update(
+        SECRET_KEY=resolve_secret_key(settings),
+        PFLOW_TOKEN_TTL=settings.token_ttl_s,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+        API_TITLE="PFlow",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",  # served locally: no CDN needed
+        API_SPEC_OPTIONS={
+            "info": {"description": "Ticket approval on a BPMN workflow engine. Log in with POST /api/auth/login, "
+                                    "then send `Authorization: Bearer <token>`."},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.extensions["pflow.container"] = container
+
+    api = PFlowApi(app)
+    api.register_blueprint(auth.blp)
+    api.register_blueprint(tickets.blp)
+    app.register_blueprint(health.blp)
+    register_error_handlers(app)
+    app.before_request(auth.authenticate_request)
+
+    assets = Path(swagger_ui_bundle.swagger_ui_path)
+
+    @app.get("/api/docs/assets/<path:filename>", endpoint="swagger_ui_assets")
+    def swagger_ui_assets(filename: str):
+        return send_from_directory(assets, filename, max_age=86400)
+
+    if (settings.ui_dir / "index.html").is_file():
+        app.register_blueprint(ui_blueprint(settings.ui_dir))
+    else:
+        @app.get("/")
+        def no_ui():
+            return {"name": "PFlow", "api": "/api", "docs": "/api/docs",
+                    "ui": "not built: run `make run` (or `npm --prefix frontend run build`)"}
+    return app

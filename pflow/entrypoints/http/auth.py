@@ -1,0 +1,73 @@
+"""Login with a signed, expiring bearer token (itsdangerous, which Flask ships)."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from pflow.entrypoints.http.context import container, current_user
+from pflow.entrypoints.http.errors import Unauthorized
+from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, UserSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/api", description="Log in and find out who you are")
+
+SALT = "pflow.auth.v1"
+# Routes under /api that need no token.
+PUBLIC_ENDPOINTS = {"auth.Login", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_ui_assets"}
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def issue_token(username: str) -> str:
+    return _serializer().dumps({"u": username})
+
+
+def user_dict(user) -> dict:
+    return {"username": user.username, "display_name": user.display_name, "roles": sorted(user.roles)}
+
+
+def authenticate_request() -> None:
+    """Before every /api request: resolve the bearer token to a user, or refuse with 401."""
+    if not request.path.startswith("/api") or request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Log in first: send 'Authorization: Bearer <token>' (POST /api/auth/login).")
+    try:
+        data = _serializer().loads(token.strip(), max_age=current_app.config["PFLOW_TOKEN_TTL"])
+    except SignatureExpired:
+        raise Unauthorized("Your session has expired; log in again.") from None
+    except BadSignature:
+        raise Unauthorized("The token is not valid; log in again.") from None
+    user = container().users().get(data.get("u", "")) if isinstance(data, dict) else None
+    if user is None:
+        raise Unauthorized("The token's user no longer exists.")
+    g.user = user
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(LoginSchema)
+    @blp.response(200, LoginResultSchema)
+    @blp.alt_response(401, description="Wrong username or password")
+    def post(self, credentials):
+        """Exchange a username and password for a bearer token."""
+        user = container().users().authenticate(credentials["username"], credentials["password"])
+        if user is None:
+            raise Unauthorized("Wrong username or password.")
+        return {"token": issue_token(user.username), "expires_in": current_app.config["PFLOW_TOKEN_TTL"],
+                "user": user_dict(user)}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, UserSchema)
+    def get(self):
+        """The logged-in user."""
+        return user_dict(current_user())

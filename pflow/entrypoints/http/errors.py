@@ -1,0 +1,97 @@
+"""One table from domain errors to HTTP responses, and the JSON error body.
+
+Every error leaves as ``{"error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from pflow.domain import errors as e
+
+log = logging.getLogger(__name__)
+
+STATUS_FOR: list[tuple[type[e.DomainError], int]] = [
+    (e.NotFound, 404),
+    (e.PermissionDenied, 403),
+    (e.InvalidTransition, 409),
+    (e.ConcurrencyConflict, 409),
+    (e.ValidationError, 422),
+    (e.ServiceUnavailable, 503),
+]
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+              429: "too_many_requests", 500: "internal_error", 503: "service_unavailable"}
+
+
+class Unauthorized(Exception):
+    """Missing, malformed, expired or forged credentials."""
+
+    def __init__(self, message: str = "Authentication required."):
+        super().__init__(message)
+        self.message = message
+
+
+def status_for(error: e.DomainError) -> int:
+    for cls, status in STATUS_FOR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
+    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _flatten_validation(messages: dict) -> dict:
+    """webargs nests messages by location ({"json": {...}}, {"query": {...}}); callers want fields."""
+    details: dict = {}
+    for location, fields in (messages or {}).items():
+        if isinstance(fields, dict):
+            details.update(fields)
+        else:
+            details[location] = fields
+    return details
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    if status == 422:
+        details = _flatten_validation(data.get("messages") or data.get("errors") or {})
+        return error_response(422, "validation_error", "The request has invalid fields.", details)
+    if status == 400 and data.get("messages"):
+        details = _flatten_validation(data["messages"])
+        message = "The request body is not valid JSON." if "json" in data["messages"] else "Bad request."
+        return error_response(400, "bad_request", message, details)
+    message = data.get("message") or error.description or error.name
+    return error_response(status, HTTP_CODES.get(status, "error"), message, headers=data.get("headers"))
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(e.DomainError)
+    def _domain(error: e.DomainError):
+        status = status_for(error)
+        if status == 503:
+            log.warning("dependency unavailable: %s", error.message)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return error_response(status, error.code, error.message, error.details, headers)
+
+    @app.errorhandler(Unauthorized)
+    def _unauthorized(error: Unauthorized):
+        return error_response(401, "unauthorized", error.message, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return handle_http_exception(error)
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")

@@ -1,0 +1,81 @@
+"""Start-up and the background services a process runs next to (or instead of) the API."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from pflow.config import Settings
+from pflow.container import Container, build_container, shutdown
+
+log = logging.getLogger("pflow")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def prepare(container: Container, *, deploy: bool = True) -> None:
+    """What must hold before serving: the process definition is deployed."""
+    settings = container.settings()
+    if deploy:
+        deployment = container.workflow_engine().deploy(settings.bpmn_file)
+        log.info("process %s deployed on the %s (definition %s, version %s)", deployment.process_key,
+                 container.workflow_engine().name, deployment.definition_id, deployment.version)
+
+
+class BackgroundServices:
+    """The worker and the outbox relay as threads of this process."""
+
+    def __init__(self, container: Container, *, worker: bool, relay: bool) -> None:
+        self._container = container
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.worker = container.worker() if worker else None
+        self.relay = container.relay() if relay else None
+
+    def start(self) -> None:
+        if self.worker:
+            self.worker.start()
+        if self.relay:
+            thread = threading.Thread(target=self.relay.run, args=(self._stop,), name="pflow-relay", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self.relay:
+            self.relay.notify()
+        if self.worker:
+            self.worker.stop(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+@contextmanager
+def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True
+            ) -> Iterator[tuple[Container, BackgroundServices]]:
+    container = build_container(settings)
+    try:
+        prepare(container, deploy=deploy)
+        services = BackgroundServices(container, worker=worker, relay=relay)
+        services.start()
+        try:
+            yield container, services
+        finally:
+            services.stop()
+    finally:
+        shutdown(container)
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM behave like Ctrl-C, so `finally` blocks run and threads stop cleanly."""
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)

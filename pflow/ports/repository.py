@@ -1,0 +1,160 @@
+"""Ticket storage: a repository per aggregate and a unit of work around them."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Iterator, TypeVar
+
+from pflow.domain.errors import ValidationError
+from pflow.domain.events import DomainEvent
+from pflow.domain.model import Ticket, TicketStatus
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    """Filters for listing tickets. ``text`` matches title or description, case-insensitively."""
+
+    status: str | None = None
+    requester: str | None = None
+    text: str | None = None
+    exclude_requester: str | None = None
+    page: int = 1
+    page_size: int = 20
+    oldest_first: bool = False
+
+    def __post_init__(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.status is not None and self.status not in {s.value for s in TicketStatus}:
+            errors["status"] = ["Must be one of: " + ", ".join(s.value for s in TicketStatus) + "."]
+        if self.page < 1:
+            errors["page"] = ["Must be at least 1."]
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            errors["page_size"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
+        if errors:
+            raise ValidationError("Invalid list query.", details=errors)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A domain event waiting to be published, in commit order."""
+
+    id: int
+    event_id: str
+    ticket_id: str
+    routing_key: str
+    body: dict[str, Any]
+    created_at: datetime
+    attempts: int = 0
+
+
+class TicketRepository(abc.ABC):
+    """Stores Ticket aggregates. Remembers every ticket it handed out (``seen``)
+    so the unit of work can collect their events on commit."""
+
+    def __init__(self) -> None:
+        self.seen: set[Ticket] = set()
+
+    def add(self, ticket: Ticket) -> None:
+        """Stage a new ticket; it is stored when the unit of work commits."""
+        self._add(ticket)
+        self.seen.add(ticket)
+
+    def get(self, ticket_id: str) -> Ticket:
+        """Return the ticket with its history. Raises ``NotFound`` when there is none.
+
+        Changes made to the returned object are stored only on commit, and only
+        if nobody committed a newer version in between (else ``ConcurrencyConflict``).
+        """
+        ticket = self._get(ticket_id)
+        self.seen.add(ticket)
+        return ticket
+
+    @abc.abstractmethod
+    def list(self, query: TicketQuery) -> Page[Ticket]:
+        """A page of tickets matching the query, newest first unless ``oldest_first``;
+        ``total`` counts every match. Ties on creation time are broken by id."""
+
+    @abc.abstractmethod
+    def _add(self, ticket: Ticket) -> None: ...
+
+    @abc.abstractmethod
+    def _get(self, ticket_id: str) -> Ticket: ...
+
+
+class Outbox(abc.ABC):
+    """Events committed with the ticket changes that produced them, waiting for the relay."""
+
+    @abc.abstractmethod
+    def add(self, event: DomainEvent) -> None:
+        """Stage an event; stored atomically with the rest of the unit of work."""
+
+    @abc.abstractmethod
+    def pending(self, limit: int = 100) -> list[OutboxMessage]:
+        """Unsent messages in commit order (ascending ``id``), at most ``limit``."""
+
+    @abc.abstractmethod
+    def mark_sent(self, message_ids: list[int]) -> None:
+        """Record that these messages were confirmed by the broker (takes effect on commit)."""
+
+    @abc.abstractmethod
+    def record_failure(self, message_id: int, error: str) -> None:
+        """Count a failed publish attempt (takes effect on commit)."""
+
+
+class UnitOfWork(abc.ABC):
+    """One business transaction. Use as a context manager; nothing is stored
+    unless ``commit()`` is called, and leaving the block rolls back the rest.
+
+    ``commit()`` stores the changed tickets and, atomically with them, the
+    domain events they recorded (into the outbox). A lost optimistic-locking
+    race raises ``ConcurrencyConflict``; an unreachable database raises
+    ``ServiceUnavailable("database")``.
+    """
+
+    tickets: TicketRepository
+    outbox: Outbox
+
+    def __enter__(self) -> "UnitOfWork":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        for event in self.collect_new_events():
+            self.outbox.add(event)
+        self._commit()
+
+    def collect_new_events(self) -> Iterator[DomainEvent]:
+        for ticket in self.tickets.seen:
+            while ticket.events:
+                yield ticket.events.pop(0)
+
+    @abc.abstractmethod
+    def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """Discard everything not committed. Safe to call twice."""
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Readiness probe: return if the store answers, else raise ``ServiceUnavailable``."""

@@ -1,0 +1,89 @@
+"""The outbox relay: publishes committed domain events, in commit order, at least once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from pflow.domain.errors import ServiceUnavailable
+from pflow.ports.events import EventPublisher
+from pflow.service.tickets import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    """Moves messages from the outbox to the broker.
+
+    A message is marked sent only after the broker confirmed it, so a crash
+    or a broker outage can only cause a message to be sent again (consumers
+    dedupe by event id), never lost. Messages go out in outbox order; the
+    first failure stops the batch so a ticket's events never overtake each
+    other.
+    """
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, publisher: EventPublisher, *, batch_size: int = 100,
+                 max_backoff_s: float = 30.0, wakeup: threading.Event | None = None) -> None:
+        self._uow = uow_factory
+        self._publisher = publisher
+        self.batch_size = batch_size
+        self.max_backoff_s = max_backoff_s
+        # Set by the unit of work after a commit that wrote events (see the container).
+        self.wakeup = wakeup or threading.Event()
+
+    def notify(self) -> None:
+        """Called after a commit that wrote events, so they go out without waiting for the next poll."""
+        self.wakeup.set()
+
+    def publish_pending(self) -> int:
+        """Publish one batch; returns how many were confirmed. Raises ``ServiceUnavailable``
+        when the broker or the database is down (after recording what was sent)."""
+        with self._uow() as uow:
+            messages = uow.outbox.pending(self.batch_size)
+            sent: list[int] = []
+            failure: ServiceUnavailable | None = None
+            for message in messages:
+                try:
+                    self._publisher.publish(message.routing_key, message.body, message_id=message.event_id)
+                except ServiceUnavailable as exc:
+                    uow.outbox.record_failure(message.id, exc.message)
+                    failure = exc
+                    break
+                sent.append(message.id)
+            if sent:
+                uow.outbox.mark_sent(sent)
+            if sent or failure:
+                uow.commit()
+        if failure:
+            raise failure
+        return len(sent)
+
+    def drain(self) -> int:
+        """Publish until the outbox is empty (tests, shutdown)."""
+        total = 0
+        while (n := self.publish_pending()) > 0:
+            total += n
+        return total
+
+    def run(self, stop: threading.Event, poll_interval_s: float = 1.0) -> None:
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                n = self.publish_pending()
+                if backoff:
+                    log.info("event relay: broker reachable again")
+                backoff = 0.0
+                if n >= self.batch_size:
+                    continue
+            except ServiceUnavailable as exc:
+                backoff = min(self.max_backoff_s, backoff * 2 or 0.5)
+                log.warning("event relay: %s; retrying in %.1fs", exc.message, backoff)
+                stop.wait(backoff)
+                continue
+            except Exception:
+                backoff = min(self.max_backoff_s, backoff * 2 or 0.5)
+                log.exception("event relay failed; retrying in %.1fs", backoff)
+                stop.wait(backoff)
+                continue
+            self.wakeup.wait(poll_interval_s)
+            self.wakeup.clear()

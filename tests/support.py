@@ -1,0 +1,155 @@
+"""Test support shared by every suite: users, stacks of adapters, service gating."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from pflow.adapters.users import ConfiguredUserDirectory
+from pflow.config import REPO_ROOT, Settings
+from pflow.container import Container, build_container, shutdown
+
+BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
+REQUIRE_SERVICES = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
+
+# Cheap hashes: these users exist only in tests.
+_TEST_USERS = [
+    ("alice", "Alice", ["requester"]),
+    ("erin", "Erin", ["requester"]),
+    ("bob", "Bob", ["manager"]),
+    ("dave", "Dave", ["manager"]),
+    ("carol", "Carol", ["admin"]),
+]
+TEST_USERS = ConfiguredUserDirectory(
+    {"username": u, "display_name": n, "roles": r, "password_hash": generate_password_hash(u, "pbkdf2:sha256:1000")}
+    for u, n, r in _TEST_USERS
+)
+
+
+def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
+    """Skip (printing why) when a real service is unreachable; under PFLOW_REQUIRE_SERVICES=1, fail instead."""
+    try:
+        probe()
+    except Exception as exc:  # any failure to reach it counts as unreachable
+        reason = f"{name} is not reachable ({type(exc).__name__}: {exc}); {hint}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"PFLOW_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+        print(f"\nSKIP: {reason}")
+        pytest.skip(reason)
+
+
+def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
+    """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
+    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui")
+    if kind == "memory":
+        return Settings(workflow_engine="memory", database_url="memory://", rabbitmq_url="memory://",
+                        **{**base, **overrides})
+    raise ValueError(f"unknown adapter set {kind!r}")
+
+
+# Adapter sets the BDD features and API tests run on; marks say what each needs.
+STACKS = [pytest.param("memory", id="memory")]
+
+
+def prepare_stack(kind: str) -> None:
+    """Check that what an adapter set needs is running (skip or fail otherwise)."""
+
+
+@dataclass
+class Stack:
+    kind: str
+    container: Container
+    settings: Settings
+
+    @property
+    def tickets(self):
+        return self.container.tickets()
+
+    @property
+    def engine(self):
+        return self.container.workflow_engine()
+
+    def worker(self):
+        return self.container.worker()
+
+    def close(self) -> None:
+        shutdown(self.container)
+
+
+def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
+    prepare_stack(kind)
+    settings = settings_for(kind, tmp_path, **overrides)
+    container = build_container(settings)
+    container.users.override(TEST_USERS)
+    container.workflow_engine().deploy(settings.bpmn_file)
+    return Stack(kind, container, settings)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, message: str = ""):
+    """Poll until ``predicate()`` is truthy; return its value or fail with ``message``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message or f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+# --- workflow engines for the port's contract suite -------------------------------------------
+
+def make_engine(kind: str, tmp_path: Path):
+    """A fresh engine adapter of the given kind (not yet deployed)."""
+    if kind == "memory":
+        from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
+
+        return InMemoryWorkflowEngine()
+    raise ValueError(f"unknown engine {kind!r}")
+
+
+def make_unreachable_engine(kind: str, tmp_path: Path):
+    """An engine adapter whose engine does not answer."""
+    engine = make_engine(kind, tmp_path)
+    engine.available = False
+    return engine
+
+
+ENGINES = [pytest.param("memory", id="memory")]
+
+
+# --- ticket stores for the repository contract suite ---------------------------------------
+
+class MemoryStoreHarness:
+    """Gives units of work on one shared store, and can make the store 'unreachable'."""
+
+    def __init__(self, on_commit=None):
+        from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
+
+        self.store = InMemoryStore()
+        self._uow = InMemoryUnitOfWork
+        self.on_commit = on_commit
+
+    def uow(self):
+        return self._uow(self.store, self.on_commit)
+
+    def make_unreachable(self):
+        self.store.available = False
+
+    def close(self):
+        pass
+
+
+def make_store(kind: str, tmp_path: Path, on_commit=None):
+    if kind == "memory":
+        return MemoryStoreHarness(on_commit)
+    raise ValueError(f"unknown store {kind!r}")
+
+
+STORES = [pytest.param("memory", id="memory")]
