@@ -18,6 +18,7 @@ from pflow.adapters.memory.events import InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
 from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
+from pflow.adapters.sqlalchemy.engine import create_db_engine
 from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import ConfigError, Settings
 from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
@@ -33,6 +34,13 @@ def _memory_engine(process_key: str) -> Iterator[InMemoryWorkflowEngine]:
     engine = InMemoryWorkflowEngine(process_key)
     yield engine
     engine.close()
+
+
+def _db_engine(url: str):
+    """The SQLAlchemy engine for DATABASE_URL, shared by the ticket store and the embedded engine."""
+    engine = create_db_engine(url)
+    yield engine
+    engine.dispose()
 
 
 def _memory_publisher() -> Iterator[InMemoryEventPublisher]:
@@ -76,6 +84,9 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     outbox_signal = providers.Singleton(threading.Event)
+
+    # --- the database (SQLite or PostgreSQL) when DATABASE_URL is not memory://
+    db_engine = providers.Resource(_db_engine, url=config.database_url)
 
     # --- ticket store + outbox
     memory_store = providers.Singleton(InMemoryStore)
@@ -123,6 +134,7 @@ def build_container(settings: Settings | None = None) -> Container:
         "store": _store_kind(settings.database_url),
         "bus": _bus_kind(settings.rabbitmq_url),
         "workflow_engine": settings.workflow_engine,
+        "database_url": settings.database_url,
         "camunda_process_key": settings.camunda_process_key,
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,

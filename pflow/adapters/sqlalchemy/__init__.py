@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 adapters: one code path for SQLite (embedded default) and PostgreSQL."""
