@@ -146,10 +146,124 @@ class MemoryStoreHarness:
         pass
 
 
+class SqlStoreHarness:
+    """Units of work on a migrated SQLite file or PostgreSQL database; 'unreachable' points them at nothing."""
+
+    def __init__(self, url: str, on_commit=None):
+        from pflow.adapters.sqlalchemy.engine import create_db_engine
+        from pflow.adapters.sqlalchemy.migrate import upgrade
+        from pflow.adapters.sqlalchemy.session import build_session_factory
+
+        self.engine = create_db_engine(url)
+        upgrade(self.engine)
+        self.session_factory = build_session_factory(self.engine)
+        self.on_commit = on_commit
+        self._dead_engine = None
+
+    def uow(self):
+        from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
+
+        return SqlAlchemyUnitOfWork(self.session_factory, self.on_commit)
+
+    def make_unreachable(self):
+        from pflow.adapters.sqlalchemy.engine import create_db_engine
+
+        if self.engine.dialect.name == "sqlite":
+            dead = f"sqlite:///{Path(self.engine.url.database).parent}/not-a-dir/x/pflow.db"
+            Path(self.engine.url.database).parent.joinpath("not-a-dir").write_text("a file, so no database fits here")
+            from sqlalchemy import create_engine
+
+            self._dead_engine = create_engine(dead)
+        else:
+            self._dead_engine = create_db_engine(closed_port_url(self.engine.url.set(database="pflow_test")))
+        self.session_factory.configure(bind=self._dead_engine)
+
+    def close(self):
+        for engine in (self.engine, self._dead_engine):
+            if engine is not None:
+                engine.dispose()
+
+
+def closed_port_url(url) -> str:
+    """The same database URL pointed at a local port nobody listens on."""
+    return url.set(host="127.0.0.1", port=free_port()).render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PG_URL = os.environ.get("PFLOW_TEST_DATABASE_URL", "postgresql://pflow:pflow@localhost:5432/pflow_test")
+RABBITMQ_URL = os.environ.get("PFLOW_TEST_RABBITMQ_URL", "amqp://guest:guest@localhost:5672/")
+PG_HINT = "start it with `.ci/services.sh` (or set PFLOW_TEST_DATABASE_URL)"
+RABBITMQ_HINT = "start it with `.ci/services.sh` (or set PFLOW_TEST_RABBITMQ_URL)"
+
+
+def pg_url() -> str:
+    from pflow.config import normalise_database_url
+
+    return normalise_database_url(PG_URL)
+
+
+def _probe_postgres() -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url(), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
+def require_postgres() -> None:
+    require_service("PostgreSQL", _probe_postgres, PG_HINT)
+
+
+def _probe_rabbitmq() -> None:
+    from kombu import Connection
+
+    with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
+        connection.connect()
+
+
+def require_rabbitmq() -> None:
+    require_service("RabbitMQ", _probe_rabbitmq, RABBITMQ_HINT)
+
+
+def reset_postgres() -> None:
+    """Empty PFlow's tables in the test database (schema at head), so each test starts clean."""
+    from sqlalchemy import create_engine, text
+
+    from pflow.adapters.sqlalchemy.migrate import upgrade
+
+    engine = create_engine(pg_url())
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE tickets, ticket_history, outbox, notifications, processed_events"))
+    finally:
+        engine.dispose()
+
+
 def make_store(kind: str, tmp_path: Path, on_commit=None):
     if kind == "memory":
         return MemoryStoreHarness(on_commit)
+    if kind == "sqlite":
+        return SqlStoreHarness(f"sqlite:///{tmp_path / 'pflow.db'}", on_commit)
+    if kind == "postgres":
+        require_postgres()
+        reset_postgres()
+        return SqlStoreHarness(pg_url(), on_commit)
     raise ValueError(f"unknown store {kind!r}")
 
 
-STORES = [pytest.param("memory", id="memory")]
+STORES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
+]
