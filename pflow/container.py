@@ -14,16 +14,22 @@ from typing import Callable, Iterator
 
 from dependency_injector import containers, providers
 
-from pflow.adapters.memory.events import InMemoryEventPublisher
+from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
+from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
 from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
+from pflow.adapters.sqlalchemy import migrate as sql_migrate
 from pflow.adapters.sqlalchemy.engine import create_db_engine
+from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
+from pflow.adapters.sqlalchemy.session import build_session_factory
 from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import ConfigError, Settings
+from pflow.entrypoints.consumer import NotificationConsumer
 from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.users import UserDirectory
 from pflow.service.provisioning import ProvisioningHandler
+from pflow.service.notifications import NotificationService
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
 
@@ -45,6 +51,12 @@ def _db_engine(url: str):
 
 def _memory_publisher() -> Iterator[InMemoryEventPublisher]:
     publisher = InMemoryEventPublisher()
+    yield publisher
+    publisher.close()
+
+
+def _kombu_publisher(url: str, exchange: str, queue: str) -> Iterator[KombuEventPublisher]:
+    publisher = KombuEventPublisher(url, exchange, queue)
     yield publisher
     publisher.close()
 
@@ -93,6 +105,9 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Selector(
         config.store,
         memory=providers.Factory(InMemoryUnitOfWork, store=memory_store, on_events_committed=outbox_signal.provided.set),
+        sql=providers.Factory(SqlAlchemyUnitOfWork,
+                              session_factory=providers.Singleton(build_session_factory, engine=db_engine),
+                              on_events_committed=outbox_signal.provided.set),
     )
 
     # --- workflow engine
@@ -102,9 +117,18 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- events
+    memory_bus = providers.Resource(_memory_publisher)
     event_publisher = providers.Selector(
         config.bus,
-        memory=providers.Resource(_memory_publisher),
+        memory=memory_bus,
+        kombu=providers.Resource(_kombu_publisher, url=config.rabbitmq_url, exchange=config.rabbitmq_exchange,
+                                 queue=config.rabbitmq_queue),
+    )
+    event_consumer = providers.Selector(
+        config.bus,
+        memory=providers.Singleton(InMemoryEventConsumer, bus=memory_bus),
+        kombu=providers.Singleton(KombuEventConsumer, url=config.rabbitmq_url, exchange=config.rabbitmq_exchange,
+                                  queue=config.rabbitmq_queue),
     )
 
     users = providers.Singleton(build_user_directory, settings)
@@ -125,6 +149,9 @@ class Container(containers.DeclarativeContainer):
                                settings=worker_settings)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal)
+    notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)
+    notification_consumer = providers.Singleton(NotificationConsumer, consumer=event_consumer,
+                                                notifications=notifications)
 
 
 def build_container(settings: Settings | None = None) -> Container:
@@ -135,6 +162,9 @@ def build_container(settings: Settings | None = None) -> Container:
         "bus": _bus_kind(settings.rabbitmq_url),
         "workflow_engine": settings.workflow_engine,
         "database_url": settings.database_url,
+        "rabbitmq_url": settings.rabbitmq_url,
+        "rabbitmq_exchange": settings.rabbitmq_exchange,
+        "rabbitmq_queue": settings.rabbitmq_queue,
         "camunda_process_key": settings.camunda_process_key,
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
@@ -155,6 +185,32 @@ def readiness_checks(container: Container) -> dict[str, Callable[[], None]]:
         "workflow_engine": lambda: container.workflow_engine().check(),
         "event_broker": lambda: container.event_publisher().check(),
     }
+
+
+def migrate_database(container: Container) -> tuple[str | None, str] | None:
+    """Upgrade DATABASE_URL's schema to the latest revision; returns (before, after), or None
+    when the store is not a database (memory://)."""
+    if _store_kind(container.settings().database_url) != "sql":
+        return None
+    return sql_migrate.upgrade(container.db_engine())
+
+
+def prepare_database(container: Container) -> None:
+    """Before serving: a SQLite file (the embedded default) is migrated in place; any other
+    database must already be at the latest schema (production never creates tables ad hoc)."""
+    settings = container.settings()
+    if _store_kind(settings.database_url) != "sql":
+        return
+    engine = container.db_engine()
+    if engine.dialect.name == "sqlite":
+        before, after = sql_migrate.upgrade(engine)
+        if before != after:
+            log.info("database %s migrated from %s to %s", engine.url.database, before or "empty", after)
+        return
+    try:
+        sql_migrate.ensure_current(engine)
+    except sql_migrate.SchemaNotCurrent as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def shutdown(container: Container) -> None:

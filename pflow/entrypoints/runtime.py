@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from pflow.config import Settings
-from pflow.container import Container, build_container, shutdown
+from pflow.container import Container, build_container, prepare_database, shutdown
 
 log = logging.getLogger("pflow")
 
@@ -20,8 +20,9 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def prepare(container: Container, *, deploy: bool = True) -> None:
-    """What must hold before serving: the process definition is deployed."""
+    """What must hold before serving: the database schema is current, the process definition is deployed."""
     settings = container.settings()
+    prepare_database(container)
     if deploy:
         deployment = container.workflow_engine().deploy(settings.bpmn_file)
         log.info("process %s deployed on the %s (definition %s, version %s)", deployment.process_key,
@@ -29,14 +30,15 @@ def prepare(container: Container, *, deploy: bool = True) -> None:
 
 
 class BackgroundServices:
-    """The worker and the outbox relay as threads of this process."""
+    """The worker, the outbox relay and the event consumer as threads of this process."""
 
-    def __init__(self, container: Container, *, worker: bool, relay: bool) -> None:
+    def __init__(self, container: Container, *, worker: bool, relay: bool, consumer: bool = False) -> None:
         self._container = container
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.worker = container.worker() if worker else None
         self.relay = container.relay() if relay else None
+        self.consumer = container.notification_consumer() if consumer else None
 
     def start(self) -> None:
         if self.worker:
@@ -45,6 +47,8 @@ class BackgroundServices:
             thread = threading.Thread(target=self.relay.run, args=(self._stop,), name="pflow-relay", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.consumer:
+            self.consumer.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
@@ -52,17 +56,19 @@ class BackgroundServices:
             self.relay.notify()
         if self.worker:
             self.worker.stop(timeout)
+        if self.consumer:
+            self.consumer.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
 
 
 @contextmanager
-def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True
-            ) -> Iterator[tuple[Container, BackgroundServices]]:
+def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True,
+            consumer: bool = False) -> Iterator[tuple[Container, BackgroundServices]]:
     container = build_container(settings)
     try:
         prepare(container, deploy=deploy)
-        services = BackgroundServices(container, worker=worker, relay=relay)
+        services = BackgroundServices(container, worker=worker, relay=relay, consumer=consumer)
         services.start()
         try:
             yield container, services
