@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import REPO_ROOT, Settings
-from pflow.container import Container, build_container, shutdown
+from pflow.container import Container, build_container, migrate_database, shutdown
 
 BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
 REQUIRE_SERVICES = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
@@ -50,15 +50,28 @@ def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     if kind == "memory":
         return Settings(workflow_engine="memory", database_url="memory://", rabbitmq_url="memory://",
                         **{**base, **overrides})
+    if kind == "sqlite":
+        return Settings(workflow_engine="memory", database_url=f"sqlite:///{tmp_path / 'pflow.db'}",
+                        rabbitmq_url="memory://", **{**base, **overrides})
+    if kind == "postgres":
+        return Settings(workflow_engine="memory", database_url=pg_url(), rabbitmq_url="memory://",
+                        **{**base, **overrides})
     raise ValueError(f"unknown adapter set {kind!r}")
 
 
 # Adapter sets the BDD features and API tests run on; marks say what each needs.
-STACKS = [pytest.param("memory", id="memory")]
+STACKS = [
+    pytest.param("memory", id="memory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
+]
 
 
 def prepare_stack(kind: str) -> None:
     """Check that what an adapter set needs is running (skip or fail otherwise)."""
+    if kind == "postgres":
+        require_postgres()
+        reset_postgres()
 
 
 @dataclass
@@ -78,6 +91,11 @@ class Stack:
     def worker(self):
         return self.container.worker()
 
+    def deliver_events(self, idle_timeout: float = 0.2) -> int:
+        """Publish what the outbox holds and let the notification consumer handle it; returns how many it handled."""
+        self.container.relay().drain()
+        return self.container.notification_consumer().drain(idle_timeout)
+
     def close(self) -> None:
         shutdown(self.container)
 
@@ -87,6 +105,7 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
     settings = settings_for(kind, tmp_path, **overrides)
     container = build_container(settings)
     container.users.override(TEST_USERS)
+    migrate_database(container)
     container.workflow_engine().deploy(settings.bpmn_file)
     return Stack(kind, container, settings)
 
@@ -267,3 +286,90 @@ STORES = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
 ]
+
+
+# --- event buses for the event-bus contract suite ------------------------------------------
+
+class BusHarness:
+    """A publisher and consumers on one queue; ``unreachable_publisher()`` gives one whose broker is down."""
+
+    def __init__(self, kind: str, tmp_path: Path):
+        import uuid
+
+        self.kind = kind
+        self.tmp_path = tmp_path
+        suffix = uuid.uuid4().hex[:8]
+        self.exchange, self.queue = f"test.ticket.events.{suffix}", f"test.ticket.events.queue.{suffix}"
+        if kind == "memory":
+            from pflow.adapters.memory.events import InMemoryEventPublisher
+
+            self.url = "memory://"
+            self.publisher = InMemoryEventPublisher()
+        else:
+            from pflow.adapters.kombu.bus import KombuEventPublisher
+
+            self.url = {"kombu-memory": "memory://", "local": f"sqla+sqlite:///{tmp_path / 'events.db'}",
+                        "rabbitmq": RABBITMQ_URL}[kind]
+            self.publisher = KombuEventPublisher(self.url, self.exchange, self.queue)
+        self._consumers = []
+
+    def consumer(self, url: str | None = None):
+        if self.kind == "memory":
+            from pflow.adapters.memory.events import InMemoryEventConsumer
+
+            consumer = InMemoryEventConsumer(self.publisher)
+        else:
+            from pflow.adapters.kombu.bus import KombuEventConsumer
+
+            consumer = KombuEventConsumer(url or self.url, self.exchange, self.queue, max_backoff_s=1.0)
+        self._consumers.append(consumer)
+        return consumer
+
+    def unreachable_publisher(self):
+        if self.kind == "memory":
+            from pflow.adapters.memory.events import InMemoryEventPublisher
+
+            publisher = InMemoryEventPublisher()
+            publisher.available = False
+            return publisher
+        from pflow.adapters.kombu.bus import KombuEventPublisher
+
+        if self.kind == "local":
+            blocker = self.tmp_path / "a-file"
+            blocker.write_text("not a folder")
+            return KombuEventPublisher(f"sqla+sqlite:///{blocker}/events.db", self.exchange, self.queue)
+        if self.kind == "rabbitmq":
+            return KombuEventPublisher(f"amqp://guest:secret@127.0.0.1:{free_port()}/", self.exchange, self.queue)
+        raise ValueError(f"the {self.kind} transport cannot be down")
+
+    def close(self):
+        self.publisher.close()
+        for consumer in self._consumers:
+            consumer.close()
+        if self.kind == "rabbitmq":
+            delete_rabbitmq_topology(self.exchange, self.queue)
+
+
+def delete_rabbitmq_topology(exchange: str, queue: str) -> None:
+    from kombu import Connection
+
+    with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
+        channel = connection.channel()
+        channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+
+
+def make_bus(kind: str, tmp_path: Path) -> BusHarness:
+    if kind == "rabbitmq":
+        require_rabbitmq()
+    return BusHarness(kind, tmp_path)
+
+
+BUSES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("kombu-memory", id="kombu-memory"),
+    pytest.param("local", id="local"),
+    pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.integration),
+]
+# Transports that can be unreachable (kombu's in-process transport cannot).
+BUSES_THAT_CAN_BE_DOWN = [b for b in BUSES if b.values[0] != "kombu-memory"]

@@ -22,7 +22,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import KombuError
 from kombu.utils.url import maybe_sanitize_url
 
-from pflow.adapters.kombu import sql_transport
+from pflow.adapters.kombu import memory_transport, sql_transport
 from pflow.domain.errors import ServiceUnavailable
 from pflow.ports.events import EventConsumer, EventPublisher, MessageHandler, ReceivedMessage, RejectMessage
 
@@ -63,7 +63,7 @@ def make_connection(url: str, *, heartbeat: int = 0) -> Connection:
         return Connection(url.split("+", 1)[1], transport=sql_transport.Transport,
                           transport_options={"polling_interval": 0.1})
     if url.startswith("memory://"):
-        return Connection(url)
+        return Connection(url, transport=memory_transport.Transport)
     if url.startswith(AMQP_SCHEMES):
         return Connection(url, connect_timeout=CONNECT_TIMEOUT_S, heartbeat=heartbeat,
                           transport_options={"confirm_publish": True})
@@ -201,7 +201,9 @@ class KombuEventConsumer(EventConsumer):
                 received = ReceivedMessage(
                     routing_key=routing_key, body=body,
                     message_id=message.properties.get("message_id") or body.get("event_id"),
-                    redelivered=bool(message.delivery_info.get("redelivered")))
+                    # AMQP says so in delivery_info; kombu's virtual transports keep it in the raw payload.
+                    redelivered=bool(message.delivery_info.get("redelivered")
+                                     or (getattr(message, "_raw", None) or {}).get("redelivered")))
                 try:
                     handler(received)
                 except RejectMessage as exc:
@@ -231,8 +233,11 @@ class KombuEventConsumer(EventConsumer):
                     self.connected.set()
                     failures = 0
                     while not stop.is_set():
+                        wait = self.poll_s
+                        if idle_timeout is not None:
+                            wait = max(0.02, min(wait, idle_timeout - (time.monotonic() - last_activity)))
                         try:
-                            connection.drain_events(timeout=self.poll_s)
+                            connection.drain_events(timeout=wait)
                         except socket.timeout:
                             connection.heartbeat_check()
                             if idle_timeout is not None and time.monotonic() - last_activity >= idle_timeout:

@@ -17,7 +17,7 @@ before any consumer started are kept.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from json import loads
+from json import dumps, loads
 from queue import Empty
 
 from kombu.transport import sqlalchemy as kombu_sqla
@@ -27,6 +27,7 @@ from sqlalchemy import and_, or_, text
 from pflow.adapters.sqlalchemy.engine import create_db_engine
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 300.0
+
 
 
 class Channel(kombu_sqla.Channel):
@@ -94,8 +95,10 @@ class Channel(kombu_sqla.Channel):
         row_id = self._rows.pop(message.delivery_tag, None)
         if row_id is None:
             return super()._restore(message)
+        payload = message.serializable()
+        payload["redelivered"] = True
         self.session.query(self.message_cls).filter(self.message_cls.id == row_id).update(
-            {"visible": True}, synchronize_session=False)
+            {"visible": True, "payload": dumps(payload)}, synchronize_session=False)
         self.session.commit()
 
     def _restore_at_beginning(self, message):
