@@ -47,15 +47,11 @@ def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
 def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
     base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui")
-    if kind == "memory":
-        return Settings(workflow_engine="memory", database_url="memory://", rabbitmq_url="memory://",
-                        **{**base, **overrides})
-    if kind == "sqlite":
-        return Settings(workflow_engine="memory", database_url=f"sqlite:///{tmp_path / 'pflow.db'}",
-                        rabbitmq_url="memory://", **{**base, **overrides})
-    if kind == "postgres":
-        return Settings(workflow_engine="memory", database_url=pg_url(), rabbitmq_url="memory://",
-                        **{**base, **overrides})
+    stores = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'pflow.db'}"}
+    if kind in ("memory", "sqlite", "postgres"):
+        values = dict(workflow_engine="memory", database_url=stores[kind] if kind in stores else pg_url(),
+                      rabbitmq_url="memory://", **base)
+        return Settings(**{**values, **overrides})
     raise ValueError(f"unknown adapter set {kind!r}")
 
 

@@ -7,7 +7,12 @@ from flask_smorest import Blueprint
 
 from pflow.domain.notifications import Notification
 from pflow.entrypoints.http.context import container, current_user
-from pflow.entrypoints.http.schemas import NotificationArgsSchema, NotificationPageSchema, NotificationSchema
+from pflow.entrypoints.http.schemas import (
+    NotificationArgsSchema,
+    NotificationPageSchema,
+    NotificationSchema,
+    UnreadCountSchema,
+)
 
 blp = Blueprint("notifications", __name__, url_prefix="/api", description="What happened to your tickets")
 
@@ -34,7 +39,7 @@ class Notifications(MethodView):
 
 
 @blp.route("/notifications/read-all", methods=["POST"])
-@blp.response(200, NotificationPageSchema(only=("unread",)))
+@blp.response(200, UnreadCountSchema)
 def read_all():
     """Mark all your notifications read."""
     _notifications().mark_all_read(current_user())

@@ -145,3 +145,7 @@ class NotificationArgsSchema(Schema):
     unread_only = fields.Boolean(load_default=False)
     page = fields.Integer(load_default=1)
     page_size = fields.Integer(load_default=20)
+
+
+class UnreadCountSchema(Schema):
+    unread = fields.Integer()
