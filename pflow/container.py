@@ -21,6 +21,7 @@ from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.adapters.sqlalchemy import migrate as sql_migrate
 from pflow.adapters.sqlalchemy.engine import create_db_engine
+from pflow.adapters.sqlalchemy.orm import start_mappers
 from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
 from pflow.adapters.sqlalchemy.session import build_session_factory
 from pflow.adapters.users import ConfiguredUserDirectory
@@ -157,6 +158,8 @@ class Container(containers.DeclarativeContainer):
 def build_container(settings: Settings | None = None) -> Container:
     settings = settings or Settings.from_env()
     container = Container(settings=settings)
+    if _store_kind(settings.database_url) == "sql":
+        start_mappers()  # before any Ticket exists: instances made earlier would lack instrumentation
     container.config.from_dict({
         "store": _store_kind(settings.database_url),
         "bus": _bus_kind(settings.rabbitmq_url),
