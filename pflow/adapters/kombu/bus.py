@@ -57,11 +57,13 @@ def _hint(url: str) -> str:
             "or fix RABBITMQ_URL")
 
 
-def make_connection(url: str, *, heartbeat: int = 0) -> Connection:
-    """A kombu connection (not yet connected) for RABBITMQ_URL."""
+def make_connection(url: str, *, heartbeat: int = 0,
+                    visibility_timeout_s: float = sql_transport.DEFAULT_VISIBILITY_TIMEOUT_S) -> Connection:
+    """A kombu connection (not yet connected) for RABBITMQ_URL. ``visibility_timeout_s``: how long the
+    local store waits for the ack of a message it handed out before handing it out again."""
     if is_local_store(url):
         return Connection(url.split("+", 1)[1], transport=sql_transport.Transport,
-                          transport_options={"polling_interval": 0.1})
+                          transport_options={"polling_interval": 0.1, "visibility_timeout": visibility_timeout_s})
     if url.startswith("memory://"):
         return Connection(url, transport=memory_transport.Transport)
     if url.startswith(AMQP_SCHEMES):
@@ -173,9 +175,11 @@ class KombuEventConsumer(EventConsumer):
     """Consumes the queue with prefetch 1 and manual acks; reconnects with backoff."""
 
     def __init__(self, url: str, exchange: str = "ticket.events", queue: str = "ticket.events.queue", *,
-                 binding_key: str = BINDING_KEY, max_backoff_s: float = 30.0, poll_s: float = 0.5) -> None:
+                 binding_key: str = BINDING_KEY, max_backoff_s: float = 30.0, poll_s: float = 0.5,
+                 visibility_timeout_s: float = sql_transport.DEFAULT_VISIBILITY_TIMEOUT_S) -> None:
         make_connection(url)
         self.url = url
+        self.visibility_timeout_s = visibility_timeout_s
         self._topology = _Topology(exchange, queue, binding_key)
         self.max_backoff_s = max_backoff_s
         self.poll_s = poll_s
@@ -186,7 +190,7 @@ class KombuEventConsumer(EventConsumer):
         backoff = 0.0
         last_activity = time.monotonic()
         while not stop.is_set():
-            connection = make_connection(self.url, heartbeat=HEARTBEAT_S)
+            connection = make_connection(self.url, heartbeat=HEARTBEAT_S, visibility_timeout_s=self.visibility_timeout_s)
             outcome: dict[str, Any] = {}
 
             def on_message(body: Any, message) -> None:
