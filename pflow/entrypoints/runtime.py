@@ -17,6 +17,8 @@ log = logging.getLogger("pflow")
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # Alembic logs every schema check at INFO; PFlow logs the migrations it runs itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def prepare(container: Container, *, deploy: bool = True) -> None:

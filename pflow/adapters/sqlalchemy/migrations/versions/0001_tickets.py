@@ -36,6 +36,7 @@ def upgrade() -> None:
     op.create_index("ix_tickets_created", "tickets", ["created_at", "id"])
     op.create_index("ix_tickets_status_created", "tickets", ["status", "created_at", "id"])
     op.create_index("ix_tickets_requester_created", "tickets", ["requester", "created_at", "id"])
+    op.create_index("ix_tickets_status_requester", "tickets", ["status", "requester"])
 
     op.create_table(
         "ticket_history",
@@ -77,6 +78,6 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_index("ux_ticket_history_ticket_seq", table_name="ticket_history")
     op.drop_table("ticket_history")
-    for name in ("ix_tickets_requester_created", "ix_tickets_status_created", "ix_tickets_created"):
+    for name in ("ix_tickets_status_requester", "ix_tickets_requester_created", "ix_tickets_status_created", "ix_tickets_created"):
         op.drop_index(name, table_name="tickets")
     op.drop_table("tickets")
