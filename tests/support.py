@@ -46,7 +46,8 @@ def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
 
 def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
-    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui")
+    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui",
+                worker_retry_backoff_ms=50, worker_id=f"test-worker-{kind}")
     if kind == "memory":
         return Settings(workflow_engine="memory", database_url="memory://", rabbitmq_url="memory://",
                         **{**base, **overrides})
