@@ -135,10 +135,33 @@ cmd_build() {
     fi
 }
 
+# Wait until $URL/engine answers; on timeout stop the engine so a failed `up`
+# leaves nothing behind.
+wait_ready() {
+    local pid=$1 deadline=$((SECONDS + TIMEOUT))
+    until engine_answers; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$PIDFILE"
+            log_tail
+            die "engine process $pid exited during startup (see $LOG)"
+        fi
+        if ((SECONDS >= deadline)); then
+            log_tail
+            cmd_down >&2
+            die "engine did not answer $URL/engine within ${TIMEOUT}s; stopped it (raise CAMUNDA_DEV_TIMEOUT if the machine is just slow)"
+        fi
+        sleep 0.2
+    done
+}
+
 cmd_up() {
     local pid
     pid="$(running_pid)"
     if [[ -n "$pid" ]]; then
+        if ! engine_answers; then
+            log "pid $pid is running but not answering yet; waiting"
+            wait_ready "$pid"
+        fi
         log "already running (pid $pid) at $URL"
         return 0
     fi
@@ -163,19 +186,7 @@ cmd_up() {
         setsid java $JAVA_OPTS "${launch[@]}" >>"$LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PIDFILE"
-    local deadline=$((SECONDS + TIMEOUT))
-    until engine_answers; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PIDFILE"
-            log_tail
-            die "engine process $pid exited during startup (see $LOG)"
-        fi
-        if ((SECONDS >= deadline)); then
-            log_tail
-            die "engine did not answer $URL/engine within ${TIMEOUT}s (pid $pid still running; 'camunda-dev.sh down' stops it)"
-        fi
-        sleep 0.2
-    done
+    wait_ready "$pid"
     log "up (pid $pid) in $((($(date +%s%N) - t0) / 1000000)) ms: $URL"
 }
 
