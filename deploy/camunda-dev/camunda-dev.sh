@@ -9,7 +9,7 @@
 #
 # The build also extracts the jar (target/app/) and records a class-data-sharing
 # archive (target/app.jsa) with one training start; starting from those cuts the
-# time to first REST answer from ~8 s to ~4 s on 2 cores. CAMUNDA_DEV_CDS=0
+# time to first REST answer from ~8 s to ~5 s on 2 cores. CAMUNDA_DEV_CDS=0
 # skips that and runs the plain fat jar.
 #
 # Environment (all optional):
