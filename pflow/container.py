@@ -81,6 +81,7 @@ def _worker_settings(settings: Settings) -> WorkerSettings:
         concurrency=settings.worker_concurrency,
         lock_duration_ms=settings.worker_lock_ms,
         max_retries=settings.provisioning_retries,
+        retry_backoff_ms=settings.worker_retry_backoff_ms,
     )
 
 
@@ -102,12 +103,12 @@ class Container(containers.DeclarativeContainer):
     db_engine = providers.Resource(_db_engine, url=config.database_url)
 
     # --- ticket store + outbox
+    sql_sessions = providers.Singleton(build_session_factory, engine=db_engine)
     memory_store = providers.Singleton(InMemoryStore)
     uow = providers.Selector(
         config.store,
         memory=providers.Factory(InMemoryUnitOfWork, store=memory_store, on_events_committed=outbox_signal.provided.set),
-        sql=providers.Factory(SqlAlchemyUnitOfWork,
-                              session_factory=providers.Singleton(build_session_factory, engine=db_engine),
+        sql=providers.Factory(SqlAlchemyUnitOfWork, session_factory=sql_sessions,
                               on_events_committed=outbox_signal.provided.set),
     )
 

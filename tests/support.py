@@ -46,7 +46,8 @@ def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
 
 def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
-    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui")
+    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui",
+                worker_retry_backoff_ms=50, worker_id=f"test-worker-{kind}")
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'pflow.db'}"}
     if kind in ("memory", "sqlite", "postgres"):
         values = dict(workflow_engine="memory", database_url=stores[kind] if kind in stores else pg_url(),
@@ -86,6 +87,16 @@ class Stack:
 
     def worker(self):
         return self.container.worker()
+
+    def make_database_unreachable(self) -> None:
+        """From now on the ticket store does not answer (memory: switched off; SQL: a closed port)."""
+        if self.kind == "memory":
+            self.container.memory_store().available = False
+            return
+        from sqlalchemy import create_engine
+
+        dead = create_engine(f"postgresql+psycopg2://pflow:pflow@127.0.0.1:{free_port()}/pflow")
+        self.container.sql_sessions().configure(bind=dead)
 
     def deliver_events(self, idle_timeout: float = 0.2) -> int:
         """Publish what the outbox holds and let the notification consumer handle it; returns how many it handled."""
@@ -369,3 +380,45 @@ BUSES = [
 ]
 # Transports that can be unreachable (kombu's in-process transport cannot).
 BUSES_THAT_CAN_BE_DOWN = [b for b in BUSES if b.values[0] != "kombu-memory"]
+
+
+# --- real processes --------------------------------------------------------------------------
+
+class ServedPFlow:
+    """`pflow serve` as a child process on a free port, as a user would start it."""
+
+    def __init__(self, env: dict[str, str], port: int):
+        import subprocess
+        import sys
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pflow.entrypoints.cli", "serve"],
+            env={**os.environ, **env, "API_HTTP_PORT": f"127.0.0.1:{port}"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        import requests
+
+        def up():
+            if self.process.poll() is not None:
+                raise AssertionError(f"pflow serve exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                return requests.get(self.url + "/healthz", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_until(up, timeout=timeout, interval=0.1, message="pflow serve did not come up")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def output(self) -> str:
+        if self.process.poll() is None:
+            return "(still running)"
+        return self.process.stdout.read() if self.process.stdout else ""
