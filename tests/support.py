@@ -105,23 +105,98 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
 
 # --- workflow engines for the port's contract suite -------------------------------------------
 
+TEST_DATABASE_URL = os.environ.get("PFLOW_TEST_DATABASE_URL", "postgresql://pflow:pflow@localhost:5432/pflow_test")
+
+
+def require_postgres() -> str:
+    """The test PostgreSQL URL (SQLAlchemy form), or skip/fail when it does not answer."""
+    from sqlalchemy import text
+
+    from pflow.adapters.sqlalchemy.engine import create_db_engine
+    from pflow.config import normalise_database_url
+
+    url = normalise_database_url(TEST_DATABASE_URL)
+
+    def probe():
+        db = create_db_engine(url)
+        try:
+            with db.connect() as conn:
+                conn.execute(text("select 1"))
+        finally:
+            db.dispose()
+
+    require_service("PostgreSQL", probe, f"start it or set PFLOW_TEST_DATABASE_URL (now {TEST_DATABASE_URL})")
+    return url
+
+
+def embedded_database_url(kind: str, tmp_path: Path) -> str:
+    """A database for the embedded engine: a SQLite file in tmp_path, or the test PostgreSQL
+    (its embedded-engine tables dropped and created again)."""
+    if kind == "embedded":
+        return f"sqlite:///{tmp_path / 'pflow-engine.db'}"
+    if kind == "embedded-postgres":
+        return require_postgres()
+    raise ValueError(f"unknown embedded engine database {kind!r}")
+
+
+def make_embedded_engine(kind: str, tmp_path: Path, *, fresh: bool = True, **options):
+    from pflow.adapters.spiff import SpiffWorkflowEngine, tables
+    from pflow.adapters.sqlalchemy.engine import create_db_engine
+
+    db = create_db_engine(embedded_database_url(kind, tmp_path))
+    if fresh and kind == "embedded-postgres":
+        tables.drop_schema(db)
+    tables.create_schema(db)
+    engine = SpiffWorkflowEngine(db, **options)
+    close = engine.close
+
+    def close_both():
+        close()
+        db.dispose()
+
+    engine.close = close_both
+    return engine
+
+
 def make_engine(kind: str, tmp_path: Path):
     """A fresh engine adapter of the given kind (not yet deployed)."""
     if kind == "memory":
         from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 
         return InMemoryWorkflowEngine()
+    if kind in ("embedded", "embedded-postgres"):
+        return make_embedded_engine(kind, tmp_path)
     raise ValueError(f"unknown engine {kind!r}")
 
 
 def make_unreachable_engine(kind: str, tmp_path: Path):
     """An engine adapter whose engine does not answer."""
+    if kind == "embedded":
+        from sqlalchemy import create_engine
+
+        from pflow.adapters.spiff import SpiffWorkflowEngine
+
+        # A database file under a path that is a regular file cannot be opened.
+        (tmp_path / "not-a-dir").write_text("")
+        return SpiffWorkflowEngine(create_engine(f"sqlite:///{tmp_path / 'not-a-dir' / 'engine.db'}"))
+    if kind == "embedded-postgres":
+        from sqlalchemy import create_engine
+
+        from pflow.adapters.spiff import SpiffWorkflowEngine
+
+        # Nothing listens on port 1.
+        return SpiffWorkflowEngine(create_engine("postgresql+psycopg2://pflow:pflow@127.0.0.1:1/pflow",
+                                                 connect_args={"connect_timeout": 2}))
     engine = make_engine(kind, tmp_path)
     engine.available = False
     return engine
 
 
-ENGINES = [pytest.param("memory", id="memory")]
+ENGINES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("embedded", id="embedded"),
+    pytest.param("embedded-postgres", id="embedded-postgres", marks=pytest.mark.integration),
+]
 
 
 # --- ticket stores for the repository contract suite ---------------------------------------
