@@ -94,6 +94,7 @@ class Settings:
     provisioning_fail_marker: str | None = None
     run_worker_in_serve: bool = True
     http_threads: int = 8
+    task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     @property
     def is_embedded_default(self) -> bool:
@@ -134,6 +135,7 @@ class Settings:
             provisioning_fail_marker=env.get("PFLOW_PROVISIONING_FAIL_MARKER") or None,
             run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine != "camunda"),
             http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
+            task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
         )
         values.update(overrides)
         return cls(**values)
