@@ -26,11 +26,13 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from pflow.adapters.spiff.expressions import (
     ExpressionFailed,
@@ -195,6 +197,7 @@ def check_definition(root: etree._Element, source: str, process_key: str) -> etr
     if process is None:
         raise DeploymentRejected(f"{source}: no process with id {process_key!r}")
     kinds: dict[str, str] = {}
+    reserved = {"Start", "End", f"{process_key}.EndJoin"}  # names of SpiffWorkflow's own task specs
     for el in process:
         kind = _local(el.tag)
         el_id = el.get("id")
@@ -210,6 +213,8 @@ def check_definition(root: etree._Element, source: str, process_key: str) -> etr
             raise _reject(source, el_id, f"a {kind} is not supported by the embedded engine")
         if not el_id:
             raise _reject(source, None, f"a {kind} has no id")
+        if el_id in reserved:
+            raise _reject(source, el_id, f"the id {el_id!r} is reserved by the embedded engine; rename the {kind}")
         kinds[el_id] = kind
         _check_element(el, kind, source)
     for el in process:
@@ -238,7 +243,7 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
     for name, value in el.attrib.items():
         if name.startswith(_C) and _has_expression(value):
             attr = "camunda:" + name[len(_C):]
-            raise _reject(source, el_id, f"unsupported expression {value!r} in {attr}: the embedded engine "
+            raise _reject(source, el_id, f"unsupported expression '{value}' in {attr}: the embedded engine "
                                          "evaluates expressions only in sequence-flow conditions")
     if kind == "serviceTask":
         for attr in ("class", "expression", "delegateExpression"):
@@ -264,7 +269,7 @@ def _check_extensions(ext: etree._Element, source: str, el_id: str | None) -> No
             for node in item.iter():
                 for value in node.attrib.values():
                     if _has_expression(value):
-                        raise _reject(source, el_id, f"unsupported expression {value!r} in camunda:{name}")
+                        raise _reject(source, el_id, f"unsupported expression '{value}' in camunda:{name}")
         # extensions of other tools (bpmn.io colours, zeebe…) do not change how Camunda runs the process
 
 
@@ -279,15 +284,15 @@ def _check_flow(el: etree._Element, kinds: dict[str, str], source: str) -> None:
     text = (condition.text or "").strip()
     language = condition.get("language")
     if language:
-        raise _reject(source, flow_id, f"unsupported expression {text!r}: script conditions ({language}) are "
+        raise _reject(source, flow_id, f"unsupported expression '{text}': script conditions ({language}) are "
                                        "not supported, only ${...} expressions")
     if kinds[src] != "exclusiveGateway":
-        raise _reject(source, flow_id, f"unsupported expression {text!r}: conditions are supported only on "
+        raise _reject(source, flow_id, f"unsupported expression '{text}': conditions are supported only on "
                                        "flows leaving an exclusive gateway")
     try:
         parse_condition(text)
     except ExpressionRejected as exc:
-        raise _reject(source, flow_id, f"unsupported expression {text!r}: {exc}") from None
+        raise _reject(source, flow_id, f"unsupported expression '{text}': {exc}") from None
 
 
 def load_definition(xml: str, source: str, process_key: str) -> ParsedDefinition:
@@ -299,8 +304,9 @@ def load_definition(xml: str, source: str, process_key: str) -> ParsedDefinition
         parser.add_bpmn_xml(root, source)
         spec = parser.get_spec(process_key)
         subprocess_specs = parser.get_subprocess_specs(process_key)
-    except ValidationException as exc:
-        element = getattr(exc, "id", None) or getattr(exc, "sourceline", None)
+        BpmnWorkflow(spec, subprocess_specs)  # SpiffWorkflow checks the graph when an instance is created
+    except (ValidationException, SpiffWorkflowException) as exc:
+        element = getattr(exc, "id", None) or getattr(getattr(exc, "task_spec", None), "bpmn_id", None)
         raise _reject(source, str(element) if element else None, str(exc).splitlines()[0]) from None
     names = {el.get("id"): el.get("name") or el.get("id") for el in process if el.get("id")}
     return ParsedDefinition(spec, subprocess_specs, names)
