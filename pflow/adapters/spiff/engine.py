@@ -202,10 +202,15 @@ class SpiffWorkflowEngine(WorkflowEngine):
             self._wake()
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A read-only transaction with one snapshot for all its statements."""
+    def _read(self, *, snapshot: bool = True) -> Iterator[Connection]:
+        """A read-only transaction with one snapshot for all its statements (``snapshot=False``: for a
+        single statement, which needs none)."""
         with self._guard():
-            if self._sqlite:
+            if self._sqlite and not snapshot:
+                with self._db.connect() as conn:
+                    yield conn
+                    conn.rollback()
+            elif self._sqlite:
                 with self._db.connect() as raw:
                     conn = raw.execution_options(isolation_level="AUTOCOMMIT")
                     conn.exec_driver_sql("BEGIN")
@@ -450,7 +455,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
             return True
 
     def find_user_task(self, business_key: str, task_definition_key: str = APPROVAL_TASK) -> UserTask | None:
-        with self._read() as conn:
+        with self._read(snapshot=False) as conn:
             row = conn.execute(
                 sql_select(t.user_tasks).where(and_(t.user_tasks.c.business_key == business_key,
                                                     t.user_tasks.c.activity_id == task_definition_key))
@@ -466,7 +471,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
                 .where(t.user_task_groups.c.group_name == candidate_group)
         if business_key is not None:
             query = query.where(t.user_tasks.c.business_key == business_key)
-        with self._read() as conn:
+        with self._read(snapshot=False) as conn:
             rows = conn.execute(query.order_by(t.user_tasks.c.created_ms, t.user_tasks.c.id).limit(limit)).all()
         return [self._user_view(r) for r in rows]
 
@@ -534,10 +539,12 @@ class SpiffWorkflowEngine(WorkflowEngine):
             interrupts = self._interrupts
         if wait_ms > 0:
             self._ensure_listener()
+        first = True
         while True:
             with self._cv:
                 generation = self._generation
-            locked = self._try_lock(worker_id, topics, max_tasks, lock_duration_ms, business_key)
+            locked = self._try_lock(worker_id, topics, max_tasks, lock_duration_ms, business_key, look_first=not first)
+            first = False
             if locked:
                 return locked
             remaining = deadline - time.monotonic()
@@ -572,11 +579,12 @@ class SpiffWorkflowEngine(WorkflowEngine):
         return (min(upcoming) - now) / 1000 + 0.002 if upcoming else float("inf")
 
     def _try_lock(self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_duration_ms: int,
-                  business_key: str | None) -> list[ExternalTask]:
+                  business_key: str | None, *, look_first: bool) -> list[ExternalTask]:
         c = t.external_tasks.c
-        if self._sqlite:
-            # A cheap look without the write lock first, so idle pollers do not queue behind writers.
-            with self._read() as conn:
+        if self._sqlite and look_first:
+            # Re-checks of a waiting fetch look without the write lock first, so idle pollers do not queue
+            # behind writers.
+            with self._read(snapshot=False) as conn:
                 if conn.execute(sql_select(c.id).where(self._fetchable(topics, self._now_ms(), business_key))
                                 .limit(1)).first() is None:
                     return []
@@ -741,7 +749,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
             return row.xml
 
     def check(self) -> None:
-        with self._read() as conn:
+        with self._read(snapshot=False) as conn:
             conn.execute(sql_select(t.definitions.c.id).limit(1)).first()
 
     # ------------------------------------------------------------------ waiting
