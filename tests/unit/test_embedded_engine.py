@@ -147,6 +147,26 @@ def test_fetchers_in_several_processes_never_share_a_task(engines):
     assert len({worker for _, worker in locked}) > 1
 
 
+def test_concurrent_starts_of_one_key_create_one_instance(engines):
+    setup = engines()
+    setup.deploy(BPMN)
+    starters = [engines() for _ in range(2)]
+    barrier = threading.Barrier(4)
+    results: list = []
+
+    def start(engine):
+        barrier.wait()
+        results.append(engine.start_process("same", {"requester": "alice"}))
+
+    threads = [threading.Thread(target=start, args=(starters[i % 2],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.created for r in results) == 1 and len({r.id for r in results}) == 1
+    assert len(setup.find_user_tasks(business_key="same")) == 1
+
+
 def test_a_waiting_fetch_sees_a_task_created_by_another_process(engines):
     waiting, other = engines(), engines()
     waiting.deploy(BPMN)

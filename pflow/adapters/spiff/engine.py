@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select as sql_select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
@@ -59,7 +59,7 @@ from pflow.adapters.spiff.bpmn import (
     load_definition,
     make_serializer,
 )
-from pflow.domain.errors import EngineUnavailable, NotFound, ValidationError
+from pflow.domain.errors import ConcurrencyConflict, EngineUnavailable, NotFound, ValidationError
 from pflow.ports.workflow import (
     APPROVAL_TASK,
     PROCESS_KEY,
@@ -156,22 +156,28 @@ class SpiffWorkflowEngine(WorkflowEngine):
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
+        """Translate database errors: unreachable or missing tables -> ``EngineUnavailable``; a lost
+        deadlock or serialization race -> ``ConcurrencyConflict``; anything else stays as it is."""
         try:
             yield
         except IntegrityError:
             raise
-        except (OperationalError, InterfaceError, ProgrammingError, DBAPIError) as exc:
-            text = str(exc.orig if getattr(exc, "orig", None) is not None else exc)
+        except DBAPIError as exc:
+            orig = getattr(exc, "orig", None)
+            text = str(orig if orig is not None else exc).strip()
             lowered = text.lower()
             if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
                 raise EngineUnavailable(self.name, f"the {self.name}'s tables are missing in the database "
-                                                   f"({text.strip()}); run the database migrations first") from None
-            if isinstance(exc, ProgrammingError) and not getattr(exc, "connection_invalidated", False):
-                raise
-            raise EngineUnavailable(self.name, f"the {self.name} cannot use its database "
-                                               f"({self._db.url.render_as_string(hide_password=True)}): "
-                                               f"{text.strip().splitlines()[0] if text.strip() else type(exc).__name__}"
-                                    ) from None
+                                                   f"({text.splitlines()[0]}); run the database migrations first"
+                                        ) from None
+            if getattr(orig, "pgcode", None) in ("40001", "40P01"):
+                raise ConcurrencyConflict(f"the {self.name} lost a race in the database; try again") from None
+            if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+                where = self._db.url.render_as_string(hide_password=True)
+                first = text.splitlines()[0] if text else type(exc).__name__
+                raise EngineUnavailable(self.name, f"the {self.name} cannot use its database ({where}): {first}"
+                                        ) from None
+            raise
 
     @contextmanager
     def _write(self) -> Iterator[_Tx]:
