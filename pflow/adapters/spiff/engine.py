@@ -212,7 +212,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
         """A read-only transaction with one snapshot for all its statements (``snapshot=False``: for a
         single statement, which needs none)."""
         with self._guard():
-            if self._sqlite and not snapshot:
+            if not snapshot:
                 with self._db.connect() as conn:
                     yield conn
                     conn.rollback()
@@ -576,7 +576,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
         conditions = [c.topic.in_(list(topics)), or_(c.retries.is_(None), c.retries > 0)]
         if business_key is not None:
             conditions.append(c.business_key == business_key)
-        with self._read() as conn:
+        with self._read(snapshot=False) as conn:  # a hint for how long to sleep: no snapshot needed
             lock_at = conn.execute(sql_select(func.min(c.lock_expires_ms))
                                    .where(and_(*conditions, c.lock_expires_ms > now))).scalar()
             retry_at = conn.execute(sql_select(func.min(c.available_ms))
