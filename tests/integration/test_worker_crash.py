@@ -106,3 +106,21 @@ def test_sigterm_lets_the_inflight_task_finish(setup):
     assert "worker graceful stopped: 1 done, 0 released" in log_of(tmp_path, "graceful")
     assert engine.process_state(ticket_id).state == InstanceState.COMPLETED
     assert len(ledger.query("SELECT * FROM effects")) == 1
+
+
+def test_several_worker_processes_share_the_work_without_doing_anything_twice(setup):
+    engine, ledger, spawn, tmp_path = setup
+    workers = [spawn(f"w{i}") for i in range(3)]
+    ticket_ids = [approved_ticket(engine, ledger) for _ in range(30)]
+    wait_until(lambda: all(engine.process_state(t).state == InstanceState.COMPLETED for t in ticket_ids),
+               timeout=60, message="not all tickets were provisioned: "
+                                   + " | ".join(log_of(tmp_path, f"w{i}")[-500:] for i in range(3)))
+    calls = [ticket for (ticket,) in ledger.query("SELECT ticket_id FROM calls")]
+    assert sorted(calls) == sorted(ticket_ids)  # each provisioned once, by one worker
+    assert len(ledger.query("SELECT * FROM effects")) == 30
+    assert {status for (status,) in ledger.query("SELECT status FROM tickets")} == {"completed"}
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    assert [worker.wait(30) for worker in workers] == [0, 0, 0]
+    done = [int(log_of(tmp_path, f"w{i}").split("stopped: ")[1].split(" done")[0]) for i in range(3)]
+    assert sum(done) == 30
