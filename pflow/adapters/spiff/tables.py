@@ -60,11 +60,12 @@ instances = Table(
     "wf_instances",
     metadata,
     Column("seq", _SEQ, primary_key=True, autoincrement=True),  # start order
-    Column("id", String(36), nullable=False, unique=True),
+    Column("id", String(36), nullable=False),
     Column("business_key", String(200), nullable=False),
     Column("running_key", String(200), nullable=True),  # = business_key while active/incident, else NULL
     Column("process_key", String(200), nullable=False),
-    Column("definition_id", String(200), ForeignKey("wf_definitions.id"), nullable=False),
+    Column("definition_id", String(200), ForeignKey("wf_definitions.id", name="fk_wf_instances_definition"),
+           nullable=False),
     Column("state", String(20), nullable=False),  # pflow.ports.workflow.InstanceState
     Column("variables", JSON, nullable=False),
     Column("active_activity_ids", JSON, nullable=False),
@@ -75,6 +76,7 @@ instances = Table(
     Column("updated_ms", BigInteger, nullable=False),
     Column("ended_ms", BigInteger, nullable=True),
     Column("end_reason", String(500), nullable=True),
+    UniqueConstraint("id", name="uq_wf_instances_id"),
     Index("ix_wf_instances_business_key", "business_key", "seq"),
     Index("uq_wf_instances_running_key", "running_key", unique=True),
 )
@@ -83,7 +85,8 @@ user_tasks = Table(
     "wf_user_tasks",
     metadata,
     Column("id", String(36), primary_key=True),  # the SpiffWorkflow task id
-    Column("instance_id", String(36), ForeignKey("wf_instances.id", ondelete="CASCADE"), nullable=False),
+    Column("instance_id", String(36), ForeignKey("wf_instances.id", ondelete="CASCADE",
+                                                 name="fk_wf_user_tasks_instance"), nullable=False),
     Column("business_key", String(200), nullable=False),
     Column("activity_id", String(200), nullable=False),  # task definition key
     Column("name", String(500), nullable=False),
@@ -98,7 +101,8 @@ user_task_groups = Table(
     "wf_user_task_groups",
     metadata,
     Column("group_name", String(200), primary_key=True),
-    Column("task_id", String(36), ForeignKey("wf_user_tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("task_id", String(36), ForeignKey("wf_user_tasks.id", ondelete="CASCADE",
+                                             name="fk_wf_user_task_groups_task"), primary_key=True),
     Index("ix_wf_user_task_groups_task", "task_id"),
 )
 
@@ -106,7 +110,8 @@ external_tasks = Table(
     "wf_external_tasks",
     metadata,
     Column("id", String(36), primary_key=True),  # the SpiffWorkflow task id
-    Column("instance_id", String(36), ForeignKey("wf_instances.id", ondelete="CASCADE"), nullable=False),
+    Column("instance_id", String(36), ForeignKey("wf_instances.id", ondelete="CASCADE",
+                                                 name="fk_wf_external_tasks_instance"), nullable=False),
     Column("business_key", String(200), nullable=False),
     Column("activity_id", String(200), nullable=False),
     Column("topic", String(200), nullable=False),
