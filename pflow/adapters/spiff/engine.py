@@ -85,15 +85,11 @@ _VERSION_KEY = "serializer_version"
 class _Definition:
     """A deployed definition, parsed once per process (definitions never change)."""
 
-    def __init__(self, row: Any, parsed: ParsedDefinition, serializer) -> None:
+    def __init__(self, row: Any, parsed: ParsedDefinition) -> None:
         self.id = row.id
         self.process_key = row.process_key
         self.version = row.version
         self.parsed = parsed
-        # The spec as the serializer writes it; instances are stored without it and get it back on load.
-        blank = serializer.to_dict(BpmnWorkflow(parsed.spec, parsed.subprocess_specs))
-        self.spec_json = json.dumps(blank["spec"])
-        self.subprocess_specs_json = json.dumps(blank["subprocess_specs"])
 
 
 @dataclass
@@ -249,7 +245,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
             raise NotFound(f"process definition {definition_id} was not found")
         parsed = load_definition(row.xml, row.source_name, row.process_key)
         with self._definitions_lock:
-            return self._definitions.setdefault(definition_id, _Definition(row, parsed, self._serializer))
+            return self._definitions.setdefault(definition_id, _Definition(row, parsed))
 
     def _latest_definition_row(self, conn: Connection):
         return conn.execute(
@@ -262,9 +258,13 @@ class SpiffWorkflowEngine(WorkflowEngine):
     def _restore(self, conn: Connection, row: Any) -> BpmnWorkflow:
         definition = self._definition(conn, row.definition_id)
         dct = json.loads(row.serialized)
-        dct["spec"] = json.loads(definition.spec_json)
-        dct["subprocess_specs"] = json.loads(definition.subprocess_specs_json)
+        # A state written by an older SpiffWorkflow is brought up to date first (it holds no spec).
         self._serializer.migrate(dct)
+        # Instances are stored without their spec: it is parsed from the definition's XML by the running
+        # SpiffWorkflow version and goes back in as the object itself. The serializer leaves objects it does
+        # not recognise untouched, and instances share specs as BpmnWorkflow(spec) does.
+        dct["spec"] = definition.parsed.spec
+        dct["subprocess_specs"] = dict(definition.parsed.subprocess_specs)
         workflow = self._serializer.from_dict(dct)
         workflow.script_engine = self._conditions  # not serialized: attach it again after every restore
         return workflow
