@@ -297,18 +297,22 @@ class SpiffWorkflowEngine(WorkflowEngine):
               *, new: bool = False) -> None:
         """Write the instance and bring its open-task side tables in line with the SpiffWorkflow state."""
         conn, now = tx.conn, self._now_ms()
-        newly = [task for task in workflow.get_tasks(state=TaskState.COMPLETED)
-                 if task.id not in before and getattr(task.task_spec, "bpmn_id", None)]
+        newly, open_user, open_external = [], [], []
+        for task in workflow.get_tasks():  # one walk over the task tree
+            spec = task.task_spec
+            if task.state == TaskState.COMPLETED:
+                if task.id not in before and getattr(spec, "bpmn_id", None):
+                    newly.append(task)
+            elif task.state == TaskState.READY and isinstance(spec, ApprovalUserTaskSpec):
+                open_user.append(task)
+            elif task.state == TaskState.STARTED and isinstance(spec, ExternalTaskSpec):
+                open_external.append(task)
         newly.sort(key=lambda task: (task.last_state_change, task.depth))
         history = list(inst["history"])
         for task in newly:
             by = actor if isinstance(task.task_spec, (ApprovalUserTaskSpec, ExternalTaskSpec)) else None
             history.append([task.task_spec.bpmn_id, _ms(task.last_state_change), by])
 
-        open_user = [task for task in workflow.get_tasks(state=TaskState.READY)
-                     if isinstance(task.task_spec, ApprovalUserTaskSpec)]
-        open_external = [task for task in workflow.get_tasks(state=TaskState.STARTED)
-                         if isinstance(task.task_spec, ExternalTaskSpec)]
         if new:
             existing_user: set[str] = set()
             existing_external: dict[str, int | None] = {}
