@@ -127,7 +127,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
     name = "embedded engine"
 
     def __init__(self, db: Engine, process_key: str = PROCESS_KEY, *, clock: Callable[[], float] = time.time,
-                 poll_interval_s: float = 0.25, listen: bool = True) -> None:
+                 poll_interval_s: float = 0.25, listen: bool = True, notified_recheck_s: float = 5.0) -> None:
         self._db = db
         self.process_key = process_key
         self._clock = clock
@@ -144,6 +144,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
         # Without a notification channel (SQLite, or before the listener runs) waits re-check this often,
         # to see tasks other processes created; with LISTEN/NOTIFY only as a safety net.
         self._poll_interval_s = poll_interval_s
+        self._notified_recheck_s = notified_recheck_s
         self._listen = listen and self._postgres and db.dialect.driver == "psycopg2"
         self._listener: _PgListener | None = None
         self._closed = False
@@ -570,7 +571,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
     def _recheck_interval(self) -> float:
         listener = self._listener
         if listener is not None and listener.listening:
-            return 5.0  # notifications wake us; this only guards against a lost one
+            return self._notified_recheck_s  # notifications wake us; this only guards against a lost one
         return self._poll_interval_s
 
     def _next_change_s(self, topics: Sequence[str], business_key: str | None) -> float:
