@@ -90,6 +90,7 @@ class Settings:
     worker_id: str | None = None
     worker_concurrency: int = 4
     worker_lock_ms: int = 30_000
+    worker_retry_backoff_ms: int = 1_000
     provisioning_retries: int = 3
     provisioning_fail_marker: str | None = None
     run_worker_in_serve: bool = True
@@ -131,6 +132,7 @@ class Settings:
             worker_id=env.get("PFLOW_WORKER_ID") or None,
             worker_concurrency=_int(env, "PFLOW_WORKER_CONCURRENCY", cls.worker_concurrency, minimum=1),
             worker_lock_ms=_int(env, "PFLOW_WORKER_LOCK_MS", cls.worker_lock_ms, minimum=1000),
+            worker_retry_backoff_ms=_int(env, "PFLOW_WORKER_RETRY_BACKOFF_MS", cls.worker_retry_backoff_ms),
             provisioning_retries=_int(env, "PFLOW_PROVISIONING_RETRIES", cls.provisioning_retries, minimum=1),
             provisioning_fail_marker=env.get("PFLOW_PROVISIONING_FAIL_MARKER") or None,
             run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine != "camunda"),

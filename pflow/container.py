@@ -83,6 +83,7 @@ def _worker_settings(settings: Settings) -> WorkerSettings:
         concurrency=settings.worker_concurrency,
         lock_duration_ms=settings.worker_lock_ms,
         max_retries=settings.provisioning_retries,
+        retry_backoff_ms=settings.worker_retry_backoff_ms,
     )
 
 

@@ -46,7 +46,8 @@ def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
 
 def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
-    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui")
+    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui",
+                worker_retry_backoff_ms=50, worker_id=f"test-worker-{kind}")
     if kind == "memory":
         return Settings(workflow_engine="memory", database_url="memory://", rabbitmq_url="memory://",
                         **{**base, **overrides})
@@ -228,3 +229,53 @@ def make_store(kind: str, tmp_path: Path, on_commit=None):
 
 
 STORES = [pytest.param("memory", id="memory")]
+
+
+# --- real processes --------------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServedPFlow:
+    """`pflow serve` as a child process on a free port, as a user would start it."""
+
+    def __init__(self, env: dict[str, str], port: int):
+        import subprocess
+        import sys
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pflow.entrypoints.cli", "serve"],
+            env={**os.environ, **env, "API_HTTP_PORT": f"127.0.0.1:{port}"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        import requests
+
+        def up():
+            if self.process.poll() is not None:
+                raise AssertionError(f"pflow serve exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                return requests.get(self.url + "/healthz", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_until(up, timeout=timeout, interval=0.1, message="pflow serve did not come up")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def output(self) -> str:
+        if self.process.poll() is None:
+            return "(still running)"
+        return self.process.stdout.read() if self.process.stdout else ""

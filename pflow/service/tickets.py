@@ -81,7 +81,8 @@ class TicketService:
         self._engine = engine
         self.separation_of_duties = separation_of_duties
         self.provisioning_retries = provisioning_retries
-        self._definition_xml = lru_cache(maxsize=8)(self._engine.process_definition_xml)
+        # Deployed definitions never change, so their XML is cached by definition id.
+        self._definition_xml_by_id = lru_cache(maxsize=16)(self._engine.process_definition_xml)
 
     # ------------------------------------------------------------------ queries
 
@@ -121,7 +122,8 @@ class TicketService:
     def process(self, actor: User, ticket_id: str) -> ProcessView:
         ticket = self.get(actor, ticket_id)
         state = self._engine.process_state(ticket.id)
-        xml = self._definition_xml(state.definition_id if state else None)
+        xml = (self._definition_xml_by_id(state.definition_id) if state
+               else self._engine.process_definition_xml(None))
         if state is None:
             return ProcessView(ticket.id, None, xml, (), ())
         return ProcessView(ticket.id, state.state, xml, state.active_activity_ids, state.completed_activity_ids,

@@ -1,0 +1,86 @@
+"""Settings from the environment, with the variable names of the system PFlow replaces."""
+
+from pathlib import Path
+
+import pytest
+
+from pflow.config import ConfigError, Settings, normalise_database_url, parse_http_address
+from pflow.container import build_user_directory
+
+
+@pytest.mark.parametrize("raw, expected", [(":8080", ("0.0.0.0", 8080)), ("8080", ("0.0.0.0", 8080)),
+                                           ("127.0.0.1:9000", ("127.0.0.1", 9000)), (" :80 ", ("0.0.0.0", 80))])
+def test_api_http_port_accepts_both_forms(raw, expected):
+    assert parse_http_address(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["http", ":0", ":70000", "localhost:"])
+def test_bad_ports_are_named(raw):
+    with pytest.raises(ConfigError, match="API_HTTP_PORT"):
+        parse_http_address(raw)
+
+
+def test_the_old_postgres_url_form_is_accepted():
+    assert normalise_database_url("postgres://pflow:pflow@localhost:5432/pflow?sslmode=disable") == (
+        "postgresql+psycopg2://pflow:pflow@localhost:5432/pflow?sslmode=disable")
+    assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert normalise_database_url("sqlite:///var/x.db") == "sqlite:///var/x.db"
+
+
+def test_seed_variable_names_are_read():
+    s = Settings.from_env({
+        "WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": "http://camunda:8080/engine-rest/",
+        "CAMUNDA_PROCESS_KEY": "other_process", "RABBITMQ_URL": "amqp://guest:guest@mq:5672/",
+        "RABBITMQ_TICKET_EXCHANGE": "ex", "RABBITMQ_TICKET_QUEUE": "q", "API_HTTP_PORT": ":9090",
+        "DATABASE_URL": "postgres://pflow:pflow@db:5432/pflow",
+    })
+    assert s.workflow_engine == "camunda" and s.camunda_url == "http://camunda:8080/engine-rest"
+    assert s.camunda_process_key == "other_process" and s.rabbitmq_url.startswith("amqp://")
+    assert (s.rabbitmq_exchange, s.rabbitmq_queue, s.http_port) == ("ex", "q", 9090)
+    assert s.database_url.startswith("postgresql+psycopg2://")
+    assert s.run_worker_in_serve is False  # production runs `pflow worker` separately
+
+
+@pytest.mark.parametrize("env, name", [({"WORKFLOW_ENGINE": "zeebe"}, "WORKFLOW_ENGINE"),
+                                       ({"PFLOW_DEMO_USERS": "maybe"}, "PFLOW_DEMO_USERS"),
+                                       ({"PFLOW_WORKER_CONCURRENCY": "0"}, "PFLOW_WORKER_CONCURRENCY"),
+                                       ({"PFLOW_TOKEN_TTL": "soon"}, "PFLOW_TOKEN_TTL")])
+def test_bad_values_name_the_variable(env, name):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env)
+
+
+def test_demo_users_only_in_the_embedded_default_unless_allowed():
+    assert build_user_directory(Settings(workflow_engine="embedded")).authenticate("bob", "bob").username == "bob"
+    with pytest.raises(ConfigError, match="PFLOW_USERS_FILE"):
+        build_user_directory(Settings(workflow_engine="camunda"))
+    allowed = build_user_directory(Settings(workflow_engine="camunda", demo_users=True))
+    assert allowed.get("carol").is_admin
+
+
+def test_users_file(tmp_path: Path):
+    from werkzeug.security import generate_password_hash
+
+    path = tmp_path / "users.json"
+    path.write_text('{"users": [{"username": "max", "display_name": "Max", "roles": ["manager"], '
+                    f'"password_hash": "{generate_password_hash("s3cret", "pbkdf2:sha256:1000")}"}}]}}')
+    users = build_user_directory(Settings(workflow_engine="camunda", users_file=path))
+    assert users.authenticate("max", "s3cret").is_manager
+    assert users.authenticate("max", "wrong") is None and users.authenticate("bob", "bob") is None
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not valid JSON"),
+    ('{"users": 3}', "list of users"),
+    ('[{"username": "x"}]', "password_hash"),
+    ('[{"username": "x", "password_hash": "h", "roles": ["pope"]}]', "unknown roles"),
+])
+def test_bad_users_files_say_what_is_wrong(tmp_path, content, message):
+    from pflow.adapters.users import UserConfigError
+
+    path = tmp_path / "users.json"
+    path.write_text(content)
+    with pytest.raises(UserConfigError, match=message):
+        build_user_directory(Settings(users_file=path))
+    with pytest.raises(UserConfigError, match="does not exist"):
+        build_user_directory(Settings(users_file=tmp_path / "missing.json"))
