@@ -14,6 +14,7 @@ approve, fetch-and-lock, complete, all persisted) in one thread.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -97,10 +98,10 @@ def pickup(url: str, count: int) -> dict:
     return {"after_return": after_return, "after_call": after_call, "processed": worker.processed}
 
 
-def throughput(url: str, count: int) -> tuple[float, float]:
+def throughput(url: str, count: int) -> tuple[float, float, float]:
     db, engine = fresh_engine(url)
     try:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for i in range(count):
             key = f"flow-{i}"
             engine.start_process(key, {"requester": "alice", "title": "Laptop"})
@@ -108,10 +109,10 @@ def throughput(url: str, count: int) -> tuple[float, float]:
             engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, "bob")
             [ext] = engine.fetch_and_lock("bench", [PROVISIONING_TOPIC], lock_duration_ms=30_000, business_key=key)
             engine.complete_external_task(ext.id, "bench", {"fulfilment_reference": f"PRV-{i}"})
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
         with db.connect() as conn:
             size = conn.execute(select(func.avg(func.length(tables.instances.c.serialized)))).scalar()
-        return count / elapsed, float(size or 0)
+        return count / elapsed, cpu / count * 1000, float(size or 0)
     finally:
         engine.close()
         db.dispose()
@@ -142,9 +143,11 @@ def main() -> int:
             print(f"  ({early} handlers started before approve() had returned: the engine commits first)")
         call = result["after_call"]
         print(f"  from the approve call: p50 {percentile(call, 50):7.2f} ms   p99 {percentile(call, 99):7.2f} ms")
-        rate, size = throughput(url, flows)
+        rate, cpu_ms, size = throughput(url, flows)
         print(f"raw engine throughput, one thread: {rate:7.1f} full flows/s ({flows} flows; "
-              f"state {size / 1024:.1f} KB per instance)")
+              f"{cpu_ms:.1f} ms of this process's CPU per flow; state {size / 1024:.1f} KB per instance)")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"load average during the run: {load:.2f} on {os.cpu_count()} CPUs (figures above shift with it)")
     return 0
 
 
