@@ -108,6 +108,7 @@ class Settings:
     http_threads: int = 8
     run_consumer_in_serve: bool = True
     run_relay_in_worker: bool = True
+    task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     @property
     def is_embedded_default(self) -> bool:
@@ -151,6 +152,7 @@ class Settings:
             http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
             run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
+            task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
         )
         values.update(overrides)
         return cls(**values)

@@ -20,6 +20,7 @@ from pflow.adapters.memory.provisioning import SimulatedProvisioner
 from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.adapters.sqlalchemy import migrate as sql_migrate
+from pflow.adapters.spiff import SpiffWorkflowEngine
 from pflow.adapters.sqlalchemy.engine import create_db_engine
 from pflow.adapters.sqlalchemy.orm import start_mappers
 from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
@@ -27,6 +28,7 @@ from pflow.adapters.sqlalchemy.session import build_session_factory
 from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import ConfigError, Settings
 from pflow.entrypoints.consumer import NotificationConsumer
+from pflow.entrypoints.handlers import load_task_handlers
 from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.users import UserDirectory
 from pflow.service.provisioning import ProvisioningHandler
@@ -39,6 +41,19 @@ log = logging.getLogger(__name__)
 
 def _memory_engine(process_key: str) -> Iterator[InMemoryWorkflowEngine]:
     engine = InMemoryWorkflowEngine(process_key)
+    yield engine
+    engine.close()
+
+
+def _embedded_engine(database_url: str, db_engine: Callable, process_key: str) -> Iterator[SpiffWorkflowEngine]:
+    """The embedded engine keeps its state next to the tickets, so it needs a real database."""
+    if database_url.startswith("memory:"):
+        raise ConfigError(
+            "WORKFLOW_ENGINE=embedded keeps its process state in the database, but DATABASE_URL is memory://. "
+            "Set DATABASE_URL to a SQLite file (sqlite:///var/pflow.db) or PostgreSQL "
+            "(postgresql://user:password@host:5432/pflow), or use WORKFLOW_ENGINE=memory."
+        )
+    engine = SpiffWorkflowEngine(db_engine(), process_key)
     yield engine
     engine.close()
 
@@ -94,6 +109,7 @@ def _bus_kind(url: str) -> str:
 
 
 class Container(containers.DeclarativeContainer):
+    __self__ = providers.Self()
     settings = providers.Dependency(instance_of=Settings)
     config = providers.Configuration()
 
@@ -116,6 +132,8 @@ class Container(containers.DeclarativeContainer):
     workflow_engine = providers.Selector(
         config.workflow_engine,
         memory=providers.Resource(_memory_engine, process_key=config.camunda_process_key),
+        embedded=providers.Resource(_embedded_engine, database_url=config.database_url,
+                                    db_engine=db_engine.provider, process_key=config.camunda_process_key),
     )
 
     # --- events
@@ -145,7 +163,9 @@ class Container(containers.DeclarativeContainer):
     )
 
     provisioning_handler = providers.Singleton(ProvisioningHandler, tickets=tickets, provisioner=provisioner)
-    task_handlers = providers.List(provisioning_handler)
+    # The built-in handler plus PFLOW_TASK_HANDLERS and the pflow.task_handlers entry points (docs/workers.md).
+    task_handlers = providers.Singleton(load_task_handlers, __self__, providers.List(provisioning_handler),
+                                        config.task_handlers)
     worker_settings = providers.Singleton(_worker_settings, settings)
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
                                settings=worker_settings)
@@ -173,6 +193,7 @@ def build_container(settings: Settings | None = None) -> Container:
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,
+        "task_handlers": settings.task_handlers,
     })
     return container
 

@@ -131,23 +131,77 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
 
 # --- workflow engines for the port's contract suite -------------------------------------------
 
+def embedded_database_url(kind: str, tmp_path: Path) -> str:
+    """A database for the embedded engine: a SQLite file in tmp_path, or the test PostgreSQL
+    (its embedded-engine tables dropped and created again)."""
+    if kind == "embedded":
+        return f"sqlite:///{tmp_path / 'pflow-engine.db'}"
+    if kind == "embedded-postgres":
+        require_postgres()
+        return pg_url()
+    raise ValueError(f"unknown embedded engine database {kind!r}")
+
+
+def make_embedded_engine(kind: str, tmp_path: Path, *, fresh: bool = True, **options):
+    from pflow.adapters.spiff import SpiffWorkflowEngine, tables
+    from pflow.adapters.sqlalchemy.engine import create_db_engine
+
+    db = create_db_engine(embedded_database_url(kind, tmp_path))
+    if kind == "embedded-postgres":
+        if fresh:
+            reset_postgres()
+    else:
+        tables.create_schema(db)
+    engine = SpiffWorkflowEngine(db, **options)
+    close = engine.close
+
+    def close_both():
+        close()
+        db.dispose()
+
+    engine.close = close_both
+    return engine
+
+
 def make_engine(kind: str, tmp_path: Path):
     """A fresh engine adapter of the given kind (not yet deployed)."""
     if kind == "memory":
         from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 
         return InMemoryWorkflowEngine()
+    if kind in ("embedded", "embedded-postgres"):
+        return make_embedded_engine(kind, tmp_path)
     raise ValueError(f"unknown engine {kind!r}")
 
 
 def make_unreachable_engine(kind: str, tmp_path: Path):
     """An engine adapter whose engine does not answer."""
+    if kind == "embedded":
+        from sqlalchemy import create_engine
+
+        from pflow.adapters.spiff import SpiffWorkflowEngine
+
+        # A database file under a path that is a regular file cannot be opened.
+        (tmp_path / "not-a-dir").write_text("")
+        return SpiffWorkflowEngine(create_engine(f"sqlite:///{tmp_path / 'not-a-dir' / 'engine.db'}"))
+    if kind == "embedded-postgres":
+        from sqlalchemy import create_engine
+
+        from pflow.adapters.spiff import SpiffWorkflowEngine
+
+        # Nothing listens on port 1.
+        return SpiffWorkflowEngine(create_engine("postgresql+psycopg2://pflow:pflow@127.0.0.1:1/pflow",
+                                                 connect_args={"connect_timeout": 2}))
     engine = make_engine(kind, tmp_path)
     engine.available = False
     return engine
 
 
-ENGINES = [pytest.param("memory", id="memory")]
+ENGINES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("embedded", id="embedded"),
+    pytest.param("embedded-postgres", id="embedded-postgres", marks=pytest.mark.integration),
+]
 
 
 # --- ticket stores for the repository contract suite ---------------------------------------
@@ -261,17 +315,31 @@ def require_rabbitmq() -> None:
     require_service("RabbitMQ", _probe_rabbitmq, RABBITMQ_HINT)
 
 
-def reset_postgres() -> None:
-    """Empty PFlow's tables in the test database (schema at head), so each test starts clean."""
+_pg_schema_rebuilt = False
+
+
+def reset_postgres(rebuild: bool = False) -> None:
+    """Empty every PFlow table in the test database, so each test starts clean. The first call
+    in a test session (or ``rebuild``) rebuilds the schema from the migrations, whatever an
+    earlier run or test left."""
+    global _pg_schema_rebuilt
     from sqlalchemy import create_engine, text
 
+    from pflow.adapters.spiff.tables import metadata as engine_metadata
     from pflow.adapters.sqlalchemy.migrate import upgrade
+    from pflow.adapters.sqlalchemy.tables import metadata
 
     engine = create_engine(pg_url())
     try:
-        upgrade(engine)
+        if rebuild or not _pg_schema_rebuilt:
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            upgrade(engine)
+            _pg_schema_rebuilt = True
+        names = ", ".join(sorted(set(metadata.tables) | set(engine_metadata.tables)))
         with engine.begin() as connection:
-            connection.execute(text("TRUNCATE tickets, ticket_history, outbox, notifications, processed_events"))
+            connection.execute(text(f"TRUNCATE {names} CASCADE"))
     finally:
         engine.dispose()
 

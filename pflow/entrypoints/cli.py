@@ -12,7 +12,7 @@ from werkzeug.security import generate_password_hash
 from pflow.adapters.users import DEMO_USERS
 from pflow.config import ConfigError, Settings
 from pflow.domain.errors import DomainError
-from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm
+from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm, wait_for_stop_signal
 
 log = logging.getLogger("pflow")
 
@@ -72,10 +72,13 @@ def serve(host: str | None, port: int | None) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run the external-task worker (topic ticket-processing) and the outbox relay until SIGTERM or Ctrl-C.
+    """Run the external-task worker and the outbox relay until SIGTERM or Ctrl-C.
 
     The relay publishes committed ticket events to RABBITMQ_URL; PFLOW_WORKER_RELAY=0 leaves
-    that to `pflow relay` or `pflow serve`."""
+    that to `pflow relay` or `pflow serve`. On the signal the worker stops fetching, lets
+    in-flight tasks finish (up to 30 s) and releases the rest to the engine; a second
+    signal stops at once.
+    """
     settings = _settings()
     stop_on_sigterm()
     try:
@@ -84,17 +87,16 @@ def worker() -> None:
             click.echo(f"Worker {services.worker.settings.worker_id} polling {', '.join(services.worker.topics)} "
                        f"on the {settings.workflow_engine} engine")
             try:
-                threading_event_wait_forever()
-            except KeyboardInterrupt:
-                click.echo("Stopping the worker; letting in-flight tasks finish…")
+                signal_name = wait_for_stop_signal()
+            except KeyboardInterrupt:  # a signal that arrived before the handlers were installed
+                signal_name = "SIGINT"
+            click.echo(f"{signal_name}: stopping the worker; letting in-flight tasks finish…")
+    except KeyboardInterrupt:
+        click.echo("Stopped without waiting for in-flight tasks; they are redelivered when their locks expire.",
+                   err=True)
+        raise SystemExit(130) from None
     except (ConfigError, DomainError) as exc:
         raise _fail(exc) from None
-
-
-def threading_event_wait_forever() -> None:
-    import threading
-
-    threading.Event().wait()
 
 
 def _stop_event_on_signals():

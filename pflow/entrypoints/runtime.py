@@ -80,6 +80,29 @@ def running(settings: Settings | None = None, *, worker: bool, relay: bool, depl
         shutdown(container)
 
 
+def wait_for_stop_signal(poll_s: float = 0.5) -> str:
+    """Block until SIGTERM or SIGINT arrives and return its name.
+
+    The handlers are put back afterwards, so a second signal during the
+    graceful stop that follows interrupts it (as Ctrl-C twice does elsewhere).
+    """
+    stop = threading.Event()
+    received: list[str] = []
+
+    def _note(signum, frame):
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(poll_s):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return received[0]
+
+
 def stop_on_sigterm() -> None:
     """Make SIGTERM behave like Ctrl-C, so `finally` blocks run and threads stop cleanly."""
 

@@ -104,8 +104,8 @@ def _pflow(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.C
 def _empty_schema(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as c:
-        c.execute(text("DROP TABLE IF EXISTS processed_events, notifications, outbox, ticket_history, tickets, "
-                       "alembic_version CASCADE"))
+        c.execute(text("DROP SCHEMA public CASCADE"))
+        c.execute(text("CREATE SCHEMA public"))
     engine.dispose()
 
 
@@ -129,7 +129,7 @@ def test_pflow_migrate_upgrades_postgres_and_serve_refuses_an_old_schema(tmp_pat
         assert current_revision(engine) == head_revision()
         engine.dispose()
     finally:
-        reset_postgres()
+        reset_postgres(rebuild=True)
 
 
 def test_pflow_migrate_names_an_unreachable_database(tmp_path):

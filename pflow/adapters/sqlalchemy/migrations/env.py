@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from pflow.adapters.spiff.tables import metadata as engine_metadata
 from pflow.adapters.sqlalchemy.tables import metadata
 
 engine = context.config.attributes["engine"]
@@ -9,7 +10,7 @@ engine = context.config.attributes["engine"]
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        target_metadata=[metadata, engine_metadata],  # tickets and the embedded engine's state
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
     )
