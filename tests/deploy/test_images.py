@@ -193,3 +193,71 @@ def test_node_image_satisfies_the_frontend_engines():
     wanted = re.match(r">=\s*(\d+)", engines)
     assert wanted, f"frontend/package.json engines.node {engines!r}: expected a >= range"
     assert major >= int(wanted.group(1)), f"{node[0]} is older than {engines}"
+
+
+# --- what the image installs -----------------------------------------------------------------------
+
+def _declared_distributions() -> set[str]:
+    """pyproject's runtime dependencies and everything they pull in (markers evaluated, extras followed):
+    exactly what deploy/Dockerfile installs."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pending = [Requirement(r) for r in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+               ["project"]["dependencies"]]
+    seen: set[str] = set()
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(requirement.name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for spec in map(Requirement, requires):
+            extras = {""} | set(requirement.extras)
+            if spec.marker is None or any(spec.marker.evaluate({"extra": extra}) for extra in extras):
+                pending.append(spec)
+    return seen
+
+
+def _third_party_imports() -> dict[str, str]:
+    """Top-level modules imported anywhere in pflow/ that are neither stdlib nor pflow: module -> a file."""
+    import ast
+    import sys
+
+    found: dict[str, str] = {}
+    for path in sorted((REPO_ROOT / "pflow").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top != "pflow" and top not in sys.stdlib_module_names and top != "__future__":
+                    found.setdefault(top, str(path.relative_to(REPO_ROOT)))
+    return found
+
+
+def test_the_backend_image_installs_every_package_pflow_imports():
+    """The image installs pyproject's dependencies only; an import satisfied by a dev tool here would
+    crash the containers."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    declared = _declared_distributions()
+    providers = metadata.packages_distributions()
+    missing = {}
+    for module, where in _third_party_imports().items():
+        dists = {canonicalize_name(d) for d in providers.get(module, [])}
+        if not dists & declared:
+            missing[module] = (where, sorted(dists) or "not installed")
+    assert not missing, f"imported by pflow/ but not among pyproject's dependencies: {missing}"
