@@ -81,7 +81,7 @@ def default_events_url(data_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    workflow_engine: str = "memory"
+    workflow_engine: str = "embedded"
     database_url: str = default_database_url(REPO_ROOT / "var")
     camunda_url: str = "http://localhost:8081/engine-rest"
     camunda_process_key: str = "ticket_approval"

@@ -53,6 +53,9 @@ def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
         values = dict(workflow_engine="memory", database_url=stores[kind] if kind in stores else pg_url(),
                       rabbitmq_url="memory://", **base)
         return Settings(**{**values, **overrides})
+    if kind == "embedded":  # the embedded default: SpiffWorkflow and tickets in one SQLite file
+        values = dict(workflow_engine="embedded", database_url=stores["sqlite"], rabbitmq_url="memory://", **base)
+        return Settings(**{**values, **overrides})
     raise ValueError(f"unknown adapter set {kind!r}")
 
 
@@ -61,7 +64,11 @@ STACKS = [
     pytest.param("memory", id="memory"),
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
+    pytest.param("embedded", id="embedded"),
 ]
+# Stacks whose engine can be down while the ticket store answers (the embedded engine lives in
+# the tickets' own database, so it is down exactly when the database is).
+SEPARATE_ENGINE_STACKS = [s for s in STACKS if s.values[0] in ("memory", "sqlite", "postgres")]
 
 
 def prepare_stack(kind: str) -> None:
@@ -87,6 +94,13 @@ class Stack:
 
     def worker(self):
         return self.container.worker()
+
+    def take_engine_down(self) -> None:
+        """The workflow engine stops answering (only for SEPARATE_ENGINE_STACKS)."""
+        self.engine.available = False
+
+    def bring_engine_back(self) -> None:
+        self.engine.available = True
 
     def make_database_unreachable(self) -> None:
         """From now on the ticket store does not answer (memory: switched off; SQL: a closed port)."""
