@@ -19,6 +19,8 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     # Alembic logs every schema check at INFO; PFlow logs the migrations it runs itself.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task state change at INFO; PFlow logs what matters per ticket.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
 
 
 def prepare(container: Container, *, deploy: bool = True) -> None:
