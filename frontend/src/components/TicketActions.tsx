@@ -24,13 +24,13 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
   const action = useTicketAction(ticket.id);
   const [mode, setMode] = useState<Mode>(null);
   const [comment, setComment] = useState("");
-  const [done, setDone] = useState<{ message: string; status: string } | null>(null);
+  const [done, setDone] = useState<{ message: string; statuses: string[] } | null>(null);
   const commentId = useId();
   const allowed = ticket.allowed_actions;
 
   // The confirmation speaks about the status the action produced; once the ticket moves on, it is stale.
   useEffect(() => {
-    if (done && done.status !== ticket.status) setDone(null);
+    if (done && !done.statuses.includes(ticket.status)) setDone(null);
   }, [done, ticket.status]);
 
   // Someone else may move the ticket on while a decision form is open: close forms that no longer apply.
@@ -42,7 +42,7 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
     setDone(null);
     action.mutate(input, {
       onSuccess: (updated) => {
-        setDone({ message: t(DONE_MESSAGE[input.action]), status: updated.status });
+        setDone({ message: t(DONE_MESSAGE[input.action]), statuses: [ticket.status, updated.status] });
         setMode(null);
         setComment("");
       },
