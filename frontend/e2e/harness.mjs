@@ -2,7 +2,7 @@
 // driven by Debian's Chromium through playwright-core (no browser download).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -45,6 +45,23 @@ async function waitForHealth(url, child, timeoutMs) {
   throw new Error(`pflow serve did not become healthy at ${url}/healthz within ${timeoutMs} ms (${last})`);
 }
 
+function newestMtime(path) {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+
+/** Testing an old build would test old code: refuse a dist older than the sources it is built from. */
+function checkBuildIsFresh(dist) {
+  const sources = ["src", "index.html", "public", "vite.config.ts", "package-lock.json"]
+    .map((p) => join(FRONTEND, p))
+    .filter(existsSync);
+  const newest = Math.max(...sources.map(newestMtime));
+  if (newest > statSync(dist).mtimeMs) {
+    throw new Error(`${dist} is older than the UI sources: rebuild it (npm run build) before the e2e suite`);
+  }
+}
+
 /**
  * Start `pflow serve` for the suite. The engine and stores come from the environment
  * (WORKFLOW_ENGINE, DATABASE_URL, RABBITMQ_URL; default: the in-memory engine), so the same suite
@@ -56,6 +73,7 @@ export async function startServer() {
 
   const dist = join(FRONTEND, "dist", "index.html");
   if (!existsSync(dist)) throw new Error(`${dist} is missing: build the UI first (npm run build)`);
+  if (!env.PFLOW_E2E_ALLOW_STALE_BUILD) checkBuildIsFresh(dist);
   const pflow = env.PFLOW_BIN || join(REPO, ".venv", "bin", "pflow");
   if (!existsSync(pflow)) throw new Error(`${pflow} not found: install PFlow first (make install) or set PFLOW_BIN`);
 
