@@ -331,4 +331,52 @@ describe("approval flow in the browser", () => {
     assert.equal(transform, "matrix(1 0 0 1 260 140)");
     await screenshot(page, "09-diagram-from-di");
   });
+
+  test("keyboard only: sign in, open a decision, type the reason and confirm", async () => {
+    const id = await apiTicket(`Keyboard check ${RUN}`);
+    const page = await open();
+    await page.goto("/login");
+    await page.keyboard.type("bob"); // the username field has focus on arrival
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("bob");
+    await page.keyboard.press("Enter");
+    await page.getByTestId("current-user").waitFor();
+    await page.goto(`/tickets/${id}`);
+    await page.getByRole("button", { name: "Reject" }).focus();
+    await page.keyboard.press("Enter");
+    const reason = page.getByLabel("Reason for rejecting");
+    await reason.waitFor();
+    assert.equal(await reason.evaluate((el) => el === document.activeElement), true);
+    await page.keyboard.type("Typed without a mouse.");
+    await page.keyboard.press("Tab"); // Cancel
+    await page.keyboard.press("Tab"); // Confirm rejection
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Confirm rejection");
+    await page.keyboard.press("Enter");
+    await statusIs(page, "rejected").waitFor();
+    await page.getByTestId("timeline").getByText("Typed without a mouse.").waitFor();
+  });
+
+  test("notifications: the bell shows the server's unread count, or stays hidden where there are none", async () => {
+    await apiTicket(`Notification check ${RUN}`);
+    const bobApi = await apiLogin(server.url, "bob");
+    const answer = await bobApi("GET", "/notifications?unread_only=false&page=1&page_size=20");
+    const page = await open();
+    const asked = page.waitForResponse((r) => r.url().includes("/api/notifications"));
+    await login(page, "bob");
+    await page.getByRole("heading", { name: "Tickets" }).waitFor();
+    assert.equal((await asked).status(), answer.status);
+    if (answer.status === 404) {
+      // This server has no notifications: the UI hides the feature instead of showing an error.
+      assert.equal(await page.getByTestId("notification-bell").count(), 0);
+      assert.equal(await page.getByRole("alert").count(), 0);
+    } else {
+      assert.equal(answer.status, 200, JSON.stringify(answer.data));
+      await page.getByTestId("notification-bell").click();
+      await page.getByRole("region", { name: "Notifications" }).waitFor();
+      if (answer.data.unread > 0) await page.getByTestId("notification-count").waitFor();
+      await screenshot(page, "10-notifications");
+      await page.getByRole("link", { name: "See all notifications" }).click();
+      await page.getByRole("heading", { name: "Notifications" }).waitFor();
+    }
+  });
 });

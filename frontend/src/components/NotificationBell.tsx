@@ -15,7 +15,7 @@ export function NotificationBell() {
   const { t } = useTranslation();
   const fmt = useFormat();
   const navigate = useNavigate();
-  const { data, unavailable, isError } = useNotifications(true, { pageSize: 8 });
+  const { data, unavailable } = useNotifications(true, { pageSize: 8 });
   const markRead = useMarkNotificationRead();
   const markAll = useMarkAllNotificationsRead();
   const [open, setOpen] = useState(false);
@@ -38,8 +38,9 @@ export function NotificationBell() {
     };
   }, [open]);
 
-  if (unavailable || (isError && !data)) return null;
-  const unread = data?.unread ?? 0;
+  // Nothing until the server has answered: a server without notifications (404) never shows a bell.
+  if (unavailable || !data) return null;
+  const unread = data.unread;
 
   const openItem = (n: Notification) => {
     if (!n.read_at) markRead.mutate(n.id);
@@ -87,11 +88,11 @@ export function NotificationBell() {
               {t("notifications.markAll")}
             </button>
           </div>
-          {data && data.items.length === 0 ? (
+          {data.items.length === 0 ? (
             <p className="popover-empty muted">{t("notifications.empty")}</p>
           ) : (
             <ul className="notif-list">
-              {data?.items.map((n) => (
+              {data.items.map((n) => (
                 <li key={n.id}>
                   <button type="button" className={`notif ${n.read_at ? "" : "notif-unread"}`} onClick={() => openItem(n)}>
                     <span className="notif-title">{notificationTitle(t, n)}</span>
