@@ -35,9 +35,14 @@ def _exists(path: Path, what: str):
 
 def _npm() -> str:
     npm = shutil.which("npm")
-    require_service("npm", lambda: npm or (_ for _ in ()).throw(FileNotFoundError("npm is not on PATH")),
-                    "install Node.js 20 and npm")
-    return npm  # type: ignore[return-value]
+
+    def probe():
+        if npm is None:
+            raise FileNotFoundError("npm is not on PATH")
+
+    require_service("npm", probe, "install Node.js 20 and npm")
+    assert npm is not None
+    return npm
 
 
 def _run(args: list[str], env: dict[str, str] | None = None, timeout: int = 900) -> None:
