@@ -373,10 +373,19 @@ describe("approval flow in the browser", () => {
       assert.equal(answer.status, 200, JSON.stringify(answer.data));
       await page.getByTestId("notification-bell").click();
       await page.getByRole("region", { name: "Notifications" }).waitFor();
-      if (answer.data.unread > 0) await page.getByTestId("notification-count").waitFor();
+      // bob is a manager: alice's submitted ticket (above) notified him.
+      assert.ok(answer.data.unread > 0, "a manager is notified of a submitted ticket");
+      const count = page.getByTestId("notification-count");
+      await count.waitFor();
+      assert.match(await count.innerText(), /^\d+\+?$/);
+      await page.getByRole("region", { name: "Notifications" }).getByText(`Notification check ${RUN}`, { exact: false }).first().waitFor();
       await screenshot(page, "10-notifications");
+      await page.getByRole("button", { name: "Mark all as read" }).click();
+      await count.waitFor({ state: "detached" });
+      assert.equal((await bobApi("GET", "/notifications?unread_only=true")).data.unread, 0);
       await page.getByRole("link", { name: "See all notifications" }).click();
       await page.getByRole("heading", { name: "Notifications" }).waitFor();
+      await page.getByText("0 unread").waitFor();
     }
   });
 });
