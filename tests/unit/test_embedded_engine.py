@@ -121,17 +121,24 @@ def test_fetchers_in_several_processes_never_share_a_task(engines):
         approve(setup, key)
     fetchers = [engines(), engines()]
     locked: list[tuple[str, str]] = []
+    first_batches: dict[str, int] = {}
     guard = threading.Lock()
     errors: list[BaseException] = []
+    start, first_round_done = threading.Barrier(6), threading.Barrier(6)
 
     def fetch_all(engine, worker):
         try:
+            start.wait()  # every fetcher races for the same tasks at once
             while True:
                 tasks = engine.fetch_and_lock(worker, TOPICS, max_tasks=3, lock_duration_ms=60_000)
+                with guard:
+                    first = worker not in first_batches
+                    first_batches.setdefault(worker, len(tasks))
+                    locked.extend((t.id, worker) for t in tasks)
+                if first:
+                    first_round_done.wait()  # nobody takes a second batch before all took a first
                 if not tasks:
                     return
-                with guard:
-                    locked.extend((t.id, worker) for t in tasks)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -144,7 +151,8 @@ def test_fetchers_in_several_processes_never_share_a_task(engines):
     assert not errors
     ids = [task_id for task_id, _ in locked]
     assert len(ids) == len(keys) and len(set(ids)) == len(keys)
-    assert len({worker for _, worker in locked}) > 1
+    # 24 tasks for 6 fetchers of 3: however the race went, every first fetch found 3 tasks free.
+    assert first_batches == {f"w{n}-{i}": 3 for n in range(2) for i in range(3)}
 
 
 def test_concurrent_starts_of_one_key_create_one_instance(engines):
