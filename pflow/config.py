@@ -74,6 +74,8 @@ class Settings:
     database_url: str = "memory://"
     camunda_url: str = "http://localhost:8081/engine-rest"
     camunda_process_key: str = "ticket_approval"
+    camunda_timeout_s: int = 10  # PFLOW_CAMUNDA_TIMEOUT_S: read timeout of every Camunda REST call but long polls
+    camunda_max_poll_ms: int = 2_000  # PFLOW_CAMUNDA_MAX_POLL_MS: longest single fetchAndLock long poll
     rabbitmq_url: str = "memory://"
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"
@@ -115,6 +117,8 @@ class Settings:
             database_url=normalise_database_url(env.get("DATABASE_URL") or cls.database_url),
             camunda_url=(env.get("CAMUNDA_URL") or cls.camunda_url).rstrip("/"),
             camunda_process_key=env.get("CAMUNDA_PROCESS_KEY") or cls.camunda_process_key,
+            camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
+            camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
             rabbitmq_url=env.get("RABBITMQ_URL") or cls.rabbitmq_url,
             rabbitmq_exchange=env.get("RABBITMQ_TICKET_EXCHANGE") or cls.rabbitmq_exchange,
             rabbitmq_queue=env.get("RABBITMQ_TICKET_QUEUE") or cls.rabbitmq_queue,

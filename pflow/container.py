@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 from dependency_injector import containers, providers
 
+from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.adapters.memory.events import InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
 from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
@@ -32,6 +33,13 @@ log = logging.getLogger(__name__)
 
 def _memory_engine(process_key: str) -> Iterator[InMemoryWorkflowEngine]:
     engine = InMemoryWorkflowEngine(process_key)
+    yield engine
+    engine.close()
+
+
+def _camunda_engine(url: str, process_key: str, timeout_s: int, max_poll_ms: int) -> Iterator[CamundaWorkflowEngine]:
+    """Camunda 7 over REST; the resource owns the HTTP session (closed at shutdown)."""
+    engine = CamundaWorkflowEngine(url, process_key, timeout_s=timeout_s, max_poll_ms=max_poll_ms)
     yield engine
     engine.close()
 
@@ -100,6 +108,8 @@ class Container(containers.DeclarativeContainer):
     workflow_engine = providers.Selector(
         config.workflow_engine,
         memory=providers.Resource(_memory_engine, process_key=config.camunda_process_key),
+        camunda=providers.Resource(_camunda_engine, url=config.camunda_url, process_key=config.camunda_process_key,
+                                   timeout_s=config.camunda_timeout_s, max_poll_ms=config.camunda_max_poll_ms),
     )
 
     # --- events
@@ -137,6 +147,9 @@ def build_container(settings: Settings | None = None) -> Container:
         "workflow_engine": settings.workflow_engine,
         "database_url": settings.database_url,
         "camunda_process_key": settings.camunda_process_key,
+        "camunda_url": settings.camunda_url,
+        "camunda_timeout_s": settings.camunda_timeout_s,
+        "camunda_max_poll_ms": settings.camunda_max_poll_ms,
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,
