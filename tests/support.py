@@ -51,15 +51,24 @@ def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     if kind == "memory":
         return Settings(workflow_engine="memory", database_url="memory://", rabbitmq_url="memory://",
                         **{**base, **overrides})
+    if kind == "camunda":
+        from tests.camunda import stack as camunda
+
+        return camunda.settings(base, overrides)
     raise ValueError(f"unknown adapter set {kind!r}")
 
 
 # Adapter sets the BDD features and API tests run on; marks say what each needs.
-STACKS = [pytest.param("memory", id="memory")]
+STACKS = [pytest.param("memory", id="memory"),
+          pytest.param("camunda", id="camunda", marks=pytest.mark.camunda)]
 
 
 def prepare_stack(kind: str) -> None:
     """Check that what an adapter set needs is running (skip or fail otherwise)."""
+    if kind == "camunda":
+        from tests.camunda.stack import require_camunda
+
+        require_camunda()
 
 
 @dataclass
@@ -88,6 +97,10 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
     settings = settings_for(kind, tmp_path, **overrides)
     container = build_container(settings)
     container.users.override(TEST_USERS)
+    if kind == "camunda":
+        from tests.camunda.stack import install
+
+        install(container, settings)  # through a proxy the test can cut (stack.engine.available = False)
     container.workflow_engine().deploy(settings.bpmn_file)
     return Stack(kind, container, settings)
 
@@ -112,17 +125,27 @@ def make_engine(kind: str, tmp_path: Path):
         from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 
         return InMemoryWorkflowEngine()
+    if kind == "camunda":
+        from pflow.adapters.camunda import CamundaWorkflowEngine
+        from tests.camunda.stack import require_camunda
+
+        return CamundaWorkflowEngine(require_camunda())
     raise ValueError(f"unknown engine {kind!r}")
 
 
 def make_unreachable_engine(kind: str, tmp_path: Path):
     """An engine adapter whose engine does not answer."""
+    if kind == "camunda":
+        from pflow.adapters.camunda import CamundaWorkflowEngine
+
+        return CamundaWorkflowEngine(f"http://127.0.0.1:{free_port()}/engine-rest")  # nothing listens there
     engine = make_engine(kind, tmp_path)
     engine.available = False
     return engine
 
 
-ENGINES = [pytest.param("memory", id="memory")]
+ENGINES = [pytest.param("memory", id="memory"),
+           pytest.param("camunda", id="camunda", marks=pytest.mark.camunda)]
 
 
 # --- ticket stores for the repository contract suite ---------------------------------------
