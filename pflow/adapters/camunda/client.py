@@ -54,11 +54,12 @@ class CamundaHttpError(Exception):
 
 
 def _reason(exc: requests.RequestException, connect_timeout: float, read_timeout: float | None) -> str:
-    if isinstance(exc, requests.ConnectTimeout):
-        return f"no connection within {connect_timeout:g}s"
-    if isinstance(exc, requests.ReadTimeout):
-        return f"no answer within {read_timeout:g}s" if read_timeout else "no answer in time"
     text = str(exc)
+    # After urllib3's retries a timeout arrives wrapped in a ConnectionError: look at the text too.
+    if isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in text:
+        return f"no connection within {connect_timeout:g}s"
+    if isinstance(exc, requests.ReadTimeout) or "Read timed out" in text:
+        return f"no answer within {read_timeout:g}s" if read_timeout else "no answer in time"
     if "Connection refused" in text or "Errno 111" in text:
         return "connection refused"
     if "RemoteDisconnected" in text or "Connection aborted" in text or "reset by peer" in text:

@@ -72,7 +72,7 @@ def to_typed(name: str, value: Any) -> dict[str, Any]:
             raise ValidationError(f"variable {name!r} cannot be stored as JSON: {exc}",
                                   details={name: [f"cannot be stored as JSON: {exc}"]}) from None
         return {"value": text, "type": "Json"}
-    raise ValidationError(f"variable {name!r}: a {type(value).__name__} cannot be stored in Camunda",
+    raise ValidationError(f"variable {name!r} has an unsupported type {type(value).__name__} for Camunda",
                           details={name: [f"unsupported type {type(value).__name__}"]})
 
 
