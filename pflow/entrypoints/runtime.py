@@ -17,6 +17,8 @@ log = logging.getLogger("pflow")
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # urllib3 warns on each connection retry; the Camunda adapter reports an unreachable engine itself.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def prepare(container: Container, *, deploy: bool = True) -> None:
