@@ -75,8 +75,11 @@ def carry_a_ticket_to_completed(url: str) -> dict:
     done = wait_until(lambda: (x := ticket())["status"] == "completed" and x, timeout=30,
                       message="the ticket did not complete")
     assert done["fulfilment_reference"].startswith("PRV-")
-    process = requests.get(f"{url}/api/tickets/{t['id']}/process", headers=alice, timeout=10).json()
-    assert process["state"] == "completed" and "Completed" in process["completed_activity_ids"]
+    # The ticket is committed as completed just before the worker completes the external task.
+    process = wait_until(lambda: (p := requests.get(f"{url}/api/tickets/{t['id']}/process", headers=alice,
+                                                    timeout=10).json())["state"] == "completed" and p,
+                         timeout=30, message="the process did not end")
+    assert "Completed" in process["completed_activity_ids"]
     assert f'id="{camunda.SESSION_KEY}"' in process["definition_xml"]
     return done
 
