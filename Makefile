@@ -1,10 +1,18 @@
-# PFlow: `make run` starts everything on this machine; `make test` runs every test.
+# PFlow. On a fresh machine: `make run` starts everything; `make test` runs every test.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install clean
+UI      := frontend
+UI_SRC  := $(shell find $(UI)/src $(UI)/public -type f 2>/dev/null) $(wildcard $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig*.json)
+UI_DEPS := $(UI)/node_modules/.package-lock.json
+UI_DIST := $(UI)/dist/index.html
+HAVE_NPM := $(shell command -v npm 2>/dev/null)
+
+CAMUNDA := deploy/camunda-dev/camunda-dev.sh
+
+.PHONY: run test install ui services-up camunda-up camunda-down migrate worker consume bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,11 +22,59 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+$(UI_DEPS): $(UI)/package.json $(UI)/package-lock.json
+	npm --prefix $(UI) ci --no-audit --no-fund
+	@touch $@
+
+$(UI_DIST): $(UI_DEPS) $(UI_SRC)
+	npm --prefix $(UI) run build
+	@touch $@
+
+# The web UI is built when Node.js/npm is there; without it PFlow still serves the API.
+ifdef HAVE_NPM
+ui: $(UI_DIST)
+else
+ui:
+	@echo "npm not found: the web UI is not built (install Node.js 20 to get it); the API still runs."
+endif
+
+# The embedded default: API, UI, SpiffWorkflow engine, worker and events in one process on ./var.
+run: install ui
 	$(BIN)/pflow serve
 
-test: install
+# Everything: unit, contract, API, BDD, deploy checks, process-level and browser tests. Tests that need
+# PostgreSQL/RabbitMQ (`make services-up`) or Camunda (`make camunda-up`) skip and say why when those
+# are not running; with PFLOW_REQUIRE_SERVICES=1 (CI) they must run.
+test: install ui
 	$(BIN)/pytest
 
+# PostgreSQL 15 and RabbitMQ on this machine (installs RabbitMQ if missing; idempotent).
+services-up:
+	.ci/services.sh
+
+# The real Camunda 7 engine for tests and local use (Maven build once, REST on :8081).
+camunda-up:
+	$(CAMUNDA) up
+
+camunda-down:
+	$(CAMUNDA) down
+
+migrate: install
+	$(BIN)/pflow migrate
+
+worker: install
+	$(BIN)/pflow worker
+
+consume: install
+	$(BIN)/pflow consume
+
+bench: install
+	$(BIN)/python benchmarks/pickup_latency.py
+	$(BIN)/python benchmarks/list_latency.py
+
+bench-quick: install
+	$(BIN)/python benchmarks/pickup_latency.py --quick
+	$(BIN)/python benchmarks/list_latency.py --quick
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache $(UI)/dist $(UI)/node_modules artifacts

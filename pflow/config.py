@@ -68,15 +68,26 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: a SQLite file under the data directory (WAL mode)."""
+    return f"sqlite:///{data_dir / 'pflow.db'}"
+
+
+def default_events_url(data_dir: Path) -> str:
+    """The embedded default event transport: a durable local store next to the database, so
+    events survive a restart without a broker (kombu's SQLAlchemy transport, see docs/events.md)."""
+    return f"sqla+sqlite:///{data_dir / 'events.db'}"
+
+
 @dataclass(frozen=True)
 class Settings:
-    workflow_engine: str = "memory"
-    database_url: str = "memory://"
+    workflow_engine: str = "embedded"
+    database_url: str = default_database_url(REPO_ROOT / "var")
     camunda_url: str = "http://localhost:8081/engine-rest"
     camunda_process_key: str = "ticket_approval"
-    camunda_timeout_s: int = 10  # PFLOW_CAMUNDA_TIMEOUT_S: read timeout of every Camunda REST call but long polls
-    camunda_max_poll_ms: int = 2_000  # PFLOW_CAMUNDA_MAX_POLL_MS: longest single fetchAndLock long poll
-    rabbitmq_url: str = "memory://"
+    camunda_timeout_s: int = 10  # read timeout of every Camunda REST call except long polls
+    camunda_max_poll_ms: int = 2_000  # longest single fetchAndLock long poll (Camunda's asyncResponseTimeout)
+    rabbitmq_url: str = default_events_url(REPO_ROOT / "var")
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"
     http_host: str = "0.0.0.0"
@@ -97,6 +108,9 @@ class Settings:
     provisioning_fail_marker: str | None = None
     run_worker_in_serve: bool = True
     http_threads: int = 8
+    run_consumer_in_serve: bool = True
+    run_relay_in_worker: bool = True
+    task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     @property
     def is_embedded_default(self) -> bool:
@@ -114,12 +128,10 @@ class Settings:
         users_file = env.get("PFLOW_USERS_FILE")
         values = dict(
             workflow_engine=engine,
-            database_url=normalise_database_url(env.get("DATABASE_URL") or cls.database_url),
+            database_url=normalise_database_url(env.get("DATABASE_URL") or default_database_url(data_dir)),
             camunda_url=(env.get("CAMUNDA_URL") or cls.camunda_url).rstrip("/"),
             camunda_process_key=env.get("CAMUNDA_PROCESS_KEY") or cls.camunda_process_key,
-            camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
-            camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
-            rabbitmq_url=env.get("RABBITMQ_URL") or cls.rabbitmq_url,
+            rabbitmq_url=env.get("RABBITMQ_URL") or default_events_url(data_dir),
             rabbitmq_exchange=env.get("RABBITMQ_TICKET_EXCHANGE") or cls.rabbitmq_exchange,
             rabbitmq_queue=env.get("RABBITMQ_TICKET_QUEUE") or cls.rabbitmq_queue,
             http_host=host,
@@ -140,6 +152,9 @@ class Settings:
             provisioning_fail_marker=env.get("PFLOW_PROVISIONING_FAIL_MARKER") or None,
             run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine != "camunda"),
             http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
+            run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
+            run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
+            task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
         )
         values.update(overrides)
         return cls(**values)

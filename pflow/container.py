@@ -15,16 +15,25 @@ from typing import Callable, Iterator
 from dependency_injector import containers, providers
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
-from pflow.adapters.memory.events import InMemoryEventPublisher
+from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
+from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
 from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
+from pflow.adapters.sqlalchemy import migrate as sql_migrate
+from pflow.adapters.spiff import SpiffWorkflowEngine
 from pflow.adapters.sqlalchemy.engine import create_db_engine
+from pflow.adapters.sqlalchemy.orm import start_mappers
+from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
+from pflow.adapters.sqlalchemy.session import build_session_factory
 from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import ConfigError, Settings
+from pflow.entrypoints.consumer import NotificationConsumer
+from pflow.entrypoints.handlers import load_task_handlers
 from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.users import UserDirectory
 from pflow.service.provisioning import ProvisioningHandler
+from pflow.service.notifications import NotificationService
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
 
@@ -33,6 +42,19 @@ log = logging.getLogger(__name__)
 
 def _memory_engine(process_key: str) -> Iterator[InMemoryWorkflowEngine]:
     engine = InMemoryWorkflowEngine(process_key)
+    yield engine
+    engine.close()
+
+
+def _embedded_engine(database_url: str, db_engine: Callable, process_key: str) -> Iterator[SpiffWorkflowEngine]:
+    """The embedded engine keeps its state next to the tickets, so it needs a real database."""
+    if database_url.startswith("memory:"):
+        raise ConfigError(
+            "WORKFLOW_ENGINE=embedded keeps its process state in the database, but DATABASE_URL is memory://. "
+            "Set DATABASE_URL to a SQLite file (sqlite:///var/pflow.db) or PostgreSQL "
+            "(postgresql://user:password@host:5432/pflow), or use WORKFLOW_ENGINE=memory."
+        )
+    engine = SpiffWorkflowEngine(db_engine(), process_key)
     yield engine
     engine.close()
 
@@ -53,6 +75,12 @@ def _db_engine(url: str):
 
 def _memory_publisher() -> Iterator[InMemoryEventPublisher]:
     publisher = InMemoryEventPublisher()
+    yield publisher
+    publisher.close()
+
+
+def _kombu_publisher(url: str, exchange: str, queue: str) -> Iterator[KombuEventPublisher]:
+    publisher = KombuEventPublisher(url, exchange, queue)
     yield publisher
     publisher.close()
 
@@ -89,6 +117,7 @@ def _bus_kind(url: str) -> str:
 
 
 class Container(containers.DeclarativeContainer):
+    __self__ = providers.Self()
     settings = providers.Dependency(instance_of=Settings)
     config = providers.Configuration()
 
@@ -98,24 +127,38 @@ class Container(containers.DeclarativeContainer):
     db_engine = providers.Resource(_db_engine, url=config.database_url)
 
     # --- ticket store + outbox
+    sql_sessions = providers.Singleton(build_session_factory, engine=db_engine)
     memory_store = providers.Singleton(InMemoryStore)
     uow = providers.Selector(
         config.store,
         memory=providers.Factory(InMemoryUnitOfWork, store=memory_store, on_events_committed=outbox_signal.provided.set),
+        sql=providers.Factory(SqlAlchemyUnitOfWork, session_factory=sql_sessions,
+                              on_events_committed=outbox_signal.provided.set),
     )
 
     # --- workflow engine
     workflow_engine = providers.Selector(
         config.workflow_engine,
         memory=providers.Resource(_memory_engine, process_key=config.camunda_process_key),
+        embedded=providers.Resource(_embedded_engine, database_url=config.database_url,
+                                    db_engine=db_engine.provider, process_key=config.camunda_process_key),
         camunda=providers.Resource(_camunda_engine, url=config.camunda_url, process_key=config.camunda_process_key,
                                    timeout_s=config.camunda_timeout_s, max_poll_ms=config.camunda_max_poll_ms),
     )
 
     # --- events
+    memory_bus = providers.Resource(_memory_publisher)
     event_publisher = providers.Selector(
         config.bus,
-        memory=providers.Resource(_memory_publisher),
+        memory=memory_bus,
+        kombu=providers.Resource(_kombu_publisher, url=config.rabbitmq_url, exchange=config.rabbitmq_exchange,
+                                 queue=config.rabbitmq_queue),
+    )
+    event_consumer = providers.Selector(
+        config.bus,
+        memory=providers.Singleton(InMemoryEventConsumer, bus=memory_bus),
+        kombu=providers.Singleton(KombuEventConsumer, url=config.rabbitmq_url, exchange=config.rabbitmq_exchange,
+                                  queue=config.rabbitmq_queue),
     )
 
     users = providers.Singleton(build_user_directory, settings)
@@ -130,22 +173,32 @@ class Container(containers.DeclarativeContainer):
     )
 
     provisioning_handler = providers.Singleton(ProvisioningHandler, tickets=tickets, provisioner=provisioner)
-    task_handlers = providers.List(provisioning_handler)
+    # The built-in handler plus PFLOW_TASK_HANDLERS and the pflow.task_handlers entry points (docs/workers.md).
+    task_handlers = providers.Singleton(load_task_handlers, __self__, providers.List(provisioning_handler),
+                                        config.task_handlers)
     worker_settings = providers.Singleton(_worker_settings, settings)
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
                                settings=worker_settings)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal)
+    notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)
+    notification_consumer = providers.Singleton(NotificationConsumer, consumer=event_consumer,
+                                                notifications=notifications)
 
 
 def build_container(settings: Settings | None = None) -> Container:
     settings = settings or Settings.from_env()
     container = Container(settings=settings)
+    if _store_kind(settings.database_url) == "sql":
+        start_mappers()  # before any Ticket exists: instances made earlier would lack instrumentation
     container.config.from_dict({
         "store": _store_kind(settings.database_url),
         "bus": _bus_kind(settings.rabbitmq_url),
         "workflow_engine": settings.workflow_engine,
         "database_url": settings.database_url,
+        "rabbitmq_url": settings.rabbitmq_url,
+        "rabbitmq_exchange": settings.rabbitmq_exchange,
+        "rabbitmq_queue": settings.rabbitmq_queue,
         "camunda_process_key": settings.camunda_process_key,
         "camunda_url": settings.camunda_url,
         "camunda_timeout_s": settings.camunda_timeout_s,
@@ -153,6 +206,7 @@ def build_container(settings: Settings | None = None) -> Container:
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,
+        "task_handlers": settings.task_handlers,
     })
     return container
 
@@ -169,6 +223,32 @@ def readiness_checks(container: Container) -> dict[str, Callable[[], None]]:
         "workflow_engine": lambda: container.workflow_engine().check(),
         "event_broker": lambda: container.event_publisher().check(),
     }
+
+
+def migrate_database(container: Container) -> tuple[str | None, str] | None:
+    """Upgrade DATABASE_URL's schema to the latest revision; returns (before, after), or None
+    when the store is not a database (memory://)."""
+    if _store_kind(container.settings().database_url) != "sql":
+        return None
+    return sql_migrate.upgrade(container.db_engine())
+
+
+def prepare_database(container: Container) -> None:
+    """Before serving: a SQLite file (the embedded default) is migrated in place; any other
+    database must already be at the latest schema (production never creates tables ad hoc)."""
+    settings = container.settings()
+    if _store_kind(settings.database_url) != "sql":
+        return
+    engine = container.db_engine()
+    if engine.dialect.name == "sqlite":
+        before, after = sql_migrate.upgrade(engine)
+        if before != after:
+            log.info("database %s migrated from %s to %s", engine.url.database, before or "empty", after)
+        return
+    try:
+        sql_migrate.ensure_current(engine)
+    except sql_migrate.SchemaNotCurrent as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def shutdown(container: Container) -> None:

@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import REPO_ROOT, Settings
-from pflow.container import Container, build_container, shutdown
+from pflow.container import Container, build_container, migrate_database, shutdown
 
 BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
 REQUIRE_SERVICES = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
@@ -48,23 +48,39 @@ def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
     base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui",
                 worker_retry_backoff_ms=50, worker_id=f"test-worker-{kind}")
-    if kind == "memory":
-        return Settings(workflow_engine="memory", database_url="memory://", rabbitmq_url="memory://",
-                        **{**base, **overrides})
-    if kind == "camunda":
+    stores = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'pflow.db'}"}
+    if kind in ("memory", "sqlite", "postgres"):
+        values = dict(workflow_engine="memory", database_url=stores[kind] if kind in stores else pg_url(),
+                      rabbitmq_url="memory://", **base)
+        return Settings(**{**values, **overrides})
+    if kind == "embedded":  # the embedded default: SpiffWorkflow and tickets in one SQLite file
+        values = dict(workflow_engine="embedded", database_url=stores["sqlite"], rabbitmq_url="memory://", **base)
+        return Settings(**{**values, **overrides})
+    if kind == "camunda":  # Camunda over REST, tickets in SQLite
         from tests.camunda import stack as camunda
 
-        return camunda.settings(base, overrides)
+        return camunda.settings(base, {"database_url": stores["sqlite"], **overrides})
     raise ValueError(f"unknown adapter set {kind!r}")
 
 
 # Adapter sets the BDD features and API tests run on; marks say what each needs.
-STACKS = [pytest.param("memory", id="memory"),
-          pytest.param("camunda", id="camunda", marks=pytest.mark.camunda)]
+STACKS = [
+    pytest.param("memory", id="memory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
+    pytest.param("embedded", id="embedded"),
+    pytest.param("camunda", id="camunda", marks=pytest.mark.camunda),
+]
+# Stacks whose engine can be down while the ticket store answers (the embedded engine lives in
+# the tickets' own database, so it is down exactly when the database is).
+SEPARATE_ENGINE_STACKS = [s for s in STACKS if s.values[0] in ("memory", "sqlite", "postgres", "camunda")]
 
 
 def prepare_stack(kind: str) -> None:
     """Check that what an adapter set needs is running (skip or fail otherwise)."""
+    if kind == "postgres":
+        require_postgres()
+        reset_postgres()
     if kind == "camunda":
         from tests.camunda.stack import require_camunda
 
@@ -88,6 +104,28 @@ class Stack:
     def worker(self):
         return self.container.worker()
 
+    def take_engine_down(self) -> None:
+        """The workflow engine stops answering (only for SEPARATE_ENGINE_STACKS)."""
+        self.engine.available = False
+
+    def bring_engine_back(self) -> None:
+        self.engine.available = True
+
+    def make_database_unreachable(self) -> None:
+        """From now on the ticket store does not answer (memory: switched off; SQL: a closed port)."""
+        if self.kind == "memory":
+            self.container.memory_store().available = False
+            return
+        from sqlalchemy import create_engine
+
+        dead = create_engine(f"postgresql+psycopg2://pflow:pflow@127.0.0.1:{free_port()}/pflow")
+        self.container.sql_sessions().configure(bind=dead)
+
+    def deliver_events(self, idle_timeout: float = 0.2) -> int:
+        """Publish what the outbox holds and let the notification consumer handle it; returns how many it handled."""
+        self.container.relay().drain()
+        return self.container.notification_consumer().drain(idle_timeout)
+
     def close(self) -> None:
         shutdown(self.container)
 
@@ -97,6 +135,7 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
     settings = settings_for(kind, tmp_path, **overrides)
     container = build_container(settings)
     container.users.override(TEST_USERS)
+    migrate_database(container)
     if kind == "camunda":
         from tests.camunda.stack import install
 
@@ -119,12 +158,46 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
 
 # --- workflow engines for the port's contract suite -------------------------------------------
 
+def embedded_database_url(kind: str, tmp_path: Path) -> str:
+    """A database for the embedded engine: a SQLite file in tmp_path, or the test PostgreSQL
+    (its embedded-engine tables dropped and created again)."""
+    if kind == "embedded":
+        return f"sqlite:///{tmp_path / 'pflow-engine.db'}"
+    if kind == "embedded-postgres":
+        require_postgres()
+        return pg_url()
+    raise ValueError(f"unknown embedded engine database {kind!r}")
+
+
+def make_embedded_engine(kind: str, tmp_path: Path, *, fresh: bool = True, **options):
+    from pflow.adapters.spiff import SpiffWorkflowEngine, tables
+    from pflow.adapters.sqlalchemy.engine import create_db_engine
+
+    db = create_db_engine(embedded_database_url(kind, tmp_path))
+    if kind == "embedded-postgres":
+        if fresh:
+            reset_postgres()
+    else:
+        tables.create_schema(db)
+    engine = SpiffWorkflowEngine(db, **options)
+    close = engine.close
+
+    def close_both():
+        close()
+        db.dispose()
+
+    engine.close = close_both
+    return engine
+
+
 def make_engine(kind: str, tmp_path: Path):
     """A fresh engine adapter of the given kind (not yet deployed)."""
     if kind == "memory":
         from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 
         return InMemoryWorkflowEngine()
+    if kind in ("embedded", "embedded-postgres"):
+        return make_embedded_engine(kind, tmp_path)
     if kind == "camunda":
         from pflow.adapters.camunda import CamundaWorkflowEngine
         from tests.camunda.stack import require_camunda
@@ -139,13 +212,33 @@ def make_unreachable_engine(kind: str, tmp_path: Path):
         from pflow.adapters.camunda import CamundaWorkflowEngine
 
         return CamundaWorkflowEngine(f"http://127.0.0.1:{free_port()}/engine-rest")  # nothing listens there
+    if kind == "embedded":
+        from sqlalchemy import create_engine
+
+        from pflow.adapters.spiff import SpiffWorkflowEngine
+
+        # A database file under a path that is a regular file cannot be opened.
+        (tmp_path / "not-a-dir").write_text("")
+        return SpiffWorkflowEngine(create_engine(f"sqlite:///{tmp_path / 'not-a-dir' / 'engine.db'}"))
+    if kind == "embedded-postgres":
+        from sqlalchemy import create_engine
+
+        from pflow.adapters.spiff import SpiffWorkflowEngine
+
+        # Nothing listens on port 1.
+        return SpiffWorkflowEngine(create_engine("postgresql+psycopg2://pflow:pflow@127.0.0.1:1/pflow",
+                                                 connect_args={"connect_timeout": 2}))
     engine = make_engine(kind, tmp_path)
     engine.available = False
     return engine
 
 
-ENGINES = [pytest.param("memory", id="memory"),
-           pytest.param("camunda", id="camunda", marks=pytest.mark.camunda)]
+ENGINES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("embedded", id="embedded"),
+    pytest.param("embedded-postgres", id="embedded-postgres", marks=pytest.mark.integration),
+    pytest.param("camunda", id="camunda", marks=pytest.mark.camunda),
+]
 
 
 # --- ticket stores for the repository contract suite ---------------------------------------
@@ -170,16 +263,48 @@ class MemoryStoreHarness:
         pass
 
 
-def make_store(kind: str, tmp_path: Path, on_commit=None):
-    if kind == "memory":
-        return MemoryStoreHarness(on_commit)
-    raise ValueError(f"unknown store {kind!r}")
+class SqlStoreHarness:
+    """Units of work on a migrated SQLite file or PostgreSQL database; 'unreachable' points them at nothing."""
+
+    def __init__(self, url: str, on_commit=None):
+        from pflow.adapters.sqlalchemy.engine import create_db_engine
+        from pflow.adapters.sqlalchemy.migrate import upgrade
+        from pflow.adapters.sqlalchemy.session import build_session_factory
+
+        self.engine = create_db_engine(url)
+        upgrade(self.engine)
+        self.session_factory = build_session_factory(self.engine)
+        self.on_commit = on_commit
+        self._dead_engine = None
+
+    def uow(self):
+        from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
+
+        return SqlAlchemyUnitOfWork(self.session_factory, self.on_commit)
+
+    def make_unreachable(self):
+        from pflow.adapters.sqlalchemy.engine import create_db_engine
+
+        if self.engine.dialect.name == "sqlite":
+            dead = f"sqlite:///{Path(self.engine.url.database).parent}/not-a-dir/x/pflow.db"
+            Path(self.engine.url.database).parent.joinpath("not-a-dir").write_text("a file, so no database fits here")
+            from sqlalchemy import create_engine
+
+            self._dead_engine = create_engine(dead)
+        else:
+            self._dead_engine = create_db_engine(closed_port_url(self.engine.url.set(database="pflow_test")))
+        self.session_factory.configure(bind=self._dead_engine)
+
+    def close(self):
+        for engine in (self.engine, self._dead_engine):
+            if engine is not None:
+                engine.dispose()
 
 
-STORES = [pytest.param("memory", id="memory")]
+def closed_port_url(url) -> str:
+    """The same database URL pointed at a local port nobody listens on."""
+    return url.set(host="127.0.0.1", port=free_port()).render_as_string(hide_password=False)
 
-
-# --- real processes --------------------------------------------------------------------------
 
 def free_port() -> int:
     import socket
@@ -188,6 +313,181 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+PG_URL = os.environ.get("PFLOW_TEST_DATABASE_URL", "postgresql://pflow:pflow@localhost:5432/pflow_test")
+RABBITMQ_URL = os.environ.get("PFLOW_TEST_RABBITMQ_URL", "amqp://guest:guest@localhost:5672/")
+PG_HINT = "start it with `.ci/services.sh` (or set PFLOW_TEST_DATABASE_URL)"
+RABBITMQ_HINT = "start it with `.ci/services.sh` (or set PFLOW_TEST_RABBITMQ_URL)"
+
+
+def pg_url() -> str:
+    from pflow.config import normalise_database_url
+
+    return normalise_database_url(PG_URL)
+
+
+def _probe_postgres() -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url(), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
+def require_postgres() -> None:
+    require_service("PostgreSQL", _probe_postgres, PG_HINT)
+
+
+def _probe_rabbitmq() -> None:
+    from kombu import Connection
+
+    with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
+        connection.connect()
+
+
+def require_rabbitmq() -> None:
+    require_service("RabbitMQ", _probe_rabbitmq, RABBITMQ_HINT)
+
+
+_pg_schema_rebuilt = False
+
+
+def reset_postgres(rebuild: bool = False) -> None:
+    """Empty every PFlow table in the test database, so each test starts clean. The first call
+    in a test session (or ``rebuild``) rebuilds the schema from the migrations, whatever an
+    earlier run or test left."""
+    global _pg_schema_rebuilt
+    from sqlalchemy import create_engine, text
+
+    from pflow.adapters.spiff.tables import metadata as engine_metadata
+    from pflow.adapters.sqlalchemy.migrate import upgrade
+    from pflow.adapters.sqlalchemy.tables import metadata
+
+    engine = create_engine(pg_url())
+    try:
+        if rebuild or not _pg_schema_rebuilt:
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            upgrade(engine)
+            _pg_schema_rebuilt = True
+        names = ", ".join(sorted(set(metadata.tables) | set(engine_metadata.tables)))
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {names} CASCADE"))
+    finally:
+        engine.dispose()
+
+
+def make_store(kind: str, tmp_path: Path, on_commit=None):
+    if kind == "memory":
+        return MemoryStoreHarness(on_commit)
+    if kind == "sqlite":
+        return SqlStoreHarness(f"sqlite:///{tmp_path / 'pflow.db'}", on_commit)
+    if kind == "postgres":
+        require_postgres()
+        reset_postgres()
+        return SqlStoreHarness(pg_url(), on_commit)
+    raise ValueError(f"unknown store {kind!r}")
+
+
+STORES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
+]
+
+
+# --- event buses for the event-bus contract suite ------------------------------------------
+
+class BusHarness:
+    """A publisher and consumers on one queue; ``unreachable_publisher()`` gives one whose broker is down."""
+
+    def __init__(self, kind: str, tmp_path: Path):
+        import uuid
+
+        self.kind = kind
+        self.tmp_path = tmp_path
+        suffix = uuid.uuid4().hex[:8]
+        self.exchange, self.queue = f"test.ticket.events.{suffix}", f"test.ticket.events.queue.{suffix}"
+        if kind == "memory":
+            from pflow.adapters.memory.events import InMemoryEventPublisher
+
+            self.url = "memory://"
+            self.publisher = InMemoryEventPublisher()
+        else:
+            from pflow.adapters.kombu.bus import KombuEventPublisher
+
+            self.url = {"kombu-memory": "memory://", "local": f"sqla+sqlite:///{tmp_path / 'events.db'}",
+                        "rabbitmq": RABBITMQ_URL}[kind]
+            self.publisher = KombuEventPublisher(self.url, self.exchange, self.queue)
+        self._consumers = []
+
+    def consumer(self, url: str | None = None):
+        if self.kind == "memory":
+            from pflow.adapters.memory.events import InMemoryEventConsumer
+
+            consumer = InMemoryEventConsumer(self.publisher)
+        else:
+            from pflow.adapters.kombu.bus import KombuEventConsumer
+
+            consumer = KombuEventConsumer(url or self.url, self.exchange, self.queue, max_backoff_s=1.0)
+        self._consumers.append(consumer)
+        return consumer
+
+    def unreachable_publisher(self):
+        if self.kind == "memory":
+            from pflow.adapters.memory.events import InMemoryEventPublisher
+
+            publisher = InMemoryEventPublisher()
+            publisher.available = False
+            return publisher
+        from pflow.adapters.kombu.bus import KombuEventPublisher
+
+        if self.kind == "local":
+            blocker = self.tmp_path / "a-file"
+            blocker.write_text("not a folder")
+            return KombuEventPublisher(f"sqla+sqlite:///{blocker}/events.db", self.exchange, self.queue)
+        if self.kind == "rabbitmq":
+            return KombuEventPublisher(f"amqp://guest:secret@127.0.0.1:{free_port()}/", self.exchange, self.queue)
+        raise ValueError(f"the {self.kind} transport cannot be down")
+
+    def close(self):
+        self.publisher.close()
+        for consumer in self._consumers:
+            consumer.close()
+        if self.kind == "rabbitmq":
+            delete_rabbitmq_topology(self.exchange, self.queue)
+
+
+def delete_rabbitmq_topology(exchange: str, queue: str) -> None:
+    from kombu import Connection
+
+    with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
+        channel = connection.channel()
+        channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+
+
+def make_bus(kind: str, tmp_path: Path) -> BusHarness:
+    if kind == "rabbitmq":
+        require_rabbitmq()
+    return BusHarness(kind, tmp_path)
+
+
+BUSES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("kombu-memory", id="kombu-memory"),
+    pytest.param("local", id="local"),
+    pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.integration),
+]
+# Transports that can be unreachable (kombu's in-process transport cannot).
+BUSES_THAT_CAN_BE_DOWN = [b for b in BUSES if b.values[0] != "kombu-memory"]
+
+
+# --- real processes --------------------------------------------------------------------------
 
 class ServedPFlow:
     """`pflow serve` as a child process on a free port, as a user would start it."""

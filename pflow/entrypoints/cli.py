@@ -12,7 +12,7 @@ from werkzeug.security import generate_password_hash
 from pflow.adapters.users import DEMO_USERS
 from pflow.config import ConfigError, Settings
 from pflow.domain.errors import DomainError
-from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm
+from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm, wait_for_stop_signal
 
 log = logging.getLogger("pflow")
 
@@ -49,7 +49,8 @@ def serve(host: str | None, port: int | None) -> None:
     settings = settings.replace(http_host=host or settings.http_host, http_port=port or settings.http_port)
     stop_on_sigterm()
     try:
-        with running(settings, worker=settings.run_worker_in_serve, relay=True) as (container, _):
+        with running(settings, worker=settings.run_worker_in_serve, relay=True,
+                     consumer=settings.run_consumer_in_serve) as (container, _):
             app = create_app(container)
             server = create_server(app, host=settings.http_host, port=settings.http_port,
                                    threads=settings.http_threads, ident="PFlow")
@@ -71,26 +72,113 @@ def serve(host: str | None, port: int | None) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run the external-task worker (topic ticket-processing) until SIGTERM or Ctrl-C."""
+    """Run the external-task worker and the outbox relay until SIGTERM or Ctrl-C.
+
+    The relay publishes committed ticket events to RABBITMQ_URL; PFLOW_WORKER_RELAY=0 leaves
+    that to `pflow relay` or `pflow serve`. On the signal the worker stops fetching, lets
+    in-flight tasks finish (up to 30 s) and releases the rest to the engine; a second
+    signal stops at once.
+    """
     settings = _settings()
     stop_on_sigterm()
     try:
-        with running(settings, worker=True, relay=False, deploy=False) as (_, services):
+        with running(settings, worker=True, relay=settings.run_relay_in_worker, deploy=False) as (_, services):
             assert services.worker is not None
             click.echo(f"Worker {services.worker.settings.worker_id} polling {', '.join(services.worker.topics)} "
                        f"on the {settings.workflow_engine} engine")
             try:
-                threading_event_wait_forever()
-            except KeyboardInterrupt:
-                click.echo("Stopping the worker; letting in-flight tasks finish…")
+                signal_name = wait_for_stop_signal()
+            except KeyboardInterrupt:  # a signal that arrived before the handlers were installed
+                signal_name = "SIGINT"
+            click.echo(f"{signal_name}: stopping the worker; letting in-flight tasks finish…")
+    except KeyboardInterrupt:
+        click.echo("Stopped without waiting for in-flight tasks; they are redelivered when their locks expire.",
+                   err=True)
+        raise SystemExit(130) from None
     except (ConfigError, DomainError) as exc:
         raise _fail(exc) from None
 
 
-def threading_event_wait_forever() -> None:
+def _stop_event_on_signals():
+    """SIGTERM and Ctrl-C set the returned event, so the loop finishes the message in hand and returns."""
+    import signal
     import threading
 
-    threading.Event().wait()
+    stop = threading.Event()
+
+    def _set(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _set)
+    signal.signal(signal.SIGINT, _set)
+    return stop
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database at DATABASE_URL to the latest schema (Alembic)."""
+    from pflow.container import build_container, migrate_database, shutdown
+
+    settings = _settings()
+    container = build_container(settings)
+    try:
+        result = migrate_database(container)
+    except DomainError as exc:
+        raise _fail(exc) from None
+    finally:
+        shutdown(container)
+    if result is None:
+        click.echo(f"Nothing to migrate: DATABASE_URL is {settings.database_url}")
+        return
+    before, after = result
+    from sqlalchemy.engine import make_url
+
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"{where} is up to date (revision {after})")
+    else:
+        click.echo(f"{where} migrated from {before or 'an empty schema'} to {after}")
+
+
+@main.command()
+@click.option("--until-idle", type=float, default=None, metavar="SECONDS",
+              help="Exit once no event arrived for this long (default: run until SIGTERM)")
+def consume(until_idle: float | None) -> None:
+    """Consume ticket events (RABBITMQ_TICKET_QUEUE) and create in-app notifications.
+
+    Acknowledges each message after its notifications are committed, drops duplicates by event
+    id, reconnects with backoff when the broker goes away, and stops cleanly on SIGTERM."""
+    from pflow.adapters.kombu.bus import describe
+
+    settings = _settings()
+    stop = _stop_event_on_signals()
+    try:
+        with running(settings, worker=False, relay=False, deploy=False) as (container, _):
+            click.echo(f"Consuming {settings.rabbitmq_queue} from {describe(settings.rabbitmq_url)} "
+                       f"(exchange {settings.rabbitmq_exchange}, ticket.#)")
+            handled = container.notification_consumer().run(stop, idle_timeout=until_idle)
+            click.echo(f"Consumer stopped after {handled} events")
+    except (ConfigError, DomainError) as exc:
+        raise _fail(exc) from None
+
+
+@main.command()
+def relay() -> None:
+    """Publish committed ticket events from the outbox to RABBITMQ_URL until SIGTERM.
+
+    Safe to run next to other relays (`pflow serve`, `pflow worker`): on PostgreSQL one holds an
+    advisory lock at a time, so each ticket's events keep their order."""
+    from pflow.adapters.kombu.bus import describe
+
+    settings = _settings()
+    stop = _stop_event_on_signals()
+    try:
+        with running(settings, worker=False, relay=False, deploy=False) as (container, _):
+            click.echo(f"Relaying ticket events to {describe(settings.rabbitmq_url)}")
+            container.relay().run(stop)
+            click.echo("Relay stopped")
+    except (ConfigError, DomainError) as exc:
+        raise _fail(exc) from None
 
 
 @main.command("deploy")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from pflow.config import Settings
-from pflow.container import Container, build_container, shutdown
+from pflow.container import Container, build_container, prepare_database, shutdown
 
 log = logging.getLogger("pflow")
 
@@ -17,13 +17,18 @@ log = logging.getLogger("pflow")
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # Alembic logs every schema check at INFO; PFlow logs the migrations it runs itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task state change at INFO; PFlow logs what matters per ticket.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
     # urllib3 warns on each connection retry; the Camunda adapter reports an unreachable engine itself.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def prepare(container: Container, *, deploy: bool = True) -> None:
-    """What must hold before serving: the process definition is deployed."""
+    """What must hold before serving: the database schema is current, the process definition is deployed."""
     settings = container.settings()
+    prepare_database(container)
     if deploy:
         deployment = container.workflow_engine().deploy(settings.bpmn_file)
         log.info("process %s deployed on the %s (definition %s, version %s)", deployment.process_key,
@@ -31,14 +36,15 @@ def prepare(container: Container, *, deploy: bool = True) -> None:
 
 
 class BackgroundServices:
-    """The worker and the outbox relay as threads of this process."""
+    """The worker, the outbox relay and the event consumer as threads of this process."""
 
-    def __init__(self, container: Container, *, worker: bool, relay: bool) -> None:
+    def __init__(self, container: Container, *, worker: bool, relay: bool, consumer: bool = False) -> None:
         self._container = container
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.worker = container.worker() if worker else None
         self.relay = container.relay() if relay else None
+        self.consumer = container.notification_consumer() if consumer else None
 
     def start(self) -> None:
         if self.worker:
@@ -47,6 +53,8 @@ class BackgroundServices:
             thread = threading.Thread(target=self.relay.run, args=(self._stop,), name="pflow-relay", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.consumer:
+            self.consumer.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
@@ -54,17 +62,19 @@ class BackgroundServices:
             self.relay.notify()
         if self.worker:
             self.worker.stop(timeout)
+        if self.consumer:
+            self.consumer.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
 
 
 @contextmanager
-def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True
-            ) -> Iterator[tuple[Container, BackgroundServices]]:
+def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True,
+            consumer: bool = False) -> Iterator[tuple[Container, BackgroundServices]]:
     container = build_container(settings)
     try:
         prepare(container, deploy=deploy)
-        services = BackgroundServices(container, worker=worker, relay=relay)
+        services = BackgroundServices(container, worker=worker, relay=relay, consumer=consumer)
         services.start()
         try:
             yield container, services
@@ -72,6 +82,29 @@ def running(settings: Settings | None = None, *, worker: bool, relay: bool, depl
             services.stop()
     finally:
         shutdown(container)
+
+
+def wait_for_stop_signal(poll_s: float = 0.5) -> str:
+    """Block until SIGTERM or SIGINT arrives and return its name.
+
+    The handlers are put back afterwards, so a second signal during the
+    graceful stop that follows interrupts it (as Ctrl-C twice does elsewhere).
+    """
+    stop = threading.Event()
+    received: list[str] = []
+
+    def _note(signum, frame):
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(poll_s):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return received[0]
 
 
 def stop_on_sigterm() -> None:

@@ -1,24 +1,29 @@
 """The external-task worker runtime, the same for every workflow engine.
 
 A registry of topic -> handler; one fetcher long-polls the engine for as many
-tasks as there are free handler slots, handlers run concurrently in a thread
-pool, locks of long-running handlers are extended, failures are reported with
-decreasing retries and exponential backoff, and ``stop()`` lets in-flight
-tasks finish. Handlers must be idempotent: a task whose lock expires (the
-worker died or stalled) is delivered again, possibly to another worker.
+tasks as there are free handler slots, handlers run concurrently on worker
+threads, locks of long-running handlers are extended, failures are reported
+with decreasing retries and exponential backoff (retries at 0 raise an
+incident and call the handler's ``on_incident``), and ``stop()`` lets
+in-flight tasks finish — those still running when the grace period ends are
+released back to the engine so another worker takes them at once.
+
+Handlers must be idempotent: a task whose lock expires (the worker died or
+stalled) is delivered again, possibly to another worker. How teams add their
+own topics: docs/workers.md.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable
 from pflow.ports.workflow import ExternalTask, WorkflowEngine
@@ -26,8 +31,14 @@ from pflow.ports.workflow import ExternalTask, WorkflowEngine
 log = logging.getLogger(__name__)
 
 
+@runtime_checkable
 class TaskHandler(Protocol):
-    """What a team implements to add a topic. ``on_incident`` is optional."""
+    """What a team implements to add a topic.
+
+    ``handle`` does the work and returns variables to set on completion (or
+    None); raising reports a failed attempt. An optional
+    ``on_incident(task, error)`` is called when the last retry failed.
+    """
 
     topic: str
 
@@ -35,79 +46,169 @@ class TaskHandler(Protocol):
         """Do the work; return variables to set on completion. Raise to report a failure."""
 
 
+def _default_worker_id() -> str:
+    return f"pflow-{socket.gethostname()}-{os.getpid()}"
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
-    worker_id: str = f"pflow-{socket.gethostname()}-{os.getpid()}"
+    worker_id: str = ""  # empty: pflow-<host>-<pid>, computed when the worker is built
     concurrency: int = 4
     lock_duration_ms: int = 30_000
-    poll_wait_ms: int = 10_000
+    poll_wait_ms: int = 10_000  # long-poll wait; the engine answers as soon as a task appears
     max_retries: int = 3
-    retry_backoff_ms: int = 1_000
+    retry_backoff_ms: int = 1_000  # first retry timeout; doubles with every failed attempt
     max_retry_backoff_ms: int = 60_000
-    engine_backoff_max_s: float = 30.0
+    engine_backoff_max_s: float = 30.0  # pause between fetches while the engine is unreachable
+    report_attempts: int = 3  # tries to report an outcome when the engine does not answer
+
+
+def retry_plan(task_retries: int | None, max_retries: int, base_ms: int, cap_ms: int) -> tuple[int, int]:
+    """(retries left after this failure, retry timeout in ms) for a task that just failed.
+
+    The first failure of a task leaves ``max_retries - 1`` retries and waits
+    ``base_ms``; each further failure takes one more retry and doubles the
+    wait, up to ``cap_ms``. Zero retries left means an incident.
+    """
+    left = max((task_retries if task_retries is not None else max_retries) - 1, 0)
+    attempt = max(max_retries - left, 1)  # 1 for the first failure
+    return left, min(cap_ms, base_ms * 2 ** (attempt - 1))
+
+
+class _Inflight:
+    __slots__ = ("task", "lock_expires", "thread", "released")
+
+    def __init__(self, task: ExternalTask, lock_expires: float) -> None:
+        self.task = task
+        self.lock_expires = lock_expires  # monotonic time
+        self.thread: threading.Thread | None = None
+        self.released = False
 
 
 class ExternalTaskWorker:
-    def __init__(self, engine: WorkflowEngine, handlers: Iterable[TaskHandler], settings: WorkerSettings | None = None):
+    def __init__(self, engine: WorkflowEngine, handlers: Iterable[TaskHandler], settings: WorkerSettings | None = None,
+                 *, clock: Callable[[], float] = time.monotonic):
         self._engine = engine
-        self.settings = settings or WorkerSettings()
-        self._handlers = {h.topic: h for h in handlers}
+        settings = settings or WorkerSettings()
+        if not settings.worker_id:
+            settings = WorkerSettings(**{**settings.__dict__, "worker_id": _default_worker_id()})
+        if settings.concurrency < 1:
+            raise ValueError("a worker needs a concurrency of at least 1")
+        self.settings = settings
+        self._handlers: dict[str, TaskHandler] = {}
+        for handler in handlers:
+            topic = getattr(handler, "topic", None)
+            if not isinstance(topic, str) or not topic:
+                raise ValueError(f"task handler {handler!r} has no topic (a non-empty str attribute 'topic')")
+            if not callable(getattr(handler, "handle", None)):
+                raise ValueError(f"task handler {handler!r} for topic {topic!r} has no handle(task) method")
+            if topic in self._handlers:
+                raise ValueError(f"two task handlers for topic {topic!r}: {self._handlers[topic]!r} and {handler!r}")
+            self._handlers[topic] = handler
         if not self._handlers:
             raise ValueError("an external-task worker needs at least one handler")
+        self._clock = clock
         self._stop = threading.Event()
-        self._slots = threading.Semaphore(self.settings.concurrency)
-        self._inflight: dict[str, tuple[ExternalTask, float]] = {}  # task id -> (task, lock expiry, monotonic)
+        self._slots = threading.Semaphore(settings.concurrency)
+        self._queue: queue.Queue[ExternalTask | None] = queue.Queue()
+        self._inflight: dict[str, _Inflight] = {}
         self._inflight_lock = threading.Lock()
+        self._idle = threading.Condition(self._inflight_lock)
         self._threads: list[threading.Thread] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self._counts_lock = threading.Lock()
         self.processed = 0
         self.failed = 0
+        self.released = 0
+        #: called with each task just before its handler runs (benchmarks measure pick-up latency with it)
+        self.on_task_start: Callable[[ExternalTask], None] | None = None
 
     @property
     def topics(self) -> list[str]:
         return sorted(self._handlers)
 
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and not self._stop.is_set()
+
+    def inflight(self) -> list[ExternalTask]:
+        with self._inflight_lock:
+            return [entry.task for entry in self._inflight.values()]
+
     # ------------------------------------------------------------- one task
+
+    def _count(self, name: str) -> None:
+        with self._counts_lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def _report(self, call: Callable[[], None], what: str, task: ExternalTask) -> None:
+        """Report an outcome, retrying briefly while the engine does not answer."""
+        delay = 0.2
+        for attempt in range(1, self.settings.report_attempts + 1):
+            try:
+                call()
+                return
+            except ServiceUnavailable as exc:
+                if attempt == self.settings.report_attempts:
+                    raise
+                log.warning("task %s: could not report %s (%s); trying again in %.1fs", task.id, what, exc.message,
+                            delay)
+                time.sleep(delay)
+                delay *= 2
 
     def execute(self, task: ExternalTask) -> bool:
         """Run the handler for one locked task and report the outcome. True on success."""
         handler = self._handlers[task.topic]
         s = self.settings
+        if self.on_task_start is not None:
+            self.on_task_start(task)
         try:
             variables = handler.handle(task)
         except Exception as exc:  # any handler error is a failed attempt, reported to the engine
-            self.failed += 1
-            retries = (task.retries if task.retries is not None else s.max_retries) - 1
-            retries = max(retries, 0)
-            attempt = s.max_retries - retries  # 1 for the first failure
-            timeout = min(s.max_retry_backoff_ms, s.retry_backoff_ms * 2 ** (attempt - 1))
+            self._count("failed")
+            retries, timeout = retry_plan(task.retries, s.max_retries, s.retry_backoff_ms, s.max_retry_backoff_ms)
             message = f"{type(exc).__name__}: {exc}"
-            log.warning("task %s (%s, %s) failed, %d retries left: %s", task.id, task.topic, task.business_key,
-                        retries, message)
+            log.warning("task %s (%s, %s) failed, %d retries left, next try in %d ms: %s", task.id, task.topic,
+                        task.business_key, retries, timeout if retries else -1, message)
+            details = traceback.format_exc()
             try:
-                self._engine.handle_external_task_failure(task.id, s.worker_id, message, retries=retries,
-                                                          retry_timeout_ms=timeout,
-                                                          error_details=traceback.format_exc())
+                self._report(lambda: self._engine.handle_external_task_failure(
+                    task.id, s.worker_id, message, retries=retries, retry_timeout_ms=timeout, error_details=details),
+                    "the failure", task)
             except (ConcurrencyConflict, NotFound):
                 log.warning("task %s: lock lost before the failure could be reported", task.id)
                 return False
-            if retries == 0 and hasattr(handler, "on_incident"):
-                handler.on_incident(task, message)
+            if retries == 0:
+                on_incident = getattr(handler, "on_incident", None)
+                if on_incident is not None:
+                    try:
+                        on_incident(task, message)
+                    except Exception:  # the incident is raised in the engine either way
+                        log.exception("task %s: on_incident of the %s handler failed", task.id, task.topic)
             return False
+        if self._is_released(task.id):
+            log.warning("task %s finished after it was released at shutdown; another worker may redo it "
+                        "(idempotently)", task.id)
         try:
-            self._engine.complete_external_task(task.id, s.worker_id, variables or {})
+            self._report(lambda: self._engine.complete_external_task(task.id, s.worker_id, variables or {}),
+                         "the completion", task)
         except ConcurrencyConflict:
             log.warning("task %s: lock lost before completion; another worker will redo it (idempotently)", task.id)
             return False
         except NotFound:
             log.info("task %s was already completed", task.id)
-        self.processed += 1
+        self._count("processed")
         return True
+
+    def _is_released(self, task_id: str) -> bool:
+        with self._inflight_lock:
+            entry = self._inflight.get(task_id)
+            return entry is not None and entry.released
 
     def run_once(self, wait_ms: int = 0) -> int:
         """Fetch what is there now (up to ``concurrency`` tasks) and run it in this thread."""
-        tasks = self._engine.fetch_and_lock(self.settings.worker_id, self.topics, max_tasks=self.settings.concurrency,
-                                            lock_duration_ms=self.settings.lock_duration_ms, wait_ms=wait_ms)
+        s = self.settings
+        tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=s.concurrency,
+                                            lock_duration_ms=s.lock_duration_ms, wait_ms=wait_ms)
         for task in tasks:
             self.execute(task)
         return len(tasks)
@@ -115,9 +216,13 @@ class ExternalTaskWorker:
     # ------------------------------------------------------------ background
 
     def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("the worker is already running")
         self._stop.clear()
-        self._pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="pflow-task")
-        for target, name in ((self._fetch_loop, "pflow-fetch"), (self._lock_keeper, "pflow-locks")):
+        targets = [(self._fetch_loop, "pflow-fetch"), (self._lock_keeper, "pflow-locks")]
+        targets += [(self._task_loop, f"pflow-task-{i + 1}") for i in range(self.settings.concurrency)]
+        for target, name in targets:
+            # Daemon threads: a handler stuck past the grace period must not keep the process alive.
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -125,87 +230,131 @@ class ExternalTaskWorker:
                  self.settings.concurrency)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop fetching and let in-flight tasks finish (up to ``timeout``)."""
+        """Stop fetching, let in-flight tasks finish for up to ``timeout`` seconds, then release the rest
+        to the engine (they become fetchable at once, without using up a retry)."""
+        if not self._threads:
+            return
         self._stop.set()
         self._engine.interrupt_waits()
         deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._inflight and time.monotonic() < deadline:
+                self._idle.wait(max(0.0, min(0.5, deadline - time.monotonic())))
+            leftover = [entry for entry in self._inflight.values() if not entry.released]
+            for entry in leftover:
+                entry.released = True
+        for entry in leftover:
+            self._release(entry.task)
+        for _ in range(self.settings.concurrency):
+            self._queue.put(None)
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if self._pool:
-            self._pool.shutdown(wait=True, cancel_futures=False)
+            thread.join(max(0.0, min(1.0, deadline - time.monotonic())) if thread.name.startswith("pflow-task")
+                        else 2.0)
         self._threads.clear()
-        log.info("worker %s stopped (%d done, %d failed)", self.settings.worker_id, self.processed, self.failed)
+        log.info("worker %s stopped (%d done, %d failed, %d released)", self.settings.worker_id, self.processed,
+                 self.failed, self.released)
+
+    def _release(self, task: ExternalTask) -> None:
+        s = self.settings
+        retries = task.retries if task.retries is not None else s.max_retries
+        try:
+            self._engine.handle_external_task_failure(
+                task.id, s.worker_id, f"released: worker {s.worker_id} stopped before the handler finished",
+                retries=retries, retry_timeout_ms=0)
+            self._count("released")
+            log.warning("task %s (%s) released: its handler did not finish before shutdown", task.id,
+                        task.business_key)
+        except (ConcurrencyConflict, NotFound):
+            pass  # finished or lost meanwhile
+        except ServiceUnavailable as exc:
+            log.warning("task %s could not be released (%s); it is redelivered when its lock expires", task.id,
+                        exc.message)
 
     def run(self) -> None:
-        """Run until ``stop()`` is called from another thread or a signal handler."""
+        """Run until ``request_stop()`` (or ``stop()``) is called from another thread or a signal handler."""
         self.start()
-        self._stop.wait()
-        self.stop()
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def request_stop(self) -> None:
+        """Ask ``run()`` to stop; safe to call from a signal handler."""
+        self._stop.set()
 
     def _fetch_loop(self) -> None:
         s = self.settings
         backoff = 0.0
         while not self._stop.is_set():
-            self._slots.acquire()
-            if self._stop.is_set():
-                self._slots.release()
-                break
+            if not self._slots.acquire(timeout=0.5):
+                continue
             free = 1
             while free < s.concurrency and self._slots.acquire(blocking=False):
                 free += 1
+            tasks: list[ExternalTask] = []
             try:
-                tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=free,
-                                                    lock_duration_ms=s.lock_duration_ms, wait_ms=s.poll_wait_ms)
-                if backoff:
-                    log.info("worker %s: %s reachable again", s.worker_id, self._engine.name)
-                backoff = 0.0
+                if not self._stop.is_set():
+                    tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=free,
+                                                        lock_duration_ms=s.lock_duration_ms, wait_ms=s.poll_wait_ms)
+                    if backoff:
+                        log.info("worker %s: %s reachable again", s.worker_id, self._engine.name)
+                    backoff = 0.0
             except ServiceUnavailable as exc:
-                tasks = []
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
                 log.warning("worker %s: %s; retrying in %.1fs", s.worker_id, exc.message, backoff)
-                self._stop.wait(backoff)
             except Exception:
-                tasks = []
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
                 log.exception("worker %s: fetch failed; retrying in %.1fs", s.worker_id, backoff)
-                self._stop.wait(backoff)
             for _ in range(free - len(tasks)):
                 self._slots.release()
+            now = self._clock()
             for task in tasks:
                 with self._inflight_lock:
-                    self._inflight[task.id] = (task, time.monotonic() + s.lock_duration_ms / 1000)
-                assert self._pool is not None
-                self._pool.submit(self._run_task, task)
+                    self._inflight[task.id] = _Inflight(task, now + s.lock_duration_ms / 1000)
+                self._queue.put(task)
+            if backoff:
+                self._stop.wait(backoff)
 
-    def _run_task(self, task: ExternalTask) -> None:
-        try:
-            self.execute(task)
-        except Exception:
-            log.exception("task %s: reporting its outcome failed; it will be redelivered when its lock expires",
-                          task.id)
-        finally:
-            with self._inflight_lock:
-                self._inflight.pop(task.id, None)
-            self._slots.release()
+    def _task_loop(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is None:
+                return
+            try:
+                self.execute(task)
+            except Exception:
+                log.exception("task %s: reporting its outcome failed; it will be redelivered when its lock expires",
+                              task.id)
+            finally:
+                with self._idle:
+                    self._inflight.pop(task.id, None)
+                    self._idle.notify_all()
+                self._slots.release()
 
     def _lock_keeper(self) -> None:
         """Extend the locks of handlers that run for more than a third of the lock duration."""
         s = self.settings
-        period = max(0.05, s.lock_duration_ms / 1000 / 6)
-        while not self._stop.wait(period) or self._inflight:
-            now = time.monotonic()
+        duration = s.lock_duration_ms / 1000
+        period = max(0.05, duration / 6)
+        while True:
+            stopping = self._stop.wait(period)
+            now = self._clock()
             with self._inflight_lock:
-                due = [(tid, t) for tid, (t, expires) in self._inflight.items()
-                       if expires - now < s.lock_duration_ms / 1000 * 2 / 3]
-            for task_id, task in due:
+                due = [(tid, e) for tid, e in self._inflight.items()
+                       if not e.released and e.lock_expires - now < duration * 2 / 3]
+                if stopping and not self._inflight:
+                    return
+            for task_id, entry in due:
                 try:
                     self._engine.extend_lock(task_id, s.worker_id, s.lock_duration_ms)
-                    with self._inflight_lock:
-                        if task_id in self._inflight:
-                            self._inflight[task_id] = (task, time.monotonic() + s.lock_duration_ms / 1000)
+                    entry.lock_expires = self._clock() + duration
+                    log.debug("task %s: lock extended", task_id)
                 except (ConcurrencyConflict, NotFound):
                     pass  # finished or lost meanwhile
                 except ServiceUnavailable as exc:
                     log.warning("could not extend the lock of task %s: %s", task_id, exc.message)
-            if self._stop.is_set() and not self._inflight:
-                return
+            if stopping:
+                with self._inflight_lock:
+                    if all(e.released for e in self._inflight.values()):
+                        return

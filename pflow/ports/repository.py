@@ -10,6 +10,7 @@ from typing import Any, Generic, Iterator, TypeVar
 from pflow.domain.errors import ValidationError
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import Ticket, TicketStatus
+from pflow.domain.notifications import Notification
 
 T = TypeVar("T")
 
@@ -118,6 +119,83 @@ class Outbox(abc.ABC):
     def record_failure(self, message_id: int, error: str) -> None:
         """Count a failed publish attempt (takes effect on commit)."""
 
+    def try_lock_relay(self) -> bool:
+        """Try to become the only relay publishing until this unit of work ends.
+
+        Several processes may run a relay; only the one holding this lock may read
+        and publish, so a ticket's events keep their order. Returns False when
+        another relay holds it (then publish nothing). Stores without concurrent
+        relays may always return True."""
+        return True
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    """A page of one user's notifications, newest first, with their unread count."""
+
+    items: list[Notification]
+    total: int
+    unread: int
+    page: int
+    page_size: int
+
+
+def check_page(page: int, page_size: int) -> None:
+    """Raise ``ValidationError`` naming ``page``/``page_size`` when they are out of range."""
+    errors: dict[str, list[str]] = {}
+    if page < 1:
+        errors["page"] = ["Must be at least 1."]
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        errors["page_size"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
+    if errors:
+        raise ValidationError("Invalid page.", details=errors)
+
+
+class NotificationRepository(abc.ABC):
+    """In-app notifications, each for one recipient (a username)."""
+
+    @abc.abstractmethod
+    def add(self, notification: Notification) -> None:
+        """Stage a new notification; stored when the unit of work commits."""
+
+    @abc.abstractmethod
+    def list_for(self, recipient: str, *, unread_only: bool = False, page: int = 1,
+                 page_size: int = 20) -> NotificationPage:
+        """The recipient's notifications, newest first (ties broken by id, descending);
+        ``total`` counts the listed kind (all or unread), ``unread`` always counts the unread ones."""
+
+    @abc.abstractmethod
+    def get(self, notification_id: str, recipient: str) -> Notification:
+        """The notification. Raises ``NotFound`` when there is none *for this recipient*
+        (someone else's notification is not revealed)."""
+
+    @abc.abstractmethod
+    def mark_read(self, notification_id: str, recipient: str, at: datetime) -> Notification:
+        """Mark one notification read (takes effect on commit); keeps the first ``read_at``
+        when it was read already. Raises ``NotFound`` like ``get``."""
+
+    @abc.abstractmethod
+    def mark_all_read(self, recipient: str, at: datetime) -> int:
+        """Mark every unread notification of the recipient read (takes effect on commit);
+        returns how many were unread."""
+
+
+class ProcessedEvents(abc.ABC):
+    """Which events a consumer has already applied, so a redelivered message changes nothing.
+
+    Record the event in the same unit of work as its effects: either both are
+    stored or neither is, which makes at-least-once delivery exactly-once in effect.
+    """
+
+    @abc.abstractmethod
+    def contains(self, consumer: str, event_id: str) -> bool:
+        """Whether ``consumer`` has committed the effects of ``event_id``."""
+
+    @abc.abstractmethod
+    def add(self, consumer: str, event_id: str) -> None:
+        """Stage the record. If another unit of work recorded the same pair first,
+        ``commit()`` raises ``ConcurrencyConflict`` and stores nothing."""
+
 
 class UnitOfWork(abc.ABC):
     """One business transaction. Use as a context manager; nothing is stored
@@ -131,6 +209,8 @@ class UnitOfWork(abc.ABC):
 
     tickets: TicketRepository
     outbox: Outbox
+    notifications: NotificationRepository
+    processed_events: ProcessedEvents
 
     def __enter__(self) -> "UnitOfWork":
         return self

@@ -39,6 +39,8 @@ class OutboxRelay:
         """Publish one batch; returns how many were confirmed. Raises ``ServiceUnavailable``
         when the broker or the database is down (after recording what was sent)."""
         with self._uow() as uow:
+            if not uow.outbox.try_lock_relay():
+                return 0  # another process's relay is publishing; it keeps each ticket's order
             messages = uow.outbox.pending(self.batch_size)
             sent: list[int] = []
             failure: ServiceUnavailable | None = None

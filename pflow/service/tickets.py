@@ -261,7 +261,15 @@ class TicketService:
                 )
             except (TaskNotFound, ConcurrencyConflict):
                 raise self._already_decided(ticket_id) from None
-            uow.commit()
+            try:
+                uow.commit()
+            except ConcurrencyConflict:
+                # The engine took this decision, so a loser of the race may already have written it to
+                # the ticket from the engine's variables (reconcile) before this commit: that is a success.
+                fresh = self._fresh(ticket_id)
+                if fresh.status == ticket.status and fresh.approver == actor.username:
+                    return fresh
+                raise
             return ticket
 
     def _already_decided(self, ticket_id: str) -> ConcurrencyConflict:

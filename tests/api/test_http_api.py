@@ -8,7 +8,9 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from pflow.entrypoints.http.auth import SALT
-from tests.support import wait_until
+from pflow.entrypoints.http import create_app
+from tests.conftest import ApiClient
+from tests.support import SEPARATE_ENGINE_STACKS, build_stack, wait_until
 
 
 def create(api, user="alice", **data):
@@ -200,21 +202,30 @@ def test_an_approve_body_is_optional(api):
 
 # --- dependencies down ------------------------------------------------------------------------
 
-def test_engine_down_is_503_and_the_ticket_stays_a_draft(api, stack):
+@pytest.fixture(params=SEPARATE_ENGINE_STACKS)
+def separate_engine_stack(request, tmp_path):
+    s = build_stack(request.param, tmp_path)
+    yield s
+    s.close()
+
+
+def test_engine_down_is_503_and_the_ticket_stays_a_draft(separate_engine_stack):
+    stack = separate_engine_stack
+    api = ApiClient(create_app(stack.container))
     t = create(api)
-    stack.engine.available = False
+    stack.take_engine_down()
     body = error(api.post(f"/api/tickets/{t['id']}/submit", "alice"), 503, "service_unavailable")
     assert body["details"]["dependency"] == stack.engine.name
     ready = api.get("/readyz")
     assert ready.status_code == 503 and ready.json["error"]["details"]["unavailable"] == ["workflow_engine"]
-    stack.engine.available = True
+    stack.bring_engine_back()
     assert api.get(f"/api/tickets/{t['id']}", "alice").json["status"] == "draft"
     assert api.post(f"/api/tickets/{t['id']}/submit", "alice").status_code == 200
 
 
 def test_database_down_is_503_naming_the_database(api, stack):
     api.token("alice")
-    stack.container.memory_store().available = False
+    stack.make_database_unreachable()
     body = error(api.get("/api/tickets", "alice"), 503)
     assert body["details"]["dependency"] == "database"
     ready = api.get("/readyz")

@@ -68,6 +68,7 @@ def session_bpmn() -> Path:
 
 
 def settings(base: dict, overrides: dict) -> Settings:
+    """A Camunda stack's settings: this session's process key and BPMN; memory store and bus unless overridden."""
     return Settings(**{**base, "workflow_engine": "camunda", "database_url": "memory://", "rabbitmq_url": "memory://",
                        "camunda_url": CAMUNDA_URL, "camunda_process_key": SESSION_KEY, "bpmn_file": session_bpmn(),
                        **overrides})

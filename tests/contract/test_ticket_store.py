@@ -266,3 +266,146 @@ def test_completion_keeps_the_reference(store):
         again = uow.tickets.get(t.id)
     assert again.fulfilment_reference == "PRV-42" and again.approver == "bob"
     assert again.status == TicketStatus.COMPLETED
+
+
+# --- notifications and processed events (same units of work, same rules) -------------------------
+
+def _note(recipient="alice", minutes=0, kind="ticket.approved", ticket_id="t-1", message="Your ticket was approved."):
+    from pflow.domain.notifications import Notification
+
+    return Notification.new(recipient=recipient, ticket_id=ticket_id, kind=kind, message=message,
+                            created_at=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes),
+                            event_id=f"e-{recipient}-{minutes}")
+
+
+def test_notifications_are_listed_newest_first_per_recipient_with_unread_counts(store):
+    notes = [_note("alice", 0), _note("alice", 2), _note("bob", 1, kind="ticket.submitted"), _note("alice", 1)]
+    with store.uow() as uow:
+        for n in notes:
+            uow.notifications.add(n)
+        uow.commit()
+    with store.uow() as uow:
+        page = uow.notifications.list_for("alice")
+        assert [n.id for n in page.items] == [notes[1].id, notes[3].id, notes[0].id]
+        assert (page.total, page.unread, page.page, page.page_size) == (3, 3, 1, 20)
+        got = page.items[0]
+        assert (got.recipient, got.ticket_id, got.kind, got.message, got.read_at) == (
+            "alice", "t-1", "ticket.approved", "Your ticket was approved.", None)
+        assert got.created_at == notes[1].created_at and got.created_at.tzinfo is not None
+        second = uow.notifications.list_for("alice", page=2, page_size=2)
+        assert [n.id for n in second.items] == [notes[0].id] and second.total == 3
+        assert [n.kind for n in uow.notifications.list_for("bob").items] == ["ticket.submitted"]
+        assert uow.notifications.list_for("nobody").total == 0
+
+
+def test_reading_notifications(store):
+    notes = [_note("alice", i) for i in range(3)]
+    with store.uow() as uow:
+        for n in notes:
+            uow.notifications.add(n)
+        uow.notifications.add(_note("bob", 9))
+        uow.commit()
+    read_at = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    with store.uow() as uow:
+        marked = uow.notifications.mark_read(notes[0].id, "alice", read_at)
+        assert marked.read_at == read_at
+        uow.commit()
+    with store.uow() as uow:
+        again = uow.notifications.mark_read(notes[0].id, "alice", read_at + timedelta(days=1))
+        assert again.read_at == read_at  # the first read counts
+        uow.commit()
+    with store.uow() as uow:
+        unread = uow.notifications.list_for("alice", unread_only=True)
+        assert [n.id for n in unread.items] == [notes[2].id, notes[1].id]
+        assert (unread.total, unread.unread) == (2, 2)
+        assert uow.notifications.list_for("alice").total == 3
+        with pytest.raises(NotFound):
+            uow.notifications.mark_read(notes[1].id, "bob", read_at)  # not bob's
+        with pytest.raises(NotFound):
+            uow.notifications.get("no-such-notification", "alice")
+    with store.uow() as uow:
+        assert uow.notifications.mark_all_read("alice", read_at) == 2  # not committed
+    with store.uow() as uow:
+        assert uow.notifications.list_for("alice").unread == 2
+        assert uow.notifications.mark_all_read("alice", read_at) == 2
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.notifications.list_for("alice").unread == 0
+        assert uow.notifications.list_for("bob").unread == 1
+        assert uow.notifications.get(notes[1].id, "alice").read_at == read_at
+
+
+def test_bad_notification_pages_are_refused(store):
+    with store.uow() as uow, pytest.raises(ValidationError) as err:
+        uow.notifications.list_for("alice", page=0, page_size=101)
+    assert set(err.value.details) == {"page", "page_size"}
+
+
+def test_an_event_is_processed_once_with_its_effects(store):
+    with store.uow() as uow:
+        assert not uow.processed_events.contains("notifications", "e1")
+        uow.notifications.add(_note("alice", 1))
+        uow.processed_events.add("notifications", "e1")
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.processed_events.contains("notifications", "e1")
+        assert not uow.processed_events.contains("audit", "e1")  # per consumer
+        assert not uow.processed_events.contains("notifications", "e2")
+
+
+def test_recording_an_event_twice_stores_nothing_the_second_time(store):
+    first, second = store.uow(), store.uow()
+    with first, second:
+        assert not first.processed_events.contains("notifications", "e1")
+        assert not second.processed_events.contains("notifications", "e1")
+        first.notifications.add(_note("alice", 1))
+        first.processed_events.add("notifications", "e1")
+        second.notifications.add(_note("alice", 2))
+        second.processed_events.add("notifications", "e1")
+        first.commit()
+        with pytest.raises(ConcurrencyConflict):
+            second.commit()
+    with store.uow() as uow:
+        assert [n.event_id for n in uow.notifications.list_for("alice").items] == ["e-alice-1"]
+
+
+def test_nothing_of_an_uncommitted_event_is_kept(store):
+    with store.uow() as uow:
+        uow.notifications.add(_note("alice", 1))
+        uow.processed_events.add("notifications", "e1")
+    with store.uow() as uow:
+        assert not uow.processed_events.contains("notifications", "e1")
+        assert uow.notifications.list_for("alice").total == 0
+
+
+def test_a_ticket_read_inside_a_unit_of_work_stays_readable_after_it(store):
+    t = add(store)
+    with store.uow() as uow:
+        ticket = uow.tickets.get(t.id)
+        ticket.submit(alice)
+        uow.commit()
+    with store.uow() as uow:
+        listed = uow.tickets.list(TicketQuery()).items
+    assert ticket.status == TicketStatus.PENDING_APPROVAL and ticket.version == 2
+    assert [h.action for h in ticket.history] == ["created", "submitted"]
+    assert [h.action for h in listed[0].history] == ["created", "submitted"]
+
+
+def test_a_failed_commit_leaves_the_changed_ticket_readable(store):
+    t = add(store)
+    first, second = store.uow(), store.uow()
+    with first, second:
+        a = first.tickets.get(t.id)
+        b = second.tickets.get(t.id)
+        a.submit(alice)
+        b.update(alice, {"title": "changed meanwhile"})
+        first.commit()
+        with pytest.raises(ConcurrencyConflict):
+            second.commit()
+        assert (b.id, b.title, len(b.history)) == (t.id, "changed meanwhile", 2)  # e.g. for compensation
+    assert b.title == "changed meanwhile"
+
+
+def test_the_relay_lock_is_free_when_nobody_relays(store):
+    with store.uow() as uow:
+        assert uow.outbox.try_lock_relay() is True

@@ -145,6 +145,22 @@ def test_two_managers_at_once_exactly_one_wins(svc):
     assert f"already approved by {final.approver}" in loser or "ticket that is approved" in loser
 
 
+def test_the_winner_succeeds_even_if_the_loser_reconciled_first(svc, engine):
+    """The loser of a race heals the ticket from the engine's decision; the winner's later commit
+    then finds a newer version holding its own decision, which is a success, not a conflict."""
+    t = submitted(svc)
+    complete = engine.complete_user_task
+
+    def complete_then_loser_reconciles(*args, **kwargs):
+        complete(*args, **kwargs)
+        svc.reconcile(t.id)
+
+    engine.complete_user_task = complete_then_loser_reconciles
+    approved = svc.approve(bob, t.id, "fine")
+    assert approved.status == TicketStatus.APPROVED and approved.approver == "bob"
+    assert [h.action for h in svc.get(bob, t.id).history].count("approved") == 1
+
+
 def test_deciding_with_no_open_task_is_a_conflict(svc, engine):
     t = submitted(svc)
     engine.cancel_process(t.id, "operator cancelled")

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from datetime import datetime, timezone
 from typing import Callable
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable
 from pflow.domain.events import DomainEvent
-from pflow.domain.model import Ticket
-from pflow.ports.repository import Outbox, OutboxMessage, Page, TicketQuery, TicketRepository, UnitOfWork
+from pflow.domain.model import HistoryEntry, Ticket
+from pflow.domain.notifications import Notification
+from pflow.ports.repository import (
+    NotificationPage,
+    NotificationRepository,
+    Outbox,
+    OutboxMessage,
+    Page,
+    ProcessedEvents,
+    TicketQuery,
+    TicketRepository,
+    UnitOfWork,
+    check_page,
+)
+
+
+def _clone(ticket: Ticket) -> Ticket:
+    """A detached copy through the constructor (not deepcopy: once the SQL mappers have started in
+    this process the class is instrumented, and copying SQLAlchemy's bookkeeping breaks)."""
+    return Ticket(
+        id=ticket.id, title=ticket.title, description=ticket.description, amount=ticket.amount,
+        priority=ticket.priority, requester=ticket.requester, status=ticket.status, approver=ticket.approver,
+        fulfilment_reference=ticket.fulfilment_reference, created_at=ticket.created_at,
+        updated_at=ticket.updated_at, version=ticket.version,
+        history=[HistoryEntry(at=h.at, actor=h.actor, action=h.action, from_status=h.from_status,
+                              to_status=h.to_status, comment=h.comment) for h in ticket.history],
+    )
+
+
+def _copy_notification(n: Notification) -> Notification:
+    return Notification(id=n.id, recipient=n.recipient, ticket_id=n.ticket_id, kind=n.kind, message=n.message,
+                        created_at=n.created_at, event_id=n.event_id, read_at=n.read_at)
 
 
 def _state(ticket: Ticket) -> tuple:
@@ -28,6 +57,8 @@ class InMemoryStore:
         self.sent: set[int] = set()
         self.attempts: dict[int, int] = {}
         self._next_outbox_id = 1
+        self.notifications: dict[str, Notification] = {}
+        self.processed: set[tuple[str, str]] = set()
         self.available = True  # tests flip this to simulate an unreachable database
 
     def ensure_available(self) -> None:
@@ -51,7 +82,7 @@ class InMemoryTicketRepository(TicketRepository):
             stored = self._store.tickets.get(ticket_id)
             if stored is None:
                 raise NotFound(f"Ticket {ticket_id} was not found.")
-            ticket = copy.deepcopy(stored)
+            ticket = _clone(stored)
         self.loaded_versions[ticket.id] = ticket.version
         return ticket
 
@@ -68,7 +99,7 @@ class InMemoryTicketRepository(TicketRepository):
             and (text is None or text in t.title.lower() or text in t.description.lower())
         ]
         matches.sort(key=lambda t: (t.created_at, t.id), reverse=not query.oldest_first)
-        items = [copy.deepcopy(t) for t in matches[query.offset:query.offset + query.page_size]]
+        items = [_clone(t) for t in matches[query.offset:query.offset + query.page_size]]
         return Page(items=items, total=len(matches), page=query.page, page_size=query.page_size)
 
 
@@ -110,12 +141,76 @@ class InMemoryOutbox(Outbox):
         return written
 
 
+class InMemoryNotificationRepository(NotificationRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.staged: dict[str, Notification] = {}  # new or changed, by id
+
+    def add(self, notification: Notification) -> None:
+        self.staged[notification.id] = _copy_notification(notification)
+
+    def _current(self, recipient: str) -> list[Notification]:
+        with self._store.lock:
+            merged = {**self._store.notifications, **self.staged}
+        return [n for n in merged.values() if n.recipient == recipient]
+
+    def list_for(self, recipient: str, *, unread_only: bool = False, page: int = 1,
+                 page_size: int = 20) -> NotificationPage:
+        check_page(page, page_size)
+        self._store.ensure_available()
+        mine = self._current(recipient)
+        unread = [n for n in mine if n.read_at is None]
+        listed = sorted(unread if unread_only else mine, key=lambda n: (n.created_at, n.id), reverse=True)
+        start = (page - 1) * page_size
+        return NotificationPage(items=[_copy_notification(n) for n in listed[start:start + page_size]],
+                                total=len(listed), unread=len(unread), page=page, page_size=page_size)
+
+    def get(self, notification_id: str, recipient: str) -> Notification:
+        self._store.ensure_available()
+        with self._store.lock:
+            found = self.staged.get(notification_id) or self._store.notifications.get(notification_id)
+        if found is None or found.recipient != recipient:
+            raise NotFound(f"Notification {notification_id} was not found.")
+        return _copy_notification(found)
+
+    def mark_read(self, notification_id: str, recipient: str, at: datetime) -> Notification:
+        notification = self.get(notification_id, recipient)
+        notification.mark_read(at)
+        self.staged[notification.id] = _copy_notification(notification)
+        return notification
+
+    def mark_all_read(self, recipient: str, at: datetime) -> int:
+        self._store.ensure_available()
+        unread = [n for n in self._current(recipient) if n.read_at is None]
+        for n in unread:
+            changed = _copy_notification(n)
+            changed.mark_read(at)
+            self.staged[n.id] = changed
+        return len(unread)
+
+
+class InMemoryProcessedEvents(ProcessedEvents):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.staged: set[tuple[str, str]] = set()
+
+    def contains(self, consumer: str, event_id: str) -> bool:
+        self._store.ensure_available()
+        with self._store.lock:
+            return (consumer, event_id) in self._store.processed
+
+    def add(self, consumer: str, event_id: str) -> None:
+        self.staged.add((consumer, event_id))
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     def __init__(self, store: InMemoryStore, on_events_committed: Callable[[], None] | None = None) -> None:
         self._store = store
         self._on_events_committed = on_events_committed
         self.tickets = InMemoryTicketRepository(store)
         self.outbox = InMemoryOutbox(store)
+        self.notifications = InMemoryNotificationRepository(store)
+        self.processed_events = InMemoryProcessedEvents(store)
         self.committed = False
 
     def _commit(self) -> None:
@@ -135,13 +230,20 @@ class InMemoryUnitOfWork(UnitOfWork):
                         f"Ticket {ticket.id} was changed by someone else; reload and try again.")
                 elif _state(stored) != _state(ticket):
                     changed.append((ticket, True))
+            already = self.processed_events.staged & self._store.processed
+            if already:
+                raise ConcurrencyConflict(f"Event {sorted(already)[0][1]} was already processed.")
             for ticket, bump in changed:
                 if bump:
                     ticket.version += 1
-                self._store.tickets[ticket.id] = copy.deepcopy(ticket)
+                self._store.tickets[ticket.id] = _clone(ticket)
                 repo.loaded_versions[ticket.id] = ticket.version
             repo.added.clear()
             written = self.outbox._apply()
+            self._store.notifications.update(self.notifications.staged)
+            self._store.processed.update(self.processed_events.staged)
+            self.notifications.staged.clear()
+            self.processed_events.staged.clear()
         self.committed = True
         if written and self._on_events_committed:
             self._on_events_committed()
@@ -150,6 +252,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.outbox.staged.clear()
         self.outbox.staged_sent.clear()
         self.outbox.staged_failures.clear()
+        self.notifications.staged.clear()
+        self.processed_events.staged.clear()
 
     def check(self) -> None:
         self._store.ensure_available()

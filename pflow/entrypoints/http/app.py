@@ -12,7 +12,7 @@ from flask_smorest import Api
 from pflow import __version__
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container
-from pflow.entrypoints.http import auth, health, tickets
+from pflow.entrypoints.http import auth, health, notifications, tickets
 from pflow.entrypoints.http.errors import handle_http_exception, register_error_handlers
 from pflow.entrypoints.http.ui import ui_blueprint
 
@@ -69,6 +69,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     api = PFlowApi(app)
     api.register_blueprint(auth.blp)
     api.register_blueprint(tickets.blp)
+    api.register_blueprint(notifications.blp)
     app.register_blueprint(health.blp)
     register_error_handlers(app)
     app.before_request(auth.authenticate_request)

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from pflow.domain.errors import NotFound
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.errors import Unauthorized
 from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, UserSchema
@@ -15,7 +16,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api", description="Log in and fin
 
 SALT = "pflow.auth.v1"
 # Routes under /api that need no token.
-PUBLIC_ENDPOINTS = {"auth.Login", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_ui_assets"}
+PUBLIC_ENDPOINTS = {"auth.Login", "auth.DemoUsers", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_ui_assets"}
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -63,6 +64,23 @@ class Login(MethodView):
             raise Unauthorized("Wrong username or password.")
         return {"token": issue_token(user.username), "expires_in": current_app.config["PFLOW_TOKEN_TTL"],
                 "user": user_dict(user)}
+
+
+def demo_users_enabled(settings) -> bool:
+    """Mirrors the container's choice of user directory: demo users only when no users file is configured."""
+    return settings.users_file is None and (settings.is_embedded_default or settings.demo_users)
+
+
+@blp.route("/auth/demo-users")
+class DemoUsers(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, UserSchema(many=True))
+    @blp.alt_response(404, description="Demo users are off (a users file is configured)")
+    def get(self):
+        """The demo accounts (password = username), so the login screen can offer them; 404 when they are off."""
+        if not demo_users_enabled(container().settings()):
+            raise NotFound("Demo users are not enabled.")
+        return [user_dict(user) for user in container().users().list_users()]
 
 
 @blp.route("/me")

@@ -122,3 +122,30 @@ class ErrorSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String()
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class NotificationSchema(Schema):
+    id = fields.String()
+    ticket_id = fields.String()
+    kind = fields.String(metadata={"description": "the event type, e.g. ticket.submitted"})
+    message = fields.String()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True, metadata={"description": "null while unread"})
+
+
+class NotificationPageSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema))
+    total = fields.Integer(metadata={"description": "how many are listed in all (all, or unread only)"})
+    unread = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class NotificationArgsSchema(Schema):
+    unread_only = fields.Boolean(load_default=False)
+    page = fields.Integer(load_default=1)
+    page_size = fields.Integer(load_default=20)
+
+
+class UnreadCountSchema(Schema):
+    unread = fields.Integer()

@@ -1,0 +1,91 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { useEffect, type ReactNode } from "react";
+import { useTranslation } from "react-i18next";
+import { Navigate, Route, Routes, useLocation } from "react-router";
+import { ApiError } from "./api/client";
+import { AuthProvider, hasRole, useAuth } from "./auth/AuthContext";
+import { Layout } from "./components/Layout";
+import { ApprovalsPage } from "./pages/ApprovalsPage";
+import { LoginPage } from "./pages/LoginPage";
+import { NotFoundPage } from "./pages/NotFoundPage";
+import { NotificationsPage } from "./pages/NotificationsPage";
+import { TicketDetailPage } from "./pages/TicketDetailPage";
+import { EditTicketPage, NewTicketPage } from "./pages/TicketFormPage";
+import { TicketListPage } from "./pages/TicketListPage";
+
+export function makeQueryClient() {
+  return new QueryClient({
+    defaultOptions: {
+      queries: {
+        // Retry only what may pass on a second try: the network, or a dependency that is briefly down.
+        retry: (count, error) =>
+          count < 2 && error instanceof ApiError && (error.status === 0 || error.status >= 500),
+        refetchOnWindowFocus: true,
+        staleTime: 1000,
+      },
+      mutations: { retry: false },
+    },
+  });
+}
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { user } = useAuth();
+  const location = useLocation();
+  if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <>{children}</>;
+}
+
+function RequireRole({ role, children }: { role: string; children: ReactNode }) {
+  const { user } = useAuth();
+  return hasRole(user, role) ? <>{children}</> : <Navigate to="/tickets" replace />;
+}
+
+function DocumentTitle() {
+  const { t, i18n } = useTranslation();
+  useEffect(() => {
+    document.title = `PFlow — ${t("app.title")}`;
+  }, [t, i18n.language]);
+  return null;
+}
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route
+        element={
+          <RequireAuth>
+            <Layout />
+          </RequireAuth>
+        }
+      >
+        <Route index element={<Navigate to="/tickets" replace />} />
+        <Route path="/tickets" element={<TicketListPage />} />
+        <Route path="/tickets/new" element={<NewTicketPage />} />
+        <Route path="/tickets/:id" element={<TicketDetailPage />} />
+        <Route path="/tickets/:id/edit" element={<EditTicketPage />} />
+        <Route
+          path="/approvals"
+          element={
+            <RequireRole role="manager">
+              <ApprovalsPage />
+            </RequireRole>
+          }
+        />
+        <Route path="/notifications" element={<NotificationsPage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
+
+export function App({ queryClient }: { queryClient: QueryClient }) {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <AuthProvider>
+        <DocumentTitle />
+        <AppRoutes />
+      </AuthProvider>
+    </QueryClientProvider>
+  );
+}

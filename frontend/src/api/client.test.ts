@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiError, api, request, setUnauthorizedListener, tokenStore } from "./client";
+import { apiError, fakeApi } from "../test/utils";
+
+describe("request", () => {
+  afterEach(() => setUnauthorizedListener(null));
+
+  it("sends the bearer token and JSON, and drops empty query values", async () => {
+    tokenStore.set("abc");
+    const fake = fakeApi({ "GET /api/tickets": { body: { items: [], total: 0, page: 1, page_size: 20 } } });
+    await api.listTickets({ status: "", q: "laptop", page: 2 });
+    const [call] = fake.calls;
+    expect(call.headers.Authorization).toBe("Bearer abc");
+    expect(call.query.get("q")).toBe("laptop");
+    expect(call.query.get("page")).toBe("2");
+    expect(call.query.has("status")).toBe(false);
+  });
+
+  it("turns PFlow's error body into an ApiError with the API's message and field errors", async () => {
+    fakeApi({
+      "POST /api/tickets": apiError(422, "The ticket has invalid fields.", { title: ["Must not be empty."], amount: "Too big." }),
+    });
+    const error = await api.createTicket({ title: "" }).catch((e) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error.status).toBe(422);
+    expect(error.message).toBe("The ticket has invalid fields.");
+    expect(error.fieldErrors).toEqual({ title: ["Must not be empty."], amount: ["Too big."] });
+  });
+
+  it("reports a 401 on an authenticated call to the listener (the UI logs out)", async () => {
+    tokenStore.set("stale");
+    const listener = vi.fn();
+    setUnauthorizedListener(listener);
+    fakeApi({ "GET /api/me": apiError(401, "Your session has expired; log in again.") });
+    await expect(api.me()).rejects.toMatchObject({ status: 401 });
+    expect(listener).toHaveBeenCalledOnce();
+  });
+
+  it("does not treat a failed login as an expired session", async () => {
+    const listener = vi.fn();
+    setUnauthorizedListener(listener);
+    fakeApi({ "POST /api/auth/login": apiError(401, "Wrong username or password.") });
+    await expect(api.login("alice", "nope")).rejects.toMatchObject({ message: "Wrong username or password." });
+    expect(listener).not.toHaveBeenCalled();
+  });
+
+  it("reports an unreachable server as status 0", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => Promise.reject(new TypeError("Failed to fetch"))));
+    await expect(request("/me")).rejects.toMatchObject({ status: 0, code: "network_error" });
+  });
+});

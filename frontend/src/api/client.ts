@@ -1,0 +1,157 @@
+import type {
+  HistoryEntry,
+  LoginResult,
+  NotificationPage,
+  Page,
+  ProcessView,
+  Ticket,
+  TicketInput,
+  TicketListParams,
+  User,
+} from "./types";
+
+/** Field name -> messages, as the API's 422 `details` carries them. */
+export type FieldErrors = Record<string, string[]>;
+
+/** An error the API answered with (`{"error": {code, message, details}}`), or a network failure (status 0). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  /** Per-field messages of a 422, normalised to lists of strings. */
+  get fieldErrors(): FieldErrors {
+    if (this.status !== 422) return {};
+    const out: FieldErrors = {};
+    for (const [field, value] of Object.entries(this.details)) {
+      if (Array.isArray(value)) out[field] = value.map(String);
+      else if (typeof value === "string") out[field] = [value];
+      else if (value && typeof value === "object") out[field] = Object.values(value).flat().map(String);
+    }
+    return out;
+  }
+}
+
+const TOKEN_KEY = "pflow.token";
+
+export const tokenStore = {
+  get(): string | null {
+    return localStorage.getItem(TOKEN_KEY);
+  },
+  set(token: string) {
+    localStorage.setItem(TOKEN_KEY, token);
+  },
+  clear() {
+    localStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+type UnauthorizedListener = (error: ApiError) => void;
+let onUnauthorized: UnauthorizedListener | null = null;
+
+/** The auth provider registers here: any 401 on an authenticated call logs the user out. */
+export function setUnauthorizedListener(listener: UnauthorizedListener | null) {
+  onUnauthorized = listener;
+}
+
+interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  auth?: boolean;
+  signal?: AbortSignal;
+}
+
+export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const { method = "GET", body, query, auth = true, signal } = options;
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
+  }
+  const url = `/api${path}${params.size ? `?${params}` : ""}`;
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const token = tokenStore.get();
+  if (auth && token) headers.Authorization = `Bearer ${token}`;
+
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+  } catch (err) {
+    if ((err as Error)?.name === "AbortError") throw err;
+    throw new ApiError(0, "network_error", "");
+  }
+
+  const text = await response.text();
+  let data: unknown = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)
+      ?.error;
+    const error = new ApiError(
+      response.status,
+      e?.code ?? `http_${response.status}`,
+      e?.message ?? `${response.status} ${response.statusText}`.trim(),
+      e?.details ?? {},
+    );
+    if (response.status === 401 && auth) onUnauthorized?.(error);
+    throw error;
+  }
+  return data as T;
+}
+
+export const api = {
+  login: (username: string, password: string) =>
+    request<LoginResult>("/auth/login", { method: "POST", body: { username, password }, auth: false }),
+  demoUsers: () => request<User[]>("/auth/demo-users", { auth: false }),
+  me: () => request<User>("/me"),
+
+  listTickets: (params: TicketListParams) =>
+    request<Page<Ticket>>("/tickets", { query: { ...params } }),
+  getTicket: (id: string) => request<Ticket>(`/tickets/${encodeURIComponent(id)}`),
+  createTicket: (input: TicketInput) => request<Ticket>("/tickets", { method: "POST", body: input }),
+  updateTicket: (id: string, input: TicketInput) =>
+    request<Ticket>(`/tickets/${encodeURIComponent(id)}`, { method: "PATCH", body: input }),
+  submit: (id: string) => request<Ticket>(`/tickets/${encodeURIComponent(id)}/submit`, { method: "POST" }),
+  approve: (id: string, comment?: string) =>
+    request<Ticket>(`/tickets/${encodeURIComponent(id)}/approve`, {
+      method: "POST",
+      body: { comment: comment || null },
+    }),
+  reject: (id: string, comment: string) =>
+    request<Ticket>(`/tickets/${encodeURIComponent(id)}/reject`, { method: "POST", body: { comment } }),
+  retryProvisioning: (id: string, comment?: string) =>
+    request<Ticket>(`/tickets/${encodeURIComponent(id)}/retry-provisioning`, {
+      method: "POST",
+      body: { comment: comment || null },
+    }),
+  history: (id: string) => request<HistoryEntry[]>(`/tickets/${encodeURIComponent(id)}/history`),
+  process: (id: string) => request<ProcessView>(`/tickets/${encodeURIComponent(id)}/process`),
+  approvals: (page: number, pageSize: number) =>
+    request<Page<Ticket>>("/approvals", { query: { page, page_size: pageSize } }),
+
+  notifications: (params: { unread_only?: boolean; page?: number; page_size?: number }) =>
+    request<NotificationPage>("/notifications", { query: params }),
+  markNotificationRead: (id: string) =>
+    request<unknown>(`/notifications/${encodeURIComponent(id)}/read`, { method: "POST" }),
+  markAllNotificationsRead: () => request<{ unread: number }>("/notifications/read-all", { method: "POST" }),
+};

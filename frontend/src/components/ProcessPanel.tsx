@@ -1,0 +1,69 @@
+import { lazy, Suspense, useCallback, useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import type { ProcessView } from "../api/types";
+import { stepsOf, stepStates } from "./diagram";
+import { Loading } from "./States";
+
+// bpmn-js is large: it loads only when a ticket page shows its diagram.
+const ProcessDiagram = lazy(() => import("./ProcessDiagram"));
+
+/** The process section of a ticket page: current step in words, the diagram, and a legend. */
+export function ProcessPanel({ view }: { view: ProcessView }) {
+  const { t } = useTranslation();
+  const [unavailable, setUnavailable] = useState<string | null>(null);
+  const onUnavailable = useCallback((why: string) => setUnavailable(why), []);
+  const steps = useMemo(() => stepsOf(view.definition_xml), [view.definition_xml]);
+  const states = stepStates(view);
+  const stepName = (id: string) => t(`bpmn.${id}`, { defaultValue: "" }) || steps.find((s) => s.id === id)?.name || id;
+  const current = view.active_activity_ids.map(stepName);
+
+  return (
+    <div className="process">
+      <p className="process-state" data-testid="process-state" data-state={view.state ?? "none"}>
+        {view.state === null
+          ? t("process.notStarted")
+          : current.length > 0
+            ? t(view.state === "incident" ? "process.incidentAt" : "process.currentStep", { step: current.join(", ") })
+            : t(`process.state.${view.state}`)}
+      </p>
+      {view.incidents.length > 0 && (
+        <div className="alert alert-error small" role="status">
+          {t("process.incidents")}: {view.incidents.join("; ")}
+        </div>
+      )}
+      {!view.definition_xml || unavailable ? (
+        <div className="diagram-fallback" data-testid="diagram-fallback">
+          <p className="muted">{t("process.diagramUnavailable")}</p>
+          <ol className="step-list">
+            {steps.map((s) => (
+              <li key={s.id} className={`step step-${states.get(s.id) ?? "todo"}`}>
+                {stepName(s.id)}
+                <span className="visually-hidden"> — {t(`process.step.${states.get(s.id) ?? "todo"}`)}</span>
+              </li>
+            ))}
+          </ol>
+        </div>
+      ) : (
+        <Suspense fallback={<Loading label={t("process.loadingDiagram")} />}>
+          <figure className="diagram" aria-label={t("process.diagramLabel")}>
+            <ProcessDiagram view={view} onUnavailable={onUnavailable} />
+          </figure>
+        </Suspense>
+      )}
+      <ul className="legend" aria-label={t("process.legend")}>
+        <li>
+          <span className="swatch swatch-done" aria-hidden="true" />
+          {t("process.step.done")}
+        </li>
+        <li>
+          <span className="swatch swatch-active" aria-hidden="true" />
+          {t("process.step.active")}
+        </li>
+        <li>
+          <span className="swatch swatch-incident" aria-hidden="true" />
+          {t("process.step.incident")}
+        </li>
+      </ul>
+    </div>
+  );
+}

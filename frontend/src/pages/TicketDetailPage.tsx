@@ -1,0 +1,165 @@
+import { useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useLocation, useParams } from "react-router";
+import { useHistory, useProcess, useTicket } from "../api/hooks";
+import { useFormat } from "../i18n/format";
+import { ProcessPanel } from "../components/ProcessPanel";
+import { StatusBadge } from "../components/StatusBadge";
+import { Empty, ErrorBox, Loading } from "../components/States";
+import { TicketActions } from "../components/TicketActions";
+import { Timeline } from "../components/Timeline";
+
+export function TicketDetailPage() {
+  const { id = "" } = useParams();
+  const { t } = useTranslation();
+  const fmt = useFormat();
+  const location = useLocation();
+  const ticket = useTicket(id);
+  const status = ticket.data?.status;
+  const history = useHistory(id, status);
+  const process = useProcess(id, status, !!ticket.data);
+  const flashState = location.state as { flash?: string; flashError?: string } | null;
+  const [flash, setFlash] = useState(flashState);
+  const [flashStatus, setFlashStatus] = useState<string | undefined>(undefined);
+
+  useEffect(() => {
+    setFlash(flashState);
+    setFlashStatus(undefined);
+    // Forget the flash so a reload does not show it again.
+    if (flashState) window.history.replaceState({ ...window.history.state, usr: null }, "");
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [location.key]);
+
+  // The flash speaks about the status the page opened with; once the ticket moves on it is stale.
+  useEffect(() => {
+    if (!flash || !status) return;
+    if (flashStatus === undefined) setFlashStatus(status);
+    else if (flashStatus !== status) setFlash(null);
+  }, [flash, flashStatus, status]);
+
+  if (ticket.isPending) return <Loading />;
+  if (ticket.isError && !ticket.data) {
+    return (
+      <section>
+        <nav className="breadcrumbs" aria-label={t("nav.breadcrumbs")}>
+          <Link to="/tickets">{t("nav.tickets")}</Link>
+        </nav>
+        <ErrorBox error={ticket.error} onRetry={() => void ticket.refetch()} />
+      </section>
+    );
+  }
+  const tk = ticket.data;
+
+  return (
+    <section data-testid="ticket-detail" data-ticket-id={tk.id}>
+      <nav className="breadcrumbs" aria-label={t("nav.breadcrumbs")}>
+        <Link to="/tickets">{t("nav.tickets")}</Link>
+        <span aria-hidden="true">/</span>
+        <span className="mono">#{tk.id.slice(0, 8)}</span>
+      </nav>
+
+      <div className="page-head">
+        <div>
+          <h1 className="ticket-title">{tk.title}</h1>
+          <p className="muted small">
+            {t("ticket.requestedBy", { requester: tk.requester, when: fmt.dateTime(tk.created_at) })}
+          </p>
+        </div>
+        <div data-testid="ticket-status" data-status={tk.status}>
+          <StatusBadge status={tk.status} />
+        </div>
+      </div>
+
+      {flash?.flash && (
+        <div className="alert alert-success" role="status">
+          {t(`flash.${flash.flash}`)}
+        </div>
+      )}
+      {flash?.flashError && (
+        <div className="alert alert-error" role="alert">
+          {flash.flashError}
+        </div>
+      )}
+      {ticket.isError && <ErrorBox error={ticket.error} title={t("errors.refresh")} />}
+
+      <div className="detail-grid">
+        <div className="detail-main">
+          <div className="card">
+            <h2 className="card-title">{t("ticket.details")}</h2>
+            <p className="description">{tk.description || <span className="muted">{t("ticket.noDescription")}</span>}</p>
+            <dl className="facts">
+              <div>
+                <dt>{t("ticket.status")}</dt>
+                <dd>
+                  <StatusBadge status={tk.status} />
+                </dd>
+              </div>
+              <div>
+                <dt>{t("ticket.priority")}</dt>
+                <dd>
+                  <span className={`priority priority-${tk.priority}`}>{t(`priority.${tk.priority}`)}</span>
+                </dd>
+              </div>
+              <div>
+                <dt>{t("ticket.amount")}</dt>
+                <dd className="num-left">{fmt.amount(tk.amount)}</dd>
+              </div>
+              <div>
+                <dt>{t("ticket.requester")}</dt>
+                <dd>{tk.requester}</dd>
+              </div>
+              <div>
+                <dt>{t("ticket.approver")}</dt>
+                <dd>{tk.approver ?? "—"}</dd>
+              </div>
+              <div>
+                <dt>{t("ticket.fulfilment")}</dt>
+                <dd className="mono" data-testid="fulfilment-reference">
+                  {tk.fulfilment_reference ?? "—"}
+                </dd>
+              </div>
+              <div>
+                <dt>{t("ticket.created")}</dt>
+                <dd>{fmt.dateTime(tk.created_at)}</dd>
+              </div>
+              <div>
+                <dt>{t("ticket.updated")}</dt>
+                <dd>{fmt.dateTime(tk.updated_at)}</dd>
+              </div>
+            </dl>
+          </div>
+
+          <div className="card" data-testid="process-card">
+            <h2 className="card-title">{t("process.title")}</h2>
+            {process.isPending ? (
+              <Loading />
+            ) : process.isError && !process.data ? (
+              <ErrorBox error={process.error} onRetry={() => void process.refetch()} />
+            ) : process.data ? (
+              <ProcessPanel view={process.data} />
+            ) : null}
+          </div>
+        </div>
+
+        <aside className="detail-side">
+          <div className="card">
+            <h2 className="card-title">{t("actions.title")}</h2>
+            <TicketActions key={tk.id} ticket={tk} />
+          </div>
+          <div className="card">
+            <h2 className="card-title">{t("history.title")}</h2>
+            {history.isPending ? (
+              <Loading />
+            ) : history.isError && !history.data ? (
+              <ErrorBox error={history.error} onRetry={() => void history.refetch()} />
+            ) : history.data && history.data.length === 0 ? (
+              <Empty title={t("history.empty")} />
+            ) : history.data ? (
+              <Timeline entries={history.data} />
+            ) : null}
+          </div>
+        </aside>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,65 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+import { TicketListPage } from "./TicketListPage";
+import { apiError, fakeApi, renderAt, signIn, ticket, USERS } from "../test/utils";
+
+const pageOf = (items: ReturnType<typeof ticket>[], total = items.length, page = 1) => ({
+  body: { items, total, page, page_size: 20 },
+});
+
+describe("TicketListPage", () => {
+  it("lists tickets with status badges and links", async () => {
+    signIn(USERS.alice);
+    fakeApi({
+      "GET /api/tickets": pageOf([
+        ticket({ id: "a", title: "Laptop", status: "pending_approval" }),
+        ticket({ id: "b", title: "Monitor", status: "completed", amount: null }),
+      ]),
+    });
+    renderAt(<TicketListPage />);
+    expect(screen.getByRole("status")).toHaveTextContent("Loading…");
+    const rows = await screen.findAllByTestId("ticket-row");
+    expect(rows).toHaveLength(2);
+    expect(within(rows[0]).getByRole("link", { name: "Laptop" })).toHaveAttribute("href", "/tickets/a");
+    expect(within(rows[0]).getByText("Pending approval")).toBeInTheDocument();
+    expect(within(rows[1]).getByText("Completed")).toBeInTheDocument();
+  });
+
+  it("passes the status filter, the search text and the page to the API", async () => {
+    signIn(USERS.bob);
+    const fake = fakeApi({
+      "GET /api/tickets": (call) =>
+        pageOf([ticket({ id: `p${call.query.get("page")}` })], 45, Number(call.query.get("page") ?? 1)),
+    });
+    renderAt(<TicketListPage />);
+    await screen.findByText("1–20 of 45");
+    await userEvent.selectOptions(screen.getByLabelText("Status"), "rejected");
+    await userEvent.type(screen.getByLabelText("Search tickets"), "laptop");
+    await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("?status=rejected&q=laptop"));
+    await userEvent.click(await screen.findByRole("button", { name: "Next" }));
+    await screen.findByText("21–40 of 45");
+    const last = fake.calls.at(-1)!;
+    expect(Object.fromEntries(last.query)).toMatchObject({ status: "rejected", q: "laptop", page: "2", page_size: "20" });
+  });
+
+  it("says when nothing matches, and clears the filters", async () => {
+    signIn(USERS.alice);
+    fakeApi({ "GET /api/tickets": pageOf([]) });
+    renderAt(<TicketListPage />, { route: "/?status=rejected" });
+    expect(await screen.findByText("No tickets match these filters.")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Clear filters" }));
+    expect(await screen.findByText("No tickets yet.")).toBeInTheDocument();
+  });
+
+  it("shows the API's message and a retry button when the list fails", async () => {
+    signIn(USERS.alice);
+    fakeApi({
+      "GET /api/tickets": apiError(503, "The ticket store is unavailable.", { dependency: "database" }, "service_unavailable"),
+    });
+    renderAt(<TicketListPage />);
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("The ticket store is unavailable. (database)");
+    expect(within(alert).getByRole("button", { name: "Try again" })).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,137 @@
+import { useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useSearchParams } from "react-router";
+import { useTickets } from "../api/hooks";
+import { TICKET_STATUSES } from "../api/types";
+import { hasRole, useAuth } from "../auth/AuthContext";
+import { Pagination } from "../components/Pagination";
+import { Empty, ErrorBox, Loading } from "../components/States";
+import { TicketTable } from "../components/TicketTable";
+
+export const PAGE_SIZE = 20;
+
+export function TicketListPage() {
+  const { t } = useTranslation();
+  const { user } = useAuth();
+  const [params, setParams] = useSearchParams();
+  const status = params.get("status") ?? "";
+  const q = params.get("q") ?? "";
+  const page = Math.max(1, Number(params.get("page")) || 1);
+  const seesAll = hasRole(user, "manager") || hasRole(user, "admin");
+  const mine = seesAll && params.get("mine") === "1";
+  const [search, setSearch] = useState(q);
+
+  const update = (changes: Record<string, string | null>) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v) next.set(k, v);
+      else next.delete(k);
+    }
+    if (!("page" in changes)) next.delete("page");
+    setParams(next, { replace: true });
+  };
+
+  // Search as you type, once typing pauses.
+  useEffect(() => {
+    if (search === q) return;
+    const timer = setTimeout(() => update({ q: search.trim() || null }), 300);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [search]);
+
+  const query = useTickets({
+    status: status || undefined,
+    q: q || undefined,
+    page,
+    page_size: PAGE_SIZE,
+    ...(mine && user ? { requester: user.username } : {}),
+  });
+
+  const filtered = Boolean(status || q || mine);
+
+  return (
+    <section>
+      <div className="page-head">
+        <div>
+          <h1>{t("tickets.title")}</h1>
+          <p className="muted">{seesAll ? t("tickets.subtitleAll") : t("tickets.subtitleMine")}</p>
+        </div>
+        <Link to="/tickets/new" className="btn btn-primary">
+          + {t("tickets.new")}
+        </Link>
+      </div>
+
+      <div className="toolbar card" role="search">
+        <div className="field field-inline grow">
+          <label htmlFor="ticket-search" className="visually-hidden">
+            {t("tickets.search")}
+          </label>
+          <input
+            id="ticket-search"
+            type="search"
+            placeholder={t("tickets.searchPlaceholder")}
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+          />
+        </div>
+        <div className="field field-inline">
+          <label htmlFor="status-filter">{t("tickets.statusFilter")}</label>
+          <select id="status-filter" value={status} onChange={(e) => update({ status: e.target.value || null })}>
+            <option value="">{t("tickets.allStatuses")}</option>
+            {TICKET_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {t(`status.${s}`)}
+              </option>
+            ))}
+          </select>
+        </div>
+        {seesAll && (
+          <label className="checkbox">
+            <input type="checkbox" checked={mine} onChange={(e) => update({ mine: e.target.checked ? "1" : null })} />
+            {t("tickets.mineOnly")}
+          </label>
+        )}
+        <span className="refresh-note muted small" title={t("tickets.autoRefresh")}>
+          <span className={`live-dot ${query.isFetching ? "live-dot-busy" : ""}`} aria-hidden="true" />
+          {t("tickets.autoRefresh")}
+        </span>
+      </div>
+
+      {query.isPending ? (
+        <Loading />
+      ) : query.isError && !query.data ? (
+        <ErrorBox error={query.error} onRetry={() => void query.refetch()} />
+      ) : query.data && query.data.items.length === 0 ? (
+        <Empty title={filtered ? t("tickets.noMatch") : t("tickets.empty")}>
+          {filtered ? (
+            <button
+              type="button"
+              className="btn btn-secondary btn-sm"
+              onClick={() => {
+                setSearch("");
+                setParams(new URLSearchParams(), { replace: true });
+              }}
+            >
+              {t("tickets.clearFilters")}
+            </button>
+          ) : (
+            <Link to="/tickets/new" className="btn btn-primary btn-sm">
+              {t("tickets.createFirst")}
+            </Link>
+          )}
+        </Empty>
+      ) : query.data ? (
+        <>
+          {query.isError && <ErrorBox error={query.error} onRetry={() => void query.refetch()} />}
+          <TicketTable tickets={query.data.items} caption={t("tickets.title")} />
+          <Pagination
+            page={query.data.page}
+            pageSize={query.data.page_size}
+            total={query.data.total}
+            onChange={(p) => update({ page: String(p) })}
+          />
+        </>
+      ) : null}
+    </section>
+  );
+}

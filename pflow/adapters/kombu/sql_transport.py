@@ -1,0 +1,111 @@
+"""A durable local message store for the embedded default: kombu's SQLAlchemy transport,
+with acknowledgements that survive a crash.
+
+kombu's stock SQLAlchemy transport marks a message invisible when it hands it out and
+keeps the unacknowledged copy only in the consumer's memory: if the process dies before
+the ack, the message is gone, and acknowledged rows are never deleted. Here a message
+stays in its table until it is acknowledged (then it is deleted); a message that was
+handed out and never acknowledged becomes visible again after ``visibility_timeout``
+seconds (default 300), and a rejected or unacked-at-shutdown message becomes visible at
+once, in its original position, so a ticket's events keep their order.
+
+Exchanges and bindings live in the process, as in every kombu virtual transport: the
+publisher declares the queue and its binding when it connects, so messages published
+before any consumer started are kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from json import dumps, loads
+from queue import Empty
+
+from kombu.transport import sqlalchemy as kombu_sqla
+from kombu.utils.encoding import bytes_to_str
+from sqlalchemy import and_, or_, text
+
+from pflow.adapters.sqlalchemy.engine import create_db_engine
+
+DEFAULT_VISIBILITY_TIMEOUT_S = 300.0
+
+
+
+class Channel(kombu_sqla.Channel):
+    _engines: dict = {}  # our own engine cache (the base class shares one across all its users)
+
+    def __init__(self, connection, **kwargs):
+        super().__init__(connection, **kwargs)
+        options = connection.client.transport_options
+        self.visibility_timeout = float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT_S))
+        self._rows: dict[str, int] = {}  # delivery tag -> message row handed out and not yet settled
+
+    def _engine_from_config(self):
+        # WAL, foreign keys and a busy timeout, like the ticket store: several threads share the file.
+        return create_db_engine(self.connection.client.hostname)
+
+    def _get(self, queue):
+        queue_obj = self._get_or_create(queue)
+        session = self.session
+        message_cls = self.message_cls
+        if session.bind.name == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
+        try:
+            lease_expired = datetime.now() - timedelta(seconds=self.visibility_timeout)
+            row = (
+                session.query(message_cls)
+                .with_for_update()
+                .filter(message_cls.queue_id == queue_obj.id)
+                .filter(or_(message_cls.visible != False,  # noqa: E712 - SQL comparison
+                            and_(message_cls.visible == False, message_cls.sent_at < lease_expired)))  # noqa: E712
+                .order_by(message_cls.id)
+                .limit(1)
+                .first()
+            )
+            if row is None:
+                raise Empty()
+            redelivered = row.visible is False
+            row.visible = False
+            row.sent_at = datetime.now()  # the lease starts now
+            payload = loads(bytes_to_str(row.payload))
+            row_id = row.id
+        finally:
+            session.commit()
+        if redelivered:
+            payload["redelivered"] = True
+        self._rows[payload["properties"]["delivery_tag"]] = row_id
+        return payload
+
+    def _delete_row(self, row_id: int) -> None:
+        self.session.query(self.message_cls).filter(self.message_cls.id == row_id).delete(synchronize_session=False)
+        self.session.commit()
+
+    def basic_ack(self, delivery_tag, multiple=False):
+        super().basic_ack(delivery_tag, multiple)
+        row_id = self._rows.pop(delivery_tag, None)
+        if row_id is not None:
+            self._delete_row(row_id)
+
+    def basic_reject(self, delivery_tag, requeue=False):
+        super().basic_reject(delivery_tag, requeue=requeue)  # requeue goes through _restore below
+        row_id = self._rows.pop(delivery_tag, None)
+        if row_id is not None and not requeue:
+            self._delete_row(row_id)
+
+    def _restore(self, message):
+        row_id = self._rows.pop(message.delivery_tag, None)
+        if row_id is None:
+            return super()._restore(message)
+        payload = message.serializable()
+        payload["redelivered"] = True
+        self.session.query(self.message_cls).filter(self.message_cls.id == row_id).update(
+            {"visible": True, "payload": dumps(payload)}, synchronize_session=False)
+        self.session.commit()
+
+    def _restore_at_beginning(self, message):
+        return self._restore(message)
+
+
+class Transport(kombu_sqla.Transport):
+    Channel = Channel
+    polling_interval = 0.1
+    driver_name = "pflow-sqlalchemy"

@@ -1,0 +1,846 @@
+"""The embedded workflow engine: SpiffWorkflow 3 with its state in the PFlow database.
+
+How it keeps the port's promises
+--------------------------------
+* Every change to an instance is one database transaction: the instance row
+  is locked (PostgreSQL ``SELECT … FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``
+  behind one lock per engine object), the SpiffWorkflow state is restored from
+  JSON, moved on (user task run, external task completed, engine steps to the
+  next wait), and written back together with the side tables of open user and
+  external tasks. A lost race is seen after the lock: exactly one of two
+  completions of a user task wins; the other gets ``TaskNotFound``.
+* External tasks live in ``wf_external_tasks`` with Camunda's fields.
+  Fetch-and-lock locks rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+  several worker processes never get the same task; on SQLite the write lock
+  serializes fetchers. Completion, failure and lock extension check the lock
+  holder and the expiry.
+* Long polling: waiting fetches sleep on a condition variable that this
+  process wakes when a task becomes fetchable, and also wake at the next lock
+  expiry or retry time. Other processes' changes arrive through PostgreSQL
+  ``LISTEN/NOTIFY`` (a listener thread, started by the first waiting fetch),
+  or on SQLite through a short re-check interval (SQLite has no notification
+  channel between processes).
+* Deploy stores the BPMN in ``wf_definitions``; deploying the same content
+  again returns the same definition. Instances keep the definition they
+  started on, so a restarted process resumes them exactly.
+
+Database errors that mean "cannot reach the database" become
+``EngineUnavailable`` naming the embedded engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import select
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select as sql_select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import TaskState
+
+from pflow.adapters.spiff import tables as t
+from pflow.adapters.spiff.bpmn import (
+    ApprovalUserTaskSpec,
+    ConditionEngine,
+    ConditionError,
+    ExternalTaskSpec,
+    ParsedDefinition,
+    load_definition,
+    make_serializer,
+)
+from pflow.domain.errors import ConcurrencyConflict, EngineUnavailable, NotFound, ValidationError
+from pflow.ports.workflow import (
+    APPROVAL_TASK,
+    PROCESS_KEY,
+    Deployment,
+    DeploymentRejected,
+    ExternalTask,
+    InstanceState,
+    ProcessInstance,
+    ProcessState,
+    TaskLockedByOtherWorker,
+    TaskNotFound,
+    UserTask,
+    WorkflowEngine,
+)
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "pflow_external_tasks"
+_RUNNING = (InstanceState.ACTIVE, InstanceState.INCIDENT)
+_VERSION_KEY = "serializer_version"
+
+
+class _Definition:
+    """A deployed definition, parsed once per process (definitions never change)."""
+
+    def __init__(self, row: Any, parsed: ParsedDefinition) -> None:
+        self.id = row.id
+        self.process_key = row.process_key
+        self.version = row.version
+        self.parsed = parsed
+
+
+@dataclass
+class _Tx:
+    conn: Connection
+    wake: bool = False  # a task became fetchable: wake waiting fetches after commit
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _dt(ms: int | None):
+    from datetime import datetime, timezone
+
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+def _check_json(variables: dict[str, Any]) -> dict[str, Any]:
+    for name, value in variables.items():
+        if not isinstance(name, str) or not name:
+            raise ValidationError("process variable names must be non-empty strings", {"variables": [repr(name)]})
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"process variable {name!r} is not JSON ({type(value).__name__})",
+                                  {name: ["must be a JSON value (text, number, boolean, null, list, object)"]}
+                                  ) from None
+    return dict(variables)
+
+
+class SpiffWorkflowEngine(WorkflowEngine):
+    """The ``WorkflowEngine`` port on SpiffWorkflow, persisted with SQLAlchemy (SQLite or PostgreSQL)."""
+
+    name = "embedded engine"
+
+    def __init__(self, db: Engine, process_key: str = PROCESS_KEY, *, clock: Callable[[], float] = time.time,
+                 poll_interval_s: float = 0.25, listen: bool = True, notified_recheck_s: float = 5.0) -> None:
+        self._db = db
+        self.process_key = process_key
+        self._clock = clock
+        self._sqlite = db.dialect.name == "sqlite"
+        self._postgres = db.dialect.name == "postgresql"
+        self._write_lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._generation = 0  # bumped whenever a task may have become fetchable
+        self._interrupts = 0
+        self._serializer = make_serializer()
+        self._conditions = ConditionEngine()
+        self._definitions: dict[str, _Definition] = {}
+        self._definitions_lock = threading.Lock()
+        # Without a notification channel (SQLite, or before the listener runs) waits re-check this often,
+        # to see tasks other processes created; with LISTEN/NOTIFY only as a safety net.
+        self._poll_interval_s = poll_interval_s
+        self._notified_recheck_s = notified_recheck_s
+        self._listen = listen and self._postgres and db.dialect.driver == "psycopg2"
+        self._listener: _PgListener | None = None
+        self._closed = False
+
+    # ============================================================ transactions
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Translate database errors: unreachable or missing tables -> ``EngineUnavailable``; a lost
+        deadlock or serialization race -> ``ConcurrencyConflict``; anything else stays as it is."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            orig = getattr(exc, "orig", None)
+            text = str(orig if orig is not None else exc).strip()
+            lowered = text.lower()
+            if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+                raise EngineUnavailable(self.name, f"the {self.name}'s tables are missing in the database "
+                                                   f"({text.splitlines()[0]}); run the database migrations first"
+                                        ) from None
+            if getattr(orig, "pgcode", None) in ("40001", "40P01"):
+                raise ConcurrencyConflict(f"the {self.name} lost a race in the database; try again") from None
+            if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+                where = self._db.url.render_as_string(hide_password=True)
+                first = text.splitlines()[0] if text else type(exc).__name__
+                raise EngineUnavailable(self.name, f"the {self.name} cannot use its database ({where}): {first}"
+                                        ) from None
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[_Tx]:
+        """A read-modify-write transaction, serialized against other writers of the same rows."""
+        tx: _Tx
+        with self._guard():
+            if self._sqlite:
+                with self._write_lock, self._db.connect() as raw:
+                    conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    tx = _Tx(conn)
+                    try:
+                        yield tx
+                    except BaseException:
+                        try:
+                            conn.exec_driver_sql("ROLLBACK")
+                        except Exception:  # the original error matters more
+                            log.debug("rollback failed", exc_info=True)
+                        raise
+                    conn.exec_driver_sql("COMMIT")
+            else:
+                with self._db.begin() as conn:
+                    tx = _Tx(conn)
+                    yield tx
+                    if tx.wake and self._postgres:
+                        conn.execute(sql_select(func.pg_notify(NOTIFY_CHANNEL, "")))
+        if tx.wake:
+            self._wake()
+
+    @contextmanager
+    def _read(self, *, snapshot: bool = True) -> Iterator[Connection]:
+        """A read-only transaction with one snapshot for all its statements (``snapshot=False``: for a
+        single statement, which needs none)."""
+        with self._guard():
+            if not snapshot:
+                with self._db.connect() as conn:
+                    yield conn
+                    conn.rollback()
+            elif self._sqlite:
+                with self._db.connect() as raw:
+                    conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+                    conn.exec_driver_sql("BEGIN")
+                    try:
+                        yield conn
+                    finally:
+                        conn.exec_driver_sql("COMMIT")
+            else:
+                with self._db.connect() as raw:
+                    conn = raw.execution_options(isolation_level="REPEATABLE READ")
+                    with conn.begin():
+                        yield conn
+
+    def _wake(self) -> None:
+        with self._cv:
+            self._generation += 1
+            self._cv.notify_all()
+
+    def _now_ms(self) -> int:
+        return _ms(self._clock())
+
+    # ============================================================ definitions
+
+    def _definition(self, conn: Connection, definition_id: str) -> _Definition:
+        cached = self._definitions.get(definition_id)
+        if cached is not None:
+            return cached
+        row = conn.execute(sql_select(t.definitions).where(t.definitions.c.id == definition_id)).first()
+        if row is None:
+            raise NotFound(f"process definition {definition_id} was not found")
+        parsed = load_definition(row.xml, row.source_name, row.process_key)
+        with self._definitions_lock:
+            return self._definitions.setdefault(definition_id, _Definition(row, parsed))
+
+    def _latest_definition_row(self, conn: Connection):
+        return conn.execute(
+            sql_select(t.definitions).where(t.definitions.c.process_key == self.process_key)
+            .order_by(t.definitions.c.version.desc()).limit(1)
+        ).first()
+
+    # ============================================================ instance state
+
+    def _restore(self, conn: Connection, row: Any) -> BpmnWorkflow:
+        definition = self._definition(conn, row.definition_id)
+        dct = json.loads(row.serialized)
+        # A state written by an older SpiffWorkflow is brought up to date first (it holds no spec).
+        self._serializer.migrate(dct)
+        # Instances are stored without their spec: it is parsed from the definition's XML by the running
+        # SpiffWorkflow version and goes back in as the object itself. The serializer leaves objects it does
+        # not recognise untouched, and instances share specs as BpmnWorkflow(spec) does.
+        dct["spec"] = definition.parsed.spec
+        dct["subprocess_specs"] = dict(definition.parsed.subprocess_specs)
+        workflow = self._serializer.from_dict(dct)
+        workflow.script_engine = self._conditions  # not serialized: attach it again after every restore
+        return workflow
+
+    def _serialize(self, workflow: BpmnWorkflow) -> str:
+        dct = self._serializer.to_dict(workflow)
+        dct.pop("spec", None)
+        dct.pop("subprocess_specs", None)
+        dct[_VERSION_KEY] = self._serializer.VERSION
+        return json.dumps(dct, separators=(",", ":"))
+
+    @staticmethod
+    def _completed_ids(workflow: BpmnWorkflow) -> set:
+        return {task.id for task in workflow.get_tasks(state=TaskState.COMPLETED)
+                if getattr(task.task_spec, "bpmn_id", None)}
+
+    def _run_steps(self, workflow: BpmnWorkflow, action: Callable[[], None] | None = None) -> None:
+        """Apply ``action`` and run engine steps until the instance waits; condition errors refuse the change."""
+        try:
+            if action is not None:
+                action()
+            workflow.do_engine_steps()
+        except ConditionError as exc:
+            raise ValidationError(f"process {self.process_key!r}: {exc}") from None
+        except SpiffWorkflowException as exc:
+            raise ValidationError(f"process {self.process_key!r}: the embedded engine could not continue: "
+                                  f"{str(exc).splitlines()[0]}") from None
+
+    def _save(self, tx: _Tx, inst: dict[str, Any], workflow: BpmnWorkflow, before: set, actor: str | None,
+              *, new: bool = False) -> None:
+        """Write the instance and bring its open-task side tables in line with the SpiffWorkflow state."""
+        conn, now = tx.conn, self._now_ms()
+        newly, open_user, open_external = [], [], []
+        for task in workflow.get_tasks():  # one walk over the task tree
+            spec = task.task_spec
+            if task.state == TaskState.COMPLETED:
+                if task.id not in before and getattr(spec, "bpmn_id", None):
+                    newly.append(task)
+            elif task.state == TaskState.READY and isinstance(spec, ApprovalUserTaskSpec):
+                open_user.append(task)
+            elif task.state == TaskState.STARTED and isinstance(spec, ExternalTaskSpec):
+                open_external.append(task)
+        newly.sort(key=lambda task: (task.last_state_change, task.depth))
+        history = list(inst["history"])
+        for task in newly:
+            by = actor if isinstance(task.task_spec, (ApprovalUserTaskSpec, ExternalTaskSpec)) else None
+            history.append([task.task_spec.bpmn_id, _ms(task.last_state_change), by])
+
+        if new:
+            existing_user: set[str] = set()
+            existing_external: dict[str, int | None] = {}
+        else:
+            existing_user = set(conn.execute(
+                sql_select(t.user_tasks.c.id).where(t.user_tasks.c.instance_id == inst["id"])).scalars())
+            existing_external = dict(conn.execute(
+                sql_select(t.external_tasks.c.id, t.external_tasks.c.retries)
+                .where(t.external_tasks.c.instance_id == inst["id"])).all())
+
+        user_ids = {str(task.id) for task in open_user}
+        external_ids = {str(task.id) for task in open_external}
+        gone_user = existing_user - user_ids
+        if gone_user:
+            conn.execute(delete(t.user_task_groups).where(t.user_task_groups.c.task_id.in_(gone_user)))
+            conn.execute(delete(t.user_tasks).where(t.user_tasks.c.id.in_(gone_user)))
+        gone_external = set(existing_external) - external_ids
+        if gone_external:
+            conn.execute(delete(t.external_tasks).where(t.external_tasks.c.id.in_(gone_external)))
+
+        completed = workflow.is_completed()
+        state = inst["state"]
+        if completed:
+            state = InstanceState.COMPLETED
+        elif state in _RUNNING:
+            stuck = any(existing_external[i] == 0 for i in external_ids if i in existing_external)
+            state = InstanceState.INCIDENT if stuck else InstanceState.ACTIVE
+        values = dict(
+            state=state,
+            running_key=inst["business_key"] if state in _RUNNING else None,
+            variables=inst["variables"],
+            active_activity_ids=[task.task_spec.bpmn_id for task in open_user + open_external],
+            history=history,
+            serialized=self._serialize(workflow),
+            revision=inst["revision"] + 1,
+            updated_ms=now,
+            ended_ms=now if state not in _RUNNING else None,
+        )
+        if new:
+            conn.execute(insert(t.instances).values(
+                id=inst["id"], business_key=inst["business_key"], process_key=inst["process_key"],
+                definition_id=inst["definition_id"], started_ms=now, **values))
+        else:
+            conn.execute(update(t.instances).where(t.instances.c.id == inst["id"]).values(**values))
+
+        for task in open_user:
+            task_id = str(task.id)
+            if task_id in existing_user:
+                continue
+            spec: ApprovalUserTaskSpec = task.task_spec
+            conn.execute(insert(t.user_tasks).values(
+                id=task_id, instance_id=inst["id"], business_key=inst["business_key"], activity_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id, candidate_groups=",".join(spec.candidate_groups),
+                created_ms=now))
+            if spec.candidate_groups:
+                conn.execute(insert(t.user_task_groups),
+                             [{"group_name": g, "task_id": task_id} for g in dict.fromkeys(spec.candidate_groups)])
+        for task in open_external:
+            task_id = str(task.id)
+            if task_id in existing_external:
+                continue
+            conn.execute(insert(t.external_tasks).values(
+                id=task_id, instance_id=inst["id"], business_key=inst["business_key"],
+                activity_id=task.task_spec.bpmn_id, topic=task.task_spec.topic, available_ms=0, created_ms=now))
+            tx.wake = True
+
+    def _lock_instance(self, conn: Connection, instance_id: str) -> dict[str, Any] | None:
+        row = conn.execute(sql_select(t.instances).where(t.instances.c.id == instance_id).with_for_update()).first()
+        return None if row is None else dict(row._mapping)
+
+    # =================================================================== port
+
+    def deploy(self, bpmn_path: Path | str) -> Deployment:
+        path = Path(bpmn_path)
+        try:
+            xml = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DeploymentRejected(f"{path}: the BPMN file does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DeploymentRejected(f"{path}: the BPMN file cannot be read ({exc})") from None
+        load_definition(xml, path.name, self.process_key)  # refuse before touching the database
+        digest = hashlib.sha256(xml.encode("utf-8")).hexdigest()
+        for attempt in range(3):
+            try:
+                with self._write() as tx:
+                    latest = self._latest_definition_row(tx.conn)
+                    if latest is not None and latest.digest == digest:
+                        row = latest
+                    else:
+                        version = (latest.version if latest is not None else 0) + 1
+                        definition_id = f"{self.process_key}:{version}:{digest[:12]}"
+                        tx.conn.execute(insert(t.definitions).values(
+                            id=definition_id, process_key=self.process_key, version=version, digest=digest,
+                            source_name=path.name, xml=xml, deployed_ms=self._now_ms()))
+                        row = tx.conn.execute(sql_select(t.definitions)
+                                              .where(t.definitions.c.id == definition_id)).one()
+                    return Deployment(deployment_id=row.id, process_key=row.process_key, definition_id=row.id,
+                                      version=row.version)
+            except IntegrityError:
+                if attempt == 2:
+                    raise  # pragma: no cover - three concurrent deploys of different content
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def start_process(self, business_key: str, variables: dict[str, Any] | None = None) -> ProcessInstance:
+        variables = _check_json(variables or {})
+        for attempt in range(2):
+            try:
+                with self._write() as tx:
+                    conn = tx.conn
+                    existing = conn.execute(
+                        sql_select(t.instances.c.id).where(t.instances.c.running_key == business_key)).first()
+                    if existing is not None:
+                        return ProcessInstance(existing.id, business_key, self.process_key, created=False)
+                    latest = self._latest_definition_row(conn)
+                    if latest is None:
+                        raise NotFound(f"no process {self.process_key!r} is deployed on the {self.name}")
+                    definition = self._definition(conn, latest.id)
+                    workflow = BpmnWorkflow(definition.parsed.spec, definition.parsed.subprocess_specs,
+                                            script_engine=self._conditions)
+                    workflow.task_tree.data.update(variables)
+                    self._run_steps(workflow)
+                    inst = dict(id=str(uuid.uuid4()), business_key=business_key, process_key=self.process_key,
+                                definition_id=definition.id, state=InstanceState.ACTIVE, variables=variables,
+                                history=[], revision=0)
+                    self._save(tx, inst, workflow, set(), None, new=True)
+                    return ProcessInstance(inst["id"], business_key, self.process_key, created=True)
+            except IntegrityError:
+                # Another process started the same key between our check and insert: return that one.
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def cancel_process(self, business_key: str, reason: str) -> bool:
+        with self._write() as tx:
+            conn = tx.conn
+            row = conn.execute(sql_select(t.instances.c.id).where(t.instances.c.running_key == business_key)).first()
+            if row is None:
+                return False
+            inst = self._lock_instance(conn, row.id)
+            if inst is None or inst["state"] not in _RUNNING:
+                return False
+            open_user = sql_select(t.user_tasks.c.id).where(t.user_tasks.c.instance_id == inst["id"])
+            conn.execute(delete(t.user_task_groups).where(t.user_task_groups.c.task_id.in_(open_user)))
+            conn.execute(delete(t.user_tasks).where(t.user_tasks.c.instance_id == inst["id"]))
+            conn.execute(delete(t.external_tasks).where(t.external_tasks.c.instance_id == inst["id"]))
+            now = self._now_ms()
+            conn.execute(update(t.instances).where(t.instances.c.id == inst["id"]).values(
+                state=InstanceState.TERMINATED, running_key=None, active_activity_ids=[], ended_ms=now,
+                updated_ms=now, end_reason=(reason or "")[:500], revision=inst["revision"] + 1))
+            return True
+
+    def find_user_task(self, business_key: str, task_definition_key: str = APPROVAL_TASK) -> UserTask | None:
+        with self._read(snapshot=False) as conn:
+            row = conn.execute(
+                sql_select(t.user_tasks).where(and_(t.user_tasks.c.business_key == business_key,
+                                                    t.user_tasks.c.activity_id == task_definition_key))
+                .order_by(t.user_tasks.c.created_ms).limit(1)).first()
+        return None if row is None else self._user_view(row)
+
+    def find_user_tasks(self, *, candidate_group: str | None = None, business_key: str | None = None,
+                        limit: int = 100) -> list[UserTask]:
+        """Open user tasks offered to a candidate group and/or of a business key, oldest first."""
+        query = sql_select(t.user_tasks)
+        if candidate_group is not None:
+            query = query.join(t.user_task_groups, t.user_task_groups.c.task_id == t.user_tasks.c.id) \
+                .where(t.user_task_groups.c.group_name == candidate_group)
+        if business_key is not None:
+            query = query.where(t.user_tasks.c.business_key == business_key)
+        with self._read(snapshot=False) as conn:
+            rows = conn.execute(query.order_by(t.user_tasks.c.created_ms, t.user_tasks.c.id).limit(limit)).all()
+        return [self._user_view(r) for r in rows]
+
+    @staticmethod
+    def _user_view(row: Any) -> UserTask:
+        groups = tuple(g for g in row.candidate_groups.split(",") if g)
+        return UserTask(id=row.id, task_definition_key=row.activity_id, name=row.name,
+                        business_key=row.business_key, process_instance_id=row.instance_id,
+                        candidate_groups=groups, assignee=row.assignee, created_at=_dt(row.created_ms))
+
+    def complete_user_task(self, task_id: str, variables: dict[str, Any], assignee: str | None = None) -> None:
+        variables = _check_json(variables or {})
+        with self._write() as tx:
+            conn = tx.conn
+            found = conn.execute(sql_select(t.user_tasks.c.instance_id).where(t.user_tasks.c.id == task_id)).first()
+            if found is None:
+                raise TaskNotFound(f"user task {task_id} does not exist or is completed")
+            inst = self._lock_instance(conn, found.instance_id)
+            # Re-read after the instance lock: a concurrent completion may have won meanwhile.
+            still = conn.execute(sql_select(t.user_tasks.c.id).where(t.user_tasks.c.id == task_id)).first()
+            if inst is None or still is None:
+                raise TaskNotFound(f"user task {task_id} does not exist or is completed")
+            workflow = self._restore(conn, _Row(inst))
+            task = self._spiff_task(workflow, task_id)
+            if task is None or task.state != TaskState.READY:
+                raise TaskNotFound(f"user task {task_id} is not open in its process instance")
+            before = self._completed_ids(workflow)
+            inst["variables"] = {**inst["variables"], **variables}
+
+            def run() -> None:
+                task.data.update(inst["variables"])
+                task.run()
+
+            self._run_steps(workflow, run)
+            self._save(tx, inst, workflow, before, assignee)
+
+    @staticmethod
+    def _spiff_task(workflow: BpmnWorkflow, task_id: str):
+        try:
+            return workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, KeyError, TypeError):
+            return None
+        except Exception:  # SpiffWorkflow raises its own TaskNotFoundException
+            return None
+
+    # ------------------------------------------------------------ external tasks
+
+    def _fetchable(self, topics: Sequence[str], now: int, business_key: str | None):
+        c = t.external_tasks.c
+        conditions = [c.topic.in_(list(topics)),
+                      or_(c.worker_id.is_(None), c.lock_expires_ms.is_(None), c.lock_expires_ms <= now),
+                      or_(c.retries.is_(None), c.retries > 0),
+                      c.available_ms <= now]
+        if business_key is not None:
+            conditions.append(c.business_key == business_key)
+        return and_(*conditions)
+
+    def fetch_and_lock(self, worker_id: str, topics: Sequence[str], *, max_tasks: int = 1,
+                       lock_duration_ms: int = 30_000, wait_ms: int = 0,
+                       business_key: str | None = None) -> list[ExternalTask]:
+        if not topics or max_tasks < 1:
+            return []
+        deadline = time.monotonic() + max(0, wait_ms) / 1000
+        with self._cv:
+            interrupts = self._interrupts
+        if wait_ms > 0:
+            self._ensure_listener()
+        first = True
+        while True:
+            with self._cv:
+                generation = self._generation
+            locked = self._try_lock(worker_id, topics, max_tasks, lock_duration_ms, business_key, look_first=not first)
+            first = False
+            if locked:
+                return locked
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._interrupts != interrupts or self._closed:
+                return []
+            wait = min(remaining, self._next_change_s(topics, business_key), self._recheck_interval())
+            with self._cv:
+                if self._generation == generation and self._interrupts == interrupts:
+                    self._cv.wait(max(wait, 0.001))
+            if self._interrupts != interrupts:
+                return []
+
+    def _recheck_interval(self) -> float:
+        listener = self._listener
+        if listener is not None and listener.listening:
+            return self._notified_recheck_s  # notifications wake us; this only guards against a lost one
+        return self._poll_interval_s
+
+    def _next_change_s(self, topics: Sequence[str], business_key: str | None) -> float:
+        """Seconds until the next lock expiry or retry time among the topics' tasks (inf if none)."""
+        c = t.external_tasks.c
+        now = self._now_ms()
+        conditions = [c.topic.in_(list(topics)), or_(c.retries.is_(None), c.retries > 0)]
+        if business_key is not None:
+            conditions.append(c.business_key == business_key)
+        with self._read(snapshot=False) as conn:  # a hint for how long to sleep: no snapshot needed
+            lock_at = conn.execute(sql_select(func.min(c.lock_expires_ms))
+                                   .where(and_(*conditions, c.lock_expires_ms > now))).scalar()
+            retry_at = conn.execute(sql_select(func.min(c.available_ms))
+                                    .where(and_(*conditions, c.available_ms > now))).scalar()
+        upcoming = [v for v in (lock_at, retry_at) if v is not None]
+        return (min(upcoming) - now) / 1000 + 0.002 if upcoming else float("inf")
+
+    def _try_lock(self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_duration_ms: int,
+                  business_key: str | None, *, look_first: bool) -> list[ExternalTask]:
+        c = t.external_tasks.c
+        if self._sqlite and look_first:
+            # Re-checks of a waiting fetch look without the write lock first, so idle pollers do not queue
+            # behind writers.
+            with self._read(snapshot=False) as conn:
+                if conn.execute(sql_select(c.id).where(self._fetchable(topics, self._now_ms(), business_key))
+                                .limit(1)).first() is None:
+                    return []
+        with self._write() as tx:
+            now = self._now_ms()
+            query = (sql_select(c.id).where(self._fetchable(topics, now, business_key))
+                     .order_by(c.created_ms, c.id).limit(max_tasks))
+            if self._postgres:
+                query = query.with_for_update(skip_locked=True)
+            ids = list(tx.conn.execute(query).scalars())
+            if not ids:
+                return []
+            expires = now + lock_duration_ms
+            tx.conn.execute(update(t.external_tasks).where(c.id.in_(ids)).values(worker_id=worker_id,
+                                                                                   lock_expires_ms=expires))
+            rows = tx.conn.execute(
+                sql_select(t.external_tasks, t.instances.c.variables)
+                .join(t.instances, t.instances.c.id == c.instance_id)
+                .where(c.id.in_(ids)).order_by(c.created_ms, c.id)).all()
+            return [self._external_view(r, now) for r in rows]
+
+    @staticmethod
+    def _external_view(row: Any, now: int) -> ExternalTask:
+        locked = row.worker_id is not None and row.lock_expires_ms is not None and row.lock_expires_ms > now
+        return ExternalTask(
+            id=row.id, topic=row.topic, business_key=row.business_key, process_instance_id=row.instance_id,
+            activity_id=row.activity_id, worker_id=row.worker_id if locked else None,
+            lock_expires_at=_dt(row.lock_expires_ms) if locked else None, retries=row.retries,
+            error_message=row.error_message, variables=dict(getattr(row, "variables", None) or {}))
+
+    def _locked_task(self, conn: Connection, task_id: str, worker_id: str, *, lock_instance: bool):
+        """The task row, locked, after checking that ``worker_id`` holds an unexpired lock on it."""
+        c = t.external_tasks.c
+        found = conn.execute(sql_select(c.instance_id).where(c.id == task_id)).first()
+        if found is None:
+            raise TaskNotFound(f"external task {task_id} does not exist or is completed")
+        inst = self._lock_instance(conn, found.instance_id) if lock_instance else None
+        row = conn.execute(sql_select(t.external_tasks).where(c.id == task_id).with_for_update()).first()
+        if row is None or (lock_instance and inst is None):
+            raise TaskNotFound(f"external task {task_id} does not exist or is completed")
+        if row.worker_id != worker_id or row.lock_expires_ms is None or row.lock_expires_ms <= self._now_ms():
+            raise TaskLockedByOtherWorker(f"external task {task_id} is not locked by worker {worker_id!r}")
+        return row, inst
+
+    def complete_external_task(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
+        variables = _check_json(variables or {})
+        with self._write() as tx:
+            conn = tx.conn
+            _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
+            workflow = self._restore(conn, _Row(inst))
+            task = self._spiff_task(workflow, task_id)
+            if task is None or task.state != TaskState.STARTED:
+                raise TaskNotFound(f"external task {task_id} is not open in its process instance")
+            before = self._completed_ids(workflow)
+            inst["variables"] = {**inst["variables"], **variables}
+            if inst["state"] == InstanceState.INCIDENT:
+                inst["state"] = InstanceState.ACTIVE  # recomputed from the remaining tasks in _save
+
+            def run() -> None:
+                task.data.update(inst["variables"])
+                task.complete()
+
+            self._run_steps(workflow, run)
+            self._save(tx, inst, workflow, before, worker_id)
+
+    def handle_external_task_failure(self, task_id: str, worker_id: str, error_message: str, *, retries: int,
+                                     retry_timeout_ms: int, error_details: str | None = None) -> None:
+        with self._write() as tx:
+            conn = tx.conn
+            _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
+            retries = max(0, int(retries))
+            now = self._now_ms()
+            conn.execute(update(t.external_tasks).where(t.external_tasks.c.id == task_id).values(
+                worker_id=None, lock_expires_ms=None, retries=retries, error_message=(error_message or "failed"),
+                error_details=error_details, available_ms=now + max(0, int(retry_timeout_ms))))
+            if retries == 0:
+                conn.execute(update(t.instances).where(t.instances.c.id == inst["id"]).values(
+                    state=InstanceState.INCIDENT, updated_ms=now))
+            tx.wake = True  # waiting fetches recompute when this task comes back
+
+    def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
+        with self._write() as tx:
+            self._locked_task(tx.conn, task_id, worker_id, lock_instance=False)
+            tx.conn.execute(update(t.external_tasks).where(t.external_tasks.c.id == task_id).values(
+                lock_expires_ms=self._now_ms() + int(new_duration_ms)))
+
+    def find_external_tasks(self, business_key: str) -> list[ExternalTask]:
+        c = t.external_tasks.c
+        with self._read() as conn:
+            rows = conn.execute(
+                sql_select(t.external_tasks, t.instances.c.variables)
+                .join(t.instances, t.instances.c.id == c.instance_id)
+                .where(c.business_key == business_key).order_by(c.created_ms, c.id)).all()
+        now = self._now_ms()
+        return [self._external_view(r, now) for r in rows]
+
+    def find_external_tasks_by_topic(self, topic: str, *, limit: int = 100) -> list[ExternalTask]:
+        """Open external tasks of a topic (locked or not, incidents included), oldest first."""
+        c = t.external_tasks.c
+        with self._read() as conn:
+            rows = conn.execute(
+                sql_select(t.external_tasks, t.instances.c.variables)
+                .join(t.instances, t.instances.c.id == c.instance_id)
+                .where(c.topic == topic).order_by(c.created_ms, c.id).limit(limit)).all()
+        now = self._now_ms()
+        return [self._external_view(r, now) for r in rows]
+
+    def set_external_task_retries(self, task_id: str, retries: int) -> None:
+        c = t.external_tasks.c
+        with self._write() as tx:
+            conn = tx.conn
+            found = conn.execute(sql_select(c.instance_id).where(c.id == task_id)).first()
+            if found is None:
+                raise TaskNotFound(f"external task {task_id} does not exist or is completed")
+            inst = self._lock_instance(conn, found.instance_id)
+            if inst is None or conn.execute(sql_select(c.id).where(c.id == task_id).with_for_update()).first() is None:
+                raise TaskNotFound(f"external task {task_id} does not exist or is completed")
+            values: dict[str, Any] = {"retries": int(retries)}
+            if retries > 0:
+                values.update(available_ms=0, error_message=None, error_details=None)
+            conn.execute(update(t.external_tasks).where(c.id == task_id).values(**values))
+            stuck = conn.execute(sql_select(func.count()).select_from(t.external_tasks).where(
+                and_(c.instance_id == inst["id"], c.retries == 0))).scalar()
+            state = InstanceState.INCIDENT if stuck else InstanceState.ACTIVE
+            if inst["state"] in _RUNNING and state != inst["state"]:
+                conn.execute(update(t.instances).where(t.instances.c.id == inst["id"]).values(
+                    state=state, updated_ms=self._now_ms()))
+            tx.wake = True
+
+    # ------------------------------------------------------------------ queries
+
+    def process_state(self, business_key: str) -> ProcessState | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sql_select(t.instances.c.id, t.instances.c.definition_id, t.instances.c.process_key,
+                           t.instances.c.state, t.instances.c.active_activity_ids, t.instances.c.history,
+                           t.instances.c.variables)
+                .where(t.instances.c.business_key == business_key)
+                .order_by(t.instances.c.seq.desc()).limit(1)).first()
+            if row is None:
+                return None
+            incidents = conn.execute(
+                sql_select(t.external_tasks.c.error_message)
+                .where(and_(t.external_tasks.c.instance_id == row.id, t.external_tasks.c.retries == 0))
+                .order_by(t.external_tasks.c.created_ms)).scalars().all()
+        return ProcessState(
+            instance_id=row.id, business_key=business_key, process_key=row.process_key,
+            definition_id=row.definition_id, state=row.state,
+            active_activity_ids=tuple(row.active_activity_ids), completed_activity_ids=tuple(h[0] for h in row.history),
+            variables=dict(row.variables), incidents=tuple(m or "failed" for m in incidents))
+
+    def process_definition_xml(self, definition_id: str | None = None) -> str:
+        with self._read() as conn:
+            if definition_id is None:
+                row = self._latest_definition_row(conn)
+                if row is None:
+                    raise NotFound(f"no process {self.process_key!r} is deployed on the {self.name}")
+            else:
+                row = conn.execute(sql_select(t.definitions).where(t.definitions.c.id == definition_id)).first()
+                if row is None:
+                    raise NotFound(f"process definition {definition_id} was not found")
+            return row.xml
+
+    def check(self) -> None:
+        with self._read(snapshot=False) as conn:
+            conn.execute(sql_select(t.definitions.c.id).limit(1)).first()
+
+    # ------------------------------------------------------------------ waiting
+
+    def _ensure_listener(self) -> None:
+        if not self._listen or self._closed:
+            return
+        with self._cv:
+            if self._listener is None or not self._listener.is_alive():
+                self._listener = _PgListener(self._db, NOTIFY_CHANNEL, self._wake)
+                self._listener.start()
+
+    def interrupt_waits(self) -> None:
+        with self._cv:
+            self._interrupts += 1
+            self._cv.notify_all()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.interrupt_waits()
+        listener = self._listener
+        if listener is not None:
+            listener.stop()
+
+
+class _Row:
+    """Attribute access over an instance dict (what ``_restore`` reads)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+class _PgListener(threading.Thread):
+    """LISTENs on PostgreSQL and calls ``on_notify`` for every notification (and after each reconnect)."""
+
+    def __init__(self, db: Engine, channel: str, on_notify: Callable[[], None]) -> None:
+        super().__init__(name="pflow-wf-listen", daemon=True)
+        self._db = db
+        self._channel = channel
+        self._on_notify = on_notify
+        self._stop = threading.Event()
+        self.listening = False
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        import psycopg2
+        import psycopg2.extensions
+
+        backoff = 0.5
+        while not self._stop.is_set():
+            conn = None
+            try:
+                cargs, cparams = self._db.dialect.create_connect_args(self._db.url)
+                conn = psycopg2.connect(*cargs, **cparams)
+                conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+                with conn.cursor() as cur:
+                    cur.execute(f"LISTEN {self._channel}")
+                self.listening = True
+                backoff = 0.5
+                self._on_notify()  # anything that happened while we were not listening
+                while not self._stop.is_set():
+                    ready, _, _ = select.select([conn], [], [], 1.0)
+                    if ready:
+                        conn.poll()
+                        if conn.notifies:
+                            conn.notifies.clear()
+                            self._on_notify()
+            except Exception as exc:  # reconnect: the database may be restarting
+                self.listening = False
+                log.warning("embedded engine: LISTEN connection lost (%s); retrying in %.1fs", exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                self.listening = False
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:
+                        pass

@@ -1,0 +1,274 @@
+"""The ticket store on SQLAlchemy 2: one session per unit of work, the same code for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy.orm import Session, attributes, sessionmaker
+
+from pflow.adapters.sqlalchemy import tables
+from pflow.adapters.sqlalchemy.errors import translate
+from pflow.domain.errors import NotFound
+from pflow.domain.events import DomainEvent
+from pflow.domain.model import Ticket
+from pflow.domain.notifications import Notification
+from pflow.ports.repository import (
+    NotificationPage,
+    NotificationRepository,
+    Outbox,
+    OutboxMessage,
+    Page,
+    ProcessedEvents,
+    TicketQuery,
+    TicketRepository,
+    UnitOfWork,
+    check_page,
+)
+
+# Any fixed 64-bit number: the PostgreSQL advisory lock only one outbox relay may hold at a time.
+RELAY_LOCK_KEY = 0x70666C6F775F7231  # "pflow_r1"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _like_pattern(text_: str) -> str:
+    escaped = text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class _Guard:
+    """Maps database errors raised inside ``with guard():`` to domain errors."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            translated = translate(exc, self._session.get_bind().url)
+            if translated is None or translated is exc:
+                raise
+            raise translated from exc
+
+
+class SqlAlchemyTicketRepository(TicketRepository):
+    def __init__(self, session: Session, guard: _Guard) -> None:
+        super().__init__()
+        self._session = session
+        self._guard = guard
+
+    def _add(self, ticket: Ticket) -> None:
+        self._session.add(ticket)
+
+    def _get(self, ticket_id: str) -> Ticket:
+        with self._guard():
+            ticket = self._session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound(f"Ticket {ticket_id} was not found.")
+        return ticket
+
+    def list(self, query: TicketQuery) -> Page[Ticket]:
+        t = tables.tickets
+        conditions = []
+        if query.status is not None:
+            conditions.append(t.c.status == query.status)
+        if query.requester is not None:
+            conditions.append(t.c.requester == query.requester)
+        if query.exclude_requester is not None:
+            conditions.append(t.c.requester != query.exclude_requester)
+        if query.text:
+            pattern = _like_pattern(query.text)
+            conditions.append(t.c.title.ilike(pattern, escape="\\") | t.c.description.ilike(pattern, escape="\\"))
+        order = (t.c.created_at.asc(), t.c.id.asc()) if query.oldest_first else (t.c.created_at.desc(), t.c.id.desc())
+        with self._guard():
+            total = self._session.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one()
+            items = list(self._session.scalars(
+                select(Ticket).where(*conditions).order_by(*order).offset(query.offset).limit(query.page_size)))
+        return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+
+class SqlAlchemyOutbox(Outbox):
+    def __init__(self, session: Session, guard: _Guard) -> None:
+        self._session = session
+        self._guard = guard
+        self.staged: list[DomainEvent] = []
+
+    def add(self, event: DomainEvent) -> None:
+        self.staged.append(event)
+
+    def pending(self, limit: int = 100) -> list[OutboxMessage]:
+        o = tables.outbox
+        with self._guard():
+            rows = self._session.execute(
+                select(o.c.id, o.c.event_id, o.c.ticket_id, o.c.routing_key, o.c.body, o.c.created_at, o.c.attempts)
+                .where(o.c.sent_at.is_(None)).order_by(o.c.id).limit(limit)).all()
+        return [OutboxMessage(id=r.id, event_id=r.event_id, ticket_id=r.ticket_id, routing_key=r.routing_key,
+                              body=r.body, created_at=r.created_at, attempts=r.attempts) for r in rows]
+
+    def mark_sent(self, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+        o = tables.outbox
+        with self._guard():
+            self._session.execute(update(o).where(o.c.id.in_(message_ids)).values(sent_at=_now(), last_error=None))
+
+    def record_failure(self, message_id: int, error: str) -> None:
+        o = tables.outbox
+        with self._guard():
+            self._session.execute(update(o).where(o.c.id == message_id)
+                                  .values(attempts=o.c.attempts + 1, last_error=error[:2000]))
+
+    def try_lock_relay(self) -> bool:
+        if self._session.get_bind().dialect.name != "postgresql":
+            return True  # SQLite: the embedded default runs one relay, in `pflow serve`
+        with self._guard():
+            return bool(self._session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                              {"key": RELAY_LOCK_KEY}).scalar_one())
+
+    def rows(self) -> list[dict]:
+        return [{"event_id": e.event_id, "ticket_id": e.ticket_id, "routing_key": e.routing_key,
+                 "body": e.to_message(), "created_at": _now(), "attempts": 0} for e in self.staged]
+
+
+class SqlAlchemyNotificationRepository(NotificationRepository):
+    def __init__(self, session: Session, guard: _Guard) -> None:
+        self._session = session
+        self._guard = guard
+
+    def add(self, notification: Notification) -> None:
+        self._session.add(notification)
+
+    def list_for(self, recipient: str, *, unread_only: bool = False, page: int = 1,
+                 page_size: int = 20) -> NotificationPage:
+        check_page(page, page_size)
+        n = tables.notifications
+        mine = [n.c.recipient == recipient]
+        listed = mine + ([n.c.read_at.is_(None)] if unread_only else [])
+        with self._guard():
+            self._session.flush()
+            total, unread = self._session.execute(
+                select(func.count(), func.coalesce(func.sum(case((n.c.read_at.is_(None), 1), else_=0)), 0))
+                .where(*mine)).one()
+            items = list(self._session.scalars(
+                select(Notification).where(*listed).order_by(n.c.created_at.desc(), n.c.id.desc())
+                .offset((page - 1) * page_size).limit(page_size)))
+        return NotificationPage(items=items, total=unread if unread_only else total, unread=unread, page=page,
+                                page_size=page_size)
+
+    def get(self, notification_id: str, recipient: str) -> Notification:
+        with self._guard():
+            found = self._session.get(Notification, notification_id)
+        if found is None or found.recipient != recipient:
+            raise NotFound(f"Notification {notification_id} was not found.")
+        return found
+
+    def mark_read(self, notification_id: str, recipient: str, at: datetime) -> Notification:
+        notification = self.get(notification_id, recipient)
+        notification.mark_read(at)
+        return notification
+
+    def mark_all_read(self, recipient: str, at: datetime) -> int:
+        n = tables.notifications
+        with self._guard():
+            self._session.flush()
+            result = self._session.execute(
+                update(n).where(n.c.recipient == recipient, n.c.read_at.is_(None)).values(read_at=at),
+                execution_options={"synchronize_session": False})
+            for obj in self._session.identity_map.values():  # keep loaded objects in line with the rows
+                if isinstance(obj, Notification) and obj.recipient == recipient and obj.read_at is None:
+                    attributes.set_committed_value(obj, "read_at", at)
+        return result.rowcount
+
+
+class SqlAlchemyProcessedEvents(ProcessedEvents):
+    def __init__(self, session: Session, guard: _Guard) -> None:
+        self._session = session
+        self._guard = guard
+        self.staged: list[tuple[str, str]] = []
+
+    def contains(self, consumer: str, event_id: str) -> bool:
+        p = tables.processed_events
+        with self._guard():
+            return self._session.execute(
+                select(p.c.event_id).where(p.c.consumer == consumer, p.c.event_id == event_id)).first() is not None
+
+    def add(self, consumer: str, event_id: str) -> None:
+        self.staged.append((consumer, event_id))
+
+
+def _snapshot(session: Session) -> list[tuple[object, dict]]:
+    """The loaded state of every object in the session, to put back if the commit fails
+    (SQLAlchemy expires everything on rollback; callers may still read what they changed)."""
+    saved = []
+    for obj in list(session.identity_map.values()) + list(session.new):
+        state = attributes.instance_state(obj)
+        keys = [k for k in state.mapper.attrs.keys() if k in state.dict]
+        values = {}
+        for k in keys:
+            v = state.dict[k]
+            values[k] = list(v) if isinstance(v, list) else v
+        saved.append((obj, values))
+    return saved
+
+
+def _restore(saved: list[tuple[object, dict]]) -> None:
+    for obj, values in saved:
+        for key, value in values.items():
+            attributes.set_committed_value(obj, key, value)
+
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    """One session per business transaction; leaving the block without ``commit()`` discards everything."""
+
+    def __init__(self, session_factory: sessionmaker, on_events_committed: Callable[[], None] | None = None) -> None:
+        self.session: Session = session_factory()
+        self._guard = _Guard(self.session)
+        self._on_events_committed = on_events_committed
+        self.tickets = SqlAlchemyTicketRepository(self.session, self._guard)
+        self.outbox = SqlAlchemyOutbox(self.session, self._guard)
+        self.notifications = SqlAlchemyNotificationRepository(self.session, self._guard)
+        self.processed_events = SqlAlchemyProcessedEvents(self.session, self._guard)
+
+    def _commit(self) -> None:
+        saved = _snapshot(self.session)
+        written = len(self.outbox.staged)
+        try:
+            with self._guard():
+                try:
+                    # Ticket changes first: a lost optimistic-locking race stops here, before any event is written.
+                    self.session.flush()
+                    if self.outbox.staged:
+                        self.session.execute(insert(tables.outbox), self.outbox.rows())
+                    if self.processed_events.staged:
+                        now = _now()
+                        self.session.execute(insert(tables.processed_events), [
+                            {"consumer": c, "event_id": e, "processed_at": now}
+                            for c, e in self.processed_events.staged])
+                    self.session.commit()
+                except Exception:
+                    self.session.rollback()
+                    _restore(saved)
+                    raise
+        finally:
+            self.outbox.staged.clear()
+            self.processed_events.staged.clear()
+        if written and self._on_events_committed:
+            self._on_events_committed()
+
+    def rollback(self) -> None:
+        # close() rolls the transaction back without expiring loaded objects, so a ticket
+        # returned from inside the block stays readable after it.
+        self.outbox.staged.clear()
+        self.processed_events.staged.clear()
+        self.session.close()
+
+    def check(self) -> None:
+        with self._guard():
+            self.session.execute(text("SELECT 1"))

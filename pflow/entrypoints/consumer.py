@@ -1,0 +1,47 @@
+"""The event consumer process: ticket events in, in-app notifications out.
+
+``pflow consume`` runs it in the foreground (production, one or more processes);
+``pflow serve`` runs it as a thread in the embedded default.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from pflow.ports.events import EventConsumer
+from pflow.service.notifications import NotificationService
+
+log = logging.getLogger(__name__)
+
+
+class NotificationConsumer:
+    def __init__(self, consumer: EventConsumer, notifications: NotificationService) -> None:
+        self._consumer = consumer
+        self._notifications = notifications
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.handled = 0
+
+    def run(self, stop: threading.Event | None = None, *, idle_timeout: float | None = None) -> int:
+        """Consume in this thread until ``stop`` is set (or idle for ``idle_timeout`` seconds)."""
+        count = self._consumer.consume(self._notifications.handle, stop or self._stop, idle_timeout=idle_timeout)
+        self.handled += count
+        return count
+
+    def drain(self, idle_timeout: float = 0.5) -> int:
+        """Handle whatever is queued now, then return (tests, scripts)."""
+        return self.run(threading.Event(), idle_timeout=idle_timeout)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="pflow-consumer", daemon=True)
+        self._thread.start()
+        log.info("event consumer started")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+            self._thread = None
+        log.info("event consumer stopped (%d events handled)", self.handled)

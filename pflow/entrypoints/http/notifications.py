@@ -1,0 +1,54 @@
+"""In-app notifications of the logged-in user."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from pflow.domain.notifications import Notification
+from pflow.entrypoints.http.context import container, current_user
+from pflow.entrypoints.http.schemas import (
+    NotificationArgsSchema,
+    NotificationPageSchema,
+    NotificationSchema,
+    UnreadCountSchema,
+)
+
+blp = Blueprint("notifications", __name__, url_prefix="/api", description="What happened to your tickets")
+
+
+def present(n: Notification) -> dict:
+    return {"id": n.id, "ticket_id": n.ticket_id, "kind": n.kind, "message": n.message, "created_at": n.created_at,
+            "read_at": n.read_at}
+
+
+def _notifications():
+    return container().notifications()
+
+
+@blp.route("/notifications")
+class Notifications(MethodView):
+    @blp.arguments(NotificationArgsSchema, location="query")
+    @blp.response(200, NotificationPageSchema)
+    def get(self, args):
+        """Your notifications, newest first, with the number still unread."""
+        page = _notifications().list(current_user(), unread_only=args["unread_only"], page=args["page"],
+                                     page_size=args["page_size"])
+        return {"items": [present(n) for n in page.items], "total": page.total, "unread": page.unread,
+                "page": page.page, "page_size": page.page_size}
+
+
+@blp.route("/notifications/read-all", methods=["POST"])
+@blp.response(200, UnreadCountSchema)
+def read_all():
+    """Mark all your notifications read."""
+    _notifications().mark_all_read(current_user())
+    return {"unread": 0}
+
+
+@blp.route("/notifications/<notification_id>/read", methods=["POST"])
+@blp.response(200, NotificationSchema)
+@blp.alt_response(404, description="No such notification of yours")
+def read(notification_id):
+    """Mark one of your notifications read (again is fine: the first time counts)."""
+    return present(_notifications().mark_read(current_user(), notification_id))

@@ -1,0 +1,27 @@
+"""An unreachable database: the API answers 503 naming it, and /readyz says which dependency is down."""
+
+from __future__ import annotations
+
+from pflow.container import build_container, shutdown
+from pflow.entrypoints.http import create_app
+from tests.conftest import ApiClient
+from tests.support import TEST_USERS, settings_for
+
+
+def test_an_unreachable_sqlite_database_gives_503_naming_it(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be")
+    container = build_container(settings_for("sqlite", tmp_path, database_url=f"sqlite:///{blocker}/pflow.db"))
+    container.users.override(TEST_USERS)
+    try:
+        api = ApiClient(create_app(container))
+        r = api.get("/api/tickets", "alice")
+        assert r.status_code == 503
+        error = r.json["error"]
+        assert error["details"]["dependency"] == "database"
+        assert f"the SQLite database at {blocker}/pflow.db is unreachable" in error["message"]
+        ready = api.get("/readyz")
+        assert ready.status_code == 503 and ready.json["error"]["details"]["unavailable"] == ["database"]
+        assert ready.json["checks"]["event_broker"] == "ok"
+    finally:
+        shutdown(container)

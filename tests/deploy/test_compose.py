@@ -1,0 +1,288 @@
+"""deploy/docker-compose.yml: valid for the Compose specification, for Compose v2 (compose-go, the
+loader Docker Compose v2 is built on) and for the Python docker-compose 1.29 (Compose v1), and wired
+the way PFlow's production setup needs. No Docker engine is involved: both loaders only read files."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from pflow.config import REPO_ROOT, Settings
+from tests.deploy import files
+from tests.deploy.files import COMPOSE_FILE, compose, environment, pflow_services, services
+
+EXPECTED_SERVICES = {"db", "camunda", "rabbitmq", "api", "worker", "consumer", "frontend"}
+SECRET = "test-secret-0123456789abcdef"
+
+
+# --- the Compose specification's JSON schema -----------------------------------------------------
+
+def compose_spec_schema() -> dict:
+    """The Compose specification's schema (compose-spec/compose-spec, schema/compose-spec.json) as
+    vendored and kept current by the check-jsonschema package (its `check-compose-spec` hook)."""
+    resource = importlib.resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json")
+    return json.loads(resource.read_text(encoding="utf-8"))
+
+
+def schema_errors(document: dict) -> list[str]:
+    schema = compose_spec_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def test_compose_file_validates_against_the_compose_specification_schema():
+    assert compose_spec_schema()["title"] == "Compose Specification"
+    assert schema_errors(compose()) == []
+
+
+def test_the_schema_check_rejects_a_broken_file():
+    broken = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    broken["services"]["api"]["helthcheck"] = broken["services"]["api"].pop("healthcheck")
+    broken["services"]["db"]["ports"] = {"5432": 5432}
+    errors = schema_errors(broken)
+    assert any("helthcheck" in e for e in errors), errors
+    assert any(e.startswith("services/db/ports") for e in errors), errors
+
+
+# --- structure ------------------------------------------------------------------------------------
+
+def test_the_stack_has_every_service():
+    assert set(services()) == EXPECTED_SERVICES
+
+
+def test_uses_nothing_compose_v1_lacks():
+    top = set(compose())
+    assert not top & {"name", "include", "models"}, "docker-compose 1.29 rejects these top-level keys"
+    for name, service in services().items():
+        assert "develop" not in service, name
+        assert set(service.get("healthcheck", {})) <= {"test", "interval", "timeout", "retries", "start_period",
+                                                      "disable"}, f"{name}: healthcheck key unknown to Compose v1"
+        assert "container_name" not in service, f"{name}: a fixed container name breaks --scale"
+
+
+def test_dependencies_wait_for_health_and_every_awaited_service_has_a_healthcheck():
+    for name, service in services().items():
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict), f"{name}: use the long depends_on form with a condition"
+        for dependency, spec in depends_on.items():
+            assert dependency in services(), f"{name} depends on unknown service {dependency}"
+            assert spec == {"condition": "service_healthy"}, f"{name} -> {dependency}: {spec}"
+            assert "test" in services()[dependency].get("healthcheck", {}), \
+                f"{name} waits for {dependency} to be healthy, but {dependency} has no healthcheck"
+
+
+def test_start_order():
+    depends = {name: set(s.get("depends_on", {})) for name, s in services().items()}
+    assert depends["camunda"] == {"db"}
+    assert depends["api"] == {"db", "camunda", "rabbitmq"}
+    assert "api" in depends["worker"] and "api" in depends["consumer"], "they start after migrations ran"
+    assert depends["frontend"] == {"api"}
+
+
+def test_healthchecks_use_tools_the_images_have():
+    check = {name: " ".join(s["healthcheck"]["test"]) for name, s in services().items() if "healthcheck" in s}
+    assert "pg_isready" in check["db"]
+    # Camunda Run's image (Alpine) ships curl; /engine-rest/engine answers once the engine is up.
+    assert "curl" in check["camunda"] and "http://localhost:8080/engine-rest/engine" in check["camunda"]
+    assert "rabbitmq-diagnostics" in check["rabbitmq"]
+    # The backend image is python:slim (no curl): Python itself probes /healthz.
+    assert check["api"].startswith("CMD python -c") and "/healthz" in check["api"]
+    assert "wget" in check["frontend"] and ":5173/" in check["frontend"]  # busybox wget (Alpine)
+
+
+def test_one_backend_image_runs_api_worker_and_consumer():
+    backend = pflow_services()
+    assert set(backend) == {"api", "worker", "consumer"}
+    assert len({s["image"] for s in backend.values()}) == 1
+    assert services()["api"]["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+    assert services()["frontend"]["build"] == {"context": "..", "dockerfile": "deploy/frontend.Dockerfile"}
+    assert services()["api"]["command"] == ["sh", "-c", "pflow migrate && exec pflow serve"]
+    assert services()["worker"]["command"] == ["pflow", "worker"]
+    assert services()["consumer"]["command"] == ["pflow", "consume"]
+
+
+def test_workers_can_be_scaled():
+    worker = services()["worker"]
+    assert "ports" not in worker and "container_name" not in worker
+    assert environment(worker)["PFLOW_WORKER_ID"] == "${PFLOW_WORKER_ID:-}", \
+        "empty by default, so each replica gets its own worker id"
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate", "consume"])
+def test_commands_the_stack_runs_exist(command):
+    from pflow.entrypoints.cli import main
+
+    files.require(f"the `pflow {command}` command", command in main.commands,
+                  "it is being added on another branch; the compose file already runs it")
+
+
+def test_production_wiring():
+    for name, service in pflow_services().items():
+        env = environment(service)
+        assert env["WORKFLOW_ENGINE"] == "camunda", name
+        assert env["PFLOW_SERVE_WORKER"] == "0", f"{name}: workers run in the worker service"
+        assert "@db:5432/" in env["DATABASE_URL"], name
+        assert env["CAMUNDA_URL"] == "http://camunda:8080/engine-rest", name
+        assert "@rabbitmq:5672/" in env["RABBITMQ_URL"], name
+        assert env["PFLOW_SECRET_KEY"].startswith("${PFLOW_SECRET_KEY:?"), f"{name}: the secret must be required"
+    camunda = environment(services()["camunda"])
+    assert camunda["DB_DRIVER"] == "org.postgresql.Driver"
+    assert camunda["DB_URL"] == "jdbc:postgresql://db:5432/camunda"
+    assert camunda["WAIT_FOR"] == "db:5432"
+    assert services()["camunda"]["image"].startswith("camunda/camunda-bpm-platform:run-")
+
+
+def test_camunda_gets_its_own_database_on_first_start():
+    mounts = services()["db"]["volumes"]
+    assert "./postgres/init:/docker-entrypoint-initdb.d:ro" in mounts
+    scripts = sorted((COMPOSE_FILE.parent / "postgres" / "init").iterdir())
+    sql = "\n".join(p.read_text(encoding="utf-8") for p in scripts if p.suffix == ".sql")
+    assert re.search(r"^CREATE DATABASE camunda;", sql, re.M)
+
+
+def test_state_lives_in_named_volumes():
+    assert set(compose()["volumes"]) == {"pgdata", "rabbitmqdata"}
+    assert "pgdata:/var/lib/postgresql/data" in services()["db"]["volumes"]
+    assert "rabbitmqdata:/var/lib/rabbitmq" in services()["rabbitmq"]["volumes"]
+    for name, service in pflow_services().items():
+        assert all(str(v).endswith(":ro") for v in service.get("volumes", [])), f"{name} must stay stateless"
+
+
+def test_infrastructure_ports_are_published_on_loopback_only():
+    # Camunda's REST API has no authentication: only PFlow (over the compose network) and the host may use it.
+    for name in ("db", "camunda", "rabbitmq"):
+        assert {ip for ip, _, _ in files.published_ports(services()[name])} == {"127.0.0.1"}, name
+
+
+# --- the real loaders ------------------------------------------------------------------------------
+
+def write_env(path: Path, secret: str | None = SECRET) -> Path:
+    text = files.ENV_EXAMPLE.read_text(encoding="utf-8")
+    if secret is not None:
+        text = re.sub(r"^PFLOW_SECRET_KEY=.*$", f"PFLOW_SECRET_KEY={secret}", text, flags=re.M)
+    path.write_text(text)
+    return path
+
+
+def copy_compose_dir(tmp_path: Path) -> Path:
+    """deploy/docker-compose.yml in a scratch deploy/ folder, so a .env can be put beside it."""
+    deploy = tmp_path / "repo" / "deploy"
+    deploy.mkdir(parents=True)
+    shutil.copy(COMPOSE_FILE, deploy / "docker-compose.yml")
+    return deploy / "docker-compose.yml"
+
+
+@pytest.fixture(scope="session")
+def compose_v1() -> list[str]:
+    return [files.require_tool("docker-compose", "install Debian's docker-compose 1.29 (apt-get install -y "
+                                                 "docker-compose) to check Compose v1 compatibility")]
+
+
+@pytest.fixture(scope="session")
+def compose_v2(tmp_path_factory) -> list[str]:
+    go = files.require_tool("go", "install Go to build tests/deploy/composecheck (compose-go, Compose v2's loader)")
+    out = tmp_path_factory.mktemp("composecheck") / "composecheck"
+    build = subprocess.run([go, "build", "-o", str(out), "."], cwd=Path(__file__).parent / "composecheck",
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, f"building composecheck failed:\n{build.stderr}"
+    return [str(out)]
+
+
+def run_loader(loader: list[str], compose_file: Path, env_file: Path | None, cwd: Path, v2: bool):
+    args = list(loader)
+    if v2:
+        args += ["-f", str(compose_file)] + (["--env-file", str(env_file)] if env_file else [])
+    else:
+        args += (["--env-file", str(env_file)] if env_file else []) + ["-f", str(compose_file), "config"]
+    return subprocess.run(args, cwd=cwd, env=files.clean_env(), capture_output=True, text=True, timeout=120)
+
+
+def resolved(loader, v2: bool, compose_file: Path, env_file: Path | None, cwd: Path) -> dict:
+    result = run_loader(loader, compose_file, env_file, cwd, v2)
+    assert result.returncode == 0, f"{'Compose v2' if v2 else 'docker-compose v1'} rejected the file:\n{result.stderr}"
+    return json.loads(result.stdout) if v2 else yaml.safe_load(result.stdout)
+
+
+LOADERS = [pytest.param("compose_v1", id="compose-v1"), pytest.param("compose_v2", id="compose-v2")]
+
+
+@pytest.mark.parametrize("loader_name", LOADERS)
+def test_the_loader_accepts_the_file_with_the_example_settings(loader_name, request, tmp_path):
+    loader = request.getfixturevalue(loader_name)
+    project = resolved(loader, loader_name == "compose_v2", COMPOSE_FILE, write_env(tmp_path / "env"), REPO_ROOT)
+    assert set(project["services"]) == EXPECTED_SERVICES
+    # What the containers get must be settings PFlow accepts, wired for production.
+    for name in ("api", "worker", "consumer"):
+        env = {k: str(v) for k, v in project["services"][name]["environment"].items()}
+        assert env["PFLOW_SECRET_KEY"] == SECRET
+        settings = Settings.from_env(env)
+        assert settings.workflow_engine == "camunda"
+        assert settings.database_url == "postgresql+psycopg2://pflow:pflow@db:5432/pflow"
+        assert settings.rabbitmq_url == "amqp://guest:guest@rabbitmq:5672/"
+        assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
+        assert settings.run_worker_in_serve is False
+        assert settings.demo_users is True, ".env.example turns the demo users on (with a loud comment)"
+
+
+@pytest.mark.parametrize("loader_name", LOADERS)
+def test_the_loader_reads_deploy_env_beside_the_compose_file(loader_name, request, tmp_path):
+    """The documented setup: `cp .env.example deploy/.env`, then run Compose from the repository root."""
+    loader = request.getfixturevalue(loader_name)
+    compose_file = copy_compose_dir(tmp_path)
+    write_env(compose_file.parent / ".env", secret="from-deploy-dot-env")
+    project = resolved(loader, loader_name == "compose_v2", compose_file, None, compose_file.parent.parent)
+    assert project["services"]["api"]["environment"]["PFLOW_SECRET_KEY"] == "from-deploy-dot-env"
+
+
+@pytest.mark.parametrize("loader_name", LOADERS)
+def test_the_loader_refuses_to_start_without_a_secret(loader_name, request, tmp_path):
+    loader = request.getfixturevalue(loader_name)
+    result = run_loader(loader, COMPOSE_FILE, write_env(tmp_path / "env", secret=""), REPO_ROOT,
+                        loader_name == "compose_v2")
+    assert result.returncode != 0
+    assert "PFLOW_SECRET_KEY is not set - copy .env.example to deploy/.env and set it" in result.stderr
+
+
+def _normalise(project: dict) -> dict:
+    def ports(entries):
+        out = set()
+        for p in entries or []:
+            if isinstance(p, dict):
+                out.add((p.get("host_ip", ""), int(p["published"]), int(p["target"])))
+            else:
+                parts = str(p).split("/")[0].split(":")
+                ip = parts[0] if len(parts) == 3 else ""
+                out.add((ip, int(parts[-2]), int(parts[-1])))
+        return out
+
+    model = {}
+    for name, s in project["services"].items():
+        model[name] = {
+            "image": s.get("image"),
+            "command": s.get("command"),
+            "environment": {k: str(v) for k, v in (s.get("environment") or {}).items()},
+            "ports": ports(s.get("ports")),
+            "depends_on": {d: c["condition"] for d, c in (s.get("depends_on") or {}).items()},
+            "healthcheck": (s.get("healthcheck") or {}).get("test"),
+        }
+    return model
+
+
+def test_compose_v1_and_v2_see_the_same_stack(compose_v1, compose_v2, tmp_path):
+    env_file = write_env(tmp_path / "env")
+    v1 = _normalise(resolved(compose_v1, False, COMPOSE_FILE, env_file, REPO_ROOT))
+    v2 = _normalise(resolved(compose_v2, True, COMPOSE_FILE, env_file, REPO_ROOT))
+    # Compose v2 also interpolates the $${...} escapes of healthcheck commands into ${...}; v1 prints $$.
+    for model in (v1, v2):
+        for service in model.values():
+            if service["healthcheck"]:
+                service["healthcheck"] = [t.replace("$${", "${") for t in service["healthcheck"]]
+    assert v1 == v2

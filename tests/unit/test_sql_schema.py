@@ -1,0 +1,79 @@
+"""The migrations build exactly the tables the mappers use; the embedded default migrates itself."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from pflow.adapters.sqlalchemy.migrate import SchemaNotCurrent, current_revision, ensure_current, head_revision, upgrade
+from pflow.adapters.spiff.tables import metadata as engine_metadata
+from pflow.adapters.sqlalchemy.tables import metadata
+from pflow.config import Settings
+from pflow.container import build_container, prepare_database, shutdown
+from tests.support import make_store
+
+
+def _diff(engine, target):
+    """Differences between the migrated database and one part's tables (the ticket store's or the
+    embedded engine's); each part is compared on its own tables only."""
+
+    def ours(name, type_, parent_names):
+        table = name if type_ == "table" else parent_names.get("table_name")
+        return table is None or table in target.tables
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False, "include_name": ours})
+        return compare_metadata(context, target)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def test_migrations_match_the_mapped_tables(kind, tmp_path):
+    store = make_store(kind, tmp_path)  # migrated to head
+    try:
+        assert _diff(store.engine, metadata) == []
+        assert _diff(store.engine, engine_metadata) == []
+        assert current_revision(store.engine) == head_revision() == "0003_engine_state"
+    finally:
+        store.close()
+
+
+def test_the_migration_chain_is_linear_and_reversible(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine, "0001_tickets")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version", "tickets", "ticket_history", "outbox"}
+    with pytest.raises(SchemaNotCurrent, match="run `pflow migrate`"):
+        ensure_current(engine)
+    upgrade(engine)
+    ensure_current(engine)
+    from alembic import command
+
+    from pflow.adapters.sqlalchemy.migrate import alembic_config
+
+    command.downgrade(alembic_config(engine), "base")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    engine.dispose()
+
+
+def test_the_embedded_default_migrates_its_sqlite_file_on_start(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'var' / 'pflow.db'}", rabbitmq_url="memory://",
+                        data_dir=tmp_path)
+    container = build_container(settings)
+    try:
+        prepare_database(container)
+        assert current_revision(container.db_engine()) == head_revision()
+        with container.db_engine().connect() as c:
+            assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        shutdown(container)
+
+
+def test_the_defaults_keep_state_under_the_data_dir(tmp_path):
+    settings = Settings.from_env({"PFLOW_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path}/pflow.db"
+    assert settings.rabbitmq_url == f"sqla+sqlite:///{tmp_path}/events.db"
+    explicit = Settings.from_env({"DATABASE_URL": "postgresql://pflow:pflow@localhost:5432/pflow",
+                                  "RABBITMQ_URL": "amqp://guest:guest@localhost:5672/"})
+    assert explicit.database_url == "postgresql+psycopg2://pflow:pflow@localhost:5432/pflow"
+    assert explicit.rabbitmq_url == "amqp://guest:guest@localhost:5672/"
