@@ -69,7 +69,7 @@ def fake():
         do_GET = do_POST = do_PUT = do_DELETE = _answer
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     script.url = f"http://127.0.0.1:{server.server_address[1]}/engine-rest"
     yield script
@@ -116,7 +116,7 @@ def test_a_url_that_is_not_the_rest_root_is_named(fake):
 
 
 def test_a_slow_engine_times_out_as_unavailable(fake, engine):
-    fake.on("GET", "/engine", ("sleep", 3))
+    fake.on("GET", "/engine", ("sleep", 1.5))
     with pytest.raises(EngineUnavailable) as err:
         engine.check()
     assert "no answer within 1s" in err.value.message
