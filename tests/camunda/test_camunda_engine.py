@@ -101,7 +101,8 @@ def test_a_file_without_the_configured_process_is_refused_before_deploying(url, 
 
 def test_variables_keep_their_types_through_the_engine(engine, key):
     sent = {"requester": "alice", "amount": 1200.5, "count": 3, "big": 2**40, "urgent": False, "note": None,
-            "tags": ["a", "b"], "extra": {"floor": 2}, "due": datetime(2030, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)}
+            "tags": ["a", "b"], "extra": {"floor": 2},
+            "due": datetime(2030, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)}
     approve(engine, key, sent)
     state = engine.process_state(key)
     assert {k: state.variables[k] for k in sent} == sent

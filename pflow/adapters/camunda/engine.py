@@ -120,13 +120,13 @@ class CamundaWorkflowEngine(WorkflowEngine):
 
     # ---------------------------------------------------------------- helpers
 
-    def _retrying(self, call: Callable[[], T], what: str) -> tuple[T, int]:
-        """Run ``call`` (a request safe to repeat), again after a pause while Camunda does not answer.
-        Returns its result and the number of attempts it took."""
+    def _retrying(self, call: Callable[[], T], what: str) -> T:
+        """Run ``call`` (a request safe to repeat), again after a pause while Camunda does not answer,
+        up to ``report_attempts`` times."""
         attempt = 1
         while True:
             try:
-                return call(), attempt
+                return call()
             except EngineUnavailable as exc:
                 if attempt >= self.report_attempts:
                     raise
@@ -340,8 +340,10 @@ class CamundaWorkflowEngine(WorkflowEngine):
                 body["asyncResponseTimeout"] = poll_ms
             else:
                 body.pop("asyncResponseTimeout", None)
+            # The read timeout outlasts the poll, so Camunda always answers first (see the module docstring).
+            read_timeout = max(poll_ms, 0) / 1000 + max(POLL_MARGIN_S, self._client.timeout_s)
             fetched = self._client.request("POST", "/external-task/fetchAndLock", json=body,
-                                           read_timeout=max(poll_ms, 0) / 1000 + max(POLL_MARGIN_S, self._client.timeout_s)) or []
+                                           read_timeout=read_timeout) or []
             tasks = [self._external_task(dto) for dto in fetched]
             if self._interrupts != generation:
                 self._unlock(tasks)
