@@ -85,6 +85,8 @@ class Settings:
     database_url: str = default_database_url(REPO_ROOT / "var")
     camunda_url: str = "http://localhost:8081/engine-rest"
     camunda_process_key: str = "ticket_approval"
+    camunda_timeout_s: int = 10  # read timeout of every Camunda REST call except long polls
+    camunda_max_poll_ms: int = 2_000  # longest single fetchAndLock long poll (Camunda's asyncResponseTimeout)
     rabbitmq_url: str = default_events_url(REPO_ROOT / "var")
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"

@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 from dependency_injector import containers, providers
 
+from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
 from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
@@ -54,6 +55,13 @@ def _embedded_engine(database_url: str, db_engine: Callable, process_key: str) -
             "(postgresql://user:password@host:5432/pflow), or use WORKFLOW_ENGINE=memory."
         )
     engine = SpiffWorkflowEngine(db_engine(), process_key)
+    yield engine
+    engine.close()
+
+
+def _camunda_engine(url: str, process_key: str, timeout_s: int, max_poll_ms: int) -> Iterator[CamundaWorkflowEngine]:
+    """Camunda 7 over REST; the resource owns the HTTP session (closed at shutdown)."""
+    engine = CamundaWorkflowEngine(url, process_key, timeout_s=timeout_s, max_poll_ms=max_poll_ms)
     yield engine
     engine.close()
 
@@ -134,6 +142,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Resource(_memory_engine, process_key=config.camunda_process_key),
         embedded=providers.Resource(_embedded_engine, database_url=config.database_url,
                                     db_engine=db_engine.provider, process_key=config.camunda_process_key),
+        camunda=providers.Resource(_camunda_engine, url=config.camunda_url, process_key=config.camunda_process_key,
+                                   timeout_s=config.camunda_timeout_s, max_poll_ms=config.camunda_max_poll_ms),
     )
 
     # --- events
@@ -190,6 +200,9 @@ def build_container(settings: Settings | None = None) -> Container:
         "rabbitmq_exchange": settings.rabbitmq_exchange,
         "rabbitmq_queue": settings.rabbitmq_queue,
         "camunda_process_key": settings.camunda_process_key,
+        "camunda_url": settings.camunda_url,
+        "camunda_timeout_s": settings.camunda_timeout_s,
+        "camunda_max_poll_ms": settings.camunda_max_poll_ms,
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,

@@ -60,3 +60,10 @@ def api(stack):
 @pytest.fixture
 def users():
     return TEST_USERS
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove what the session deployed on a shared Camunda (its own process key only)."""
+    from tests.camunda.stack import cleanup_session
+
+    cleanup_session()

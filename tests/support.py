@@ -56,6 +56,10 @@ def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     if kind == "embedded":  # the embedded default: SpiffWorkflow and tickets in one SQLite file
         values = dict(workflow_engine="embedded", database_url=stores["sqlite"], rabbitmq_url="memory://", **base)
         return Settings(**{**values, **overrides})
+    if kind == "camunda":  # Camunda over REST, tickets in SQLite
+        from tests.camunda import stack as camunda
+
+        return camunda.settings(base, {"database_url": stores["sqlite"], **overrides})
     raise ValueError(f"unknown adapter set {kind!r}")
 
 
@@ -65,10 +69,11 @@ STACKS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.integration),
     pytest.param("embedded", id="embedded"),
+    pytest.param("camunda", id="camunda", marks=pytest.mark.camunda),
 ]
 # Stacks whose engine can be down while the ticket store answers (the embedded engine lives in
 # the tickets' own database, so it is down exactly when the database is).
-SEPARATE_ENGINE_STACKS = [s for s in STACKS if s.values[0] in ("memory", "sqlite", "postgres")]
+SEPARATE_ENGINE_STACKS = [s for s in STACKS if s.values[0] in ("memory", "sqlite", "postgres", "camunda")]
 
 
 def prepare_stack(kind: str) -> None:
@@ -76,6 +81,10 @@ def prepare_stack(kind: str) -> None:
     if kind == "postgres":
         require_postgres()
         reset_postgres()
+    if kind == "camunda":
+        from tests.camunda.stack import require_camunda
+
+        require_camunda()
 
 
 @dataclass
@@ -127,6 +136,10 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
     container = build_container(settings)
     container.users.override(TEST_USERS)
     migrate_database(container)
+    if kind == "camunda":
+        from tests.camunda.stack import install
+
+        install(container, settings)  # through a proxy the test can cut (stack.engine.available = False)
     container.workflow_engine().deploy(settings.bpmn_file)
     return Stack(kind, container, settings)
 
@@ -185,11 +198,20 @@ def make_engine(kind: str, tmp_path: Path):
         return InMemoryWorkflowEngine()
     if kind in ("embedded", "embedded-postgres"):
         return make_embedded_engine(kind, tmp_path)
+    if kind == "camunda":
+        from pflow.adapters.camunda import CamundaWorkflowEngine
+        from tests.camunda.stack import require_camunda
+
+        return CamundaWorkflowEngine(require_camunda())
     raise ValueError(f"unknown engine {kind!r}")
 
 
 def make_unreachable_engine(kind: str, tmp_path: Path):
     """An engine adapter whose engine does not answer."""
+    if kind == "camunda":
+        from pflow.adapters.camunda import CamundaWorkflowEngine
+
+        return CamundaWorkflowEngine(f"http://127.0.0.1:{free_port()}/engine-rest")  # nothing listens there
     if kind == "embedded":
         from sqlalchemy import create_engine
 
@@ -215,6 +237,7 @@ ENGINES = [
     pytest.param("memory", id="memory"),
     pytest.param("embedded", id="embedded"),
     pytest.param("embedded-postgres", id="embedded-postgres", marks=pytest.mark.integration),
+    pytest.param("camunda", id="camunda", marks=pytest.mark.camunda),
 ]
 
 

@@ -21,6 +21,8 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # SpiffWorkflow logs every task state change at INFO; PFlow logs what matters per ticket.
     logging.getLogger("spiff").setLevel(logging.WARNING)
+    # urllib3 warns on each connection retry; the Camunda adapter reports an unreachable engine itself.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def prepare(container: Container, *, deploy: bool = True) -> None:

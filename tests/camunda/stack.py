@@ -1,0 +1,142 @@
+"""Camunda for the shared test registries (tests/support.py): the engine under test, gating,
+and isolation on an engine that other tests and test runs share.
+
+Isolation: the contract suite uses the real process key and business-key-filtered
+fetches. Full stacks (API tests, BDD features) run a worker that fetches every task
+of its topic, so they deploy the BPMN under a process key of their own for this
+test session (``ticket_approval_t<hex>``): a worker of one run never takes another
+run's tasks. Each stack cancels the instances it left running when it closes, and
+the session deletes its deployment (with its instances and history) at the end.
+
+Outages: a stack talks to Camunda through a ``TcpProxy``; setting
+``stack.engine.available = False`` cuts it (connections refused, as with a stopped
+engine), so tests written for any engine can take Camunda down and bring it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import requests
+from dependency_injector import providers
+
+from pflow.adapters.camunda import CamundaWorkflowEngine
+from pflow.config import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+CAMUNDA_URL = os.environ.get("PFLOW_TEST_CAMUNDA_URL", "http://localhost:8081/engine-rest").rstrip("/")
+HINT = "start it with `make camunda-up` (deploy/camunda-dev/camunda-dev.sh up) or set PFLOW_TEST_CAMUNDA_URL"
+BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
+SESSION_KEY = f"ticket_approval_t{uuid.uuid4().hex[:10]}"
+
+_session_bpmn: Path | None = None
+_used = False
+
+
+def probe() -> None:
+    engine = CamundaWorkflowEngine(CAMUNDA_URL, timeout_s=5)
+    try:
+        engine.check()
+    finally:
+        engine.close()
+
+
+def require_camunda() -> str:
+    from tests.support import require_service
+
+    require_service("Camunda", probe, HINT)
+    return CAMUNDA_URL
+
+
+def session_bpmn() -> Path:
+    """The ticket BPMN with this session's process key (same graph, same element ids)."""
+    global _session_bpmn, _used
+    _used = True
+    if _session_bpmn is None:
+        text = BPMN.read_text(encoding="utf-8")
+        assert text.count('"ticket_approval"') == 2, "the BPMN's process id moved; update tests/camunda/stack.py"
+        path = Path(tempfile.mkdtemp(prefix="pflow-camunda-")) / "ticket-process.bpmn"
+        path.write_text(text.replace('"ticket_approval"', f'"{SESSION_KEY}"'), encoding="utf-8")
+        _session_bpmn = path
+    return _session_bpmn
+
+
+def settings(base: dict, overrides: dict) -> Settings:
+    """A Camunda stack's settings: this session's process key and BPMN; memory store and bus unless overridden."""
+    return Settings(**{**base, "workflow_engine": "camunda", "database_url": "memory://", "rabbitmq_url": "memory://",
+                       "camunda_url": CAMUNDA_URL, "camunda_process_key": SESSION_KEY, "bpmn_file": session_bpmn(),
+                       **overrides})
+
+
+class SwitchableCamundaEngine(CamundaWorkflowEngine):
+    """The real adapter, reaching Camunda through a proxy; ``available = False`` cuts the proxy."""
+
+    def __init__(self, settings: Settings) -> None:
+        from tests.camunda.proxy import TcpProxy
+
+        self.proxy = TcpProxy.for_url(settings.camunda_url)
+        super().__init__(self.proxy.url_for(settings.camunda_url), settings.camunda_process_key,
+                         timeout_s=settings.camunda_timeout_s, max_poll_ms=settings.camunda_max_poll_ms)
+
+    @property
+    def available(self) -> bool:
+        return self.proxy.up
+
+    @available.setter
+    def available(self, value: bool) -> None:
+        if value:
+            self.proxy.restore()
+        else:
+            self.proxy.cut()
+
+    def close(self) -> None:
+        super().close()
+        self.proxy.close()
+
+
+def _switchable_engine(settings: Settings) -> Iterator[SwitchableCamundaEngine]:
+    engine = SwitchableCamundaEngine(settings)
+    try:
+        yield engine
+    finally:
+        engine.close()
+        cancel_running(settings.camunda_process_key)
+
+
+def install(container, settings: Settings) -> None:
+    """Make a built container use the switchable engine (closed with the container's resources)."""
+    container.workflow_engine.override(providers.Resource(_switchable_engine, settings))
+
+
+def cancel_running(process_key: str) -> None:
+    """Stop what a stack left running, so no later worker of this session picks it up."""
+    try:
+        running = requests.get(f"{CAMUNDA_URL}/process-instance", params={"processDefinitionKey": process_key},
+                               timeout=10).json()
+        for instance in running:
+            if instance.get("definitionKey") != process_key:  # never trust a filter the engine might ignore
+                continue
+            requests.delete(f"{CAMUNDA_URL}/process-instance/{instance['id']}", timeout=10)
+    except requests.RequestException as exc:
+        log.warning("could not clean up Camunda instances of %s: %s", process_key, exc)
+
+
+def cleanup_session() -> None:
+    """Delete this session's deployments with their instances and history."""
+    if not _used:
+        return
+    try:
+        deployments = requests.get(f"{CAMUNDA_URL}/deployment", params={"name": f"pflow-{SESSION_KEY}"},
+                                   timeout=10).json()
+        for deployment in deployments:
+            if deployment.get("name") != f"pflow-{SESSION_KEY}":
+                continue
+            requests.delete(f"{CAMUNDA_URL}/deployment/{deployment['id']}", params={"cascade": "true"}, timeout=30)
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("could not delete the test deployment of %s: %s", SESSION_KEY, exc)

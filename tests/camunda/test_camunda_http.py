@@ -1,0 +1,233 @@
+"""The Camunda adapter's HTTP edge and typed variables, against a scripted HTTP server (no engine needed):
+what a stopping engine, a wrong URL, a lost answer and a slow engine look like to PFlow."""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pflow.adapters.camunda import CamundaWorkflowEngine
+from pflow.adapters.camunda.variables import from_typed, from_typed_map, to_typed, to_typed_map
+from pflow.domain.errors import EngineUnavailable, ValidationError
+from pflow.ports.workflow import TaskLockedByOtherWorker, TaskNotFound
+from tests.support import free_port
+
+
+class Script:
+    """What the fake engine answers: ``routes[(method, path)]`` is a list of answers used in turn
+    (the last one repeats); an answer is (status, content type, body), "drop" or ("sleep", seconds)."""
+
+    def __init__(self):
+        self.routes: dict[tuple[str, str], list] = {}
+        self.calls: list[tuple[str, str, bytes]] = []
+
+    def on(self, method, path, *answers):
+        self.routes[(method, path)] = list(answers)
+
+
+def camunda_error(status, type_, message, code=0):
+    return status, "application/json", json.dumps({"type": type_, "message": message, "code": code})
+
+
+@pytest.fixture
+def fake():
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = self.path.split("?")[0].removeprefix("/engine-rest")
+            script.calls.append((self.command, path, body))
+            answers = script.routes.get((self.command, path)) or [(404, "text/html", "<html>nope</html>")]
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if answer == "drop":  # the request arrived, the answer never does
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if answer[0] == "sleep":
+                time.sleep(answer[1])
+                answer = (200, "application/json", "[]")
+            status, ctype, text = answer
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    script.url = f"http://127.0.0.1:{server.server_address[1]}/engine-rest"
+    yield script
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def engine(fake):
+    e = CamundaWorkflowEngine(fake.url, timeout_s=1, retry_pause_s=0.01)
+    yield e
+    e.close()
+
+
+def calls(fake, method, path):
+    return [c for c in fake.calls if c[:2] == (method, path)]
+
+
+# --- engine unavailable -----------------------------------------------------------------------
+
+def test_a_closed_port_says_camunda_is_not_reachable_and_what_to_do():
+    url = f"http://127.0.0.1:{free_port()}/engine-rest"
+    engine = CamundaWorkflowEngine(url)
+    with pytest.raises(EngineUnavailable) as err:
+        engine.start_process("TCK-1", {})
+    message = err.value.message
+    assert "Camunda is not reachable at " + url in message and "connection refused" in message
+    assert "make camunda-up" in message and "CAMUNDA_URL" in message
+    assert err.value.dependency == "Camunda" and err.value.details["url"] == url
+
+
+def test_an_html_error_page_while_the_engine_stops_is_unavailability(fake, engine):
+    fake.on("GET", "/engine", (500, "text/html", "<html><body>HTTP Status 500</body></html>"))
+    with pytest.raises(EngineUnavailable) as err:
+        engine.check()
+    assert "without an error body" in err.value.message
+
+
+def test_a_url_that_is_not_the_rest_root_is_named(fake):
+    engine = CamundaWorkflowEngine(fake.url.removesuffix("/engine-rest"), timeout_s=1)
+    with pytest.raises(EngineUnavailable) as err:
+        engine.check()
+    assert "not Camunda's REST API" in err.value.message and "/engine-rest" in err.value.message
+
+
+def test_a_slow_engine_times_out_as_unavailable(fake, engine):
+    fake.on("GET", "/engine", ("sleep", 1.5))
+    with pytest.raises(EngineUnavailable) as err:
+        engine.check()
+    assert "no answer within 1s" in err.value.message
+
+
+# --- retries: idempotent calls only ------------------------------------------------------------
+
+def test_gateway_errors_are_retried_for_reads_but_not_for_a_start(fake, engine):
+    busy = (503, "text/html", "<html>busy</html>")
+    fake.on("GET", "/engine", busy, busy, (200, "application/json", '[{"name": "default"}]'))
+    engine.check()
+    assert len(calls(fake, "GET", "/engine")) == 3
+    fake.on("GET", "/process-instance", (200, "application/json", "[]"))
+    fake.on("POST", "/process-definition/key/ticket_approval/start", busy)
+    with pytest.raises(EngineUnavailable):
+        engine.start_process("TCK-1", {"requester": "alice"})
+    assert len(calls(fake, "POST", "/process-definition/key/ticket_approval/start")) == 1
+
+
+def test_a_start_whose_answer_was_lost_is_found_not_repeated(fake, engine):
+    fake.on("GET", "/process-instance", (200, "application/json", "[]"),
+            (200, "application/json", json.dumps([{"id": "pi-1", "businessKey": "TCK-1"}])))
+    fake.on("POST", "/process-definition/key/ticket_approval/start", "drop")
+    instance = engine.start_process("TCK-1", {"requester": "alice"})
+    assert (instance.id, instance.created) == ("pi-1", True)
+    assert len(calls(fake, "POST", "/process-definition/key/ticket_approval/start")) == 1
+
+
+# --- external-task completion whose answer was lost -------------------------------------------
+
+def test_a_lost_completion_answer_is_checked_in_history(fake, engine):
+    not_found = camunda_error(404, "RestException", "External task with id t1 does not exist")
+    fake.on("POST", "/external-task/t1/complete", "drop", not_found)
+    fake.on("GET", "/history/external-task-log",
+            (200, "application/json", json.dumps([{"externalTaskId": "t1", "workerId": "w1", "successLog": True}])))
+    engine.complete_external_task("t1", "w1", {"fulfilment_reference": "PRV-1"})
+    sent = [json.loads(body) for _, _, body in calls(fake, "POST", "/external-task/t1/complete")]
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert sent[0]["variables"] == {"fulfilment_reference": {"value": "PRV-1", "type": "String"}}
+
+
+def test_a_completion_by_someone_else_is_still_task_not_found(fake, engine):
+    not_found = camunda_error(404, "RestException", "External task with id t1 does not exist")
+    fake.on("POST", "/external-task/t1/complete", "drop", not_found)
+    fake.on("GET", "/history/external-task-log",
+            (200, "application/json", json.dumps([{"externalTaskId": "t1", "workerId": "w2", "successLog": True}])))
+    with pytest.raises(TaskNotFound):
+        engine.complete_external_task("t1", "w1")
+
+
+def test_a_plain_404_is_not_checked_in_history(fake, engine):
+    fake.on("POST", "/external-task/t1/complete",
+            camunda_error(404, "RestException", "External task with id t1 does not exist"))
+    with pytest.raises(TaskNotFound):
+        engine.complete_external_task("t1", "w1")
+    assert not calls(fake, "GET", "/history/external-task-log")
+
+
+def test_an_engine_that_stays_away_is_unavailable_after_a_few_tries(fake, engine):
+    fake.on("POST", "/external-task/t1/complete", "drop")
+    with pytest.raises(EngineUnavailable):
+        engine.complete_external_task("t1", "w1")
+    assert len(calls(fake, "POST", "/external-task/t1/complete")) == engine.report_attempts
+
+
+@pytest.mark.parametrize("message", [
+    "External Task t1 cannot be completed by worker 'w1'. It is locked by worker 'w2'.",
+    "Cannot extend a lock that expired: lockExpirationTime is not greater than or equal to 1795831398557",
+])
+def test_lock_errors_map_to_locked_by_other_worker(fake, engine, message):
+    fake.on("POST", "/external-task/t1/complete", camunda_error(400, "RestException", message))
+    with pytest.raises(TaskLockedByOtherWorker):
+        engine.complete_external_task("t1", "w1")
+
+
+# --- typed variables ---------------------------------------------------------------------------
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+@pytest.mark.parametrize("value, typed", [
+    (True, {"value": True, "type": "Boolean"}),
+    (False, {"value": False, "type": "Boolean"}),
+    (7, {"value": 7, "type": "Integer"}),
+    (2**40, {"value": 2**40, "type": "Long"}),
+    (1.5, {"value": 1.5, "type": "Double"}),
+    (Decimal("12.50"), {"value": 12.5, "type": "Double"}),
+    ("text", {"value": "text", "type": "String"}),
+    (None, {"value": None, "type": "Null"}),
+    (Colour.RED, {"value": "red", "type": "String"}),
+    ({"a": [1, 2]}, {"value": '{"a": [1, 2]}', "type": "Json"}),
+    (datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc),
+     {"value": "2024-01-02T03:04:05.678+0000", "type": "Date"}),
+])
+def test_python_values_become_camunda_typed_values(value, typed):
+    assert to_typed("v", value) == typed
+
+
+def test_typed_values_come_back_as_python_values():
+    variables = {"approved": True, "count": 3, "big": 2**40, "ratio": 0.25, "comment": "fine", "nothing": None,
+                 "payload": {"items": [1, "two"]}, "when": datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc),
+                 "raw": b"\x00\x01"}
+    assert from_typed_map(to_typed_map(variables)) == variables
+    assert from_typed({"type": "Short", "value": 2, "valueInfo": {}}) == 2
+
+
+@pytest.mark.parametrize("value, reason", [(float("nan"), "finite"), (object(), "unsupported type object"),
+                                           ({"x": object()}, "JSON")])
+def test_values_camunda_cannot_store_are_refused_naming_the_variable(value, reason):
+    with pytest.raises(ValidationError) as err:
+        to_typed_map({"ok": 1, "bad": value})
+    assert "'bad'" in err.value.message and reason in err.value.message
+    assert list(err.value.details) == ["bad"]
