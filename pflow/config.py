@@ -155,6 +155,8 @@ class Settings:
             run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
+            camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
+            camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
         )
         values.update(overrides)
         return cls(**values)

@@ -80,6 +80,11 @@ def worker() -> None:
     signal stops at once.
     """
     settings = _settings()
+    if settings.database_url.startswith("memory:"):
+        raise click.ClickException(
+            "pflow worker runs in its own process, so it needs the tickets' database: set DATABASE_URL to the "
+            "same SQLite file or PostgreSQL database as `pflow serve` (or let serve run the worker: "
+            "PFLOW_SERVE_WORKER=1).")
     stop_on_sigterm()
     try:
         with running(settings, worker=True, relay=settings.run_relay_in_worker, deploy=False) as (_, services):
@@ -151,6 +156,11 @@ def consume(until_idle: float | None) -> None:
     from pflow.adapters.kombu.bus import describe
 
     settings = _settings()
+    if settings.rabbitmq_url.startswith("memory:") or settings.database_url.startswith("memory:"):
+        raise click.ClickException(
+            "pflow consume runs in its own process, so it needs a shared event transport and database: set "
+            "RABBITMQ_URL (e.g. amqp://guest:guest@localhost:5672/) and DATABASE_URL to those of `pflow serve` "
+            "(or let serve run the consumer: PFLOW_SERVE_CONSUMER=1).")
     stop = _stop_event_on_signals()
     try:
         with running(settings, worker=False, relay=False, deploy=False) as (container, _):
@@ -171,6 +181,11 @@ def relay() -> None:
     from pflow.adapters.kombu.bus import describe
 
     settings = _settings()
+    if settings.rabbitmq_url.startswith("memory:") or settings.database_url.startswith("memory:"):
+        raise click.ClickException(
+            "pflow consume runs in its own process, so it needs a shared event transport and database: set "
+            "RABBITMQ_URL (e.g. amqp://guest:guest@localhost:5672/) and DATABASE_URL to those of `pflow serve` "
+            "(or let serve run the consumer: PFLOW_SERVE_CONSUMER=1).")
     stop = _stop_event_on_signals()
     try:
         with running(settings, worker=False, relay=False, deploy=False) as (container, _):

@@ -31,7 +31,7 @@ def prepare(container: Container, *, deploy: bool = True) -> None:
     prepare_database(container)
     if deploy:
         deployment = container.workflow_engine().deploy(settings.bpmn_file)
-        log.info("process %s deployed on the %s (definition %s, version %s)", deployment.process_key,
+        log.info("process %s deployed (engine: %s, definition %s, version %s)", deployment.process_key,
                  container.workflow_engine().name, deployment.definition_id, deployment.version)
 
 

@@ -84,3 +84,16 @@ def test_bad_users_files_say_what_is_wrong(tmp_path, content, message):
         build_user_directory(Settings(users_file=path))
     with pytest.raises(UserConfigError, match="does not exist"):
         build_user_directory(Settings(users_file=tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize("command, env, says", [
+    ("worker", {"DATABASE_URL": "memory://"}, "needs the tickets' database"),
+    ("consume", {"RABBITMQ_URL": "memory://"}, "shared event transport"),
+])
+def test_separate_processes_refuse_a_store_they_cannot_share(command, env, says):
+    from click.testing import CliRunner
+
+    from pflow.entrypoints.cli import main
+
+    result = CliRunner().invoke(main, [command], env={"WORKFLOW_ENGINE": "memory", **env})
+    assert result.exit_code != 0 and says in result.output
