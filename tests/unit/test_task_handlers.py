@@ -123,8 +123,8 @@ def test_settings_read_pflow_task_handlers():
 
 
 def test_pflow_worker_stops_cleanly_on_sigterm(tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WORKFLOW_ENGINE": "memory", "DATABASE_URL": "memory://",
-           "RABBITMQ_URL": "memory://", "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_TASK_HANDLERS": f"{NAME}:audit_factory"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WORKFLOW_ENGINE": "memory",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'pflow.db'}", "RABBITMQ_URL": "memory://", "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_TASK_HANDLERS": f"{NAME}:audit_factory"}
     proc = subprocess.Popen([sys.executable, "-m", "pflow.entrypoints.cli", "worker"], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
