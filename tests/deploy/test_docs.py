@@ -13,6 +13,7 @@ from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import Settings
 from tests.deploy import files
 from tests.deploy.files import BACKEND_DOCKERFILE, DOCS, FRONTEND_DOCKERFILE, services
+from tests.deploy.translations import slug, without_comments
 
 LANGUAGES = list(DOCS)
 SERVICE_HEADER = {"en": "service", "zh-CN": "服务"}
@@ -128,12 +129,6 @@ def test_troubleshooting_covers_the_errors_users_meet(language):
     assert any("PFLOW_SECRET_KEY is missing a value" in h for h in headings)
 
 
-def slug(heading: str) -> str:
-    """GitHub's anchor for a heading."""
-    text = heading.lstrip("#").strip().replace("`", "").lower()
-    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
-
-
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_links_point_at_existing_sections_and_files(language):
     text = doc(language)
@@ -146,12 +141,6 @@ def test_links_point_at_existing_sections_and_files(language):
 
 
 # --- the two languages -------------------------------------------------------------------------------
-
-def without_comments(block: str) -> str:
-    """Shell comments may be translated; the commands themselves must match."""
-    lines = [re.sub(r"(^|\s+)#(?!!).*$", "", line).rstrip() for line in block.splitlines()]
-    return "\n".join(lines)
-
 
 def test_both_languages_give_the_same_commands():
     en, zh = (list(map(without_comments, files.fenced_blocks(doc(lang)))) for lang in LANGUAGES)
