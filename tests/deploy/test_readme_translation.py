@@ -149,10 +149,11 @@ def test_the_prose_is_in_chinese():
                 assert tr.han_characters(words) > 0, f"README.zh-CN.md line {block.line}: not translated: {row!r}"
 
 
-def test_the_chinese_readme_renders_as_written_on_github():
-    zh = text(ZH)
+@pytest.mark.parametrize("path", [ZH, ZH.parent / "docs" / "deployment.zh-CN.md"], ids=lambda p: p.name)
+def test_the_chinese_docs_render_as_written_on_github(path):
+    zh = text(path)
     breaks = tr.soft_breaks_between_wide_characters(zh)
-    assert not breaks, (f"README.zh-CN.md lines {breaks} break between two Chinese characters, which shows as a "
+    assert not breaks, (f"{path.name} lines {breaks} break between two Chinese characters, which shows as a "
                         "space; break next to a Latin word or `code`, or not at all")
     assert not tr.urls_running_into_text(zh), (
         f"these URLs run into the Chinese text after them (GitHub would link it too); put a space after the URL: "
