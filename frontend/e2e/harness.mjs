@@ -64,8 +64,9 @@ function checkBuildIsFresh(dist) {
 
 /**
  * Start `pflow serve` for the suite. The engine and stores come from the environment
- * (WORKFLOW_ENGINE, DATABASE_URL, RABBITMQ_URL; default: the in-memory engine), so the same suite
- * runs against the embedded engine too. PFLOW_E2E_URL points the suite at a server already running.
+ * (WORKFLOW_ENGINE, DATABASE_URL, RABBITMQ_URL; default: the embedded default `make run` uses —
+ * SpiffWorkflow and tickets in one SQLite file, events in the local store), so the same suite runs
+ * against any engine. PFLOW_E2E_URL points the suite at a server already running.
  */
 export async function startServer() {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -79,12 +80,12 @@ export async function startServer() {
 
   const dataDir = mkdtempSync(join(tmpdir(), "pflow-e2e-"));
   const port = await freePort();
-  const engine = env.WORKFLOW_ENGINE || "memory";
+  const engine = env.WORKFLOW_ENGINE || "embedded";
   const childEnv = {
     ...env,
     WORKFLOW_ENGINE: engine,
     DATABASE_URL: env.DATABASE_URL || (engine === "memory" ? "memory://" : `sqlite:///${join(dataDir, "pflow.db")}`),
-    RABBITMQ_URL: env.RABBITMQ_URL || "memory://",
+    RABBITMQ_URL: env.RABBITMQ_URL || (engine === "memory" ? "memory://" : `sqla+sqlite:///${join(dataDir, "events.db")}`),
     PFLOW_DATA_DIR: dataDir,
     API_HTTP_PORT: `127.0.0.1:${port}`,
     PFLOW_UI_DIR: join(FRONTEND, "dist"),
