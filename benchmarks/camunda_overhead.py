@@ -239,8 +239,13 @@ def run(ctx: Context) -> Section:
                      "round. PFlow's extra calls buy its guarantees: a running instance is looked up before and "
                      "after a start (Camunda does not keep business keys unique), the approver is recorded as "
                      "assignee before completing, and the task's candidate groups are read with it.")
-    section.limits = ("Camunda's answers: PFlow spends a few ms of CPU per flow on its own work (the client CPU "
-                      "column), against tens of ms the engine takes to answer the calls.")
+    section.limits = (
+        "PFlow's own CPU per flow runs in series with Camunda's answers: the client CPU column. Split by "
+        "use case (profiled with time.process_time around each call): the ticket store's four transactions "
+        "through the SQLAlchemy ORM (create, submit, approve, and the worker's read and completion) take about "
+        "12 ms of CPU per flow on this machine, the Camunda adapter about 1.6 ms per REST call, which is "
+        "requests' own cost (the script pays it too). The figure is therefore bounded by the ticket store's "
+        "cost, the same limit as the embedded flows (part 3), not by what PFlow sends to Camunda.")
     return section
 
 
