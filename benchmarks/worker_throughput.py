@@ -148,7 +148,8 @@ def build_java(ctx: Context) -> None:
         if done.returncode != 0 or not JAVA_JAR.exists():
             raise RuntimeError(f"building the Java client failed:\n{(done.stdout + done.stderr)[-2000:]}")
     ctx.versions["Camunda Java external-task client"] = "7.24.0"
-    ctx.versions["Java"] = command_version(["java", "-version"], lambda s: s.splitlines()[0])
+    ctx.versions["Java"] = command_version(["java", "-version"],
+                                           lambda s: s.split('"')[1] if '"' in s else s.splitlines()[0])
 
 
 def _pyclient_venv(ctx: Context) -> Path:
