@@ -1,26 +1,28 @@
-"""List-query latency at 100 000 tickets (SQLite and PostgreSQL), and relay throughput to RabbitMQ.
+"""Item 5: list latency at 100 000 tickets on SQLite and PostgreSQL, and the relay's throughput to RabbitMQ.
 
-    .venv/bin/python benchmarks/list_latency.py            # 100 000 tickets, 200 queries per case
-    .venv/bin/python benchmarks/list_latency.py --quick    # 10 000 tickets, 50 queries per case
+The ticket store's own list query (TicketRepository.list through a unit of work, as the API runs it:
+the page, its total count, and each ticket's history) for the filtered, paginated pages the UI asks for.
+Tickets are seeded in bulk (statuses, requesters and titles spread evenly).
 
-PostgreSQL and RabbitMQ come from PFLOW_TEST_DATABASE_URL / PFLOW_TEST_RABBITMQ_URL (defaults:
-the pflow_test database and guest@localhost); a service that does not answer is skipped with a note.
-The PostgreSQL tables are emptied first: point it at a test database only. Prints figures, asserts nothing.
+    .venv/bin/python benchmarks/list_latency.py [--quick|--full]
+
+PostgreSQL is the benchmark database (PFLOW_BENCH_DATABASE_URL, default pflow_bench, created if
+missing; its schema is rebuilt), RabbitMQ PFLOW_BENCH_RABBITMQ_URL.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __package__ in (None, ""):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text  # noqa: E402
 
@@ -29,8 +31,22 @@ from pflow.adapters.sqlalchemy.engine import create_db_engine  # noqa: E402
 from pflow.adapters.sqlalchemy.migrate import upgrade  # noqa: E402
 from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork  # noqa: E402
 from pflow.adapters.sqlalchemy.session import build_session_factory  # noqa: E402
-from pflow.config import normalise_database_url  # noqa: E402
 from pflow.ports.repository import TicketQuery  # noqa: E402
+
+from benchmarks.common import (  # noqa: E402
+    Context,
+    Section,
+    Skipped,
+    SummaryRow,
+    Table,
+    log,
+    need_postgres,
+    need_rabbitmq,
+)
+
+KEY = "list"
+TITLE = "5. List latency at 100 000 tickets"
+GOAL_P99_MS = 30.0
 
 STATUSES = ["draft", "pending_approval", "approved", "rejected", "completed", "provisioning_failed"]
 REQUESTERS = [f"user{i:03d}" for i in range(500)]
@@ -66,48 +82,61 @@ def seed(engine, count: int) -> None:
             c.execute(text("ANALYZE"))
 
 
-CASES = {
-    "approvals inbox (pending, oldest first, not mine), page 1": dict(status="pending_approval",
-                                                                      exclude_requester="user001", oldest_first=True),
-    "status filter, page 1": dict(status="approved"),
-    "status filter, page 50": dict(status="approved", page=50),
-    "my tickets (requester), page 1": dict(requester="user042"),
-    "everything, newest first, page 1": dict(),
-    "text search 'laptop', page 1": dict(text="laptop"),
-}
+def cases(count: int) -> dict[str, dict]:
+    """The pages the UI asks for; the deep page is page 50 at 100 000 tickets (fewer seeded: still deep)."""
+    deep = max(2, min(50, count // len(STATUSES) // 20 // 2))
+    return {
+        "approvals inbox (pending, oldest first, not mine), page 1": dict(status="pending_approval",
+                                                                          exclude_requester="user001",
+                                                                          oldest_first=True),
+        "status filter, page 1": dict(status="approved"),
+        f"status filter, page {deep}": dict(status="approved", page=deep),
+        "my tickets (requester), page 1": dict(requester="user042"),
+        "everything, newest first, page 1": dict(),
+        "text search 'laptop', page 1": dict(text="laptop"),
+    }
 
 
-def measure(session_factory, runs: int) -> dict[str, tuple[float, float]]:
+def measure(session_factory, runs: int, count: int) -> dict[str, tuple[float, float]]:
+    """name -> (p50, p99) in ms over ``runs`` queries per case."""
     results = {}
-    for name, args in CASES.items():
+    for name, args in cases(count).items():
         query = TicketQuery(page_size=20, **args)
         timings = []
         for _ in range(runs):
             t0 = time.perf_counter()
             with SqlAlchemyUnitOfWork(session_factory) as uow:
                 page = uow.tickets.list(query)
-                assert page.items and page.total
+                if not (page.items and page.total):
+                    raise RuntimeError(f"the query {name!r} found nothing: the seed does not match the cases")
             timings.append((time.perf_counter() - t0) * 1000)
         timings.sort()
         results[name] = (statistics.median(timings), timings[min(len(timings) - 1, int(len(timings) * 0.99))])
     return results
 
 
-def bench_store(label: str, url: str, count: int, runs: int) -> None:
+
+
+def bench_store(url: str, count: int, runs: int) -> tuple[dict[str, tuple[float, float]], float]:
+    from benchmarks.engine_flows import reset_database
+
+    reset_database(url)
     engine = create_db_engine(url)
     try:
         upgrade(engine)
         t0 = time.perf_counter()
         seed(engine, count)
-        print(f"\n{label}: {count} tickets seeded in {time.perf_counter() - t0:.1f}s; {runs} queries per case, "
-              "20 per page (p50 / p99, ms, including the total count and the history of each ticket)")
-        for name, (p50, p99) in measure(build_session_factory(engine), runs).items():
-            print(f"  {name:<58} {p50:7.2f} {p99:7.2f}")
+        seeded = time.perf_counter() - t0
+        measure(build_session_factory(engine), max(3, runs // 10), count)  # warm the caches and the pool
+        return measure(build_session_factory(engine), runs, count), seeded
     finally:
         engine.dispose()
 
 
-def bench_relay(db_url: str, amqp_url: str, events: int) -> None:
+def bench_relay(db_url: str, amqp_url: str, events: int) -> float:
+    """Events per second the outbox relay publishes to RabbitMQ (persistent, publisher confirms)."""
+    from kombu import Connection
+
     from pflow.adapters.kombu.bus import KombuEventPublisher
     from pflow.service.relay import OutboxRelay
 
@@ -127,59 +156,102 @@ def bench_relay(db_url: str, amqp_url: str, events: int) -> None:
     publisher = KombuEventPublisher(amqp_url, exchange, queue)
     factory = build_session_factory(engine)
     relay = OutboxRelay(lambda: SqlAlchemyUnitOfWork(factory), publisher, batch_size=100)
-    t0 = time.perf_counter()
-    sent = relay.drain()
-    elapsed = time.perf_counter() - t0
-    print(f"\nrelay {engine.dialect.name} -> RabbitMQ (persistent, publisher confirms, one at a time): "
-          f"{sent} events in {elapsed:.2f}s = {sent / elapsed:.0f} events/s")
-    publisher.close()
-    from kombu import Connection
-
-    with Connection(amqp_url) as c:
-        channel = c.channel()
-        channel.queue_delete(queue)
-        channel.exchange_delete(exchange)
-    engine.dispose()
-
-
-def _reachable(check) -> str | None:
     try:
-        check()
-        return None
-    except Exception as exc:  # the benchmark reports and skips what it cannot reach
-        return f"{type(exc).__name__}: {exc}"
+        t0 = time.perf_counter()
+        sent = relay.drain()
+        rate = sent / (time.perf_counter() - t0)
+    finally:
+        publisher.close()
+        with Connection(amqp_url) as conn:
+            channel = conn.channel()
+            channel.queue_delete(queue)
+            channel.exchange_delete(exchange)
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM outbox"))
+        engine.dispose()
+    return rate
 
 
-def main() -> None:
+def run(ctx: Context) -> Section:
+    section = Section(KEY, TITLE)
+    count = ctx.size(2_000, 10_000, 100_000)
+    runs = ctx.size(20, 50, 200)
+    stores: list[tuple[str, str]] = []
+    relay_rows = []
+    with tempfile.TemporaryDirectory(prefix="pflow-bench-list-") as tmp:
+        stores.append(("SQLite (WAL)", f"sqlite:///{Path(tmp) / 'bench.db'}"))
+        try:
+            stores.append(("PostgreSQL", need_postgres(ctx)))
+        except Skipped as exc:
+            section.skipped.append(str(exc))
+        results = {}
+        for label, url in stores:
+            results[label], seeded = bench_store(url, count, runs)
+            log(f"  {label}: {count} tickets seeded in {seeded:.1f} s; worst p99 "
+                f"{max(p99 for _, p99 in results[label].values()):.1f} ms")
+        try:
+            amqp = need_rabbitmq(ctx)
+            events = ctx.size(300, 2_000, 10_000)
+            for label, url in stores:
+                relay_rows.append([label, str(events), f"{bench_relay(url, amqp, events):.0f}"])
+        except Skipped as exc:
+            section.skipped.append(f"relay to RabbitMQ: {exc}")
+    for label, _ in stores:
+        worst_name, (worst_p50, worst_p99) = max(results[label].items(), key=lambda kv: kv[1][1])
+        inbox = results[label][next(iter(cases(count)))]
+        section.summary.append(SummaryRow(
+            f"{label}: approvals inbox page, p99 ms (p50 {inbox[0]:.1f})", f"{inbox[1]:.1f}", "goal",
+            f"{GOAL_P99_MS:.0f}", f"{inbox[1] / GOAL_P99_MS:.2f}×", f"p99 < {GOAL_P99_MS:.0f} ms",
+            inbox[1] < GOAL_P99_MS))
+        section.summary.append(SummaryRow(
+            f"{label}: slowest of the {len(results[label])} pages ({worst_name}), p99 ms", f"{worst_p99:.1f}", "goal",
+            f"{GOAL_P99_MS:.0f}", f"{worst_p99 / GOAL_P99_MS:.2f}×", f"p99 < {GOAL_P99_MS:.0f} ms",
+            worst_p99 < GOAL_P99_MS))
+    columns = ["page (20 tickets, with total and histories)"]
+    for label, _ in stores:
+        columns += [f"{label} p50", f"{label} p99"]
+    rows = []
+    for name in cases(count):
+        row = [name]
+        for label, _ in stores:
+            p50, p99 = results[label][name]
+            row += [f"{p50:.1f}", f"{p99:.1f}"]
+        rows.append(row)
+    section.tables.append(Table(f"{count:_} tickets, {runs} queries per page, ms".replace("_", " "), columns, rows))
+    if relay_rows:
+        section.tables.append(Table("For reference: the outbox relay publishing to RabbitMQ (persistent messages, "
+                                    "publisher confirms, one at a time), events per second",
+                                    ["outbox in", "events", "events/s"], relay_rows))
+    section.setup = ("Each query opens a unit of work and runs TicketRepository.list as the API does: the page "
+                     "(20 tickets), the total count, and the tickets' histories. SQLite: a file in WAL mode as "
+                     "`pflow serve` creates it; PostgreSQL: the benchmark database, migrated by Alembic, ANALYZEd "
+                     "after seeding. The ratio is the figure ÷ the goal's limit.")
+    section.limits = (
+        "Only the free-text search misses: `q=` matches a "
+        "substring of the title or the description (`ILIKE '%laptop%'`), which no B-tree index can serve, so "
+        "both the page and its total count scan the whole table (about 40 ms on SQLite and 70 ms on "
+        "PostgreSQL per 100 000 tickets here; it grows with the table). The filtered pages the UI lists by "
+        "(status, requester, the approvals inbox, deep pages) read an index and stay far under the goal. What "
+        "would fix the search is a text index in the schema: a trigram GIN index on PostgreSQL (pg_trgm, a "
+        "trusted extension the database owner may create) or an FTS5 table on SQLite, through an Alembic "
+        "migration of the ticket store."
+    )
+    return section
+
+
+def main() -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 000 tickets, fewer runs")
-    parser.add_argument("--tickets", type=int, default=None)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--full", action="store_true")
     args = parser.parse_args()
-    count = args.tickets or (10_000 if args.quick else 100_000)
-    runs = 50 if args.quick else 200
-    pg = normalise_database_url(os.environ.get("PFLOW_TEST_DATABASE_URL",
-                                               "postgresql://pflow:pflow@localhost:5432/pflow_test"))
-    amqp = os.environ.get("PFLOW_TEST_RABBITMQ_URL", "amqp://guest:guest@localhost:5672/")
-    with tempfile.TemporaryDirectory() as tmp:
-        bench_store("SQLite (WAL)", f"sqlite:///{tmp}/bench.db", count, runs)
-        pg_down = _reachable(lambda: create_db_engine(pg).connect().close())
-        if pg_down:
-            print(f"\nPostgreSQL skipped: {pg_down}")
-        else:
-            bench_store("PostgreSQL", pg, count, runs)
-        from kombu import Connection
+    from benchmarks.common import env_context
+    from benchmarks.report import print_section
 
-        amqp_down = _reachable(lambda: Connection(amqp, connect_timeout=3).ensure_connection(max_retries=1))
-        events = 2000 if args.quick else 10_000
-        if amqp_down:
-            print(f"\nRabbitMQ skipped: {amqp_down}")
-        else:
-            bench_relay(f"sqlite:///{tmp}/relay.db", amqp, events)
-            if not pg_down:
-                bench_relay(pg, amqp, events)
-                with create_db_engine(pg).begin() as c:
-                    c.execute(text("DELETE FROM outbox"))
+    print_section(run(env_context("full" if args.full else "quick")))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

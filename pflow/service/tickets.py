@@ -264,10 +264,12 @@ class TicketService:
             try:
                 uow.commit()
             except ConcurrencyConflict:
-                # The engine took this decision, so a loser of the race may already have written it to
-                # the ticket from the engine's variables (reconcile) before this commit: that is a success.
+                # The engine took this decision, so it may already be on the ticket before this commit: written
+                # from the engine's variables (reconcile) by a loser of the race, or by the worker, which can pick
+                # the provisioning task up and complete the ticket first. Either way it is this decision: success.
                 fresh = self._fresh(ticket_id)
-                if fresh.status == ticket.status and fresh.approver == actor.username:
+                decided = "approved" if approved else "rejected"
+                if fresh.approver == actor.username and any(h.action == decided for h in fresh.history):
                     return fresh
                 raise
             return ticket

@@ -161,6 +161,40 @@ def test_the_winner_succeeds_even_if_the_loser_reconciled_first(svc, engine):
     assert [h.action for h in svc.get(bob, t.id).history].count("approved") == 1
 
 
+def test_the_approver_succeeds_when_the_worker_provisioned_before_the_approve_commit(svc, engine):
+    """The engine commits the approval first; a fast worker picks the provisioning task up, heals the
+    ticket from the engine's decision and completes it, all before approve's own commit, which then
+    finds a newer version. The approval went through: a success, not a conflict."""
+    t = submitted(svc)
+    complete = engine.complete_user_task
+
+    def complete_then_worker_provisions(*args, **kwargs):
+        complete(*args, **kwargs)
+        svc.prepare_provisioning(t.id)  # reconciles: the ticket is approved from the engine's variables
+        svc.complete_provisioning(t.id, "PRV-1")
+
+    engine.complete_user_task = complete_then_worker_provisions
+    done = svc.approve(bob, t.id, "fine")
+    assert done.status == TicketStatus.COMPLETED and done.approver == "bob"
+    assert [h.action for h in svc.get(bob, t.id).history].count("approved") == 1
+
+
+def test_a_conflict_from_someone_else_s_decision_is_still_a_conflict(svc, engine):
+    t = submitted(svc)
+    complete = engine.complete_user_task
+
+    def complete_then_another_manager_rejects_in_the_store(*args, **kwargs):
+        complete(*args, **kwargs)
+        with svc._uow() as uow:  # a write the engine did not make: another manager's decision
+            other = uow.tickets.get(t.id)
+            other.reject(dave, "no", separation_of_duties=False)
+            uow.commit()
+
+    engine.complete_user_task = complete_then_another_manager_rejects_in_the_store
+    with pytest.raises(ConcurrencyConflict):
+        svc.approve(bob, t.id, "fine")
+
+
 def test_deciding_with_no_open_task_is_a_conflict(svc, engine):
     t = submitted(svc)
     engine.cancel_process(t.id, "operator cancelled")

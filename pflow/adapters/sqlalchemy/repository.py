@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from sqlalchemy import case, func, insert, select, text, update
-from sqlalchemy.orm import Session, attributes, sessionmaker
+from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
 from pflow.adapters.sqlalchemy.errors import translate
@@ -69,7 +69,9 @@ class SqlAlchemyTicketRepository(TicketRepository):
 
     def _get(self, ticket_id: str) -> Ticket:
         with self._guard():
-            ticket = self._session.get(Ticket, ticket_id)
+            # One query with the history joined in: the mapping's default (a second SELECT … IN, right for
+            # list pages) made a single-ticket read about twice as slow (benchmarks/engine_flows.py).
+            ticket = self._session.get(Ticket, ticket_id, options=[joinedload(Ticket.history)])
         if ticket is None:
             raise NotFound(f"Ticket {ticket_id} was not found.")
         return ticket

@@ -1,0 +1,1 @@
+"""PFlow benchmarks: `benchmarks/run.py --quick|--full` (docs/benchmarks.md)."""
