@@ -68,13 +68,13 @@ worker: install
 consume: install
 	$(BIN)/pflow consume
 
+# Benchmarks print figures and write docs/benchmarks.md (full) or var/bench/ (quick); they assert no times.
+# They use what CI starts: `make services-up` and `make camunda-up` (a missing service is skipped).
 bench: install
-	$(BIN)/python benchmarks/pickup_latency.py
-	$(BIN)/python benchmarks/list_latency.py
+	$(BIN)/python benchmarks/run.py --full
 
 bench-quick: install
-	$(BIN)/python benchmarks/pickup_latency.py --quick
-	$(BIN)/python benchmarks/list_latency.py --quick
+	$(BIN)/python benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache $(UI)/dist $(UI)/node_modules artifacts
