@@ -1,39 +1,62 @@
-"""A TCP proxy on 127.0.0.1 that a test can cut and restore, to take a service 'down'
-without stopping it (and without touching other users of the real service)."""
+"""A TCP proxy on 127.0.0.1 that a test can cut and restore, to take a service (Camunda,
+PostgreSQL, RabbitMQ) 'down' without stopping it for other tests and other test runs.
+
+``cut()`` closes the listening socket and every open connection, so new connections are
+refused exactly as with a stopped engine; ``restore()`` listens on the same port again.
+"""
 
 from __future__ import annotations
 
 import socket
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
         self.target = (target_host, target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port = self._listener.getsockname()[1]
-        self._up = threading.Event()
-        self._up.set()
-        self._closed = threading.Event()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
         self.connections = 0  # accepted while up (tests check that a client reconnected)
-        self._thread = threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True)
-        self._thread.start()
+        self.port = port
+        self._listen()
+
+    @classmethod
+    def for_url(cls, url: str) -> "TcpProxy":
+        parts = urlsplit(url)
+        return cls(parts.hostname or "localhost", parts.port or 80)
 
     def url_for(self, url: str) -> str:
         """``url`` with its host:port replaced by the proxy's."""
-        from urllib.parse import urlsplit, urlunsplit
-
         parts = urlsplit(url)
         userinfo = parts.netloc.rpartition("@")[0]
         netloc = (userinfo + "@" if userinfo else "") + f"127.0.0.1:{self.port}"
         return urlunsplit(parts._replace(netloc=netloc))
 
+    @property
+    def up(self) -> bool:
+        return self._listener is not None
+
+    def _listen(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        listener.settimeout(0.1)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        self._thread = threading.Thread(target=self._accept_loop, args=(listener,), name="tcp-proxy", daemon=True)
+        self._thread.start()
+
     def cut(self) -> None:
-        """Drop every open connection and refuse new ones (until ``restore``)."""
-        self._up.clear()
+        """Refuse new connections and drop the open ones, as a stopped service would."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+            if self._thread is not None:
+                self._thread.join(2)
         with self._lock:
             sockets, self._sockets = list(self._sockets), set()
         for s in sockets:
@@ -44,29 +67,27 @@ class TcpProxy:
             s.close()
 
     def restore(self) -> None:
-        self._up.set()
+        if self._listener is None:
+            self._listen()
 
     def close(self) -> None:
-        self._closed.set()
         self.cut()
-        self._thread.join(2)
-        self._listener.close()
 
-    def _accept_loop(self) -> None:
-        while not self._closed.is_set():
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while self._listener is listener:
             try:
-                client, _ = self._listener.accept()
-            except (socket.timeout, OSError):
+                client, _ = listener.accept()
+            except socket.timeout:
                 continue
-            if not self._up.is_set():
-                client.close()  # refused, as a stopped service would
-                continue
+            except OSError:
+                return
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
             upstream.settimeout(None)
+            client.settimeout(None)
             with self._lock:
                 self._sockets.update((client, upstream))
                 self.connections += 1

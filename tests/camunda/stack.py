@@ -78,7 +78,7 @@ class SwitchableCamundaEngine(CamundaWorkflowEngine):
     """The real adapter, reaching Camunda through a proxy; ``available = False`` cuts the proxy."""
 
     def __init__(self, settings: Settings) -> None:
-        from tests.camunda.proxy import TcpProxy
+        from tests.tcp_proxy import TcpProxy
 
         self.proxy = TcpProxy.for_url(settings.camunda_url)
         super().__init__(self.proxy.url_for(settings.camunda_url), settings.camunda_process_key,

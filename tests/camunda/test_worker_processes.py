@@ -19,8 +19,8 @@ from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.config import REPO_ROOT
 from pflow.ports.workflow import InstanceState
 from tests.camunda import stack as camunda
-from tests.camunda.proxy import TcpProxy
-from tests.camunda.worker_process import Ledger
+from tests.tcp_proxy import TcpProxy
+from tests.ledger import Ledger
 from tests.support import wait_until
 
 pytestmark = pytest.mark.camunda

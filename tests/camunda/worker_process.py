@@ -17,106 +17,13 @@ task not completed), for the test to SIGKILL it there.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
-from pflow.domain.model import Ticket, TicketStatus
-from pflow.domain.users import SYSTEM, User
-from pflow.ports.provisioning import Provisioner
-
-REQUESTER = User("alice", roles=frozenset({"requester"}))
-MANAGER = User("bob", roles=frozenset({"manager"}))
-
-
-class Ledger:
-    def __init__(self, path: Path, worker_id: str = "test", pause_at: str | None = None) -> None:
-        self.path = Path(path)
-        self.worker_id = worker_id
-        self.pause_at = pause_at
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
-
-    def create(self) -> None:
-        conn = self._connect()
-        try:
-            conn.executescript("""
-                CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, status TEXT NOT NULL, reference TEXT);
-                CREATE TABLE IF NOT EXISTS effects (ticket_id TEXT PRIMARY KEY, reference TEXT NOT NULL,
-                                                    worker TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS calls (ticket_id TEXT NOT NULL, worker TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS pauses (worker TEXT NOT NULL, stage TEXT NOT NULL);
-            """)
-        finally:
-            conn.close()
-
-    def query(self, sql: str, *args) -> list[tuple]:
-        conn = self._connect()
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
-
-    def execute(self, sql: str, *args) -> int:
-        conn = self._connect()
-        try:
-            return conn.execute(sql, args).rowcount
-        finally:
-            conn.close()
-
-    def pause(self, stage: str) -> None:
-        if self.pause_at == stage:
-            self.execute("INSERT INTO pauses VALUES (?, ?)", self.worker_id, stage)
-            while True:  # until SIGKILL
-                time.sleep(3600)
-
-
-class LedgerProvisioner(Provisioner):
-    """Idempotent by ticket id, as the real backend must be."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-
-    def provision(self, ticket: Ticket) -> str:
-        self.ledger.execute("INSERT INTO calls VALUES (?, ?)", ticket.id, self.ledger.worker_id)
-        self.ledger.pause("provisioning")
-        reference = "PRV-" + hashlib.sha256(ticket.id.encode()).hexdigest()[:10].upper()
-        self.ledger.execute("INSERT OR IGNORE INTO effects VALUES (?, ?, ?)", ticket.id, reference,
-                            self.ledger.worker_id)
-        self.ledger.pause("provisioned")
-        return reference
-
-
-class LedgerTickets:
-    """The part of TicketService the provisioning handler uses, on the ledger's ticket table."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-
-    def prepare_provisioning(self, ticket_id: str) -> Ticket:
-        [(status, reference)] = self.ledger.query("SELECT status, reference FROM tickets WHERE id = ?", ticket_id)
-        ticket = Ticket.create(REQUESTER, {"title": "Laptop", "amount": "1200", "priority": "normal"},
-                               ticket_id=ticket_id)
-        ticket.submit(REQUESTER)
-        ticket.approve(MANAGER)
-        if status == TicketStatus.COMPLETED.value:
-            ticket.complete_provisioning(SYSTEM, reference)
-        return ticket
-
-    def complete_provisioning(self, ticket_id: str, reference: str) -> None:
-        self.ledger.execute("UPDATE tickets SET status = 'completed', reference = ? WHERE id = ? "
-                            "AND status = 'approved'", reference, ticket_id)
-        self.ledger.pause("committed")
-
-    def report_provisioning_failure(self, ticket_id: str, error: str) -> None:
-        self.ledger.execute("UPDATE tickets SET status = 'provisioning_failed' WHERE id = ?", ticket_id)
+from tests.ledger import Ledger, LedgerProvisioner, LedgerTickets
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import pytest
 
 from pflow.config import REPO_ROOT
 from pflow.ports.workflow import InstanceState
-from tests.integration.crash_worker import Ledger
+from tests.ledger import Ledger
 from tests.support import BPMN, embedded_database_url, make_embedded_engine, wait_until
 
 KINDS = [pytest.param("embedded", id="sqlite"),
