@@ -119,6 +119,15 @@ def _stop_event_on_signals():
     return stop
 
 
+def _require_shared_transport(settings: Settings, command: str, alternative: str) -> None:
+    """A command that runs in its own process cannot share memory:// with `pflow serve`."""
+    if settings.rabbitmq_url.startswith("memory:") or settings.database_url.startswith("memory:"):
+        raise click.ClickException(
+            f"pflow {command} runs in its own process, so it needs a shared event transport and database: set "
+            "RABBITMQ_URL (e.g. amqp://guest:guest@localhost:5672/) and DATABASE_URL to those of `pflow serve` "
+            f"({alternative}).")
+
+
 @main.command()
 def migrate() -> None:
     """Upgrade the database at DATABASE_URL to the latest schema (Alembic)."""
@@ -156,11 +165,7 @@ def consume(until_idle: float | None) -> None:
     from pflow.adapters.kombu.bus import describe
 
     settings = _settings()
-    if settings.rabbitmq_url.startswith("memory:") or settings.database_url.startswith("memory:"):
-        raise click.ClickException(
-            "pflow consume runs in its own process, so it needs a shared event transport and database: set "
-            "RABBITMQ_URL (e.g. amqp://guest:guest@localhost:5672/) and DATABASE_URL to those of `pflow serve` "
-            "(or let serve run the consumer: PFLOW_SERVE_CONSUMER=1).")
+    _require_shared_transport(settings, "consume", "or let serve run the consumer: PFLOW_SERVE_CONSUMER=1")
     stop = _stop_event_on_signals()
     try:
         with running(settings, worker=False, relay=False, deploy=False) as (container, _):
@@ -181,11 +186,7 @@ def relay() -> None:
     from pflow.adapters.kombu.bus import describe
 
     settings = _settings()
-    if settings.rabbitmq_url.startswith("memory:") or settings.database_url.startswith("memory:"):
-        raise click.ClickException(
-            "pflow consume runs in its own process, so it needs a shared event transport and database: set "
-            "RABBITMQ_URL (e.g. amqp://guest:guest@localhost:5672/) and DATABASE_URL to those of `pflow serve` "
-            "(or let serve run the consumer: PFLOW_SERVE_CONSUMER=1).")
+    _require_shared_transport(settings, "relay", "or let serve and the workers relay the outbox, as they do by default")
     stop = _stop_event_on_signals()
     try:
         with running(settings, worker=False, relay=False, deploy=False) as (container, _):

@@ -88,7 +88,8 @@ def test_bad_users_files_say_what_is_wrong(tmp_path, content, message):
 
 @pytest.mark.parametrize("command, env, says", [
     ("worker", {"DATABASE_URL": "memory://"}, "needs the tickets' database"),
-    ("consume", {"RABBITMQ_URL": "memory://"}, "shared event transport"),
+    ("consume", {"RABBITMQ_URL": "memory://"}, "pflow consume runs in its own process"),
+    ("relay", {"DATABASE_URL": "memory://"}, "pflow relay runs in its own process"),
 ])
 def test_separate_processes_refuse_a_store_they_cannot_share(command, env, says):
     from click.testing import CliRunner
