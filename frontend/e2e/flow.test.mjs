@@ -215,6 +215,15 @@ describe("approval flow in the browser", () => {
     await page.locator(`[data-ticket-id="${id}"]`).getByText("已完成").waitFor();
     await screenshot(page, "04-zh-list");
 
+    // Notifications are worded in the reader's language from their params, not the server's English text.
+    if ((await (await apiLogin(server.url, "bob"))("GET", "/notifications")).status === 200) {
+      await page.getByTestId("notification-bell").click();
+      await page.getByRole("region", { name: "通知" })
+        .getByText(`alice 提交的工单“Design software licence ${RUN}”（金额 250.00）等待你审批。`).first().waitFor();
+      await screenshot(page, "04-zh-notifications");
+      await page.keyboard.press("Escape");
+    }
+
     await page.goto(`/tickets/${id}`);
     await statusIs(page, "completed").getByText("已完成").waitFor();
     await page.getByTestId("timeline").getByText("bob 批准了工单").waitFor();

@@ -33,25 +33,40 @@ def _quote(text: Any) -> str:
     return f'"{text}"' if text else "(untitled)"
 
 
-def _messages(event_type: str, actor: str, data: dict[str, Any]) -> str | None:
-    """The text for the requester (or, for a submission, the managers); None: nobody is told."""
-    title = _quote(data.get("title"))
+def _params(event_type: str, actor: str, data: dict[str, Any]) -> dict[str, str] | None:
+    """The values a notification of this kind is made from; None: nobody is told of this kind."""
+    def pick(**values: Any) -> dict[str, str]:
+        return {k: str(v) for k, v in values.items() if v not in (None, "")}
+
+    title = data.get("title")
     if event_type == "ticket.submitted":
-        amount = f" for {data['amount']}" if data.get("amount") else ""
-        return f"Ticket {title}{amount} from {data.get('requester') or actor} awaits your approval."
-    if event_type == "ticket.approved":
-        comment = f" Comment: {data['comment']}" if data.get("comment") else ""
-        return f"Your ticket {title} was approved by {data.get('approver') or actor}.{comment}"
-    if event_type == "ticket.rejected":
-        comment = f": {data['comment']}" if data.get("comment") else "."
-        return f"Your ticket {title} was rejected by {data.get('approver') or actor}{comment}"
+        return pick(title=title, amount=data.get("amount"), actor=data.get("requester") or actor)
+    if event_type in ("ticket.approved", "ticket.rejected"):
+        return pick(title=title, actor=data.get("approver") or actor, comment=data.get("comment"))
     if event_type == "ticket.completed":
-        reference = f" (fulfilment reference {data['fulfilment_reference']})" if data.get("fulfilment_reference") else ""
-        return f"Your ticket {title} is done{reference}."
+        return pick(title=title, reference=data.get("fulfilment_reference"))
     if event_type == "ticket.provisioning_failed":
-        error = f": {data['error']}" if data.get("error") else "."
-        return f"Provisioning of your ticket {title} failed{error} An admin can retry it."
+        return pick(title=title, error=data.get("error"))
     return None
+
+
+def _message(event_type: str, p: dict[str, str]) -> str:
+    """The English text for the requester (or, for a submission, the managers)."""
+    title = _quote(p.get("title"))
+    if event_type == "ticket.submitted":
+        amount = f" for {p['amount']}" if "amount" in p else ""
+        return f"Ticket {title}{amount} from {p.get('actor', '')} awaits your approval."
+    if event_type == "ticket.approved":
+        comment = f" Comment: {p['comment']}" if "comment" in p else ""
+        return f"Your ticket {title} was approved by {p.get('actor', '')}.{comment}"
+    if event_type == "ticket.rejected":
+        comment = f": {p['comment']}" if "comment" in p else "."
+        return f"Your ticket {title} was rejected by {p.get('actor', '')}{comment}"
+    if event_type == "ticket.completed":
+        reference = f" (fulfilment reference {p['reference']})" if "reference" in p else ""
+        return f"Your ticket {title} is done{reference}."
+    error = f": {p['error']}" if "error" in p else "."
+    return f"Provisioning of your ticket {title} failed{error} An admin can retry it."
 
 
 class NotificationService:
@@ -72,12 +87,13 @@ class NotificationService:
     def notifications_for(self, body: dict[str, Any]) -> list[Notification]:
         event_type = body["type"]
         data = body.get("data") or {}
-        text = _messages(event_type, body.get("actor", ""), data)
-        if text is None:
+        params = _params(event_type, body.get("actor", ""), data)
+        if params is None:
             return []
+        text = _message(event_type, params)
         created_at = _parse_time(body["occurred_at"])
         return [Notification.new(recipient=r, ticket_id=body["ticket_id"], kind=event_type, message=text,
-                                 created_at=created_at, event_id=body["event_id"])
+                                 created_at=created_at, event_id=body["event_id"], params=params)
                 for r in self.recipients(event_type, data)]
 
     def handle(self, message: ReceivedMessage) -> int:

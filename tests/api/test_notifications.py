@@ -27,7 +27,8 @@ def test_managers_are_told_a_ticket_awaits_their_approval(api, stack):
         assert note["ticket_id"] == ticket_id and note["kind"] == "ticket.submitted" and note["read_at"] is None
         assert note["message"] == 'Ticket "Laptop" for 1200.50 from alice awaits your approval.'
         assert datetime.fromisoformat(note["created_at"]).tzinfo is not None
-        assert set(note) == {"id", "ticket_id", "kind", "message", "created_at", "read_at"}
+        assert note["params"] == {"title": "Laptop", "amount": "1200.50", "actor": "alice"}
+        assert set(note) == {"id", "ticket_id", "kind", "message", "params", "created_at", "read_at"}
     assert api.get("/api/notifications", "alice").json["total"] == 0  # requesters are not told of their own
     assert api.get("/api/notifications", "carol").json["total"] == 0  # admins are not managers
 

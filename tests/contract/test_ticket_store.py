@@ -275,7 +275,7 @@ def _note(recipient="alice", minutes=0, kind="ticket.approved", ticket_id="t-1",
 
     return Notification.new(recipient=recipient, ticket_id=ticket_id, kind=kind, message=message,
                             created_at=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes),
-                            event_id=f"e-{recipient}-{minutes}")
+                            event_id=f"e-{recipient}-{minutes}", params={"title": "笔记本", "actor": recipient})
 
 
 def test_notifications_are_listed_newest_first_per_recipient_with_unread_counts(store):
@@ -291,6 +291,7 @@ def test_notifications_are_listed_newest_first_per_recipient_with_unread_counts(
         got = page.items[0]
         assert (got.recipient, got.ticket_id, got.kind, got.message, got.read_at) == (
             "alice", "t-1", "ticket.approved", "Your ticket was approved.", None)
+        assert got.params == {"title": "笔记本", "actor": "alice"}
         assert got.created_at == notes[1].created_at and got.created_at.tzinfo is not None
         second = uow.notifications.list_for("alice", page=2, page_size=2)
         assert [n.id for n in second.items] == [notes[0].id] and second.total == 3

@@ -41,6 +41,25 @@ def test_outcomes_go_to_the_requester(service, type_):
     assert note.created_at.isoformat() == "2026-01-01T10:00:00+00:00"
 
 
+@pytest.mark.parametrize("type_, data, params, says", [
+    ("ticket.submitted", {"amount": "1200.00", "requester": "carol"},
+     {"title": "Laptop", "amount": "1200.00", "actor": "carol"}, 'Ticket "Laptop" for 1200.00 from carol'),
+    ("ticket.approved", {"approver": "bob"}, {"title": "Laptop", "actor": "bob"}, "approved by bob."),
+    ("ticket.rejected", {"approver": "bob", "comment": "over budget"},
+     {"title": "Laptop", "actor": "bob", "comment": "over budget"}, "rejected by bob: over budget"),
+    ("ticket.completed", {"fulfilment_reference": "PRV-1"}, {"title": "Laptop", "reference": "PRV-1"},
+     "(fulfilment reference PRV-1)"),
+    ("ticket.provisioning_failed", {"error": "quota"}, {"title": "Laptop", "error": "quota"}, "failed: quota"),
+])
+def test_a_notification_keeps_the_values_its_message_is_made_from(service, type_, data, params, says):
+    """So the UI can word it in the reader's language (the stores keep them: tests/contract)."""
+    reader = "dave" if type_ == "ticket.submitted" else "alice"
+    assert service.handle(event(type_, **data)) >= 1
+    (note,) = service.list(user(reader)).items
+    assert note.params == params
+    assert says in note.message
+
+
 def test_events_nobody_is_told_about_are_still_recorded(service):
     assert service.handle(event("ticket.created")) == 0
     assert service.handle(event("ticket.provisioning_retried", event_id="e2")) == 0

@@ -34,7 +34,7 @@ def test_migrations_match_the_mapped_tables(kind, tmp_path):
     try:
         assert _diff(store.engine, metadata) == []
         assert _diff(store.engine, engine_metadata) == []
-        assert current_revision(store.engine) == head_revision() == "0003_engine_state"
+        assert current_revision(store.engine) == head_revision() == "0004_notification_params"
     finally:
         store.close()
 
@@ -54,6 +54,39 @@ def test_the_migration_chain_is_linear_and_reversible(tmp_path):
     command.downgrade(alembic_config(engine), "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def test_notifications_from_before_0004_upgrade_with_empty_params(kind, tmp_path):
+    """A database in use keeps its notifications through the upgrade; they read with params {}."""
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from pflow.adapters.sqlalchemy import tables
+    from pflow.adapters.sqlalchemy.migrate import alembic_config
+    from tests.support import pg_url, require_postgres, reset_postgres
+
+    if kind == "postgres":
+        require_postgres()
+        reset_postgres()
+        engine = create_engine(pg_url())
+        command.downgrade(alembic_config(engine), "0003_engine_state")
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        upgrade(engine, "0003_engine_state")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO notifications (id, recipient, ticket_id, kind, message, created_at) "
+                "VALUES ('n1', 'alice', 't1', 'ticket.approved', 'Your ticket was approved.', '2026-01-01T10:00:00+00:00')"))
+        upgrade(engine)
+        with engine.connect() as connection:
+            row = connection.execute(select(tables.notifications.c.message, tables.notifications.c.params)).one()
+        assert (row.message, row.params) == ("Your ticket was approved.", {})
+    finally:
+        engine.dispose()
+        if kind == "postgres":
+            reset_postgres()
 
 
 def test_the_embedded_default_migrates_its_sqlite_file_on_start(tmp_path):

@@ -87,7 +87,10 @@ export interface Notification {
   id: string;
   ticket_id: string | null;
   kind: string;
+  /** the text in English */
   message: string;
+  /** what the message is made from (title, actor, amount, comment, reference, error), to word it in the reader's language */
+  params?: Record<string, string>;
   created_at: string;
   read_at: string | null;
 }

@@ -1,7 +1,10 @@
-import { screen, waitFor } from "@testing-library/react";
+import { act, renderHook, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { NotificationBell } from "./NotificationBell";
+import i18n from "../i18n";
+import { useFormat } from "../i18n/format";
+import type { Notification } from "../api/types";
+import { notificationMessage, NotificationBell } from "./NotificationBell";
 import { apiError, fakeApi, renderAt, signIn, USERS } from "../test/utils";
 
 const page = {
@@ -55,5 +58,47 @@ describe("NotificationBell", () => {
     await waitFor(() => expect(fake.callsTo("POST /api/notifications/read-all")).toHaveLength(1));
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("region", { name: "Notifications" })).not.toBeInTheDocument();
+  });
+
+  it("words notifications in the reader's language from their params", async () => {
+    signIn(USERS.alice);
+    const rejected = {
+      id: "n3", ticket_id: "t3", kind: "ticket.rejected", message: 'Your ticket "Monitor" was rejected by bob: too dear',
+      params: { title: "Monitor", actor: "bob", comment: "too dear" }, created_at: new Date().toISOString(), read_at: null,
+    };
+    fakeApi({ "GET /api/notifications": { body: { ...page, items: [rejected], total: 1 } } });
+    await act(() => i18n.changeLanguage("zh-CN"));
+    renderAt(<NotificationBell />);
+    await userEvent.click(await screen.findByTestId("notification-bell"));
+    expect(screen.getByText("工单已驳回")).toBeInTheDocument();
+    expect(screen.getByText("你的工单“Monitor”已被 bob 驳回。 备注：too dear")).toBeInTheDocument();
+  });
+});
+
+describe("notificationMessage", () => {
+  const note = (kind: string, params?: Record<string, string>): Notification => ({
+    id: "n", ticket_id: "t", kind, message: "the server's English text", params, created_at: "2026-01-01T00:00:00Z", read_at: null,
+  });
+
+  it("picks the variant for the optional part and formats the amount", async () => {
+    const { result, rerender } = renderHook(() => useFormat());
+    const t = i18n.t.bind(i18n);
+    expect(notificationMessage(t, result.current, note("ticket.submitted", { title: "Laptop", actor: "alice", amount: "1899.5" })))
+      .toBe("Ticket “Laptop” for 1,899.50 from alice awaits your approval.");
+    expect(notificationMessage(t, result.current, note("ticket.completed", { title: "Laptop", reference: "PRV-1" })))
+      .toBe("Your ticket “Laptop” is done (fulfilment reference PRV-1).");
+    await act(() => i18n.changeLanguage("zh-CN"));
+    rerender();
+    expect(notificationMessage(i18n.t.bind(i18n), result.current, note("ticket.submitted", { title: "笔记本", actor: "alice" })))
+      .toBe("alice 提交的工单“笔记本”等待你审批。");
+    expect(notificationMessage(i18n.t.bind(i18n), result.current, note("ticket.provisioning_failed", { title: "笔记本", error: "quota" })))
+      .toBe("你的工单“笔记本”开通失败：quota。管理员可以重试。");
+  });
+
+  it("falls back to the server's text for older notifications and kinds it does not know", () => {
+    const { result } = renderHook(() => useFormat());
+    const t = i18n.t.bind(i18n);
+    expect(notificationMessage(t, result.current, note("ticket.approved"))).toBe("the server's English text");
+    expect(notificationMessage(t, result.current, note("ticket.archived", { title: "x" }))).toBe("the server's English text");
   });
 });

@@ -10,6 +10,30 @@ export function notificationTitle(t: TFunction, n: Notification): string {
   return t(`notificationKind.${n.kind.replace(/\./g, "_")}`, { defaultValue: n.kind });
 }
 
+type Format = ReturnType<typeof useFormat>;
+
+/** The kinds this UI words itself, with the optional part whose presence picks the key's variant. */
+const VARIANT: Record<string, string | null> = {
+  ticket_submitted: "amount",
+  ticket_approved: null,
+  ticket_rejected: null,
+  ticket_completed: "reference",
+  ticket_provisioning_failed: "error",
+};
+
+/** The notification's text in the reader's language, from its kind and params; the server's English
+ * message for a kind this UI does not know, or a notification from before params were kept. */
+export function notificationMessage(t: TFunction, fmt: Format, n: Notification): string {
+  const kind = n.kind.replace(/\./g, "_");
+  const params = n.params ?? {};
+  if (!params.title || !(kind in VARIANT)) return n.message;
+  const variant = VARIANT[kind];
+  const key = variant && params[variant] ? `${kind}_${variant}` : kind;
+  const values = { ...params, amount: params.amount ? fmt.amount(params.amount) : "" };
+  const text = t(`notificationText.${key}`, values);
+  return params.comment ? `${text} ${t("notificationText.comment", { comment: params.comment })}` : text;
+}
+
 /** The header's bell: unread count and the latest notifications. Hidden when the server has no notifications. */
 export function NotificationBell() {
   const { t } = useTranslation();
@@ -96,7 +120,7 @@ export function NotificationBell() {
                 <li key={n.id}>
                   <button type="button" className={`notif ${n.read_at ? "" : "notif-unread"}`} onClick={() => openItem(n)}>
                     <span className="notif-title">{notificationTitle(t, n)}</span>
-                    <span className="notif-message">{n.message}</span>
+                    <span className="notif-message">{notificationMessage(t, fmt, n)}</span>
                     <span className="notif-time muted">{fmt.ago(n.created_at)}</span>
                   </button>
                 </li>

@@ -2,7 +2,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { useMarkAllNotificationsRead, useMarkNotificationRead, useNotifications } from "../api/hooks";
 import { useFormat } from "../i18n/format";
-import { notificationTitle } from "../components/NotificationBell";
+import { notificationMessage, notificationTitle } from "../components/NotificationBell";
 import { Pagination } from "../components/Pagination";
 import { Empty, ErrorBox, Loading } from "../components/States";
 
@@ -63,7 +63,7 @@ export function NotificationsPage() {
               <li key={n.id} className={n.read_at ? "" : "notif-unread"}>
                 <div className="notif-main">
                   <span className="notif-title">{notificationTitle(t, n)}</span>
-                  <span className="notif-message">{n.message}</span>
+                  <span className="notif-message">{notificationMessage(t, fmt, n)}</span>
                   <span className="muted small">
                     <time dateTime={n.created_at}>{fmt.dateTime(n.created_at)}</time>
                   </span>

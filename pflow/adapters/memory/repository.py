@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime, timezone
 from typing import Callable
@@ -38,8 +39,7 @@ def _clone(ticket: Ticket) -> Ticket:
 
 
 def _copy_notification(n: Notification) -> Notification:
-    return Notification(id=n.id, recipient=n.recipient, ticket_id=n.ticket_id, kind=n.kind, message=n.message,
-                        created_at=n.created_at, event_id=n.event_id, read_at=n.read_at)
+    return dataclasses.replace(n, params=dict(n.params))
 
 
 def _state(ticket: Ticket) -> tuple:

@@ -99,6 +99,8 @@ notifications = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("event_id", String(36), nullable=True),
     Column("read_at", UtcDateTime(), nullable=True),
+    # the values the message was made from, for clients that word it in the reader's language
+    Column("params", JSON, nullable=False, default=dict, server_default=text("'{}'")),
     Index("ix_notifications_recipient_created", "recipient", "created_at", "id"),
     Index("ix_notifications_unread", "recipient", "created_at",
           postgresql_where=text("read_at IS NULL"), sqlite_where=text("read_at IS NULL")),

@@ -18,8 +18,8 @@ blp = Blueprint("notifications", __name__, url_prefix="/api", description="What 
 
 
 def present(n: Notification) -> dict:
-    return {"id": n.id, "ticket_id": n.ticket_id, "kind": n.kind, "message": n.message, "created_at": n.created_at,
-            "read_at": n.read_at}
+    return {"id": n.id, "ticket_id": n.ticket_id, "kind": n.kind, "message": n.message, "params": n.params,
+            "created_at": n.created_at, "read_at": n.read_at}
 
 
 def _notifications():

@@ -128,7 +128,10 @@ class NotificationSchema(Schema):
     id = fields.String()
     ticket_id = fields.String()
     kind = fields.String(metadata={"description": "the event type, e.g. ticket.submitted"})
-    message = fields.String()
+    message = fields.String(metadata={"description": "the text in English"})
+    params = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "the values the message is made from (title, actor, amount, comment, reference, error; "
+                       "those that apply), to word it in the reader's language; empty for older notifications"})
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True, metadata={"description": "null while unread"})
 
