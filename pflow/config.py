@@ -110,6 +110,7 @@ class Settings:
     http_threads: int = 8
     run_consumer_in_serve: bool = True
     run_relay_in_worker: bool = True
+    outbox_retention_days: int = 7  # sent events kept in the outbox; 0 keeps them forever
     task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     @property
@@ -154,6 +155,7 @@ class Settings:
             http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
             run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
+            outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Callable, Iterator
 
 from dependency_injector import containers, providers
@@ -108,6 +109,11 @@ def _worker_settings(settings: Settings) -> WorkerSettings:
     )
 
 
+def _retention(days: int) -> timedelta | None:
+    """PFLOW_OUTBOX_RETENTION_DAYS: how long sent events stay in the outbox; 0 keeps them."""
+    return timedelta(days=days) if days > 0 else None
+
+
 def _store_kind(url: str) -> str:
     return "memory" if url.startswith("memory:") else "sql"
 
@@ -180,7 +186,7 @@ class Container(containers.DeclarativeContainer):
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
                                settings=worker_settings)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
-                                wakeup=outbox_signal)
+                                wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)
     notification_consumer = providers.Singleton(NotificationConsumer, consumer=event_consumer,
                                                 notifications=notifications)
@@ -207,6 +213,7 @@ def build_container(settings: Settings | None = None) -> Container:
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,
         "task_handlers": settings.task_handlers,
+        "outbox_retention_days": settings.outbox_retention_days,
     })
     return container
 

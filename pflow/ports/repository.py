@@ -119,6 +119,11 @@ class Outbox(abc.ABC):
     def record_failure(self, message_id: int, error: str) -> None:
         """Count a failed publish attempt (takes effect on commit)."""
 
+    @abc.abstractmethod
+    def purge_sent(self, sent_before: datetime, limit: int = 1000) -> int:
+        """Delete at most ``limit`` messages the broker confirmed before ``sent_before``; returns how
+        many (takes effect on commit). Unsent messages are never deleted, whatever their age."""
+
     def try_lock_relay(self) -> bool:
         """Try to become the only relay publishing until this unit of work ends.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 
 from pflow.domain.errors import ServiceUnavailable
 from pflow.ports.events import EventPublisher
@@ -20,14 +22,21 @@ class OutboxRelay:
     dedupe by event id), never lost. Messages go out in outbox order; the
     first failure stops the batch so a ticket's events never overtake each
     other.
+
+    Sent messages are kept ``retention`` (the audit trail of what went out, and for replays by
+    hand), then deleted by ``purge`` about every ``purge_interval_s``; ``retention=None`` keeps
+    them forever.
     """
 
     def __init__(self, uow_factory: UnitOfWorkFactory, publisher: EventPublisher, *, batch_size: int = 100,
-                 max_backoff_s: float = 30.0, wakeup: threading.Event | None = None) -> None:
+                 max_backoff_s: float = 30.0, wakeup: threading.Event | None = None,
+                 retention: timedelta | None = timedelta(days=7), purge_interval_s: float = 3600.0) -> None:
         self._uow = uow_factory
         self._publisher = publisher
         self.batch_size = batch_size
         self.max_backoff_s = max_backoff_s
+        self.retention = retention
+        self.purge_interval_s = purge_interval_s
         # Set by the unit of work after a commit that wrote events (see the container).
         self.wakeup = wakeup or threading.Event()
 
@@ -60,6 +69,24 @@ class OutboxRelay:
             raise failure
         return len(sent)
 
+    def purge(self, now: datetime | None = None, batch: int = 1000) -> int:
+        """Delete the messages sent longer than ``retention`` ago, a batch per transaction;
+        returns how many. Unsent messages stay, however old."""
+        if self.retention is None:
+            return 0
+        before = (now or datetime.now(timezone.utc)) - self.retention
+        total = 0
+        while True:
+            with self._uow() as uow:
+                n = uow.outbox.purge_sent(before, batch)
+                uow.commit()
+            total += n
+            if n < batch:
+                break
+        if total:
+            log.info("event relay: deleted %d events sent before %s", total, before.isoformat(timespec="seconds"))
+        return total
+
     def drain(self) -> int:
         """Publish until the outbox is empty (tests, shutdown)."""
         total = 0
@@ -69,8 +96,12 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event, poll_interval_s: float = 1.0) -> None:
         backoff = 0.0
+        next_purge = time.monotonic()
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + self.purge_interval_s
+                    self.purge()
                 n = self.publish_pending()
                 if backoff:
                     log.info("event relay: broker reachable again")

@@ -186,6 +186,28 @@ def test_sent_messages_leave_the_outbox_and_failures_are_counted(store):
         assert len(uow.outbox.pending(100)) == 2
 
 
+def test_sent_messages_are_purged_after_their_retention_and_unsent_ones_never(store):
+    for _ in range(4):
+        add(store)
+    with store.uow() as uow:
+        pending = uow.outbox.pending(100)
+        uow.outbox.mark_sent([m.id for m in pending[:3]])
+        uow.commit()
+    now = datetime.now(timezone.utc)
+    with store.uow() as uow:
+        assert uow.outbox.purge_sent(now - timedelta(days=1)) == 0  # sent just now: within any retention
+        assert uow.outbox.purge_sent(now + timedelta(seconds=5), limit=2) == 2  # not committed
+    with store.uow() as uow:
+        assert uow.outbox.purge_sent(now + timedelta(seconds=5), limit=2) == 2
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.outbox.purge_sent(now + timedelta(days=365)) == 1
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.outbox.purge_sent(now + timedelta(days=365)) == 0
+        assert [m.id for m in uow.outbox.pending(100)] == [pending[3].id]  # the unsent one stays, whatever its age
+
+
 def _seed(store):
     made = []
     for i, (who, status) in enumerate([(alice, "draft"), (alice, "pending"), (erin, "pending"), (erin, "draft"),

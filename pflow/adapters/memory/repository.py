@@ -54,7 +54,7 @@ class InMemoryStore:
         self.lock = threading.RLock()
         self.tickets: dict[str, Ticket] = {}
         self.outbox: list[OutboxMessage] = []
-        self.sent: set[int] = set()
+        self.sent: dict[int, datetime] = {}  # message id -> when the broker confirmed it
         self.attempts: dict[int, int] = {}
         self._next_outbox_id = 1
         self.notifications: dict[str, Notification] = {}
@@ -109,6 +109,7 @@ class InMemoryOutbox(Outbox):
         self.staged: list[DomainEvent] = []
         self.staged_sent: list[int] = []
         self.staged_failures: list[int] = []
+        self.staged_purge: tuple[datetime, int] | None = None
 
     def add(self, event: DomainEvent) -> None:
         self.staged.append(event)
@@ -125,6 +126,13 @@ class InMemoryOutbox(Outbox):
     def record_failure(self, message_id: int, error: str) -> None:
         self.staged_failures.append(message_id)
 
+    def purge_sent(self, sent_before: datetime, limit: int = 1000) -> int:
+        self._store.ensure_available()
+        with self._store.lock:
+            count = sum(1 for at in self._store.sent.values() if at < sent_before)
+        self.staged_purge = (sent_before, limit)
+        return min(count, limit)
+
     def _apply(self) -> int:
         """Write staged changes into the store (caller holds the store lock)."""
         store = self._store
@@ -133,11 +141,19 @@ class InMemoryOutbox(Outbox):
                 id=store._next_outbox_id, event_id=event.event_id, ticket_id=event.ticket_id,
                 routing_key=event.routing_key, body=event.to_message(), created_at=datetime.now(timezone.utc)))
             store._next_outbox_id += 1
-        store.sent.update(self.staged_sent)
+        now = datetime.now(timezone.utc)
+        store.sent.update((message_id, now) for message_id in self.staged_sent)
         for message_id in self.staged_failures:
             store.attempts[message_id] = store.attempts.get(message_id, 0) + 1
+        if self.staged_purge:
+            before, limit = self.staged_purge
+            gone = [m for m, at in sorted(store.sent.items()) if at < before][:limit]
+            store.outbox = [m for m in store.outbox if m.id not in set(gone)]
+            for message_id in gone:
+                del store.sent[message_id]
+                store.attempts.pop(message_id, None)
         written = len(self.staged)
-        self.staged, self.staged_sent, self.staged_failures = [], [], []
+        self.staged, self.staged_sent, self.staged_failures, self.staged_purge = [], [], [], None
         return written
 
 
@@ -252,6 +268,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.outbox.staged.clear()
         self.outbox.staged_sent.clear()
         self.outbox.staged_failures.clear()
+        self.outbox.staged_purge = None
         self.notifications.staged.clear()
         self.processed_events.staged.clear()
 

@@ -7,7 +7,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from sqlalchemy import case, event, func, insert, select, text, update
+from sqlalchemy import case, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
@@ -127,6 +127,12 @@ class SqlAlchemyOutbox(Outbox):
         with self._guard():
             self._session.execute(update(o).where(o.c.id == message_id)
                                   .values(attempts=o.c.attempts + 1, last_error=error[:2000]))
+
+    def purge_sent(self, sent_before: datetime, limit: int = 1000) -> int:
+        o = tables.outbox
+        oldest = select(o.c.id).where(o.c.sent_at.is_not(None), o.c.sent_at < sent_before).order_by(o.c.id).limit(limit)
+        with self._guard():
+            return self._session.execute(delete(o).where(o.c.id.in_(oldest.scalar_subquery()))).rowcount
 
     def try_lock_relay(self) -> bool:
         if self._session.get_bind().dialect.name != "postgresql":
