@@ -227,6 +227,7 @@ describe("approval flow in the browser", () => {
     await page.goto(`/tickets/${id}`);
     await statusIs(page, "completed").getByText("已完成").waitFor();
     await page.getByTestId("timeline").getByText("bob 批准了工单").waitFor();
+    await page.getByTestId("timeline").getByText(/^交付编号 PRV-/).waitFor(); // recorded as a fact, worded here
     await page.getByRole("heading", { name: "处理记录" }).waitFor();
     await marker(page, "Completed", "pf-done").waitFor();
     await page.locator('.djs-element[data-element-id="ManagerApproval"]').getByText("经理审批").waitFor();
@@ -238,6 +239,7 @@ describe("approval flow in the browser", () => {
 
     await page.getByLabel("语言").selectOption("en");
     await page.getByRole("heading", { name: "History" }).waitFor();
+    await page.getByTestId("timeline").getByText(/^Fulfilment reference PRV-/).waitFor();
     await statusIs(page, "completed").getByText("Completed").waitFor();
     await page.locator('.djs-element[data-element-id="ManagerApproval"]').getByText("Manager").waitFor();
     assert.equal(await page.locator("html").getAttribute("lang"), "en");
@@ -345,7 +347,10 @@ describe("approval flow in the browser", () => {
     const id = await apiTicket(`Keyboard check ${RUN}`);
     const page = await open();
     await page.goto("/login");
-    await page.keyboard.type("bob"); // the username field has focus on arrival
+    await page.getByLabel("Username").waitFor();
+    // the username field has focus on arrival
+    await page.waitForFunction(() => document.activeElement?.getAttribute("autocomplete") === "username");
+    await page.keyboard.type("bob");
     await page.keyboard.press("Tab");
     await page.keyboard.type("bob");
     await page.keyboard.press("Enter");

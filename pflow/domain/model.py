@@ -8,7 +8,7 @@ records a domain event; the unit of work collects those events on commit.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -70,7 +70,9 @@ def _now() -> datetime:
 
 @dataclass(eq=True)
 class HistoryEntry:
-    """One line of a ticket's audit trail."""
+    """One line of a ticket's audit trail. ``comment`` is what a person wrote; ``details`` are the
+    facts the system recorded (``changed``: field names, ``reference``: fulfilment reference,
+    ``error``: why provisioning failed), kept apart so a client can word them in its own language."""
 
     at: datetime
     actor: str
@@ -78,6 +80,7 @@ class HistoryEntry:
     from_status: str | None
     to_status: str
     comment: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 # --- validation of user-supplied fields (the one place these rules live) ---
@@ -253,7 +256,7 @@ class Ticket:
         self.updated_at = now
         self.history.append(
             HistoryEntry(at=now, actor=actor.username, action="updated", from_status=S.DRAFT, to_status=S.DRAFT,
-                         comment="changed " + ", ".join(sorted(changed)))
+                         details={"changed": sorted(changed)})
         )
 
     # --- transitions ---
@@ -282,18 +285,18 @@ class Ticket:
                                   details={"reference": ["Must not be empty."]})
         self._check("complete")
         self.fulfilment_reference = reference
-        self._transition("complete", actor, ev.TicketCompleted, comment=f"fulfilment reference {reference}",
+        self._transition("complete", actor, ev.TicketCompleted, details={"reference": reference},
                          data={"fulfilment_reference": reference})
 
     def fail_provisioning(self, actor: User, error: str) -> None:
-        self._transition("fail_provisioning", actor, ev.ProvisioningFailed, comment=error or "provisioning failed",
+        self._transition("fail_provisioning", actor, ev.ProvisioningFailed, details={"error": error} if error else {},
                          data={"error": error})
 
     def retry_provisioning(self, actor: User, comment: str | None = None) -> None:
         if not actor.is_admin:
             raise PermissionDenied("Only an admin can retry provisioning.")
         comment = _clean_comment(comment, required=False)
-        self._transition("retry_provisioning", actor, ev.ProvisioningRetried, comment=comment or "provisioning retried")
+        self._transition("retry_provisioning", actor, ev.ProvisioningRetried, comment=comment)
 
     # --- queries the UI and the API use ---
 
@@ -331,7 +334,8 @@ class Ticket:
             )
 
     def _transition(self, action: str, actor: User, event_cls: type[ev.DomainEvent], *,
-                    comment: str | None = None, data: dict[str, Any] | None = None) -> None:
+                    comment: str | None = None, details: dict[str, Any] | None = None,
+                    data: dict[str, Any] | None = None) -> None:
         self._check(action)
         _, target = TRANSITIONS[action]
         previous = self.status
@@ -339,8 +343,8 @@ class Ticket:
         self.status = target
         self.updated_at = now
         self.history.append(HistoryEntry(at=now, actor=actor.username, action=HISTORY_ACTIONS[action],
-                                         from_status=previous,
-                                         to_status=target, comment=comment))
+                                         from_status=previous, to_status=target, comment=comment,
+                                         details=details or {}))
         payload = {**self._summary(), "from_status": previous.value, "to_status": target.value}
         if comment:
             payload["comment"] = comment

@@ -103,7 +103,7 @@ def test_the_second_of_two_concurrent_changes_is_refused(store):
     with store.uow() as uow:
         stored = uow.tickets.get(t.id)
         assert stored.title == "first" and stored.version == 2
-        assert [h.comment for h in stored.history if h.action == "updated"] == ["changed title"]
+        assert [h.details for h in stored.history if h.action == "updated"] == [{"changed": ["title"]}]
 
 
 def test_many_threads_racing_on_one_ticket_one_wins(store):

@@ -34,7 +34,7 @@ def test_migrations_match_the_mapped_tables(kind, tmp_path):
     try:
         assert _diff(store.engine, metadata) == []
         assert _diff(store.engine, engine_metadata) == []
-        assert current_revision(store.engine) == head_revision() == "0004_notification_params"
+        assert current_revision(store.engine) == head_revision() == "0004_details"
     finally:
         store.close()
 
@@ -57,8 +57,8 @@ def test_the_migration_chain_is_linear_and_reversible(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
-def test_notifications_from_before_0004_upgrade_with_empty_params(kind, tmp_path):
-    """A database in use keeps its notifications through the upgrade; they read with params {}."""
+def test_rows_from_before_0004_upgrade_with_empty_params_and_details(kind, tmp_path):
+    """A database in use keeps its notifications and history through the upgrade; they read with {}."""
     from alembic import command
     from sqlalchemy import select, text
 
@@ -79,10 +79,20 @@ def test_notifications_from_before_0004_upgrade_with_empty_params(kind, tmp_path
             connection.execute(text(
                 "INSERT INTO notifications (id, recipient, ticket_id, kind, message, created_at) "
                 "VALUES ('n1', 'alice', 't1', 'ticket.approved', 'Your ticket was approved.', '2026-01-01T10:00:00+00:00')"))
+            connection.execute(text(
+                "INSERT INTO tickets (id, title, description, priority, requester, status, created_at, updated_at, "
+                "version) VALUES ('t1', 'Laptop', '', 'normal', 'alice', 'completed', '2026-01-01T10:00:00+00:00', "
+                "'2026-01-01T10:00:00+00:00', 3)"))
+            connection.execute(text(
+                "INSERT INTO ticket_history (ticket_id, seq, at, actor, action, from_status, to_status, comment) "
+                "VALUES ('t1', 0, '2026-01-01T10:00:00+00:00', 'system', 'completed', 'approved', 'completed', "
+                "'fulfilment reference PRV-1')"))
         upgrade(engine)
         with engine.connect() as connection:
             row = connection.execute(select(tables.notifications.c.message, tables.notifications.c.params)).one()
+            entry = connection.execute(select(tables.ticket_history.c.comment, tables.ticket_history.c.details)).one()
         assert (row.message, row.params) == ("Your ticket was approved.", {})
+        assert (entry.comment, entry.details) == ("fulfilment reference PRV-1", {})
     finally:
         engine.dispose()
         if kind == "postgres":

@@ -71,7 +71,10 @@ export interface HistoryEntry {
   action: HistoryAction | string;
   from_status: TicketStatus | null;
   to_status: TicketStatus;
+  /** what the actor wrote */
   comment: string | null;
+  /** facts the system recorded; absent or empty for entries from before they were kept */
+  details?: { changed?: string[]; reference?: string; error?: string };
 }
 
 export interface ProcessView {

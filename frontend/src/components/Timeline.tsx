@@ -1,4 +1,5 @@
 import { useTranslation } from "react-i18next";
+import type { TFunction } from "i18next";
 import type { HistoryEntry } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { StatusBadge } from "./StatusBadge";
@@ -13,6 +14,18 @@ const TONE: Record<string, string> = {
   provisioning_failed: "danger",
   provisioning_retried: "warning",
 };
+
+/** The facts the system recorded with an entry, in the reader's language. */
+function detailLines(t: TFunction, locale: string, details: HistoryEntry["details"]): string[] {
+  const lines: string[] = [];
+  if (details?.changed?.length) {
+    const names = details.changed.map((f) => t(`ticket.${f}`, { defaultValue: f }));
+    lines.push(t("history.changed", { fields: new Intl.ListFormat(locale, { type: "conjunction" }).format(names) }));
+  }
+  if (details?.reference) lines.push(t("history.reference", { reference: details.reference }));
+  if (details?.error) lines.push(t("history.error", { error: details.error }));
+  return lines;
+}
 
 /** The audit trail, oldest first: who did what, when, and why. */
 export function Timeline({ entries }: { entries: HistoryEntry[] }) {
@@ -40,6 +53,9 @@ export function Timeline({ entries }: { entries: HistoryEntry[] }) {
                 </span>
               )}
             </p>
+            {detailLines(t, fmt.locale, entry.details).map((line) => (
+              <p key={line} className="timeline-detail small">{line}</p>
+            ))}
             {entry.comment && <blockquote className="timeline-comment">{entry.comment}</blockquote>}
           </div>
         </li>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
 from datetime import datetime, timezone
@@ -34,7 +35,8 @@ def _clone(ticket: Ticket) -> Ticket:
         fulfilment_reference=ticket.fulfilment_reference, created_at=ticket.created_at,
         updated_at=ticket.updated_at, version=ticket.version,
         history=[HistoryEntry(at=h.at, actor=h.actor, action=h.action, from_status=h.from_status,
-                              to_status=h.to_status, comment=h.comment) for h in ticket.history],
+                              to_status=h.to_status, comment=h.comment, details=copy.deepcopy(h.details))
+                 for h in ticket.history],
     )
 
 

@@ -69,6 +69,8 @@ ticket_history = Table(
     Column("from_status", String(32), nullable=True),
     Column("to_status", String(32), nullable=False),
     Column("comment", Text, nullable=True),
+    # facts the system recorded (changed fields, fulfilment reference, error); see HistoryEntry
+    Column("details", JSON, nullable=False, default=dict, server_default=text("'{}'")),
     Index("ux_ticket_history_ticket_seq", "ticket_id", "seq", unique=True),
 )
 

@@ -97,7 +97,10 @@ class HistoryEntrySchema(Schema):
     action = fields.String()
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
-    comment = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True, metadata={"description": "what the actor wrote"})
+    details = fields.Dict(metadata={
+        "description": "facts the system recorded: changed (field names), reference (fulfilment reference), "
+                       "error (why provisioning failed); empty for entries from before they were kept"})
 
 
 class ProcessSchema(Schema):
