@@ -22,6 +22,22 @@ def store(tmp_path):
     s.close()
 
 
+def _held(lock) -> bool:
+    """Whether some thread holds the (re-entrant) lock, seen from another thread."""
+    result = []
+
+    def probe():
+        got = lock.acquire(blocking=False)
+        if got:
+            lock.release()
+        result.append(not got)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
 def _writes_within(store, seconds: float = 5.0) -> bool:
     """Whether another thread can write now (False if some lock was never given back)."""
     done = threading.Event()
@@ -41,9 +57,9 @@ def test_the_lock_is_held_from_the_first_write_until_commit(store):
     with uow:
         uow.tickets.add(Ticket.create(alice, {"title": "first"}))
         uow.session.flush()  # the write transaction has begun
-        assert uow._writer_lock.locked()
+        assert _held(uow._writer_lock)
         uow.commit()
-    assert not uow._writer_lock.locked()
+    assert not _held(uow._writer_lock)
     assert _writes_within(store)
 
 
@@ -76,7 +92,7 @@ def test_statements_that_write_take_the_lock_too(store):
     with store.uow() as uow:
         [message] = uow.outbox.pending(10)
         uow.outbox.mark_sent([message.id])  # an UPDATE statement, no flush
-        assert uow._writer_lock.locked()
+        assert _held(uow._writer_lock)
         uow.commit()
     assert _writes_within(store)
 
@@ -103,3 +119,19 @@ def test_many_writers_at_once_all_commit(store):
         from pflow.ports.repository import TicketQuery
 
         assert uow.tickets.list(TicketQuery()).total == 80
+
+
+def test_the_embedded_engine_queues_on_the_same_lock_as_the_ticket_store(store):
+    from pflow.adapters.spiff import SpiffWorkflowEngine
+
+    engine = SpiffWorkflowEngine(store.engine)
+    try:
+        with store.uow() as uow:
+            assert engine._write_lock is uow._writer_lock is not None
+            uow.tickets.add(Ticket.create(alice, {"title": "first"}))
+            uow.session.flush()  # this thread writes to the ticket store...
+            assert _held(engine._write_lock)  # ...so engine writers in other threads wait for its commit
+            uow.commit()
+        assert not _held(engine._write_lock)
+    finally:
+        engine.close()

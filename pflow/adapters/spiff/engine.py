@@ -50,6 +50,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
 from pflow.adapters.spiff import tables as t
+from pflow.adapters.sqlalchemy.engine import sqlite_writer_lock
 from pflow.adapters.spiff.bpmn import (
     ApprovalUserTaskSpec,
     ConditionEngine,
@@ -190,7 +191,8 @@ class SpiffWorkflowEngine(WorkflowEngine):
         self._clock = clock
         self._sqlite = db.dialect.name == "sqlite"
         self._postgres = db.dialect.name == "postgresql"
-        self._write_lock = threading.Lock()
+        # SQLite: the same per-file lock as the ticket store's writers, so they queue instead of polling.
+        self._write_lock = sqlite_writer_lock(db) or threading.Lock()
         self._cv = threading.Condition()
         self._generation = 0  # bumped whenever a task may have become fetchable
         self._interrupts = 0

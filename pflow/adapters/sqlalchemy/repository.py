@@ -11,6 +11,7 @@ from sqlalchemy import case, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
+from pflow.adapters.sqlalchemy.engine import sqlite_writer_lock
 from pflow.adapters.sqlalchemy.errors import translate
 from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
@@ -233,24 +234,9 @@ def _restore(saved: list[tuple[object, dict]]) -> None:
             attributes.set_committed_value(obj, key, value)
 
 
-_sqlite_writers: dict[str, threading.Lock] = {}
-_sqlite_writers_guard = threading.Lock()
-
-
-def _sqlite_writer_lock(session: Session) -> threading.Lock | None:
-    """One lock per SQLite file, shared by every unit of work of this process.
-
-    SQLite lets one transaction write at a time; a second writer that finds the file locked polls
-    with sleeps of up to 100 ms, which under a few concurrent requests turns into p99 latencies of
-    a second. Queuing writers on a lock here instead hands the file over the moment the previous
-    transaction ends. (PostgreSQL locks rows itself: no lock there.)
-    """
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite":
-        return None
-    key = str(bind.url.database)
-    with _sqlite_writers_guard:
-        return _sqlite_writers.setdefault(key, threading.Lock())
+def _sqlite_writer_lock(session: Session) -> threading.RLock | None:
+    """The per-file writer lock (see ``sqlite_writer_lock``) of the session's SQLite database."""
+    return sqlite_writer_lock(session.get_bind())
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
