@@ -176,6 +176,7 @@ class Container(containers.DeclarativeContainer):
         engine=workflow_engine,
         separation_of_duties=config.separation_of_duties,
         provisioning_retries=config.provisioning_retries,
+        users=users,
     )
 
     provisioning_handler = providers.Singleton(ProvisioningHandler, tickets=tickets, provisioner=provisioner)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pflow.domain import events as ev
 from pflow.domain.errors import InvalidTransition, PermissionDenied, ValidationError
-from pflow.domain.users import User
+from pflow.domain.users import SYSTEM, User
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -265,19 +265,23 @@ class Ticket:
         self._require_owner_or_admin(actor, "submit")
         self._transition("submit", actor, ev.TicketSubmitted)
 
-    def approve(self, actor: User, comment: str | None = None, *, separation_of_duties: bool = True) -> None:
+    def approve(self, actor: User, comment: str | None = None, *, separation_of_duties: bool = True,
+                details: dict[str, Any] | None = None) -> None:
+        """``details``: system facts about how the decision was recorded (e.g. ``recorded_from``),
+        kept apart from the decider's comment."""
         self._require_decider(actor, "approve", separation_of_duties)
         comment = _clean_comment(comment, required=False)
         self._check("approve")
         self.approver = actor.username
-        self._transition("approve", actor, ev.TicketApproved, comment=comment)
+        self._transition("approve", actor, ev.TicketApproved, comment=comment, details=details, data=details)
 
-    def reject(self, actor: User, comment: str | None, *, separation_of_duties: bool = True) -> None:
+    def reject(self, actor: User, comment: str | None, *, separation_of_duties: bool = True,
+               details: dict[str, Any] | None = None) -> None:
         self._require_decider(actor, "reject", separation_of_duties)
         self._check("reject")
         comment = _clean_comment(comment, required=True)
         self.approver = actor.username
-        self._transition("reject", actor, ev.TicketRejected, comment=comment)
+        self._transition("reject", actor, ev.TicketRejected, comment=comment, details=details, data=details)
 
     def complete_provisioning(self, actor: User, reference: str) -> None:
         if not reference:
@@ -297,6 +301,18 @@ class Ticket:
             raise PermissionDenied("Only an admin can retry provisioning.")
         comment = _clean_comment(comment, required=False)
         self._transition("retry_provisioning", actor, ev.ProvisioningRetried, comment=comment)
+
+    def resume_provisioning(self, details: dict[str, Any] | None = None) -> None:
+        """The engine is provisioning again although the ticket recorded a failure (an admin's retry
+        reached the engine but its commit did not): follow the engine."""
+        self._transition("retry_provisioning", SYSTEM, ev.ProvisioningRetried, details=details, data=details)
+
+    def note(self, actor: User, action: str, details: dict[str, Any] | None = None) -> None:
+        """An audit line that changes no status (e.g. a decision found in the engine and refused)."""
+        self.updated_at = _now()
+        self.history.append(HistoryEntry(at=self.updated_at, actor=actor.username, action=action,
+                                         from_status=self.status, to_status=self.status,
+                                         details=dict(details or {})))
 
     # --- queries the UI and the API use ---
 

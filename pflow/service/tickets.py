@@ -30,6 +30,7 @@ commits the ticket. What happens when one side fails half-way:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
@@ -40,9 +41,10 @@ from pflow.domain.errors import (
     PermissionDenied,
     ServiceUnavailable,
 )
-from pflow.domain.model import HistoryEntry, Ticket, TicketStatus
+from pflow.domain.model import FINAL_STATUSES, HistoryEntry, Ticket, TicketStatus
 from pflow.domain.users import MANAGER, SYSTEM, User
 from pflow.ports.repository import Page, TicketQuery, UnitOfWork
+from pflow.ports.users import UserDirectory
 from pflow.ports.workflow import APPROVAL_TASK, InstanceState, ProcessState, TaskNotFound, WorkflowEngine
 
 log = logging.getLogger(__name__)
@@ -76,9 +78,16 @@ class TicketService:
         *,
         separation_of_duties: bool = True,
         provisioning_retries: int = 3,
+        users: UserDirectory | None = None,
+        decision_commit_grace_s: float = 1.0,
     ) -> None:
         self._uow = uow_factory
         self._engine = engine
+        self.decision_commit_grace_s = decision_commit_grace_s
+        self._clock = time.monotonic
+        self._sleep = time.sleep
+        # Who may decide: checked again for decisions found in the engine rather than made through PFlow.
+        self._users = users
         self.separation_of_duties = separation_of_duties
         self.provisioning_retries = provisioning_retries
         # Deployed definitions never change, so their XML is cached by definition id.
@@ -156,16 +165,14 @@ class TicketService:
             ticket = uow.tickets.get(ticket_id)
             self._require_visible(actor, ticket)
             ticket.submit(actor)
-            instance = self._engine.start_process(
-                ticket.id,
-                {"ticket_id": ticket.id, "requester": ticket.requester, "title": ticket.title,
-                 "priority": ticket.priority.value},
-            )
+            # Read before the commit: a failed commit may leave the ticket's attributes unreadable.
+            key = ticket.id
+            instance = self._engine.start_process(key, self._process_variables(ticket))
             try:
                 uow.commit()
-            except Exception:
+            except BaseException:
                 if instance.created:
-                    self._compensate_start(ticket.id)
+                    self._compensate_start(key)
                 raise
             return ticket
 
@@ -194,10 +201,16 @@ class TicketService:
     # ---------------------------------------------- the automated side (worker)
 
     def prepare_provisioning(self, ticket_id: str) -> Ticket:
-        """Called by the provisioning worker before it provisions. Heals a ticket
-        whose approval commit was lost (the engine holds the decision)."""
+        """Called by the provisioning worker before it provisions. Heals a ticket whose approval commit
+        was lost (the engine holds the decision). The worker is often woken by the approval itself, whose
+        commit may still be under way: give that commit a moment before healing, so the two do not race
+        for the same ticket."""
         ticket = self._fresh(ticket_id)
-        if ticket.status == TicketStatus.PENDING_APPROVAL:
+        deadline = self._clock() + self.decision_commit_grace_s
+        while ticket.status == TicketStatus.PENDING_APPROVAL and self._clock() < deadline:
+            self._sleep(0.02)
+            ticket = self._fresh(ticket_id)
+        if ticket.status != TicketStatus.APPROVED:
             ticket = self.reconcile(ticket_id)
         return ticket
 
@@ -220,29 +233,127 @@ class TicketService:
             return ticket
 
     def reconcile(self, ticket_id: str) -> Ticket:
-        """Bring a pending ticket in line with a decision the engine already holds."""
-        state = self._engine.process_state(ticket_id)
-        with self._uow() as uow:
-            ticket = uow.tickets.get(ticket_id)
-            if ticket.status != TicketStatus.PENDING_APPROVAL or state is None:
+        """Bring a ticket in line with its process instance, so that it ends in a state that offers a
+        next action (docs/reliability.md lists the cases). Safe to run at any time, by anyone, as often
+        as wanted: a ticket that agrees with its instance is left as it is.
+
+        * draft, instance running (a submission whose commit and compensation both failed):
+          the instance is cancelled; the requester can submit again.
+        * pending, the engine holds the decision (a decision whose commit failed): the decision is
+          recorded as the decider's, if it passes the same checks as one made through the API;
+          one that does not (separation of duties) is refused, audited, and the approval starts over.
+        * pending, no running instance: the process is started again; managers can decide.
+        * approved, the automated step has an incident (its failure was not recorded):
+          ``provisioning_failed``; an admin can retry.
+        * provisioning failed, the engine is provisioning again: back to ``approved``.
+        * approved or failed, the instance completed: ``completed``.
+        """
+        ticket = self._fresh(ticket_id)
+        for _ in range(6):  # each round applies one step; a lost race with another writer reads again
+            try:
+                changed = self._reconcile_step(ticket)
+            except ConcurrencyConflict:
+                changed = True
+            if not changed:
                 return ticket
-            decided = APPROVAL_TASK in state.completed_activity_ids and "approved" in state.variables
-            if not decided:
-                return ticket
-            approver = User(str(state.variables.get("approver") or "unknown"), roles=frozenset({MANAGER}))
-            comment = state.variables.get("comment") or None
-            if state.variables["approved"]:
-                ticket.approve(approver, comment, separation_of_duties=False)
+            ticket = self._fresh(ticket_id)
+        return ticket
+
+    def _reconcile_step(self, seen: Ticket) -> bool:
+        """One correction, or False when ticket and instance agree. Engine calls run outside any unit of
+        work; the ticket is written only if it is still the version ``seen``."""
+        if seen.status in FINAL_STATUSES:
+            return False
+        key = seen.id
+        state = self._engine.process_state(key)
+        running = state is not None and state.state in (InstanceState.ACTIVE, InstanceState.INCIDENT)
+        status = seen.status
+        if status == TicketStatus.DRAFT:
+            if running:
+                self._engine.cancel_process(key, "the ticket is a draft: its submission was not stored")
+                log.warning("ticket %s: cancelled the process left running for a draft", key)
+            return False
+        if status == TicketStatus.PENDING_APPROVAL:
+            if state is not None and APPROVAL_TASK in state.completed_activity_ids and "approved" in state.variables:
+                return self._record_engine_decision(seen, state)
+            if running:
+                return False  # waiting for a decision
+            self._engine.start_process(key, self._process_variables(seen))
+            return self._write(seen, lambda t: t.note(SYSTEM, "process_restarted", {
+                "recorded_from": "engine", "reason": "no_running_process"}))
+        completed = state is not None and state.state == InstanceState.COMPLETED
+        failed = [] if completed or not running else [
+            t for t in self._engine.find_external_tasks(key) if t.retries == 0]
+        if status == TicketStatus.PROVISIONING_FAILED and (completed or (running and not failed)):
+            return self._write(seen, lambda t: t.resume_provisioning({"recorded_from": "engine"}))
+        if status == TicketStatus.APPROVED:
+            if completed:
+                reference = str((state.variables or {}).get("fulfilment_reference") or "") or "recorded-in-engine"
+                return self._write(seen, lambda t: t.complete_provisioning(SYSTEM, reference))
+            if failed:
+                error = failed[0].error_message or "the automated step failed"
+                return self._write(seen, lambda t: t.fail_provisioning(SYSTEM, error))
+            if not running:
+                return self._write(seen, lambda t: t.fail_provisioning(SYSTEM, "the process was stopped in the engine"))
+        return False
+
+    def _record_engine_decision(self, seen: Ticket, state: ProcessState) -> bool:
+        variables = state.variables
+        approver_name = str(variables.get("approver") or "")
+        approver = self._users.get(approver_name) if (self._users is not None and approver_name) else None
+        if approver is None and self._users is None and approver_name:
+            approver = User(approver_name, roles=frozenset({MANAGER}))  # no directory to check against
+        problem = None
+        if approver is None:
+            problem = "unknown_decider"
+        elif not approver.is_manager:
+            problem = "not_a_decider"
+        elif self.separation_of_duties and approver.username == seen.requester:
+            problem = "separation_of_duties"
+        if problem:
+            # Not applied: the decision did not come through PFlow's checks. Start the approval over.
+            self._engine.cancel_process(seen.id, f"decision by {approver_name or 'an unknown user'} refused: {problem}")
+            self._engine.start_process(seen.id, self._process_variables(seen))
+            log.error("ticket %s: refused the decision found in the engine (%s by %r); approval started over",
+                      seen.id, problem, approver_name)
+            return self._write(seen, lambda t: t.note(SYSTEM, "engine_decision_refused", {
+                "recorded_from": "engine", "reason": problem, "decider": approver_name or None,
+                "approved": bool(variables.get("approved"))}))
+        comment = variables.get("comment") or None
+        details = {"recorded_from": "engine"}
+
+        def apply(t: Ticket) -> None:
+            if variables["approved"]:
+                t.approve(approver, comment, separation_of_duties=self.separation_of_duties, details=details)
             else:
-                ticket.reject(approver, comment or "(no comment recorded)", separation_of_duties=False)
-            ticket.history[-1].comment = ((ticket.history[-1].comment or "") + " [reconciled from the engine]").strip()
+                t.reject(approver, comment or "(no comment recorded)", separation_of_duties=self.separation_of_duties, details=details)
+
+        changed = self._write(seen, apply)
+        log.warning("ticket %s: recorded the decision the engine holds (%s by %s)", seen.id,
+                    "approved" if variables["approved"] else "rejected", approver.username)
+        return changed
+
+    def _write(self, seen: Ticket, change: Callable[[Ticket], None]) -> bool:
+        """Apply ``change`` to the stored ticket if nobody wrote it since ``seen`` (else: read again)."""
+        with self._uow() as uow:
+            ticket = uow.tickets.get(seen.id)
+            if ticket.version != seen.version:
+                return True
+            change(ticket)
             uow.commit()
-            log.warning("ticket %s reconciled from the engine: %s by %s", ticket_id, ticket.status, approver.username)
-            return ticket
+        return True
+
+    @staticmethod
+    def _process_variables(ticket: Ticket) -> dict[str, Any]:
+        return {"ticket_id": ticket.id, "requester": ticket.requester, "title": ticket.title,
+                "priority": ticket.priority.value if ticket.priority else None}
 
     # ---------------------------------------------------------------- internals
 
-    def _decide(self, actor: User, ticket_id: str, *, approved: bool, comment: str | None) -> Ticket:
+    def _decide(self, actor: User, ticket_id: str, *, approved: bool, comment: str | None,
+                again: bool = True) -> Ticket:
+        # The unit of work is closed before anything below opens another (no nested units of work:
+        # each holds a database connection, and nested ones can exhaust the pool under load).
         with self._uow() as uow:
             ticket = uow.tickets.get(ticket_id)
             self._require_visible(actor, ticket)
@@ -250,29 +361,38 @@ class TicketService:
                 ticket.approve(actor, comment, separation_of_duties=self.separation_of_duties)
             else:
                 ticket.reject(actor, comment, separation_of_duties=self.separation_of_duties)
-            task = self._engine.find_user_task(ticket.id, APPROVAL_TASK)
-            if task is None:
-                raise self._already_decided(ticket_id)
-            try:
-                self._engine.complete_user_task(
-                    task.id,
-                    {"approved": approved, "comment": ticket.history[-1].comment or "", "approver": actor.username},
-                    assignee=actor.username,
-                )
-            except (TaskNotFound, ConcurrencyConflict):
-                raise self._already_decided(ticket_id) from None
-            try:
-                uow.commit()
-            except ConcurrencyConflict:
-                # The engine took this decision, so it may already be on the ticket before this commit: written
-                # from the engine's variables (reconcile) by a loser of the race, or by the worker, which can pick
-                # the provisioning task up and complete the ticket first. Either way it is this decision: success.
-                fresh = self._fresh(ticket_id)
-                decided = "approved" if approved else "rejected"
-                if fresh.approver == actor.username and any(h.action == decided for h in fresh.history):
-                    return fresh
-                raise
-            return ticket
+            task = self._engine.find_user_task(ticket_id, APPROVAL_TASK)
+            taken = task is not None
+            if taken:
+                try:
+                    self._engine.complete_user_task(
+                        task.id,
+                        {"approved": approved, "comment": ticket.history[-1].comment or "",
+                         "approver": actor.username},
+                        assignee=actor.username,
+                    )
+                except (TaskNotFound, ConcurrencyConflict):
+                    taken = False
+            if taken:
+                try:
+                    uow.commit()
+                    return ticket
+                except ConcurrencyConflict as exc:
+                    conflict = exc
+        if not taken:
+            conflict = self._already_decided(ticket_id)
+            if again and conflict.details.get("reopened"):
+                # The process had stopped and was started again: the decision can go through now.
+                return self._decide(actor, ticket_id, approved=approved, comment=comment, again=False)
+            raise conflict
+        # The engine took this decision, so it may already be on the ticket before this commit: written
+        # from the engine's variables (reconcile) by a loser of the race, or by the worker, which can pick
+        # the provisioning task up and complete the ticket first. Either way it is this decision: success.
+        fresh = self._fresh(ticket_id)
+        decided = "approved" if approved else "rejected"
+        if fresh.approver == actor.username and any(h.action == decided for h in fresh.history):
+            return fresh
+        raise conflict
 
     def _already_decided(self, ticket_id: str) -> ConcurrencyConflict:
         healed = self.reconcile(ticket_id)
@@ -280,6 +400,8 @@ class TicketService:
             state = self._engine.process_state(ticket_id)
             if state is None or state.state != InstanceState.ACTIVE:
                 return ConcurrencyConflict("The ticket has no running approval process.")
+            if self._engine.find_user_task(ticket_id, APPROVAL_TASK) is not None:
+                return ConcurrencyConflict("The approval step was opened again; try again.", details={"reopened": True})
             return ConcurrencyConflict("The approval step is not open yet; try again in a moment.")
         return ConcurrencyConflict(
             f"The ticket was already {healed.status.value.replace('_', ' ')} by {healed.approver or 'someone else'}.",
