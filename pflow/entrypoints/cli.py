@@ -13,6 +13,7 @@ from pflow.adapters.users import DEMO_USERS
 from pflow.config import ConfigError, Settings
 from pflow.domain.errors import DomainError
 from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm, wait_for_stop_signal
+from pflow.service.reconciler import Reconciler
 
 log = logging.getLogger("pflow")
 
@@ -210,15 +211,22 @@ def deploy_cmd() -> None:
 
 
 @main.command()
-@click.argument("ticket_ids", nargs=-1, required=True)
+@click.argument("ticket_ids", nargs=-1)
 def reconcile(ticket_ids: tuple[str, ...]) -> None:
-    """Align pending tickets with decisions the engine already holds (after a failed commit)."""
+    """Bring tickets in line with their process instances (all in-flight tickets when no id is given).
+
+    Safe at any time: a ticket that agrees with its instance is left as it is. The server and the
+    workers also do this periodically (PFLOW_RECONCILE_INTERVAL_S)."""
     settings = _settings()
     try:
         with running(settings, worker=False, relay=False, deploy=False) as (container, _):
-            for ticket_id in ticket_ids:
-                ticket = container.tickets().reconcile(ticket_id)
-                click.echo(f"{ticket.id}: {ticket.status}")
+            if ticket_ids:
+                for ticket_id in ticket_ids:
+                    ticket = container.tickets().reconcile(ticket_id)
+                    click.echo(f"{ticket.id}: {ticket.status}")
+            else:
+                seen, changed = Reconciler(container.tickets(), grace_s=0).run_all()
+                click.echo(f"{seen} in-flight tickets checked, {changed} brought in line with the engine")
     except (ConfigError, DomainError) as exc:
         raise _fail(exc) from None
 

@@ -55,6 +55,27 @@ class Reconciler:
                     log.info("reconciliation: ticket %s %s -> %s", ticket.id, ticket.status, after.status)
         return changed
 
+    def run_all(self) -> tuple[int, int]:
+        """Every in-flight ticket once (on demand: ``pflow reconcile``); returns (looked at, changed)."""
+        cutoff = self._now() - timedelta(seconds=self.grace_s)
+        seen = changed = 0
+        for status in IN_FLIGHT:
+            ids: list[str] = []
+            page = 1
+            while True:  # collect first: reconciling moves tickets between the statuses being paged
+                found = self._tickets.list(SYSTEM, TicketQuery(status=status.value, page=page, page_size=100,
+                                                               oldest_first=True))
+                ids += [t.id for t in found.items if not (t.updated_at and t.updated_at > cutoff)]
+                if len(found.items) < 100:
+                    break
+                page += 1
+            for ticket_id in ids:
+                before = self._tickets.get(SYSTEM, ticket_id)
+                seen += 1
+                if self._tickets.reconcile(ticket_id).version != before.version:
+                    changed += 1
+        return seen, changed
+
     def run(self, stop: threading.Event) -> None:
         """Run passes every ``interval_s`` until ``stop`` is set."""
         if self.interval_s <= 0:

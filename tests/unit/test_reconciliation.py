@@ -211,3 +211,29 @@ def test_a_periodic_pass_heals_stale_tickets_and_leaves_fresh_ones_to_their_comm
     assert changed == 1
     assert svc.get(carol, stale.id).history[-1].action == "process_restarted"
     assert svc.get(carol, fresh.id).history[-1].action == "submitted"
+
+
+def test_pflow_reconcile_without_ids_heals_every_in_flight_ticket(tmp_path):
+    """On demand, as an operator runs it: `pflow reconcile` against the embedded default's database."""
+    from click.testing import CliRunner
+
+    from pflow.entrypoints.cli import main
+
+    s = build_stack("embedded", tmp_path)
+    try:
+        stuck = submitted(s.tickets)
+        s.engine.cancel_process(stuck.id, "lost")
+        fine = submitted(s.tickets, title="fine")
+    finally:
+        s.close()
+    env = {"WORKFLOW_ENGINE": "embedded", "DATABASE_URL": s.settings.database_url, "RABBITMQ_URL": "memory://",
+           "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_SECRET_KEY": "test-secret"}
+    result = CliRunner().invoke(main, ["reconcile"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2 in-flight tickets checked, 1 brought in line" in result.output
+    s = build_stack("embedded", tmp_path)
+    try:
+        assert s.tickets.get(carol, stuck.id).history[-1].action == "process_restarted"
+        assert s.tickets.get(carol, fine.id).history[-1].action == "submitted"
+    finally:
+        s.close()
