@@ -36,11 +36,15 @@ class ConfiguredUserDirectory(UserDirectory):
                 username, password_hash = rec["username"], rec["password_hash"]
             except KeyError as missing:
                 raise UserConfigError(f"user #{i + 1} has no {missing.args[0]!r}") from None
-            roles = frozenset(rec.get("roles", []))
-            unknown = roles - set(ROLES)
-            if unknown:
-                raise UserConfigError(f"user {username!r} has unknown roles {sorted(unknown)}; known: {list(ROLES)}")
-            user = User(username, rec.get("display_name") or username, roles)
+            listed = {"roles": rec.get("roles", []), "groups": rec.get("groups", [])}
+            for key, values in listed.items():
+                if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+                    raise UserConfigError(f"user {username!r}: {key} must be a list of names")
+            # A role PFlow does not know is a group (older files listed groups as roles).
+            roles = frozenset(r for r in listed["roles"] if r in ROLES)
+            groups = frozenset(g.strip() for g in listed["groups"]) | frozenset(r for r in listed["roles"]
+                                                                                if r not in ROLES)
+            user = User(username, rec.get("display_name") or username, roles, groups)
             self._users[username] = (user, password_hash)
 
     @classmethod

@@ -10,14 +10,32 @@ ADMIN = "admin"
 ROLES = (REQUESTER, MANAGER, ADMIN)
 
 
+#: the group the manager role stands for (processes name groups, not roles)
+MANAGERS_GROUP = "managers"
+
+
 @dataclass(frozen=True)
 class User:
+    """Someone who signs in. ``groups`` decide which process steps they may act on (a BPMN task's
+    candidate groups); ``roles`` are PFlow's own permissions (``admin``). The ``manager`` role is the
+    ``managers`` group under its older name."""
+
     username: str
     display_name: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if MANAGER in self.roles and MANAGERS_GROUP not in self.groups:
+            object.__setattr__(self, "groups", self.groups | {MANAGERS_GROUP})
+        if MANAGERS_GROUP in self.groups and MANAGER not in self.roles:
+            object.__setattr__(self, "roles", self.roles | {MANAGER})
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    def in_group(self, group: str) -> bool:
+        return group in self.groups
 
     @property
     def is_admin(self) -> bool:

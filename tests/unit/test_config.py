@@ -73,7 +73,7 @@ def test_users_file(tmp_path: Path):
     ("not json", "not valid JSON"),
     ('{"users": 3}', "list of users"),
     ('[{"username": "x"}]', "password_hash"),
-    ('[{"username": "x", "password_hash": "h", "roles": ["pope"]}]', "unknown roles"),
+    ('[{"username": "x", "password_hash": "h", "groups": "pope"}]', "groups must be a list of names"),
 ])
 def test_bad_users_files_say_what_is_wrong(tmp_path, content, message):
     from pflow.adapters.users import UserConfigError
