@@ -1,0 +1,240 @@
+"""The process ports: where a ticket's flow lives.
+
+Split by who uses them, as Camunda 7 splits its own API: ``ProcessEngine`` for the service layer
+(start an instance with the ticket's variables, read its open user tasks, complete one, cancel, look
+at the instance), ``ExternalTasks`` for workers (fetch and lock, complete, fail). One adapter usually
+implements both. No name of a particular process appears here: task ids, topics and variables come
+from the BPMN and the ticket-type files.
+
+Implemented by the in-memory engine, the embedded SpiffWorkflow engine and Camunda 7 / Operaton over
+REST; the contract suites in tests/contract/ run on each.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from pflow.domain.errors import ConcurrencyConflict, NotFound, ValidationError
+from pflow.domain.steps import FormField
+
+
+class TaskNotFound(NotFound):
+    """No such task, or it is already completed."""
+
+
+class TaskLockedByOtherWorker(ConcurrencyConflict):
+    """The external task is locked by another worker (or the caller's lock has expired)."""
+
+
+class DeploymentRejected(ValidationError):
+    """The engine refused the BPMN; the message names the file, element and reason."""
+
+
+class InstanceState:
+    ACTIVE = "active"
+    COMPLETED = "completed"  # reached an end event
+    TERMINATED = "terminated"  # cancelled (withdrawn, compensation) or ended by an operator
+    INCIDENT = "incident"  # active, but an automated step used up its retries
+
+
+@dataclass(frozen=True)
+class Deployment:
+    deployment_id: str
+    process_key: str
+    definition_id: str
+    version: int
+    created: bool = True  # False when the same content was deployed before (no new version)
+
+
+@dataclass(frozen=True)
+class ProcessInstance:
+    id: str
+    business_key: str
+    process_key: str
+    definition_id: str
+    created: bool  # False when start found an instance of the key that was already running
+
+
+@dataclass(frozen=True)
+class UserTask:
+    id: str
+    definition_key: str  # the task's id in the BPMN
+    name: str
+    business_key: str
+    process_instance_id: str
+    process_key: str
+    candidate_groups: tuple[str, ...] = ()
+    candidate_users: tuple[str, ...] = ()
+    assignee: str | None = None
+    due: datetime | None = None
+    created_at: datetime | None = None
+    form: tuple[FormField, ...] = ()
+
+    @property
+    def decision_field(self) -> FormField | None:
+        return next((f for f in self.form if f.is_decision), None)
+
+
+@dataclass(frozen=True)
+class ExternalTask:
+    id: str
+    topic: str
+    business_key: str
+    process_instance_id: str
+    activity_id: str
+    worker_id: str | None
+    lock_expires_at: datetime | None
+    retries: int | None  # None until the first failure is reported (Camunda's convention)
+    error_message: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    activity_name: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """The latest instance of a business key, running or ended."""
+
+    instance_id: str
+    business_key: str
+    process_key: str
+    definition_id: str
+    state: str  # one of InstanceState
+    active_activity_ids: tuple[str, ...]
+    completed_activity_ids: tuple[str, ...]
+    variables: dict[str, Any] = field(default_factory=dict)
+    incidents: tuple[str, ...] = ()  # activity ids with an incident
+    end_activity_id: str | None = None  # the end event reached, when COMPLETED
+    #: names of the activities, for the ones the ticket shows (open steps, automated steps)
+    activity_names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessModel:
+    """What PFlow reads from a deployed BPMN beyond running it."""
+
+    process_key: str
+    #: extension properties of the process (``camunda:properties``), e.g. ``pflow.fourEyes``
+    properties: dict[str, str]
+    #: end event id -> its ``pflow.outcome`` property (``completed`` when the event has none)
+    outcomes: dict[str, str]
+    #: topics of the external service tasks
+    topics: tuple[str, ...]
+    #: every candidate group a user task names (literal ones; expressions are resolved per instance)
+    candidate_groups: tuple[str, ...]
+    #: per user task id, its extension properties (e.g. ``pflow.fourEyes`` on one step)
+    task_properties: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class ProcessEngine(abc.ABC):
+    """A BPMN engine as the service layer sees it.
+
+    Every method raises ``EngineUnavailable`` (naming the engine) when the engine cannot be reached;
+    then nothing changed in it that the caller has to undo, unless the method says otherwise.
+    """
+
+    name: str = "workflow engine"
+
+    @abc.abstractmethod
+    def deploy(self, bpmn_path: Path | str) -> list[Deployment]:
+        """Deploy every executable process of a BPMN file. By content: deploying an unchanged file
+        again creates no new version (``created=False``), and a file never replaces a newer version
+        with older content. Running instances keep the version they started on.
+        Raises ``DeploymentRejected`` with the engine's reason."""
+
+    @abc.abstractmethod
+    def start(self, process_key: str, business_key: str, variables: dict[str, Any]) -> ProcessInstance:
+        """Start the latest version of ``process_key`` for a business key, with typed variables
+        (str, int, float, Decimal, bool, date, None). Idempotent: when an instance for the key is
+        still running it is returned (``created=False``) and no second instance starts."""
+
+    @abc.abstractmethod
+    def cancel(self, business_key: str, reason: str) -> bool:
+        """Stop the running instance for the key, if any. Returns whether one was stopped."""
+
+    @abc.abstractmethod
+    def open_tasks(self, business_key: str) -> list[UserTask]:
+        """The open user tasks of the key's running instance (several when parallel), oldest first."""
+
+    @abc.abstractmethod
+    def task(self, task_id: str) -> UserTask:
+        """One open user task. Raises ``TaskNotFound`` when it does not exist or is completed."""
+
+    @abc.abstractmethod
+    def complete_task(self, task_id: str, variables: dict[str, Any], *, completed_by: str) -> None:
+        """Complete an open user task with variables, recording ``completed_by`` as its assignee.
+        Exactly one of two concurrent completions succeeds; the other raises ``TaskNotFound`` or
+        ``ConcurrencyConflict``."""
+
+    @abc.abstractmethod
+    def instance(self, business_key: str) -> InstanceView | None:
+        """The latest instance for the key (running or ended), or None if none was started."""
+
+    @abc.abstractmethod
+    def failed_steps(self, business_key: str) -> list[ExternalTask]:
+        """The key's external tasks whose retries are used up (incidents)."""
+
+    @abc.abstractmethod
+    def retry_step(self, task_id: str, retries: int) -> None:
+        """Give a failed external task ``retries`` again (resolving its incident). Raises ``TaskNotFound``."""
+
+    @abc.abstractmethod
+    def model(self, definition_id: str) -> ProcessModel:
+        """What PFlow reads from a deployed definition (see ``ProcessModel``). Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def definition_xml(self, definition_id: str) -> str:
+        """The BPMN XML of a deployed definition. Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def latest_definition_id(self, process_key: str) -> str:
+        """The id of the newest deployed version of a process. Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Readiness probe: return if the engine answers, else raise ``EngineUnavailable``."""
+
+    def close(self) -> None:
+        """Release connections and threads. Idempotent."""
+
+
+class ExternalTasks(abc.ABC):
+    """Camunda-style external tasks, as workers see them (the same errors as ``ProcessEngine``)."""
+
+    name: str = "workflow engine"
+
+    @abc.abstractmethod
+    def fetch_and_lock(self, worker_id: str, topics: Sequence[str], *, max_tasks: int = 1,
+                       lock_duration_ms: int = 30_000, wait_ms: int = 0,
+                       business_key: str | None = None) -> list[ExternalTask]:
+        """Lock up to ``max_tasks`` available tasks of the topics for the worker. Available: not
+        locked (or the lock expired), retries None or > 0, retry timeout passed. With ``wait_ms`` > 0
+        wait up to that long for one (long polling). Never locked by two workers at once."""
+
+    @abc.abstractmethod
+    def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
+        """Complete a task this worker holds. ``TaskLockedByOtherWorker`` when another holds it,
+        ``TaskNotFound`` when it does not exist or is completed."""
+
+    @abc.abstractmethod
+    def fail(self, task_id: str, worker_id: str, error_message: str, *, retries: int, retry_timeout_ms: int,
+             error_details: str | None = None) -> None:
+        """Report a failed attempt; retries become ``retries`` (0: incident). Same errors as complete."""
+
+    @abc.abstractmethod
+    def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
+        """Extend the worker's lock to now + ``new_duration_ms``. Same errors as complete."""
+
+    @abc.abstractmethod
+    def unlock(self, task_id: str, worker_id: str) -> None:
+        """Release the worker's lock without spending a retry (the worker could not try: its own
+        infrastructure was down). The task is fetchable again at once."""
+
+    def interrupt_waits(self) -> None:
+        """Make waiting ``fetch_and_lock`` calls of this process return now (with no tasks)."""
+
+    def close(self) -> None:
+        """Release connections and threads. Idempotent."""
