@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: process-driven tickets (task.* events, derived status)
 
 
 def _now() -> datetime:
@@ -39,7 +39,7 @@ class DomainEvent:
         return self.type
 
     def to_message(self) -> dict[str, Any]:
-        """The JSON-ready message body (schema version 1)."""
+        """The JSON-ready message body (see SCHEMA_VERSION)."""
         return {
             "event_id": self.event_id,
             "type": self.type,
@@ -62,13 +62,17 @@ class TicketSubmitted(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TicketApproved(DomainEvent):
-    type: ClassVar[str] = "ticket.approved"
+class TaskCreated(DomainEvent):
+    """A step opened: ``data.task`` names it and who may act on it (candidate groups and users, assignee)."""
+
+    type: ClassVar[str] = "task.created"
 
 
 @dataclass(frozen=True, kw_only=True)
-class TicketRejected(DomainEvent):
-    type: ClassVar[str] = "ticket.rejected"
+class TaskCompleted(DomainEvent):
+    """Someone completed a step: ``data.task``, ``data.values`` (its form values), ``data.comment``."""
+
+    type: ClassVar[str] = "task.completed"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,13 +81,27 @@ class TicketCompleted(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProvisioningFailed(DomainEvent):
-    type: ClassVar[str] = "ticket.provisioning_failed"
+class TicketRejected(DomainEvent):
+    type: ClassVar[str] = "ticket.rejected"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProvisioningRetried(DomainEvent):
-    type: ClassVar[str] = "ticket.provisioning_retried"
+class TicketWithdrawn(DomainEvent):
+    type: ClassVar[str] = "ticket.withdrawn"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketNeedsAttention(DomainEvent):
+    """An automated step used up its retries (``data.error``), or the process stopped unexpectedly."""
+
+    type: ClassVar[str] = "ticket.needs_attention"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketResumed(DomainEvent):
+    """A ticket that needed attention is moving again (an admin retried the failed step)."""
+
+    type: ClassVar[str] = "ticket.resumed"
 
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
@@ -91,11 +109,13 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     for cls in (
         TicketCreated,
         TicketSubmitted,
-        TicketApproved,
-        TicketRejected,
+        TaskCreated,
+        TaskCompleted,
         TicketCompleted,
-        ProvisioningFailed,
-        ProvisioningRetried,
+        TicketRejected,
+        TicketWithdrawn,
+        TicketNeedsAttention,
+        TicketResumed,
     )
 }
 

@@ -1,8 +1,12 @@
-"""The Ticket aggregate.
+"""The ticket aggregate: the business record of a request whose flow lives in a process.
 
-A ticket changes status only through the methods below. Each method checks
-the transition and the actor's right to make it, appends a history entry and
-records a domain event; the unit of work collects those events on commit.
+A ticket has a type (which names its process), a title and the fields its type's form declares. Once
+submitted, its status is read from its process instance and never kept ahead of it: ``follow``
+takes what the engine says (open steps, automated steps, incidents, the end reached) and derives
+status, current steps and the events to publish. What a person does on a step is recorded with
+``record_step``, after the rules every process shares (``pflow.domain.steps.refusal``).
+
+Standard library only: validation against a type's form is the catalog's job (pflow.ports.catalog).
 """
 
 from __future__ import annotations
@@ -10,58 +14,31 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from pflow.domain import events as ev
 from pflow.domain.errors import InvalidTransition, PermissionDenied, ValidationError
+from pflow.domain.steps import Step, refusal
 from pflow.domain.users import SYSTEM, User
 
 TITLE_MAX = 200
-DESCRIPTION_MAX = 4000
-AMOUNT_MAX = Decimal("999999999999.99")
 COMMENT_MAX = 2000
 
 
 class TicketStatus(StrEnum):
     DRAFT = "draft"
-    PENDING_APPROVAL = "pending_approval"
-    APPROVED = "approved"
-    REJECTED = "rejected"
+    IN_PROGRESS = "in_progress"
+    NEEDS_ATTENTION = "needs_attention"  # an automated step failed, or the process stopped unexpectedly
     COMPLETED = "completed"
-    PROVISIONING_FAILED = "provisioning_failed"
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
 
 
 S = TicketStatus
-
-# The whole state machine in one place: action -> (allowed from, to).
-TRANSITIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
-    "submit": (frozenset({S.DRAFT}), S.PENDING_APPROVAL),
-    "approve": (frozenset({S.PENDING_APPROVAL}), S.APPROVED),
-    "reject": (frozenset({S.PENDING_APPROVAL}), S.REJECTED),
-    "complete": (frozenset({S.APPROVED}), S.COMPLETED),
-    "fail_provisioning": (frozenset({S.APPROVED}), S.PROVISIONING_FAILED),
-    "retry_provisioning": (frozenset({S.PROVISIONING_FAILED}), S.APPROVED),
-}
-
-FINAL_STATUSES = frozenset({S.REJECTED, S.COMPLETED})
-
-# How each transition reads in the history.
-HISTORY_ACTIONS = {
-    "submit": "submitted",
-    "approve": "approved",
-    "reject": "rejected",
-    "complete": "completed",
-    "fail_provisioning": "provisioning_failed",
-    "retry_provisioning": "provisioning_retried",
-}
+FINAL_STATUSES = frozenset({S.COMPLETED, S.REJECTED, S.WITHDRAWN})
+#: the end event's ``pflow.outcome`` -> the final status it means
+OUTCOMES = {"completed": S.COMPLETED, "rejected": S.REJECTED, "withdrawn": S.WITHDRAWN}
 
 
 def _now() -> datetime:
@@ -71,8 +48,10 @@ def _now() -> datetime:
 @dataclass(eq=True)
 class HistoryEntry:
     """One line of a ticket's audit trail. ``comment`` is what a person wrote; ``details`` are the
-    facts the system recorded (``changed``: field names, ``reference``: fulfilment reference,
-    ``error``: why provisioning failed), kept apart so a client can word them in its own language."""
+    facts the system recorded (``changed``: field names; ``step``/``step_name``/``values``: a completed
+    step and its form values; ``error``: why an automated step failed; ``recorded_from``: ``engine``
+    when the fact was found in the engine rather than made through PFlow), kept apart so a client
+    can word them in its own language."""
 
     at: datetime
     actor: str
@@ -83,127 +62,74 @@ class HistoryEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-# --- validation of user-supplied fields (the one place these rules live) ---
+@dataclass(frozen=True)
+class Progress:
+    """Where the ticket's process is, as the engine says (built by the service from the process port)."""
+
+    running: bool
+    steps: tuple[Step, ...] = ()  # open user tasks
+    automated: tuple[str, ...] = ()  # names of open automated steps (external tasks)
+    incident: str | None = None  # the error of an automated step whose retries are used up
+    outcome: str | None = None  # when ended at an end event: its outcome (completed, rejected, withdrawn)
+    stopped: bool = False  # ended without reaching an end event (cancelled in the engine)
 
 
-def _clean_text(value: Any, field: str, *, required: bool, max_len: int, errors: dict) -> str | None:
+def clean_text(value: Any, field_name: str, *, required: bool, max_len: int) -> str | None:
+    """Strip and check one text; raises ``ValidationError`` naming the field."""
+    errors: list[str] = []
     if value is None:
         if required:
-            errors.setdefault(field, []).append("This field is required.")
-        return None if not required else ""
-    if not isinstance(value, str):
-        errors.setdefault(field, []).append("Must be a string.")
-        return None
-    value = value.strip()
-    if required and not value:
-        errors.setdefault(field, []).append("Must not be empty.")
-    if len(value) > max_len:
-        errors.setdefault(field, []).append(f"Must be at most {max_len} characters.")
-    return value
-
-
-def _clean_amount(value: Any, errors: dict) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        errors.setdefault("amount", []).append("Must be a decimal number.")
-        return None
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        errors.setdefault("amount", []).append("Must be a decimal number.")
-        return None
-    if not amount.is_finite():
-        errors.setdefault("amount", []).append("Must be a finite number.")
-        return None
-    if amount < 0:
-        errors.setdefault("amount", []).append("Must be greater than or equal to 0.")
-    elif amount > AMOUNT_MAX:
-        errors.setdefault("amount", []).append(f"Must be at most {AMOUNT_MAX}.")
-    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        errors.setdefault("amount", []).append("Must have at most 2 decimal places.")
-    return amount.quantize(Decimal("0.01")) if "amount" not in errors else None
-
-
-def _clean_priority(value: Any, errors: dict) -> Priority | None:
-    if value is None:
-        return Priority.NORMAL
-    try:
-        return Priority(value)
-    except ValueError:
-        errors.setdefault("priority", []).append(
-            "Must be one of: " + ", ".join(p.value for p in Priority) + "."
-        )
-        return None
-
-
-def validate_ticket_fields(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    """Check and normalise title, description, amount and priority.
-
-    With ``partial`` only the keys present are checked (an edit). Raises
-    ``ValidationError`` whose ``details`` names every bad field at once.
-    """
-    errors: dict[str, list[str]] = {}
-    known = {"title", "description", "amount", "priority"}
-    for name in data:
-        if name not in known:
-            errors.setdefault(name, []).append("Unknown field.")
-    clean: dict[str, Any] = {}
-    if not partial or "title" in data:
-        clean["title"] = _clean_text(data.get("title"), "title", required=True, max_len=TITLE_MAX, errors=errors)
-    if not partial or "description" in data:
-        clean["description"] = (
-            _clean_text(data.get("description"), "description", required=False, max_len=DESCRIPTION_MAX, errors=errors)
-            or ""
-        )
-    if not partial or "amount" in data:
-        clean["amount"] = _clean_amount(data.get("amount"), errors)
-    if not partial or "priority" in data:
-        clean["priority"] = _clean_priority(data.get("priority"), errors)
+            errors.append("This field is required.")
+    elif not isinstance(value, str):
+        errors.append("Must be a string.")
+    else:
+        value = value.strip()
+        if required and not value:
+            errors.append("Must not be empty.")
+        if len(value) > max_len:
+            errors.append(f"Must be at most {max_len} characters.")
     if errors:
-        raise ValidationError("The ticket has invalid fields.", details=errors)
-    return clean
-
-
-def _clean_comment(comment: str | None, *, required: bool) -> str | None:
-    errors: dict[str, list[str]] = {}
-    value = _clean_text(comment, "comment", required=required, max_len=COMMENT_MAX, errors=errors)
-    if errors:
-        if required and (comment is None or not str(comment).strip()):
-            raise ValidationError("A comment is required.", details=errors)
-        raise ValidationError("The comment is invalid.", details=errors)
+        raise ValidationError(f"The {field_name} is invalid.", details={field_name: errors})
     return value or None
 
 
+def clean_comment(comment: Any, *, required: bool = False) -> str | None:
+    return clean_text(comment, "comment", required=required, max_len=COMMENT_MAX)
+
+
 class Ticket:
-    """A request that goes through approval and provisioning."""
+    """A request of some type, decided by its process."""
 
     def __init__(
         self,
         *,
         id: str,
+        type: str,
         title: str,
-        description: str,
-        amount: Decimal | None,
-        priority: Priority,
+        fields: dict[str, Any],
         requester: str,
         status: TicketStatus = TicketStatus.DRAFT,
-        approver: str | None = None,
-        fulfilment_reference: str | None = None,
+        steps: list[Step] | None = None,
+        current_steps: tuple[str, ...] | list[str] = (),
+        last_editor: str | None = None,
+        deciders: tuple[str, ...] | list[str] = (),
+        attention: str | None = None,
         created_at: datetime | None = None,
         updated_at: datetime | None = None,
         version: int = 1,
         history: list[HistoryEntry] | None = None,
     ):
         self.id = id
+        self.type = type
         self.title = title
-        self.description = description
-        self.amount = amount
-        self.priority = priority
+        self.fields = dict(fields)
         self.requester = requester
         self.status = status
-        self.approver = approver
-        self.fulfilment_reference = fulfilment_reference
+        self.steps = list(steps or [])
+        self.current_steps = list(current_steps)
+        self.last_editor = last_editor
+        self.deciders = list(deciders)
+        self.attention = attention  # why it needs attention (the failed step's error)
         self.created_at = created_at or _now()
         self.updated_at = updated_at or self.created_at
         self.version = version
@@ -219,162 +145,208 @@ class Ticket:
             return self._events
 
     def __repr__(self) -> str:
-        return f"<Ticket {self.id} {self.status} v{self.version}>"
+        return f"<Ticket {self.id} {self.type} {self.status} v{self.version}>"
 
-    # --- creation and editing ---
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def step(self, task_id: str) -> Step | None:
+        return next((s for s in self.steps if s.task_id == task_id), None)
+
+    # --- creation and editing (a draft) ---
 
     @classmethod
-    def create(cls, requester: User, data: dict[str, Any], *, ticket_id: str | None = None) -> "Ticket":
-        fields = validate_ticket_fields(data)
+    def create(cls, requester: User, type_key: str, title: Any, fields: dict[str, Any], *,
+               ticket_id: str | None = None) -> "Ticket":
+        """``fields`` must already fit the type's form (the catalog checked them)."""
+        title = clean_text(title, "title", required=True, max_len=TITLE_MAX)
         now = _now()
-        ticket = cls(
-            id=ticket_id or str(uuid.uuid4()),
-            requester=requester.username,
-            created_at=now,
-            updated_at=now,
-            **fields,
-        )
-        ticket.history.append(
-            HistoryEntry(at=now, actor=requester.username, action="created", from_status=None, to_status=S.DRAFT)
-        )
-        ticket.events.append(ev.TicketCreated(ticket_id=ticket.id, actor=requester.username, occurred_at=now,
-                                              data=ticket._summary()))
+        ticket = cls(id=ticket_id or str(uuid.uuid4()), type=type_key, title=title, fields=fields,
+                     requester=requester.username, last_editor=requester.username, created_at=now, updated_at=now)
+        ticket._log(requester, "created", None, S.DRAFT, at=now)
+        ticket._emit(ev.TicketCreated, requester, now)
         return ticket
 
-    def update(self, actor: User, data: dict[str, Any]) -> None:
+    def update(self, actor: User, *, title: Any = None, fields: dict[str, Any] | None = None) -> list[str]:
+        """Change a draft's title and/or fields (already checked against the form); returns what changed."""
         self._require_owner_or_admin(actor, "edit")
         if self.status != S.DRAFT:
             raise InvalidTransition(f"Only a draft can be edited; this ticket is {self.status}.",
-                                    details={"status": self.status.value})
-        changes = validate_ticket_fields(data, partial=True)
-        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
-        if not changed:
-            return
-        for name, value in changed.items():
-            setattr(self, name, value)
-        now = _now()
-        self.updated_at = now
-        self.history.append(
-            HistoryEntry(at=now, actor=actor.username, action="updated", from_status=S.DRAFT, to_status=S.DRAFT,
-                         details={"changed": sorted(changed)})
-        )
+                                    details={"status": self.status.value, "action": "edit"})
+        changed: list[str] = []
+        if title is not None:
+            title = clean_text(title, "title", required=True, max_len=TITLE_MAX)
+            if title != self.title:
+                self.title = title
+                changed.append("title")
+        for name, value in (fields or {}).items():
+            if self.fields.get(name) != value:
+                changed.append(name)
+        if fields is not None:
+            self.fields = {**self.fields, **fields}
+        if changed:
+            now = _now()
+            self.updated_at = now
+            self.last_editor = actor.username
+            self._log(actor, "updated", S.DRAFT, S.DRAFT, at=now, details={"changed": sorted(changed)})
+        return changed
 
-    # --- transitions ---
+    def ensure_deletable(self, actor: User) -> None:
+        self._require_owner_or_admin(actor, "delete")
+        if self.status != S.DRAFT:
+            raise InvalidTransition(f"Only a draft can be deleted; this ticket is {self.status}.",
+                                    details={"status": self.status.value, "action": "delete"})
+
+    # --- the process ---
 
     def submit(self, actor: User) -> None:
         self._require_owner_or_admin(actor, "submit")
-        self._transition("submit", actor, ev.TicketSubmitted)
+        if self.status != S.DRAFT:
+            raise InvalidTransition(f"Cannot submit a ticket that is {self.status}.",
+                                    details={"status": self.status.value, "action": "submit"})
+        now = _now()
+        self.status = S.IN_PROGRESS
+        self.updated_at = now
+        self._log(actor, "submitted", S.DRAFT, S.IN_PROGRESS, at=now)
+        self._emit(ev.TicketSubmitted, actor, now)
 
-    def approve(self, actor: User, comment: str | None = None, *, separation_of_duties: bool = True,
-                details: dict[str, Any] | None = None) -> None:
-        """``details``: system facts about how the decision was recorded (e.g. ``recorded_from``),
-        kept apart from the decider's comment."""
-        self._require_decider(actor, "approve", separation_of_duties)
-        comment = _clean_comment(comment, required=False)
-        self._check("approve")
-        self.approver = actor.username
-        self._transition("approve", actor, ev.TicketApproved, comment=comment, details=details, data=details)
+    def follow(self, progress: Progress) -> bool:
+        """Take the status, open steps and current steps from the process; returns whether anything
+        changed. Never claims a step is done while the engine has it open."""
+        if self.status == S.DRAFT or self.is_final:
+            return False
+        before = (self.status, [s.task_id for s in self.steps], list(self.current_steps), self.attention)
+        previous = self.status
+        opened = [s for s in progress.steps if s.task_id not in {x.task_id for x in self.steps}]
+        self.steps = list(progress.steps)
+        self.current_steps = [s.name for s in progress.steps] + [n for n in progress.automated]
+        now = _now()
+        if progress.running:
+            if progress.incident:
+                self.status, self.attention = S.NEEDS_ATTENTION, progress.incident
+            else:
+                self.status, self.attention = S.IN_PROGRESS, None
+        elif progress.outcome is not None:
+            self.status = OUTCOMES.get(progress.outcome, S.COMPLETED)
+            self.attention = None
+            self.steps, self.current_steps = [], []
+        elif progress.stopped:
+            self.status, self.attention = S.NEEDS_ATTENTION, "process_stopped"
+            self.steps, self.current_steps = [], []
+        else:  # no instance at all: the submission never reached the engine
+            self.status, self.attention = S.NEEDS_ATTENTION, "process_missing"
+        for step in opened:
+            self._emit(ev.TaskCreated, SYSTEM, now, data={"task": _step_data(step)})
+        if self.status != previous:
+            self._log(SYSTEM, _STATUS_ACTIONS[self.status], previous, self.status, at=now,
+                      details={"error": self.attention} if self.status == S.NEEDS_ATTENTION else {})
+            self._emit(_STATUS_EVENTS[self.status], SYSTEM, now,
+                       data={"error": self.attention} if self.status == S.NEEDS_ATTENTION else {})
+        changed = before != (self.status, [s.task_id for s in self.steps], list(self.current_steps), self.attention)
+        if changed:
+            self.updated_at = now
+        return changed
 
-    def reject(self, actor: User, comment: str | None, *, separation_of_duties: bool = True,
-               details: dict[str, Any] | None = None) -> None:
-        self._require_decider(actor, "reject", separation_of_duties)
-        self._check("reject")
-        comment = _clean_comment(comment, required=True)
-        self.approver = actor.username
-        self._transition("reject", actor, ev.TicketRejected, comment=comment, details=details, data=details)
+    def refusal(self, user: User, step: Step, *, separation_of_duties: bool = True,
+                four_eyes: bool = True) -> str | None:
+        """None when the user may complete the step, else why not (``pflow.domain.steps.Refusal``)."""
+        return refusal(user, step, requester=self.requester, last_editor=self.last_editor,
+                       deciders=tuple(self.deciders), separation_of_duties=separation_of_duties,
+                       four_eyes=four_eyes)
 
-    def complete_provisioning(self, actor: User, reference: str) -> None:
-        if not reference:
-            raise ValidationError("A fulfilment reference is required.",
-                                  details={"reference": ["Must not be empty."]})
-        self._check("complete")
-        self.fulfilment_reference = reference
-        self._transition("complete", actor, ev.TicketCompleted, details={"reference": reference},
-                         data={"fulfilment_reference": reference})
+    def record_step(self, actor: User, step: Step, values: dict[str, Any], comment: str | None, *,
+                    details: dict[str, Any] | None = None) -> None:
+        """A person completed ``step`` with these form values (the service checked who and what)."""
+        now = _now()
+        entry = {"step": step.definition_key, "step_name": step.name, "task_id": step.task_id,
+                 "values": dict(values), **(details or {})}
+        if step.is_decision and actor.username not in self.deciders:
+            self.deciders.append(actor.username)
+        self.updated_at = now
+        self._log(actor, "step_completed", self.status, self.status, at=now, comment=comment, details=entry)
+        self._emit(ev.TaskCompleted, actor, now, data={"task": _step_data(step), "values": dict(values),
+                                                       "comment": comment, **(details or {})})
 
-    def fail_provisioning(self, actor: User, error: str) -> None:
-        self._transition("fail_provisioning", actor, ev.ProvisioningFailed, details={"error": error} if error else {},
-                         data={"error": error})
-
-    def retry_provisioning(self, actor: User, comment: str | None = None) -> None:
-        if not actor.is_admin:
-            raise PermissionDenied("Only an admin can retry provisioning.")
-        comment = _clean_comment(comment, required=False)
-        self._transition("retry_provisioning", actor, ev.ProvisioningRetried, comment=comment)
-
-    def resume_provisioning(self, details: dict[str, Any] | None = None) -> None:
-        """The engine is provisioning again although the ticket recorded a failure (an admin's retry
-        reached the engine but its commit did not): follow the engine."""
-        self._transition("retry_provisioning", SYSTEM, ev.ProvisioningRetried, details=details, data=details)
-
-    def note(self, actor: User, action: str, details: dict[str, Any] | None = None) -> None:
+    def note(self, actor: User, action: str, details: dict[str, Any] | None = None,
+             comment: str | None = None) -> None:
         """An audit line that changes no status (e.g. a decision found in the engine and refused)."""
         self.updated_at = _now()
-        self.history.append(HistoryEntry(at=self.updated_at, actor=actor.username, action=action,
-                                         from_status=self.status, to_status=self.status,
-                                         details=dict(details or {})))
+        self._log(actor, action, self.status, self.status, at=self.updated_at, comment=comment,
+                  details=dict(details or {}))
+
+    def withdraw(self, actor: User, comment: str | None = None) -> None:
+        """The requester (or an admin) takes back a ticket in progress; the service cancels its instance."""
+        self._require_owner_or_admin(actor, "withdraw")
+        if self.status not in (S.IN_PROGRESS, S.NEEDS_ATTENTION):
+            raise InvalidTransition(f"Cannot withdraw a ticket that is {self.status}.",
+                                    details={"status": self.status.value, "action": "withdraw"})
+        comment = clean_comment(comment)
+        now = _now()
+        previous = self.status
+        self.status, self.steps, self.current_steps, self.attention = S.WITHDRAWN, [], [], None
+        self.updated_at = now
+        self._log(actor, "withdrawn", previous, S.WITHDRAWN, at=now, comment=comment)
+        self._emit(ev.TicketWithdrawn, actor, now, data={"comment": comment} if comment else {})
+
+    def ensure_resubmittable(self, actor: User) -> None:
+        if actor.username != self.requester and not actor.is_admin:
+            raise PermissionDenied("Only the requester or an admin can resubmit this ticket.")
+        if self.status not in (S.REJECTED, S.WITHDRAWN):
+            raise InvalidTransition(f"Only a rejected or withdrawn ticket can be resubmitted; this one is "
+                                    f"{self.status}.", details={"status": self.status.value, "action": "resubmit"})
+
+    def ensure_retryable(self, actor: User) -> None:
+        if not actor.is_admin:
+            raise PermissionDenied("Only an admin can retry a failed step.")
+        if self.status != S.NEEDS_ATTENTION:
+            raise InvalidTransition(f"Nothing to retry: the ticket is {self.status}.",
+                                    details={"status": self.status.value, "action": "retry"})
 
     # --- queries the UI and the API use ---
 
-    def allowed_actions(self, user: User, *, separation_of_duties: bool = True) -> list[str]:
-        """What this user may do right now (mirrors the checks in the methods above)."""
-        actions = []
+    def allowed_actions(self, user: User) -> list[str]:
+        """Ticket-level actions this user may take now (step actions are listed per step)."""
+        actions: list[str] = []
         owner_or_admin = user.username == self.requester or user.is_admin
         if self.status == S.DRAFT and owner_or_admin:
-            actions += ["edit", "submit"]
-        if self.status == S.PENDING_APPROVAL and user.is_manager and not (
-            separation_of_duties and user.username == self.requester
-        ):
-            actions += ["approve", "reject"]
-        if self.status == S.PROVISIONING_FAILED and user.is_admin:
-            actions.append("retry_provisioning")
+            actions += ["edit", "submit", "delete"]
+        if self.status in (S.IN_PROGRESS, S.NEEDS_ATTENTION) and owner_or_admin:
+            actions.append("withdraw")
+        if self.status == S.NEEDS_ATTENTION and user.is_admin:
+            actions.append("retry")
+        if self.status in (S.REJECTED, S.WITHDRAWN) and owner_or_admin:
+            actions.append("resubmit")
         return actions
 
     # --- internals ---
 
     def _summary(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "priority": self.priority.value if self.priority else None,
-            "amount": str(self.amount) if self.amount is not None else None,
-            "requester": self.requester,
-            "status": self.status.value,
-        }
+        return {"type": self.type, "title": self.title, "requester": self.requester, "status": self.status.value,
+                "current_steps": list(self.current_steps)}
 
-    def _check(self, action: str) -> None:
-        allowed_from, _ = TRANSITIONS[action]
-        if self.status not in allowed_from:
-            raise InvalidTransition(
-                f"Cannot {action.replace('_', ' ')} a ticket that is {self.status}.",
-                details={"status": self.status.value, "action": action},
-            )
+    def _log(self, actor: User, action: str, from_status: TicketStatus | None, to_status: TicketStatus, *,
+             at: datetime, comment: str | None = None, details: dict[str, Any] | None = None) -> None:
+        self.history.append(HistoryEntry(at=at, actor=actor.username, action=action, from_status=from_status,
+                                         to_status=to_status, comment=comment, details=dict(details or {})))
 
-    def _transition(self, action: str, actor: User, event_cls: type[ev.DomainEvent], *,
-                    comment: str | None = None, details: dict[str, Any] | None = None,
-                    data: dict[str, Any] | None = None) -> None:
-        self._check(action)
-        _, target = TRANSITIONS[action]
-        previous = self.status
-        now = _now()
-        self.status = target
-        self.updated_at = now
-        self.history.append(HistoryEntry(at=now, actor=actor.username, action=HISTORY_ACTIONS[action],
-                                         from_status=previous, to_status=target, comment=comment,
-                                         details=details or {}))
-        payload = {**self._summary(), "from_status": previous.value, "to_status": target.value}
-        if comment:
-            payload["comment"] = comment
-        if self.approver:
-            payload["approver"] = self.approver
-        payload.update(data or {})
-        self.events.append(event_cls(ticket_id=self.id, actor=actor.username, occurred_at=now, data=payload))
+    def _emit(self, event_cls: type[ev.DomainEvent], actor: User, at: datetime,
+              data: dict[str, Any] | None = None) -> None:
+        self.events.append(event_cls(ticket_id=self.id, actor=actor.username, occurred_at=at,
+                                     data={**self._summary(), **(data or {})}))
 
     def _require_owner_or_admin(self, actor: User, verb: str) -> None:
         if actor.username != self.requester and not actor.is_admin:
             raise PermissionDenied(f"Only the requester or an admin can {verb} this ticket.")
 
-    def _require_decider(self, actor: User, verb: str, separation_of_duties: bool) -> None:
-        if not actor.is_manager:
-            raise PermissionDenied(f"Only a manager can {verb} a ticket.")
-        if separation_of_duties and actor.username == self.requester:
-            raise PermissionDenied(f"You cannot {verb} your own ticket (separation of duties).")
+
+def _step_data(step: Step) -> dict[str, Any]:
+    return {"id": step.task_id, "step": step.definition_key, "name": step.name,
+            "candidate_groups": list(step.candidate_groups), "candidate_users": list(step.candidate_users),
+            "assignee": step.assignee, "due": step.due.isoformat() if step.due else None}
+
+
+_STATUS_ACTIONS = {S.IN_PROGRESS: "resumed", S.NEEDS_ATTENTION: "needs_attention", S.COMPLETED: "completed",
+                   S.REJECTED: "rejected", S.WITHDRAWN: "withdrawn"}
+_STATUS_EVENTS = {S.IN_PROGRESS: ev.TicketResumed, S.NEEDS_ATTENTION: ev.TicketNeedsAttention,
+                  S.COMPLETED: ev.TicketCompleted, S.REJECTED: ev.TicketRejected, S.WITHDRAWN: ev.TicketWithdrawn}

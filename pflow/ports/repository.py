@@ -11,38 +11,100 @@ from pflow.domain.errors import ValidationError
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import Ticket, TicketStatus
 from pflow.domain.notifications import Notification
+from pflow.domain.steps import Step
 
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
 
 
+TICKET_SORTS = ("created", "-created", "updated", "-updated", "title", "-title")
+TASK_SORTS = ("created", "-created", "due", "-due")
+MAX_TEXT_QUERY = 200
+
+
 @dataclass(frozen=True)
 class TicketQuery:
-    """Filters for listing tickets. ``text`` matches title or description, case-insensitively."""
+    """Filters for listing tickets. ``text`` matches the title, the string fields and ``#id``
+    (a ticket id or its first characters after ``#``), case-insensitively."""
 
     status: str | None = None
+    statuses: tuple[str, ...] = ()  # any of these (``status`` adds one more)
+    type: str | None = None
     requester: str | None = None
     text: str | None = None
     exclude_requester: str | None = None
     page: int = 1
     page_size: int = 20
     oldest_first: bool = False
+    sort: str | None = None  # one of TICKET_SORTS; None: newest first (oldest with oldest_first)
 
     def __post_init__(self) -> None:
         errors: dict[str, list[str]] = {}
-        if self.status is not None and self.status not in {s.value for s in TicketStatus}:
-            errors["status"] = ["Must be one of: " + ", ".join(s.value for s in TicketStatus) + "."]
+        known = {s.value for s in TicketStatus}
+        for value in ((self.status,) if self.status else ()) + tuple(self.statuses):
+            if value not in known:
+                errors.setdefault("status", []).append("Must be one of: " + ", ".join(sorted(known)) + ".")
         if self.page < 1:
             errors["page"] = ["Must be at least 1."]
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             errors["page_size"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
+        if self.sort is not None and self.sort not in TICKET_SORTS:
+            errors["sort"] = ["Must be one of: " + ", ".join(TICKET_SORTS) + "."]
+        if self.text is not None and len(self.text) > MAX_TEXT_QUERY:
+            errors["q"] = [f"Must be at most {MAX_TEXT_QUERY} characters."]
         if errors:
             raise ValidationError("Invalid list query.", details=errors)
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """The inbox of one user: open steps they may complete. A step matches when the user is its
+    assignee, or (with no assignee) a candidate user or in a candidate group; steps of tickets the
+    user requested or last edited are left out, and decision steps of tickets they already decided
+    (separation of duties and four eyes; ``separation_of_duties=False`` keeps them in)."""
+
+    username: str
+    groups: tuple[str, ...] = ()
+    type: str | None = None
+    group: str | None = None  # only steps offered to this candidate group
+    step: str | None = None  # only steps of this BPMN task id
+    ticket_status: str | None = None
+    text: str | None = None
+    ticket_id: str | None = None
+    separation_of_duties: bool = True
+    page: int = 1
+    page_size: int = 20
+    sort: str = "created"  # one of TASK_SORTS: oldest first by default, as an inbox is worked
+
+    def __post_init__(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.page < 1:
+            errors["page"] = ["Must be at least 1."]
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            errors["page_size"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
+        if self.sort not in TASK_SORTS:
+            errors["sort"] = ["Must be one of: " + ", ".join(TASK_SORTS) + "."]
+        if self.text is not None and len(self.text) > MAX_TEXT_QUERY:
+            errors["q"] = [f"Must be at most {MAX_TEXT_QUERY} characters."]
+        if errors:
+            raise ValidationError("Invalid task query.", details=errors)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class TaskItem:
+    """One inbox entry: an open step and the ticket it belongs to."""
+
+    ticket: Ticket
+    step: Step
 
 
 @dataclass(frozen=True)
@@ -88,10 +150,26 @@ class TicketRepository(abc.ABC):
         self.seen.add(ticket)
         return ticket
 
+    def delete(self, ticket: Ticket) -> None:
+        """Remove a ticket (a draft) with its history when the unit of work commits."""
+        self._delete(ticket)
+        self.seen.discard(ticket)
+
     @abc.abstractmethod
     def list(self, query: TicketQuery) -> Page[Ticket]:
-        """A page of tickets matching the query, newest first unless ``oldest_first``;
-        ``total`` counts every match. Ties on creation time are broken by id."""
+        """A page of tickets matching the query, newest first unless ``oldest_first`` or ``sort``
+        says otherwise; ``total`` counts every match. Ties are broken by id."""
+
+    @abc.abstractmethod
+    def find_by_task(self, task_id: str) -> Ticket:
+        """The ticket one of whose open steps is this task. Raises ``NotFound`` when none is."""
+
+    @abc.abstractmethod
+    def tasks(self, query: TaskQuery) -> Page[TaskItem]:
+        """A page of the user's inbox (see ``TaskQuery``), one indexed query; ``total`` counts every match."""
+
+    @abc.abstractmethod
+    def _delete(self, ticket: Ticket) -> None: ...
 
     @abc.abstractmethod
     def _add(self, ticket: Ticket) -> None: ...
