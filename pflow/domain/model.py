@@ -114,6 +114,7 @@ class Ticket:
         last_editor: str | None = None,
         deciders: tuple[str, ...] | list[str] = (),
         attention: str | None = None,
+        definition_id: str | None = None,
         created_at: datetime | None = None,
         updated_at: datetime | None = None,
         version: int = 1,
@@ -130,6 +131,7 @@ class Ticket:
         self.last_editor = last_editor
         self.deciders = list(deciders)
         self.attention = attention  # why it needs attention (the failed step's error)
+        self.definition_id = definition_id  # the process version its instance runs on
         self.created_at = created_at or _now()
         self.updated_at = updated_at or self.created_at
         self.version = version

@@ -80,6 +80,15 @@ class UserTask:
 
 
 @dataclass(frozen=True)
+class CompletedTask:
+    id: str
+    definition_key: str
+    name: str
+    completed_by: str | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ExternalTask:
     id: str
     topic: str
@@ -174,8 +183,14 @@ class ProcessEngine(abc.ABC):
         """The latest instance for the key (running or ended), or None if none was started."""
 
     @abc.abstractmethod
-    def failed_steps(self, business_key: str) -> list[ExternalTask]:
-        """The key's external tasks whose retries are used up (incidents)."""
+    def automated_steps(self, business_key: str) -> list[ExternalTask]:
+        """The open external tasks of the key's running instance, locked or not; those whose retries
+        are used up (``retries == 0``) are incidents."""
+
+    @abc.abstractmethod
+    def completed_tasks(self, business_key: str) -> list[CompletedTask]:
+        """The user tasks of the key's latest instance that were completed, oldest first, with who
+        completed them (``completed_by`` of ``complete_task``, or the engine's assignee)."""
 
     @abc.abstractmethod
     def retry_step(self, task_id: str, retries: int) -> None:

@@ -1,55 +1,63 @@
-"""Ticket use cases: they coordinate the ticket store and the workflow engine.
+"""Ticket use cases: they coordinate the ticket store, the ticket-type catalog and the process engine.
 
 Who is the source of truth for what
 -----------------------------------
-* The ticket store (database) owns the ticket: its fields, status, history
-  and the events to publish. The API and UI read tickets from it only.
-* The workflow engine owns the process: which step is open, what comes next,
-  and the decision variables (``approved``, ``comment``, ``approver``).
+* The ticket store owns the ticket: type, title, fields, requester, history, the events to publish,
+  and a projection of its process (status, open steps with their candidates, current steps) that
+  the API, the UI and the inbox read.
+* The process engine owns the flow: which steps are open, who is a candidate, where it goes next,
+  how it ends. The projection is refreshed from it (``sync``) after every command that moves the
+  engine, after every automated step, and periodically; it never claims a step is done while the
+  engine still has it open.
 
-Every command checks the domain rules first, then moves the engine, then
-commits the ticket. What happens when one side fails half-way:
+What happens when one side fails half-way:
 
-* submit, engine down: ``EngineUnavailable`` (503); nothing was committed, the
-  ticket stays ``draft`` and no instance exists. Commit fails after the
-  instance started: the new instance is cancelled (compensation); if even that
-  fails, submitting again reuses it (start is idempotent by business key).
-* approve/reject, engine down: 503, ticket unchanged. Commit fails after the
-  engine completed the user task: the engine already holds the decision. It is
-  healed from the engine's variables (``reconcile``) by the next approve or
-  reject on that ticket, by the provisioning worker when it picks the ticket up,
-  and by ``pflow reconcile``.
-* two managers decide at once: the engine lets exactly one complete the task;
-  the other gets ``ConcurrencyConflict`` (409). Optimistic locking on the
-  ticket version catches any other lost race at commit.
-* retry of failed provisioning: the ticket is committed first (audited as the
-  admin's action), then the engine's retries are reset; if the engine cannot be
-  reached the ticket is put back to ``provisioning_failed`` and 503 is returned.
+* submit, engine down: 503; nothing committed, no instance. Commit fails after the instance
+  started: the instance is cancelled (compensation); if even that fails, reconciliation cancels it.
+* completing a step, engine down: 503, nothing changed. Commit fails after the engine completed the
+  task: the engine holds the completion; ``sync`` records it from the engine (who completed it,
+  the form values), if it passes the same checks as a completion through the API; one that does not
+  is refused, audited, and the process starts over.
+* two people complete one step at once: the engine lets exactly one through; the other gets
+  ``ConcurrencyConflict`` (409) naming who did it.
+* engine or automated step failed for good: the ticket ``needs_attention``; an admin retries.
+
+No name of a particular process appears here: steps, topics and variables come from the BPMN and
+the ticket-type files.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from pflow.domain.errors import (
-    ConcurrencyConflict,
-    NotFound,
-    PermissionDenied,
-    ServiceUnavailable,
-)
-from pflow.domain.model import FINAL_STATUSES, HistoryEntry, Ticket, TicketStatus
-from pflow.domain.users import MANAGER, SYSTEM, User
-from pflow.ports.repository import Page, TicketQuery, UnitOfWork
+from pflow.domain.errors import ConcurrencyConflict, NotFound, PermissionDenied, ServiceUnavailable, ValidationError
+from pflow.domain.model import FINAL_STATUSES, HistoryEntry, Progress, Ticket, TicketStatus, clean_comment
+from pflow.domain.steps import FormField, Refusal, Step
+from pflow.domain.types import TicketType
+from pflow.domain.users import SYSTEM, User
+from pflow.ports.catalog import TicketTypeCatalog
+from pflow.ports.process import InstanceState, ProcessEngine, ProcessModel, TaskNotFound, UserTask
+from pflow.ports.repository import Page, TaskItem, TaskQuery, TicketQuery, UnitOfWork
 from pflow.ports.users import UserDirectory
-from pflow.ports.workflow import APPROVAL_TASK, InstanceState, ProcessState, TaskNotFound, WorkflowEngine
 
 log = logging.getLogger(__name__)
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+#: a process (or one of its user tasks) opts out of four eyes across steps with this property = "false"
+FOUR_EYES_PROPERTY = "pflow.fourEyes"
+
+REFUSAL_MESSAGES = {
+    Refusal.NOT_A_CANDIDATE: "You are not among the people this step is offered to.",
+    Refusal.OWN_TICKET: "You cannot complete a step of your own ticket (separation of duties).",
+    Refusal.LAST_EDITOR: "You last edited this ticket, so you cannot complete its steps (separation of duties).",
+    Refusal.SECOND_DECISION: "You already decided another step of this ticket (four eyes).",
+}
 
 
 @dataclass(frozen=True)
@@ -64,84 +72,158 @@ class ProcessView:
     incidents: tuple[str, ...] = ()
 
 
+def step_from_task(task: UserTask) -> Step:
+    return Step(task_id=task.id, definition_key=task.definition_key, name=task.name,
+                candidate_groups=task.candidate_groups, candidate_users=task.candidate_users,
+                assignee=task.assignee, due=task.due, created_at=task.created_at, form=task.form)
+
+
+def check_form(form: tuple[FormField, ...], variables: Any) -> dict[str, Any]:
+    """The values of a step's form, checked per field (``ValidationError`` names each bad one)."""
+    if not isinstance(variables, dict):
+        raise ValidationError("The step's form has invalid values.", details={"variables": ["Must be an object."]})
+    errors: dict[str, list[str]] = {}
+    by_id = {f.id: f for f in form}
+    for name in variables:
+        if name not in by_id:
+            errors.setdefault(name, []).append("Unknown field.")
+    values: dict[str, Any] = {}
+    for f in form:
+        value = variables.get(f.id, f.default)
+        if isinstance(value, str) and f.type != "string":
+            value = value.strip() or None
+        if value is None or value == "":
+            if f.required:
+                errors.setdefault(f.id, []).append("This field is required.")
+            continue
+        if f.type == "boolean" and not isinstance(value, bool):
+            errors.setdefault(f.id, []).append("Must be true or false.")
+        elif f.type == "long" and (isinstance(value, bool) or not isinstance(value, int)):
+            errors.setdefault(f.id, []).append("Must be a whole number.")
+        elif f.type == "long" and not -2**63 <= value < 2**63:
+            errors.setdefault(f.id, []).append("Must be a 64-bit whole number.")
+        elif f.type == "enum" and value not in {v for v, _ in f.values}:
+            errors.setdefault(f.id, []).append("Must be one of: " + ", ".join(v for v, _ in f.values) + ".")
+        elif f.type == "date" and not _is_date(value):
+            errors.setdefault(f.id, []).append("Must be a date (YYYY-MM-DD).")
+        elif f.type == "string" and not isinstance(value, str):
+            errors.setdefault(f.id, []).append("Must be a string.")
+        elif f.type == "string" and len(value) > 4000:
+            errors.setdefault(f.id, []).append("Must be at most 4000 characters.")
+        values[f.id] = value
+    if errors:
+        raise ValidationError("The step's form has invalid values.", details=errors)
+    return values
+
+
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+        return True
+    except ValueError:
+        return False
+
+
+def _is_rejection(step: Step, values: dict[str, Any]) -> bool:
+    field = step.decision_field
+    return field is not None and values.get(field.id) == field.decision_value(False)
+
+
 class TicketService:
     """The approval system's commands and queries.
 
-    Holds no per-request state: each call opens its own unit of work, so one
-    instance is safely shared by all request threads.
+    Holds no per-request state: each call opens its own units of work (never one inside another,
+    and none held open across an engine call), so one instance is shared by all request threads.
     """
 
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
-        engine: WorkflowEngine,
+        engine: ProcessEngine,
+        catalog: TicketTypeCatalog,
         *,
-        separation_of_duties: bool = True,
-        provisioning_retries: int = 3,
         users: UserDirectory | None = None,
-        decision_commit_grace_s: float = 1.0,
+        separation_of_duties: bool = True,
+        retries: int = 3,
+        heal_after_s: float = 10.0,
     ) -> None:
         self._uow = uow_factory
         self._engine = engine
-        self.decision_commit_grace_s = decision_commit_grace_s
-        self._clock = time.monotonic
-        self._sleep = time.sleep
-        # Who may decide: checked again for decisions found in the engine rather than made through PFlow.
+        self.catalog = catalog
+        # Who may act: checked again for completions found in the engine rather than made through PFlow.
         self._users = users
         self.separation_of_duties = separation_of_duties
-        self.provisioning_retries = provisioning_retries
-        # Deployed definitions never change, so their XML is cached by definition id.
-        self._definition_xml_by_id = lru_cache(maxsize=16)(self._engine.process_definition_xml)
+        self.retries = retries
+        # A completion the engine has but the ticket not is healed from the engine only when it is older
+        # than this: a younger one is the command that made it, still on its way to its own commit.
+        self.heal_after_s = heal_after_s
+        self._models: dict[str, ProcessModel] = {}
+        self._models_lock = threading.Lock()
+        self._sleep = time.sleep
 
     # ------------------------------------------------------------------ queries
+
+    def types(self) -> list[TicketType]:
+        return self.catalog.list()
 
     def get(self, actor: User, ticket_id: str) -> Ticket:
         with self._uow() as uow:
             ticket = uow.tickets.get(ticket_id)
-            self._require_visible(actor, ticket)
-            return ticket
+        self._require_visible(actor, ticket)
+        return ticket
 
     def history(self, actor: User, ticket_id: str) -> list[HistoryEntry]:
         return list(self.get(actor, ticket_id).history)
 
     def list(self, actor: User, query: TicketQuery) -> Page[Ticket]:
         if not self._sees_all(actor):
-            # A plain requester sees only their own tickets, whatever they ask for.
+            # A requester sees their own tickets, whatever they ask for (their tasks are in the inbox).
             query = TicketQuery(**{**query.__dict__, "requester": actor.username})
         with self._uow() as uow:
             return uow.tickets.list(query)
 
-    def inbox(self, actor: User, page: int = 1, page_size: int = 20) -> Page[Ticket]:
-        """Tickets awaiting this manager's decision, oldest first."""
-        if not actor.is_manager:
-            raise PermissionDenied("Only managers have an approvals inbox.")
-        query = TicketQuery(
-            status=TicketStatus.PENDING_APPROVAL.value,
-            exclude_requester=actor.username if self.separation_of_duties else None,
-            page=page,
-            page_size=page_size,
-            oldest_first=True,
-        )
+    def tasks(self, actor: User, query: TaskQuery) -> Page[TaskItem]:
+        """The caller's inbox: steps they may complete now."""
+        query = TaskQuery(**{**query.__dict__, "username": actor.username, "groups": tuple(sorted(actor.groups)),
+                             "separation_of_duties": self.separation_of_duties})
         with self._uow() as uow:
-            return uow.tickets.list(query)
+            return uow.tickets.tasks(query)
+
+    def task(self, actor: User, task_id: str) -> TaskItem:
+        with self._uow() as uow:
+            ticket = uow.tickets.find_by_task(task_id)
+        self._require_visible(actor, ticket)
+        return TaskItem(ticket=ticket, step=ticket.step(task_id))
+
+    def step_refusal(self, actor: User, ticket: Ticket, step: Step) -> str | None:
+        """None when the caller may complete the step now, else why not (a ``Refusal`` code)."""
+        return ticket.refusal(actor, step, separation_of_duties=self.separation_of_duties,
+                              four_eyes=self._four_eyes(ticket, step))
 
     def allowed_actions(self, actor: User, ticket: Ticket) -> list[str]:
-        return ticket.allowed_actions(actor, separation_of_duties=self.separation_of_duties)
+        actions = ticket.allowed_actions(actor)
+        if self._shortcut_step(actor, ticket) is not None:
+            actions += ["approve", "reject"]
+        return actions
 
     def process(self, actor: User, ticket_id: str) -> ProcessView:
         ticket = self.get(actor, ticket_id)
-        state = self._engine.process_state(ticket.id)
-        xml = (self._definition_xml_by_id(state.definition_id) if state
-               else self._engine.process_definition_xml(None))
+        state = self._engine.instance(ticket.id) if ticket.status != TicketStatus.DRAFT else None
         if state is None:
+            type_ = self.catalog.get(ticket.type)
+            xml = self._engine.definition_xml(self._engine.latest_definition_id(type_.process_key))
             return ProcessView(ticket.id, None, xml, (), ())
-        return ProcessView(ticket.id, state.state, xml, state.active_activity_ids, state.completed_activity_ids,
-                           state.incidents)
+        return ProcessView(ticket.id, state.state, self._engine.definition_xml(state.definition_id),
+                           state.active_activity_ids, state.completed_activity_ids, state.incidents)
 
-    # ----------------------------------------------------------------- commands
+    # ---------------------------------------------------------- drafts
 
     def create(self, actor: User, data: dict[str, Any]) -> Ticket:
-        ticket = Ticket.create(actor, data)
+        type_ = self.catalog.get(data["type"]) if data.get("type") else self.catalog.default
+        fields = self.catalog.validate_fields(type_.key, data.get("fields") or {})
+        ticket = Ticket.create(actor, type_.key, data.get("title"), fields)
         with self._uow() as uow:
             uow.tickets.add(ticket)
             uow.commit()
@@ -156,19 +238,51 @@ class TicketService:
                     f"The ticket was changed by someone else (version {ticket.version}, you edited {expected_version}).",
                     details={"version": ticket.version},
                 )
-            ticket.update(actor, data)
+            fields = None
+            if data.get("fields") is not None:
+                fields = self.catalog.validate_fields(ticket.type, data["fields"], partial=True)
+            ticket.update(actor, title=data.get("title"), fields=fields)
             uow.commit()
             return ticket
+
+    def delete(self, actor: User, ticket_id: str) -> None:
+        with self._uow() as uow:
+            ticket = uow.tickets.get(ticket_id)
+            self._require_visible(actor, ticket)
+            ticket.ensure_deletable(actor)
+            uow.tickets.delete(ticket)
+            uow.commit()
+
+    def resubmit(self, actor: User, ticket_id: str) -> Ticket:
+        """A new draft pre-filled from a rejected or withdrawn ticket (fields as its type accepts them now)."""
+        old = self.get(actor, ticket_id)
+        old.ensure_resubmittable(actor)
+        type_ = self.catalog.get(old.type)
+        known = {k: v for k, v in old.fields.items() if k in type_.field_names}
+        draft = Ticket.create(actor, type_.key, old.title, known)
+        draft.note(actor, "resubmitted_from", {"ticket_id": old.id})
+        with self._uow() as uow:
+            uow.tickets.add(draft)
+            stored = uow.tickets.get(old.id)
+            stored.note(actor, "resubmitted_as", {"ticket_id": draft.id})
+            uow.commit()
+        return draft
+
+    # ---------------------------------------------------------- the process
 
     def submit(self, actor: User, ticket_id: str) -> Ticket:
         with self._uow() as uow:
             ticket = uow.tickets.get(ticket_id)
             self._require_visible(actor, ticket)
+            type_ = self.catalog.get(ticket.type)
+            # The type's form may have changed since the draft was written: check again before the process sees it.
+            self.catalog.validate_fields(type_.key, ticket.fields)
             ticket.submit(actor)
-            # Read before the commit: a failed commit may leave the ticket's attributes unreadable.
-            key = ticket.id
-            instance = self._engine.start_process(key, self._process_variables(ticket))
+            key = ticket.id  # read before the commit: a failed commit may leave attributes unreadable
+            instance = self._engine.start(type_.process_key, key, self._variables(ticket))
             try:
+                ticket.definition_id = instance.definition_id
+                ticket.follow(self._progress(key))
                 uow.commit()
             except BaseException:
                 if instance.created:
@@ -176,82 +290,86 @@ class TicketService:
                 raise
             return ticket
 
-    def approve(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
-        return self._decide(actor, ticket_id, approved=True, comment=comment)
-
-    def reject(self, actor: User, ticket_id: str, comment: str | None) -> Ticket:
-        return self._decide(actor, ticket_id, approved=False, comment=comment)
-
-    def retry_provisioning(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
+    def complete_task(self, actor: User, task_id: str, variables: Any, comment: Any = None) -> Ticket:
+        """Complete one open step with its form values. Checks who (a candidate, separation of duties,
+        four eyes) and what (the step's form) before the engine is touched."""
         with self._uow() as uow:
-            ticket = uow.tickets.get(ticket_id)
-            ticket.retry_provisioning(actor, comment)
-            failed = [t for t in self._engine.find_external_tasks(ticket.id) if t.retries == 0]
-            if not failed:
-                raise ConcurrencyConflict("The workflow engine has no failed provisioning step for this ticket.")
-            uow.commit()
+            ticket = uow.tickets.find_by_task(task_id)
+        step = ticket.step(task_id)
+        refused = self.step_refusal(actor, ticket, step)
+        if refused:
+            self._require_visible(actor, ticket)
+            raise PermissionDenied(REFUSAL_MESSAGES[refused], details={"reason": refused})
+        values = check_form(step.form, variables if variables is not None else {})
+        comment = clean_comment(comment, required=_is_rejection(step, values))
         try:
+            self._engine.complete_task(task_id, {**values, "comment": comment or ""}, completed_by=actor.username)
+        except (TaskNotFound, ConcurrencyConflict):
+            fresh = self.sync(ticket.id)
+            done = next((h for h in reversed(fresh.history)
+                         if h.action == "step_completed" and h.details.get("task_id") == task_id), None)
+            who = f" by {done.actor}" if done else ""
+            raise ConcurrencyConflict(f"This step was already completed{who}.",
+                                      details={"status": fresh.status.value,
+                                               "completed_by": done.actor if done else None}) from None
+        return self._record(ticket.id, actor, step, values, comment)
+
+    def approve(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
+        return self._decide(actor, ticket_id, approve=True, comment=comment)
+
+    def reject(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
+        return self._decide(actor, ticket_id, approve=False, comment=comment)
+
+    def withdraw(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
+        with self._uow() as uow:
+            ticket = uow.tickets.get(ticket_id)
+            self._require_visible(actor, ticket)
+            ticket.withdraw(actor, comment)
+            self._engine.cancel(ticket_id, f"withdrawn by {actor.username}")
+            uow.commit()
+            return ticket
+
+    def retry(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
+        """An admin gives failed automated steps their retries again (or restarts a process that stopped)."""
+        ticket = self.sync(ticket_id)
+        ticket.ensure_retryable(actor)
+        comment = clean_comment(comment)
+        failed = [t for t in self._engine.automated_steps(ticket_id) if t.retries == 0]
+        view = self._engine.instance(ticket_id)
+        running = view is not None and view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT)
+        if not failed and running:
+            raise ConcurrencyConflict("The process has no failed step to retry.")
+        self._write(ticket, lambda t: t.note(actor, "retried", {"steps": [f.activity_id for f in failed]}, comment))
+        if failed:
             for task in failed:
-                self._engine.set_external_task_retries(task.id, self.provisioning_retries)
-        except ServiceUnavailable as exc:
-            self.report_provisioning_failure(ticket_id, f"retry not started: {exc.message}")
-            raise
-        return self._fresh(ticket_id)
+                self._engine.retry_step(task.id, self.retries)
+        else:
+            type_ = self.catalog.get(ticket.type)
+            self._engine.start(type_.process_key, ticket_id, self._variables(ticket))
+        return self.sync(ticket_id)
 
-    # ---------------------------------------------- the automated side (worker)
+    # ---------------------------------------------------- keeping in line with the engine
 
-    def prepare_provisioning(self, ticket_id: str) -> Ticket:
-        """Called by the provisioning worker before it provisions. Heals a ticket whose approval commit
-        was lost (the engine holds the decision). The worker is often woken by the approval itself, whose
-        commit may still be under way: give that commit a moment before healing, so the two do not race
-        for the same ticket."""
+    def sync(self, ticket_id: str) -> Ticket:
+        """Bring the ticket's projection in line with its process instance, recording completions the
+        engine holds that the ticket missed. Safe at any time, as often as wanted."""
         ticket = self._fresh(ticket_id)
-        deadline = self._clock() + self.decision_commit_grace_s
-        while ticket.status == TicketStatus.PENDING_APPROVAL and self._clock() < deadline:
-            self._sleep(0.02)
-            ticket = self._fresh(ticket_id)
-        if ticket.status != TicketStatus.APPROVED:
-            ticket = self.reconcile(ticket_id)
-        return ticket
-
-    def complete_provisioning(self, ticket_id: str, reference: str) -> Ticket:
-        with self._uow() as uow:
-            ticket = uow.tickets.get(ticket_id)
-            if ticket.status == TicketStatus.COMPLETED:
-                return ticket  # a redelivered task: already done
-            ticket.complete_provisioning(SYSTEM, reference)
-            uow.commit()
-            return ticket
-
-    def report_provisioning_failure(self, ticket_id: str, error: str) -> Ticket:
-        with self._uow() as uow:
-            ticket = uow.tickets.get(ticket_id)
-            if ticket.status != TicketStatus.APPROVED:
-                return ticket  # already failed (or moved on): nothing to record
-            ticket.fail_provisioning(SYSTEM, error)
-            uow.commit()
-            return ticket
-
-    def reconcile(self, ticket_id: str) -> Ticket:
-        """Bring a ticket in line with its process instance, so that it ends in a state that offers a
-        next action (docs/reliability.md lists the cases). Safe to run at any time, by anyone, as often
-        as wanted: a ticket that agrees with its instance is left as it is.
-
-        * draft, instance running (a submission whose commit and compensation both failed):
-          the instance is cancelled; the requester can submit again.
-        * pending, the engine holds the decision (a decision whose commit failed): the decision is
-          recorded as the decider's, if it passes the same checks as one made through the API;
-          one that does not (separation of duties) is refused, audited, and the approval starts over.
-        * pending, no running instance: the process is started again; managers can decide.
-        * approved, the automated step has an incident (its failure was not recorded):
-          ``provisioning_failed``; an admin can retry.
-        * provisioning failed, the engine is provisioning again: back to ``approved``.
-        * approved or failed, the instance completed: ``completed``.
-        """
-        ticket = self._fresh(ticket_id)
-        for _ in range(6):  # each round applies one step; a lost race with another writer reads again
+        for _ in range(5):
+            if ticket.status in FINAL_STATUSES:
+                return ticket
+            if ticket.status == TicketStatus.DRAFT:
+                self._cancel_orphan(ticket)
+                return ticket
+            progress = self._progress(ticket_id)
+            lost = self._lost_completions(ticket, progress)
+            if any(refused for _, _, refused in lost):
+                self._start_over(ticket, lost)
+                ticket = self._fresh(ticket_id)
+                continue
+            view = self._engine.instance(ticket_id) if lost else None
+            variables = view.variables if view else {}
             try:
-                changed = self._reconcile_step(ticket)
+                changed = self._write(ticket, lambda t: self._apply(t, progress, lost, variables))
             except ConcurrencyConflict:
                 changed = True
             if not changed:
@@ -259,159 +377,185 @@ class TicketService:
             ticket = self._fresh(ticket_id)
         return ticket
 
-    def _reconcile_step(self, seen: Ticket) -> bool:
-        """One correction, or False when ticket and instance agree. Engine calls run outside any unit of
-        work; the ticket is written only if it is still the version ``seen``."""
-        if seen.status in FINAL_STATUSES:
-            return False
-        key = seen.id
-        state = self._engine.process_state(key)
-        running = state is not None and state.state in (InstanceState.ACTIVE, InstanceState.INCIDENT)
-        status = seen.status
-        if status == TicketStatus.DRAFT:
-            if running:
-                self._engine.cancel_process(key, "the ticket is a draft: its submission was not stored")
-                log.warning("ticket %s: cancelled the process left running for a draft", key)
-            return False
-        if status == TicketStatus.PENDING_APPROVAL:
-            if state is not None and APPROVAL_TASK in state.completed_activity_ids and "approved" in state.variables:
-                return self._record_engine_decision(seen, state)
-            if running:
-                return False  # waiting for a decision
-            self._engine.start_process(key, self._process_variables(seen))
-            return self._write(seen, lambda t: t.note(SYSTEM, "process_restarted", {
-                "recorded_from": "engine", "reason": "no_running_process"}))
-        completed = state is not None and state.state == InstanceState.COMPLETED
-        failed = [] if completed or not running else [
-            t for t in self._engine.find_external_tasks(key) if t.retries == 0]
-        if status == TicketStatus.PROVISIONING_FAILED and (completed or (running and not failed)):
-            return self._write(seen, lambda t: t.resume_provisioning({"recorded_from": "engine"}))
-        if status == TicketStatus.APPROVED:
-            if completed:
-                reference = str((state.variables or {}).get("fulfilment_reference") or "") or "recorded-in-engine"
-                return self._write(seen, lambda t: t.complete_provisioning(SYSTEM, reference))
-            if failed:
-                error = failed[0].error_message or "the automated step failed"
-                return self._write(seen, lambda t: t.fail_provisioning(SYSTEM, error))
-            if not running:
-                return self._write(seen, lambda t: t.fail_provisioning(SYSTEM, "the process was stopped in the engine"))
-        return False
+    reconcile = sync  # the older name, used by `pflow reconcile`
 
-    def _record_engine_decision(self, seen: Ticket, state: ProcessState) -> bool:
-        variables = state.variables
-        approver_name = str(variables.get("approver") or "")
-        approver = self._users.get(approver_name) if (self._users is not None and approver_name) else None
-        if approver is None and self._users is None and approver_name:
-            approver = User(approver_name, roles=frozenset({MANAGER}))  # no directory to check against
-        problem = None
-        if approver is None:
-            problem = "unknown_decider"
-        elif not approver.is_manager:
-            problem = "not_a_decider"
-        elif self.separation_of_duties and approver.username == seen.requester:
-            problem = "separation_of_duties"
-        if problem:
-            # Not applied: the decision did not come through PFlow's checks. Start the approval over.
-            self._engine.cancel_process(seen.id, f"decision by {approver_name or 'an unknown user'} refused: {problem}")
-            self._engine.start_process(seen.id, self._process_variables(seen))
-            log.error("ticket %s: refused the decision found in the engine (%s by %r); approval started over",
-                      seen.id, problem, approver_name)
-            return self._write(seen, lambda t: t.note(SYSTEM, "engine_decision_refused", {
-                "recorded_from": "engine", "reason": problem, "decider": approver_name or None,
-                "approved": bool(variables.get("approved"))}))
-        comment = variables.get("comment") or None
-        details = {"recorded_from": "engine"}
-
-        def apply(t: Ticket) -> None:
-            if variables["approved"]:
-                t.approve(approver, comment, separation_of_duties=self.separation_of_duties, details=details)
-            else:
-                t.reject(approver, comment or "(no comment recorded)", separation_of_duties=self.separation_of_duties, details=details)
-
-        changed = self._write(seen, apply)
-        log.warning("ticket %s: recorded the decision the engine holds (%s by %s)", seen.id,
-                    "approved" if variables["approved"] else "rejected", approver.username)
-        return changed
-
-    def _write(self, seen: Ticket, change: Callable[[Ticket], None]) -> bool:
-        """Apply ``change`` to the stored ticket if nobody wrote it since ``seen`` (else: read again)."""
-        with self._uow() as uow:
-            ticket = uow.tickets.get(seen.id)
-            if ticket.version != seen.version:
-                return True
-            change(ticket)
-            uow.commit()
-        return True
-
-    @staticmethod
-    def _process_variables(ticket: Ticket) -> dict[str, Any]:
-        return {"ticket_id": ticket.id, "requester": ticket.requester, "title": ticket.title,
-                "priority": ticket.priority.value if ticket.priority else None}
+    def after_automated_step(self, business_key: str) -> None:
+        """The worker completed (or gave up on) an automated step of this ticket: follow the process."""
+        try:
+            self.sync(business_key)
+        except NotFound:
+            log.warning("automated step for %s, which is not a ticket", business_key)
 
     # ---------------------------------------------------------------- internals
 
-    def _decide(self, actor: User, ticket_id: str, *, approved: bool, comment: str | None,
-                again: bool = True) -> Ticket:
-        # The unit of work is closed before anything below opens another (no nested units of work:
-        # each holds a database connection, and nested ones can exhaust the pool under load).
-        with self._uow() as uow:
-            ticket = uow.tickets.get(ticket_id)
-            self._require_visible(actor, ticket)
-            if approved:
-                ticket.approve(actor, comment, separation_of_duties=self.separation_of_duties)
-            else:
-                ticket.reject(actor, comment, separation_of_duties=self.separation_of_duties)
-            task = self._engine.find_user_task(ticket_id, APPROVAL_TASK)
-            taken = task is not None
-            if taken:
-                try:
-                    self._engine.complete_user_task(
-                        task.id,
-                        {"approved": approved, "comment": ticket.history[-1].comment or "",
-                         "approver": actor.username},
-                        assignee=actor.username,
-                    )
-                except (TaskNotFound, ConcurrencyConflict):
-                    taken = False
-            if taken:
+    def _decide(self, actor: User, ticket_id: str, *, approve: bool, comment: str | None) -> Ticket:
+        ticket = self.get(actor, ticket_id)
+        step = self._shortcut_step(actor, ticket)
+        if step is None:
+            decisions = [s for s in ticket.steps if s.is_decision]
+            if not decisions:
+                fresh = self.sync(ticket_id)
+                if fresh.status in FINAL_STATUSES or not any(s.is_decision for s in fresh.steps):
+                    raise ConcurrencyConflict(f"No decision is open on this ticket; it is "
+                                              f"{fresh.status.value.replace('_', ' ')}.",
+                                              details={"status": fresh.status.value})
+                ticket, decisions = fresh, [s for s in fresh.steps if s.is_decision]
+                step = self._shortcut_step(actor, fresh)
+            if step is None:
+                mine = [s for s in decisions if s.is_candidate(actor)]
+                if len(mine) > 1:
+                    raise ValidationError("Several decisions are open for you on this ticket; complete one of "
+                                          "them as a task.", details={"tasks": [s.task_id for s in mine]})
+                reason = self.step_refusal(actor, ticket, (mine or decisions)[0])
+                raise PermissionDenied(REFUSAL_MESSAGES[reason or Refusal.NOT_A_CANDIDATE],
+                                       details={"reason": reason or Refusal.NOT_A_CANDIDATE})
+        field = step.decision_field
+        return self.complete_task(actor, step.task_id, {field.id: field.decision_value(approve)}, comment)
+
+    def _shortcut_step(self, actor: User, ticket: Ticket) -> Step | None:
+        """The one decision step the caller may complete now, if exactly one is open for them."""
+        mine = [s for s in ticket.steps if s.is_decision and self.step_refusal(actor, ticket, s) is None]
+        only_decision_fields = [s for s in mine if all(f.is_decision or not f.required for f in s.form)]
+        return only_decision_fields[0] if len(mine) == 1 and only_decision_fields else None
+
+    def _record(self, ticket_id: str, actor: User, step: Step, values: dict[str, Any], comment: str | None) -> Ticket:
+        """Record a completion the engine took, with the ticket's new progress. A concurrent writer of the
+        ticket (the worker following its own step) makes this read and apply again, never give up."""
+        for _ in range(5):
+            progress = self._progress(ticket_id)
+            with self._uow() as uow:
+                ticket = uow.tickets.get(ticket_id)
+                if not _recorded(ticket, step.task_id):
+                    ticket.record_step(actor, step, values, comment)
+                ticket.follow(progress)
                 try:
                     uow.commit()
                     return ticket
-                except ConcurrencyConflict as exc:
-                    conflict = exc
-        if not taken:
-            conflict = self._already_decided(ticket_id)
-            if again and conflict.details.get("reopened"):
-                # The process had stopped and was started again: the decision can go through now.
-                return self._decide(actor, ticket_id, approved=approved, comment=comment, again=False)
-            raise conflict
-        # The engine took this decision, so it may already be on the ticket before this commit: written
-        # from the engine's variables (reconcile) by a loser of the race, or by the worker, which can pick
-        # the provisioning task up and complete the ticket first. Either way it is this decision: success.
-        fresh = self._fresh(ticket_id)
-        decided = "approved" if approved else "rejected"
-        if fresh.approver == actor.username and any(h.action == decided for h in fresh.history):
-            return fresh
-        raise conflict
+                except ConcurrencyConflict:
+                    continue
+        return self._fresh(ticket_id)
 
-    def _already_decided(self, ticket_id: str) -> ConcurrencyConflict:
-        healed = self.reconcile(ticket_id)
-        if healed.status == TicketStatus.PENDING_APPROVAL:
-            state = self._engine.process_state(ticket_id)
-            if state is None or state.state != InstanceState.ACTIVE:
-                return ConcurrencyConflict("The ticket has no running approval process.")
-            if self._engine.find_user_task(ticket_id, APPROVAL_TASK) is not None:
-                return ConcurrencyConflict("The approval step was opened again; try again.", details={"reopened": True})
-            return ConcurrencyConflict("The approval step is not open yet; try again in a moment.")
-        return ConcurrencyConflict(
-            f"The ticket was already {healed.status.value.replace('_', ' ')} by {healed.approver or 'someone else'}.",
-            details={"status": healed.status.value, "approver": healed.approver},
-        )
+    def _progress(self, ticket_id: str) -> Progress:
+        view = self._engine.instance(ticket_id)
+        if view is None:
+            return Progress(running=False)
+        if view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT):
+            tasks = self._engine.open_tasks(ticket_id)
+            automated = self._engine.automated_steps(ticket_id)
+            failed = [t for t in automated if t.retries == 0]
+            return Progress(running=True, steps=tuple(step_from_task(t) for t in tasks),
+                            automated=tuple(t.activity_name or view.activity_names.get(t.activity_id, t.activity_id)
+                                            for t in automated),
+                            incident=(failed[0].error_message or "the automated step failed") if failed else None)
+        if view.state == InstanceState.COMPLETED:
+            outcome = self._model(view.definition_id).outcomes.get(view.end_activity_id or "", "completed")
+            return Progress(running=False, outcome=outcome)
+        return Progress(running=False, stopped=True)
+
+    def _lost_completions(self, ticket: Ticket, progress: Progress) -> list[tuple[Step, Any, str | None]]:
+        """Steps the ticket had open, that the engine completed and the ticket did not record, old enough
+        not to be a command still on its way: (step, completed task, refusal or None)."""
+        still_open = {s.task_id for s in progress.steps}
+        gone = [s for s in ticket.steps if s.task_id not in still_open and not _recorded(ticket, s.task_id)]
+        if not gone:
+            return []
+        done = {c.id: c for c in self._engine.completed_tasks(ticket.id)}
+        horizon = datetime.now(timezone.utc) - timedelta(seconds=self.heal_after_s)
+        lost = []
+        for step in gone:
+            completed = done.get(step.task_id)
+            if completed is None or (completed.completed_at and completed.completed_at > horizon):
+                continue
+            user = self._users.get(completed.completed_by) if (self._users and completed.completed_by) else None
+            reason = Refusal.NOT_A_CANDIDATE if user is None else self.step_refusal(user, ticket, step)
+            lost.append((step, completed, reason))
+        return lost
+
+    def _apply(self, ticket: Ticket, progress: Progress, lost: list[tuple[Step, Any, str | None]],
+               variables: dict[str, Any]) -> None:
+        for step, completed, _ in lost:
+            user = self._users.get(completed.completed_by) if self._users else None
+            values = {f.id: variables.get(f.id) for f in step.form if f.id in variables}
+            ticket.record_step(user or User(completed.completed_by or "unknown"), step, values,
+                               variables.get("comment") or None, details={"recorded_from": "engine"})
+            log.warning("ticket %s: recorded step %s completed in the engine by %s", ticket.id,
+                        step.definition_key, completed.completed_by)
+        ticket.follow(progress)
+
+    def _start_over(self, ticket: Ticket, lost: list[tuple[Step, Any, str | None]]) -> None:
+        """A completion found in the engine broke the rules: it is not applied; the process starts over."""
+        type_ = self.catalog.get(ticket.type)
+        refused = [(s, c, r) for s, c, r in lost if r]
+        self._engine.cancel(ticket.id, "a step was completed outside PFlow's checks")
+        instance = self._engine.start(type_.process_key, ticket.id, self._variables(ticket))
+        for step, completed, reason in refused:
+            log.error("ticket %s: refused step %s completed in the engine by %r (%s); the process starts over",
+                      ticket.id, step.definition_key, completed.completed_by, reason)
+
+        def note(t: Ticket) -> None:
+            for step, completed, reason in refused:
+                t.note(SYSTEM, "engine_step_refused", {"recorded_from": "engine", "reason": reason,
+                                                      "step": step.definition_key, "step_name": step.name,
+                                                      "by": completed.completed_by})
+            t.steps = []  # the new instance's steps come with the next sync
+            t.definition_id = instance.definition_id
+
+        self._write(ticket, note, force=True)
+
+    def _cancel_orphan(self, ticket: Ticket) -> None:
+        view = self._engine.instance(ticket.id)
+        if view is not None and view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT):
+            self._engine.cancel(ticket.id, "the ticket is a draft: its submission was not stored")
+            log.warning("ticket %s: cancelled the process left running for a draft", ticket.id)
+
+    def _write(self, seen: Ticket, change: Callable[[Ticket], None], *, force: bool = False) -> bool:
+        """Apply ``change`` to the stored ticket if nobody wrote it since ``seen``; returns whether it
+        was written (a ticket that ``change`` leaves unchanged is not)."""
+        with self._uow() as uow:
+            ticket = uow.tickets.get(seen.id)
+            if ticket.version != seen.version and not force:
+                raise ConcurrencyConflict("The ticket changed meanwhile.")
+            before = (ticket.status, [s.task_id for s in ticket.steps], list(ticket.current_steps),
+                      len(ticket.history), ticket.attention)
+            change(ticket)
+            after = (ticket.status, [s.task_id for s in ticket.steps], list(ticket.current_steps),
+                     len(ticket.history), ticket.attention)
+            if before == after and not ticket.events:
+                return False
+            uow.commit()
+            return True
+
+    def _model(self, definition_id: str) -> ProcessModel:
+        # Deployed definitions never change, so their model is cached by definition id.
+        with self._models_lock:
+            model = self._models.get(definition_id)
+        if model is None:
+            model = self._engine.model(definition_id)
+            with self._models_lock:
+                self._models[definition_id] = model
+        return model
+
+    def _four_eyes(self, ticket: Ticket, step: Step) -> bool:
+        if not ticket.definition_id:
+            return True
+        try:
+            model = self._model(ticket.definition_id)
+        except (NotFound, ServiceUnavailable):
+            return True  # the stricter rule when the engine cannot say
+        task = model.task_properties.get(step.definition_key, {})
+        value = task.get(FOUR_EYES_PROPERTY, model.properties.get(FOUR_EYES_PROPERTY, "true"))
+        return str(value).strip().lower() != "false"
+
+    @staticmethod
+    def _variables(ticket: Ticket) -> dict[str, Any]:
+        """What the process gets: the ticket's fields, plus who asked for what."""
+        return {**ticket.fields, "ticket_id": ticket.id, "ticket_type": ticket.type, "title": ticket.title,
+                "requester": ticket.requester}
 
     def _compensate_start(self, ticket_id: str) -> None:
         try:
-            self._engine.cancel_process(ticket_id, "the ticket's submission was not stored")
-        except Exception:  # the original error matters more; resubmitting reuses the instance
+            self._engine.cancel(ticket_id, "the ticket's submission was not stored")
+        except Exception:  # the original error matters more; reconciliation cancels it later
             log.exception("could not cancel the process of ticket %s after a failed commit", ticket_id)
 
     def _fresh(self, ticket_id: str) -> Ticket:
@@ -423,5 +567,14 @@ class TicketService:
         return actor.is_manager or actor.is_admin or actor is SYSTEM
 
     def _require_visible(self, actor: User, ticket: Ticket) -> None:
-        if not (self._sees_all(actor) or ticket.requester == actor.username):
-            raise NotFound(f"Ticket {ticket.id} was not found.")
+        if self._sees_all(actor) or ticket.requester == actor.username:
+            return
+        if any(s.is_candidate(actor) for s in ticket.steps):
+            return
+        if any(h.actor == actor.username for h in ticket.history):
+            return
+        raise NotFound(f"Ticket {ticket.id} was not found.")
+
+
+def _recorded(ticket: Ticket, task_id: str) -> bool:
+    return any(h.action == "step_completed" and h.details.get("task_id") == task_id for h in ticket.history)
