@@ -349,7 +349,7 @@ class ExternalTaskWorker:
                     tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=free,
                                                         lock_duration_ms=s.lock_duration_ms, wait_ms=s.poll_wait_ms)
                     if backoff:
-                        log.info("worker %s: fetching again (%s answers)", s.worker_id, down)
+                        log.info("worker %s: %s reachable again", s.worker_id, down)
                     backoff = 0.0
             except ServiceUnavailable as exc:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)

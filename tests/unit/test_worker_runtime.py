@@ -371,4 +371,4 @@ def test_the_fetch_loop_names_what_came_back(engine, started, caplog):
     started(ExternalTaskWorker(engine, [Handler()], settings()))
     wait_until(lambda: "the database is unreachable" in caplog.text, timeout=5)
     down["on"] = False
-    wait_until(lambda: "fetching again (database answers)" in caplog.text, timeout=5)
+    wait_until(lambda: "worker w1: database reachable again" in caplog.text, timeout=5)
