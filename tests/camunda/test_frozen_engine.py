@@ -87,7 +87,7 @@ def test_a_frozen_camunda_fails_submits_within_the_bound_and_lists_are_served_me
         t.join(max(0.0, deadline - time.monotonic()))
     assert not any(t.is_alive() for t in threads), "submits still waiting long after the engine's bound"
 
-    assert listing.status_code == 200 and list_took < 1.5, f"a one-row list took {list_took:.1f}s"
+    assert listing.status_code == 200 and list_took < 2.0, f"a one-row list took {list_took:.1f}s"
     assert [r[0] for r in results] == [503] * SUBMITS, results
     took = sorted(r[2] for r in results)
     assert took[-1] < TIMEOUT_S + 1.5, f"a submit took {took[-1]:.1f}s for a stated bound of {TIMEOUT_S}s"
