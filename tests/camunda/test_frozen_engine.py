@@ -31,6 +31,15 @@ def serve_quietly(server):
         pass
 
 
+def stop_serving(server, thread):
+    server.close()
+    for channel in list(server._map.values()):  # waitress loops while any channel is open
+        channel.close()
+    server.task_dispatcher.shutdown()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
 @pytest.fixture
 def served(tmp_path):
     from waitress import create_server
@@ -46,8 +55,7 @@ def served(tmp_path):
                           timeout=5).json()["token"]
     yield base, {"Authorization": f"Bearer {token}"}, stack
     stack.engine.thaw()
-    server.close()
-    thread.join(5)
+    stop_serving(server, thread)
     stack.close()
 
 

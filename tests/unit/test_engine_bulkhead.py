@@ -135,6 +135,15 @@ def serve_quietly(server):
         pass
 
 
+def stop_serving(server, thread):
+    server.close()
+    for channel in list(server._map.values()):  # waitress loops while any channel is open
+        channel.close()
+    server.task_dispatcher.shutdown()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
 @pytest.fixture
 def served(tmp_path):
     """`pflow serve`'s HTTP server (8 threads) on a memory stack whose engine can hang."""
@@ -154,8 +163,7 @@ def served(tmp_path):
               for u in ("alice", "bob")}
     yield base, tokens, engine, stack
     engine.frozen.clear()
-    server.close()
-    thread.join(5)
+    stop_serving(server, thread)
     stack.container.workflow_engine.reset_override()
     stack.close()
 
