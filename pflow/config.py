@@ -87,6 +87,8 @@ class Settings:
     camunda_process_key: str = "ticket_approval"
     camunda_timeout_s: int = 10  # read timeout of every Camunda REST call except long polls
     camunda_max_poll_ms: int = 2_000  # longest single fetchAndLock long poll (Camunda's asyncResponseTimeout)
+    engine_max_calls: int = 4  # engine calls at once per process for requests and handlers (a bulkhead)
+    engine_wait_ms: int = 500  # how long one more call waits for a place before it answers 503
     rabbitmq_url: str = default_events_url(REPO_ROOT / "var")
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"
@@ -159,6 +161,8 @@ class Settings:
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
+            engine_max_calls=_int(env, "PFLOW_ENGINE_MAX_CALLS", cls.engine_max_calls, minimum=1),
+            engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", cls.engine_wait_ms),
         )
         values.update(overrides)
         return cls(**values)

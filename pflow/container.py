@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 from dependency_injector import containers, providers
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
+from pflow.adapters.guarded import BoundedWorkflowEngine
 from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
 from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
@@ -152,6 +153,12 @@ class Container(containers.DeclarativeContainer):
                                    timeout_s=config.camunda_timeout_s, max_poll_ms=config.camunda_max_poll_ms),
     )
 
+    # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most
+    # engine_max_calls threads. The worker's long polls and outcome reports use the engine directly.
+    service_engine = providers.Singleton(BoundedWorkflowEngine, engine=workflow_engine,
+                                         max_calls=config.engine_max_calls,
+                                         wait_s=providers.Callable(lambda ms: ms / 1000, config.engine_wait_ms))
+
     # --- events
     memory_bus = providers.Resource(_memory_publisher)
     event_publisher = providers.Selector(
@@ -173,7 +180,7 @@ class Container(containers.DeclarativeContainer):
     tickets = providers.Singleton(
         TicketService,
         uow_factory=uow.provider,
-        engine=workflow_engine,
+        engine=service_engine,
         separation_of_duties=config.separation_of_duties,
         provisioning_retries=config.provisioning_retries,
         users=users,
@@ -210,6 +217,8 @@ def build_container(settings: Settings | None = None) -> Container:
         "camunda_url": settings.camunda_url,
         "camunda_timeout_s": settings.camunda_timeout_s,
         "camunda_max_poll_ms": settings.camunda_max_poll_ms,
+        "engine_max_calls": settings.engine_max_calls,
+        "engine_wait_ms": settings.engine_wait_ms,
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,

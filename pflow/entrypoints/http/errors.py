@@ -83,7 +83,7 @@ def register_error_handlers(app: Flask) -> None:
         if status == 503:
             log.warning("dependency unavailable: %s", error.message)
         headers = {"Retry-After": "5"} if status == 503 else None
-        return error_response(status, error.code, error.message, error.details, headers)
+        return error_response(status, error.code, error.public_message, error.details, headers)
 
     @app.errorhandler(Unauthorized)
     def _unauthorized(error: Unauthorized):
