@@ -113,6 +113,7 @@ class Settings:
     run_consumer_in_serve: bool = True
     run_relay_in_worker: bool = True
     outbox_retention_days: int = 7  # sent events kept in the outbox; 0 keeps them forever
+    reconcile_interval_s: int = 60  # how often serve/worker compare in-flight tickets with the engine; 0: never
     task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     @property
@@ -158,6 +159,7 @@ class Settings:
             run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
             outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),
+            reconcile_interval_s=_int(env, "PFLOW_RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),

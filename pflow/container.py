@@ -36,6 +36,7 @@ from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.users import UserDirectory
 from pflow.service.provisioning import ProvisioningHandler
 from pflow.service.notifications import NotificationService
+from pflow.service.reconciler import Reconciler
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
 
@@ -193,6 +194,7 @@ class Container(containers.DeclarativeContainer):
     worker_settings = providers.Singleton(_worker_settings, settings)
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
                                settings=worker_settings)
+    reconciler = providers.Factory(Reconciler, tickets=tickets, interval_s=settings.provided.reconcile_interval_s)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)
