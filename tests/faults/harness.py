@@ -220,12 +220,17 @@ class Api:
         t0 = time.monotonic()
         try:
             r = self._session().request(method, self.url + path, headers=headers, timeout=CLIENT_TIMEOUT_S, **kwargs)
-            call = Call(t0, time.monotonic(), user, method, template(path), r.status_code, body=r.text[:2000])
+            call = Call(t0, time.monotonic(), user, method, template(path), r.status_code, body=r.text)
         except requests.RequestException as exc:
             call = Call(t0, time.monotonic(), user, method, template(path), None, error=type(exc).__name__)
         if record:
             self.recorder.add(call)
+        self._local.last = call
         return call
+
+    def last_call(self) -> Call | None:
+        """This thread's latest call."""
+        return getattr(self._local, "last", None)
 
     def json(self, call: Call):
         return json.loads(call.body) if call.body else None
@@ -276,7 +281,9 @@ class Load:
         while not self._stop.is_set() and n < self.max_flows:
             self._flow(i, n)
             n += 1
-            self._stop.wait(self.pause_s)
+            # After a 503 or a refused connection wait a little, as a client should, rather than spin.
+            last = self.api.last_call()
+            self._stop.wait(0.25 if last is not None and last.status in (None, 503) else self.pause_s)
 
     def start(self) -> "Load":
         for i in range(self.clients):
@@ -350,7 +357,7 @@ def _evidence(api: Api, ticket_id: str) -> str:
     process = api.call(ADMIN, "GET", f"/api/tickets/{ticket_id}/process", record=False)
     steps = [f"{h.get('action')}:{h.get('to_status')}" for h in (api.json(history) or [])] if history.status == 200 \
         else history.describe()
-    state = {k: v for k, v in (api.json(process) or {}).items() if k in ("state", "open_activity_ids")} \
+    state = {k: v for k, v in (api.json(process) or {}).items() if k in ("state", "active_activity_ids", "completed_activity_ids")} \
         if process.status == 200 else process.describe()
     return f"history {steps}; engine {state}"
 
@@ -410,7 +417,8 @@ def check_every_ticket_has_a_way_out(api: Api, ticket_ids: set[str], *, settle_s
 
 def check_answers(recorder: Recorder, *, stall_bound_s: float) -> list[str]:
     """No 5xx but 503, a 503 or no answer only inside an outage window, nothing slower than the bound."""
-    problems = []
+    problems: list[str] = []
+    bodies: list[str] = []
     for call in recorder.calls:
         window = recorder.in_window(call)
         if call.status is None:
@@ -422,9 +430,26 @@ def check_answers(recorder: Recorder, *, stall_bound_s: float) -> list[str]:
                                 f"{call.describe()}")
             elif window is None:
                 problems.append(f"503 outside any outage window: {call.describe()}")
+            else:
+                bodies += _check_unavailable_body(call)
         if call.duration > stall_bound_s:
             problems.append(f"slower than {stall_bound_s:.0f}s (a pool or lock timeout?): {call.describe()}")
+    if bodies:
+        problems += bodies[:2] + ([f"... and {len(bodies) - 2} more such 503s"] if len(bodies) > 2 else [])
     return problems
+
+
+def _check_unavailable_body(call: Call) -> list[str]:
+    """A 503 tells the client, in the API's error shape, which dependency is down, and nothing of
+    the servers' insides (addresses, commands for the operator: those belong in the log)."""
+    try:
+        error = json.loads(call.body)["error"]
+        assert error["code"] and error["message"]
+    except (ValueError, KeyError, TypeError, AssertionError):
+        return [f"503 not in the API's error shape: {call.describe()}"]
+    if "://" in call.body or "make " in error["message"] or ".sh" in error["message"]:
+        return [f"503 shows the client internal addresses or operator hints: {call.describe()}"]
+    return []
 
 
 def check_logs(processes: list[PFlowProcess], markers=STALL_LOG_MARKERS) -> list[str]:
@@ -434,6 +459,30 @@ def check_logs(processes: list[PFlowProcess], markers=STALL_LOG_MARKERS) -> list
             if any(m in line for m in markers):
                 problems.append(f"{process.name} log: {line.strip()[:400]}")
     return problems[:20]
+
+
+def error_excerpts(processes: list[PFlowProcess], limit: int = 6) -> list[str]:
+    """Each process's first ERROR lines with the PFlow frames and the exception of the traceback
+    that follows, so a failed run in CI says where it broke without the logs at hand."""
+    excerpts = []
+    for process in processes:
+        lines = process.output().splitlines()
+        shown = 0
+        for i, line in enumerate(lines):
+            if " ERROR " not in line or shown >= limit:
+                continue
+            shown += 1
+            frames, last = [], ""
+            for follow in lines[i + 1:i + 400]:
+                if follow[:4].isdigit():  # the next log record
+                    break
+                if 'File "' in follow and "/pflow/" in follow:
+                    frames.append(follow.strip().split("/pflow/", 1)[1])
+                elif follow and not follow.startswith((" ", "Traceback", "The above", "During handling")):
+                    last = follow.strip()
+            excerpts.append(f"{process.name}: {line.strip()[:300]}"
+                            + (f"\n    at {' <- '.join(reversed(frames[-6:]))}\n    {last[:300]}" if frames else ""))
+    return excerpts
 
 
 def _db_rows(database_url: str, sql: str) -> list[tuple]:
@@ -542,7 +591,10 @@ class Scenario:
         print(f"\n{len(all_ids)} tickets; {self.recorder.summary()}")
         for note in self.recorder.notes:
             print("  " + note)
-        assert not problems, f"{len(problems)} problems:\n" + "\n".join(f"- {p}" for p in problems[:40])
+        if problems:
+            excerpts = "\n".join(error_excerpts(self.processes))
+            raise AssertionError(f"{len(problems)} problems:\n" + "\n".join(f"- {p}" for p in problems[:40])
+                                 + (f"\nErrors the processes logged:\n{excerpts}" if excerpts else ""))
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, message: str):
