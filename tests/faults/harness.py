@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -461,6 +462,9 @@ def check_logs(processes: list[PFlowProcess], markers=STALL_LOG_MARKERS) -> list
     return problems[:20]
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Conflict|Unavailable|Timeout|Exit)\b")
+
+
 def error_excerpts(processes: list[PFlowProcess], limit: int = 6) -> list[str]:
     """Each process's first ERROR lines with the PFlow frames and the exception of the traceback
     that follows, so a failed run in CI says where it broke without the logs at hand."""
@@ -478,7 +482,7 @@ def error_excerpts(processes: list[PFlowProcess], limit: int = 6) -> list[str]:
                     break
                 if 'File "' in follow and "/pflow/" in follow:
                     frames.append(follow.strip().split("/pflow/", 1)[1])
-                elif follow and not follow.startswith((" ", "Traceback", "The above", "During handling")):
+                elif _EXCEPTION_LINE.match(follow):
                     last = follow.strip()
             excerpts.append(f"{process.name}: {line.strip()[:300]}"
                             + (f"\n    at {' <- '.join(reversed(frames[-6:]))}\n    {last[:300]}" if frames else ""))

@@ -76,7 +76,7 @@ def test_eight_approvals_of_one_ticket_race_while_others_work(embedded):
     run = scenario(embedded)
     load = Load(run.api, clients=2).start()
     try:
-        tickets, problems = race_approvals(run.api, rounds=15)
+        tickets, problems = race_approvals(run.api, rounds=20)
     finally:
         load.stop()
     run.extra_problems += problems
