@@ -75,8 +75,8 @@ class EngineFreezer:
     @contextmanager
     def frozen(self) -> Iterator[None]:
         if self.pid:
-            # Whatever happens to this test run, the shared engine must not stay stopped.
-            atexit.register(os.kill, self.pid, signal.SIGCONT)
+            # Whatever happens to this test run, the engine must not stay stopped.
+            atexit.register(self._resume)
             os.kill(self.pid, signal.SIGSTOP)
         else:
             self.proxy.freeze()
@@ -84,9 +84,16 @@ class EngineFreezer:
             yield
         finally:
             if self.pid:
-                os.kill(self.pid, signal.SIGCONT)
+                self._resume()
+                atexit.unregister(self._resume)
             else:
                 self.proxy.thaw()
+
+    def _resume(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture

@@ -43,6 +43,8 @@ MANAGERS = ("bob", "dave")
 ADMIN = "carol"
 # Lines that mean a request waited on a connection pool or a lock until it gave up.
 STALL_LOG_MARKERS = ("QueuePool limit", "database is locked")
+# How the worker reports a failed attempt of a step (one of its retries spent).
+FAILED_ATTEMPT_MARKERS = ("retries left",)
 CLIENT_TIMEOUT_S = 40.0  # longer than the 30 s pool timeout, so such a stall is measured, not cut short
 
 
@@ -585,13 +587,18 @@ class Scenario:
     stall_bound_s: float = 10.0
     extra_problems: list[str] = field(default_factory=list)
 
-    def verify(self, ticket_ids: set[str] = frozenset()) -> None:
+    def verify(self, ticket_ids: set[str] = frozenset(), *, no_failed_attempts: bool = False) -> None:
+        """``no_failed_attempts``: nothing in this scenario should make a worker's step fail (no fault
+        touches the worker, its database or its engine), so no retry may be spent."""
         all_ids = set(ticket_ids) | ticket_ids_in(self.database_url)
         problems = list(self.extra_problems)
         problems += check_answers(self.recorder, stall_bound_s=self.stall_bound_s)
         problems += check_every_ticket_has_a_way_out(self.api, all_ids)
         problems += check_events(self.database_url, self.tap)
         problems += check_logs(self.processes)
+        if no_failed_attempts:
+            problems += [f"a step failed and spent a retry with no fault to blame: {line}"
+                         for line in check_logs(self.processes, FAILED_ATTEMPT_MARKERS)]
         print(f"\n{len(all_ids)} tickets; {self.recorder.summary()}")
         for note in self.recorder.notes:
             print("  " + note)
