@@ -56,6 +56,8 @@ class ProductionPFlow:
     database_url: str
     amqp_url: str
     camunda_url: str
+    tap: Tap | None = None
+    proxy: object = None  # the TcpProxy in front of Camunda (freezes it)
     processes: list[PFlowProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -104,9 +106,7 @@ def production(tmp_path, private_postgres, private_rabbitmq, camunda_proxy, uniq
     database_url = private_postgres.create_database(f"pflow_{unique}")
     amqp_url = private_rabbitmq.add_vhost(f"faults_{unique}")
     tap = Tap(amqp_url)  # bound before anything is published
-    pflow = ProductionPFlow(tmp_path, database_url, amqp_url, camunda_url)
-    pflow.tap = tap
-    pflow.proxy = proxy
+    pflow = ProductionPFlow(tmp_path, database_url, amqp_url, camunda_url, tap=tap, proxy=proxy)
     try:
         yield pflow
     finally:
