@@ -135,3 +135,13 @@ def test_unsupported_methods_are_405_with_allow(api, method):
         r = api.call(method, path, user)
         error(r, 405, "method_not_allowed")
         assert allowed <= {m.strip() for m in r.headers["Allow"].split(",")}, (path, r.headers)
+
+
+def test_a_missing_body_where_one_is_required_is_422(api):
+    t = create(api)
+    for method, path, kwargs in [("PATCH", f"/api/tickets/{t['id']}", {}),
+                                 ("PATCH", f"/api/tickets/{t['id']}", {"data": "title=x"}),
+                                 ("POST", "/api/tickets", {"data": "title=x", "content_type": "text/plain"})]:
+        body = error(api.call(method, path, "alice", **kwargs), 422, "validation_error")
+        assert "JSON body is required" in body["details"]["json"][0], (method, path, body)
+    assert api.get(f"/api/tickets/{t['id']}", "alice").json["version"] == 1

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import wraps
 
 import flask_smorest
+from flask import request
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter
 
@@ -49,6 +51,29 @@ class JsonParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonParser()
+
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        """flask-smorest's ``arguments``; a body declared required is refused when it is missing.
+
+        webargs reads a missing (or non-JSON) body as ``{}``, so an edit without a body answered 200
+        though the document says a body is required.
+        """
+        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return decorator
+
+        def with_body_required(func):
+            parsed = decorator(func)
+
+            @wraps(parsed)
+            def wrapper(*args, **kw):
+                if not request.is_json or not request.get_data(cache=True):
+                    abort(422, messages={"json": ["A JSON body is required (Content-Type: application/json)."]})
+                return parsed(*args, **kw)
+
+            return wrapper
+
+        return with_body_required
 
     def errors(self, *statuses: int, **descriptions: str):
         """Document the error responses an operation may give, each with the API's error body."""
