@@ -7,6 +7,8 @@ Seeded and bounded by examples (not time), so a run is the same on a fast and a 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.fuzz import harness
@@ -14,7 +16,8 @@ from tests.fuzz.conftest import new_ticket
 
 pytestmark = pytest.mark.fuzz
 
-MAX_EXAMPLES = 20
+# 20 keeps each configuration near a minute and a half on CI; PFLOW_FUZZ_EXAMPLES=100 digs deeper locally.
+MAX_EXAMPLES = int(os.environ.get("PFLOW_FUZZ_EXAMPLES", "20"))
 
 # The operations fuzzed; test_every_documented_operation_is_fuzzed keeps this list honest.
 OPERATIONS = [

@@ -24,7 +24,7 @@ ERRORS = {
     404: "No such ticket, or not one you may see",
     409: "Not allowed in the ticket's current status, or the ticket changed meanwhile",
     503: "A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. "
-         "Nothing was changed: retry after Retry-After seconds",
+         "Retry after Retry-After seconds",
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 
