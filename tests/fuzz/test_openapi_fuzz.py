@@ -32,6 +32,7 @@ OPERATIONS = [
     ("POST", "/api/tickets/{ticket_id}/approve"),
     ("POST", "/api/tickets/{ticket_id}/reject"),
     ("POST", "/api/tickets/{ticket_id}/retry-provisioning"),
+    ("POST", "/api/tickets/{ticket_id}/reconcile"),
     ("GET", "/api/tickets/{ticket_id}/history"),
     ("GET", "/api/tickets/{ticket_id}/process"),
     ("GET", "/api/approvals"),
@@ -50,6 +51,7 @@ ON_A_TICKET = {
     "POST /api/tickets/{ticket_id}/approve": "pending_approval",
     "POST /api/tickets/{ticket_id}/reject": "pending_approval",
     "POST /api/tickets/{ticket_id}/retry-provisioning": "pending_approval",
+    "POST /api/tickets/{ticket_id}/reconcile": "pending_approval",
     "GET /api/tickets/{ticket_id}/history": "pending_approval",
     "GET /api/tickets/{ticket_id}/process": "pending_approval",
 }

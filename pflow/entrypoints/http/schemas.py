@@ -219,7 +219,9 @@ class HistoryEntrySchema(Schema):
     comment = fields.String(allow_none=True, metadata={"description": "what the actor wrote"})
     details = fields.Dict(metadata={
         "description": "facts the system recorded: changed (field names), reference (fulfilment reference), "
-                       "error (why provisioning failed); empty for entries from before they were kept"})
+                       "error (why provisioning failed), recorded_from ('engine': found in the workflow engine "
+                       "rather than made through PFlow), reason (why PFlow refused something it found there); "
+                       "empty for entries from before they were kept"})
 
 
 class ProcessSchema(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from pflow.domain.errors import PermissionDenied
 from pflow.domain.model import Ticket
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.parsing import Blueprint
@@ -112,6 +113,18 @@ def reject(data, ticket_id):
 def retry_provisioning(data, ticket_id):
     """Retry failed provisioning (admins); audited in the history."""
     return present(_tickets().retry_provisioning(current_user(), ticket_id, (data or {}).get("comment")))
+
+
+@blp.route("/tickets/<id:ticket_id>/reconcile", methods=["POST"])
+@blp.response(200, TicketSchema)
+@blp.errors(401, 403, 404, 409, 503, e403="Only an admin can repair a ticket")
+def reconcile(ticket_id):
+    """Repair: bring the ticket in line with its process instance now (admins; also runs periodically)."""
+    user = current_user()
+    if not user.is_admin:
+        raise PermissionDenied("Only an admin can repair a ticket.")
+    _tickets().get(user, ticket_id)
+    return present(_tickets().reconcile(ticket_id))
 
 
 @blp.route("/tickets/<id:ticket_id>/history")
