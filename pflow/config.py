@@ -87,6 +87,8 @@ class Settings:
     camunda_process_key: str = "ticket_approval"
     camunda_timeout_s: int = 10  # read timeout of every Camunda REST call except long polls
     camunda_max_poll_ms: int = 2_000  # longest single fetchAndLock long poll (Camunda's asyncResponseTimeout)
+    engine_max_calls: int = 4  # engine calls at once per process for requests and handlers (a bulkhead)
+    engine_wait_ms: int = 500  # how long one more call waits for a place before it answers 503
     rabbitmq_url: str = default_events_url(REPO_ROOT / "var")
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"
@@ -111,6 +113,7 @@ class Settings:
     run_consumer_in_serve: bool = True
     run_relay_in_worker: bool = True
     outbox_retention_days: int = 7  # sent events kept in the outbox; 0 keeps them forever
+    reconcile_interval_s: int = 60  # how often serve/worker compare in-flight tickets with the engine; 0: never
     task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     @property
@@ -156,9 +159,12 @@ class Settings:
             run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
             outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),
+            reconcile_interval_s=_int(env, "PFLOW_RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
+            engine_max_calls=_int(env, "PFLOW_ENGINE_MAX_CALLS", cls.engine_max_calls, minimum=1),
+            engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", cls.engine_wait_ms),
         )
         values.update(overrides)
         return cls(**values)

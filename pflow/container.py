@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 from dependency_injector import containers, providers
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
+from pflow.adapters.guarded import BoundedWorkflowEngine
 from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
 from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
@@ -35,6 +36,7 @@ from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.users import UserDirectory
 from pflow.service.provisioning import ProvisioningHandler
 from pflow.service.notifications import NotificationService
+from pflow.service.reconciler import Reconciler
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
 
@@ -152,6 +154,12 @@ class Container(containers.DeclarativeContainer):
                                    timeout_s=config.camunda_timeout_s, max_poll_ms=config.camunda_max_poll_ms),
     )
 
+    # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most
+    # engine_max_calls threads. The worker's long polls and outcome reports use the engine directly.
+    service_engine = providers.Singleton(BoundedWorkflowEngine, engine=workflow_engine,
+                                         max_calls=config.engine_max_calls,
+                                         wait_s=providers.Callable(lambda ms: ms / 1000, config.engine_wait_ms))
+
     # --- events
     memory_bus = providers.Resource(_memory_publisher)
     event_publisher = providers.Selector(
@@ -173,7 +181,7 @@ class Container(containers.DeclarativeContainer):
     tickets = providers.Singleton(
         TicketService,
         uow_factory=uow.provider,
-        engine=workflow_engine,
+        engine=service_engine,
         separation_of_duties=config.separation_of_duties,
         provisioning_retries=config.provisioning_retries,
         users=users,
@@ -186,6 +194,7 @@ class Container(containers.DeclarativeContainer):
     worker_settings = providers.Singleton(_worker_settings, settings)
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
                                settings=worker_settings)
+    reconciler = providers.Factory(Reconciler, tickets=tickets, interval_s=settings.provided.reconcile_interval_s)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)
@@ -210,6 +219,8 @@ def build_container(settings: Settings | None = None) -> Container:
         "camunda_url": settings.camunda_url,
         "camunda_timeout_s": settings.camunda_timeout_s,
         "camunda_max_poll_ms": settings.camunda_max_poll_ms,
+        "engine_max_calls": settings.engine_max_calls,
+        "engine_wait_ms": settings.engine_wait_ms,
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,

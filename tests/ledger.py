@@ -7,6 +7,10 @@ processes (embedded engine or Camunda):
 * ``tickets``: status and fulfilment reference (the ticket store);
 * ``pauses``: where a worker stopped on purpose (``pause_at``).
 
+The fault suite (tests/faults) uses the same tables from real ``pflow`` processes: ``record_call``
+when the provisioning backend is entered, ``record_effect`` when it has done its work, and
+``in_flight()`` for the calls that started and have not finished (a worker mid-task).
+
 ``pause_at`` stops the handler for good at ``provisioning`` (inside the backend call, before its
 effect), ``provisioned`` (effect done, ticket not committed) or ``committed`` (ticket committed,
 task not completed), for the test to SIGKILL it there; ``slow`` pauses a second and goes on, to
@@ -65,6 +69,22 @@ class Ledger:
             return conn.execute(sql, args).rowcount
         finally:
             conn.close()
+
+    def record_call(self, ticket_id: str) -> None:
+        self.execute("INSERT INTO calls VALUES (?, ?)", ticket_id, self.worker_id)
+
+    def record_effect(self, ticket_id: str, reference: str) -> None:
+        self.execute("INSERT OR IGNORE INTO effects VALUES (?, ?, ?)", ticket_id, reference, self.worker_id)
+
+    def in_flight(self, worker_id: str | None = None) -> list[str]:
+        """Tickets whose provisioning call started (by ``worker_id``, or anyone) and has no effect yet."""
+        sql = "SELECT DISTINCT c.ticket_id FROM calls c LEFT JOIN effects e USING (ticket_id) WHERE e.ticket_id IS NULL"
+        if worker_id is None:
+            return [t for (t,) in self.query(sql)]
+        return [t for (t,) in self.query(sql + " AND c.worker = ?", worker_id)]
+
+    def calls_per_ticket(self) -> dict[str, int]:
+        return dict(self.query("SELECT ticket_id, COUNT(*) FROM calls GROUP BY ticket_id"))
 
     def pause(self, stage: str) -> None:
         if self.pause_at != stage:

@@ -3,6 +3,10 @@ PostgreSQL, RabbitMQ) 'down' without stopping it for other tests and other test 
 
 ``cut()`` closes the listening socket and every open connection, so new connections are
 refused exactly as with a stopped engine; ``restore()`` listens on the same port again.
+
+``freeze()`` stands in for a hung service (a JVM under SIGSTOP, a stalled database): connections
+are still accepted, but no byte is passed on in either direction until ``thaw()``, which lets
+everything held back go through, as a resumed process would answer what queued meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self.connections = 0  # accepted while up (tests check that a client reconnected)
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.port = port
         self._listen()
 
@@ -70,7 +76,19 @@ class TcpProxy:
         if self._listener is None:
             self._listen()
 
+    @property
+    def frozen(self) -> bool:
+        return not self._flowing.is_set()
+
+    def freeze(self) -> None:
+        """Keep accepting connections but pass nothing on, so callers hang until their own timeouts."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
+        self._flowing.set()  # let frozen pipes run into the closed sockets and end
         self.cut()
 
     def _accept_loop(self, listener: socket.socket) -> None:
@@ -100,6 +118,7 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

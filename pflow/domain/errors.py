@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 class DomainError(Exception):
     """Base class: something the caller asked for cannot be done, and why."""
 
     code = "domain_error"
 
-    def __init__(self, message: str, details: dict | None = None):
+    def __init__(self, message: str, details: dict | None = None, *, public_message: str | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self._public_message = public_message
+
+    @property
+    def public_message(self) -> str:
+        """What an API client may read. ``message`` is for the log and the operator's terminal: it may
+        name internal hosts and what to start, which a client can neither use nor should see."""
+        return self._public_message or self.message
 
 
 class NotFound(DomainError):
@@ -43,13 +54,16 @@ class ConcurrencyConflict(DomainError):
 class ServiceUnavailable(DomainError):
     """A dependency (database, workflow engine, broker) does not answer.
 
-    ``dependency`` names it so the message can say what to start.
+    ``dependency`` names it so the message can say what to start. ``message`` may name where it
+    is and how to start it (for the log); ``public_message`` says only what is down.
     """
 
     code = "service_unavailable"
 
-    def __init__(self, dependency: str, message: str | None = None, details: dict | None = None):
-        super().__init__(message or f"{dependency} is unavailable", details)
+    def __init__(self, dependency: str, message: str | None = None, details: dict | None = None, *,
+                 public_message: str | None = None):
+        super().__init__(message or f"{dependency} is unavailable", details,
+                         public_message=public_message or f"{_capitalised(dependency)} is unavailable; try again in a moment.")
         self.dependency = dependency
         self.details.setdefault("dependency", dependency)
 
@@ -57,5 +71,8 @@ class ServiceUnavailable(DomainError):
 class EngineUnavailable(ServiceUnavailable):
     """The workflow engine does not answer; nothing was changed on our side."""
 
-    def __init__(self, engine: str = "workflow engine", message: str | None = None, details: dict | None = None):
-        super().__init__(engine, message or f"the workflow engine ({engine}) is unavailable", details)
+    def __init__(self, engine: str = "workflow engine", message: str | None = None, details: dict | None = None, *,
+                 public_message: str | None = None):
+        super().__init__(engine, message or f"the workflow engine ({engine}) is unavailable", details,
+                         public_message=public_message
+                         or f"The workflow engine ({engine}) is unavailable; try again in a moment.")

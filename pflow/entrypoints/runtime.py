@@ -45,6 +45,8 @@ class BackgroundServices:
         self.worker = container.worker() if worker else None
         self.relay = container.relay() if relay else None
         self.consumer = container.notification_consumer() if consumer else None
+        # Wherever a worker runs, divergences between tickets and the engine heal on their own.
+        self.reconciler = container.reconciler() if worker else None
 
     def start(self) -> None:
         if self.worker:
@@ -55,6 +57,11 @@ class BackgroundServices:
             self._threads.append(thread)
         if self.consumer:
             self.consumer.start()
+        if self.reconciler and self.reconciler.interval_s > 0:
+            thread = threading.Thread(target=self.reconciler.run, args=(self._stop,), name="pflow-reconciler",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

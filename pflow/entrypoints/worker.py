@@ -8,6 +8,12 @@ incident and call the handler's ``on_incident``), and ``stop()`` lets
 in-flight tasks finish — those still running when the grace period ends are
 released back to the engine so another worker takes them at once.
 
+An outage of PFlow's own infrastructure is not a failed attempt of the step:
+a handler that raises ``ServiceUnavailable`` (the ticket store, the event
+store or the engine does not answer) gives the task back with its retries
+unchanged, to be fetched again after a growing pause. Only other errors (the
+step itself failed, e.g. ``ProvisioningError``) use up a retry.
+
 Handlers must be idempotent: a task whose lock expires (the worker died or
 stalled) is delivered again, possibly to another worker. How teams add their
 own topics: docs/workers.md.
@@ -36,7 +42,8 @@ class TaskHandler(Protocol):
     """What a team implements to add a topic.
 
     ``handle`` does the work and returns variables to set on completion (or
-    None); raising reports a failed attempt. An optional
+    None); raising reports a failed attempt, except ``ServiceUnavailable``,
+    which postpones the task without using up a retry. An optional
     ``on_incident(task, error)`` is called when the last retry failed.
     """
 
@@ -59,7 +66,7 @@ class WorkerSettings:
     max_retries: int = 3
     retry_backoff_ms: int = 1_000  # first retry timeout; doubles with every failed attempt
     max_retry_backoff_ms: int = 60_000
-    engine_backoff_max_s: float = 30.0  # pause between fetches while the engine is unreachable
+    engine_backoff_max_s: float = 30.0  # longest pause while the engine (or another dependency) is unreachable
     report_attempts: int = 3  # tries to report an outcome when the engine does not answer
 
 
@@ -119,6 +126,8 @@ class ExternalTaskWorker:
         self.processed = 0
         self.failed = 0
         self.released = 0
+        self.postponed = 0  # attempts given back because our own infrastructure was down (no retry used)
+        self._outages: dict[str, int] = {}  # task id -> postponements in a row, for the backoff
         #: called with each task just before its handler runs (benchmarks measure pick-up latency with it)
         self.on_task_start: Callable[[ExternalTask], None] | None = None
 
@@ -155,6 +164,34 @@ class ExternalTaskWorker:
                 time.sleep(delay)
                 delay *= 2
 
+    def _postpone(self, task: ExternalTask, outage: ServiceUnavailable) -> bool:
+        """Give the task back with its retries unchanged, to be fetched again after a pause that grows
+        while the outage lasts: the step did not fail, something it needs did not answer."""
+        s = self.settings
+        with self._counts_lock:
+            self.postponed += 1
+            if len(self._outages) > 10_000:  # tasks that moved to another worker; forget the oldest
+                self._outages.pop(next(iter(self._outages)))
+            times = self._outages[task.id] = self._outages.get(task.id, 0) + 1
+        pause_ms = int(min(s.engine_backoff_max_s * 1000, max(s.retry_backoff_ms, 100) * 2 ** min(times - 1, 16)))
+        retries = task.retries if task.retries is not None else s.max_retries
+        log.warning("task %s (%s, %s) postponed, not counted as a failed attempt (%d retries still left): %s; "
+                    "trying again in %d ms", task.id, task.topic, task.business_key, retries, outage.message, pause_ms)
+        try:
+            self._report(lambda: self._engine.handle_external_task_failure(
+                task.id, s.worker_id, f"postponed, not a failed attempt: {outage.public_message}", retries=retries,
+                retry_timeout_ms=pause_ms), "the postponement", task)
+        except (ConcurrencyConflict, NotFound):
+            log.warning("task %s: lock lost before it could be given back", task.id)
+        except ServiceUnavailable as exc:
+            log.warning("task %s could not be given back either (%s); the engine hands it out again when its lock "
+                        "expires, with its retries unchanged", task.id, exc.message)
+        return False
+
+    def _forget_outages(self, task: ExternalTask) -> None:
+        with self._counts_lock:
+            self._outages.pop(task.id, None)
+
     def execute(self, task: ExternalTask) -> bool:
         """Run the handler for one locked task and report the outcome. True on success."""
         handler = self._handlers[task.topic]
@@ -163,12 +200,19 @@ class ExternalTaskWorker:
             self.on_task_start(task)
         try:
             variables = handler.handle(task)
-        except Exception as exc:  # any handler error is a failed attempt, reported to the engine
+        except ServiceUnavailable as exc:
+            return self._postpone(task, exc)
+        except Exception as exc:  # any other handler error is a failed attempt, reported to the engine
+            self._forget_outages(task)
             self._count("failed")
             retries, timeout = retry_plan(task.retries, s.max_retries, s.retry_backoff_ms, s.max_retry_backoff_ms)
             message = f"{type(exc).__name__}: {exc}"
-            log.warning("task %s (%s, %s) failed, %d retries left, next try in %d ms: %s", task.id, task.topic,
-                        task.business_key, retries, timeout if retries else -1, message)
+            if retries:
+                log.warning("task %s (%s, %s) failed, %d retries left, next try in %d ms: %s", task.id, task.topic,
+                            task.business_key, retries, timeout, message)
+            else:
+                log.warning("task %s (%s, %s) failed with no retry left; the engine raises an incident: %s", task.id,
+                            task.topic, task.business_key, message)
             details = traceback.format_exc()
             try:
                 self._report(lambda: self._engine.handle_external_task_failure(
@@ -182,9 +226,15 @@ class ExternalTaskWorker:
                 if on_incident is not None:
                     try:
                         on_incident(task, message)
+                    except ServiceUnavailable as exc:
+                        # The engine holds the incident; reconciliation records it on the ticket from there.
+                        log.error("task %s (%s): the engine raised an incident, but the %s handler could not record "
+                                  "it (%s); reconciliation takes it from the engine's incident", task.id,
+                                  task.business_key, task.topic, exc.message)
                     except Exception:  # the incident is raised in the engine either way
                         log.exception("task %s: on_incident of the %s handler failed", task.id, task.topic)
             return False
+        self._forget_outages(task)
         if self._is_released(task.id):
             log.warning("task %s finished after it was released at shutdown; another worker may redo it "
                         "(idempotently)", task.id)
@@ -286,6 +336,7 @@ class ExternalTaskWorker:
     def _fetch_loop(self) -> None:
         s = self.settings
         backoff = 0.0
+        down = self._engine.name  # what the last failed fetch could not reach
         while not self._stop.is_set():
             if not self._slots.acquire(timeout=0.5):
                 continue
@@ -298,13 +349,15 @@ class ExternalTaskWorker:
                     tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=free,
                                                         lock_duration_ms=s.lock_duration_ms, wait_ms=s.poll_wait_ms)
                     if backoff:
-                        log.info("worker %s: %s reachable again", s.worker_id, self._engine.name)
+                        log.info("worker %s: %s reachable again", s.worker_id, down)
                     backoff = 0.0
             except ServiceUnavailable as exc:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
+                down = exc.dependency
                 log.warning("worker %s: %s; retrying in %.1fs", s.worker_id, exc.message, backoff)
             except Exception:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
+                down = self._engine.name
                 log.exception("worker %s: fetch failed; retrying in %.1fs", s.worker_id, backoff)
             for _ in range(free - len(tasks)):
                 self._slots.release()
@@ -323,6 +376,9 @@ class ExternalTaskWorker:
                 return
             try:
                 self.execute(task)
+            except ServiceUnavailable as exc:
+                log.warning("task %s: its outcome could not be reported (%s); the engine hands it out again when its "
+                            "lock expires", task.id, exc.message)
             except Exception:
                 log.exception("task %s: reporting its outcome failed; it will be redelivered when its lock expires",
                               task.id)

@@ -96,6 +96,7 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event, poll_interval_s: float = 1.0) -> None:
         backoff = 0.0
+        down = ""  # what the last failed round could not reach: the database (outbox) or the broker
         next_purge = time.monotonic()
         while not stop.is_set():
             try:
@@ -104,17 +105,19 @@ class OutboxRelay:
                     self.purge()
                 n = self.publish_pending()
                 if backoff:
-                    log.info("event relay: broker reachable again")
+                    log.info("event relay: %s", f"{down} reachable again; relaying" if down else "relaying again")
                 backoff = 0.0
                 if n >= self.batch_size:
                     continue
             except ServiceUnavailable as exc:
                 backoff = min(self.max_backoff_s, backoff * 2 or 0.5)
+                down = exc.dependency
                 log.warning("event relay: %s; retrying in %.1fs", exc.message, backoff)
                 stop.wait(backoff)
                 continue
             except Exception:
                 backoff = min(self.max_backoff_s, backoff * 2 or 0.5)
+                down = ""
                 log.exception("event relay failed; retrying in %.1fs", backoff)
                 stop.wait(backoff)
                 continue

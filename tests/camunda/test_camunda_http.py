@@ -98,7 +98,12 @@ def test_a_closed_port_says_camunda_is_not_reachable_and_what_to_do():
     message = err.value.message
     assert "Camunda is not reachable at " + url in message and "connection refused" in message
     assert "make camunda-up" in message and "CAMUNDA_URL" in message
-    assert err.value.dependency == "Camunda" and err.value.details["url"] == url
+    assert err.value.dependency == "Camunda"
+    # An API client learns what is down and why, not where it runs or how a developer starts it.
+    public = err.value.public_message
+    assert public.startswith("Camunda is not reachable: connection refused")
+    assert "127.0.0.1" not in public and "camunda-up" not in public and "CAMUNDA_URL" not in public
+    assert "127.0.0.1" not in str(err.value.details)
 
 
 def test_an_html_error_page_while_the_engine_stops_is_unavailability(fake, engine):
@@ -120,6 +125,71 @@ def test_a_slow_engine_times_out_as_unavailable(fake, engine):
     with pytest.raises(EngineUnavailable) as err:
         engine.check()
     assert "no answer within 1s" in err.value.message
+
+
+class FrozenEngine:
+    """Accepts connections and reads requests, but never answers (a SIGSTOPped engine)."""
+
+    def __init__(self):
+        import socket
+
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/engine-rest"
+        self.held = []
+        self.requests = 0
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            self.requests += 1
+
+    def close(self):
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def frozen():
+    f = FrozenEngine()
+    yield f
+    f.close()
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda e: e.check(), id="check"),
+    pytest.param(lambda e: e.start_process("TCK-1", {}), id="start_process"),
+    pytest.param(lambda e: e.process_state("TCK-1"), id="process_state"),
+    pytest.param(lambda e: e.complete_external_task("t1", "w1", {}), id="complete_external_task"),
+])
+def test_a_frozen_engine_costs_a_call_its_stated_timeout_in_total_not_once_per_retry(frozen, call):
+    engine = CamundaWorkflowEngine(frozen.url, timeout_s=1, retry_pause_s=0.01)
+    try:
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailable) as err:
+            call(engine)
+        took = time.monotonic() - started
+    finally:
+        engine.close()
+    assert 0.9 <= took < 1.4, f"the call took {took:.2f}s for a stated bound of 1s"
+    assert "no answer within 1s" in err.value.message and "no answer within 1s" in err.value.public_message
+
+
+def test_a_refused_connect_is_still_retried_within_the_budget(fake):
+    url = f"http://127.0.0.1:{free_port()}/engine-rest"
+    engine = CamundaWorkflowEngine(url, timeout_s=1, retry_pause_s=0.01)
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailable) as err:
+        engine.check()
+    assert time.monotonic() - started < 0.5 and "connection refused" in err.value.message
 
 
 # --- retries: idempotent calls only ------------------------------------------------------------

@@ -237,3 +237,34 @@ def test_pflow_reconcile_without_ids_heals_every_in_flight_ticket(tmp_path):
         assert s.tickets.get(carol, fine.id).history[-1].action == "submitted"
     finally:
         s.close()
+
+
+def test_wherever_a_worker_runs_reconciliation_runs_beside_it(tmp_path):
+    from pflow.entrypoints.runtime import running
+    from tests.support import settings_for
+
+    settings = settings_for("embedded", tmp_path, reconcile_interval_s=1)
+    with running(settings, worker=True, relay=False) as (container, services):
+        assert services.reconciler is not None and services.reconciler.interval_s == 1
+        assert "pflow-reconciler" in [t.name for t in threading.enumerate()]
+    with running(settings, worker=False, relay=False) as (container, services):
+        assert services.reconciler is None
+
+
+def test_the_periodic_loop_runs_passes_until_stopped_and_survives_an_outage(stack):
+    calls = []
+
+    class Flaky(Reconciler):
+        def run_pass(self):
+            calls.append(1)
+            if len(calls) == 1:
+                raise ServiceUnavailable("database", "down for a moment")
+            if len(calls) == 3:
+                stop.set()
+            return 0
+
+    stop = threading.Event()
+    loop = threading.Thread(target=Flaky(stack.tickets, interval_s=0.01).run, args=(stop,))
+    loop.start()
+    loop.join(5)
+    assert not loop.is_alive() and len(calls) == 3

@@ -279,3 +279,96 @@ def test_engine_outage_while_reporting_is_retried(engine):
     worker.run_once()
     assert calls["n"] == 2 and worker.processed == 1
     assert engine.process_state("k1").state == InstanceState.COMPLETED
+
+
+# --- outages of our own infrastructure are not failed attempts ---------------------------------
+
+def test_a_handler_that_finds_a_dependency_down_gives_the_task_back_without_using_a_retry(engine, caplog):
+    from pflow.domain.errors import ServiceUnavailable
+
+    approved(engine, "k1")
+    outage = {"left": 2}
+
+    def work(task):
+        if outage["left"]:
+            outage["left"] -= 1
+            raise ServiceUnavailable("database", "the database at db:5432/pflow is unreachable; start PostgreSQL")
+        return {"fulfilment_reference": "REF"}
+
+    worker = ExternalTaskWorker(engine, [Handler(work)], settings(retry_backoff_ms=10))
+    for _ in range(2):
+        assert worker.run_once() == 1
+        wait_until(lambda: engine.find_external_tasks("k1")[0].lock_expires_at is None, timeout=2)
+        time.sleep(0.25)  # the postponement's pause (it grows with each one)
+    assert [f["retries"] for f in engine.failures] == [3, 3]  # retries untouched (3 is "none used yet")
+    assert [f["timeout"] for f in engine.failures] == [100, 200]
+    assert all(f["message"] == "postponed, not a failed attempt: Database is unavailable; try again in a moment."
+               for f in engine.failures)  # what the engine (and Cockpit) shows carries no internal address
+    assert worker.failed == 0 and worker.postponed == 2
+    wait_until(lambda: worker.run_once() == 1, timeout=2)
+    assert engine.process_state("k1").state == InstanceState.COMPLETED
+    assert "not counted as a failed attempt (3 retries still left)" in caplog.text
+
+
+def test_a_failure_of_the_step_itself_still_uses_a_retry(engine):
+    from pflow.ports.provisioning import ProvisioningError
+
+    approved(engine, "k1")
+
+    def fail(task):
+        raise ProvisioningError("quota exceeded")
+
+    worker = ExternalTaskWorker(engine, [Handler(fail)], settings())
+    worker.run_once()
+    assert [f["retries"] for f in engine.failures] == [2] and worker.failed == 1 and worker.postponed == 0
+
+
+def test_the_last_failed_attempt_says_no_retry_is_left_not_a_negative_pause(engine, caplog):
+    approved(engine, "k1")
+
+    def fail(task):
+        raise RuntimeError("backend down")
+
+    worker = ExternalTaskWorker(engine, [Handler(fail)], settings(max_retries=1))
+    worker.run_once()
+    assert "failed with no retry left; the engine raises an incident: RuntimeError: backend down" in caplog.text
+    assert "-1 ms" not in caplog.text
+
+
+def test_an_incident_the_store_cannot_record_is_logged_and_the_worker_carries_on(engine, caplog):
+    from pflow.domain.errors import ServiceUnavailable
+
+    approved(engine, "k1")
+    approved(engine, "k2")
+
+    class Failing(Handler):
+        def on_incident(self, task, error):
+            raise ServiceUnavailable("database", "the database is unreachable")
+
+    worker = ExternalTaskWorker(engine, [Failing(lambda task: (_ for _ in ()).throw(RuntimeError("no")))],
+                                settings(max_retries=1))
+    assert worker.run_once() == 2  # both tasks ran: the first incident did not stop the second
+    assert engine.process_state("k1").state == InstanceState.INCIDENT  # the engine holds the fact
+    assert "reconciliation takes it from the engine's incident" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_the_fetch_loop_names_what_came_back(engine, started, caplog):
+    import logging
+
+    from pflow.domain.errors import ServiceUnavailable
+
+    caplog.set_level(logging.INFO, logger="pflow.entrypoints.worker")
+    original = engine.fetch_and_lock
+    down = {"on": True}
+
+    def fetch(*args, **kwargs):
+        if down["on"]:
+            raise ServiceUnavailable("database", "the database is unreachable")
+        return original(*args, **kwargs)
+
+    engine.fetch_and_lock = fetch
+    started(ExternalTaskWorker(engine, [Handler()], settings()))
+    wait_until(lambda: "the database is unreachable" in caplog.text, timeout=5)
+    down["on"] = False
+    wait_until(lambda: "worker w1: database reachable again" in caplog.text, timeout=5)

@@ -74,7 +74,7 @@ export interface HistoryEntry {
   /** what the actor wrote */
   comment: string | null;
   /** facts the system recorded; absent or empty for entries from before they were kept */
-  details?: { changed?: string[]; reference?: string; error?: string };
+  details?: { changed?: string[]; reference?: string; error?: string; reason?: string; recorded_from?: string };
 }
 
 export interface ProcessView {

@@ -24,6 +24,8 @@ function detailLines(t: TFunction, locale: string, details: HistoryEntry["detail
   }
   if (details?.reference) lines.push(t("history.reference", { reference: details.reference }));
   if (details?.error) lines.push(t("history.error", { error: details.error }));
+  if (details?.reason) lines.push(t("history.refusedReason", { reason: details.reason }));
+  if (details?.recorded_from === "engine") lines.push(t("history.recordedFromEngine"));
   return lines;
 }
 

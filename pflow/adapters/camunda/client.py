@@ -1,30 +1,37 @@
-"""HTTP access to Camunda 7's REST API: one pooled session, timeouts, retries, error bodies.
+"""HTTP access to Camunda 7's REST API: one pooled session, a time budget, retries, error bodies.
 
 * One ``requests.Session`` per adapter, with a connection pool sized for the
   API's request threads plus the worker's fetcher, handlers and lock keeper.
-* Every call has a timeout: ``(connect, read)``; long polls pass their own read
-  timeout (the poll plus a margin), so the server always answers first.
-* Retries with backoff (urllib3's ``Retry``) for idempotent methods only (GET,
-  PUT, DELETE): read errors and 502/503/504. A refused or timed-out *connect*
-  is retried once for every method, since nothing reached the engine. POSTs
-  that are safe to repeat (external-task complete/failure/extendLock) are
-  retried by the engine adapter, which knows how to check the outcome.
+* Every request has a budget of ``timeout_s`` in total: connecting, reading and
+  any retry all come out of it, so a frozen engine costs a caller exactly the
+  time the message states. Long polls pass their own budget (the poll plus a
+  margin), so the server always answers first. ``call_budget()`` makes several
+  requests (one port method) share one budget.
+* Retries, while the budget lasts: a refused or timed-out *connect* once for
+  every method, since nothing reached the engine; a dropped connection once and
+  502/503/504 twice for idempotent methods (GET, PUT, DELETE). A read that
+  timed out is not retried: it used up the budget. POSTs that are safe to
+  repeat (external-task complete/failure/extendLock) are retried by the engine
+  adapter, which knows how to check the outcome.
 * A transport failure, a gateway status or a 5xx that is not Camunda's JSON
   error (Tomcat's HTML page while the engine stops) raises
-  ``EngineUnavailable`` naming Camunda, its URL and what to do. Camunda's own
-  errors (``{"type", "message", "code"}``) raise ``CamundaHttpError`` for the
-  adapter to map per endpoint: the status codes are not consistent across
-  endpoints (see deploy/camunda-dev/NOTES.md).
+  ``EngineUnavailable``: its ``message`` (for the log) names Camunda's URL and
+  what to do, its ``public_message`` (for API clients) only that Camunda is not
+  answering and why. Camunda's own errors (``{"type", "message", "code"}``)
+  raise ``CamundaHttpError`` for the adapter to map per endpoint: the status
+  codes are not consistent across endpoints (see deploy/camunda-dev/NOTES.md).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from pflow.domain.errors import EngineUnavailable
 
@@ -33,6 +40,11 @@ log = logging.getLogger(__name__)
 ENGINE_NAME = "Camunda"
 HINT = "start it (make camunda-up) or check CAMUNDA_URL"
 OPTIMISTIC_LOCKING = 1  # Camunda's error code for a concurrent modification
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+GATEWAY_STATUSES = (502, 503, 504)
+CONNECT_RETRIES = 1
+READ_RETRIES = 1
+STATUS_RETRIES = 2
 
 
 class CamundaHttpError(Exception):
@@ -53,13 +65,20 @@ class CamundaHttpError(Exception):
         return self.code == OPTIMISTIC_LOCKING
 
 
-def _reason(exc: requests.RequestException, connect_timeout: float, read_timeout: float | None) -> str:
+def _is_connect_failure(exc: requests.RequestException) -> bool:
+    """Nothing reached the engine: safe to try again whatever the method."""
     text = str(exc)
-    # After urllib3's retries a timeout arrives wrapped in a ConnectionError: look at the text too.
+    return (isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in text
+            or "Connection refused" in text or "Errno 111" in text
+            or "Name or service not known" in text or "getaddrinfo" in text)
+
+
+def _reason(exc: requests.RequestException, connect_timeout: float, budget: float) -> str:
+    text = str(exc)
     if isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in text:
-        return f"no connection within {connect_timeout:g}s"
+        return f"no connection within {min(connect_timeout, budget):g}s"
     if isinstance(exc, requests.ReadTimeout) or "Read timed out" in text:
-        return f"no answer within {read_timeout:g}s" if read_timeout else "no answer in time"
+        return f"no answer within {budget:g}s"
     if "Connection refused" in text or "Errno 111" in text:
         return "connection refused"
     if "RemoteDisconnected" in text or "Connection aborted" in text or "reset by peer" in text:
@@ -78,32 +97,86 @@ class CamundaClient:
     """Thin JSON-over-HTTP client for one Camunda REST root (``…/engine-rest``)."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 10.0, connect_timeout_s: float = 3.0,
-                 pool_size: int = 20) -> None:
+                 pool_size: int = 20, retry_pause_s: float = 0.1) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
-        retry = Retry(total=3, connect=1, read=1, status=2, other=0, redirect=0, backoff_factor=0.2,
-                      status_forcelist=(502, 503, 504), allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
-                      raise_on_status=False, respect_retry_after_header=False)
+        self.retry_pause_s = retry_pause_s
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=retry)
+        # No urllib3 retries: they would each start a fresh read timeout and overrun the budget.
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "pflow-camunda-adapter"})
+        self._budget = threading.local()
 
-    def unavailable(self, reason: str) -> EngineUnavailable:
+    def unavailable(self, reason: str, public_reason: str | None = None) -> EngineUnavailable:
         return EngineUnavailable(ENGINE_NAME, f"Camunda is not reachable at {self.base_url}: {reason} — {HINT}",
-                                 details={"url": self.base_url})
+                                 public_message=f"Camunda is not reachable: {public_reason or reason}. "
+                                                "Try again in a moment.")
+
+    @contextmanager
+    def call_budget(self, seconds: float | None = None) -> Iterator[None]:
+        """Requests made inside share one budget (``timeout_s`` unless given); nested budgets keep the outer one."""
+        if getattr(self._budget, "deadline", None) is not None:
+            yield
+            return
+        total = self.timeout_s if seconds is None else seconds
+        self._budget.deadline, self._budget.total = time.monotonic() + total, total
+        try:
+            yield
+        finally:
+            self._budget.deadline = self._budget.total = None
+
+    def _deadline(self, budget: float) -> tuple[float, float]:
+        """(deadline, the budget to name in messages) for a request that may take ``budget`` seconds."""
+        own = time.monotonic() + budget
+        shared = getattr(self._budget, "deadline", None)
+        if shared is not None and shared < own:
+            return shared, self._budget.total
+        return own, budget
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
                 data: Mapping[str, Any] | None = None, files: Any = None, read_timeout: float | None = None) -> Any:
-        """The parsed JSON answer (None for 204, text for non-JSON 2xx); raises as the module docstring says."""
-        read = read_timeout if read_timeout is not None else self.timeout_s
-        try:
-            response = self.session.request(method, self.base_url + path, params=params, json=json, data=data,
-                                            files=files, timeout=(self.connect_timeout_s, read))
-        except requests.RequestException as exc:
-            raise self.unavailable(_reason(exc, self.connect_timeout_s, read)) from exc
+        """The parsed JSON answer (None for 204, text for non-JSON 2xx); raises as the module docstring says.
+        ``read_timeout`` replaces the budget of this one request (long polls)."""
+        deadline, budget = self._deadline(read_timeout if read_timeout is not None else self.timeout_s)
+        retries = {"connect": CONNECT_RETRIES, "read": READ_RETRIES if method in IDEMPOTENT else 0,
+                   "status": STATUS_RETRIES if method in IDEMPOTENT else 0}
+        pause = 0.0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self.unavailable(f"no answer within {budget:g}s")
+            try:
+                response = self.session.request(method, self.base_url + path, params=params, json=json, data=data,
+                                                files=files, timeout=(min(self.connect_timeout_s, remaining), remaining))
+            except requests.RequestException as exc:
+                kind = "connect" if _is_connect_failure(exc) else "read"
+                timed_out = isinstance(exc, requests.Timeout) and kind == "read"
+                if not timed_out and retries[kind] > 0 and self._pause(pause, deadline):
+                    retries[kind] -= 1
+                    pause = pause * 2 or self.retry_pause_s
+                    continue
+                raise self.unavailable(_reason(exc, self.connect_timeout_s, budget)) from exc
+            status = response.status_code
+            if status in GATEWAY_STATUSES and retries["status"] > 0 and self._pause(pause, deadline):
+                retries["status"] -= 1
+                pause = pause * 2 or self.retry_pause_s
+                response.close()
+                continue
+            return self._answer(method, path, response)
+
+    @staticmethod
+    def _pause(seconds: float, deadline: float) -> bool:
+        """Sleep before a retry if the budget allows one after it."""
+        if time.monotonic() + seconds >= deadline:
+            return False
+        if seconds:
+            time.sleep(seconds)
+        return True
+
+    def _answer(self, method: str, path: str, response: requests.Response) -> Any:
         status = response.status_code
         if status < 300:
             if status == 204 or not response.content:
@@ -121,9 +194,10 @@ class CamundaClient:
             raise CamundaHttpError(method, path, status, body)
         if status >= 500:
             raise self.unavailable(f"it answered HTTP {status} to {method} {path} without an error body "
-                                   "(starting or stopping?)")
+                                   "(starting or stopping?)", f"it answered HTTP {status} without an error body")
         raise self.unavailable(f"it answered HTTP {status} to {method} {path}, which is not Camunda's REST API "
-                               "(CAMUNDA_URL must be the REST root, e.g. http://localhost:8081/engine-rest)")
+                               "(CAMUNDA_URL must be the REST root, e.g. http://localhost:8081/engine-rest)",
+                               "it does not answer as Camunda's REST API")
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=_query(params))

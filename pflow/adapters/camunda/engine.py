@@ -26,6 +26,10 @@ on 7.24, deploy/camunda-dev/NOTES.md):
   failure and lock extension are retried when the engine does not answer; a
   completion answered 404 after such a retry is checked in the external-task
   history log, since the first attempt may have gone through.
+* time: every port call but ``deploy`` and ``fetch_and_lock`` takes at most
+  ``timeout_s`` in total, whatever requests and retries it makes (a frozen
+  engine costs exactly the time its message states); a long poll has the
+  poll plus a margin.
 * process state: from the history service (the instance may have ended):
   history process instance, activity instances (sorted by ``occurrence``),
   variable instances and open incidents.
@@ -33,6 +37,7 @@ on 7.24, deploy/camunda-dev/NOTES.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -78,6 +83,17 @@ _STATES = {
 }
 
 
+def _bounded(method: Callable[..., T]) -> Callable[..., T]:
+    """One port call, however many requests it makes, takes at most the client's timeout in total."""
+
+    @functools.wraps(method)
+    def bounded(self: "CamundaWorkflowEngine", *args: Any, **kwargs: Any) -> T:
+        with self._client.call_budget():
+            return method(self, *args, **kwargs)
+
+    return bounded
+
+
 def _is_task_missing(error: CamundaHttpError) -> bool:
     return (error.status == 404 or "Cannot find task" in error.message or "does not exist" in error.message
             or error.type in ("NotFoundException", "NullValueException"))
@@ -108,6 +124,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
         self.report_attempts = max(1, report_attempts)
         self.retry_pause_s = retry_pause_s
         self._client = client or CamundaClient(base_url, timeout_s=timeout_s)
+        self.timeout_s = self._client.timeout_s
         self._xml_by_definition: dict[str, str] = {}
         self._start_locks = [threading.Lock() for _ in range(64)]
         self._interrupts = 0
@@ -222,6 +239,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
         return DeploymentRejected(f"Camunda refused {name}: {summary}",
                                   details={"bpmn_file": problems or [error.message]})
 
+    @_bounded
     def start_process(self, business_key: str, variables: dict[str, Any] | None = None) -> ProcessInstance:
         typed = to_typed_map(variables)
         with self._start_lock(business_key):
@@ -268,6 +286,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
             pass
         return ProcessInstance(survivor, business_key, self.process_key, created=False)
 
+    @_bounded
     def cancel_process(self, business_key: str, reason: str) -> bool:
         stopped = False
         for instance in self._running_instances(business_key):
@@ -281,6 +300,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
             stopped = True
         return stopped
 
+    @_bounded
     def find_user_task(self, business_key: str, task_definition_key: str = APPROVAL_TASK) -> UserTask | None:
         tasks = self._client.get("/task", processInstanceBusinessKey=business_key,
                                  taskDefinitionKey=task_definition_key, processDefinitionKey=self.process_key,
@@ -300,6 +320,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
                         candidate_groups=groups, assignee=task.get("assignee"),
                         created_at=parse_date(task.get("created")))
 
+    @_bounded
     def complete_user_task(self, task_id: str, variables: dict[str, Any], assignee: str | None = None) -> None:
         typed = to_typed_map(variables)
         try:
@@ -360,6 +381,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
                 log.warning("could not unlock external task %s after an interrupted poll (%s); "
                             "it is fetchable again when its lock expires", task.id, exc)
 
+    @_bounded
     def complete_external_task(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         body = {"workerId": worker_id, "variables": to_typed_map(variables)}
         attempts = 0
@@ -382,6 +404,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
         entries = self._client.get("/history/external-task-log", externalTaskId=task_id, successLog=True) or []
         return any(entry.get("workerId") == worker_id for entry in entries)
 
+    @_bounded
     def handle_external_task_failure(self, task_id: str, worker_id: str, error_message: str, *, retries: int,
                                      retry_timeout_ms: int, error_details: str | None = None) -> None:
         # Explicit retries every time (omitting them raises an incident at once); with them the call can be
@@ -396,6 +419,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
         except CamundaHttpError as exc:
             raise self._map_external_task_error(exc, task_id, worker_id) from None
 
+    @_bounded
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
         body = {"workerId": worker_id, "newDuration": new_duration_ms}
         try:
@@ -404,6 +428,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
         except CamundaHttpError as exc:
             raise self._map_external_task_error(exc, task_id, worker_id) from None
 
+    @_bounded
     def find_external_tasks(self, business_key: str) -> list[ExternalTask]:
         # GET /external-task has no business-key filter (unknown parameters are ignored!): go by instance.
         tasks: list[ExternalTask] = []
@@ -415,6 +440,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
                 tasks.append(task)
         return tasks
 
+    @_bounded
     def set_external_task_retries(self, task_id: str, retries: int) -> None:
         try:
             self._client.put(f"/external-task/{task_id}/retries", {"retries": retries})
@@ -423,6 +449,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
                 raise TaskNotFound(f"external task {task_id} does not exist or is completed") from None
             raise
 
+    @_bounded
     def process_state(self, business_key: str) -> ProcessState | None:
         found = self._client.get("/history/process-instance", processInstanceBusinessKey=business_key,
                                  processDefinitionKey=self.process_key, sortBy="startTime", sortOrder="desc",
@@ -458,6 +485,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
                             definition_id=instance["processDefinitionId"], state=state, active_activity_ids=active,
                             completed_activity_ids=completed, variables=variables, incidents=incidents)
 
+    @_bounded
     def process_definition_xml(self, definition_id: str | None = None) -> str:
         if definition_id is not None and definition_id in self._xml_by_definition:
             return self._xml_by_definition[definition_id]
@@ -474,6 +502,7 @@ class CamundaWorkflowEngine(WorkflowEngine):
         self._xml_by_definition[answer["id"]] = answer["bpmn20Xml"]
         return answer["bpmn20Xml"]
 
+    @_bounded
     def check(self) -> None:
         try:
             self._client.get("/engine")

@@ -89,7 +89,7 @@ def _broker_errors(connection: Connection | None) -> tuple[type[BaseException], 
 def _unavailable(url: str, exc: BaseException) -> ServiceUnavailable:
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
     return ServiceUnavailable("event broker", f"{describe(url)} is unreachable ({reason}); {_hint(url)}.",
-                              details={"broker": maybe_sanitize_url(url)})
+                              public_message="The event broker is unavailable; try again in a moment.")
 
 
 class _Topology:

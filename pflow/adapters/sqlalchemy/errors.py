@@ -36,9 +36,10 @@ def _reason(error: BaseException) -> str:
 
 
 def unavailable(url: URL, error: BaseException) -> ServiceUnavailable:
+    # Where the database is and how to start it are for the log; an API client only learns what is down.
     return ServiceUnavailable(
         "database", f"{describe(url)} is unreachable ({_reason(error)}); {hint(url)}.",
-        details={"database": describe(url).removeprefix("the ")},
+        public_message="The database is unavailable; try again in a moment.",
     )
 
 

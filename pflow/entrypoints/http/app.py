@@ -14,11 +14,16 @@ from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container
 from pflow.entrypoints.http import auth, health, notifications, tickets
 from pflow.entrypoints.http.errors import handle_http_exception, register_error_handlers
+from pflow.entrypoints.http.parsing import IdConverter, id_parameter_schema
+from pflow.entrypoints.http.schemas import ErrorSchema
 from pflow.entrypoints.http.ui import ui_blueprint
 
 
 class PFlowApi(Api):
-    """flask-smorest's Api with PFlow's error body (``{"error": {code, message, details}}``)."""
+    """flask-smorest's Api with PFlow's error body (``{"error": {code, message, details}}``), in the
+    responses it sends and in the ones its document declares."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
@@ -66,7 +71,9 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     )
     app.extensions["pflow.container"] = container
 
+    app.url_map.converters["id"] = IdConverter
     api = PFlowApi(app)
+    api.register_converter(IdConverter, id_parameter_schema)
     api.register_blueprint(auth.blp)
     api.register_blueprint(tickets.blp)
     api.register_blueprint(notifications.blp)

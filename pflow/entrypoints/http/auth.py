@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from pflow.domain.errors import NotFound
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.errors import Unauthorized
+from pflow.entrypoints.http.parsing import Blueprint
 from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api", description="Log in and find out who you are")
@@ -35,6 +35,8 @@ def authenticate_request() -> None:
     """Before every /api request: resolve the bearer token to a user, or refuse with 401."""
     if not request.path.startswith("/api") or request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
         return
+    if request.routing_exception is not None:
+        return  # no such route or method (404/405): nothing to protect, and the answer says what is wrong
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -56,7 +58,7 @@ class Login(MethodView):
     @blp.doc(security=[])
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResultSchema)
-    @blp.alt_response(401, description="Wrong username or password")
+    @blp.errors(400, 401, e401="Wrong username or password")
     def post(self, credentials):
         """Exchange a username and password for a bearer token."""
         user = container().users().authenticate(credentials["username"], credentials["password"])
@@ -75,7 +77,7 @@ def demo_users_enabled(settings) -> bool:
 class DemoUsers(MethodView):
     @blp.doc(security=[])
     @blp.response(200, UserSchema(many=True))
-    @blp.alt_response(404, description="Demo users are off (a users file is configured)")
+    @blp.errors(404, e404="Demo users are off (a users file is configured)")
     def get(self):
         """The demo accounts (password = username), so the login screen can offer them; 404 when they are off."""
         if not demo_users_enabled(container().settings()):
@@ -86,6 +88,7 @@ class DemoUsers(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @blp.response(200, UserSchema)
+    @blp.errors(401)
     def get(self):
         """The logged-in user."""
         return user_dict(current_user())

@@ -65,15 +65,18 @@ def _flatten_validation(messages: dict) -> dict:
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
     data = getattr(error, "data", None) or {}
+    # Werkzeug's own headers (``Allow`` on a 405, which RFC 9110 requires) go out with our body.
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
     if status == 422:
         details = _flatten_validation(data.get("messages") or data.get("errors") or {})
-        return error_response(422, "validation_error", "The request has invalid fields.", details)
+        return error_response(422, "validation_error", "The request has invalid fields.", details, headers)
     if status == 400 and data.get("messages"):
         details = _flatten_validation(data["messages"])
         message = "The request body is not valid JSON." if "json" in data["messages"] else "Bad request."
-        return error_response(400, "bad_request", message, details)
+        return error_response(400, "bad_request", message, details, headers)
     message = data.get("message") or error.description or error.name
-    return error_response(status, HTTP_CODES.get(status, "error"), message, headers=data.get("headers"))
+    return error_response(status, HTTP_CODES.get(status, "error"), message, headers=headers)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -83,7 +86,7 @@ def register_error_handlers(app: Flask) -> None:
         if status == 503:
             log.warning("dependency unavailable: %s", error.message)
         headers = {"Retry-After": "5"} if status == 503 else None
-        return error_response(status, error.code, error.message, error.details, headers)
+        return error_response(status, error.code, error.public_message, error.details, headers)
 
     @app.errorhandler(Unauthorized)
     def _unauthorized(error: Unauthorized):

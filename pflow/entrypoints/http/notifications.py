@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from pflow.domain.notifications import Notification
 from pflow.entrypoints.http.context import container, current_user
+from pflow.entrypoints.http.parsing import Blueprint
 from pflow.entrypoints.http.schemas import (
     NotificationArgsSchema,
     NotificationPageSchema,
@@ -30,6 +30,7 @@ def _notifications():
 class Notifications(MethodView):
     @blp.arguments(NotificationArgsSchema, location="query")
     @blp.response(200, NotificationPageSchema)
+    @blp.errors(401, 503)
     def get(self, args):
         """Your notifications, newest first, with the number still unread."""
         page = _notifications().list(current_user(), unread_only=args["unread_only"], page=args["page"],
@@ -40,15 +41,16 @@ class Notifications(MethodView):
 
 @blp.route("/notifications/read-all", methods=["POST"])
 @blp.response(200, UnreadCountSchema)
+@blp.errors(401, 503)
 def read_all():
     """Mark all your notifications read."""
     _notifications().mark_all_read(current_user())
     return {"unread": 0}
 
 
-@blp.route("/notifications/<notification_id>/read", methods=["POST"])
+@blp.route("/notifications/<id:notification_id>/read", methods=["POST"])
 @blp.response(200, NotificationSchema)
-@blp.alt_response(404, description="No such notification of yours")
+@blp.errors(401, 404, 503, e404="No such notification of yours")
 def read(notification_id):
     """Mark one of your notifications read (again is fine: the first time counts)."""
     return present(_notifications().mark_read(current_user(), notification_id))

@@ -1,22 +1,135 @@
 """Request and response schemas (marshmallow); they also generate the OpenAPI document.
 
-Schemas check shapes and types; the business rules (lengths, ranges, who may
-do what) live in the domain, which reports them per field the same way.
+Request schemas reject what the API cannot take before anything moves (a decision recorded by
+the engine cannot be taken back when the ticket store then refuses the text), and the document
+they generate states every limit they enforce. The limits come from the domain, which checks
+them again for callers that do not come through HTTP; its messages are used here word for word.
 """
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields
+import math
+from decimal import Decimal, InvalidOperation
 
-from pflow.domain.model import Priority, TicketStatus
+from marshmallow import Schema, fields, validate
+
+from pflow.domain.model import AMOUNT_MAX, COMMENT_MAX, DESCRIPTION_MAX, TITLE_MAX, Priority, TicketStatus
+from pflow.ports.repository import MAX_PAGE_SIZE
 
 STATUS_VALUES = [s.value for s in TicketStatus]
 PRIORITY_VALUES = [p.value for p in Priority]
 
+# Keeps the row offset, (page - 1) * page_size, far inside the 64-bit integer both databases take.
+MAX_PAGE = 100_000
+# Search text: SQLite refuses LIKE patterns over 50 000 bytes, and nobody searches with a page of text.
+SEARCH_MAX = 200
+NAME_MAX = 200
+
+# No NUL: PostgreSQL cannot store it in text (SQLite can), so the two backends would disagree.
+NO_NUL = r"^[^\x00]*$"
+# At least one character that is not white space (the domain strips text before checking it).
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+AMOUNT_PATTERN = r"^(\d{1,12}(\.\d{1,2})?)?$"
+AMOUNT_OUT_PATTERN = r"^\d{1,12}\.\d{2}$"
+
+
+class Text(fields.String):
+    """A string every ticket store can keep: no NUL character and no lone surrogate.
+
+    A lone surrogate (JSON ``"\\ud800"``) is not Unicode text: it cannot be encoded as UTF-8, so a
+    database refuses it at commit time, after the workflow engine may already have moved.
+    """
+
+    default_error_messages = {
+        "nul": "Must not contain the NUL character (U+0000).",
+        "surrogate": "Must be valid Unicode text: a lone surrogate such as \\ud800 cannot be stored.",
+    }
+
+    def __init__(self, *args, pattern: str = NO_NUL, pattern_error: str | None = None, **kwargs):
+        validators = list(kwargs.pop("validate", None) or [])
+        if pattern != NO_NUL:
+            validators.append(validate.Regexp(pattern, error=pattern_error or "Does not match {regex}."))
+        super().__init__(*args, validate=validators, **kwargs)
+        self.metadata = {"pattern": pattern, **self.metadata}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("surrogate") from None
+        return text
+
+
+def length(maximum: int) -> validate.Length:
+    return validate.Length(max=maximum, error="Must be at most {max} characters.")
+
+
+def _range(maximum: int) -> validate.Range:
+    return validate.Range(min=1, max=maximum, error="Must be between {min} and {max}.")
+
+
+def page_field() -> fields.Integer:
+    return fields.Integer(load_default=1, validate=_range(MAX_PAGE),
+                          metadata={"description": f"1 to {MAX_PAGE}"})
+
+
+def page_size_field() -> fields.Integer:
+    return fields.Integer(load_default=20, validate=_range(MAX_PAGE_SIZE),
+                          metadata={"description": f"1 to {MAX_PAGE_SIZE}"})
+
+
+def title_field(**kwargs) -> Text:
+    return Text(validate=[length(TITLE_MAX)], pattern=NOT_BLANK, pattern_error="Must not be empty.",
+                metadata={"description": f"1-{TITLE_MAX} characters, not only spaces"}, **kwargs)
+
+
+class Amount(fields.Field):
+    """A money amount: a decimal string ("1200.50") or a JSON number, >= 0 with at most 2 places.
+
+    Strings are the exact form (the API returns amounts as strings). A JSON number is taken when it is
+    a whole number of cents up to the precision a double has (1200.57 arrives as 1200.5700000000001).
+    """
+
+    default_error_messages = {
+        "invalid": "Must be a decimal number >= 0 with at most 2 decimal places, e.g. \"1200.50\".",
+        "too_large": f"Must be at most {AMOUNT_MAX}.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            if not validate.Regexp(AMOUNT_PATTERN).regex.fullmatch(value):
+                raise self.make_error("invalid")
+            return Decimal(value) if value else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.make_error("invalid")
+        try:
+            exact = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+            cents = exact.quantize(Decimal("0.01"))
+        except InvalidOperation:  # more digits than the decimal context holds
+            raise self.make_error("too_large") from None
+        if cents < 0 or abs(exact - cents) > Decimal("1e-6"):
+            raise self.make_error("invalid")
+        if cents > AMOUNT_MAX:
+            raise self.make_error("too_large")
+        return cents
+
+
+AMOUNT_INPUT_DOC = {
+    "description": "decimal >= 0 with at most 2 places: a string such as \"1200.50\" (exact; \"\" or null for none) "
+                   "or a number",
+    "anyOf": [{"type": "string", "pattern": AMOUNT_PATTERN, "nullable": True},
+              {"type": "number", "minimum": 0, "maximum": float(AMOUNT_MAX), "multipleOf": 0.01}],
+}
+
 
 class LoginSchema(Schema):
-    username = fields.String(required=True)
-    password = fields.String(required=True, load_only=True)
+    username = Text(required=True, validate=[length(NAME_MAX)])
+    password = Text(required=True, load_only=True, validate=[length(1024)])
 
 
 class UserSchema(Schema):
@@ -32,34 +145,38 @@ class LoginResultSchema(Schema):
 
 
 class TicketInputSchema(Schema):
-    class Meta:
-        unknown = INCLUDE  # the domain reports unknown fields together with the other field errors
-
-    title = fields.String(required=True, metadata={"description": "1-200 characters"})
-    description = fields.String(allow_none=True, metadata={"description": "up to 4000 characters"})
-    amount = fields.Decimal(allow_none=True, as_string=True, allow_nan=False,
-                            metadata={"description": "decimal >= 0 with at most 2 places, e.g. \"1200.50\""})
-    priority = fields.String(metadata={"enum": PRIORITY_VALUES, "default": "normal"})
+    title = title_field(required=True)
+    description = Text(allow_none=True, validate=[length(DESCRIPTION_MAX)],
+                       metadata={"description": f"up to {DESCRIPTION_MAX} characters"})
+    amount = Amount(allow_none=True, metadata=AMOUNT_INPUT_DOC)
+    priority = Text(validate=[validate.OneOf(PRIORITY_VALUES, error="Must be one of: {choices}.")],
+                    metadata={"enum": PRIORITY_VALUES, "default": "normal"})
 
 
 class TicketUpdateSchema(TicketInputSchema):
-    title = fields.String()
-    version = fields.Integer(load_default=None, metadata={"description": "the version you edited; 409 if stale"})
+    title = title_field()
+    version = fields.Integer(load_default=None, allow_none=True,
+                             metadata={"description": "the version you edited; 409 if stale"})
 
 
 class CommentSchema(Schema):
-    comment = fields.String(allow_none=True, load_default=None)
+    comment = Text(allow_none=True, load_default=None, validate=[length(COMMENT_MAX)],
+                   metadata={"description": f"up to {COMMENT_MAX} characters"})
 
 
 class RejectSchema(Schema):
-    comment = fields.String(allow_none=True, load_default=None, metadata={"description": "required: why"})
+    comment = Text(required=True, validate=[length(COMMENT_MAX)], pattern=NOT_BLANK,
+                   pattern_error="Must not be empty.",
+                   metadata={"description": f"required: why (1-{COMMENT_MAX} characters)"})
 
 
 class TicketSchema(Schema):
     id = fields.String()
     title = fields.String()
     description = fields.String()
-    amount = fields.Decimal(as_string=True, allow_none=True)
+    amount = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "type": "string", "pattern": AMOUNT_OUT_PATTERN,
+        "description": "exact decimal with 2 places, e.g. \"1200.50\" (a string, never a float)"})
     priority = fields.String(metadata={"enum": PRIORITY_VALUES})
     status = fields.String(metadata={"enum": STATUS_VALUES})
     requester = fields.String()
@@ -79,16 +196,18 @@ class TicketPageSchema(Schema):
 
 
 class TicketListArgsSchema(Schema):
-    status = fields.String(metadata={"enum": STATUS_VALUES})
-    requester = fields.String()
-    q = fields.String(metadata={"description": "text in title or description"})
-    page = fields.Integer(load_default=1)
-    page_size = fields.Integer(load_default=20)
+    status = Text(validate=[validate.OneOf(STATUS_VALUES, error="Must be one of: {choices}.")],
+                  metadata={"enum": STATUS_VALUES})
+    requester = Text(validate=[length(NAME_MAX)])
+    q = Text(validate=[length(SEARCH_MAX)],
+             metadata={"description": f"text in title or description (up to {SEARCH_MAX} characters)"})
+    page = page_field()
+    page_size = page_size_field()
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1)
-    page_size = fields.Integer(load_default=20)
+    page = page_field()
+    page_size = page_size_field()
 
 
 class HistoryEntrySchema(Schema):
@@ -100,7 +219,9 @@ class HistoryEntrySchema(Schema):
     comment = fields.String(allow_none=True, metadata={"description": "what the actor wrote"})
     details = fields.Dict(metadata={
         "description": "facts the system recorded: changed (field names), reference (fulfilment reference), "
-                       "error (why provisioning failed); empty for entries from before they were kept"})
+                       "error (why provisioning failed), recorded_from ('engine': found in the workflow engine "
+                       "rather than made through PFlow), reason (why PFlow refused something it found there); "
+                       "empty for entries from before they were kept"})
 
 
 class ProcessSchema(Schema):
@@ -113,13 +234,15 @@ class ProcessSchema(Schema):
 
 
 class ErrorBodySchema(Schema):
-    code = fields.String()
-    message = fields.String()
-    details = fields.Dict()
+    code = fields.String(required=True, metadata={"description": "machine-readable, e.g. validation_error"})
+    message = fields.String(required=True, metadata={"description": "what went wrong, in English"})
+    details = fields.Dict(required=True, metadata={
+        "description": "per field for validation errors (field name to messages); otherwise facts such as "
+                       "the dependency that is down"})
 
 
 class ErrorSchema(Schema):
-    error = fields.Nested(ErrorBodySchema)
+    error = fields.Nested(ErrorBodySchema, required=True)
 
 
 class HealthSchema(Schema):
@@ -149,8 +272,8 @@ class NotificationPageSchema(Schema):
 
 class NotificationArgsSchema(Schema):
     unread_only = fields.Boolean(load_default=False)
-    page = fields.Integer(load_default=1)
-    page_size = fields.Integer(load_default=20)
+    page = page_field()
+    page_size = page_size_field()
 
 
 class UnreadCountSchema(Schema):
