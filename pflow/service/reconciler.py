@@ -23,8 +23,7 @@ from pflow.service.tickets import TicketService
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = (TicketStatus.DRAFT, TicketStatus.PENDING_APPROVAL, TicketStatus.APPROVED,
-             TicketStatus.PROVISIONING_FAILED)
+IN_FLIGHT = (TicketStatus.DRAFT, TicketStatus.IN_PROGRESS, TicketStatus.NEEDS_ATTENTION)
 
 
 class Reconciler:
@@ -49,7 +48,7 @@ class Reconciler:
             for ticket in found.items:
                 if ticket.updated_at and ticket.updated_at > cutoff:
                     continue
-                after = self._tickets.reconcile(ticket.id)
+                after = self._tickets.sync(ticket.id)
                 if after.version != ticket.version:
                     changed += 1
                     log.info("reconciliation: ticket %s %s -> %s", ticket.id, ticket.status, after.status)
@@ -72,7 +71,7 @@ class Reconciler:
             for ticket_id in ids:
                 before = self._tickets.get(SYSTEM, ticket_id)
                 seen += 1
-                if self._tickets.reconcile(ticket_id).version != before.version:
+                if self._tickets.sync(ticket_id).version != before.version:
                     changed += 1
         return seen, changed
 
