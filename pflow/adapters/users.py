@@ -13,7 +13,10 @@ from pflow.ports.users import UserDirectory
 
 DEMO_USERS = (
     {"username": "alice", "display_name": "Alice (requester)", "roles": ["requester"]},
-    {"username": "bob", "display_name": "Bob (manager)", "roles": ["manager"]},
+    {"username": "bob", "display_name": "Bob (manager)", "roles": ["manager"], "groups": ["managers"]},
+    {"username": "dave", "display_name": "Dave (manager)", "roles": ["manager"], "groups": ["managers"]},
+    {"username": "fiona", "display_name": "Fiona (finance)", "groups": ["finance"]},
+    {"username": "sam", "display_name": "Sam (security)", "groups": ["security"]},
     {"username": "carol", "display_name": "Carol (admin)", "roles": ["admin"]},
 )
 

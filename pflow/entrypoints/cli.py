@@ -59,7 +59,8 @@ def serve(host: str | None, port: int | None) -> None:
             click.echo(f"PFlow is serving on http://{url_host}:{settings.http_port}  "
                        f"(engine: {settings.workflow_engine}; API docs: /api/docs)")
             if settings.users_file is None:
-                logins = ", ".join(f"{u['username']}/{u['username']} ({u['roles'][0]})" for u in DEMO_USERS)
+                logins = ", ".join(f"{u['username']}/{u['username']} ({(u.get('groups') or u.get('roles'))[0]})"
+                                   for u in DEMO_USERS)
                 click.echo(f"Demo credentials, for trying PFlow only: {logins}")
             try:
                 server.run()
