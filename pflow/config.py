@@ -100,7 +100,9 @@ class Settings:
     users_file: Path | None = None
     demo_users: bool = False
     separation_of_duties: bool = True
-    bpmn_file: Path = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
+    workflows_dir: Path = REPO_ROOT / "deploy" / "workflows"  # every *.bpmn and *.type.yaml there
+    bpmn_file: Path | None = None  # one more BPMN file deployed at start-up, outside workflows_dir
+    provisioning_topic: str = "ticket-processing"  # the topic of PFlow's built-in provisioning step
     ui_dir: Path = REPO_ROOT / "frontend" / "dist"
     worker_id: str | None = None
     worker_concurrency: int = 4
@@ -146,7 +148,9 @@ class Settings:
             users_file=Path(users_file) if users_file else None,
             demo_users=_bool(env, "PFLOW_DEMO_USERS", False),
             separation_of_duties=_bool(env, "PFLOW_SEPARATION_OF_DUTIES", True),
-            bpmn_file=Path(env.get("PFLOW_BPMN_FILE") or cls.bpmn_file),
+            workflows_dir=Path(env.get("PFLOW_WORKFLOWS_DIR") or cls.workflows_dir),
+            bpmn_file=Path(env["PFLOW_BPMN_FILE"]) if env.get("PFLOW_BPMN_FILE") else None,
+            provisioning_topic=env.get("PFLOW_PROVISIONING_TOPIC") or cls.provisioning_topic,
             ui_dir=Path(env.get("PFLOW_UI_DIR") or cls.ui_dir),
             worker_id=env.get("PFLOW_WORKER_ID") or None,
             worker_concurrency=_int(env, "PFLOW_WORKER_CONCURRENCY", cls.worker_concurrency, minimum=1),

@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 from dependency_injector import containers, providers
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
-from pflow.adapters.guarded import BoundedWorkflowEngine
+from pflow.adapters.catalog import FileTicketTypeCatalog
+from pflow.adapters.guarded import BoundedProcessEngine
 from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
 from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
@@ -43,13 +44,13 @@ from pflow.service.tickets import TicketService
 log = logging.getLogger(__name__)
 
 
-def _memory_engine(process_key: str) -> Iterator[InMemoryWorkflowEngine]:
-    engine = InMemoryWorkflowEngine(process_key)
+def _memory_engine() -> Iterator[InMemoryWorkflowEngine]:
+    engine = InMemoryWorkflowEngine()
     yield engine
     engine.close()
 
 
-def _embedded_engine(database_url: str, db_engine: Callable, process_key: str) -> Iterator[SpiffWorkflowEngine]:
+def _embedded_engine(database_url: str, db_engine: Callable) -> Iterator[SpiffWorkflowEngine]:
     """The embedded engine keeps its state next to the tickets, so it needs a real database."""
     if database_url.startswith("memory:"):
         raise ConfigError(
@@ -57,14 +58,14 @@ def _embedded_engine(database_url: str, db_engine: Callable, process_key: str) -
             "Set DATABASE_URL to a SQLite file (sqlite:///var/pflow.db) or PostgreSQL "
             "(postgresql://user:password@host:5432/pflow), or use WORKFLOW_ENGINE=memory."
         )
-    engine = SpiffWorkflowEngine(db_engine(), process_key)
+    engine = SpiffWorkflowEngine(db_engine())
     yield engine
     engine.close()
 
 
-def _camunda_engine(url: str, process_key: str, timeout_s: int, max_poll_ms: int) -> Iterator[CamundaWorkflowEngine]:
+def _camunda_engine(url: str, timeout_s: int, max_poll_ms: int) -> Iterator[CamundaWorkflowEngine]:
     """Camunda 7 over REST; the resource owns the HTTP session (closed at shutdown)."""
-    engine = CamundaWorkflowEngine(url, process_key, timeout_s=timeout_s, max_poll_ms=max_poll_ms)
+    engine = CamundaWorkflowEngine(url, timeout_s=timeout_s, max_poll_ms=max_poll_ms)
     yield engine
     engine.close()
 
@@ -88,6 +89,15 @@ def _kombu_publisher(url: str, exchange: str, queue: str) -> Iterator[KombuEvent
     publisher.close()
 
 
+def build_catalog(settings: Settings) -> FileTicketTypeCatalog:
+    """The ticket types of PFLOW_WORKFLOWS_DIR; CAMUNDA_PROCESS_KEY names the default type's process."""
+    catalog = FileTicketTypeCatalog.from_folder(settings.workflows_dir)
+    default = catalog.default
+    if settings.camunda_process_key and settings.camunda_process_key != default.process_key:
+        catalog = catalog.with_process(default.key, settings.camunda_process_key)
+    return catalog
+
+
 def build_user_directory(settings: Settings) -> UserDirectory:
     if settings.users_file:
         return ConfiguredUserDirectory.from_file(settings.users_file)
@@ -96,7 +106,7 @@ def build_user_directory(settings: Settings) -> UserDirectory:
     raise ConfigError(
         "No users are configured. Set PFLOW_USERS_FILE to a JSON file of users "
         "(create password hashes with `pflow hash-password`), or PFLOW_DEMO_USERS=1 to allow the "
-        "demo users alice/bob/carol outside the embedded default."
+        "demo users (alice, bob, dave, fiona, sam, carol) outside the embedded default."
     )
 
 
@@ -147,16 +157,15 @@ class Container(containers.DeclarativeContainer):
     # --- workflow engine
     workflow_engine = providers.Selector(
         config.workflow_engine,
-        memory=providers.Resource(_memory_engine, process_key=config.camunda_process_key),
-        embedded=providers.Resource(_embedded_engine, database_url=config.database_url,
-                                    db_engine=db_engine.provider, process_key=config.camunda_process_key),
-        camunda=providers.Resource(_camunda_engine, url=config.camunda_url, process_key=config.camunda_process_key,
-                                   timeout_s=config.camunda_timeout_s, max_poll_ms=config.camunda_max_poll_ms),
+        memory=providers.Resource(_memory_engine),
+        embedded=providers.Resource(_embedded_engine, database_url=config.database_url, db_engine=db_engine.provider),
+        camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
+                                   max_poll_ms=config.camunda_max_poll_ms),
     )
 
     # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most
     # engine_max_calls threads. The worker's long polls and outcome reports use the engine directly.
-    service_engine = providers.Singleton(BoundedWorkflowEngine, engine=workflow_engine,
+    service_engine = providers.Singleton(BoundedProcessEngine, engine=workflow_engine,
                                          max_calls=config.engine_max_calls,
                                          wait_s=providers.Callable(lambda ms: ms / 1000, config.engine_wait_ms))
 
@@ -176,24 +185,27 @@ class Container(containers.DeclarativeContainer):
     )
 
     users = providers.Singleton(build_user_directory, settings)
+    catalog = providers.Singleton(build_catalog, settings)
     provisioner = providers.Singleton(SimulatedProvisioner, fail_marker=config.provisioning_fail_marker)
 
     tickets = providers.Singleton(
         TicketService,
         uow_factory=uow.provider,
         engine=service_engine,
-        separation_of_duties=config.separation_of_duties,
-        provisioning_retries=config.provisioning_retries,
+        catalog=catalog,
         users=users,
+        separation_of_duties=config.separation_of_duties,
+        retries=config.provisioning_retries,
     )
 
-    provisioning_handler = providers.Singleton(ProvisioningHandler, tickets=tickets, provisioner=provisioner)
+    provisioning_handler = providers.Singleton(ProvisioningHandler, tickets=tickets, provisioner=provisioner,
+                                               topic=settings.provided.provisioning_topic)
     # The built-in handler plus PFLOW_TASK_HANDLERS and the pflow.task_handlers entry points (docs/workers.md).
     task_handlers = providers.Singleton(load_task_handlers, __self__, providers.List(provisioning_handler),
                                         config.task_handlers)
     worker_settings = providers.Singleton(_worker_settings, settings)
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
-                               settings=worker_settings)
+                               settings=worker_settings, on_progress=tickets.provided.after_automated_step)
     reconciler = providers.Factory(Reconciler, tickets=tickets, interval_s=settings.provided.reconcile_interval_s)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))

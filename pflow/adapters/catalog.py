@@ -231,6 +231,13 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
             types.sort(key=lambda t: t.key != default_key)
         return cls(types)
 
+    def with_process(self, key: str, process_key: str) -> "FileTicketTypeCatalog":
+        """The same catalog with one type running another process (CAMUNDA_PROCESS_KEY for the default type)."""
+        from dataclasses import replace
+
+        return FileTicketTypeCatalog([replace(t, process_key=process_key) if t.key == key else t
+                                      for t in self._types.values()])
+
     def list(self) -> list[TicketType]:
         return list(self._types.values())
 

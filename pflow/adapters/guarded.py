@@ -6,8 +6,8 @@ ticket) queue behind them. With it, at most ``max_calls`` engine calls run at on
 one more waits up to ``wait_s`` for a place and then fails at once with ``EngineUnavailable``, so the
 threads stay free for the database-only requests.
 
-Long polls (``fetch_and_lock`` with a wait) pass through: they wait on purpose and must not use up
-the places meant for requests. The worker has its own bound on them (its concurrency).
+It guards the service's side of the engine (``ProcessEngine``); workers use ``ExternalTasks`` on the
+engine directly, bounded by their own concurrency, so their long polls never take the requests' places.
 """
 
 from __future__ import annotations
@@ -15,17 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, TypeVar
 
 from pflow.domain.errors import EngineUnavailable
-from pflow.ports.workflow import (
-    APPROVAL_TASK,
+from pflow.ports.process import (
+    CompletedTask,
     Deployment,
     ExternalTask,
+    InstanceView,
+    ProcessEngine,
     ProcessInstance,
-    ProcessState,
+    ProcessModel,
     UserTask,
-    WorkflowEngine,
 )
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class BoundedWorkflowEngine(WorkflowEngine):
+class BoundedProcessEngine(ProcessEngine):
     """Delegates every port call to ``engine``, at most ``max_calls`` at once (see the module docstring).
 
     It does not own the engine: ``close()`` leaves it to whoever made it.
     """
 
-    def __init__(self, engine: WorkflowEngine, *, max_calls: int = 4, wait_s: float = 0.5) -> None:
+    def __init__(self, engine: ProcessEngine, *, max_calls: int = 4, wait_s: float = 0.5) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         self._engine = engine
@@ -52,7 +53,7 @@ class BoundedWorkflowEngine(WorkflowEngine):
         self.refused = 0  # calls answered "busy" since start (tests and the log read it)
 
     @property
-    def inner(self) -> WorkflowEngine:
+    def inner(self) -> ProcessEngine:
         return self._engine
 
     def __getattr__(self, name: str) -> Any:
@@ -82,61 +83,45 @@ class BoundedWorkflowEngine(WorkflowEngine):
 
     # ------------------------------------------------------------------- port
 
-    def deploy(self, bpmn_path: Path | str) -> Deployment:
+    def deploy(self, bpmn_path: Path | str) -> list[Deployment]:
         return self._call("a deployment", lambda: self._engine.deploy(bpmn_path))
 
-    def start_process(self, business_key: str, variables: dict[str, Any] | None = None) -> ProcessInstance:
-        return self._call("a process start", lambda: self._engine.start_process(business_key, variables))
+    def start(self, process_key: str, business_key: str, variables: dict[str, Any]) -> ProcessInstance:
+        return self._call("a process start", lambda: self._engine.start(process_key, business_key, variables))
 
-    def cancel_process(self, business_key: str, reason: str) -> bool:
-        return self._call("a cancellation", lambda: self._engine.cancel_process(business_key, reason))
+    def cancel(self, business_key: str, reason: str) -> bool:
+        return self._call("a cancellation", lambda: self._engine.cancel(business_key, reason))
 
-    def find_user_task(self, business_key: str, task_definition_key: str = APPROVAL_TASK) -> UserTask | None:
-        return self._call("a task query", lambda: self._engine.find_user_task(business_key, task_definition_key))
+    def open_tasks(self, business_key: str) -> list[UserTask]:
+        return self._call("a task query", lambda: self._engine.open_tasks(business_key))
 
-    def complete_user_task(self, task_id: str, variables: dict[str, Any], assignee: str | None = None) -> None:
+    def task(self, task_id: str) -> UserTask:
+        return self._call("a task query", lambda: self._engine.task(task_id))
+
+    def complete_task(self, task_id: str, variables: dict[str, Any], *, completed_by: str) -> None:
         return self._call("a task completion",
-                          lambda: self._engine.complete_user_task(task_id, variables, assignee=assignee))
+                          lambda: self._engine.complete_task(task_id, variables, completed_by=completed_by))
 
-    def fetch_and_lock(self, worker_id: str, topics: Sequence[str], *, max_tasks: int = 1,
-                       lock_duration_ms: int = 30_000, wait_ms: int = 0,
-                       business_key: str | None = None) -> list[ExternalTask]:
-        def fetch() -> list[ExternalTask]:
-            return self._engine.fetch_and_lock(worker_id, topics, max_tasks=max_tasks,
-                                               lock_duration_ms=lock_duration_ms, wait_ms=wait_ms,
-                                               business_key=business_key)
+    def instance(self, business_key: str) -> InstanceView | None:
+        return self._call("a state query", lambda: self._engine.instance(business_key))
 
-        return fetch() if wait_ms > 0 else self._call("a fetch", fetch)
+    def automated_steps(self, business_key: str) -> list[ExternalTask]:
+        return self._call("a task query", lambda: self._engine.automated_steps(business_key))
 
-    def complete_external_task(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
-        return self._call("a completion", lambda: self._engine.complete_external_task(task_id, worker_id, variables))
+    def completed_tasks(self, business_key: str) -> list[CompletedTask]:
+        return self._call("a history query", lambda: self._engine.completed_tasks(business_key))
 
-    def handle_external_task_failure(self, task_id: str, worker_id: str, error_message: str, *, retries: int,
-                                     retry_timeout_ms: int, error_details: str | None = None) -> None:
-        return self._call("a failure report", lambda: self._engine.handle_external_task_failure(
-            task_id, worker_id, error_message, retries=retries, retry_timeout_ms=retry_timeout_ms,
-            error_details=error_details))
+    def retry_step(self, task_id: str, retries: int) -> None:
+        return self._call("a retry", lambda: self._engine.retry_step(task_id, retries))
 
-    def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
-        return self._call("a lock extension", lambda: self._engine.extend_lock(task_id, worker_id, new_duration_ms))
+    def model(self, definition_id: str) -> ProcessModel:
+        return self._call("a definition query", lambda: self._engine.model(definition_id))
 
-    def find_external_tasks(self, business_key: str) -> list[ExternalTask]:
-        return self._call("a task query", lambda: self._engine.find_external_tasks(business_key))
+    def definition_xml(self, definition_id: str) -> str:
+        return self._call("a definition query", lambda: self._engine.definition_xml(definition_id))
 
-    def set_external_task_retries(self, task_id: str, retries: int) -> None:
-        return self._call("a retry", lambda: self._engine.set_external_task_retries(task_id, retries))
-
-    def process_state(self, business_key: str) -> ProcessState | None:
-        return self._call("a state query", lambda: self._engine.process_state(business_key))
-
-    def process_definition_xml(self, definition_id: str | None = None) -> str:
-        return self._call("a definition query", lambda: self._engine.process_definition_xml(definition_id))
+    def latest_definition_id(self, process_key: str) -> str:
+        return self._call("a definition query", lambda: self._engine.latest_definition_id(process_key))
 
     def check(self) -> None:
         return self._call("a readiness check", self._engine.check)
-
-    def interrupt_waits(self) -> None:
-        self._engine.interrupt_waits()
-
-    def close(self) -> None:
-        """The engine belongs to whoever made it (the container closes it)."""

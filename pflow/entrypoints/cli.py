@@ -200,15 +200,22 @@ def relay() -> None:
 
 
 @main.command("deploy")
-def deploy_cmd() -> None:
-    """Deploy the BPMN (PFLOW_BPMN_FILE) to the configured engine."""
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def deploy_cmd(files: tuple[str, ...]) -> None:
+    """Deploy BPMN files (by default every one in PFLOW_WORKFLOWS_DIR) to the configured engine.
+
+    By content: an unchanged file makes no new version, and an older file never replaces a newer version."""
     settings = _settings()
     try:
-        with running(settings, worker=False, relay=False, deploy=True):
-            pass
+        with running(settings, worker=False, relay=False, deploy=not files) as (container, _):
+            for path in files:
+                for deployment in container.workflow_engine().deploy(path):
+                    state = "deployed" if deployment.created else "unchanged"
+                    click.echo(f"{path}: {deployment.process_key} {state} (version {deployment.version})")
     except (ConfigError, DomainError) as exc:
         raise _fail(exc) from None
-    click.echo(f"Deployed {settings.bpmn_file}")
+    if not files:
+        click.echo(f"Deployed the processes of {settings.workflows_dir}")
 
 
 @main.command()

@@ -8,8 +8,9 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from pflow.config import Settings
+from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container, prepare_database, shutdown
+from pflow.domain.errors import NotFound
 
 log = logging.getLogger("pflow")
 
@@ -25,14 +26,49 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
-def prepare(container: Container, *, deploy: bool = True) -> None:
-    """What must hold before serving: the database schema is current, the process definition is deployed."""
+def bpmn_files(settings: Settings) -> list:
+    """The BPMN files PFlow deploys: every one in PFLOW_WORKFLOWS_DIR, plus PFLOW_BPMN_FILE if set."""
+    files = sorted(settings.workflows_dir.glob("*.bpmn"))
+    if settings.bpmn_file and settings.bpmn_file.resolve() not in {f.resolve() for f in files}:
+        files.append(settings.bpmn_file)
+    return files
+
+
+def deploy_processes(container: Container) -> list:
+    """Deploy every BPMN file (by content: unchanged files make no new version) and check that every ticket
+    type's process is deployed. Says which topics no handler serves and which groups no user is in."""
     settings = container.settings()
+    engine = container.workflow_engine()
+    catalog = container.catalog()
+    deployments = []
+    for path in bpmn_files(settings):
+        for deployment in engine.deploy(path):
+            deployments.append(deployment)
+            log.info("process %s %s (engine: %s, definition %s, version %s)", deployment.process_key,
+                     "deployed" if deployment.created else "unchanged", engine.name, deployment.definition_id,
+                     deployment.version)
+    handled = {h.topic for h in container.task_handlers()}
+    user_groups = {g for u in container.users().list_users() for g in u.groups}
+    for ticket_type in catalog.list():
+        try:
+            definition_id = engine.latest_definition_id(ticket_type.process_key)
+        except NotFound:
+            raise ConfigError(f"{ticket_type.source}: process {ticket_type.process_key!r} is not deployed "
+                              f"(no BPMN file in {settings.workflows_dir} declares it)") from None
+        model = engine.model(definition_id)
+        for topic in sorted(set(model.topics) - handled):
+            log.warning("process %s: no worker handler for topic %r here; its tickets wait at that step until a "
+                        "worker that handles it runs (docs/workers.md)", model.process_key, topic)
+        for group in sorted(set(model.candidate_groups) - user_groups):
+            log.warning("process %s: no user is in group %r, which its steps are offered to", model.process_key, group)
+    return deployments
+
+
+def prepare(container: Container, *, deploy: bool = True) -> None:
+    """What must hold before serving: the database schema is current, the processes are deployed."""
     prepare_database(container)
     if deploy:
-        deployment = container.workflow_engine().deploy(settings.bpmn_file)
-        log.info("process %s deployed (engine: %s, definition %s, version %s)", deployment.process_key,
-                 container.workflow_engine().name, deployment.definition_id, deployment.version)
+        deploy_processes(container)
 
 
 class BackgroundServices:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable
-from pflow.ports.workflow import ExternalTask, WorkflowEngine
+from pflow.ports.process import ExternalTask, ExternalTasks
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,13 @@ class _Inflight:
 
 
 class ExternalTaskWorker:
-    def __init__(self, engine: WorkflowEngine, handlers: Iterable[TaskHandler], settings: WorkerSettings | None = None,
-                 *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, engine: ExternalTasks, handlers: Iterable[TaskHandler], settings: WorkerSettings | None = None,
+                 *, clock: Callable[[], float] = time.monotonic,
+                 on_progress: Callable[[str], None] | None = None):
         self._engine = engine
+        # Called with the business key once a step's outcome is in the engine (completed, or an incident),
+        # so the ticket follows its process at once rather than at the next reconciliation pass.
+        self._on_progress = on_progress
         settings = settings or WorkerSettings()
         if not settings.worker_id:
             settings = WorkerSettings(**{**settings.__dict__, "worker_id": _default_worker_id()})
@@ -178,7 +182,7 @@ class ExternalTaskWorker:
         log.warning("task %s (%s, %s) postponed, not counted as a failed attempt (%d retries still left): %s; "
                     "trying again in %d ms", task.id, task.topic, task.business_key, retries, outage.message, pause_ms)
         try:
-            self._report(lambda: self._engine.handle_external_task_failure(
+            self._report(lambda: self._engine.fail(
                 task.id, s.worker_id, f"postponed, not a failed attempt: {outage.public_message}", retries=retries,
                 retry_timeout_ms=pause_ms), "the postponement", task)
         except (ConcurrencyConflict, NotFound):
@@ -215,13 +219,14 @@ class ExternalTaskWorker:
                             task.topic, task.business_key, message)
             details = traceback.format_exc()
             try:
-                self._report(lambda: self._engine.handle_external_task_failure(
+                self._report(lambda: self._engine.fail(
                     task.id, s.worker_id, message, retries=retries, retry_timeout_ms=timeout, error_details=details),
                     "the failure", task)
             except (ConcurrencyConflict, NotFound):
                 log.warning("task %s: lock lost before the failure could be reported", task.id)
                 return False
             if retries == 0:
+                self._progressed(task)
                 on_incident = getattr(handler, "on_incident", None)
                 if on_incident is not None:
                     try:
@@ -239,7 +244,7 @@ class ExternalTaskWorker:
             log.warning("task %s finished after it was released at shutdown; another worker may redo it "
                         "(idempotently)", task.id)
         try:
-            self._report(lambda: self._engine.complete_external_task(task.id, s.worker_id, variables or {}),
+            self._report(lambda: self._engine.complete(task.id, s.worker_id, variables or {}),
                          "the completion", task)
         except ConcurrencyConflict:
             log.warning("task %s: lock lost before completion; another worker will redo it (idempotently)", task.id)
@@ -247,7 +252,19 @@ class ExternalTaskWorker:
         except NotFound:
             log.info("task %s was already completed", task.id)
         self._count("processed")
+        self._progressed(task)
         return True
+
+    def _progressed(self, task: ExternalTask) -> None:
+        if self._on_progress is None:
+            return
+        try:
+            self._on_progress(task.business_key)
+        except ServiceUnavailable as exc:  # the ticket follows at the next reconciliation pass
+            log.warning("task %s: the ticket %s could not follow its process yet (%s)", task.id, task.business_key,
+                        exc.message)
+        except Exception:
+            log.exception("task %s: the ticket %s could not follow its process", task.id, task.business_key)
 
     def _is_released(self, task_id: str) -> bool:
         with self._inflight_lock:
@@ -306,11 +323,8 @@ class ExternalTaskWorker:
 
     def _release(self, task: ExternalTask) -> None:
         s = self.settings
-        retries = task.retries if task.retries is not None else s.max_retries
         try:
-            self._engine.handle_external_task_failure(
-                task.id, s.worker_id, f"released: worker {s.worker_id} stopped before the handler finished",
-                retries=retries, retry_timeout_ms=0)
+            self._engine.unlock(task.id, s.worker_id)
             self._count("released")
             log.warning("task %s (%s) released: its handler did not finish before shutdown", task.id,
                         task.business_key)

@@ -1,41 +1,33 @@
-"""The handler for the ``ticket-processing`` external task: provision an approved ticket."""
+"""The built-in automated step: provision what a ticket asks for (PFLOW_PROVISIONING_TOPIC).
+
+Any process can use it by naming its topic on an external service task. The handler provisions
+idempotently, keyed by ticket id, and returns the fulfilment reference as a process variable; the
+worker then completes the task and the ticket follows its process (``TicketService.sync``). A crash
+anywhere redelivers the task after its lock expires; the provisioner returns the same reference for
+the same ticket, so nothing is provisioned twice.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pflow.domain.model import TicketStatus
+from pflow.ports.process import ExternalTask
 from pflow.ports.provisioning import Provisioner, ProvisioningError
-from pflow.ports.workflow import PROVISIONING_TOPIC, ExternalTask
 from pflow.service.tickets import TicketService
+
+DEFAULT_TOPIC = "ticket-processing"
 
 
 class ProvisioningHandler:
-    """Provisions idempotently, keyed by ticket id.
-
-    Order matters for crash safety: provision (idempotent) → record the
-    reference and ``completed`` on the ticket (commit) → the worker completes
-    the external task. A crash anywhere redelivers the task after its lock
-    expires; the redelivery finds the ticket completed (or the provisioner
-    returns the same reference) and nothing is provisioned twice.
-    """
-
-    topic = PROVISIONING_TOPIC
-
-    def __init__(self, tickets: TicketService, provisioner: Provisioner) -> None:
+    def __init__(self, tickets: TicketService, provisioner: Provisioner, topic: str = DEFAULT_TOPIC) -> None:
         self._tickets = tickets
         self._provisioner = provisioner
+        self.topic = topic
 
     def handle(self, task: ExternalTask) -> dict[str, Any]:
-        ticket = self._tickets.prepare_provisioning(task.business_key)
-        if ticket.status == TicketStatus.COMPLETED:
-            return {"fulfilment_reference": ticket.fulfilment_reference}
-        if ticket.status != TicketStatus.APPROVED:
-            raise ProvisioningError(f"ticket {ticket.id} is {ticket.status}, not approved; not provisioning it")
+        ticket = self._tickets.automated_step_ticket(task.business_key)
+        if ticket.status == TicketStatus.WITHDRAWN:
+            raise ProvisioningError(f"ticket {ticket.id} was withdrawn; not provisioning it")
         reference = self._provisioner.provision(ticket)
-        self._tickets.complete_provisioning(ticket.id, reference)
         return {"fulfilment_reference": reference}
-
-    def on_incident(self, task: ExternalTask, error: str) -> None:
-        """Retries are used up: the engine raised an incident; the ticket shows it."""
-        self._tickets.report_provisioning_failure(task.business_key, error)

@@ -379,6 +379,10 @@ class TicketService:
 
     reconcile = sync  # the older name, used by `pflow reconcile`
 
+    def automated_step_ticket(self, business_key: str) -> Ticket:
+        """The ticket an automated step of its process works on (the worker's handlers read it)."""
+        return self._fresh(business_key)
+
     def after_automated_step(self, business_key: str) -> None:
         """The worker completed (or gave up on) an automated step of this ticket: follow the process."""
         try:

@@ -28,7 +28,8 @@ def issue_token(username: str) -> str:
 
 
 def user_dict(user) -> dict:
-    return {"username": user.username, "display_name": user.display_name, "roles": sorted(user.roles)}
+    return {"username": user.username, "display_name": user.display_name, "roles": sorted(user.roles),
+            "groups": sorted(user.groups)}
 
 
 def authenticate_request() -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from pflow.domain.model import AMOUNT_MAX, COMMENT_MAX, DESCRIPTION_MAX, TITLE_MAX, Priority, TicketStatus
-from pflow.ports.repository import MAX_PAGE_SIZE
+from pflow.domain.model import COMMENT_MAX, TITLE_MAX, TicketStatus
+from pflow.ports.repository import MAX_PAGE_SIZE, TASK_SORTS, TICKET_SORTS
 
 STATUS_VALUES = [s.value for s in TicketStatus]
-PRIORITY_VALUES = [p.value for p in Priority]
 
 # Keeps the row offset, (page - 1) * page_size, far inside the 64-bit integer both databases take.
 MAX_PAGE = 100_000
@@ -30,7 +29,6 @@ NO_NUL = r"^[^\x00]*$"
 # At least one character that is not white space (the domain strips text before checking it).
 NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 AMOUNT_PATTERN = r"^(\d{1,12}(\.\d{1,2})?)?$"
-AMOUNT_OUT_PATTERN = r"^\d{1,12}\.\d{2}$"
 
 
 class Text(fields.String):
@@ -86,45 +84,39 @@ def title_field(**kwargs) -> Text:
                 metadata={"description": f"1-{TITLE_MAX} characters, not only spaces"}, **kwargs)
 
 
-class Amount(fields.Field):
-    """A money amount: a decimal string ("1200.50") or a JSON number, >= 0 with at most 2 places.
+class Values(fields.Dict):
+    """Field values of a form (a ticket type's or a step's): names to strings, numbers, booleans or null.
 
-    Strings are the exact form (the API returns amounts as strings). A JSON number is taken when it is
-    a whole number of cents up to the precision a double has (1200.57 arrives as 1200.5700000000001).
+    Strings follow ``Text``'s rules (no NUL, no lone surrogate); nested objects and lists are refused,
+    as no form field holds one. The form itself is checked by the service, which names each field.
     """
 
-    default_error_messages = {
-        "invalid": "Must be a decimal number >= 0 with at most 2 decimal places, e.g. \"1200.50\".",
-        "too_large": f"Must be at most {AMOUNT_MAX}.",
-    }
+    default_error_messages = {"value": "Must be a string, a number, true/false or null."}
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=Text(validate=[length(NAME_MAX)]), **kwargs)
+        self.metadata = {"additionalProperties": {"nullable": True, "oneOf": [
+            {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}, **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            if not validate.Regexp(AMOUNT_PATTERN).regex.fullmatch(value):
-                raise self.make_error("invalid")
-            return Decimal(value) if value else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.make_error("invalid")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.make_error("invalid")
-        try:
-            exact = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
-            cents = exact.quantize(Decimal("0.01"))
-        except InvalidOperation:  # more digits than the decimal context holds
-            raise self.make_error("too_large") from None
-        if cents < 0 or abs(exact - cents) > Decimal("1e-6"):
-            raise self.make_error("invalid")
-        if cents > AMOUNT_MAX:
-            raise self.make_error("too_large")
-        return cents
-
-
-AMOUNT_INPUT_DOC = {
-    "description": "decimal >= 0 with at most 2 places: a string such as \"1200.50\" (exact; \"\" or null for none) "
-                   "or a number",
-    "anyOf": [{"type": "string", "pattern": AMOUNT_PATTERN, "nullable": True},
-              {"type": "number", "minimum": 0, "maximum": float(AMOUNT_MAX), "multipleOf": 0.01}],
-}
+        values = super()._deserialize(value, attr, data, **kwargs)
+        errors: dict[str, list[str]] = {}
+        text = Text()
+        for name, item in values.items():
+            if item is None or isinstance(item, (bool, int, float)):
+                if isinstance(item, float) and not math.isfinite(item):
+                    errors[name] = [self.error_messages["value"]]
+                continue
+            if not isinstance(item, str):
+                errors[name] = [self.error_messages["value"]]
+                continue
+            try:
+                values[name] = text.deserialize(item)
+            except ValidationError as exc:
+                errors[name] = list(exc.messages) if isinstance(exc.messages, list) else [str(exc.messages)]
+        if errors:
+            raise ValidationError(errors)
+        return values
 
 
 class LoginSchema(Schema):
@@ -135,7 +127,8 @@ class LoginSchema(Schema):
 class UserSchema(Schema):
     username = fields.String()
     display_name = fields.String()
-    roles = fields.List(fields.String())
+    roles = fields.List(fields.String(), metadata={"description": "PFlow permissions (admin; manager)"})
+    groups = fields.List(fields.String(), metadata={"description": "the groups processes offer steps to"})
 
 
 class LoginResultSchema(Schema):
@@ -144,13 +137,37 @@ class LoginResultSchema(Schema):
     user = fields.Nested(UserSchema)
 
 
+# The default type's fields, accepted at the top level as before types existed.
+LEGACY_FIELDS = ("description", "amount", "priority")
+
+
 class TicketInputSchema(Schema):
+    type = Text(validate=[length(NAME_MAX)], metadata={"description": "a ticket type key (GET /api/ticket-types); "
+                                                                      "the default type when left out"})
     title = title_field(required=True)
-    description = Text(allow_none=True, validate=[length(DESCRIPTION_MAX)],
-                       metadata={"description": f"up to {DESCRIPTION_MAX} characters"})
-    amount = Amount(allow_none=True, metadata=AMOUNT_INPUT_DOC)
-    priority = Text(validate=[validate.OneOf(PRIORITY_VALUES, error="Must be one of: {choices}.")],
-                    metadata={"enum": PRIORITY_VALUES, "default": "normal"})
+    fields = Values(metadata={"description": "the ticket's own fields, as its type's form declares them"})
+    description = Text(allow_none=True, validate=[length(4000)],
+                       metadata={"description": "older form of fields.description (the default type)"})
+    amount = fields.Raw(allow_none=True, metadata={
+        "description": "older form of fields.amount (the default type): a number or a decimal string",
+        "nullable": True, "oneOf": [{"type": "number"}, {"type": "string", "pattern": AMOUNT_PATTERN}]})
+    priority = Text(allow_none=True, validate=[length(NAME_MAX)],
+                    metadata={"description": "older form of fields.priority (the default type)"})
+
+    @post_load
+    def _fold_legacy(self, data, **kwargs):
+        legacy = {k: data.pop(k) for k in LEGACY_FIELDS if k in data}
+        if legacy:
+            if isinstance(legacy.get("amount"), str):
+                text = legacy["amount"]
+                if not validate.Regexp(AMOUNT_PATTERN).regex.fullmatch(text):
+                    raise ValidationError({"amount": ["Must be a decimal number, e.g. \"1200.50\"."]})
+                legacy["amount"] = float(Decimal(text)) if text else None
+            elif legacy.get("amount") is not None and (isinstance(legacy["amount"], bool)
+                                                       or not isinstance(legacy["amount"], (int, float))):
+                raise ValidationError({"amount": ["Must be a number."]})
+            data["fields"] = {**{k: v for k, v in legacy.items() if v is not None}, **(data.get("fields") or {})}
+        return data
 
 
 class TicketUpdateSchema(TicketInputSchema):
@@ -170,21 +187,57 @@ class RejectSchema(Schema):
                    metadata={"description": f"required: why (1-{COMMENT_MAX} characters)"})
 
 
+class CompleteTaskSchema(Schema):
+    variables = Values(load_default=dict, metadata={"description": "the step's form values by field id"})
+    comment = Text(allow_none=True, load_default=None, validate=[length(COMMENT_MAX)],
+                   metadata={"description": f"up to {COMMENT_MAX} characters; required when the decision is a rejection"})
+
+
+class FormFieldValueSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
+class FormFieldSchema(Schema):
+    id = fields.String()
+    label = fields.String()
+    type = fields.String(metadata={"enum": ["string", "long", "boolean", "date", "enum"]})
+    required = fields.Boolean()
+    default = fields.Raw(allow_none=True)
+    values = fields.List(fields.Nested(FormFieldValueSchema))
+    decision = fields.Boolean(metadata={"description": "a decision (boolean, or enum with approve/reject)"})
+
+
+class StepSchema(Schema):
+    id = fields.String(metadata={"description": "the task id (POST /api/tasks/<id>/complete)"})
+    step = fields.String(metadata={"description": "the task's id in the BPMN"})
+    name = fields.String()
+    candidate_groups = fields.List(fields.String())
+    candidate_users = fields.List(fields.String())
+    assignee = fields.String(allow_none=True)
+    due = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+    form = fields.List(fields.Nested(FormFieldSchema))
+    can_complete = fields.Boolean(metadata={"description": "whether the caller may complete it now"})
+    refusal = fields.String(allow_none=True, metadata={
+        "description": "why not: not_a_candidate, own_ticket, last_editor, second_decision",
+        "enum": ["not_a_candidate", "own_ticket", "last_editor", "second_decision", None]})
+
+
 class TicketSchema(Schema):
     id = fields.String()
+    type = fields.String()
+    type_name = fields.String()
     title = fields.String()
-    description = fields.String()
-    amount = fields.Decimal(as_string=True, allow_none=True, metadata={
-        "type": "string", "pattern": AMOUNT_OUT_PATTERN,
-        "description": "exact decimal with 2 places, e.g. \"1200.50\" (a string, never a float)"})
-    priority = fields.String(metadata={"enum": PRIORITY_VALUES})
+    fields = fields.Dict(metadata={"description": "the ticket's own fields (its type's form)"})
     status = fields.String(metadata={"enum": STATUS_VALUES})
+    current_steps = fields.List(fields.String(), metadata={"description": "names of the open steps"})
+    attention = fields.String(allow_none=True, metadata={"description": "why it needs attention"})
     requester = fields.String()
-    approver = fields.String(allow_none=True)
-    fulfilment_reference = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     version = fields.Integer()
+    steps = fields.List(fields.Nested(StepSchema))
     allowed_actions = fields.List(fields.String(), metadata={"description": "what the caller may do now"})
 
 
@@ -195,12 +248,62 @@ class TicketPageSchema(Schema):
     page_size = fields.Integer()
 
 
+class TaskTicketSchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    type_name = fields.String()
+    title = fields.String()
+    requester = fields.String()
+    status = fields.String(metadata={"enum": STATUS_VALUES})
+    fields = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class TaskSchema(StepSchema):
+    ticket = fields.Nested(TaskTicketSchema)
+
+
+class TaskPageSchema(Schema):
+    items = fields.List(fields.Nested(TaskSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class TicketTypeSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    names = fields.Dict(keys=fields.String(), values=fields.String())
+    description = fields.String()
+    descriptions = fields.Dict(keys=fields.String(), values=fields.String())
+    process_key = fields.String()
+    default = fields.Boolean()
+    summary_fields = fields.List(fields.String())
+    form = fields.Dict(metadata={"description": "JSON Schema of the ticket's fields"})
+
+
 class TicketListArgsSchema(Schema):
     status = Text(validate=[validate.OneOf(STATUS_VALUES, error="Must be one of: {choices}.")],
                   metadata={"enum": STATUS_VALUES})
+    type = Text(validate=[length(NAME_MAX)])
     requester = Text(validate=[length(NAME_MAX)])
     q = Text(validate=[length(SEARCH_MAX)],
-             metadata={"description": f"text in title or description (up to {SEARCH_MAX} characters)"})
+             metadata={"description": f"text in the title or fields, or #id (up to {SEARCH_MAX} characters)"})
+    sort = Text(validate=[validate.OneOf(TICKET_SORTS, error="Must be one of: {choices}.")],
+                metadata={"enum": list(TICKET_SORTS)})
+    page = page_field()
+    page_size = page_size_field()
+
+
+class TaskListArgsSchema(Schema):
+    type = Text(validate=[length(NAME_MAX)])
+    group = Text(validate=[length(NAME_MAX)])
+    step = Text(validate=[length(NAME_MAX)])
+    status = Text(validate=[validate.OneOf(STATUS_VALUES, error="Must be one of: {choices}.")],
+                  metadata={"enum": STATUS_VALUES})
+    q = Text(validate=[length(SEARCH_MAX)])
+    sort = Text(load_default="created", validate=[validate.OneOf(TASK_SORTS, error="Must be one of: {choices}.")],
+                metadata={"enum": list(TASK_SORTS)})
     page = page_field()
     page_size = page_size_field()
 

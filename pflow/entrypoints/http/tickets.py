@@ -10,28 +10,58 @@ from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.parsing import Blueprint
 from pflow.entrypoints.http.schemas import (
     CommentSchema,
+    CompleteTaskSchema,
     HistoryEntrySchema,
     PageArgsSchema,
     ProcessSchema,
     RejectSchema,
+    TaskListArgsSchema,
+    TaskPageSchema,
+    TaskSchema,
     TicketInputSchema,
     TicketListArgsSchema,
     TicketPageSchema,
     TicketSchema,
+    TicketTypeSchema,
     TicketUpdateSchema,
 )
-from pflow.ports.repository import Page, TicketQuery
+from pflow.domain.steps import FormField, Step
+from pflow.domain.users import User
+from pflow.ports.repository import Page, TaskItem, TaskQuery, TicketQuery
 
-blp = Blueprint("tickets", __name__, url_prefix="/api", description="Create tickets and move them through approval")
+blp = Blueprint("tickets", __name__, url_prefix="/api", description="Ticket types, tickets and the steps of their processes")
+
+
+def _type_name(key: str) -> str:
+    try:
+        return _tickets().catalog.get(key).name()
+    except Exception:  # a type removed from the catalog since: show its key
+        return key
+
+
+def present_field(f: FormField) -> dict:
+    return {"id": f.id, "label": f.label, "type": f.type, "required": f.required, "default": f.default,
+            "values": [{"id": v, "name": n} for v, n in f.values], "decision": f.is_decision}
+
+
+def present_step(step: Step, ticket: Ticket, user: User) -> dict:
+    refusal = _tickets().step_refusal(user, ticket, step)
+    return {"id": step.task_id, "step": step.definition_key, "name": step.name,
+            "candidate_groups": list(step.candidate_groups), "candidate_users": list(step.candidate_users),
+            "assignee": step.assignee, "due": step.due, "created_at": step.created_at,
+            "form": [present_field(f) for f in step.form], "can_complete": refusal is None, "refusal": refusal}
 
 
 def present(ticket: Ticket) -> dict:
+    user = current_user()
     return {
-        **{k: getattr(ticket, k) for k in ("id", "title", "description", "amount", "requester", "approver",
-                                            "fulfilment_reference", "created_at", "updated_at", "version")},
-        "priority": ticket.priority.value,
+        **{k: getattr(ticket, k) for k in ("id", "type", "title", "fields", "requester", "attention",
+                                            "created_at", "updated_at", "version")},
+        "type_name": _type_name(ticket.type),
         "status": ticket.status.value,
-        "allowed_actions": container().tickets().allowed_actions(current_user(), ticket),
+        "current_steps": list(ticket.current_steps),
+        "steps": [present_step(s, ticket, user) for s in ticket.steps],
+        "allowed_actions": _tickets().allowed_actions(user, ticket),
     }
 
 
@@ -40,8 +70,27 @@ def present_page(page: Page[Ticket]) -> dict:
             "page_size": page.page_size}
 
 
+def present_task(item: TaskItem) -> dict:
+    t = item.ticket
+    return {**present_step(item.step, t, current_user()),
+            "ticket": {"id": t.id, "type": t.type, "type_name": _type_name(t.type), "title": t.title,
+                       "requester": t.requester, "status": t.status.value, "fields": t.fields,
+                       "created_at": t.created_at}}
+
+
 def _tickets():
     return container().tickets()
+
+
+@blp.route("/ticket-types")
+@blp.response(200, TicketTypeSchema(many=True))
+@blp.errors(401)
+def ticket_types():
+    """What can be asked for: each type's name, description, process and form (a JSON Schema)."""
+    catalog = _tickets().catalog
+    return [{"key": t.key, "name": t.name(), "names": t.names, "description": t.description(),
+             "descriptions": t.descriptions, "process_key": t.process_key, "default": t.key == catalog.default.key,
+             "summary_fields": list(t.summary_fields), "form": t.form} for t in catalog.list()]
 
 
 @blp.route("/tickets")
@@ -51,24 +100,25 @@ class Tickets(MethodView):
     @blp.errors(401, 503)
     def get(self, args):
         """List tickets, newest first. Requesters see only their own."""
-        query = TicketQuery(status=args.get("status"), requester=args.get("requester"), text=args.get("q") or None,
-                            page=args["page"], page_size=args["page_size"])
+        query = TicketQuery(status=args.get("status"), type=args.get("type"), requester=args.get("requester"),
+                            text=args.get("q") or None, sort=args.get("sort"), page=args["page"],
+                            page_size=args["page_size"])
         return present_page(_tickets().list(current_user(), query))
 
     @blp.arguments(TicketInputSchema)
     @blp.response(201, TicketSchema)
     @blp.errors(400, 401, 403, 503)
     def post(self, data):
-        """Create a draft ticket; the caller is its requester."""
+        """Create a draft ticket of a type (the default type when none is named); the caller is its requester."""
         return present(_tickets().create(current_user(), data))
 
 
 @blp.route("/tickets/<id:ticket_id>")
-class TicketItem(MethodView):
+class TicketResource(MethodView):
     @blp.response(200, TicketSchema)
     @blp.errors(401, 404, 503)
     def get(self, ticket_id):
-        """One ticket."""
+        """One ticket, with its open steps and what the caller may do on each."""
         return present(_tickets().get(current_user(), ticket_id))
 
     @blp.arguments(TicketUpdateSchema)
@@ -79,12 +129,19 @@ class TicketItem(MethodView):
         version = data.pop("version", None)
         return present(_tickets().update(current_user(), ticket_id, data, expected_version=version))
 
+    @blp.response(204)
+    @blp.errors(401, 403, 404, 409, 503)
+    def delete(self, ticket_id):
+        """Delete a draft (requester or admin)."""
+        _tickets().delete(current_user(), ticket_id)
+        return None
+
 
 @blp.route("/tickets/<id:ticket_id>/submit", methods=["POST"])
 @blp.response(200, TicketSchema)
-@blp.errors(401, 404, 409, 503)
+@blp.errors(400, 401, 403, 404, 409, 503)
 def submit(ticket_id):
-    """Send a draft for approval: starts the ``ticket_approval`` process with the ticket id as business key."""
+    """Start the ticket's process (its type names it), with its fields as process variables."""
     return present(_tickets().submit(current_user(), ticket_id))
 
 
@@ -93,7 +150,7 @@ def submit(ticket_id):
 @blp.response(200, TicketSchema)
 @blp.errors(400, 401, 403, 404, 409, 503)
 def approve(data, ticket_id):
-    """Approve (managers; not your own ticket). Provisioning starts right after."""
+    """Approve the one decision step open for you on this ticket (a shortcut for completing its task)."""
     return present(_tickets().approve(current_user(), ticket_id, (data or {}).get("comment")))
 
 
@@ -102,17 +159,34 @@ def approve(data, ticket_id):
 @blp.response(200, TicketSchema)
 @blp.errors(400, 401, 403, 404, 409, 503)
 def reject(data, ticket_id):
-    """Reject with a comment saying why (managers; not your own ticket)."""
+    """Reject, saying why, on the one decision step open for you on this ticket."""
     return present(_tickets().reject(current_user(), ticket_id, data.get("comment")))
 
 
-@blp.route("/tickets/<id:ticket_id>/retry-provisioning", methods=["POST"])
+@blp.route("/tickets/<id:ticket_id>/withdraw", methods=["POST"])
 @blp.arguments(CommentSchema, required=False)
 @blp.response(200, TicketSchema)
 @blp.errors(400, 401, 403, 404, 409, 503)
-def retry_provisioning(data, ticket_id):
-    """Retry failed provisioning (admins); audited in the history."""
-    return present(_tickets().retry_provisioning(current_user(), ticket_id, (data or {}).get("comment")))
+def withdraw(data, ticket_id):
+    """Take back a ticket in progress (requester or admin): its process is cancelled."""
+    return present(_tickets().withdraw(current_user(), ticket_id, (data or {}).get("comment")))
+
+
+@blp.route("/tickets/<id:ticket_id>/resubmit", methods=["POST"])
+@blp.response(201, TicketSchema)
+@blp.errors(401, 403, 404, 409, 503)
+def resubmit(ticket_id):
+    """A new draft pre-filled from a rejected or withdrawn ticket."""
+    return present(_tickets().resubmit(current_user(), ticket_id))
+
+
+@blp.route("/tickets/<id:ticket_id>/retry", methods=["POST"])
+@blp.arguments(CommentSchema, required=False)
+@blp.response(200, TicketSchema)
+@blp.errors(400, 401, 403, 404, 409, 503)
+def retry(data, ticket_id):
+    """Retry the failed automated step of a ticket that needs attention (admins); audited."""
+    return present(_tickets().retry(current_user(), ticket_id, (data or {}).get("comment")))
 
 
 @blp.route("/tickets/<id:ticket_id>/reconcile", methods=["POST"])
@@ -124,14 +198,14 @@ def reconcile(ticket_id):
     if not user.is_admin:
         raise PermissionDenied("Only an admin can repair a ticket.")
     _tickets().get(user, ticket_id)
-    return present(_tickets().reconcile(ticket_id))
+    return present(_tickets().sync(ticket_id))
 
 
 @blp.route("/tickets/<id:ticket_id>/history")
 @blp.response(200, HistoryEntrySchema(many=True))
 @blp.errors(401, 404, 503)
 def history(ticket_id):
-    """The audit trail: who did what, when, from which status to which, and why."""
+    """The audit trail: who did what, when, with which values, and why."""
     return _tickets().history(current_user(), ticket_id)
 
 
@@ -143,10 +217,44 @@ def process(ticket_id):
     return _tickets().process(current_user(), ticket_id)
 
 
+@blp.route("/tasks")
+@blp.arguments(TaskListArgsSchema, location="query")
+@blp.response(200, TaskPageSchema)
+@blp.errors(401, 503)
+def tasks(args):
+    """Your inbox: open steps you may complete now (assigned to you, offered to you or to a group of yours)."""
+    query = TaskQuery(username=current_user().username, type=args.get("type"), group=args.get("group"),
+                      step=args.get("step"), ticket_status=args.get("status"), text=args.get("q") or None,
+                      sort=args["sort"], page=args["page"], page_size=args["page_size"])
+    page = _tickets().tasks(current_user(), query)
+    return {"items": [present_task(i) for i in page.items], "total": page.total, "page": page.page,
+            "page_size": page.page_size}
+
+
+@blp.route("/tasks/<id:task_id>")
+@blp.response(200, TaskSchema)
+@blp.errors(401, 404, 503)
+def task(task_id):
+    """One open step with its ticket."""
+    return present_task(_tickets().task(current_user(), task_id))
+
+
+@blp.route("/tasks/<id:task_id>/complete", methods=["POST"])
+@blp.arguments(CompleteTaskSchema)
+@blp.response(200, TicketSchema)
+@blp.errors(400, 401, 403, 404, 409, 503)
+def complete_task(data, task_id):
+    """Complete a step with its form values (and a comment, required for a rejection)."""
+    return present(_tickets().complete_task(current_user(), task_id, data["variables"], data.get("comment")))
+
+
 @blp.route("/approvals")
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, TicketPageSchema)
-@blp.errors(401, 403, 503, e403="Only managers have an approval inbox")
+@blp.errors(401, 503)
 def approvals(args):
-    """Managers' inbox: tickets awaiting a decision, oldest first (your own are left out)."""
-    return present_page(_tickets().inbox(current_user(), args["page"], args["page_size"]))
+    """Tickets with a decision step you may take now, oldest first (the older form of /api/tasks)."""
+    user = current_user()
+    page = _tickets().tasks(user, TaskQuery(username=user.username, page=args["page"], page_size=args["page_size"]))
+    return {"items": [present(i.ticket) for i in page.items], "total": page.total, "page": page.page,
+            "page_size": page.page_size}
