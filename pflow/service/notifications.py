@@ -2,9 +2,11 @@
 
 Who is told what:
 
-* ``ticket.submitted`` - every manager except the requester: a ticket awaits their approval.
-* ``ticket.approved`` / ``ticket.rejected`` (with the comment) / ``ticket.completed`` (with the
-  fulfilment reference) / ``ticket.provisioning_failed`` - the requester.
+* ``task.created`` - whoever may act on the new step: its assignee, else its candidate users and
+  the members of its candidate groups (never the ticket's requester).
+* ``task.completed`` (with the values and comment) / ``ticket.completed`` / ``ticket.rejected`` /
+  ``ticket.withdrawn`` - the requester (not when they did it themselves).
+* ``ticket.needs_attention`` - the requester and every admin.
 
 Each event is applied exactly once in effect: its notifications and the record that it was
 processed are committed together, so a redelivered message finds the record and does nothing.
@@ -17,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pflow.domain.errors import ConcurrencyConflict
+from pflow.domain.events import SCHEMA_VERSION
 from pflow.domain.notifications import Notification
 from pflow.domain.users import User
 from pflow.ports.events import ReceivedMessage, RejectMessage
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "notifications"
 REQUIRED_FIELDS = ("event_id", "type", "ticket_id", "occurred_at")
+KINDS = ("task.created", "task.completed", "ticket.completed", "ticket.rejected", "ticket.withdrawn",
+         "ticket.needs_attention")
 
 
 def _quote(text: Any) -> str:
@@ -38,35 +43,29 @@ def _params(event_type: str, actor: str, data: dict[str, Any]) -> dict[str, str]
     def pick(**values: Any) -> dict[str, str]:
         return {k: str(v) for k, v in values.items() if v not in (None, "")}
 
-    title = data.get("title")
-    if event_type == "ticket.submitted":
-        return pick(title=title, amount=data.get("amount"), actor=data.get("requester") or actor)
-    if event_type in ("ticket.approved", "ticket.rejected"):
-        return pick(title=title, actor=data.get("approver") or actor, comment=data.get("comment"))
-    if event_type == "ticket.completed":
-        return pick(title=title, reference=data.get("fulfilment_reference"))
-    if event_type == "ticket.provisioning_failed":
-        return pick(title=title, error=data.get("error"))
-    return None
+    if event_type not in KINDS:
+        return None
+    task = data.get("task") or {}
+    return pick(title=data.get("title"), actor=actor if actor != "system" else None, step=task.get("name"),
+                comment=data.get("comment"), error=data.get("error"), requester=data.get("requester"))
 
 
 def _message(event_type: str, p: dict[str, str]) -> str:
-    """The English text for the requester (or, for a submission, the managers)."""
+    """The English text (the UI words it per language from ``params``)."""
     title = _quote(p.get("title"))
-    if event_type == "ticket.submitted":
-        amount = f" for {p['amount']}" if "amount" in p else ""
-        return f"Ticket {title}{amount} from {p.get('actor', '')} awaits your approval."
-    if event_type == "ticket.approved":
+    if event_type == "task.created":
+        return f"{p.get('step', 'A step')} of ticket {title} from {p.get('requester', '')} awaits you."
+    if event_type == "task.completed":
         comment = f" Comment: {p['comment']}" if "comment" in p else ""
-        return f"Your ticket {title} was approved by {p.get('actor', '')}.{comment}"
-    if event_type == "ticket.rejected":
-        comment = f": {p['comment']}" if "comment" in p else "."
-        return f"Your ticket {title} was rejected by {p.get('actor', '')}{comment}"
+        return f"{p.get('actor', 'Someone')} completed {p.get('step', 'a step')} of your ticket {title}.{comment}"
     if event_type == "ticket.completed":
-        reference = f" (fulfilment reference {p['reference']})" if "reference" in p else ""
-        return f"Your ticket {title} is done{reference}."
+        return f"Your ticket {title} is done."
+    if event_type == "ticket.rejected":
+        return f"Your ticket {title} was rejected."
+    if event_type == "ticket.withdrawn":
+        return f"Ticket {title} was withdrawn."
     error = f": {p['error']}" if "error" in p else "."
-    return f"Provisioning of your ticket {title} failed{error} An admin can retry it."
+    return f"Ticket {title} needs attention{error} An admin can retry it."
 
 
 class NotificationService:
@@ -76,12 +75,22 @@ class NotificationService:
 
     # ------------------------------------------------------------ from events
 
-    def recipients(self, event_type: str, data: dict[str, Any]) -> list[str]:
+    def recipients(self, event_type: str, data: dict[str, Any], actor: str = "") -> list[str]:
         requester = data.get("requester")
-        if event_type == "ticket.submitted":
-            return [u.username for u in self._users.list_users() if u.is_manager and u.username != requester]
-        if event_type in ("ticket.approved", "ticket.rejected", "ticket.completed", "ticket.provisioning_failed"):
-            return [requester] if requester else []
+        if event_type == "task.created":
+            task = data.get("task") or {}
+            if task.get("assignee"):
+                people = {task["assignee"]}
+            else:
+                groups = set(task.get("candidate_groups") or ())
+                people = set(task.get("candidate_users") or ()) | {
+                    u.username for u in self._users.list_users() if groups & set(u.groups)}
+            return sorted(people - {requester})
+        if event_type in ("task.completed", "ticket.completed", "ticket.rejected", "ticket.withdrawn"):
+            return [requester] if requester and requester != actor else []
+        if event_type == "ticket.needs_attention":
+            admins = {u.username for u in self._users.list_users() if u.is_admin}
+            return sorted(admins | ({requester} if requester else set()))
         return []
 
     def notifications_for(self, body: dict[str, Any]) -> list[Notification]:
@@ -94,16 +103,16 @@ class NotificationService:
         created_at = _parse_time(body["occurred_at"])
         return [Notification.new(recipient=r, ticket_id=body["ticket_id"], kind=event_type, message=text,
                                  created_at=created_at, event_id=body["event_id"], params=params)
-                for r in self.recipients(event_type, data)]
+                for r in self.recipients(event_type, data, body.get("actor", ""))]
 
     def handle(self, message: ReceivedMessage) -> int:
         """Apply one ticket event; returns how many notifications it created (0 for a duplicate).
-        Raises ``RejectMessage`` for a body that is not a ticket event (schema version 1)."""
+        Raises ``RejectMessage`` for a body that is not a ticket event of this schema version."""
         body = message.body
         missing = [f for f in REQUIRED_FIELDS if not body.get(f)]
         if missing:
             raise RejectMessage(f"not a ticket event: missing {', '.join(missing)}")
-        if body.get("version", 1) != 1:
+        if body.get("version", 1) != SCHEMA_VERSION:
             raise RejectMessage(f"unsupported event schema version {body.get('version')!r}")
         try:
             notes = self.notifications_for(body)
