@@ -1,16 +1,26 @@
-"""Units of work on one SQLite file queue their writes on a lock of this process, and every way
-a unit of work ends gives the lock back."""
+"""Units of work on one SQLite file queue their writes on a lock of this process, every way a unit of
+work ends gives the lock back, and no writer waits for a connection while it holds the lock."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from sqlalchemy import event
 
-from pflow.domain.errors import ConcurrencyConflict
+from pflow.adapters.sqlalchemy.engine import (
+    SQLITE_POOL_SIZE,
+    SqliteWriterLock,
+    WriterLockMisuse,
+    writer_precedence,
+)
+from pflow.domain.errors import ConcurrencyConflict, ServiceUnavailable
 from pflow.domain.model import Ticket
 from pflow.domain.users import User
-from tests.support import make_store
+from pflow.ports.repository import TicketQuery
+from pflow.ports.workflow import PROVISIONING_TOPIC
+from tests.support import BPMN, make_store
 
 alice = User("alice", "Alice", frozenset({"requester"}))
 
@@ -116,8 +126,6 @@ def test_many_writers_at_once_all_commit(store):
         th.join(60)
     assert not errors
     with store.uow() as uow:
-        from pflow.ports.repository import TicketQuery
-
         assert uow.tickets.list(TicketQuery()).total == 80
 
 
@@ -135,3 +143,172 @@ def test_the_embedded_engine_queues_on_the_same_lock_as_the_ticket_store(store):
         assert not _held(engine._write_lock)
     finally:
         engine.close()
+
+
+# --- the order of connection and lock, and bounded waits ------------------------------------------
+
+def _engine_on(store):
+    from pflow.adapters.spiff import SpiffWorkflowEngine
+
+    engine = SpiffWorkflowEngine(store.engine)
+    engine.deploy(BPMN)
+    return engine
+
+
+def _run_all(targets, timeout: float) -> list[BaseException]:
+    """Run the callables in threads at once; what they raised, plus an error for each still running."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(targets))
+
+    def run(target):
+        try:
+            barrier.wait(5)
+            target()
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,), daemon=True) for t in targets]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    errors.extend(AssertionError("still waiting") for thread in threads if thread.is_alive())
+    return errors
+
+
+def test_no_thread_waits_for_a_connection_while_it_holds_the_writer_lock(store):
+    """The mechanism of the 30 s freeze: the engine took the file's lock, then waited for a pooled
+    connection that the threads queued behind that lock were holding."""
+    engine = _engine_on(store)
+    lock = engine._write_lock
+    checked_out_under_lock: list[str] = []
+
+    @event.listens_for(store.engine, "checkout")
+    def _checkout(*_):
+        if lock.held_by_current_thread():
+            checked_out_under_lock.append(threading.current_thread().name)
+
+    keys = [f"order-{i}" for i in range(12)]
+    for key in keys:
+        engine.start_process(key, {"requester": "alice"})
+
+    def approve_within_a_unit_of_work(key):
+        # As the ticket service does: its unit of work holds a connection across the engine's calls.
+        def run():
+            with store.uow() as uow:
+                uow.tickets.add(Ticket.create(alice, {"title": key}))
+                uow.session.connection()
+                task = engine.find_user_task(key)
+                engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+                uow.commit()
+        return run
+
+    try:
+        assert not _run_all([approve_within_a_unit_of_work(k) for k in keys], timeout=20)
+        assert checked_out_under_lock == []
+    finally:
+        event.remove(store.engine, "checkout", _checkout)
+        engine.close()
+
+
+def test_more_threads_than_pooled_connections_each_holding_one_while_the_engine_writes(store):
+    """Every thread holds its unit of work's connection and asks for a second one in the engine: with a
+    pool that makes the surplus wait, they would wait for each other."""
+    engine = _engine_on(store)
+    threads = SQLITE_POOL_SIZE + 8
+    keys = [f"many-{i}" for i in range(threads)]
+    for key in keys:
+        engine.start_process(key, {"requester": "alice"})
+    holding = threading.Barrier(threads)
+
+    def decide(key):
+        def run():
+            with store.uow() as uow:
+                uow.tickets.list(TicketQuery())
+                holding.wait(10)  # every thread holds a connection now
+                task = engine.find_user_task(key)
+                engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+        return run
+
+    try:
+        assert not _run_all([decide(k) for k in keys], timeout=30)
+        assert len(engine.find_external_tasks_by_topic(PROVISIONING_TOPIC, limit=100)) == threads
+    finally:
+        engine.close()
+
+
+def test_a_second_write_transaction_in_the_same_thread_fails_at_once(store):
+    """It would wait for the file this thread itself keeps locked: SQLite's busy timeout, then an error."""
+    engine = _engine_on(store)
+    engine.start_process("self", {"requester": "alice"})
+    try:
+        with store.uow() as uow:
+            uow.tickets.add(Ticket.create(alice, {"title": "first"}))
+            uow.session.flush()  # this thread's transaction now writes to the file
+            task = engine.find_user_task("self")
+            started = time.monotonic()
+            with pytest.raises(WriterLockMisuse):
+                engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+            assert time.monotonic() - started < 1
+            uow.commit()
+        assert _writes_within(store)
+        engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+    finally:
+        engine.close()
+
+
+def test_a_writer_that_waits_too_long_gets_service_unavailable_naming_the_file(store):
+    lock = SqliteWriterLock("/data/pflow.db", wait_s=0.2)
+    holder_in, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            holder_in.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holder_in.wait(5)
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable) as raised:
+        lock.take()
+    assert 0.2 <= time.monotonic() - started < 2
+    assert "/data/pflow.db is busy" in raised.value.message and raised.value.dependency == "database"
+    assert lock.waiting() == 0  # the timed-out writer left the queue
+    release.set()
+    holder.join(5)
+    lock.take()  # free again for the next writer
+    lock.release()
+
+
+def test_waiting_writers_get_the_lock_in_order_and_precedence_goes_first():
+    lock = SqliteWriterLock("order.db")
+    lock.acquire()
+    order: list[str] = []
+
+    def wait(name, precedence=False):
+        def run():
+            if precedence:
+                with writer_precedence():
+                    lock.take()
+            else:
+                lock.take()
+            order.append(name)
+            lock.release()
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 5
+        while lock.waiting() < expected[0] and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return thread
+
+    expected = [0]
+    threads = []
+    for name, precedence in (("a", False), ("b", False), ("worker", True), ("c", False)):
+        expected[0] += 1
+        threads.append(wait(name, precedence))
+    lock.release()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["worker", "a", "b", "c"]

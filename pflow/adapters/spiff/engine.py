@@ -241,7 +241,9 @@ class SpiffWorkflowEngine(WorkflowEngine):
         tx: _Tx
         with self._guard():
             if self._sqlite:
-                with self._write_lock, self._db.connect() as raw:
+                # The connection first, then the file's writer lock, as the ticket store's units of work do:
+                # whoever holds the lock never waits for anything but the database itself.
+                with self._db.connect() as raw, self._write_lock:
                     conn = raw.execution_options(isolation_level="AUTOCOMMIT")
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                     tx = _Tx(conn)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
@@ -11,7 +10,7 @@ from sqlalchemy import case, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
-from pflow.adapters.sqlalchemy.engine import sqlite_writer_lock
+from pflow.adapters.sqlalchemy.engine import SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.sqlalchemy.errors import translate
 from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
@@ -234,7 +233,7 @@ def _restore(saved: list[tuple[object, dict]]) -> None:
             attributes.set_committed_value(obj, key, value)
 
 
-def _sqlite_writer_lock(session: Session) -> threading.RLock | None:
+def _sqlite_writer_lock(session: Session) -> SqliteWriterLock | None:
     """The per-file writer lock (see ``sqlite_writer_lock``) of the session's SQLite database."""
     return sqlite_writer_lock(session.get_bind())
 
@@ -265,7 +264,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     def _begin_writing(self, *_: object) -> None:
         if not self._writing and self._writer_lock is not None:
-            self._writer_lock.acquire()
+            # The connection first, then the lock: the same order as the embedded engine's transactions, so
+            # no thread ever holds the file's lock while it waits for a connection.
+            self.session.connection()
+            self._writer_lock.take()
             self._writing = True
 
     def _end_writing(self) -> None:
