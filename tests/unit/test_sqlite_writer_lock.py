@@ -11,9 +11,9 @@ from sqlalchemy import event
 
 from pflow.adapters.sqlalchemy.engine import (
     SQLITE_POOL_SIZE,
+    PRECEDENCE,
     SqliteWriterLock,
     WriterLockMisuse,
-    writer_precedence,
 )
 from pflow.domain.errors import ConcurrencyConflict, ServiceUnavailable
 from pflow.domain.model import Ticket
@@ -289,11 +289,7 @@ def test_waiting_writers_get_the_lock_in_order_and_precedence_goes_first():
 
     def wait(name, precedence=False):
         def run():
-            if precedence:
-                with writer_precedence():
-                    lock.take()
-            else:
-                lock.take()
+            lock.take(PRECEDENCE if precedence else None)
             order.append(name)
             lock.release()
         thread = threading.Thread(target=run)
@@ -312,3 +308,137 @@ def test_waiting_writers_get_the_lock_in_order_and_precedence_goes_first():
     for thread in threads:
         thread.join(5)
     assert order == ["worker", "a", "b", "c"]
+
+
+# --- who goes first: the steps of a flow before new requests -----------------------------------
+
+def _queue_behind_a_holder(lock, *writers):
+    """Hold the lock while each (name, start) writer is started and has joined the queue, in order;
+    then let go. Returns the threads."""
+    holder_in, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            holder_in.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holder_in.wait(5)
+    threads = [holder]
+    for n, start in enumerate(writers, start=1):
+        threads.append(start())
+        deadline = time.monotonic() + 5
+        while lock.waiting() < n and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert lock.waiting() == n
+    release.set()
+    return threads
+
+
+def _committing(store, order, name, before=lambda uow: None):
+    """A unit of work that writes a ticket; ``order`` gets ``name`` while it still holds the lock."""
+    def start():
+        def run():
+            with store.uow() as uow:
+                before(uow)
+                event.listen(uow.session, "after_commit", lambda _s: order.append(name))
+                uow.tickets.add(Ticket.create(alice, {"title": name}))
+                uow.commit()
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+    return start
+
+
+def test_the_ticket_commit_of_an_engine_step_goes_ahead_of_waiting_requests(store):
+    """An approval's ticket commit follows the engine's step in the same thread; if new requests went
+    first, the worker that step woke would read the ticket before it shows the approval."""
+    engine = _engine_on(store)
+    lock = engine._write_lock
+    order: list[str] = []
+    stepped, go = threading.Event(), threading.Event()
+
+    def approve_first(uow):
+        uow.tickets.list(TicketQuery())  # the unit of work is open before the engine step, as in the service
+        engine.start_process("step", {"requester": "alice"})
+        stepped.set()
+        go.wait(10)  # ...and commits only once a new request queued ahead of it
+
+    holder_in, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            holder_in.set()
+            release.wait(10)
+
+    def queued(n):
+        deadline = time.monotonic() + 5
+        while lock.waiting() < n and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return lock.waiting() == n
+
+    try:
+        step = _committing(store, order, "after engine step", approve_first)()
+        assert stepped.wait(5)  # the engine took its step: now the file gets busy
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert holder_in.wait(5)
+        request = _committing(store, order, "new request")()
+        assert queued(1)
+        go.set()
+        assert queued(2)  # the step's ticket commit arrived after the new request
+        release.set()
+        for thread in (holder, request, step):
+            thread.join(10)
+        assert order == ["after engine step", "new request"]
+    finally:
+        release.set()
+        go.set()
+        engine.close()
+
+
+def test_the_engine_s_external_task_steps_go_ahead_of_waiting_requests(store):
+    engine = _engine_on(store)
+    lock = engine._write_lock
+    engine.start_process("auto", {"requester": "alice"})
+    task = engine.find_user_task("auto")
+    engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+    order: list[str] = []
+
+    fetched: list = []
+
+    def fetch():
+        def run():
+            fetched.extend(engine.fetch_and_lock("w1", [PROVISIONING_TOPIC], lock_duration_ms=10_000))
+        thread = threading.Thread(target=run, name="worker fetch")
+        thread.start()
+        return thread
+
+    release = lock.release
+
+    def noting_release():  # the order in which writers held the lock is the order they let go
+        order.append(threading.current_thread().name)
+        release()
+
+    lock.release = noting_release
+    try:
+        threads = _queue_behind_a_holder(lock, _committing(store, [], "request 1"),
+                                         _committing(store, [], "request 2"), fetch)
+        for thread in threads:
+            thread.join(10)
+        assert len(fetched) == 1
+        assert order[1] == "worker fetch" and len(order) == 4
+    finally:
+        del lock.release
+        engine.close()
+
+
+def test_without_an_engine_step_a_unit_of_work_keeps_its_place(store):
+    order: list[str] = []
+    lock = store.uow()._writer_lock
+    threads = _queue_behind_a_holder(lock, _committing(store, order, "first"), _committing(store, order, "second"),
+                                     _committing(store, order, "third"))
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first", "second", "third"]

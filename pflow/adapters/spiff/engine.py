@@ -4,7 +4,8 @@ How it keeps the port's promises
 --------------------------------
 * Every change to an instance is one database transaction: the instance row
   is locked (PostgreSQL ``SELECT … FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``
-  behind one lock per engine object), the SpiffWorkflow state is restored from
+  behind the file's writer lock, shared with the ticket store and taken after
+  the connection), the SpiffWorkflow state is restored from
   JSON, moved on (user task run, external task completed, engine steps to the
   next wait), and written back together with the side tables of open user and
   external tasks. A lost race is seen after the lock: exactly one of two
@@ -50,7 +51,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
 from pflow.adapters.spiff import tables as t
-from pflow.adapters.sqlalchemy.engine import sqlite_writer_lock
+from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff.bpmn import (
     ApprovalUserTaskSpec,
     ConditionEngine,
@@ -192,7 +193,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
         self._sqlite = db.dialect.name == "sqlite"
         self._postgres = db.dialect.name == "postgresql"
         # SQLite: the same per-file lock as the ticket store's writers, so they queue instead of polling.
-        self._write_lock = sqlite_writer_lock(db) or threading.Lock()
+        self._write_lock = sqlite_writer_lock(db) or SqliteWriterLock(str(db.url.database))
         self._cv = threading.Condition()
         self._generation = 0  # bumped whenever a task may have become fetchable
         self._interrupts = 0
@@ -236,14 +237,18 @@ class SpiffWorkflowEngine(WorkflowEngine):
             raise
 
     @contextmanager
-    def _write(self) -> Iterator[_Tx]:
-        """A read-modify-write transaction, serialized against other writers of the same rows."""
+    def _write(self, *, automated: bool = False) -> Iterator[_Tx]:
+        """A read-modify-write transaction, serialized against other writers of the same rows.
+
+        ``automated``: a step of the external-task side (fetch, complete, fail, extend). On SQLite these go
+        ahead of waiting request writers, so the automated part of a flow keeps pace with the approvals
+        that feed it instead of queueing behind every request thread."""
         tx: _Tx
         with self._guard():
             if self._sqlite:
                 # The connection first, then the file's writer lock, as the ticket store's units of work do:
                 # whoever holds the lock never waits for anything but the database itself.
-                with self._db.connect() as raw, self._write_lock:
+                with self._db.connect() as raw, self._write_lock.holding(PRECEDENCE if automated else None):
                     conn = raw.execution_options(isolation_level="AUTOCOMMIT")
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                     tx = _Tx(conn)
@@ -256,6 +261,8 @@ class SpiffWorkflowEngine(WorkflowEngine):
                             log.debug("rollback failed", exc_info=True)
                         raise
                     conn.exec_driver_sql("COMMIT")
+                if not automated:
+                    self._write_lock.note_engine_step()
             else:
                 with self._db.begin() as conn:
                     tx = _Tx(conn)
@@ -645,7 +652,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
             with self._read(snapshot=False) as conn:
                 if conn.execute(_Sql.fetchable[by_key], {**params, "now": self._now_ms()}).first() is None:
                     return []
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             now = self._now_ms()
             query = (_Sql.fetch_ids_skip_locked if self._postgres else _Sql.fetch_ids)[by_key]
             ids = list(tx.conn.execute(query, {**params, "now": now, "max_tasks": max_tasks}).scalars())
@@ -680,7 +687,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
 
     def complete_external_task(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         variables = _check_json(variables or {})
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             conn = tx.conn
             _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
             workflow = self._restore(conn, _Row(inst))
@@ -701,7 +708,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
 
     def handle_external_task_failure(self, task_id: str, worker_id: str, error_message: str, *, retries: int,
                                      retry_timeout_ms: int, error_details: str | None = None) -> None:
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             conn = tx.conn
             _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
             retries = max(0, int(retries))
@@ -715,7 +722,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
             tx.wake = True  # waiting fetches recompute when this task comes back
 
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             self._locked_task(tx.conn, task_id, worker_id, lock_instance=False)
             tx.conn.execute(update(t.external_tasks).where(t.external_tasks.c.id == task_id).values(
                 lock_expires_ms=self._now_ms() + int(new_duration_ms)))

@@ -74,28 +74,9 @@ class _Waiter:
 
 
 #: Precedence classes for ``SqliteWriterLock``: a higher one is served first, equal ones in arrival order.
+#: PRECEDENCE is for the steps of a flow already under way (see the embedded engine and the unit of work),
+#: so the automated part of a flow does not queue behind every new request.
 NORMAL, PRECEDENCE = 0, 1
-
-_precedence = threading.local()
-
-
-@contextmanager
-def writer_precedence() -> Iterator[None]:
-    """Within the block, this thread's SQLite writes go ahead of ordinary ones waiting for the same file.
-
-    For the automated steps of a flow (the embedded engine's external tasks and the worker that runs
-    them): under request load they would otherwise queue behind every request thread's write, and the
-    provisioning of an approved ticket falls seconds behind the approvals."""
-    before = getattr(_precedence, "level", NORMAL)
-    _precedence.level = PRECEDENCE
-    try:
-        yield
-    finally:
-        _precedence.level = before
-
-
-def current_precedence() -> int:
-    return getattr(_precedence, "level", NORMAL)
 
 
 class SqliteWriterLock:
@@ -104,7 +85,7 @@ class SqliteWriterLock:
     SQLite lets one transaction write at a time, and a writer that finds the file taken polls with
     sleeps of up to 100 ms; under a few concurrent requests that turned into p99 latencies of a second.
     Here a writer waits on its own event and gets the file the moment the previous transaction ends,
-    in order of arrival within its precedence class (see ``writer_precedence``).
+    in order of arrival within its precedence class (``PRECEDENCE`` before ``NORMAL``).
 
     Not re-entrant: a thread that holds it and asks again would open a second write transaction on the
     same file, which waits for the first, its own (``WriterLockMisuse`` at once instead). A wait is bounded
@@ -118,10 +99,11 @@ class SqliteWriterLock:
         self._owner: int | None = None
         self._queue: list[tuple[int, int, _Waiter]] = []
         self._arrivals = itertools.count()
+        self._steps = threading.local()
 
     # --- the threading.Lock interface (acquire/release/locked/with), for callers and tests
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+    def acquire(self, blocking: bool = True, timeout: float = -1, *, precedence: int | None = None) -> bool:
         me = threading.get_ident()
         with self._guard:
             if self._owner == me:
@@ -134,7 +116,7 @@ class SqliteWriterLock:
             if not blocking:
                 return False
             waiter = _Waiter()
-            entry = (-current_precedence(), next(self._arrivals), waiter)
+            entry = (-(precedence or NORMAL), next(self._arrivals), waiter)
             heapq.heappush(self._queue, entry)
         if waiter.event.wait(None if timeout is None or timeout < 0 else timeout):
             return True
@@ -157,6 +139,17 @@ class SqliteWriterLock:
             else:
                 self._owner = None
 
+    # --- flow steps: an engine transaction whose ticket must catch up
+
+    def note_engine_step(self) -> None:
+        """The embedded engine committed a step of a flow in this thread (a task completed, a process
+        started): the ticket-store transaction that records the same step on the ticket follows."""
+        self._steps.count = self.engine_steps() + 1
+
+    def engine_steps(self) -> int:
+        """How many engine steps this thread committed so far (compare two readings)."""
+        return getattr(self._steps, "count", 0)
+
     def locked(self) -> bool:
         return self._owner is not None
 
@@ -165,6 +158,14 @@ class SqliteWriterLock:
 
     def waiting(self) -> int:
         return len(self._queue)
+
+    @contextmanager
+    def holding(self, precedence: int | None = None) -> Iterator["SqliteWriterLock"]:
+        self.take(precedence)
+        try:
+            yield self
+        finally:
+            self.release()
 
     def __enter__(self) -> "SqliteWriterLock":
         self.take()
@@ -175,10 +176,10 @@ class SqliteWriterLock:
 
     # --- what the writers use
 
-    def take(self) -> None:
+    def take(self, precedence: int | None = None) -> None:
         """Acquire within ``wait_s``, or raise ``ServiceUnavailable`` saying the database is busy."""
         started = time.monotonic()
-        if not self.acquire(timeout=self.wait_s):
+        if not self.acquire(timeout=self.wait_s, precedence=precedence):
             raise ServiceUnavailable(
                 "database", f"the SQLite database at {self.name} is busy: another writer kept it for more than "
                 f"{self.wait_s:g} s; try again in a moment",

@@ -10,7 +10,7 @@ from sqlalchemy import case, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
-from pflow.adapters.sqlalchemy.engine import SqliteWriterLock, sqlite_writer_lock
+from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.sqlalchemy.errors import translate
 from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
@@ -245,6 +245,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.session: Session = session_factory()
         self._writer_lock = _sqlite_writer_lock(self.session)
         self._writing = False
+        self._engine_steps = self._writer_lock.engine_steps() if self._writer_lock is not None else 0
         if self._writer_lock is not None:
             # SQLite starts the write transaction at the first write: a flush (autoflushes included) or an
             # INSERT/UPDATE/DELETE statement. Take the file's writer lock then and hold it until commit or
@@ -267,7 +268,12 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             # The connection first, then the lock: the same order as the embedded engine's transactions, so
             # no thread ever holds the file's lock while it waits for a connection.
             self.session.connection()
-            self._writer_lock.take()
+            # A unit of work that records a step the embedded engine has already taken in this thread (the
+            # approval a manager just made) goes ahead of ordinary writers, and so ahead of the worker the
+            # engine step woke: otherwise the worker reads the ticket before it shows the approval, and its
+            # write then loses to the approval's, which costs the flow a retry.
+            stepped = self._writer_lock.engine_steps() != self._engine_steps
+            self._writer_lock.take(PRECEDENCE if stepped else None)
             self._writing = True
 
     def _end_writing(self) -> None:
