@@ -27,7 +27,7 @@ if __package__ in (None, ""):
 from benchmarks.common import Context, Section, SummaryRow, Table, log, percentile  # noqa: E402
 
 KEY = "load"
-TITLE = "4b. The automated step under request load (embedded default)"
+TITLE = "4b. Approve → completed under request load (embedded default)"
 CLIENTS = 20
 THREADS = 8
 #: approve -> completed p50 the embedded default should keep under this load: the worker is not starved.
@@ -137,8 +137,8 @@ def run(ctx: Context) -> Section:
         f"not completed {result['unfinished']}")
     p50 = percentile(behind, 50) if behind else float("inf")
     section.summary.append(SummaryRow(
-        f"approve -> completed p50, s ({clients} clients; p99 {_s(behind, 99)} s)", _s(behind, 50),
-        "goal", f"{GOAL_P50_S:g} s", "", f"≤ {GOAL_P50_S:g} s", p50 <= GOAL_P50_S))
+        f"approve → completed under {clients} clients, p50 s (p99 {_s(behind, 99)} s)", _s(behind, 50),
+        "goal", f"{GOAL_P50_S:g}", f"{p50 / GOAL_P50_S:.2f}×", f"≤ {GOAL_P50_S:g} s", p50 <= GOAL_P50_S))
     lat = result["latencies"]
     section.tables.append(Table(
         f"{clients} closed-loop clients for {result['seconds']:.0f} s, each: create, submit, approve; "
@@ -154,13 +154,30 @@ def run(ctx: Context) -> Section:
                      f"threads; worker, relay and consumer in the same process). Load: {clients} client threads in a "
                      f"separate process on the same {__import__('os').cpu_count()} cores, each running create → "
                      f"submit → approve in a closed loop for {seconds} s.")
+    section.notes.append(NOTE)
     section.limits = LIMITS
     return section
 
 
+NOTE = (
+    "What was fixed on the way. Every write to the SQLite file queues on one writer lock per file, and the "
+    "worker needs it three times per ticket (fetch and lock, the ticket's completion, the engine's "
+    "completion). In arrival order its writes waited behind every request thread's, so under this load it "
+    "provisioned fewer tickets per second than were approved and fell further behind for as long as the load "
+    "lasted: approve → completed p50 5.1 s, p99 9.0 s, max 9.1 s at 1324 flows in 60 s on this machine "
+    "(the issue saw p50 9.2 s, max 16 s). The embedded engine's external-task transactions now go ahead of "
+    "waiting request writers, and so does the ticket commit that records a step the engine has just taken in "
+    "the same thread (an approval's own commit): otherwise the worker the approval woke reads the ticket "
+    "before it shows the approval and loses its first attempt to it (with the worker's transactions alone "
+    "ahead, 59 % of flows spent a retry and waited its second). After: p50 0.15 s, p99 1.25 s, max 1.5 s at "
+    "1443 flows in 60 s. The p99 is the flows (about 3 %) whose first attempt still read the ticket just "
+    "before the approval's commit and waited the one-second retry."
+)
+
 LIMITS = (
-    "The worker runs in the same process as the request threads and needs the same SQLite file's writer "
-    "lock for each of its steps (fetch and lock, the ticket's completion, the engine's completion)."
+    "The worker runs in the same process as the request threads, on the same cores and the same SQLite "
+    "file's writer lock, for each of its steps (fetch and lock, the ticket's completion, the engine's "
+    "completion)."
 )
 
 

@@ -88,3 +88,19 @@ def test_racing_approvals_of_one_ticket_never_stall_the_server(served):
         return page["total"] == ROUNDS and all(t["status"] == "completed" for t in page["items"])
 
     wait_until(all_completed, timeout=30, message="not every raced ticket was provisioned")
+
+
+def test_the_under_load_benchmark_measures_approve_to_completed(tmp_path):
+    """benchmarks/under_load.py against a real `pflow serve`, briefly: it reports a figure for every flow
+    (no timing is asserted here; docs/benchmarks.md has the figures)."""
+    from benchmarks.served import Served
+    from benchmarks.under_load import failed_attempts, measure
+
+    served = Served(tmp_path, threads=4)
+    try:
+        result = measure(served.url, clients=4, seconds=2, settle_s=30)
+    finally:
+        served.stop()
+    assert result["flows"] > 0 and result["errors"] == 0 and result["unfinished"] == 0
+    assert len(result["behind"]) == result["flows"] and all(0 < s < 30 for s in result["behind"])
+    assert failed_attempts(served) >= 0  # the server's log was read
