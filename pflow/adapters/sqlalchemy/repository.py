@@ -268,10 +268,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             # The connection first, then the lock: the same order as the embedded engine's transactions, so
             # no thread ever holds the file's lock while it waits for a connection.
             self.session.connection()
-            # A unit of work that records a step the embedded engine has already taken in this thread (the
-            # approval a manager just made) goes ahead of ordinary writers, and so ahead of the worker the
-            # engine step woke: otherwise the worker reads the ticket before it shows the approval, and its
-            # write then loses to the approval's, which costs the flow a retry.
+            # A unit of work that records a step the embedded engine already took in this thread (the approval
+            # a manager just made) goes ahead of ordinary writers, as the worker's steps do. Queued behind new
+            # requests, it would leave the worker that the step woke a long window to read the ticket before it
+            # shows the approval; the worker's write would then lose to it and cost the flow a retry.
             stepped = self._writer_lock.engine_steps() != self._engine_steps
             self._writer_lock.take(PRECEDENCE if stepped else None)
             self._writing = True
