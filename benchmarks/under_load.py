@@ -165,7 +165,7 @@ NOTE = (
     "completion). In arrival order its writes waited behind every request thread's, so under this load it "
     "provisioned fewer tickets per second than were approved and fell further behind for as long as the load "
     "lasted: approve → completed p50 5.1 s, p99 9.0 s, max 9.1 s at 1324 flows in 60 s on this machine "
-    "(the issue saw p50 9.2 s, max 16 s). The embedded engine's external-task transactions now go ahead of "
+    "(earlier on a busier run: p50 9.2 s, max 16 s). The embedded engine's external-task transactions now go ahead of "
     "waiting request writers, and so does the ticket commit that records a step the engine has just taken in "
     "the same thread (an approval's own commit): otherwise the worker the approval woke reads the ticket "
     "before it shows the approval and loses its first attempt to it (with the worker's transactions alone "
