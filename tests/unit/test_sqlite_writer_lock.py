@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from pflow.adapters.sqlalchemy.engine import (
     SQLITE_POOL_SIZE,
+    SQLITE_WRITE_WAIT_S,
     PRECEDENCE,
     SqliteWriterLock,
     WriterLockMisuse,
@@ -442,3 +443,32 @@ def test_without_an_engine_step_a_unit_of_work_keeps_its_place(store):
     for thread in threads:
         thread.join(10)
     assert order == ["first", "second", "third"]
+
+
+def test_a_unit_of_work_that_cannot_get_the_file_in_time_answers_503_and_keeps_nothing(store):
+    lock = store.uow()._writer_lock
+    holder_in, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            holder_in.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    lock.wait_s = 0.2
+    try:
+        holder.start()
+        assert holder_in.wait(5)
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable) as raised:
+            with store.uow() as uow:
+                uow.tickets.add(Ticket.create(alice, {"title": "too late"}))
+                uow.commit()
+        assert time.monotonic() - started < 2 and "is busy" in raised.value.message
+    finally:
+        release.set()
+        holder.join(5)
+        lock.wait_s = SQLITE_WRITE_WAIT_S
+    assert _writes_within(store)
+    with store.uow() as uow:
+        assert [t.title for t in uow.tickets.list(TicketQuery()).items] == ["probe"]
