@@ -192,8 +192,9 @@ class SpiffWorkflowEngine(WorkflowEngine):
         self._clock = clock
         self._sqlite = db.dialect.name == "sqlite"
         self._postgres = db.dialect.name == "postgresql"
-        # SQLite: the same per-file lock as the ticket store's writers, so they queue instead of polling.
-        self._write_lock = sqlite_writer_lock(db) or SqliteWriterLock(str(db.url.database))
+        # SQLite: the same per-file lock as the ticket store's writers, so they queue instead of polling
+        # (None elsewhere: PostgreSQL locks the rows).
+        self._write_lock: SqliteWriterLock | None = sqlite_writer_lock(db)
         self._cv = threading.Condition()
         self._generation = 0  # bumped whenever a task may have become fetchable
         self._interrupts = 0
