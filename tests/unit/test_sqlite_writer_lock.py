@@ -472,3 +472,66 @@ def test_a_unit_of_work_that_cannot_get_the_file_in_time_answers_503_and_keeps_n
     assert _writes_within(store)
     with store.uow() as uow:
         assert [t.title for t in uow.tickets.list(TicketQuery()).items] == ["probe"]
+
+
+# --- tasks a caller's unit of work is about to record are fetched after it ------------------------
+
+def _fetch_in_thread(engine, wait_ms=0):
+    got: list = []
+    thread = threading.Thread(target=lambda: got.extend(
+        engine.fetch_and_lock("w1", [PROVISIONING_TOPIC], lock_duration_ms=10_000, wait_ms=wait_ms)))
+    thread.start()
+    return thread, got
+
+
+def test_a_task_created_inside_an_open_unit_of_work_is_fetched_once_it_ends(store):
+    engine = _engine_on(store)
+    engine.start_process("held", {"requester": "alice"})
+    try:
+        waiting, woken = _fetch_in_thread(engine, wait_ms=20_000)  # a worker waiting for work, as in serve
+        with store.uow() as uow:
+            uow.tickets.list(TicketQuery())
+            task = engine.find_user_task("held")
+            engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+            early, got = _fetch_in_thread(engine)
+            early.join(5)
+            assert got == []  # the approval's ticket is not committed yet: the worker would read it pending
+            uow.tickets.add(Ticket.create(alice, {"title": "the approval's commit"}))
+            uow.commit()
+            assert woken == []
+        started = time.monotonic()
+        waiting.join(5)
+        assert [t.business_key for t in woken] == ["held"] and time.monotonic() - started < 1
+    finally:
+        engine.close()
+
+
+def test_a_task_created_outside_a_unit_of_work_is_fetchable_at_once(store):
+    engine = _engine_on(store)
+    engine.start_process("free", {"requester": "alice"})
+    try:
+        task = engine.find_user_task("free")
+        engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+        thread, got = _fetch_in_thread(engine)
+        thread.join(5)
+        assert [t.business_key for t in got] == ["free"]
+    finally:
+        engine.close()
+
+
+def test_a_hold_ends_by_itself_when_the_unit_of_work_never_does(store):
+    from pflow.adapters.spiff import SpiffWorkflowEngine
+
+    engine = SpiffWorkflowEngine(store.engine, hold_s=0.2)
+    engine.deploy(BPMN)
+    engine.start_process("forgotten", {"requester": "alice"})
+    uow = store.uow().__enter__()
+    try:
+        task = engine.find_user_task("forgotten")
+        engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+        thread, got = _fetch_in_thread(engine, wait_ms=5_000)
+        thread.join(5)
+        assert [t.business_key for t in got] == ["forgotten"]
+    finally:
+        uow.__exit__(None, None, None)
+        engine.close()

@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -98,6 +98,7 @@ class _Definition:
 class _Tx:
     conn: Connection
     wake: bool = False  # a task became fetchable: wake waiting fetches after commit
+    created: list[str] = field(default_factory=list)  # external tasks this transaction created
 
 
 def _fetchable_where(*, by_business_key: bool):
@@ -105,7 +106,8 @@ def _fetchable_where(*, by_business_key: bool):
     conditions = [c.topic.in_(bindparam("topics", expanding=True)),
                   or_(c.worker_id.is_(None), c.lock_expires_ms.is_(None), c.lock_expires_ms <= bindparam("now")),
                   or_(c.retries.is_(None), c.retries > 0),
-                  c.available_ms <= bindparam("now")]
+                  c.available_ms <= bindparam("now"),
+                  c.id.not_in(bindparam("held", expanding=True))]
     if by_business_key:
         conditions.append(c.business_key == bindparam("business_key"))
     return and_(*conditions)
@@ -186,7 +188,8 @@ class SpiffWorkflowEngine(WorkflowEngine):
     name = "embedded engine"
 
     def __init__(self, db: Engine, process_key: str = PROCESS_KEY, *, clock: Callable[[], float] = time.time,
-                 poll_interval_s: float = 0.25, listen: bool = True, notified_recheck_s: float = 5.0) -> None:
+                 poll_interval_s: float = 0.25, listen: bool = True, notified_recheck_s: float = 5.0,
+                 hold_s: float = 5.0) -> None:
         self._db = db
         self.process_key = process_key
         self._clock = clock
@@ -202,6 +205,8 @@ class SpiffWorkflowEngine(WorkflowEngine):
         self._conditions = ConditionEngine()
         self._definitions: dict[str, _Definition] = {}
         self._definitions_lock = threading.Lock()
+        self._held: dict[str, float] = {}  # external task id -> monotonic time its hold ends at the latest
+        self._hold_s = hold_s
         # Without a notification channel (SQLite, or before the listener runs) waits re-check this often,
         # to see tasks other processes created; with LISTEN/NOTIFY only as a safety net.
         self._poll_interval_s = poll_interval_s
@@ -262,6 +267,8 @@ class SpiffWorkflowEngine(WorkflowEngine):
                             log.debug("rollback failed", exc_info=True)
                         raise
                     conn.exec_driver_sql("COMMIT")
+                    if tx.created and not automated and self._hold_until_units_end(tx.created):
+                        tx.wake = False  # the end of the caller's unit of work wakes the fetchers
                 if not automated:
                     self._write_lock.note_engine_step()
             else:
@@ -295,6 +302,40 @@ class SpiffWorkflowEngine(WorkflowEngine):
                     conn = raw.execution_options(isolation_level="REPEATABLE READ")
                     with conn.begin():
                         yield conn
+
+    def _hold_until_units_end(self, task_ids: list[str]) -> bool:
+        """Keep this process's fetches off tasks that a caller's open unit of work is about to record on
+        its ticket (the approval that created the provisioning task), until that unit of work ends.
+
+        Otherwise the worker the task wakes reads the ticket before the approval's commit, and its own
+        write then loses to it and costs the flow a retry. Called while the writer lock is still held,
+        so no fetch of this process can see the tasks before they are held. Holds end after
+        ``hold_s`` at the latest, should a caller never end its unit of work."""
+        ids = tuple(task_ids)
+        with self._cv:
+            deadline = time.monotonic() + self._hold_s
+            for task_id in ids:
+                self._held[task_id] = deadline
+        if self._write_lock.after_units(lambda: self._release_held(ids)):
+            return True
+        self._release_held(ids, wake=False)
+        return False
+
+    def _release_held(self, task_ids: tuple[str, ...], *, wake: bool = True) -> None:
+        with self._cv:
+            for task_id in task_ids:
+                self._held.pop(task_id, None)
+        if wake:
+            self._wake()
+
+    def _held_ids(self) -> list[str]:
+        if not self._held:
+            return []
+        now = time.monotonic()
+        with self._cv:
+            for task_id in [t for t, deadline in self._held.items() if deadline <= now]:
+                del self._held[task_id]
+            return list(self._held)
 
     def _wake(self) -> None:
         with self._cv:
@@ -444,6 +485,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
                 activity_id=task.task_spec.bpmn_id, topic=task.task_spec.topic, worker_id=None, lock_expires_ms=None,
                 retries=None, available_ms=0, error_message=None, error_details=None, created_ms=now))
             tx.wake = True
+            tx.created.append(task_id)
 
     def _lock_instance(self, conn: Connection, instance_id: str) -> dict[str, Any] | None:
         row = conn.execute(_Sql.lock_instance, {"instance_id": instance_id}).first()
@@ -644,7 +686,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
     def _try_lock(self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_duration_ms: int,
                   business_key: str | None, *, look_first: bool) -> list[ExternalTask]:
         by_key = business_key is not None
-        params: dict[str, Any] = {"topics": list(topics)}
+        params: dict[str, Any] = {"topics": list(topics), "held": self._held_ids()}
         if by_key:
             params["business_key"] = business_key
         if self._sqlite and look_first:
@@ -655,6 +697,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
                     return []
         with self._write(automated=True) as tx:
             now = self._now_ms()
+            params["held"] = self._held_ids()  # read under the writer lock: holds are made under it too
             query = (_Sql.fetch_ids_skip_locked if self._postgres else _Sql.fetch_ids)[by_key]
             ids = list(tx.conn.execute(query, {**params, "now": now, "max_tasks": max_tasks}).scalars())
             if not ids:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
@@ -100,6 +101,7 @@ class SqliteWriterLock:
         self._queue: list[tuple[int, int, _Waiter]] = []
         self._arrivals = itertools.count()
         self._steps = threading.local()
+        self._units = threading.local()
 
     # --- the threading.Lock interface (acquire/release/locked/with), for callers and tests
 
@@ -149,6 +151,34 @@ class SqliteWriterLock:
     def engine_steps(self) -> int:
         """How many engine steps this thread committed so far (compare two readings)."""
         return getattr(self._steps, "count", 0)
+
+    # --- units of work: what waits for the thread's open ones to end
+
+    def unit_entered(self) -> None:
+        """A unit of work on this file began in this thread."""
+        self._units.depth = getattr(self._units, "depth", 0) + 1
+
+    def unit_left(self) -> None:
+        """A unit of work of this thread ended; when it was the last one, run what waited for it."""
+        depth = getattr(self._units, "depth", 0) - 1
+        self._units.depth = max(depth, 0)
+        if depth <= 0:
+            waiting, self._units.after = getattr(self._units, "after", []), []
+            for callback in waiting:
+                try:
+                    callback()
+                except Exception:  # one failed callback must not keep the others from running
+                    logging.getLogger(__name__).exception("a callback after the unit of work failed")
+
+    def after_units(self, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` when this thread's open units of work on the file have ended. False (and
+        nothing registered) when none is open: the caller acts at once."""
+        if getattr(self._units, "depth", 0) <= 0:
+            return False
+        if not hasattr(self._units, "after"):
+            self._units.after = []
+        self._units.after.append(callback)
+        return True
 
     def locked(self) -> bool:
         return self._owner is not None

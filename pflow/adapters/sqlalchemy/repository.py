@@ -245,6 +245,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.session: Session = session_factory()
         self._writer_lock = _sqlite_writer_lock(self.session)
         self._writing = False
+        self._entered = False
         self._engine_steps = self._writer_lock.engine_steps() if self._writer_lock is not None else 0
         if self._writer_lock is not None:
             # SQLite starts the write transaction at the first write: a flush (autoflushes included) or an
@@ -258,6 +259,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.outbox = SqlAlchemyOutbox(self.session, self._guard)
         self.notifications = SqlAlchemyNotificationRepository(self.session, self._guard)
         self.processed_events = SqlAlchemyProcessedEvents(self.session, self._guard)
+
+    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+        super().__enter__()
+        if self._writer_lock is not None and not self._entered:
+            # What the embedded engine does in this thread while the block is open (a task it created) is
+            # announced to other threads once the block ends, after the ticket's own commit.
+            self._writer_lock.unit_entered()
+            self._entered = True
+        return self
 
     def _maybe_begin_writing(self, state) -> None:
         if state.is_insert or state.is_update or state.is_delete:
@@ -317,6 +327,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             self.session.close()
         finally:
             self._end_writing()
+            if self._entered:
+                self._entered = False
+                self._writer_lock.unit_left()
 
     def check(self) -> None:
         with self._guard():
