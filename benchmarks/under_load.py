@@ -165,14 +165,14 @@ NOTE = (
     "completion). In arrival order its writes waited behind every request thread's, so under this load it "
     "provisioned fewer tickets per second than were approved and fell further behind for as long as the load "
     "lasted: approve → completed p50 5.1 s, p99 9.0 s, max 9.1 s at 1324 flows in 60 s on this machine "
-    "(earlier on a busier run: p50 9.2 s, max 16 s). The embedded engine's external-task transactions now go ahead of "
+    "(p50 9.2 s, max 16 s on a busier one). The embedded engine's external-task transactions now go ahead of "
     "waiting request writers, and so does the ticket commit that records a step the engine has just taken in "
-    "the same thread (an approval's own commit): otherwise the worker the approval woke reads the ticket "
-    "before it shows the approval and loses its first attempt to it (with the worker's transactions alone "
-    "ahead, 59 % of flows spent a retry and waited a second). Now the worker keeps pace (the table above; "
-    "a first run after the change: p50 0.15 s, p99 1.25 s, max 1.5 s at 1443 flows). The p99 is the few "
-    "flows (about 3 %) whose first attempt still read the ticket just before the approval's commit and "
-    "waited the one-second retry."
+    "the same thread (an approval's own commit). That alone left the worker racing the approval that woke "
+    "it: it read the ticket before the approval's commit and lost its first attempt to it (59 % of flows with "
+    "only the worker's transactions ahead, 3 % with the approval's commit ahead too; 28 % under 4 clients "
+    "before any change), each a spent retry and a second's wait. A task an engine step creates inside the "
+    "caller's open unit of work is now fetched once that unit of work has ended: no first attempt fails "
+    "(the failed-attempts count in the table)."
 )
 
 LIMITS = (
