@@ -279,9 +279,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             # no thread ever holds the file's lock while it waits for a connection.
             self.session.connection()
             # A unit of work that records a step the embedded engine already took in this thread (the approval
-            # a manager just made) goes ahead of ordinary writers, as the worker's steps do. Queued behind new
-            # requests, it would leave the worker that the step woke a long window to read the ticket before it
-            # shows the approval; the worker's write would then lose to it and cost the flow a retry.
+            # a manager just made) goes ahead of ordinary writers, as the worker's steps do: the task that step
+            # created waits for this commit (the engine holds it until the block ends), so queued behind new
+            # requests it would hold up the automated part of the flow as well.
             stepped = self._writer_lock.engine_steps() != self._engine_steps
             self._writer_lock.take(PRECEDENCE if stepped else None)
             self._writing = True
