@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.common import Section, Table, met_text
 
-ORDER = ["worker", "pickup", "flows", "http", "list", "memory", "camunda"]
+ORDER = ["worker", "pickup", "flows", "http", "load", "list", "memory", "camunda"]
 
 INTRO = """\
 # Benchmarks

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/run.py --quick                # tiny sizes, 1 round -> var/bench/benchmarks-quick.md
     .venv/bin/python benchmarks/run.py --full --only flows --only http --repeat 5
 
-Parts (--only, repeatable): worker, pickup, flows, http, list, memory, camunda. Results are kept per
+Parts (--only, repeatable): worker, pickup, flows, http, load, list, memory, camunda. Results are kept per
 part in a JSON file next to the report (benchmarks/results.json for full runs), so running one part
 again updates its section and leaves the others as they were measured.
 
@@ -47,6 +47,7 @@ PARTS = {
     "pickup": "benchmarks.pickup_latency",
     "flows": "benchmarks.engine_flows",
     "http": "benchmarks.http_api",
+    "load": "benchmarks.under_load",
     "list": "benchmarks.list_latency",
     "memory": "benchmarks.memory",
     "camunda": "benchmarks.camunda_overhead",

@@ -4,7 +4,8 @@ How it keeps the port's promises
 --------------------------------
 * Every change to an instance is one database transaction: the instance row
   is locked (PostgreSQL ``SELECT … FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``
-  behind one lock per engine object), the SpiffWorkflow state is restored from
+  behind the file's writer lock, shared with the ticket store and taken after
+  the connection), the SpiffWorkflow state is restored from
   JSON, moved on (user task run, external task completed, engine steps to the
   next wait), and written back together with the side tables of open user and
   external tasks. A lost race is seen after the lock: exactly one of two
@@ -38,7 +39,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -50,7 +51,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
 from pflow.adapters.spiff import tables as t
-from pflow.adapters.sqlalchemy.engine import sqlite_writer_lock
+from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff.bpmn import (
     ApprovalUserTaskSpec,
     ConditionEngine,
@@ -97,6 +98,7 @@ class _Definition:
 class _Tx:
     conn: Connection
     wake: bool = False  # a task became fetchable: wake waiting fetches after commit
+    created: list[str] = field(default_factory=list)  # external tasks this transaction created
 
 
 def _fetchable_where(*, by_business_key: bool):
@@ -104,7 +106,8 @@ def _fetchable_where(*, by_business_key: bool):
     conditions = [c.topic.in_(bindparam("topics", expanding=True)),
                   or_(c.worker_id.is_(None), c.lock_expires_ms.is_(None), c.lock_expires_ms <= bindparam("now")),
                   or_(c.retries.is_(None), c.retries > 0),
-                  c.available_ms <= bindparam("now")]
+                  c.available_ms <= bindparam("now"),
+                  c.id.not_in(bindparam("held", expanding=True))]
     if by_business_key:
         conditions.append(c.business_key == bindparam("business_key"))
     return and_(*conditions)
@@ -185,14 +188,16 @@ class SpiffWorkflowEngine(WorkflowEngine):
     name = "embedded engine"
 
     def __init__(self, db: Engine, process_key: str = PROCESS_KEY, *, clock: Callable[[], float] = time.time,
-                 poll_interval_s: float = 0.25, listen: bool = True, notified_recheck_s: float = 5.0) -> None:
+                 poll_interval_s: float = 0.25, listen: bool = True, notified_recheck_s: float = 5.0,
+                 hold_s: float = 5.0) -> None:
         self._db = db
         self.process_key = process_key
         self._clock = clock
         self._sqlite = db.dialect.name == "sqlite"
         self._postgres = db.dialect.name == "postgresql"
-        # SQLite: the same per-file lock as the ticket store's writers, so they queue instead of polling.
-        self._write_lock = sqlite_writer_lock(db) or threading.Lock()
+        # SQLite: the same per-file lock as the ticket store's writers, so they queue instead of polling
+        # (None elsewhere: PostgreSQL locks the rows).
+        self._write_lock: SqliteWriterLock | None = sqlite_writer_lock(db)
         self._cv = threading.Condition()
         self._generation = 0  # bumped whenever a task may have become fetchable
         self._interrupts = 0
@@ -200,6 +205,8 @@ class SpiffWorkflowEngine(WorkflowEngine):
         self._conditions = ConditionEngine()
         self._definitions: dict[str, _Definition] = {}
         self._definitions_lock = threading.Lock()
+        self._held: dict[str, float] = {}  # external task id -> monotonic time its hold ends at the latest
+        self._hold_s = hold_s
         # Without a notification channel (SQLite, or before the listener runs) waits re-check this often,
         # to see tasks other processes created; with LISTEN/NOTIFY only as a safety net.
         self._poll_interval_s = poll_interval_s
@@ -236,12 +243,18 @@ class SpiffWorkflowEngine(WorkflowEngine):
             raise
 
     @contextmanager
-    def _write(self) -> Iterator[_Tx]:
-        """A read-modify-write transaction, serialized against other writers of the same rows."""
+    def _write(self, *, automated: bool = False) -> Iterator[_Tx]:
+        """A read-modify-write transaction, serialized against other writers of the same rows.
+
+        ``automated``: a step of the external-task side (fetch, complete, fail, extend). On SQLite these go
+        ahead of waiting request writers, so the automated part of a flow keeps pace with the approvals
+        that feed it instead of queueing behind every request thread."""
         tx: _Tx
         with self._guard():
             if self._sqlite:
-                with self._write_lock, self._db.connect() as raw:
+                # The connection first, then the file's writer lock, as the ticket store's units of work do:
+                # whoever holds the lock never waits for anything but the database itself.
+                with self._db.connect() as raw, self._write_lock.holding(PRECEDENCE if automated else None):
                     conn = raw.execution_options(isolation_level="AUTOCOMMIT")
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                     tx = _Tx(conn)
@@ -254,6 +267,10 @@ class SpiffWorkflowEngine(WorkflowEngine):
                             log.debug("rollback failed", exc_info=True)
                         raise
                     conn.exec_driver_sql("COMMIT")
+                    if tx.created and not automated and self._hold_until_units_end(tx.created):
+                        tx.wake = False  # the end of the caller's unit of work wakes the fetchers
+                if not automated:
+                    self._write_lock.note_engine_step()
             else:
                 with self._db.begin() as conn:
                     tx = _Tx(conn)
@@ -285,6 +302,40 @@ class SpiffWorkflowEngine(WorkflowEngine):
                     conn = raw.execution_options(isolation_level="REPEATABLE READ")
                     with conn.begin():
                         yield conn
+
+    def _hold_until_units_end(self, task_ids: list[str]) -> bool:
+        """Keep this process's fetches off tasks that a caller's open unit of work is about to record on
+        its ticket (the approval that created the provisioning task), until that unit of work ends.
+
+        Otherwise the worker the task wakes reads the ticket before the approval's commit, and its own
+        write then loses to it and costs the flow a retry. Called while the writer lock is still held,
+        so no fetch of this process can see the tasks before they are held. Holds end after
+        ``hold_s`` at the latest, should a caller never end its unit of work."""
+        ids = tuple(task_ids)
+        with self._cv:
+            deadline = time.monotonic() + self._hold_s
+            for task_id in ids:
+                self._held[task_id] = deadline
+        if self._write_lock.after_units(lambda: self._release_held(ids)):
+            return True
+        self._release_held(ids, wake=False)
+        return False
+
+    def _release_held(self, task_ids: tuple[str, ...], *, wake: bool = True) -> None:
+        with self._cv:
+            for task_id in task_ids:
+                self._held.pop(task_id, None)
+        if wake:
+            self._wake()
+
+    def _held_ids(self) -> list[str]:
+        if not self._held:
+            return []
+        now = time.monotonic()
+        with self._cv:
+            for task_id in [t for t, deadline in self._held.items() if deadline <= now]:
+                del self._held[task_id]
+            return list(self._held)
 
     def _wake(self) -> None:
         with self._cv:
@@ -434,6 +485,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
                 activity_id=task.task_spec.bpmn_id, topic=task.task_spec.topic, worker_id=None, lock_expires_ms=None,
                 retries=None, available_ms=0, error_message=None, error_details=None, created_ms=now))
             tx.wake = True
+            tx.created.append(task_id)
 
     def _lock_instance(self, conn: Connection, instance_id: str) -> dict[str, Any] | None:
         row = conn.execute(_Sql.lock_instance, {"instance_id": instance_id}).first()
@@ -634,7 +686,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
     def _try_lock(self, worker_id: str, topics: Sequence[str], max_tasks: int, lock_duration_ms: int,
                   business_key: str | None, *, look_first: bool) -> list[ExternalTask]:
         by_key = business_key is not None
-        params: dict[str, Any] = {"topics": list(topics)}
+        params: dict[str, Any] = {"topics": list(topics), "held": self._held_ids()}
         if by_key:
             params["business_key"] = business_key
         if self._sqlite and look_first:
@@ -643,8 +695,9 @@ class SpiffWorkflowEngine(WorkflowEngine):
             with self._read(snapshot=False) as conn:
                 if conn.execute(_Sql.fetchable[by_key], {**params, "now": self._now_ms()}).first() is None:
                     return []
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             now = self._now_ms()
+            params["held"] = self._held_ids()  # read under the writer lock: holds are made under it too
             query = (_Sql.fetch_ids_skip_locked if self._postgres else _Sql.fetch_ids)[by_key]
             ids = list(tx.conn.execute(query, {**params, "now": now, "max_tasks": max_tasks}).scalars())
             if not ids:
@@ -678,7 +731,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
 
     def complete_external_task(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         variables = _check_json(variables or {})
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             conn = tx.conn
             _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
             workflow = self._restore(conn, _Row(inst))
@@ -699,7 +752,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
 
     def handle_external_task_failure(self, task_id: str, worker_id: str, error_message: str, *, retries: int,
                                      retry_timeout_ms: int, error_details: str | None = None) -> None:
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             conn = tx.conn
             _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
             retries = max(0, int(retries))
@@ -713,7 +766,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
             tx.wake = True  # waiting fetches recompute when this task comes back
 
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
-        with self._write() as tx:
+        with self._write(automated=True) as tx:
             self._locked_task(tx.conn, task_id, worker_id, lock_instance=False)
             tx.conn.execute(update(t.external_tasks).where(t.external_tasks.c.id == task_id).values(
                 lock_expires_ms=self._now_ms() + int(new_duration_ms)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
@@ -11,7 +10,7 @@ from sqlalchemy import case, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
-from pflow.adapters.sqlalchemy.engine import sqlite_writer_lock
+from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.sqlalchemy.errors import translate
 from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
@@ -234,7 +233,7 @@ def _restore(saved: list[tuple[object, dict]]) -> None:
             attributes.set_committed_value(obj, key, value)
 
 
-def _sqlite_writer_lock(session: Session) -> threading.RLock | None:
+def _sqlite_writer_lock(session: Session) -> SqliteWriterLock | None:
     """The per-file writer lock (see ``sqlite_writer_lock``) of the session's SQLite database."""
     return sqlite_writer_lock(session.get_bind())
 
@@ -246,6 +245,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.session: Session = session_factory()
         self._writer_lock = _sqlite_writer_lock(self.session)
         self._writing = False
+        self._entered = False
+        self._engine_steps = self._writer_lock.engine_steps() if self._writer_lock is not None else 0
         if self._writer_lock is not None:
             # SQLite starts the write transaction at the first write: a flush (autoflushes included) or an
             # INSERT/UPDATE/DELETE statement. Take the file's writer lock then and hold it until commit or
@@ -259,13 +260,30 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.notifications = SqlAlchemyNotificationRepository(self.session, self._guard)
         self.processed_events = SqlAlchemyProcessedEvents(self.session, self._guard)
 
+    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+        super().__enter__()
+        if self._writer_lock is not None and not self._entered:
+            # What the embedded engine does in this thread while the block is open (a task it created) is
+            # announced to other threads once the block ends, after the ticket's own commit.
+            self._writer_lock.unit_entered()
+            self._entered = True
+        return self
+
     def _maybe_begin_writing(self, state) -> None:
         if state.is_insert or state.is_update or state.is_delete:
             self._begin_writing()
 
     def _begin_writing(self, *_: object) -> None:
         if not self._writing and self._writer_lock is not None:
-            self._writer_lock.acquire()
+            # The connection first, then the lock: the same order as the embedded engine's transactions, so
+            # no thread ever holds the file's lock while it waits for a connection.
+            self.session.connection()
+            # A unit of work that records a step the embedded engine already took in this thread (the approval
+            # a manager just made) goes ahead of ordinary writers, as the worker's steps do: the task that step
+            # created waits for this commit (the engine holds it until the block ends), so queued behind new
+            # requests it would hold up the automated part of the flow as well.
+            stepped = self._writer_lock.engine_steps() != self._engine_steps
+            self._writer_lock.take(PRECEDENCE if stepped else None)
             self._writing = True
 
     def _end_writing(self) -> None:
@@ -309,6 +327,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             self.session.close()
         finally:
             self._end_writing()
+            if self._entered:
+                self._entered = False
+                self._writer_lock.unit_left()
 
     def check(self) -> None:
         with self._guard():
