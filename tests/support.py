@@ -16,20 +16,39 @@ from pflow.config import REPO_ROOT, Settings
 from pflow.container import Container, build_container, migrate_database, shutdown
 
 BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
+WORKFLOWS = REPO_ROOT / "deploy" / "workflows"
+TEST_PROCESSES = Path(__file__).parent / "bdd" / "processes"
 REQUIRE_SERVICES = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
 
 # Cheap hashes: these users exist only in tests.
 _TEST_USERS = [
-    ("alice", "Alice", ["requester"]),
-    ("erin", "Erin", ["requester"]),
-    ("bob", "Bob", ["manager"]),
-    ("dave", "Dave", ["manager"]),
-    ("carol", "Carol", ["admin"]),
+    ("alice", "Alice", ["requester"], []),
+    ("erin", "Erin", ["requester"], []),
+    ("bob", "Bob", ["manager"], ["managers"]),
+    ("dave", "Dave", ["manager"], ["managers"]),
+    ("frank", "Frank", [], ["managers", "finance"]),  # in two groups: four eyes across levels
+    ("fiona", "Fiona", [], ["finance"]),
+    ("sam", "Sam", [], ["security"]),
+    ("pat", "Pat", [], ["legal"]),
+    ("carol", "Carol", ["admin"], []),
 ]
 TEST_USERS = ConfiguredUserDirectory(
-    {"username": u, "display_name": n, "roles": r, "password_hash": generate_password_hash(u, "pbkdf2:sha256:1000")}
-    for u, n, r in _TEST_USERS
+    {"username": u, "display_name": n, "roles": r, "groups": g,
+     "password_hash": generate_password_hash(u, "pbkdf2:sha256:1000")}
+    for u, n, r, g in _TEST_USERS
 )
+
+
+def test_workflows(folder: Path) -> Path:
+    """The shipped processes and types plus the test processes (tests/bdd/processes), in one folder."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in (WORKFLOWS, TEST_PROCESSES):
+        for path in source.iterdir():
+            if path.suffix in (".bpmn", ".yaml"):
+                shutil.copy(path, folder / path.name)
+    return folder
 
 
 def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
@@ -46,7 +65,8 @@ def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
 
 def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
-    base = dict(secret_key="test-secret", data_dir=tmp_path, bpmn_file=BPMN, ui_dir=tmp_path / "no-ui",
+    base = dict(secret_key="test-secret", data_dir=tmp_path, workflows_dir=test_workflows(tmp_path / "workflows"),
+                ui_dir=tmp_path / "no-ui",
                 worker_retry_backoff_ms=50, worker_id=f"test-worker-{kind}")
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'pflow.db'}"}
     if kind in ("memory", "sqlite", "postgres"):
@@ -140,7 +160,9 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
         from tests.camunda.stack import install
 
         install(container, settings)  # through a proxy the test can cut (stack.engine.available = False)
-    container.workflow_engine().deploy(settings.bpmn_file)
+    from pflow.entrypoints.runtime import deploy_processes
+
+    deploy_processes(container)
     return Stack(kind, container, settings)
 
 

@@ -27,32 +27,74 @@ def running_worker(stack):
     worker.stop(timeout=10)
 
 
-def _status(api, ticket_id):
-    return api.get(f"/api/tickets/{ticket_id}", "carol").json["status"]
+def _ticket(api, ticket_id):
+    return api.get(f"/api/tickets/{ticket_id}", "carol").json
+
+
+def _history(api, ticket_id):
+    return api.get(f"/api/tickets/{ticket_id}/history", "carol").json
+
+
+def _create(api, user, body):
+    r = api.post("/api/tickets", user, json=body)
+    assert r.status_code == 201, r.json
+    return r.json["id"]
+
+
+def _submit(api, user, ticket_id):
+    r = api.post(f"/api/tickets/{ticket_id}/submit", user)
+    assert r.status_code == 200, r.json
+    return ticket_id
+
+
+def _step(api, ticket_id, name):
+    steps = [s for s in _ticket(api, ticket_id)["steps"] if s["name"] == name]
+    assert steps, f"no open step {name!r}: {_ticket(api, ticket_id)}"
+    return steps[0]
 
 
 # --- given -------------------------------------------------------------------------------------
 
-@given("the users alice (requester), bob (manager), dave (manager) and carol (admin)")
+@given("the demo users")
 def _(users):
-    for name, role in (("alice", "requester"), ("bob", "manager"), ("dave", "manager"), ("carol", "admin")):
-        assert role in users.get(name).roles
+    assert users.get("bob").in_group("managers") and users.get("fiona").in_group("finance")
+    assert users.get("sam").in_group("security") and users.get("carol").is_admin
+    assert users.get("frank").in_group("managers") and users.get("frank").in_group("finance")
 
 
-@given(parsers.parse('{user} has created a ticket "{title}"'), target_fixture="ticket")
+@given(parsers.parse('{user} has created an IT request "{title}"'), target_fixture="ticket")
 def _(api, user, title):
-    r = api.post("/api/tickets", user, json={"title": title})
-    assert r.status_code == 201, r.json
-    return r.json["id"]
+    return _create(api, user, {"title": title})
 
 
-@given(parsers.parse('{user} has submitted a ticket "{title}"'), target_fixture="ticket")
+@given(parsers.parse('{user} has submitted an IT request "{title}"'), target_fixture="ticket")
 def _(api, user, title):
-    r = api.post("/api/tickets", user, json={"title": title})
-    assert r.status_code == 201, r.json
-    s = api.post(f"/api/tickets/{r.json['id']}/submit", user)
-    assert s.status_code == 200, s.json
-    return r.json["id"]
+    return _submit(api, user, _create(api, user, {"title": title}))
+
+
+@given(parsers.parse('{user} has submitted a purchase request of {amount} from "{supplier}"'), target_fixture="ticket")
+def _(api, user, amount, supplier):
+    body = {"type": "purchase_request", "title": f"Purchase from {supplier}",
+            "fields": {"amount": float(amount), "supplier": supplier}}
+    return _submit(api, user, _create(api, user, body))
+
+
+@given(parsers.parse('{user} has submitted an access request for "{system}" with {level} access'),
+       target_fixture="ticket")
+def _(api, user, system, level):
+    body = {"type": "access_request", "title": f"Access to {system}",
+            "fields": {"system": system, "access_level": level}}
+    return _submit(api, user, _create(api, user, body))
+
+
+@given(parsers.parse('{user} has submitted a contract review "{title}"'), target_fixture="ticket")
+def _(api, user, title):
+    return _submit(api, user, _create(api, user, {"type": "contract_review", "title": title}))
+
+
+@given(parsers.parse('{user} has submitted a renamed request "{title}"'), target_fixture="ticket")
+def _(api, user, title):
+    return _submit(api, user, _create(api, user, {"type": "renamed_request", "title": title}))
 
 
 @given("the provisioning backend is failing")
@@ -62,23 +104,50 @@ def _(stack):
 
 # --- when --------------------------------------------------------------------------------------
 
-@when(parsers.parse('{user} creates a ticket "{title}" for {amount} with priority {priority}'),
+@when(parsers.parse('{user} creates an IT request "{title}" for {amount} with priority {priority}'),
       target_fixture="ticket")
 def _(api, user, title, amount, priority):
-    r = api.post("/api/tickets", user, json={"title": title, "amount": amount, "priority": priority})
-    assert r.status_code == 201, r.json
-    return r.json["id"]
+    return _create(api, user, {"title": title, "fields": {"amount": float(amount), "priority": priority}})
 
 
-@when(parsers.parse("{user} creates a ticket with an empty title and an amount of {amount}"),
+@when(parsers.parse("{user} creates a purchase request with an empty title and an amount of {amount}"),
       target_fixture="response")
 def _(api, user, amount):
-    return api.post("/api/tickets", user, json={"title": "", "amount": amount})
+    return api.post("/api/tickets", user, json={"type": "purchase_request", "title": "",
+                                                "fields": {"amount": float(amount), "supplier": "ACME"}})
+
+
+@when(parsers.parse('{user} creates a purchase request "{title}" with an amount of {amount} and no supplier'),
+      target_fixture="response")
+def _(api, user, title, amount):
+    return api.post("/api/tickets", user, json={"type": "purchase_request", "title": title,
+                                                "fields": {"amount": float(amount)}})
 
 
 @when(parsers.parse("{user} submits the ticket"), target_fixture="response")
 def _(api, user, ticket):
     return api.post(f"/api/tickets/{ticket}/submit", user)
+
+
+@when(parsers.parse("{user} deletes the ticket"), target_fixture="response")
+def _(api, user, ticket):
+    r = api.call("DELETE", f"/api/tickets/{ticket}", user)
+    assert r.status_code == 204, r.json
+    return r
+
+
+@when(parsers.parse('{user} withdraws the ticket with the comment "{comment}"'), target_fixture="response")
+def _(api, user, ticket, comment):
+    r = api.post(f"/api/tickets/{ticket}/withdraw", user, json={"comment": comment})
+    assert r.status_code == 200, r.json
+    return r
+
+
+@when(parsers.parse("{user} resubmits the ticket"), target_fixture="response")
+def _(api, user, ticket):
+    r = api.post(f"/api/tickets/{ticket}/resubmit", user)
+    assert r.status_code == 201, r.json
+    return r
 
 
 @when(parsers.parse('{user} approves the ticket with the comment "{comment}"'), target_fixture="response")
@@ -101,6 +170,21 @@ def _(api, user, ticket):
     return api.post(f"/api/tickets/{ticket}/reject", user, json={})
 
 
+@when(parsers.re(r'(?P<user>\w+) completes "(?P<name>[^"]+)" with (?P<field>\w+)$'), target_fixture="response")
+def _(api, user, ticket, name, field):
+    step = _step(api, ticket, name)
+    decision = next(f for f in step["form"] if f["decision"])
+    return api.post(f"/api/tasks/{step['id']}/complete", user, json={"variables": {decision["id"]: True}})
+
+
+@when(parsers.re(r'(?P<user>\w+) completes "(?P<name>[^"]+)"$'), target_fixture="response")
+def _(api, user, ticket, name):
+    step = _step(api, ticket, name)
+    r = api.post(f"/api/tasks/{step['id']}/complete", user, json={"variables": {}})
+    assert r.status_code == 200, r.json
+    return r
+
+
 @when(parsers.parse("{first} and {second} approve the ticket at the same time"), target_fixture="responses")
 def _(api, first, second, ticket):
     for user in (first, second):
@@ -120,10 +204,13 @@ def _(api, first, second, ticket):
     return list(responses.values())
 
 
-@when("the provisioning worker has run")
+@when("the automated steps have run")
 def _(api, ticket, running_worker):
-    wait_until(lambda: _status(api, ticket) in ("completed", "provisioning_failed"), timeout=30,
-               message="the worker did not finish provisioning")
+    def settled():
+        t = _ticket(api, ticket)
+        return t["status"] != "in_progress" or t["steps"]  # finished, needs attention, or a person's turn
+
+    wait_until(settled, timeout=30, message="the automated steps did not finish")
 
 
 @when("the provisioning backend is working again")
@@ -131,22 +218,28 @@ def _(stack):
     stack.container.provisioner().failing = False
 
 
-@when(parsers.parse("{user} retries provisioning"), target_fixture="response")
+@when(parsers.parse("{user} retries the ticket"), target_fixture="response")
 def _(api, user, ticket):
-    return api.post(f"/api/tickets/{ticket}/retry-provisioning", user, json={"comment": "backend fixed"})
+    return api.post(f"/api/tickets/{ticket}/retry", user, json={"comment": "backend fixed"})
 
 
 # --- then --------------------------------------------------------------------------------------
 
 @then("the request succeeds")
 def _(response):
-    assert response.status_code == 200, response.json
+    assert response.status_code in (200, 201), response.json
 
 
 @then(parsers.re(r"the request is refused with (?P<status>\d+)$"))
 def _(response, status):
     assert response.status_code == int(status), response.json
     assert response.json["error"]["message"]
+
+
+@then(parsers.re(r"the request is refused with (?P<status>\d+) because (?P<reason>\w+)$"))
+def _(response, status, reason):
+    assert response.status_code == int(status), response.json
+    assert response.json["error"]["details"].get("reason") == reason, response.json
 
 
 @then(parsers.parse("the request is refused with {status:d} naming {fields}"))
@@ -158,29 +251,31 @@ def _(response, status, fields):
 
 @then(parsers.re(r"the ticket is (?P<status>[a-z_]+)$"))
 def _(api, ticket, status):
-    assert _status(api, ticket) == status
+    assert _ticket(api, ticket)["status"] == status
 
 
-@then(parsers.parse("the ticket is {status} by {manager}"))
-def _(api, ticket, status, manager):
-    t = api.get(f"/api/tickets/{ticket}", "carol").json
-    assert (t["status"], t["approver"]) == (status, manager)
+@then(parsers.re(r'the ticket is in_progress at (?P<names>"[^"]+"( and "[^"]+")*)$'))
+def _(api, ticket, names):
+    wanted = sorted(n.strip().strip('"') for n in names.split(" and "))
+    # An automated step is open only until the worker (when one runs) is done with it.
+    t = _ticket(api, ticket)
+    assert t["status"] == "in_progress", t
+    assert sorted(t["current_steps"]) == wanted, t
 
 
-@then("the ticket is completed with a fulfilment reference")
+@then("the ticket is gone")
 def _(api, ticket):
-    t = api.get(f"/api/tickets/{ticket}", "carol").json
-    assert t["status"] == "completed" and t["fulfilment_reference"]
+    assert api.get(f"/api/tickets/{ticket}", "carol").status_code == 404
 
 
-@then(parsers.parse("{user} may edit and submit it"))
+@then(parsers.parse("{user} may edit, submit and delete it"))
 def _(api, user, ticket):
-    assert api.get(f"/api/tickets/{ticket}", user).json["allowed_actions"] == ["edit", "submit"]
+    assert api.get(f"/api/tickets/{ticket}", user).json["allowed_actions"] == ["edit", "submit", "delete"]
 
 
-@then(parsers.parse("{user} may retry provisioning"))
+@then(parsers.parse("{user} may retry it"))
 def _(api, user, ticket):
-    assert "retry_provisioning" in api.get(f"/api/tickets/{ticket}", user).json["allowed_actions"]
+    assert "retry" in api.get(f"/api/tickets/{ticket}", user).json["allowed_actions"]
 
 
 @then(parsers.parse("{user} has no tickets"))
@@ -188,40 +283,68 @@ def _(api, user):
     assert api.get("/api/tickets", user).json["total"] == 0
 
 
-@then(parsers.parse('the ticket is waiting in the "{task}" task for the {group} group'))
-def _(stack, ticket, task, group):
-    found = stack.engine.find_user_task(ticket)
-    assert found is not None and found.name == task and group in found.candidate_groups
+@then(parsers.parse('the step "{name}" is offered to the {group} group'))
+def _(api, ticket, name, group):
+    assert group in _step(api, ticket, name)["candidate_groups"]
+
+
+@then(parsers.parse('the step "{name}" is offered to the user {user}'))
+def _(api, ticket, name, user):
+    assert _step(api, ticket, name)["candidate_users"] == [user]
+
+
+@then(parsers.parse('the step "{name}" is assigned to {user}'))
+def _(api, ticket, name, user):
+    assert _step(api, ticket, name)["assignee"] == user
+
+
+@then(parsers.parse("{user} has no task for the ticket"))
+def _(api, user, ticket):
+    tasks = api.get("/api/tasks", user).json["items"]
+    assert [t for t in tasks if t["ticket"]["id"] == ticket] == []
+
+
+@then("nobody has a task for the ticket")
+def _(api, ticket, users):
+    for user in users.list_users():
+        tasks = api.get("/api/tasks", user.username).json["items"]
+        assert [t for t in tasks if t["ticket"]["id"] == ticket] == [], user.username
+
+
+@then(parsers.parse('{user} has a task "{name}" for the ticket'))
+def _(api, user, ticket, name):
+    tasks = api.get("/api/tasks", user).json["items"]
+    assert [t["name"] for t in tasks if t["ticket"]["id"] == ticket] == [name]
+
+
+@then("a new draft has the same type, title and fields")
+def _(api, ticket, response):
+    old, new = _ticket(api, ticket), response.json
+    assert new["id"] != old["id"] and new["status"] == "draft"
+    assert (new["type"], new["title"], new["fields"]) == (old["type"], old["title"], old["fields"])
 
 
 @then(parsers.parse("the ticket's history reads {actions}"))
 def _(api, ticket, actions):
-    history = api.get(f"/api/tickets/{ticket}/history", "carol").json
-    assert [h["action"] for h in history] == [a.strip() for a in actions.split(",")]
+    assert [h["action"] for h in _history(api, ticket)] == [a.strip() for a in actions.split(",")]
 
 
-@then(parsers.parse('the last history entry has the comment "{comment}"'))
-def _(api, ticket, comment):
-    assert api.get(f"/api/tickets/{ticket}/history", "carol").json[-1]["comment"] == comment
+@then(parsers.parse('the step "{name}" was completed by {user} with the comment "{comment}"'))
+def _(api, ticket, name, user, comment):
+    done = [h for h in _history(api, ticket) if h["action"] == "step_completed" and h["details"]["step_name"] == name]
+    assert [(h["actor"], h["comment"]) for h in done] == [(user, comment)]
 
 
-@then("the ticket's history has exactly one approval")
-def _(api, ticket):
-    history = api.get(f"/api/tickets/{ticket}/history", "carol").json
-    assert [h["action"] for h in history].count("approved") == 1
+@then(parsers.parse('the ticket\'s history has steps "{first}" by {first_user} and "{second}" by {second_user}'))
+def _(api, ticket, first, first_user, second, second_user):
+    done = [(h["details"]["step_name"], h["actor"]) for h in _history(api, ticket) if h["action"] == "step_completed"]
+    assert done == [(first, first_user), (second, second_user)]
 
 
-@then(parsers.parse('the process has ended in "{end_event}"'))
-def _(api, ticket, end_event):
-    process = wait_until(lambda: (p := api.get(f"/api/tickets/{ticket}/process", "carol").json)["state"] == "completed"
-                         and p, message="the process did not end")
-    assert end_event in process["completed_activity_ids"]
-
-
-@then("the process shows an incident")
-def _(api, ticket):
-    process = api.get(f"/api/tickets/{ticket}/process", "carol").json
-    assert process["state"] == "incident" and process["incidents"]
+@then(parsers.parse('the ticket\'s history has exactly one completion of "{name}"'))
+def _(api, ticket, name):
+    done = [h for h in _history(api, ticket) if h["action"] == "step_completed" and h["details"]["step_name"] == name]
+    assert len(done) == 1
 
 
 @then("exactly one approval succeeds and the other is refused with 409")

@@ -27,10 +27,11 @@ def test_the_purchase_request_has_two_decision_steps_and_one_automated_step():
     assert process.candidate_groups == ("finance", "managers")
 
 
-def test_the_seed_process_reads_as_before():
+def test_the_seed_process_has_its_decision_as_a_form_field_and_a_rejected_outcome():
     process = _read("ticket-process.bpmn")["ticket_approval"]
-    assert process.user_tasks["ManagerApproval"].form == ()
-    assert process.outcomes == {"Completed": "completed", "Rejected": "completed"}
+    (approved,) = process.user_tasks["ManagerApproval"].form
+    assert (approved.id, approved.type, approved.required, approved.is_decision) == ("approved", "boolean", True, True)
+    assert process.outcomes == {"Completed": "completed", "Rejected": "rejected"}
 
 
 XML = """<?xml version="1.0"?>
