@@ -1,235 +1,176 @@
-"""The Ticket aggregate: transitions, rules, history and events."""
+"""The ticket aggregate: drafts, the status it reads from its process, steps and who may complete them."""
 
-from decimal import Decimal
+from __future__ import annotations
 
 import pytest
 
-from pflow.domain import events as ev
 from pflow.domain.errors import InvalidTransition, PermissionDenied, ValidationError
-from pflow.domain.model import Priority, Ticket, TicketStatus, validate_ticket_fields
-from pflow.domain.users import SYSTEM, User
+from pflow.domain.model import Progress, Ticket, TicketStatus
+from pflow.domain.steps import FormField, Refusal, Step
+from pflow.domain.users import User
 
-alice = User("alice", "Alice", frozenset({"requester"}))
-erin = User("erin", "Erin", frozenset({"requester"}))
-bob = User("bob", "Bob", frozenset({"manager"}))
-carol = User("carol", "Carol", frozenset({"admin"}))
-boss = User("boss", "Boss", frozenset({"manager", "requester"}))
+alice = User("alice", roles=frozenset({"requester"}))
+erin = User("erin", roles=frozenset({"requester"}))
+bob = User("bob", groups=frozenset({"managers"}))
+frank = User("frank", groups=frozenset({"managers", "finance"}))
+carol = User("carol", roles=frozenset({"admin"}))
+
+DECISION = FormField(id="approved", label="Approve?", type="boolean", required=True)
+MANAGER_STEP = Step(task_id="t1", definition_key="ManagerApproval", name="Manager Approval",
+                    candidate_groups=("managers",), form=(DECISION,))
+FINANCE_STEP = Step(task_id="t2", definition_key="FinanceApproval", name="Finance Approval",
+                    candidate_groups=("finance",), form=(FormField(
+                        id="finance_decision", label="Decision", type="enum",
+                        values=(("approve", "Approve"), ("reject", "Reject"))),))
 
 
-def new_ticket(requester=alice, **data):
-    return Ticket.create(requester, {"title": "New laptop", **data})
+def draft(**fields) -> Ticket:
+    return Ticket.create(alice, "it_request", "Laptop", fields or {"priority": "normal"})
 
 
-def pending(requester=alice):
-    t = new_ticket(requester)
-    t.submit(requester)
+def submitted() -> Ticket:
+    t = draft()
+    t.submit(alice)
+    t.follow(Progress(running=True, steps=(MANAGER_STEP,)))
     return t
 
 
-def approved():
-    t = pending()
-    t.approve(bob, "fine")
-    return t
+def test_a_new_ticket_is_a_draft_its_requester_last_edited():
+    t = draft()
+    assert (t.status, t.requester, t.last_editor, t.type) == (TicketStatus.DRAFT, "alice", "alice", "it_request")
+    assert [e.type for e in t.events] == ["ticket.created"]
 
 
-def test_create_makes_a_draft_with_history_and_event():
-    t = new_ticket(amount="1200.5", priority="high", description="  for Erin ")
-    assert t.status == TicketStatus.DRAFT
-    assert t.amount == Decimal("1200.50")
-    assert t.priority == Priority.HIGH
-    assert t.description == "for Erin"
-    assert t.requester == "alice" and t.approver is None
-    assert [(h.action, h.from_status, h.to_status) for h in t.history] == [("created", None, "draft")]
-    assert [type(e) for e in t.events] == [ev.TicketCreated]
-    assert t.events[0].ticket_id == t.id and t.events[0].actor == "alice"
+def test_a_title_is_required_and_bounded():
+    with pytest.raises(ValidationError) as caught:
+        Ticket.create(alice, "it_request", "  ", {})
+    assert caught.value.details == {"title": ["Must not be empty."]}
+    with pytest.raises(ValidationError):
+        Ticket.create(alice, "it_request", "x" * 201, {})
 
 
-def test_defaults():
-    t = Ticket.create(alice, {"title": "x"})
-    assert t.priority == Priority.NORMAL and t.amount is None and t.description == ""
+def test_an_admin_edit_makes_the_admin_the_last_editor():
+    t = draft()
+    assert t.update(carol, fields={"priority": "high"}) == ["priority"]
+    assert t.last_editor == "carol" and t.fields["priority"] == "high"
+    assert t.history[-1].details == {"changed": ["priority"]}
 
 
-@pytest.mark.parametrize(
-    "data, field",
-    [
-        ({"title": ""}, "title"),
-        ({"title": "   "}, "title"),
-        ({"title": "x" * 201}, "title"),
-        ({"title": None}, "title"),
-        ({"title": 5}, "title"),
-        ({"title": "ok", "amount": "-1"}, "amount"),
-        ({"title": "ok", "amount": "1.234"}, "amount"),
-        ({"title": "ok", "amount": "abc"}, "amount"),
-        ({"title": "ok", "amount": "NaN"}, "amount"),
-        ({"title": "ok", "amount": True}, "amount"),
-        ({"title": "ok", "amount": "1e20"}, "amount"),
-        ({"title": "ok", "priority": "urgent"}, "priority"),
-        ({"title": "ok", "description": "d" * 4001}, "description"),
-        ({"title": "ok", "colour": "red"}, "colour"),
-    ],
-)
-def test_invalid_fields_are_named(data, field):
-    with pytest.raises(ValidationError) as err:
-        Ticket.create(alice, data)
-    assert field in err.value.details
-
-
-def test_all_invalid_fields_are_reported_at_once():
-    with pytest.raises(ValidationError) as err:
-        validate_ticket_fields({"title": "", "amount": -3, "priority": "x"})
-    assert set(err.value.details) == {"title", "amount", "priority"}
-
-
-def test_amount_zero_is_fine():
-    assert new_ticket(amount=0).amount == Decimal("0.00")
-
-
-def test_happy_path_records_every_transition():
-    t = pending()
-    t.approve(bob, "ok")
-    t.complete_provisioning(SYSTEM, "PRV-1")
-    assert t.status == TicketStatus.COMPLETED
-    assert t.approver == "bob" and t.fulfilment_reference == "PRV-1"
-    assert [h.action for h in t.history] == ["created", "submitted", "approved", "completed"]
-    assert [e.type for e in t.events] == ["ticket.created", "ticket.submitted", "ticket.approved", "ticket.completed"]
-    assert t.history[2].comment == "ok" and t.history[2].actor == "bob"
-    assert t.events[2].data["approver"] == "bob"
-
-
-def test_reject_needs_a_comment():
-    t = pending()
-    for comment in (None, "", "   "):
-        with pytest.raises(ValidationError) as err:
-            t.reject(bob, comment)
-        assert "comment" in err.value.details
-    assert t.status == TicketStatus.PENDING_APPROVAL
-    t.reject(bob, "too expensive")
-    assert t.status == TicketStatus.REJECTED
-    assert t.history[-1].comment == "too expensive"
-    assert t.events[-1].type == "ticket.rejected" and t.events[-1].data["comment"] == "too expensive"
-
-
-def test_only_managers_decide():
-    t = pending()
-    for who in (erin, carol):
-        with pytest.raises(PermissionDenied):
-            t.approve(who)
-        with pytest.raises(PermissionDenied):
-            t.reject(who, "no")
-
-
-def test_nobody_decides_their_own_ticket():
-    t = pending(requester=boss)
-    with pytest.raises(PermissionDenied, match="own ticket"):
-        t.approve(boss)
-    with pytest.raises(PermissionDenied, match="own ticket"):
-        t.reject(boss, "no")
-    t.approve(boss, separation_of_duties=False)
-    assert t.status == TicketStatus.APPROVED
-
-
-def test_only_requester_or_admin_edits_and_submits():
-    t = new_ticket()
+def test_only_the_requester_or_an_admin_edits_and_only_a_draft():
+    t = draft()
     with pytest.raises(PermissionDenied):
-        t.update(erin, {"title": "mine now"})
-    with pytest.raises(PermissionDenied):
-        t.submit(bob)
-    t.update(carol, {"title": "Corrected by admin"})
-    assert t.title == "Corrected by admin"
-    assert t.history[-1].action == "updated" and t.history[-1].actor == "carol"
-    t.submit(carol)
-    assert t.status == TicketStatus.PENDING_APPROVAL
-
-
-def test_edit_only_in_draft_and_no_op_edit_records_nothing():
-    t = new_ticket()
-    t.update(alice, {"title": "New laptop"})
-    assert len(t.history) == 1
+        t.update(erin, title="Mine now")
     t.submit(alice)
     with pytest.raises(InvalidTransition):
-        t.update(alice, {"title": "changed"})
+        t.update(alice, title="Changed")
 
 
-def test_partial_edit_validates_only_given_fields():
-    t = new_ticket(amount="5")
-    t.update(alice, {"priority": "low"})
-    assert t.priority == Priority.LOW and t.amount == Decimal("5.00")
-    with pytest.raises(ValidationError) as err:
-        t.update(alice, {"title": ""})
-    assert "title" in err.value.details
+def test_the_status_follows_the_process():
+    t = submitted()
+    assert (t.status, t.current_steps, [s.task_id for s in t.steps]) == (
+        TicketStatus.IN_PROGRESS, ["Manager Approval"], ["t1"])
+    assert t.follow(Progress(running=True, automated=("Provision Service",)))
+    assert (t.status, t.current_steps, t.steps) == (TicketStatus.IN_PROGRESS, ["Provision Service"], [])
+    t.follow(Progress(running=True, automated=("Provision Service",), incident="backend down"))
+    assert (t.status, t.attention) == (TicketStatus.NEEDS_ATTENTION, "backend down")
+    t.follow(Progress(running=True, automated=("Provision Service",)))
+    assert (t.status, t.attention) == (TicketStatus.IN_PROGRESS, None)
+    t.follow(Progress(running=False, outcome="completed"))
+    assert (t.status, t.current_steps) == (TicketStatus.COMPLETED, [])
+    assert [h.action for h in t.history][-3:] == ["needs_attention", "resumed", "completed"]
 
 
-@pytest.mark.parametrize("action", ["approve", "reject", "complete", "fail", "retry"])
-def test_draft_allows_no_later_transition(action):
-    t = new_ticket()
-    calls = {
-        "approve": lambda: t.approve(bob),
-        "reject": lambda: t.reject(bob, "no"),
-        "complete": lambda: t.complete_provisioning(SYSTEM, "R"),
-        "fail": lambda: t.fail_provisioning(SYSTEM, "boom"),
-        "retry": lambda: t.retry_provisioning(carol),
-    }
-    with pytest.raises(InvalidTransition):
-        calls[action]()
-    assert t.status == TicketStatus.DRAFT and len(t.history) == 1
+@pytest.mark.parametrize("progress, status, attention", [
+    (Progress(running=False, outcome="rejected"), TicketStatus.REJECTED, None),
+    (Progress(running=False, outcome="withdrawn"), TicketStatus.WITHDRAWN, None),
+    (Progress(running=False, outcome="something-else"), TicketStatus.COMPLETED, None),
+    (Progress(running=False, stopped=True), TicketStatus.NEEDS_ATTENTION, "process_stopped"),
+    (Progress(running=False), TicketStatus.NEEDS_ATTENTION, "process_missing"),
+])
+def test_how_a_process_ends_decides_the_final_status(progress, status, attention):
+    t = submitted()
+    t.follow(progress)
+    assert (t.status, t.attention) == (status, attention)
 
 
-def test_submit_twice_is_refused():
-    t = pending()
-    with pytest.raises(InvalidTransition):
-        t.submit(alice)
-
-
-def test_decisions_are_final():
-    t = pending()
-    t.reject(bob, "no")
-    with pytest.raises(InvalidTransition):
-        t.approve(bob)
-    t2 = approved()
-    with pytest.raises(InvalidTransition):
-        t2.reject(bob, "changed my mind")
-
-
-def test_provisioning_failure_and_audited_retry():
-    t = approved()
-    t.fail_provisioning(SYSTEM, "backend down")
-    assert t.status == TicketStatus.PROVISIONING_FAILED
-    with pytest.raises(PermissionDenied):
-        t.retry_provisioning(bob)
-    t.retry_provisioning(carol, "backend is back")
-    assert t.status == TicketStatus.APPROVED
-    assert (t.history[-1].action, t.history[-1].actor, t.history[-1].comment) == (
-        "provisioning_retried", "carol", "backend is back")
-    t.complete_provisioning(SYSTEM, "PRV-9")
+def test_following_an_unchanged_process_changes_nothing_and_a_final_ticket_stays_final():
+    t = submitted()
+    t.events.clear()
+    assert not t.follow(Progress(running=True, steps=(MANAGER_STEP,)))
+    assert t.events == []
+    t.follow(Progress(running=False, outcome="completed"))
+    assert not t.follow(Progress(running=True, steps=(MANAGER_STEP,)))
     assert t.status == TicketStatus.COMPLETED
-    assert [e.type for e in t.events][-3:] == ["ticket.provisioning_failed", "ticket.provisioning_retried",
-                                               "ticket.completed"]
 
 
-def test_allowed_actions_follow_the_rules():
-    t = new_ticket()
-    assert t.allowed_actions(alice) == ["edit", "submit"]
-    assert t.allowed_actions(bob) == []
+def test_a_new_step_is_announced_once_with_who_may_act():
+    t = draft()
     t.submit(alice)
-    assert t.allowed_actions(alice) == []
-    assert t.allowed_actions(bob) == ["approve", "reject"]
-    assert pending(requester=boss).allowed_actions(boss) == []
-    t.approve(bob)
-    t.fail_provisioning(SYSTEM, "x")
-    assert t.allowed_actions(carol) == ["retry_provisioning"]
+    t.events.clear()
+    t.follow(Progress(running=True, steps=(MANAGER_STEP,)))
+    t.follow(Progress(running=True, steps=(MANAGER_STEP,)))
+    (created,) = [e for e in t.events if e.type == "task.created"]
+    assert created.data["task"]["candidate_groups"] == ["managers"] and created.data["task"]["name"] == "Manager Approval"
 
 
-def test_event_message_round_trip():
-    t = new_ticket()
-    message = t.events[0].to_message()
-    assert set(message) == {"event_id", "type", "version", "occurred_at", "ticket_id", "actor", "data"}
-    assert message["version"] == 1
-    again = ev.event_from_message(message)
-    assert again == t.events[0]
-    with pytest.raises(ValueError):
-        ev.event_from_message({**message, "type": "ticket.unknown"})
+def test_who_may_complete_a_step():
+    t = submitted()
+    assert t.refusal(bob, MANAGER_STEP) is None
+    assert t.refusal(erin, MANAGER_STEP) == Refusal.NOT_A_CANDIDATE
+    own = Ticket.create(bob, "it_request", "Mine", {})
+    assert own.refusal(bob, MANAGER_STEP) == Refusal.OWN_TICKET
+    assert own.refusal(bob, MANAGER_STEP, separation_of_duties=False) is None
 
 
-def test_each_event_has_its_own_id():
-    t = approved()
-    assert len({e.event_id for e in t.events}) == len(t.events) == 3
+def test_the_last_editor_counts_as_a_requester():
+    t = draft()
+    t.update(User("carol", roles=frozenset({"admin"}), groups=frozenset({"managers"})), fields={"priority": "high"})
+    assert t.refusal(User("carol", groups=frozenset({"managers"})), MANAGER_STEP) == Refusal.LAST_EDITOR
+
+
+def test_nobody_decides_two_steps_of_one_ticket_unless_the_process_allows_it():
+    t = submitted()
+    t.record_step(frank, MANAGER_STEP, {"approved": True}, None)
+    assert t.deciders == ["frank"]
+    assert t.refusal(frank, FINANCE_STEP) == Refusal.SECOND_DECISION
+    assert t.refusal(frank, FINANCE_STEP, four_eyes=False) is None
+    info = Step(task_id="t3", definition_key="Note", name="Note", candidate_groups=("finance",))
+    assert t.refusal(frank, info) is None  # not a decision
+
+
+def test_an_assigned_step_is_only_for_its_assignee():
+    step = Step(task_id="t", definition_key="Confirm", name="Confirm", candidate_groups=("managers",), assignee="alice")
+    assert step.is_candidate(alice) and not step.is_candidate(bob)
+
+
+def test_a_completed_step_is_recorded_with_its_values_and_comment():
+    t = submitted()
+    t.events.clear()
+    t.record_step(bob, MANAGER_STEP, {"approved": False}, "Too dear")
+    entry = t.history[-1]
+    assert (entry.action, entry.actor, entry.comment) == ("step_completed", "bob", "Too dear")
+    assert entry.details == {"step": "ManagerApproval", "step_name": "Manager Approval", "task_id": "t1",
+                             "values": {"approved": False}}
+    assert [e.type for e in t.events] == ["task.completed"]
+
+
+def test_withdraw_delete_resubmit_and_retry_rules():
+    t = submitted()
+    with pytest.raises(PermissionDenied):
+        t.withdraw(erin)
+    t.withdraw(alice, "Not needed")
+    assert (t.status, t.steps, t.history[-1].comment) == (TicketStatus.WITHDRAWN, [], "Not needed")
+    with pytest.raises(InvalidTransition):
+        t.withdraw(alice)
+    t.ensure_resubmittable(alice)
+    assert t.allowed_actions(alice) == ["resubmit"]
+    with pytest.raises(InvalidTransition):
+        t.ensure_deletable(alice)
+    d = draft()
+    d.ensure_deletable(carol)
+    assert d.allowed_actions(alice) == ["edit", "submit", "delete"]
+    failing = submitted()
+    failing.follow(Progress(running=True, automated=("Provision Service",), incident="down"))
+    assert failing.allowed_actions(carol) == ["withdraw", "retry"]
+    with pytest.raises(PermissionDenied):
+        failing.ensure_retryable(bob)
