@@ -1,297 +1,314 @@
-"""Use cases over the in-memory adapters: coordination of store and engine, and what happens
-when one of them fails half-way."""
+"""Use cases over real adapters (the in-memory stack, SQLite and the embedded engine): coordination of
+store and engine, and what happens when one of them fails half-way."""
 
 from __future__ import annotations
 
 import threading
-
 import pytest
 
-from pflow.adapters.memory.repository import InMemoryUnitOfWork
 from pflow.domain.errors import (
     ConcurrencyConflict,
     EngineUnavailable,
     InvalidTransition,
-    NotFound,
     PermissionDenied,
     ServiceUnavailable,
+    ValidationError,
 )
 from pflow.domain.model import TicketStatus
-from pflow.ports.repository import TicketQuery
-from pflow.ports.workflow import InstanceState
-from tests.support import TEST_USERS
+from pflow.ports.process import InstanceState
+from pflow.ports.repository import TaskQuery
+from tests.support import TEST_USERS, build_stack
 
-alice, erin, bob, dave, carol = (TEST_USERS.get(n) for n in ("alice", "erin", "bob", "dave", "carol"))
+alice, erin, bob, dave, frank, fiona, sam, carol = (
+    TEST_USERS.get(n) for n in ("alice", "erin", "bob", "dave", "frank", "fiona", "sam", "carol"))
+
+
+@pytest.fixture(params=["memory", "sqlite", "embedded"])
+def stack(request, tmp_path):
+    s = build_stack(request.param, tmp_path)
+    yield s
+    s.close()
 
 
 @pytest.fixture
-def svc(memory_stack):
-    return memory_stack.tickets
+def memory_stack(tmp_path):
+    s = build_stack("memory", tmp_path)
+    yield s
+    s.close()
 
 
-@pytest.fixture
-def engine(memory_stack):
-    return memory_stack.engine
-
-
-def submitted(svc, requester=alice, title="Laptop"):
-    t = svc.create(requester, {"title": title})
+def it_request(svc, requester=alice, title="Laptop", **fields):
+    t = svc.create(requester, {"title": title, "fields": fields})
     return svc.submit(requester, t.id)
 
 
-def fail_next_commit(monkeypatch):
-    original = InMemoryUnitOfWork._commit
-    calls = {"n": 0}
+def purchase(svc, amount, requester=alice):
+    t = svc.create(requester, {"type": "purchase_request", "title": "Chairs",
+                               "fields": {"amount": amount, "supplier": "ACME"}})
+    return svc.submit(requester, t.id)
+
+
+def fail_commits(stack, monkeypatch, count=1):
+    """The next ``count`` unit-of-work commits fail as if the database went away."""
+    uow_class = type(stack.container.uow())
+    original = uow_class._commit
+    left = {"n": count}
 
     def failing(self):
-        calls["n"] += 1
-        if calls["n"] == 1:
+        if left["n"] > 0:
+            left["n"] -= 1
             raise ServiceUnavailable("database", "the database went away")
         return original(self)
 
-    monkeypatch.setattr(InMemoryUnitOfWork, "_commit", failing)
+    monkeypatch.setattr(uow_class, "_commit", failing)
 
 
-def test_submit_starts_the_process_with_the_ticket_id_as_business_key(svc, engine):
-    t = submitted(svc)
-    assert t.status == TicketStatus.PENDING_APPROVAL
-    task = engine.find_user_task(t.id)
-    assert task is not None and task.candidate_groups == ("managers",)
-    assert engine.process_state(t.id).variables["requester"] == "alice"
+def later(stack, seconds=60):
+    """Reconciliation heals what the engine completed longer ago than heal_after_s: move that horizon."""
+    stack.tickets.heal_after_s = -seconds
 
 
-def test_submit_with_the_engine_down_changes_nothing(svc, engine):
-    t = svc.create(alice, {"title": "Laptop"})
-    engine.available = False
+def test_submit_starts_the_types_process_with_the_ticket_as_typed_variables(stack):
+    t = purchase(stack.tickets, 5000)
+    view = stack.engine.instance(t.id)
+    assert view.process_key == "purchase_request"
+    assert view.variables["amount"] == 5000 and view.variables["supplier"] == "ACME"
+    assert (view.variables["requester"], view.variables["ticket_type"], view.variables["ticket_id"]) == (
+        "alice", "purchase_request", t.id)
+    assert [s.name for s in t.steps] == ["Manager Approval"] and t.definition_id == view.definition_id
+
+
+def test_unknown_fields_and_types_are_named(stack):
+    with pytest.raises(ValidationError) as caught:
+        stack.tickets.create(alice, {"type": "purchase_request", "title": "x", "fields": {"amount": 1, "colour": 2}})
+    assert set(caught.value.details) == {"supplier", "colour"}
+    with pytest.raises(ValidationError) as caught:
+        stack.tickets.create(alice, {"type": "holiday", "title": "x"})
+    assert "type" in caught.value.details
+
+
+def test_submit_with_the_engine_down_changes_nothing(stack):
+    if stack.kind == "embedded":
+        pytest.skip("the embedded engine lives in the tickets' own database: it is down exactly when the store is")
+    t = stack.tickets.create(alice, {"title": "Laptop"})
+    stack.take_engine_down()
     with pytest.raises(EngineUnavailable):
-        svc.submit(alice, t.id)
-    engine.available = True
-    assert svc.get(alice, t.id).status == TicketStatus.DRAFT
-    assert engine.process_state(t.id) is None
-    assert svc.submit(alice, t.id).status == TicketStatus.PENDING_APPROVAL
+        stack.tickets.submit(alice, t.id)
+    stack.bring_engine_back()
+    assert stack.tickets.get(alice, t.id).status == TicketStatus.DRAFT
+    assert stack.engine.instance(t.id) is None
 
 
-def test_submit_whose_commit_fails_cancels_the_new_instance(svc, engine, monkeypatch):
-    t = svc.create(alice, {"title": "Laptop"})
-    fail_next_commit(monkeypatch)
+def test_submit_whose_commit_fails_cancels_the_new_instance(stack, monkeypatch):
+    t = stack.tickets.create(alice, {"title": "Laptop"})
+    fail_commits(stack, monkeypatch)
     with pytest.raises(ServiceUnavailable):
-        svc.submit(alice, t.id)
-    assert svc.get(alice, t.id).status == TicketStatus.DRAFT
-    assert engine.process_state(t.id).state == InstanceState.TERMINATED
-    assert engine.find_user_task(t.id) is None
-    again = svc.submit(alice, t.id)
-    assert again.status == TicketStatus.PENDING_APPROVAL and engine.find_user_task(t.id) is not None
+        stack.tickets.submit(alice, t.id)
+    assert stack.tickets.get(alice, t.id).status == TicketStatus.DRAFT
+    assert stack.engine.instance(t.id).state == InstanceState.TERMINATED
+    assert stack.tickets.submit(alice, t.id).status == TicketStatus.IN_PROGRESS
 
 
-def test_approve_with_the_engine_down_changes_nothing(svc, engine):
-    t = submitted(svc)
-    engine.available = False
-    with pytest.raises(EngineUnavailable):
-        svc.approve(bob, t.id)
-    engine.available = True
-    assert svc.get(bob, t.id).status == TicketStatus.PENDING_APPROVAL
-    assert engine.find_user_task(t.id) is not None
+def test_a_step_is_completed_with_its_form_checked_first(stack):
+    t = purchase(stack.tickets, 5000)
+    task = t.steps[0].task_id
+    with pytest.raises(ValidationError) as caught:
+        stack.tickets.complete_task(bob, task, {"manager_decision": "maybe", "extra": 1})
+    assert set(caught.value.details) == {"manager_decision", "extra"}
+    with pytest.raises(ValidationError) as caught:
+        stack.tickets.complete_task(bob, task, {"manager_decision": "reject"})
+    assert "comment" in caught.value.details  # a rejection says why
+    assert stack.engine.open_tasks(t.id)[0].id == task  # nothing moved
+    done = stack.tickets.complete_task(bob, task, {"manager_decision": "approve"}, "ok")
+    assert [s.name for s in done.steps] == ["Finance Approval"]
+    assert stack.engine.instance(t.id).variables["manager_decision"] == "approve"
 
 
-def test_a_lost_approval_commit_is_healed_by_the_worker(memory_stack, svc, engine, monkeypatch):
-    t = submitted(svc)
-    fail_next_commit(monkeypatch)
-    with pytest.raises(ServiceUnavailable):
-        svc.approve(bob, t.id, "go ahead")
-    assert svc.get(bob, t.id).status == TicketStatus.PENDING_APPROVAL
-    assert "ProvisionService" in engine.process_state(t.id).active_activity_ids
-    assert memory_stack.worker().run_once() == 1
-    healed = svc.get(bob, t.id)
-    assert healed.status == TicketStatus.COMPLETED and healed.approver == "bob"
-    actions = [(h.action, h.actor) for h in healed.history]
-    assert ("approved", "bob") in actions and actions[-1] == ("completed", "system")
-    # What the manager wrote stays theirs; how it was recorded is a system fact beside it.
-    assert healed.history[-2].comment == "go ahead"
-    assert healed.history[-2].details == {"recorded_from": "engine"}
+def test_rules_are_checked_before_the_engine_is_touched(stack):
+    t = it_request(stack.tickets)
+    task = t.steps[0].task_id
+    for user, reason in ((alice, "own_ticket"), (fiona, "not_a_candidate"), (carol, "not_a_candidate")):
+        with pytest.raises(PermissionDenied) as caught:
+            stack.tickets.complete_task(user, task, {"approved": True})
+        assert caught.value.details["reason"] == reason
+    assert [x.id for x in stack.engine.open_tasks(t.id)] == [task]
 
 
-def test_a_lost_rejection_commit_is_healed_by_the_next_attempt(svc, engine, monkeypatch):
-    t = submitted(svc)
-    fail_next_commit(monkeypatch)
-    with pytest.raises(ServiceUnavailable):
-        svc.reject(bob, t.id, "too expensive")
-    with pytest.raises(ConcurrencyConflict, match="already rejected by bob"):
-        svc.approve(dave, t.id)
-    healed = svc.get(bob, t.id)
-    assert healed.status == TicketStatus.REJECTED and healed.history[-1].comment.startswith("too expensive")
-
-
-def test_two_managers_at_once_exactly_one_wins(svc):
-    t = submitted(svc)
+def test_two_completions_of_one_step_one_wins_the_other_is_told_who(stack):
+    t = it_request(stack.tickets)
+    task = t.steps[0].task_id
+    results = {}
     barrier = threading.Barrier(2)
-    outcomes = {}
 
-    def decide(manager):
+    def complete(user):
         barrier.wait()
         try:
-            svc.approve(manager, t.id)
-            outcomes[manager.username] = "ok"
-        except (ConcurrencyConflict, InvalidTransition) as exc:  # both are a 409
-            outcomes[manager.username] = exc.message
+            results[user.username] = stack.tickets.complete_task(user, task, {"approved": True})
+        except ConcurrencyConflict as exc:
+            results[user.username] = exc
 
-    threads = [threading.Thread(target=decide, args=(m,)) for m in (bob, dave)]
+    threads = [threading.Thread(target=complete, args=(u,)) for u in (bob, dave)]
     for th in threads:
         th.start()
     for th in threads:
-        th.join()
-    assert sorted(outcomes.values()).count("ok") == 1
-    final = svc.get(bob, t.id)
-    assert final.status == TicketStatus.APPROVED
-    assert [h.action for h in final.history].count("approved") == 1
-    loser = next(v for v in outcomes.values() if v != "ok")
-    assert f"already approved by {final.approver}" in loser or "ticket that is approved" in loser
+        th.join(20)
+    errors = [r for r in results.values() if isinstance(r, ConcurrencyConflict)]
+    assert len(errors) == 1 and "already completed by" in errors[0].message
+    history = stack.tickets.get(carol, t.id).history
+    assert [h.action for h in history].count("step_completed") == 1
 
 
-def test_the_winner_succeeds_even_if_the_loser_reconciled_first(svc, engine):
-    """The loser of a race heals the ticket from the engine's decision; the winner's later commit
-    then finds a newer version holding its own decision, which is a success, not a conflict."""
-    t = submitted(svc)
-    complete = engine.complete_user_task
-
-    def complete_then_loser_reconciles(*args, **kwargs):
-        complete(*args, **kwargs)
-        svc.reconcile(t.id)
-
-    engine.complete_user_task = complete_then_loser_reconciles
-    approved = svc.approve(bob, t.id, "fine")
-    assert approved.status == TicketStatus.APPROVED and approved.approver == "bob"
-    assert [h.action for h in svc.get(bob, t.id).history].count("approved") == 1
+def test_the_approve_shortcut_needs_exactly_one_decision_for_the_caller(stack):
+    t = stack.tickets.create(alice, {"type": "access_request", "title": "CRM",
+                                     "fields": {"system": "crm", "access_level": "read"}})
+    t = stack.tickets.submit(alice, t.id)
+    assert sorted(s.name for s in t.steps) == ["Manager Approval", "Security Review"]
+    assert "approve" in stack.tickets.allowed_actions(bob, t) and "approve" in stack.tickets.allowed_actions(sam, t)
+    stack.tickets.approve(bob, t.id)
+    with pytest.raises(PermissionDenied):
+        stack.tickets.approve(fiona, t.id)
+    done = stack.tickets.approve(sam, t.id)
+    assert [s.name for s in done.steps] == [] and done.current_steps == ["Grant Access"]
 
 
-def test_the_approver_succeeds_when_the_worker_provisioned_before_the_approve_commit(svc, engine):
-    """The engine commits the approval first; a fast worker picks the provisioning task up, heals the
-    ticket from the engine's decision and completes it, all before approve's own commit, which then
-    finds a newer version. The approval went through: a success, not a conflict."""
-    t = submitted(svc)
-    complete = engine.complete_user_task
-
-    def complete_then_worker_provisions(*args, **kwargs):
-        complete(*args, **kwargs)
-        svc.prepare_provisioning(t.id)  # reconciles: the ticket is approved from the engine's variables
-        svc.complete_provisioning(t.id, "PRV-1")
-
-    engine.complete_user_task = complete_then_worker_provisions
-    done = svc.approve(bob, t.id, "fine")
-    assert done.status == TicketStatus.COMPLETED and done.approver == "bob"
-    assert [h.action for h in svc.get(bob, t.id).history].count("approved") == 1
+def test_a_lost_completion_is_recorded_from_the_engine_once_it_is_old_enough(stack, monkeypatch):
+    t = it_request(stack.tickets)
+    fail_commits(stack, monkeypatch)
+    with pytest.raises(ServiceUnavailable):
+        stack.tickets.approve(bob, t.id, "go ahead")
+    fresh = stack.tickets.sync(t.id)
+    assert "step_completed" not in [h.action for h in fresh.history]  # maybe still on its way: not yet
+    later(stack)
+    healed = stack.tickets.sync(t.id)
+    entry = [h for h in healed.history if h.action == "step_completed"][0]
+    assert (entry.actor, entry.comment, entry.details["recorded_from"]) == ("bob", "go ahead", "engine")
+    assert entry.details["values"] == {"approved": True}
+    assert healed.current_steps == ["Provision Service"] and healed.deciders == ["bob"]
 
 
-def test_a_conflict_from_someone_else_s_decision_is_still_a_conflict(svc, engine):
-    t = submitted(svc)
-    complete = engine.complete_user_task
+@pytest.mark.parametrize("requester, decider, reason", [
+    ("dave", "dave", "own_ticket"), ("alice", "fiona", "not_a_candidate"), ("alice", "mallory", "not_a_candidate")])
+def test_a_completion_in_the_engine_that_breaks_the_rules_is_refused_and_the_process_starts_over(
+        stack, requester, decider, reason):
+    t = it_request(stack.tickets, requester=TEST_USERS.get(requester))
+    stack.engine.complete_task(t.steps[0].task_id, {"approved": True}, completed_by=decider)
+    later(stack)
+    healed = stack.tickets.sync(t.id)
+    refused = [h for h in healed.history if h.action == "engine_step_refused"]
+    assert refused and refused[0].details["reason"] == reason and refused[0].details["by"] == decider
+    assert healed.status == TicketStatus.IN_PROGRESS and [s.name for s in healed.steps] == ["Manager Approval"]
+    assert "step_completed" not in [h.action for h in healed.history]
+    assert stack.tickets.approve(bob, t.id).current_steps == ["Provision Service"]
 
-    def complete_then_another_manager_rejects_in_the_store(*args, **kwargs):
-        complete(*args, **kwargs)
-        with svc._uow() as uow:  # a write the engine did not make: another manager's decision
-            other = uow.tickets.get(t.id)
-            other.reject(dave, "no", separation_of_duties=False)
-            uow.commit()
 
-    engine.complete_user_task = complete_then_another_manager_rejects_in_the_store
+def test_the_worker_following_its_step_does_not_make_the_approval_fail(stack):
+    """The engine wakes the worker as soon as the decision is in; its sync of the ticket races the
+    approval's own commit, which must still record the step as the decider's."""
+    svc = stack.tickets
+    t = it_request(svc)
+    monkeypatched = stack.container.service_engine()
+    original = monkeypatched.complete_task
+    monkeypatched.complete_task = lambda *a, **k: (original(*a, **k), svc.sync(t.id))[0]
+    try:
+        done = svc.approve(bob, t.id, "go")
+    finally:
+        monkeypatched.complete_task = original
+    entry = [h for h in done.history if h.action == "step_completed"]
+    assert len(entry) == 1 and entry[0].actor == "bob" and "recorded_from" not in entry[0].details
+
+
+def test_commands_never_open_a_unit_of_work_inside_another(stack):
+    open_now = threading.local()
+    deepest = []
+    factory = stack.tickets._uow
+
+    class Counting:
+        def __init__(self):
+            self._inner = factory()
+
+        def __enter__(self):
+            open_now.n = getattr(open_now, "n", 0) + 1
+            deepest.append(open_now.n)
+            return self._inner.__enter__()
+
+        def __exit__(self, *exc):
+            open_now.n -= 1
+            return self._inner.__exit__(*exc)
+
+    stack.tickets._uow = Counting
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
     with pytest.raises(ConcurrencyConflict):
-        svc.approve(bob, t.id, "fine")
+        stack.tickets.complete_task(dave, t.steps[0].task_id, {"approved": True})
+    stack.tickets.sync(t.id)
+    assert max(deepest) == 1
 
 
-def test_deciding_when_the_process_was_stopped_starts_it_again_and_decides(svc, engine):
-    t = submitted(svc)
-    engine.cancel_process(t.id, "operator cancelled")
-    decided = svc.approve(bob, t.id)
-    assert decided.status == TicketStatus.APPROVED
-    assert [h.action for h in decided.history][-2:] == ["process_restarted", "approved"]
-
-
-def test_rules_are_checked_before_the_engine_is_touched(svc, engine):
-    t = submitted(svc)
+def test_withdraw_cancels_the_instance_and_resubmit_makes_a_new_draft(stack):
+    t = purchase(stack.tickets, 5000)
     with pytest.raises(PermissionDenied):
-        svc.approve(alice, t.id)
+        stack.tickets.withdraw(erin, t.id)
+    w = stack.tickets.withdraw(alice, t.id, "not needed")
+    assert w.status == TicketStatus.WITHDRAWN
+    assert stack.engine.instance(t.id).state == InstanceState.TERMINATED
+    assert stack.tickets.tasks(bob, TaskQuery(username="bob")).total == 0
+    new = stack.tickets.resubmit(alice, t.id)
+    assert (new.status, new.type, new.fields) == (TicketStatus.DRAFT, "purchase_request", w.fields)
+    assert stack.tickets.get(alice, t.id).history[-1].details == {"ticket_id": new.id}
+
+
+def test_a_draft_is_deleted_by_its_requester_only(stack):
+    t = stack.tickets.create(alice, {"title": "Typo"})
     with pytest.raises(PermissionDenied):
-        svc.approve(carol, t.id)
-    assert engine.find_user_task(t.id) is not None
+        stack.tickets.delete(erin, t.id)
+    stack.tickets.delete(alice, t.id)
+    with pytest.raises(Exception):
+        stack.tickets.get(alice, t.id)
+    s = it_request(stack.tickets)
+    with pytest.raises(InvalidTransition):
+        stack.tickets.delete(alice, s.id)
 
 
-def test_requesters_see_only_their_own_tickets(svc):
-    mine = svc.create(alice, {"title": "mine"})
-    theirs = svc.create(erin, {"title": "theirs"})
-    listed = svc.list(alice, TicketQuery(requester="erin"))
-    assert [t.id for t in listed.items] == [mine.id]
-    with pytest.raises(NotFound):
-        svc.get(alice, theirs.id)
-    assert {t.id for t in svc.list(bob, TicketQuery()).items} == {mine.id, theirs.id}
-
-
-def test_the_inbox_holds_others_pending_tickets_oldest_first(svc):
-    first = submitted(svc, alice, "first")
-    svc.create(alice, {"title": "a draft"})
-    second = submitted(svc, erin, "second")
-    boss = TEST_USERS.get("dave")
-    own = svc.create(boss, {"title": "dave's own"})
-    svc.submit(boss, own.id)
-    inbox = svc.inbox(boss)
-    assert [t.id for t in inbox.items] == [first.id, second.id]
+def test_a_failed_automated_step_needs_attention_until_an_admin_retries(stack):
+    stack.container.provisioner().failing = True
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    worker = stack.worker()
+    for _ in range(3):
+        for task in stack.engine.fetch_and_lock("w", [worker.topics[0]], business_key=t.id):
+            stack.engine.fail(task.id, "w", "backend down", retries=0, retry_timeout_ms=0)
+    failing = stack.tickets.sync(t.id)
+    assert (failing.status, failing.attention) == (TicketStatus.NEEDS_ATTENTION, "backend down")
     with pytest.raises(PermissionDenied):
-        svc.inbox(alice)
-
-
-def test_failed_provisioning_and_admin_retry(memory_stack, svc, engine):
-    provisioner = memory_stack.container.provisioner()
-    t = submitted(svc)
-    svc.approve(bob, t.id)
-    worker = memory_stack.worker()
-    provisioner.failing = True
-    for _ in range(3):  # retries count down 2, 1, 0
-        _run_when_ready(engine, worker, t.id)
-    failed = svc.get(carol, t.id)
-    assert failed.status == TicketStatus.PROVISIONING_FAILED
-    assert engine.process_state(t.id).state == InstanceState.INCIDENT
-    provisioner.failing = False
-    with pytest.raises(PermissionDenied):
-        svc.retry_provisioning(bob, t.id)
-    retried = svc.retry_provisioning(carol, t.id, "backend fixed")
-    assert retried.status == TicketStatus.APPROVED
+        stack.tickets.retry(bob, t.id)
+    stack.container.provisioner().failing = False
+    retried = stack.tickets.retry(carol, t.id, "fixed")
+    assert retried.status == TicketStatus.IN_PROGRESS
     assert worker.run_once() == 1
-    done = svc.get(carol, t.id)
-    assert done.status == TicketStatus.COMPLETED
-    assert [h.action for h in done.history][-3:] == ["provisioning_failed", "provisioning_retried", "completed"]
-    assert done.history[-2].actor == "carol"
+    assert stack.tickets.get(carol, t.id).status == TicketStatus.COMPLETED
 
 
-def test_retry_with_the_engine_down_puts_the_ticket_back(memory_stack, svc, engine):
-    t = submitted(svc)
-    svc.approve(bob, t.id)
-    task = engine.fetch_and_lock("w", ["ticket-processing"])[0]
-    engine.handle_external_task_failure(task.id, "w", "boom", retries=0, retry_timeout_ms=0)
-    svc.report_provisioning_failure(t.id, "boom")
-    original = engine.set_external_task_retries
-
-    def down(*args, **kwargs):
-        raise EngineUnavailable(engine.name)
-
-    engine.set_external_task_retries = down
-    with pytest.raises(EngineUnavailable):
-        svc.retry_provisioning(carol, t.id)
-    engine.set_external_task_retries = original
-    back = svc.get(carol, t.id)
-    assert back.status == TicketStatus.PROVISIONING_FAILED
-    assert [h.action for h in back.history][-2:] == ["provisioning_retried", "provisioning_failed"]
+def test_a_stopped_process_needs_attention_and_the_retry_starts_it_again(stack):
+    t = it_request(stack.tickets)
+    stack.engine.cancel(t.id, "operator")
+    stopped = stack.tickets.sync(t.id)
+    assert (stopped.status, stopped.attention) == (TicketStatus.NEEDS_ATTENTION, "process_stopped")
+    again = stack.tickets.retry(carol, t.id)
+    assert again.status == TicketStatus.IN_PROGRESS and [s.name for s in again.steps] == ["Manager Approval"]
 
 
-def test_the_process_view_follows_the_engine(svc):
-    t = svc.create(alice, {"title": "x"})
-    view = svc.process(alice, t.id)
-    assert view.state is None and 'id="ticket_approval"' in view.definition_xml
-    svc.submit(alice, t.id)
-    view = svc.process(alice, t.id)
-    assert view.state == "active" and view.active_activity_ids == ("ManagerApproval",)
+def test_a_draft_whose_submission_was_lost_has_its_instance_cancelled(stack):
+    t = stack.tickets.create(alice, {"title": "Laptop"})
+    stack.engine.start("ticket_approval", t.id, {"ticket_id": t.id})
+    assert stack.tickets.sync(t.id).status == TicketStatus.DRAFT
+    assert stack.engine.instance(t.id).state == InstanceState.TERMINATED
 
 
-def _run_when_ready(engine, worker, key):
-    """Run the worker once, first making a task whose retry timeout is pending fetchable now."""
-    for task in engine.find_external_tasks(key):
-        if task.retries:
-            engine.set_external_task_retries(task.id, task.retries)
-    assert worker.run_once() == 1
+def test_the_inbox_of_each_group(stack):
+    svc = stack.tickets
+    purchase(svc, 5000)
+    it_request(svc, requester=dave)
+    assert svc.tasks(bob, TaskQuery(username="bob")).total == 2
+    assert svc.tasks(dave, TaskQuery(username="dave")).total == 1  # not his own
+    assert svc.tasks(fiona, TaskQuery(username="fiona")).total == 0
+    assert svc.tasks(bob, TaskQuery(username="bob", type="purchase_request")).total == 1
