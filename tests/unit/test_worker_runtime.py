@@ -10,7 +10,9 @@ import pytest
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.domain.errors import EngineUnavailable
 from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings, retry_plan
-from pflow.ports.workflow import PROVISIONING_TOPIC, InstanceState
+from pflow.ports.process import InstanceState
+
+PROVISIONING_TOPIC = "ticket-processing"
 from tests.support import BPMN, wait_until
 
 
@@ -23,12 +25,11 @@ class RecordingEngine(InMemoryWorkflowEngine):
         self.extensions: list[str] = []
         self.deploy(BPMN)
 
-    def handle_external_task_failure(self, task_id, worker_id, error_message, *, retries, retry_timeout_ms,
-                                     error_details=None):
+    def fail(self, task_id, worker_id, error_message, *, retries, retry_timeout_ms, error_details=None):
         self.failures.append(dict(task_id=task_id, worker_id=worker_id, message=error_message, retries=retries,
                                   timeout=retry_timeout_ms, details=error_details))
-        super().handle_external_task_failure(task_id, worker_id, error_message, retries=retries,
-                                             retry_timeout_ms=retry_timeout_ms, error_details=error_details)
+        super().fail(task_id, worker_id, error_message, retries=retries, retry_timeout_ms=retry_timeout_ms,
+                     error_details=error_details)
 
     def extend_lock(self, task_id, worker_id, new_duration_ms):
         self.extensions.append(task_id)
@@ -36,9 +37,9 @@ class RecordingEngine(InMemoryWorkflowEngine):
 
 
 def approved(engine, key):
-    engine.start_process(key, {"requester": "alice"})
-    task = engine.find_user_task(key)
-    engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+    engine.start("ticket_approval", key, {"requester": "alice"})
+    task = engine.open_tasks(key)[0]
+    engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
 
 
 class Handler:
@@ -103,7 +104,7 @@ def test_a_successful_handler_completes_the_task_with_its_variables(engine, star
     approved(engine, "k1")
     handler = Handler()
     worker = started(ExternalTaskWorker(engine, [handler], settings()))
-    state = wait_until(lambda: (s := engine.process_state("k1")).state == InstanceState.COMPLETED and s)
+    state = wait_until(lambda: (s := engine.instance("k1")).state == InstanceState.COMPLETED and s)
     assert state.variables["fulfilment_reference"] == "REF-k1"
     assert handler.calls == ["k1"] and worker.processed == 1 and worker.failed == 0
 
@@ -121,7 +122,7 @@ def test_failures_use_up_retries_with_growing_backoff_then_raise_an_incident(eng
     assert all(f["message"] == "RuntimeError: backend down" and "Traceback" in f["details"] for f in engine.failures)
     assert handler.incidents == [("k1", "RuntimeError: backend down")]
     assert handler.calls == ["k1", "k1", "k1"] and worker.failed == 3
-    state = engine.process_state("k1")
+    state = engine.instance("k1")
     assert state.state == InstanceState.INCIDENT and state.incidents == ("RuntimeError: backend down",)
     time.sleep(0.3)
     assert handler.calls == ["k1"] * 3  # not fetched again until an admin sets retries
@@ -142,7 +143,7 @@ def test_a_long_handler_keeps_its_lock(engine, started):
     assert engine.fetch_and_lock("w2", [PROVISIONING_TOPIC]) == []
     assert len(engine.extensions) >= 2
     release.set()
-    wait_until(lambda: engine.process_state("k1").state == InstanceState.COMPLETED)
+    wait_until(lambda: engine.instance("k1").state == InstanceState.COMPLETED)
 
 
 def test_handlers_run_concurrently_up_to_the_limit(engine, started):
@@ -183,7 +184,7 @@ def test_stop_lets_an_inflight_task_finish(engine):
     threading.Timer(0.3, release.set).start()
     worker.stop(timeout=5)
     assert worker.processed == 1 and worker.released == 0
-    assert engine.process_state("k1").state == InstanceState.COMPLETED
+    assert engine.instance("k1").state == InstanceState.COMPLETED
 
 
 def test_stop_ends_a_long_poll_instead_of_sitting_it_out(engine):
@@ -210,7 +211,7 @@ def test_a_task_still_running_when_the_grace_period_ends_is_released(engine):
     release.set()
     time.sleep(0.2)
     assert worker.processed == 0  # its late completion is refused: w2 holds the task now
-    engine.complete_external_task(again.id, "w2")
+    engine.complete(again.id, "w2")
 
 
 def test_an_unreachable_engine_is_retried_with_backoff(engine, started):
@@ -220,7 +221,7 @@ def test_an_unreachable_engine_is_retried_with_backoff(engine, started):
     time.sleep(0.3)
     engine.available = True
     approved(engine, "k1")
-    wait_until(lambda: engine.process_state("k1").state == InstanceState.COMPLETED, timeout=10)
+    wait_until(lambda: engine.instance("k1").state == InstanceState.COMPLETED, timeout=10)
 
 
 def test_run_once_processes_what_is_there(engine):
@@ -278,7 +279,7 @@ def test_engine_outage_while_reporting_is_retried(engine):
     worker = ExternalTaskWorker(engine, [Handler()], settings())
     worker.run_once()
     assert calls["n"] == 2 and worker.processed == 1
-    assert engine.process_state("k1").state == InstanceState.COMPLETED
+    assert engine.instance("k1").state == InstanceState.COMPLETED
 
 
 # --- outages of our own infrastructure are not failed attempts ---------------------------------
@@ -298,7 +299,7 @@ def test_a_handler_that_finds_a_dependency_down_gives_the_task_back_without_usin
     worker = ExternalTaskWorker(engine, [Handler(work)], settings(retry_backoff_ms=10))
     for _ in range(2):
         assert worker.run_once() == 1
-        wait_until(lambda: engine.find_external_tasks("k1")[0].lock_expires_at is None, timeout=2)
+        wait_until(lambda: engine.automated_steps("k1")[0].lock_expires_at is None, timeout=2)
         time.sleep(0.25)  # the postponement's pause (it grows with each one)
     assert [f["retries"] for f in engine.failures] == [3, 3]  # retries untouched (3 is "none used yet")
     assert [f["timeout"] for f in engine.failures] == [100, 200]
@@ -306,7 +307,7 @@ def test_a_handler_that_finds_a_dependency_down_gives_the_task_back_without_usin
                for f in engine.failures)  # what the engine (and Cockpit) shows carries no internal address
     assert worker.failed == 0 and worker.postponed == 2
     wait_until(lambda: worker.run_once() == 1, timeout=2)
-    assert engine.process_state("k1").state == InstanceState.COMPLETED
+    assert engine.instance("k1").state == InstanceState.COMPLETED
     assert "not counted as a failed attempt (3 retries still left)" in caplog.text
 
 
@@ -348,7 +349,7 @@ def test_an_incident_the_store_cannot_record_is_logged_and_the_worker_carries_on
     worker = ExternalTaskWorker(engine, [Failing(lambda task: (_ for _ in ()).throw(RuntimeError("no")))],
                                 settings(max_retries=1))
     assert worker.run_once() == 2  # both tasks ran: the first incident did not stop the second
-    assert engine.process_state("k1").state == InstanceState.INCIDENT  # the engine holds the fact
+    assert engine.instance("k1").state == InstanceState.INCIDENT  # the engine holds the fact
     assert "reconciliation takes it from the engine's incident" in caplog.text
     assert "Traceback" not in caplog.text
 
