@@ -26,9 +26,12 @@ on 7.24, deploy/camunda-dev/NOTES.md):
   one claim fails) and completes it with typed variables; a claim is given back
   when the completion is refused. A task the process assigned to someone
   (``camunda:assignee``) is reassigned to ``completed_by`` instead, since the
-  service has already decided that this user may complete it. The loser of two
-  concurrent completions gets ``ConcurrencyConflict`` (claimed by the other,
-  optimistic locking) or ``TaskNotFound`` (completed already).
+  service has already decided that this user may complete it; so is a claim older
+  than ``stale_claim_s`` (left by a completion whose engine stopped answering
+  before the claim could be given back). The loser of two concurrent completions
+  gets ``ConcurrencyConflict`` (claimed by the other, optimistic locking) or
+  ``TaskNotFound`` (completed already). A condition reading a variable the
+  completion did not give is ``ValidationError`` with Camunda's message.
 * external tasks: ``fetchAndLock`` long-polls with ``asyncResponseTimeout``, in
   slices of at most ``max_poll_ms``: Camunda wakes a waiting poll when a task is
   created or unlocked, but not when a lock or retry timeout runs out or retries
@@ -61,9 +64,9 @@ import time
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from pflow.adapters.bpmn.reader import BpmnReadError, ProcessDefinitionInfo, parse, read_processes
+from pflow.adapters.bpmn.reader import BpmnReadError, ProcessDefinitionInfo, parse, read_processes, split_names
 from pflow.domain.errors import ConcurrencyConflict, EngineUnavailable, NotFound, ValidationError
 from pflow.ports.process import (
     CompletedTask,
@@ -91,6 +94,8 @@ T = TypeVar("T")
 DEPLOYMENT_SOURCE = "pflow"
 MAX_ASYNC_RESPONSE_MS = 1_800_000  # Camunda refuses longer long polls
 POLL_MARGIN_S = 5.0  # read timeout beyond the long poll, so Camunda always answers first
+#: Camunda's words (500) for a condition or expression reading a variable the instance does not have
+UNRESOLVED_MARKERS = ("Unknown property used in expression", "Cannot resolve identifier")
 
 _STATES = {
     "ACTIVE": InstanceState.ACTIVE,
@@ -134,6 +139,14 @@ def _definition_key(definition_id: str) -> str:
     return definition_id.split(":", 1)[0] if definition_id.count(":") >= 2 else ""
 
 
+def _ordered(names: Iterable[str], written: str | None) -> tuple[str, ...]:
+    """Candidates in the order the BPMN lists them (Camunda's identity links come in no stable order);
+    names from an expression follow, sorted."""
+    found = set(names)
+    listed = [n for n in split_names(written) if n in found]
+    return tuple(dict.fromkeys(listed + sorted(found - set(listed))))
+
+
 def _same_content(deployed: str, content: bytes) -> bool:
     try:
         text = content.decode("utf-8-sig")
@@ -147,7 +160,7 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
 
     def __init__(self, base_url: str, process_keys: Sequence[str] | str | None = None, *, timeout_s: float = 10.0,
                  max_poll_ms: int = 2_000, report_attempts: int = 3, retry_pause_s: float = 0.2,
-                 client: CamundaClient | None = None) -> None:
+                 stale_claim_s: float = 60.0, client: CamundaClient | None = None) -> None:
         if max_poll_ms < 1:
             raise ValueError("max_poll_ms must be at least 1")
         if isinstance(process_keys, str):
@@ -157,6 +170,7 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         self.max_poll_ms = min(max_poll_ms, MAX_ASYNC_RESPONSE_MS)
         self.report_attempts = max(1, report_attempts)
         self.retry_pause_s = retry_pause_s
+        self.stale_claim_s = stale_claim_s
         self._client = client or CamundaClient(base_url, timeout_s=timeout_s)
         self.timeout_s = self._client.timeout_s
         # Deployed definitions never change: their XML and what the reader makes of it are cached by id.
@@ -457,7 +471,7 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         stopped = False
         for instance in self._running_instances(business_key):
             try:
-                self._client.delete(f"/process-instance/{instance['id']}", deleteReason=reason[:4000] or None)
+                self._client.delete(f"/process-instance/{instance['id']}")
             except CamundaHttpError as exc:
                 if exc.status == 404:
                     continue
@@ -580,8 +594,10 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             name=dto.get("name") or (info.name if info else "") or dto.get("taskDefinitionKey") or "",
             business_key=business_key, process_instance_id=dto.get("processInstanceId") or instance["id"],
             process_key=instance.get("definitionKey") or _definition_key(definition_id),
-            candidate_groups=tuple(dict.fromkeys(link["groupId"] for link in links if link.get("groupId"))),
-            candidate_users=tuple(dict.fromkeys(link["userId"] for link in links if link.get("userId"))),
+            candidate_groups=_ordered((link["groupId"] for link in links if link.get("groupId")),
+                                      info.candidate_groups if info else None),
+            candidate_users=_ordered((link["userId"] for link in links if link.get("userId")),
+                                     info.candidate_users if info else None),
             assignee=dto.get("assignee"), due=parse_date(dto.get("due")), created_at=parse_date(dto.get("created")),
             form=info.form if info else ())
 
@@ -599,9 +615,10 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
                 self._client.post(f"/task/{task_id}/claim", {"userId": completed_by})
                 claimed = True
             elif assignee != completed_by:
-                if not self._assigned_by_process(dto):
+                if not self._assigned_by_process(dto) and not self._claim_is_stale(task_id):
                     raise ConcurrencyConflict(f"user task {task_id} is being completed by {assignee}")
-                # The process assigned it; the service has decided that completed_by may complete it instead.
+                # The process assigned it, or a completion that failed left its claim behind: the service
+                # has decided that completed_by may complete it.
                 self._client.post(f"/task/{task_id}/assignee", {"userId": completed_by})
             self._client.post(f"/task/{task_id}/complete", {"variables": typed})
         except CamundaHttpError as exc:
@@ -611,8 +628,8 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
                 raise ConcurrencyConflict(f"user task {task_id} was completed concurrently") from None
             if _is_task_missing(exc):
                 raise TaskNotFound(f"user task {task_id} does not exist or is completed") from None
-            if exc.status in (400, 500) and ("variable" in exc.message.lower() or "Unknown property" in exc.message
-                                             or exc.type in ("ProcessEngineException", "InvalidRequestException")):
+            if exc.status == 400 or (exc.status == 500 and any(m in exc.message for m in UNRESOLVED_MARKERS)):
+                # Bad variables, or a condition reading a variable the completion did not give.
                 raise ValidationError(f"Camunda refused to complete user task {task_id}: {exc.message}") from None
             raise
         except EngineUnavailable:
@@ -626,6 +643,16 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         except (NotFound, ValidationError):
             return False
         return bool(info and info.assignee)
+
+    def _claim_is_stale(self, task_id: str) -> bool:
+        """Was the task's assignee set longer ago than ``stale_claim_s``? Then it is a claim a failed
+        completion could not give back (the engine stopped answering), not one on its way."""
+        log_entries = self._client.get("/history/identity-link-log", taskId=task_id, type="assignee",
+                                       sortBy="time", sortOrder="desc", maxResults=1) or []
+        when = parse_date(log_entries[0].get("time")) if log_entries else None
+        if when is None:
+            return False
+        return (datetime.now(timezone.utc) - when).total_seconds() > self.stale_claim_s
 
     def _unclaim(self, task_id: str) -> None:
         """Give back a claim whose completion failed, so other candidates can act (best effort)."""
