@@ -347,6 +347,29 @@ def test_deploying_is_by_content_and_an_older_file_never_becomes_the_latest_agai
     assert "New name" in engine.definition_xml(second.definition_id)
 
 
+def test_concurrent_deploys_of_a_new_file_make_one_version(url, tmp_path):
+    concurrent = own_key("concurrent")
+    path = tmp_path / "concurrent.bpmn"
+    path.write_text(SMALL.format(key=concurrent, pick="Once"), encoding="utf-8")
+    adapters = [CamundaWorkflowEngine(url, KEYS) for _ in range(4)]
+    barrier = threading.Barrier(len(adapters))
+    results = []
+
+    def deploy(adapter):
+        barrier.wait()
+        results.append(adapter.deploy(path)[0])
+
+    threads = [threading.Thread(target=deploy, args=(a,)) for a in adapters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a in adapters:
+        a.close()
+    assert len({r.definition_id for r in results}) == 1 and sum(r.created for r in results) == 1
+    assert len(requests.get(f"{url}/process-definition", params={"key": concurrent}, timeout=5).json()) == 1
+
+
 def test_a_fresh_adapter_sees_an_unchanged_file_as_deployed(url, files):
     fresh = CamundaWorkflowEngine(url, KEYS)
     try:
@@ -510,9 +533,12 @@ def test_unlock_frees_only_the_worker_s_own_lock(engine, key):
 
 def test_fetching_takes_only_tasks_of_the_adapter_s_processes(engine, url, key):
     engine.start(own_key("purchase_request"), key, {"amount": 1, "requester": "alice"})
-    decide(engine, key, "ManagerApproval", "approve", "bob")
     elsewhere = CamundaWorkflowEngine(url, [own_key("access_request")])
     try:
+        [task] = engine.open_tasks(key)
+        with pytest.raises(TaskNotFound):
+            elsewhere.task(task.id)  # open, but of a process the adapter does not serve
+        decide(engine, key, "ManagerApproval", "approve", "bob")
         assert elsewhere.fetch_and_lock("w1", [TOPIC], business_key=key) == []
         assert elsewhere.open_tasks(key) == [] and elsewhere.instance(key) is None
     finally:
