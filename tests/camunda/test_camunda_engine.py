@@ -5,6 +5,7 @@ reached, deployment by content, business-key uniqueness and lost answers."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
+from pflow.adapters.camunda import engine as camunda_engine
 from pflow.config import REPO_ROOT
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ValidationError
 from pflow.ports.process import DeploymentRejected, InstanceState, TaskLockedByOtherWorker, TaskNotFound
@@ -97,7 +99,7 @@ def delete_deployments(url: str) -> None:
 
 
 KEYS = [own_key(k) for k in ("purchase_request", "access_request", "ticket_approval", "small", "two_a", "two_b",
-                             "versions")]
+                             "versions", "concurrent_0", "concurrent_1")]
 
 
 @pytest.fixture(scope="module")
@@ -347,8 +349,13 @@ def test_deploying_is_by_content_and_an_older_file_never_becomes_the_latest_agai
     assert "New name" in engine.definition_xml(second.definition_id)
 
 
-def test_concurrent_deploys_of_a_new_file_make_one_version(url, tmp_path):
-    concurrent = own_key("concurrent")
+@pytest.mark.parametrize("across_processes", [False, True], ids=["threads", "processes"])
+def test_concurrent_deploys_of_a_new_file_make_one_version(url, tmp_path, monkeypatch, across_processes):
+    """Threads of one process take turns; separate processes (no shared lock, as simulated here) race
+    inside Camunda, whose duplicate filtering then lets both deploy: the later one is removed again."""
+    if across_processes:
+        monkeypatch.setattr(camunda_engine, "_DEPLOY_LOCK", contextlib.nullcontext())
+    concurrent = own_key(f"concurrent_{int(across_processes)}")
     path = tmp_path / "concurrent.bpmn"
     path.write_text(SMALL.format(key=concurrent, pick="Once"), encoding="utf-8")
     adapters = [CamundaWorkflowEngine(url, KEYS) for _ in range(4)]

@@ -10,8 +10,11 @@ on 7.24, deploy/camunda-dev/NOTES.md):
   is compared with every deployed version of each of its processes (their XML, as
   Camunda returns it byte for byte): a file already deployed is not deployed again
   (``created=False``, naming the version that has this content), and an older
-  content never becomes the latest. Camunda's filtering stays on for two
-  processes deploying the same new file at once. Parse errors (400
+  content never becomes the latest. Deploys in one process take turns; two
+  processes deploying the same new file at once race inside Camunda, whose
+  filtering then lets both deploy (measured: two versions, or two definitions
+  with the same version), so the later of two equal definitions removes its
+  deployment again. Parse errors (400
   ``ParseException`` with per-element details, or 500 "Could not parse") become
   ``DeploymentRejected`` with Camunda's message and element ids.
 * start: Camunda does not keep business keys unique, so a running instance for
@@ -96,6 +99,8 @@ MAX_ASYNC_RESPONSE_MS = 1_800_000  # Camunda refuses longer long polls
 POLL_MARGIN_S = 5.0  # read timeout beyond the long poll, so Camunda always answers first
 #: Camunda's words (500) for a condition or expression reading a variable the instance does not have
 UNRESOLVED_MARKERS = ("Unknown property used in expression", "Cannot resolve identifier")
+
+_DEPLOY_LOCK = threading.Lock()
 
 _STATES = {
     "ACTIVE": InstanceState.ACTIVE,
@@ -302,7 +307,10 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
     # ------------------------------------------------------------- deployment
 
     def deploy(self, bpmn_path: Path | str) -> list[Deployment]:
-        path = Path(bpmn_path)
+        with _DEPLOY_LOCK:  # in-process racers see each other's deployment; other processes: _undo_duplicate
+            return self._deploy(Path(bpmn_path))
+
+    def _deploy(self, path: Path) -> list[Deployment]:
         content = path.read_bytes()
         name = path.name if path.name.endswith((".bpmn", ".bpmn20.xml")) else path.name + ".bpmn"
         keys = self._process_keys_of(content, name)
@@ -310,7 +318,7 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         if keys and all(known.values()):
             for key, definition in known.items():
                 latest = self._latest_definition(key)
-                if latest and latest["id"] != definition["id"]:
+                if latest and latest["id"] != definition["id"] and not _same_content(self._xml(latest["id"]), content):
                     log.warning("%s: process %s has this content as version %s; the newer version %s stays the "
                                 "latest (deploying an older file never rolls a process back — change the file to "
                                 "deploy it again)", name, key, definition.get("version"), latest.get("version"))
@@ -325,14 +333,16 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             raise self._deployment_rejected(exc, name) from None
         deployment_id = result["id"]
         new = {d.get("key"): d for d in (result.get("deployedProcessDefinitions") or {}).values()}
+        if new and self._undo_duplicate(deployment_id, new, content, name):
+            new = {}
         deployments: list[Deployment] = []
         for key in keys or sorted(k for k in new if k):
             definition = new.get(key)
             created = definition is not None
             if definition is None:
-                # Another process deployed the same file a moment ago: Camunda answers with that deployment.
-                found = self._client.get("/process-definition", deploymentId=deployment_id, key=key) or []
-                definition = found[0] if found else self._deployed_with_content(key, content)
+                # Another process deployed the same file a moment ago: Camunda answers with that deployment
+                # (or ours was that duplicate and is gone again: then the content's earlier version).
+                definition = self._deployed_with_content(key, content)
             if definition is None:
                 raise DeploymentRejected(f"{name}: Camunda deployed it (deployment {deployment_id}) but has no "
                                          f"process definition {key!r} for it",
@@ -364,6 +374,34 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
                                      details={"bpmn_file": ["no executable process"]})
         return sorted(processes)
 
+    def _undo_duplicate(self, deployment_id: str, new: dict[str, dict[str, Any]], content: bytes, name: str) -> bool:
+        """Camunda's duplicate filtering is not safe against two processes deploying the same new file
+        at the same moment (measured on 7.24: both deploy, as consecutive versions or even both as the
+        same version). Of the definitions with this content, the first by (version, id) stays; a later
+        one removes its deployment again. Returns whether ours was removed."""
+        for key, definition in new.items():
+            mine = (int(definition.get("version") or 0), definition["id"])
+            versions = self._client.get("/process-definition", key=key, sortBy="version", sortOrder="desc",
+                                        maxResults=10) or []
+            if not any((int(d.get("version") or 0), d["id"]) < mine and d.get("key") == key
+                       and mine[0] - int(d.get("version") or 0) <= 1 and self._has_content(d, content)
+                       for d in versions):
+                return False
+        try:
+            self._client.delete(f"/deployment/{deployment_id}")  # no cascade: kept if an instance already runs on it
+        except CamundaHttpError as exc:
+            log.warning("%s was deployed twice at once (deployment %s) and the duplicate could not be removed: %s",
+                        name, deployment_id, exc.message)
+            return False
+        log.info("%s was deployed twice at once; removed the duplicate deployment %s", name, deployment_id)
+        return True
+
+    def _has_content(self, definition: dict[str, Any], content: bytes) -> bool:
+        try:
+            return _same_content(self._xml(definition["id"]), content)
+        except (NotFound, CamundaHttpError):  # a duplicate being removed meanwhile (Camunda answers 404 or 500)
+            return False
+
     def _latest_definition(self, key: str) -> dict[str, Any] | None:
         try:
             return self._client.get(f"/process-definition/key/{key}")
@@ -373,11 +411,18 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             raise
 
     def _deployed_with_content(self, key: str, content: bytes) -> dict[str, Any] | None:
-        """The deployed version of ``key`` whose XML is ``content`` (newest first), or None."""
-        versions = self._client.get("/process-definition", key=key, sortBy="version", sortOrder="desc") or []
-        for definition in versions:
-            if definition.get("key") == key and _same_content(self._xml(definition["id"]), content):
-                return definition
+        """The deployed version of ``key`` whose XML is ``content``, or None. Of a run of equal versions
+        (two processes deployed the file at once; ``_undo_duplicate`` removes the later), the first."""
+        versions = [d for d in self._client.get("/process-definition", key=key, sortBy="version",
+                                                sortOrder="desc") or [] if d.get("key") == key]
+        # Newest first; within one version (a deploy race, see _undo_duplicate) the survivor comes last.
+        versions.sort(key=lambda d: (int(d.get("version") or 0), d["id"]), reverse=True)
+
+        for i, definition in enumerate(versions):
+            if self._has_content(definition, content):
+                while i + 1 < len(versions) and self._has_content(versions[i + 1], content):
+                    i += 1
+                return versions[i]
         return None
 
     @staticmethod
