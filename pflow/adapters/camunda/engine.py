@@ -276,11 +276,14 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         return info
 
     def _names(self, definition_id: str | None) -> dict[str, str]:
+        """Activity names of a definition; empty when they cannot be read now (names are for display:
+        tasks a fetch has just locked must still reach the worker)."""
         if not definition_id:
             return {}
         try:
             return self._info(definition_id).names
-        except (NotFound, ValidationError):
+        except (NotFound, ValidationError, CamundaHttpError, EngineUnavailable) as exc:
+            log.debug("no activity names for %s: %s", definition_id, exc)
             return {}
 
     def _external_task(self, dto: dict[str, Any]) -> ExternalTask:
