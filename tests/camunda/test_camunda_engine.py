@@ -73,7 +73,9 @@ SMALL = """<?xml version="1.0" encoding="UTF-8"?>
 
 @pytest.fixture(scope="module")
 def url():
-    return camunda.require_camunda()
+    found = camunda.require_camunda()
+    yield found
+    delete_deployments(found)  # every test of the module deploys through this fixture's engine
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +89,7 @@ def files(url, tmp_path_factory):
     small = directory / "small.bpmn"
     small.write_text(SMALL.format(key=own_key("small"), pick="Pick it up"), encoding="utf-8")
     found["small"] = small
-    yield found
-    delete_deployments(url)
+    return found
 
 
 def delete_deployments(url: str) -> None:
