@@ -35,8 +35,49 @@ HINT = "start it with `make camunda-up` (deploy/camunda-dev/camunda-dev.sh up) o
 BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
 SESSION_KEY = f"ticket_approval_t{uuid.uuid4().hex[:10]}"
 
+WORKFLOWS = REPO_ROOT / "deploy" / "workflows"
+SUFFIX = SESSION_KEY.removeprefix("ticket_approval")  # "_t<hex>": this session's process keys end with it
+
 _session_bpmn: Path | None = None
+_session_workflows: Path | None = None
 _used = False
+
+
+def session_process_key(key: str) -> str:
+    """This session's key for a shipped process (``purchase_request`` -> ``purchase_request_t<hex>``)."""
+    return SESSION_KEY if key == "ticket_approval" else f"{key}{SUFFIX}"
+
+
+def session_workflows() -> Path:
+    """A copy of deploy/workflows/ (every BPMN and type file) whose processes have this session's keys:
+    same graphs, element ids and ticket types; a worker of this run never takes another run's tasks.
+    An adapter scoped to ``session_process_keys()`` sees only them."""
+    global _session_workflows, _used
+    _used = True
+    if _session_workflows is None:
+        import re
+
+        from pflow.adapters.bpmn.reader import read_processes
+
+        folder = Path(tempfile.mkdtemp(prefix="pflow-camunda-workflows-"))
+        keys = [k for path in sorted(WORKFLOWS.glob("*.bpmn")) for k in read_processes(path.read_bytes(), path.name)]
+        for path in sorted(WORKFLOWS.iterdir()):
+            text = path.read_text(encoding="utf-8")
+            for key in keys:
+                if path.suffix == ".bpmn":
+                    text = text.replace(f'"{key}"', f'"{session_process_key(key)}"')
+                elif path.name.endswith((".type.yaml", ".type.yml")):
+                    text = re.sub(rf"^(process:\s*){re.escape(key)}\s*$", rf"\g<1>{session_process_key(key)}",
+                                  text, flags=re.MULTILINE)
+            (folder / path.name).write_text(text, encoding="utf-8")
+        _session_workflows = folder
+    return _session_workflows
+
+
+def session_process_keys() -> list[str]:
+    from pflow.adapters.bpmn.reader import read_processes
+
+    return sorted(k for path in session_workflows().glob("*.bpmn") for k in read_processes(path.read_bytes()))
 
 
 def probe() -> None:
@@ -184,17 +225,19 @@ def install(container, settings: Settings) -> None:
     container.workflow_engine.override(providers.Resource(_switchable_engine, settings))
 
 
-def cancel_running(process_key: str) -> None:
-    """Stop what a stack left running, so no later worker of this session picks it up."""
-    try:
-        running = requests.get(f"{CAMUNDA_URL}/process-instance", params={"processDefinitionKey": process_key},
-                               timeout=10).json()
-        for instance in running:
-            if instance.get("definitionKey") != process_key:  # never trust a filter the engine might ignore
-                continue
-            requests.delete(f"{CAMUNDA_URL}/process-instance/{instance['id']}", timeout=10)
-    except requests.RequestException as exc:
-        log.warning("could not clean up Camunda instances of %s: %s", process_key, exc)
+def cancel_running(process_keys: str) -> None:
+    """Stop what a stack left running, so no later worker of this session picks it up
+    (``process_keys``: one key, or several separated by commas)."""
+    for process_key in [k.strip() for k in process_keys.split(",") if k.strip()]:
+        try:
+            running = requests.get(f"{CAMUNDA_URL}/process-instance", params={"processDefinitionKey": process_key},
+                                   timeout=10).json()
+            for instance in running:
+                if instance.get("definitionKey") != process_key:  # never trust a filter the engine might ignore
+                    continue
+                requests.delete(f"{CAMUNDA_URL}/process-instance/{instance['id']}", timeout=10)
+        except requests.RequestException as exc:
+            log.warning("could not clean up Camunda instances of %s: %s", process_key, exc)
 
 
 def cleanup_session() -> None:
@@ -202,11 +245,12 @@ def cleanup_session() -> None:
     if not _used:
         return
     try:
-        deployments = requests.get(f"{CAMUNDA_URL}/deployment", params={"name": f"pflow-{SESSION_KEY}"},
-                                   timeout=10).json()
+        # The adapter names a deployment pflow-<process keys of the file, joined by +>.
+        deployments = requests.get(f"{CAMUNDA_URL}/deployment", params={"nameLike": "pflow-%"}, timeout=10).json()
         for deployment in deployments:
-            if deployment.get("name") != f"pflow-{SESSION_KEY}":
+            keys = (deployment.get("name") or "").removeprefix("pflow-").split("+")
+            if not deployment.get("name", "").startswith("pflow-") or not all(k.endswith(SUFFIX) for k in keys):
                 continue
             requests.delete(f"{CAMUNDA_URL}/deployment/{deployment['id']}", params={"cascade": "true"}, timeout=30)
     except (requests.RequestException, ValueError) as exc:
-        log.warning("could not delete the test deployment of %s: %s", SESSION_KEY, exc)
+        log.warning("could not delete the test deployments of %s: %s", SESSION_KEY, exc)

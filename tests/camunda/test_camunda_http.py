@@ -15,8 +15,8 @@ import pytest
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.adapters.camunda.variables import from_typed, from_typed_map, to_typed, to_typed_map
-from pflow.domain.errors import EngineUnavailable, ValidationError
-from pflow.ports.workflow import TaskLockedByOtherWorker, TaskNotFound
+from pflow.domain.errors import ConcurrencyConflict, EngineUnavailable, ValidationError
+from pflow.ports.process import TaskLockedByOtherWorker, TaskNotFound
 from tests.support import free_port
 
 
@@ -94,7 +94,7 @@ def test_a_closed_port_says_camunda_is_not_reachable_and_what_to_do():
     url = f"http://127.0.0.1:{free_port()}/engine-rest"
     engine = CamundaWorkflowEngine(url)
     with pytest.raises(EngineUnavailable) as err:
-        engine.start_process("TCK-1", {})
+        engine.start("ticket_approval", "TCK-1", {})
     message = err.value.message
     assert "Camunda is not reachable at " + url in message and "connection refused" in message
     assert "make camunda-up" in message and "CAMUNDA_URL" in message
@@ -166,9 +166,9 @@ def frozen():
 
 @pytest.mark.parametrize("call", [
     pytest.param(lambda e: e.check(), id="check"),
-    pytest.param(lambda e: e.start_process("TCK-1", {}), id="start_process"),
-    pytest.param(lambda e: e.process_state("TCK-1"), id="process_state"),
-    pytest.param(lambda e: e.complete_external_task("t1", "w1", {}), id="complete_external_task"),
+    pytest.param(lambda e: e.start("ticket_approval", "TCK-1", {}), id="start"),
+    pytest.param(lambda e: e.instance("TCK-1"), id="instance"),
+    pytest.param(lambda e: e.complete("t1", "w1", {}), id="complete"),
 ])
 def test_a_frozen_engine_costs_a_call_its_stated_timeout_in_total_not_once_per_retry(frozen, call):
     engine = CamundaWorkflowEngine(frozen.url, timeout_s=1, retry_pause_s=0.01)
@@ -202,15 +202,17 @@ def test_gateway_errors_are_retried_for_reads_but_not_for_a_start(fake, engine):
     fake.on("GET", "/process-instance", (200, "application/json", "[]"))
     fake.on("POST", "/process-definition/key/ticket_approval/start", busy)
     with pytest.raises(EngineUnavailable):
-        engine.start_process("TCK-1", {"requester": "alice"})
+        engine.start("ticket_approval", "TCK-1", {"requester": "alice"})
     assert len(calls(fake, "POST", "/process-definition/key/ticket_approval/start")) == 1
 
 
 def test_a_start_whose_answer_was_lost_is_found_not_repeated(fake, engine):
     fake.on("GET", "/process-instance", (200, "application/json", "[]"),
-            (200, "application/json", json.dumps([{"id": "pi-1", "businessKey": "TCK-1"}])))
+            (200, "application/json", json.dumps([{"id": "pi-1", "businessKey": "TCK-1",
+                                                           "definitionId": "ticket_approval:1:d-1",
+                                                           "definitionKey": "ticket_approval"}])))
     fake.on("POST", "/process-definition/key/ticket_approval/start", "drop")
-    instance = engine.start_process("TCK-1", {"requester": "alice"})
+    instance = engine.start("ticket_approval", "TCK-1", {"requester": "alice"})
     assert (instance.id, instance.created) == ("pi-1", True)
     assert len(calls(fake, "POST", "/process-definition/key/ticket_approval/start")) == 1
 
@@ -222,7 +224,7 @@ def test_a_lost_completion_answer_is_checked_in_history(fake, engine):
     fake.on("POST", "/external-task/t1/complete", "drop", not_found)
     fake.on("GET", "/history/external-task-log",
             (200, "application/json", json.dumps([{"externalTaskId": "t1", "workerId": "w1", "successLog": True}])))
-    engine.complete_external_task("t1", "w1", {"fulfilment_reference": "PRV-1"})
+    engine.complete("t1", "w1", {"fulfilment_reference": "PRV-1"})
     sent = [json.loads(body) for _, _, body in calls(fake, "POST", "/external-task/t1/complete")]
     assert len(sent) == 2 and sent[0] == sent[1]
     assert sent[0]["variables"] == {"fulfilment_reference": {"value": "PRV-1", "type": "String"}}
@@ -234,21 +236,21 @@ def test_a_completion_by_someone_else_is_still_task_not_found(fake, engine):
     fake.on("GET", "/history/external-task-log",
             (200, "application/json", json.dumps([{"externalTaskId": "t1", "workerId": "w2", "successLog": True}])))
     with pytest.raises(TaskNotFound):
-        engine.complete_external_task("t1", "w1")
+        engine.complete("t1", "w1")
 
 
 def test_a_plain_404_is_not_checked_in_history(fake, engine):
     fake.on("POST", "/external-task/t1/complete",
             camunda_error(404, "RestException", "External task with id t1 does not exist"))
     with pytest.raises(TaskNotFound):
-        engine.complete_external_task("t1", "w1")
+        engine.complete("t1", "w1")
     assert not calls(fake, "GET", "/history/external-task-log")
 
 
 def test_an_engine_that_stays_away_is_unavailable_after_a_few_tries(fake, engine):
     fake.on("POST", "/external-task/t1/complete", "drop")
     with pytest.raises(EngineUnavailable):
-        engine.complete_external_task("t1", "w1")
+        engine.complete("t1", "w1")
     assert len(calls(fake, "POST", "/external-task/t1/complete")) == engine.report_attempts
 
 
@@ -259,7 +261,7 @@ def test_an_engine_that_stays_away_is_unavailable_after_a_few_tries(fake, engine
 def test_lock_errors_map_to_locked_by_other_worker(fake, engine, message):
     fake.on("POST", "/external-task/t1/complete", camunda_error(400, "RestException", message))
     with pytest.raises(TaskLockedByOtherWorker):
-        engine.complete_external_task("t1", "w1")
+        engine.complete("t1", "w1")
 
 
 # --- typed variables ---------------------------------------------------------------------------
@@ -301,3 +303,41 @@ def test_values_camunda_cannot_store_are_refused_naming_the_variable(value, reas
         to_typed_map({"ok": 1, "bad": value})
     assert "'bad'" in err.value.message and reason in err.value.message
     assert list(err.value.details) == ["bad"]
+
+
+# --- user-task completion ---------------------------------------------------------------------
+
+def open_task(assignee=None):
+    return (200, "application/json", json.dumps({"id": "ut1", "assignee": assignee, "taskDefinitionKey": "Review",
+                                                 "processDefinitionId": "p:1:d", "processInstanceId": "pi-1"}))
+
+
+def test_a_completion_the_engine_does_not_answer_gives_its_claim_back(fake, engine):
+    fake.on("GET", "/task/ut1", open_task())
+    fake.on("POST", "/task/ut1/claim", (204, "application/json", ""))
+    fake.on("POST", "/task/ut1/complete", "drop")
+    fake.on("POST", "/task/ut1/unclaim", (204, "application/json", ""))
+    with pytest.raises(EngineUnavailable):
+        engine.complete_task("ut1", {"approved": True}, completed_by="bob")
+    assert json.loads(calls(fake, "POST", "/task/ut1/claim")[0][2]) == {"userId": "bob"}
+    assert len(calls(fake, "POST", "/task/ut1/complete")) == 1  # a completion is never sent twice
+    assert len(calls(fake, "POST", "/task/ut1/unclaim")) == 1
+
+
+def test_a_claim_lost_to_another_completer_is_a_conflict_and_nothing_is_completed(fake, engine):
+    fake.on("GET", "/task/ut1", open_task())
+    fake.on("POST", "/task/ut1/claim", camunda_error(500, "TaskAlreadyClaimedException",
+                                                     "Task 'ut1' is already claimed by someone else."))
+    with pytest.raises(ConcurrencyConflict):
+        engine.complete_task("ut1", {"approved": True}, completed_by="bob")
+    assert calls(fake, "POST", "/task/ut1/complete") == [] and calls(fake, "POST", "/task/ut1/unclaim") == []
+
+
+def test_a_task_being_completed_by_another_user_is_a_conflict(fake, engine):
+    fake.on("GET", "/task/ut1", open_task(assignee="carol"))
+    fake.on("GET", "/process-definition/p:1:d/xml", camunda_error(404, "RestException", "no such definition"))
+    fake.on("GET", "/history/identity-link-log", (200, "application/json", json.dumps(
+        [{"time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "userId": "carol"}])))
+    with pytest.raises(ConcurrencyConflict) as err:
+        engine.complete_task("ut1", {"approved": True}, completed_by="bob")
+    assert "carol" in err.value.message and calls(fake, "POST", "/task/ut1/complete") == []

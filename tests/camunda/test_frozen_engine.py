@@ -109,7 +109,7 @@ def test_a_frozen_camunda_fails_submits_within_the_bound_and_lists_are_served_me
     assert not any(port in str(e) or "camunda-up" in str(e) for e in errors)
 
     stack.engine.thaw()
-    assert all(direct.process_state(key) is None for key in drafts)  # nothing started behind PFlow's back
+    assert all(direct.instance(key) is None for key in drafts)  # nothing started behind PFlow's back
     assert all(requests.get(f"{base}/api/tickets/{key}", headers=alice, timeout=5).json()["status"] == "draft"
                for key in drafts)
     r = requests.post(f"{base}/api/tickets/{drafts[0]}/submit", headers=alice, timeout=10)

@@ -46,13 +46,13 @@ def test_submit_while_camunda_is_stopped_is_503_the_ticket_stays_a_draft_and_not
     assert error["message"].startswith("Camunda is not reachable: connection refused")
     assert "make camunda-up" not in str(error) and str(stack.engine.proxy.port) not in str(error)
     assert api.get(f"/api/tickets/{ticket}", "alice").json["status"] == "draft"
-    assert direct.process_state(ticket) is None  # no instance was started behind PFlow's back
+    assert direct.instance(ticket) is None  # no instance was started behind PFlow's back
     ready = api.get("/readyz")
     assert ready.status_code == 503 and "Camunda is not reachable" in ready.json["checks"]["workflow_engine"]
 
     stack.engine.available = True
     assert api.post(f"/api/tickets/{ticket}/submit", "alice").status_code == 200
-    assert direct.find_user_task(ticket) is not None
+    assert direct.open_tasks(ticket)
     assert api.get("/readyz").status_code == 200
 
 
@@ -64,8 +64,8 @@ def test_decisions_while_camunda_is_stopped_are_503_and_change_nothing(api, stac
     assert api.post(f"/api/tickets/{ticket}/approve", "bob").status_code == 503
     assert api.get(f"/api/tickets/{ticket}/process", "bob").status_code == 503
     assert api.get(f"/api/tickets/{ticket}", "bob").json["status"] == "pending_approval"
-    assert direct.find_user_task(ticket) is not None
+    assert direct.open_tasks(ticket)
 
     stack.engine.available = True
     assert api.post(f"/api/tickets/{ticket}/approve", "bob").status_code == 200
-    assert direct.process_state(ticket).active_activity_ids == ("ProvisionService",)
+    assert direct.instance(ticket).active_activity_ids == ("ProvisionService",)

@@ -7,7 +7,7 @@ import pytest
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.domain.model import TicketStatus
-from pflow.ports.workflow import InstanceState
+from pflow.ports.process import InstanceState
 from tests.camunda import stack as camunda
 from tests.support import TEST_USERS, build_stack, wait_until
 
@@ -36,16 +36,16 @@ def test_a_database_outage_costs_the_provisioning_task_no_retry_on_camunda(tmp_p
             # Two attempts inside the outage; each would have used a retry before.
             wait_until(lambda: getattr(worker, "postponed", 0) + worker.failed >= 2, timeout=20,
                        message="the worker did not try during the outage")
-            tasks = direct.find_external_tasks(ticket.id)
+            tasks = direct.automated_steps(ticket.id)
             assert len(tasks) == 1 and tasks[0].retries in (None, 3), tasks
             assert "postponed, not a failed attempt" in (tasks[0].error_message or "")
-            assert direct.process_state(ticket.id).state == InstanceState.ACTIVE  # no incident
+            assert direct.instance(ticket.id).state == InstanceState.ACTIVE  # no incident
             stack.container.sql_sessions().configure(bind=stack.container.db_engine())
             done = wait_until(lambda: (t := stack.tickets.get(alice, ticket.id)).status == TicketStatus.COMPLETED
                               and t, timeout=30, message="the ticket did not complete after the database came back")
         finally:
             worker.stop(timeout=5)
         assert worker.failed == 0 and done.fulfilment_reference
-        assert wait_until(lambda: direct.process_state(ticket.id).state == InstanceState.COMPLETED, timeout=10)
+        assert wait_until(lambda: direct.instance(ticket.id).state == InstanceState.COMPLETED, timeout=10)
     finally:
         stack.close()

@@ -17,7 +17,7 @@ import pytest
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.config import REPO_ROOT
-from pflow.ports.workflow import InstanceState
+from pflow.ports.process import InstanceState
 from tests.camunda import stack as camunda
 from tests.tcp_proxy import TcpProxy
 from tests.ledger import Ledger
@@ -56,13 +56,13 @@ class Workers:
         ticket_id = f"TCK-{uuid.uuid4()}"
         self.tickets.append(ticket_id)
         self.ledger.execute("INSERT INTO tickets VALUES (?, 'approved', NULL)", ticket_id)
-        self.engine.start_process(ticket_id, {"requester": "alice"})
-        task = self.engine.find_user_task(ticket_id)
-        self.engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, assignee="bob")
+        self.engine.start(camunda.SESSION_KEY, ticket_id, {"requester": "alice"})
+        [task] = self.engine.open_tasks(ticket_id)
+        self.engine.complete_task(task.id, {"approved": True, "comment": ""}, completed_by="bob")
         return ticket_id
 
     def completed(self, ticket_id: str) -> bool:
-        state = self.engine.process_state(ticket_id)
+        state = self.engine.instance(ticket_id)
         return state is not None and state.state == InstanceState.COMPLETED
 
     def close(self) -> None:
@@ -71,7 +71,7 @@ class Workers:
                 proc.kill()
                 proc.wait(10)
         for ticket_id in self.tickets:
-            self.engine.cancel_process(ticket_id, "test finished")
+            self.engine.cancel(ticket_id, "test finished")
         self.engine.close()
 
 
@@ -99,7 +99,7 @@ def test_a_killed_worker_s_task_is_redelivered_after_its_lock_expires_and_provis
                message=f"the victim never reached {stage}: {workers.log('victim')}")
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
-    [locked] = workers.engine.find_external_tasks(ticket_id)
+    [locked] = workers.engine.automated_steps(ticket_id)
     assert locked.worker_id == "victim"  # still locked by the dead worker until the lock runs out
 
     rescuer = workers.spawn("rescuer")
@@ -109,7 +109,7 @@ def test_a_killed_worker_s_task_is_redelivered_after_its_lock_expires_and_provis
     assert effect_ticket == ticket_id  # provisioned exactly once
     assert workers.ledger.query("SELECT status, reference FROM tickets") == [("completed", reference)]
     assert [w for (w,) in workers.ledger.query("SELECT worker FROM calls")] == provisioner_calls
-    assert workers.engine.process_state(ticket_id).variables["fulfilment_reference"] == reference
+    assert workers.engine.instance(ticket_id).variables["fulfilment_reference"] == reference
     assert stop(rescuer) == 0
     assert "worker rescuer stopped: 1 done, 0 failed" in workers.log("rescuer")
 
