@@ -77,7 +77,9 @@ def refusal(user: User, step: Step, *, requester: str, last_editor: str | None, 
     """None when ``user`` may complete ``step``, else a ``Refusal`` code."""
     if not step.is_candidate(user):
         return Refusal.NOT_A_CANDIDATE
-    if separation_of_duties:
+    # Separation of duties guards decisions: a step that decides nothing (confirm receipt, add details) may be
+    # the requester's own, as when the process assigns it to ${requester}.
+    if separation_of_duties and step.is_decision:
         if user.username == requester:
             return Refusal.OWN_TICKET
         if last_editor and user.username == last_editor:

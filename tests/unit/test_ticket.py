@@ -138,9 +138,12 @@ def test_nobody_decides_two_steps_of_one_ticket_unless_the_process_allows_it():
     assert t.refusal(frank, info) is None  # not a decision
 
 
-def test_an_assigned_step_is_only_for_its_assignee():
+def test_an_assigned_step_is_only_for_its_assignee_and_may_be_the_requesters_own():
     step = Step(task_id="t", definition_key="Confirm", name="Confirm", candidate_groups=("managers",), assignee="alice")
     assert step.is_candidate(alice) and not step.is_candidate(bob)
+    assert draft().refusal(alice, step) is None  # it decides nothing: separation of duties guards decisions
+    deciding = Step(task_id="t", definition_key="Confirm", name="Confirm", assignee="alice", form=(DECISION,))
+    assert draft().refusal(alice, deciding) == Refusal.OWN_TICKET
 
 
 def test_a_completed_step_is_recorded_with_its_values_and_comment():

@@ -3,7 +3,7 @@
 The URL picks the transport:
 
 * ``amqp://user:pass@host:5672/vhost`` - RabbitMQ: durable topic exchange, durable queue bound to
-  ``ticket.#``, persistent messages, publisher confirms.
+  ``ticket.#`` and ``task.#``, persistent messages, publisher confirms.
 * ``sqla+sqlite:///path/events.db`` (or ``sqla+postgresql://...``) - a durable local store
   (``sql_transport``), for the embedded default: no broker to run, events survive restarts.
 * ``memory://`` - kombu's in-process transport, for tests.
@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from amqp.exceptions import AMQPError
-from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu import Connection, Consumer, Exchange, Producer, Queue, binding
 from kombu.exceptions import KombuError
 from kombu.utils.url import maybe_sanitize_url
 
@@ -28,7 +28,8 @@ from pflow.ports.events import EventConsumer, EventPublisher, MessageHandler, Re
 
 log = logging.getLogger(__name__)
 
-BINDING_KEY = "ticket.#"
+# Ticket events and step events (task.created, task.completed) reach the queue.
+BINDING_KEY = ("ticket.#", "task.#")
 SQL_PREFIXES = ("sqla+", "sqlalchemy+")
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 CONNECT_TIMEOUT_S = 5.0
@@ -96,9 +97,11 @@ class _Topology:
     """The exchange, the queue and its binding, declared by publisher and consumer alike, so
     no message is dropped for want of a queue whichever of them starts first."""
 
-    def __init__(self, exchange: str, queue: str, binding_key: str = BINDING_KEY) -> None:
+    def __init__(self, exchange: str, queue: str, binding_key: str | tuple[str, ...] = BINDING_KEY) -> None:
         self.exchange = Exchange(exchange, type="topic", durable=True, delivery_mode="persistent")
-        self.queue = Queue(queue, exchange=self.exchange, routing_key=binding_key, durable=True, auto_delete=False)
+        keys = (binding_key,) if isinstance(binding_key, str) else tuple(binding_key)
+        self.queue = Queue(queue, bindings=[binding(self.exchange, routing_key=k) for k in keys], durable=True,
+                           auto_delete=False)
 
 
 class KombuEventPublisher(EventPublisher):
@@ -106,7 +109,7 @@ class KombuEventPublisher(EventPublisher):
     safe to share between threads (publishes are serialised)."""
 
     def __init__(self, url: str, exchange: str = "ticket.events", queue: str = "ticket.events.queue", *,
-                 binding_key: str = BINDING_KEY, confirm_timeout_s: float = CONFIRM_TIMEOUT_S) -> None:
+                 binding_key: str | tuple[str, ...] = BINDING_KEY, confirm_timeout_s: float = CONFIRM_TIMEOUT_S) -> None:
         make_connection(url)  # refuse an unsupported URL now, not at the first publish
         self.url = url
         self._topology = _Topology(exchange, queue, binding_key)
@@ -175,7 +178,7 @@ class KombuEventConsumer(EventConsumer):
     """Consumes the queue with prefetch 1 and manual acks; reconnects with backoff."""
 
     def __init__(self, url: str, exchange: str = "ticket.events", queue: str = "ticket.events.queue", *,
-                 binding_key: str = BINDING_KEY, max_backoff_s: float = 30.0, poll_s: float = 0.5,
+                 binding_key: str | tuple[str, ...] = BINDING_KEY, max_backoff_s: float = 30.0, poll_s: float = 0.5,
                  visibility_timeout_s: float = sql_transport.DEFAULT_VISIBILITY_TIMEOUT_S) -> None:
         make_connection(url)
         self.url = url
