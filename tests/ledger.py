@@ -4,17 +4,21 @@ processes (embedded engine or Camunda):
 
 * ``effects``: one row per ticket actually provisioned (the backend's side effect, idempotent by id);
 * ``calls``: one row per provisioner call (redeliveries included), with the worker that made it;
-* ``tickets``: status and fulfilment reference (the ticket store);
+* ``tickets``: status and fulfilment reference (the ticket store's projection of the process);
 * ``pauses``: where a worker stopped on purpose (``pause_at``).
 
 The fault suite (tests/faults) uses the same tables from real ``pflow`` processes: ``record_call``
 when the provisioning backend is entered, ``record_effect`` when it has done its work, and
 ``in_flight()`` for the calls that started and have not finished (a worker mid-task).
 
-``pause_at`` stops the handler for good at ``provisioning`` (inside the backend call, before its
-effect), ``provisioned`` (effect done, ticket not committed) or ``committed`` (ticket committed,
-task not completed), for the test to SIGKILL it there; ``slow`` pauses a second and goes on, to
-show a graceful stop.
+``pause_at`` stops the worker for good at ``provisioning`` (inside the backend call, before its
+effect), ``provisioned`` (effect done, the task not yet completed in the engine) or ``completed``
+(the task completed in the engine, the ticket not yet following it), for the test to SIGKILL it
+there; ``slow`` pauses a second and goes on, to show a graceful stop.
+
+The ticket follows its process after the engine has moved (``TicketService.after_automated_step``),
+never before, so a crash between the two leaves the ticket behind the engine (reconciliation brings
+it in line), never ahead of it.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import time
 from pathlib import Path
 
 from pflow.domain.model import Ticket, TicketStatus
-from pflow.domain.users import SYSTEM, User
+from pflow.domain.users import User
+from pflow.ports.process import InstanceState, ProcessEngine
 from pflow.ports.provisioning import Provisioner
 
 REQUESTER = User("alice", roles=frozenset({"requester"}))
-MANAGER = User("bob", roles=frozenset({"manager"}))
+DEFAULT_TYPE = "it_request"
 
 
 class Ledger:
@@ -115,25 +120,29 @@ class LedgerProvisioner(Provisioner):
 
 
 class LedgerTickets:
-    """The slice of TicketService the provisioning handler uses, on the ledger's ticket table."""
+    """The slice of TicketService the worker uses (the provisioning handler reads the ticket; the worker
+    reports each step's outcome), on the ledger's ticket table, following the engine as the service does."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, engine: ProcessEngine) -> None:
         self.ledger = ledger
+        self.engine = engine
 
-    def prepare_provisioning(self, ticket_id: str) -> Ticket:
-        [(status, reference)] = self.ledger.query("SELECT status, reference FROM tickets WHERE id = ?", ticket_id)
-        ticket = Ticket.create(REQUESTER, {"title": "Laptop", "amount": "1200", "priority": "normal"},
-                               ticket_id=ticket_id)
+    def automated_step_ticket(self, business_key: str) -> Ticket:
+        [(status,)] = self.ledger.query("SELECT status FROM tickets WHERE id = ?", business_key)
+        ticket = Ticket.create(REQUESTER, DEFAULT_TYPE, "Laptop", {"amount": 1200, "priority": "normal"},
+                               ticket_id=business_key)
         ticket.submit(REQUESTER)
-        ticket.approve(MANAGER)
-        if status == TicketStatus.COMPLETED.value:
-            ticket.complete_provisioning(SYSTEM, reference)
+        ticket.status = TicketStatus(status)
         return ticket
 
-    def complete_provisioning(self, ticket_id: str, reference: str) -> None:
-        self.ledger.execute("UPDATE tickets SET status = 'completed', reference = ? WHERE id = ? AND status = "
-                            "'approved'", reference, ticket_id)
-        self.ledger.pause("committed")
+    def after_automated_step(self, business_key: str) -> None:
+        """The ticket follows its process: completed with the engine's reference once the engine says so."""
+        self.ledger.pause("completed")
+        view = self.engine.instance(business_key)
+        if view is not None and view.state == InstanceState.COMPLETED:
+            self.ledger.execute("UPDATE tickets SET status = 'completed', reference = ? WHERE id = ? AND status = "
+                                "'in_progress'", view.variables.get("fulfilment_reference"), business_key)
+        elif view is not None and view.incidents:
+            self.ledger.execute("UPDATE tickets SET status = 'needs_attention' WHERE id = ?", business_key)
 
-    def report_provisioning_failure(self, ticket_id: str, error: str) -> None:
-        self.ledger.execute("UPDATE tickets SET status = 'provisioning_failed' WHERE id = ?", ticket_id)
+    sync = after_automated_step  # what a reconciliation pass does for one ticket

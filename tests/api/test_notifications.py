@@ -1,8 +1,12 @@
-"""GET /api/notifications and marking them read, fed by the real event path (outbox -> bus -> consumer)."""
+"""GET /api/notifications and marking them read, fed by the real event path (outbox -> bus -> consumer):
+a new step tells whoever may act on it, what happens to a ticket tells its requester, a failed automated
+step tells the admins."""
 
 from __future__ import annotations
 
 from datetime import datetime
+
+from tests.support import wait_until
 
 
 def _ticket(api, title="Laptop", who="alice", **extra):
@@ -11,54 +15,98 @@ def _ticket(api, title="Laptop", who="alice", **extra):
     return r.json["id"]
 
 
-def _submitted(api, stack, title="Laptop"):
-    ticket_id = _ticket(api, title, amount="1200.50")
-    assert api.post(f"/api/tickets/{ticket_id}/submit", "alice").status_code == 200
+def _submitted(api, stack, title="Laptop", **extra):
+    ticket_id = _ticket(api, title, amount="1200.50", **extra)
+    r = api.post(f"/api/tickets/{ticket_id}/submit", "alice")
+    assert r.status_code == 200, r.json
     stack.deliver_events()
     return ticket_id
 
 
-def test_managers_are_told_a_ticket_awaits_their_approval(api, stack):
+def _kinds(api, user):
+    return [(n["kind"], n["message"]) for n in api.get("/api/notifications", user).json["items"]]
+
+
+def test_the_candidates_of_a_new_step_are_told_it_awaits_them(api, stack):
     ticket_id = _submitted(api, stack)
-    for manager in ("bob", "dave"):
+    for manager in ("bob", "dave", "frank"):  # everyone in the step's candidate group
         body = api.get("/api/notifications", manager).json
         assert (body["total"], body["unread"], body["page"], body["page_size"]) == (1, 1, 1, 20)
         (note,) = body["items"]
-        assert note["ticket_id"] == ticket_id and note["kind"] == "ticket.submitted" and note["read_at"] is None
-        assert note["message"] == 'Ticket "Laptop" for 1200.50 from alice awaits your approval.'
+        assert note["ticket_id"] == ticket_id and note["kind"] == "task.created" and note["read_at"] is None
+        assert note["message"] == 'Manager Approval of ticket "Laptop" from alice awaits you.'
         assert datetime.fromisoformat(note["created_at"]).tzinfo is not None
-        assert note["params"] == {"title": "Laptop", "amount": "1200.50", "actor": "alice"}
+        assert note["params"] == {"title": "Laptop", "step": "Manager Approval", "requester": "alice"}
         assert set(note) == {"id", "ticket_id", "kind", "message", "params", "created_at", "read_at"}
-    assert api.get("/api/notifications", "alice").json["total"] == 0  # requesters are not told of their own
-    assert api.get("/api/notifications", "carol").json["total"] == 0  # admins are not managers
+    for nobody in ("alice", "carol", "fiona", "sam"):  # the requester, and people outside the group
+        assert api.get("/api/notifications", nobody).json["total"] == 0, nobody
 
 
-def test_the_requester_is_told_of_the_decision_and_the_outcome(api, stack):
+def test_finance_is_told_only_when_the_purchase_reaches_it(api, stack):
+    r = api.post("/api/tickets", "alice", json={"type": "purchase_request", "title": "Servers",
+                                                "fields": {"amount": 5000, "supplier": "ACME"}})
+    ticket_id = r.json["id"]
+    task = api.post(f"/api/tickets/{ticket_id}/submit", "alice").json["steps"][0]["id"]
+    stack.deliver_events()
+    assert api.get("/api/notifications", "fiona").json["total"] == 0
+    assert api.post(f"/api/tasks/{task}/complete", "bob", json={"variables": {"manager_decision": "approve"},
+                                                                "comment": "ok"}).status_code == 200
+    stack.deliver_events()
+    assert _kinds(api, "fiona") == [("task.created", 'Finance Approval of ticket "Servers" from alice awaits you.')]
+    assert _kinds(api, "alice") == [("task.completed", 'bob completed Manager Approval of your ticket "Servers". '
+                                                       "Comment: ok")]
+
+
+def test_the_requester_is_told_of_each_step_and_the_outcome(api, stack):
     rejected = _submitted(api, stack, "Rejected one")
     approved = _submitted(api, stack, "Approved one")
     assert api.post(f"/api/tickets/{rejected}/reject", "bob", json={"comment": "over budget"}).status_code == 200
+    stack.deliver_events()
     assert api.post(f"/api/tickets/{approved}/approve", "dave", json={"comment": "go"}).status_code == 200
     stack.deliver_events()
-    items = api.get("/api/notifications", "alice").json["items"]
-    assert [(n["kind"], n["message"]) for n in items] == [
-        ("ticket.approved", 'Your ticket "Approved one" was approved by dave. Comment: go'),
-        ("ticket.rejected", 'Your ticket "Rejected one" was rejected by bob: over budget'),
-    ]
-    stack.tickets.complete_provisioning(approved, "PRV-7")
+    items = _kinds(api, "alice")
+    assert items[0] == ("task.completed", 'dave completed Manager Approval of your ticket "Approved one". Comment: go')
+    assert set(items[1:]) == {
+        ("ticket.rejected", 'Your ticket "Rejected one" was rejected.'),
+        ("task.completed", 'bob completed Manager Approval of your ticket "Rejected one". Comment: over budget')}
+    assert len(items) == 3  # the automated step opening tells nobody
+    worker = stack.worker()
+    wait_until(lambda: worker.run_once(wait_ms=1000), message="no automated step to run")
     stack.deliver_events()
     newest = api.get("/api/notifications", "alice").json["items"][0]
     assert (newest["kind"], newest["ticket_id"]) == ("ticket.completed", approved)
-    assert newest["message"] == 'Your ticket "Approved one" is done (fulfilment reference PRV-7).'
+    assert newest["message"] == 'Your ticket "Approved one" is done.'
+    assert api.get("/api/notifications", "dave").json["total"] == 2  # two task.created, nothing of the outcome
 
 
-def test_failed_provisioning_is_reported_to_the_requester(api, stack):
+def test_a_failed_automated_step_is_reported_to_the_requester_and_the_admins(api, stack):
+    stack.container.provisioner().failing = True
     ticket_id = _submitted(api, stack, "Server")
     assert api.post(f"/api/tickets/{ticket_id}/approve", "bob").status_code == 200
-    stack.tickets.report_provisioning_failure(ticket_id, "quota exceeded")
+    worker = stack.worker()
+
+    def attention():
+        worker.run_once(wait_ms=200)
+        return api.get(f"/api/tickets/{ticket_id}", "alice").json["status"] == "needs_attention"
+
+    wait_until(attention, timeout=30, message="the failed step never needed attention")
     stack.deliver_events()
-    newest = api.get("/api/notifications", "alice").json["items"][0]
-    assert newest["kind"] == "ticket.provisioning_failed"
-    assert newest["message"] == 'Provisioning of your ticket "Server" failed: quota exceeded An admin can retry it.'
+    error = api.get(f"/api/tickets/{ticket_id}", "alice").json["attention"]
+    for user in ("alice", "carol"):
+        newest = api.get("/api/notifications", user).json["items"][0]
+        assert newest["kind"] == "ticket.needs_attention", (user, newest)
+        assert newest["message"] == f'Ticket "Server" needs attention: {error} An admin can retry it.'
+        assert newest["params"]["error"] == error
+    assert all(n["kind"] != "ticket.needs_attention" for n in api.get("/api/notifications", "bob").json["items"])
+
+
+def test_withdrawing_tells_the_requester_only_when_someone_else_did_it(api, stack):
+    mine = _submitted(api, stack, "Mine")
+    by_admin = _submitted(api, stack, "By admin")
+    assert api.post(f"/api/tickets/{mine}/withdraw", "alice").status_code == 200
+    assert api.post(f"/api/tickets/{by_admin}/withdraw", "carol").status_code == 200
+    stack.deliver_events()
+    assert _kinds(api, "alice") == [("ticket.withdrawn", 'Ticket "By admin" was withdrawn.')]
 
 
 def test_reading_notifications(api, stack):
@@ -100,8 +148,8 @@ def test_a_redelivered_event_creates_no_second_notification(api, stack):
     _submitted(api, stack)
     publisher = stack.container.event_publisher()  # the API stacks use the in-memory bus, which keeps what it sent
     sent = list(publisher.messages)
-    assert [key for key, _, _ in sent] == ["ticket.created", "ticket.submitted"]
+    assert [key for key, _, _ in sent] == ["ticket.created", "ticket.submitted", "task.created"]
     for key, body, message_id in sent:  # as a relay would after a crash between publishing and marking sent
         publisher.publish(key, body, message_id=message_id)
-    assert stack.container.notification_consumer().drain(0.2) == 2  # handled (acknowledged) ...
+    assert stack.container.notification_consumer().drain(0.2) == 3  # handled (acknowledged) ...
     assert api.get("/api/notifications", "bob").json["total"] == 1  # ... but applied only once

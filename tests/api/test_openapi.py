@@ -8,10 +8,10 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from tests.api.test_http_api import create, error, submit
+from tests.api.test_http_api import access, create, error, purchase, submit
 
-LISTS = {"/api/tickets": "bob", "/api/approvals": "bob", "/api/notifications": "alice"}
-BODIES = {"Login", "TicketInput", "TicketUpdate", "Comment", "Reject"}
+LISTS = {"/api/tickets": "bob", "/api/approvals": "bob", "/api/tasks": "bob", "/api/notifications": "alice"}
+BODIES = {"Login", "TicketInput", "TicketUpdate", "Comment", "Reject", "CompleteTask"}
 
 
 @pytest.fixture
@@ -48,18 +48,60 @@ def test_every_error_response_declares_the_error_body_the_api_sends(api, spec):
                 schema = body["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status, schema)
     for r in (api.get("/api/tickets/nope", "bob"), api.get("/api/tickets?page=0", "bob"), api.get("/api/me"),
-              api.post("/api/tickets", "alice", json={"title": "x", "colour": "red"})):
+              api.post("/api/tickets", "alice", json={"title": "x", "colour": "red"}),
+              api.post("/api/tickets", "alice", json={"type": "purchase_request", "title": "x", "fields": {}}),
+              api.get("/api/tasks?sort=title", "bob"), api.post("/api/tasks/nope/complete", "bob", json={})):
         assert conforms(spec, "Error", r.json) == [], r.json
 
 
-def test_amount_is_declared_a_decimal_string_as_returned(api, spec):
-    amount = spec["components"]["schemas"]["Ticket"]["properties"]["amount"]
-    assert amount["type"] == "string" and amount["nullable"] is True
-    for value in ("1200.5", 99, None):
-        ticket = create(api, amount=value)
-        assert conforms(spec, "Ticket", ticket) == [], ticket
-        assert ticket["amount"] is None or re.fullmatch(amount["pattern"], ticket["amount"])
-    assert conforms(spec, "Ticket", {**ticket, "amount": 1200.5})  # a number would break the document
+def test_tickets_steps_tasks_and_types_conform_to_their_declared_schemas(api, spec):
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["Ticket"]["properties"]) >= {"id", "type", "type_name", "title", "fields", "requester",
+                                                     "status", "current_steps", "attention", "created_at",
+                                                     "updated_at", "version", "steps", "allowed_actions"}
+    assert "amount" not in schemas["Ticket"]["properties"]  # the default type's fields live in fields
+    assert schemas["Ticket"]["properties"]["fields"]["type"] == "object"
+    assert set(schemas["Ticket"]["properties"]["status"]["enum"]) == {
+        "draft", "in_progress", "needs_attention", "completed", "rejected", "withdrawn"}
+    assert set(schemas["Step"]["properties"]) == {"id", "step", "name", "candidate_groups", "candidate_users",
+                                                   "assignee", "due", "created_at", "form", "can_complete",
+                                                   "refusal"}
+    assert set(schemas["FormField"]["properties"]) == {"id", "label", "type", "required", "default", "values",
+                                                        "decision"}
+    assert set(schemas["Task"]["properties"]) == set(schemas["Step"]["properties"]) | {"ticket"}
+    draft = create(api, amount="1200.5")
+    it = submit(api, title="IT")
+    big = purchase(api, 5000)
+    both = access(api)
+    for t in (draft, it, big, both):
+        assert conforms(spec, "Ticket", api.get(f"/api/tickets/{t['id']}", "bob").json) == [], t
+    assert conforms(spec, "Ticket", {**draft, "status": "pending_approval"})  # an old status breaks the document
+    assert conforms(spec, "TicketPage", api.get("/api/tickets", "bob").json) == []
+    tasks = api.get("/api/tasks", "bob").json
+    assert tasks["total"] == 3 and conforms(spec, "TaskPage", tasks) == []
+    assert conforms(spec, "Task", api.get(f"/api/tasks/{tasks['items'][0]['id']}", "bob").json) == []
+    assert conforms(spec, "TicketPage", api.get("/api/approvals", "bob").json) == []
+    types = api.get("/api/ticket-types", "alice").json
+    assert types and all(conforms(spec, "TicketType", t) == [] for t in types)
+    for entry in api.get(f"/api/tickets/{it['id']}/history", "alice").json:
+        assert conforms(spec, "HistoryEntry", entry) == [], entry
+    assert conforms(spec, "Process", api.get(f"/api/tickets/{both['id']}/process", "alice").json) == []
+
+
+def test_the_new_operations_declare_their_bodies_and_errors(spec):
+    paths = spec["paths"]
+    complete = paths["/api/tasks/{task_id}/complete"]["post"]
+    body = complete["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CompleteTask"}
+    assert set(complete["responses"]) >= {"200", "400", "401", "403", "404", "409", "503"}
+    assert set(paths["/api/tickets/{ticket_id}"]["delete"]["responses"]) >= {"204", "401", "403", "404", "409"}
+    assert "201" in paths["/api/tickets/{ticket_id}/resubmit"]["post"]["responses"]
+    task_args = {p["name"]: p["schema"] for p in paths["/api/tasks"]["get"]["parameters"]}
+    assert {"type", "group", "step", "status", "q", "sort", "page", "page_size"} <= set(task_args)
+    assert set(task_args["sort"]["enum"]) == {"created", "-created", "due", "-due"}
+    ticket_args = {p["name"]: p["schema"] for p in paths["/api/tickets"]["get"]["parameters"]}
+    assert {"status", "type", "requester", "q", "sort", "page", "page_size"} <= set(ticket_args)
+    assert set(ticket_args["sort"]["enum"]) == {"created", "-created", "updated", "-updated", "title", "-title"}
 
 
 def test_page_limits_are_declared_and_enforced(api, spec):
@@ -86,10 +128,14 @@ def test_request_bodies_declare_and_enforce_no_unknown_fields(api, spec):
         ("PATCH", f"/api/tickets/{draft['id']}", "alice", {"colour": "red"}),
         ("POST", f"/api/tickets/{pending['id']}/approve", "bob", {"comment": "ok", "colour": "red"}),
         ("POST", f"/api/tickets/{pending['id']}/reject", "bob", {"comment": "no", "colour": "red"}),
+        ("POST", f"/api/tickets/{pending['id']}/withdraw", "alice", {"colour": "red"}),
+        ("POST", f"/api/tasks/{pending['steps'][0]['id']}/complete", "bob",
+         {"variables": {"approved": True}, "colour": "red"}),
     ]:
         body = error(api.call(method, path, user, json=body), 422, "validation_error")
         assert body["details"]["colour" if "colour" in body["details"] else "remember"] == ["Unknown field."]
-    assert api.get(f"/api/tickets/{pending['id']}", "bob").json["status"] == "pending_approval"
+    assert api.get(f"/api/tickets/{pending['id']}", "bob").json["current_steps"] == ["Manager Approval"]
+    assert api.get(f"/api/tickets/{pending['id']}", "bob").json["status"] == "in_progress"
 
 
 def test_declared_string_limits_hold(api, spec):

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from pflow.domain import events as ev
 from pflow.domain.errors import ServiceUnavailable
 from pflow.ports.events import RejectMessage
 from tests.support import BUSES, BUSES_THAT_CAN_BE_DOWN, make_bus
@@ -22,7 +23,8 @@ def bus(request, tmp_path):
 
 def message(key="ticket.created", **data):
     event_id = str(uuid.uuid4())
-    return key, {"event_id": event_id, "type": key, "version": 1, "occurred_at": "2026-01-01T00:00:00+00:00",
+    return key, {"event_id": event_id, "type": key, "version": ev.SCHEMA_VERSION,
+                 "occurred_at": "2026-01-01T00:00:00+00:00",
                  "ticket_id": "t-1", "actor": "alice", "data": data}, event_id
 
 
@@ -45,17 +47,28 @@ def consume_all(consumer, handler=None, idle=0.6):
 
 def test_published_messages_reach_the_consumer_in_order_with_their_ids(bus):
     sent = [message(k, n=i) for i, k in enumerate(
-        ["ticket.created", "ticket.submitted", "ticket.approved", "ticket.completed", "ticket.provisioning_failed"])]
+        ["ticket.created", "ticket.submitted", "task.created", "task.completed", "ticket.needs_attention",
+         "ticket.resumed", "ticket.completed"])]
     publish(bus, *sent)  # before any consumer exists: the queue keeps them
     got = consume_all(bus.consumer())
     assert [(m.routing_key, m.body, m.message_id) for m in got] == sent
     assert not any(m.redelivered for m in got)
 
 
-def test_only_ticket_events_are_queued(bus):
-    publish(bus, message("audit.login"), message("ticket.rejected", comment="no"))
+def test_every_kind_of_event_pflow_publishes_is_queued(bus):
+    # The notification consumer reads one queue: a kind its binding misses (task.created tells the
+    # candidates of a new step) would never reach anybody, without an error anywhere.
+    sent = [message(kind) for kind in ev.EVENT_TYPES]
+    publish(bus, *sent)
     got = consume_all(bus.consumer())
-    assert [m.routing_key for m in got] == ["ticket.rejected"]
+    assert sorted(m.routing_key for m in got) == sorted(ev.EVENT_TYPES)
+
+
+def test_only_ticket_and_task_events_are_queued(bus):
+    publish(bus, message("audit.login"), message("ticket.rejected", comment="no"), message("tasks"),
+            message("task.completed", comment="ok"))
+    got = consume_all(bus.consumer())
+    assert [m.routing_key for m in got] == ["ticket.rejected", "task.completed"]
     assert got[0].body["data"] == {"comment": "no"}
 
 
@@ -66,7 +79,7 @@ def test_each_message_is_handled_once_when_acknowledged(bus):
 
 
 def test_a_failed_handler_gets_the_message_again_before_the_next(bus):
-    first, second = message("ticket.submitted"), message("ticket.approved")
+    first, second = message("ticket.submitted"), message("task.created")
     publish(bus, first, second)
     attempts = []
 
@@ -82,7 +95,7 @@ def test_a_failed_handler_gets_the_message_again_before_the_next(bus):
 
 
 def test_a_rejected_message_is_dropped(bus):
-    bad, good = message("ticket.created"), message("ticket.approved")
+    bad, good = message("ticket.created"), message("task.completed")
     publish(bus, bad, good)
     seen = []
 

@@ -68,11 +68,17 @@ def test_backend_image_runs_as_a_non_root_user():
 
 def test_backend_image_fixes_the_paths_pflow_needs():
     env = " ".join(args for kw, args in stages(BACKEND_DOCKERFILE)[-1] if kw == "ENV")
-    assert "PFLOW_BPMN_FILE=/app/deploy/workflows/ticket-process.bpmn" in env
+    # Every process and ticket type of the folder the image copies; no single BPMN file named in it.
+    assert "PFLOW_WORKFLOWS_DIR=/app/deploy/workflows" in env
+    assert "PFLOW_BPMN_FILE" not in env
     copies = [args for kw, args in stages(BACKEND_DOCKERFILE)[-1] if kw == "COPY"]
     assert "deploy/workflows/ /app/deploy/workflows/" in copies
     for name, service in files.pflow_services().items():
-        assert files.environment(service)["PFLOW_BPMN_FILE"] == "/app/deploy/workflows/ticket-process.bpmn", name
+        environment = files.environment(service)
+        assert environment["PFLOW_WORKFLOWS_DIR"] == "/app/deploy/workflows", name
+        # PFLOW_BPMN_FILE is one more file, outside that folder: empty unless the operator names one.
+        assert environment["PFLOW_BPMN_FILE"] == "${PFLOW_BPMN_FILE:-}", name
+    assert files.env_example()["PFLOW_BPMN_FILE"] == ""
 
 
 def test_frontend_image_serves_the_build_with_the_nginx_config():

@@ -149,9 +149,9 @@ def served(nginx, tmp_path):
 
 
 def test_the_api_and_the_health_probes_are_forwarded_unchanged(served):
-    r = requests.get(served + "/api/tickets?status=pending_approval&page=2", timeout=5)
+    r = requests.get(served + "/api/tickets?status=in_progress&page=2", timeout=5)
     assert r.status_code == 200
-    assert r.json()["path"] == "/api/tickets?status=pending_approval&page=2"
+    assert r.json()["path"] == "/api/tickets?status=in_progress&page=2"
     assert r.json()["forwarded_for"] == "127.0.0.1"
     for probe in ("/healthz", "/readyz"):
         assert requests.get(served + probe, timeout=5).json()["path"] == probe

@@ -3,8 +3,9 @@ with its time, outage windows, and the checks every scenario ends with.
 
 What a scenario asserts (see ``Scenario.verify``):
 
-* every ticket ends ``completed`` (or ``rejected``), or in a state that offers its next action to
-  someone, and taking that action carries it on to ``completed``: a way out that really works;
+* every ticket ends ``completed`` (or ``rejected``/``withdrawn``), or offers its next action to someone
+  (a ticket-level action in ``allowed_actions``, or a step someone ``can_complete``), and taking the
+  actions offered carries it on to ``completed``: a way out that really works;
 * every event the API produced (the outbox) was sent, handled once by the notification consumer
   (no notification twice for one event) and, on RabbitMQ, reached a test queue bound to the
   exchange: none lost;
@@ -36,11 +37,16 @@ from werkzeug.security import generate_password_hash
 from pflow.config import REPO_ROOT
 from tests.support import wait_until
 
-USERS = [("alice", ["requester"]), ("erin", ["requester"]), ("bob", ["manager"]), ("dave", ["manager"]),
-         ("carol", ["admin"])]
+# (username, roles, groups): the managers group decides the default type's step, finance and security
+# the shipped purchase and access requests' later ones.
+USERS = [("alice", ["requester"], []), ("erin", ["requester"], []), ("bob", ["manager"], ["managers"]),
+         ("dave", ["manager"], ["managers"]), ("fiona", [], ["finance"]), ("sam", [], ["security"]),
+         ("carol", ["admin"], [])]
 REQUESTERS = ("alice", "erin")
 MANAGERS = ("bob", "dave")
+GROUP_MEMBERS = ("bob", "dave", "fiona", "sam")  # who may be offered a step
 ADMIN = "carol"
+FINAL = ("completed", "rejected", "withdrawn")
 # Lines that mean a request waited on a connection pool or a lock until it gave up.
 STALL_LOG_MARKERS = ("QueuePool limit", "database is locked")
 # How the worker reports a failed attempt of a step (one of its retries spent).
@@ -50,10 +56,23 @@ CLIENT_TIMEOUT_S = 40.0  # longer than the 30 s pool timeout, so such a stall is
 
 def write_users_file(path: Path) -> Path:
     # Cheap hashes: these users exist only in tests.
-    path.write_text(json.dumps([{"username": u, "display_name": u.title(), "roles": roles,
+    path.write_text(json.dumps([{"username": u, "display_name": u.title(), "roles": roles, "groups": groups,
                                  "password_hash": generate_password_hash(u, "pbkdf2:sha256:1000")}
-                                for u, roles in USERS]))
+                                for u, roles, groups in USERS]))
     return path
+
+
+def session_workflows(folder: Path, process_key: str, bpmn: Path) -> Path:
+    """A workflows folder (PFLOW_WORKFLOWS_DIR) with only the default ticket type, on ``bpmn`` (the seed
+    process deployed under ``process_key``): on a shared Camunda nothing is deployed under a key another
+    run uses, and no other run's worker sees these tasks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ticket-process.bpmn").write_text(bpmn.read_text(encoding="utf-8"), encoding="utf-8")
+    type_file = (REPO_ROOT / "deploy" / "workflows" / "it-request.type.yaml").read_text(encoding="utf-8")
+    assert "process: ticket_approval" in type_file
+    (folder / "it-request.type.yaml").write_text(type_file.replace("process: ticket_approval",
+                                                                   f"process: {process_key}"), encoding="utf-8")
+    return folder
 
 
 # ------------------------------------------------------------------------------------ processes
@@ -114,7 +133,8 @@ class PFlowProcess:
 
 # ------------------------------------------------------------------------------ what happened
 
-ENGINE_ROUTES = ("submit", "approve", "reject", "retry-provisioning", "process")
+# The routes that call the workflow engine (a 503 there is allowed while the engine is down).
+ENGINE_ROUTES = ("submit", "approve", "reject", "withdraw", "retry", "reconcile", "complete", "process")
 
 
 @dataclass
@@ -193,7 +213,7 @@ class Recorder:
 
 def template(path: str) -> str:
     parts = path.split("?", 1)[0].strip("/").split("/")
-    if len(parts) >= 3 and parts[:2] == ["api", "tickets"]:
+    if len(parts) >= 3 and parts[:2] in (["api", "tickets"], ["api", "tasks"]):
         parts[2] = "{id}"
     return "/" + "/".join(parts)
 
@@ -208,7 +228,7 @@ class Api:
         self._local = threading.local()
 
     def login_all(self) -> None:
-        for user, _ in USERS:
+        for user, _, _ in USERS:
             r = requests.post(self.url + "/api/auth/login", json={"username": user, "password": user}, timeout=10)
             assert r.status_code == 200, r.text
             self.tokens[user] = r.json()["token"]
@@ -335,7 +355,7 @@ def race_approvals(api: Api, rounds: int, racers: int = 8) -> tuple[list[str], l
                             + "; ".join(r.describe() for r in results if r.status not in (200, 409)))
         history = api.call(ADMIN, "GET", f"/api/tickets/{ticket_id}/history", record=False)
         if history.status == 200:
-            approvals = [h for h in api.json(history) if h.get("action") == "approved"]
+            approvals = [h for h in api.json(history) if h.get("action") == "step_completed"]
             if len(approvals) != 1 or approvals[0].get("comment") not in comments:
                 problems.append(f"round {n} ({ticket_id}): the approval in the history is {approvals}; "
                                 "expected one, with the winning approver's own words")
@@ -344,15 +364,20 @@ def race_approvals(api: Api, rounds: int, racers: int = 8) -> tuple[list[str], l
 
 # ------------------------------------------------------------------------------------- checks
 
-def _actions_for(api: Api, ticket: dict) -> tuple[set[str], dict[str, str]]:
-    """The union of what the ticket's requester, a manager who is not its requester and an admin
-    may do now; and who may do each action."""
-    who: dict[str, str] = {}
-    for user in (ticket["requester"], *(m for m in MANAGERS if m != ticket["requester"]), ADMIN):
-        seen = api.ticket(ticket["id"], user)
-        for action in (seen or {}).get("allowed_actions", []):
-            who.setdefault(action, user)
-    return set(who), who
+def _offers(api: Api, ticket: dict) -> tuple[dict[str, str], dict[str, tuple[str, dict]]]:
+    """What the ticket offers now, and to whom: ticket-level actions (``allowed_actions``) of its requester,
+    the group members who are not its requester and an admin; and each open step someone ``can_complete``
+    (task id -> (user, step))."""
+    actions: dict[str, str] = {}
+    steps: dict[str, tuple[str, dict]] = {}
+    for user in (ticket["requester"], *(m for m in GROUP_MEMBERS if m != ticket["requester"]), ADMIN):
+        seen = api.ticket(ticket["id"], user) or {}
+        for action in seen.get("allowed_actions", []):
+            actions.setdefault(action, user)
+        for step in seen.get("steps", []):
+            if step.get("can_complete"):
+                steps.setdefault(step["id"], (user, step))
+    return actions, steps
 
 
 def _evidence(api: Api, ticket_id: str) -> str:
@@ -365,8 +390,13 @@ def _evidence(api: Api, ticket_id: str) -> str:
     return f"history {steps}; engine {state}"
 
 
+def on_its_way(ticket: dict) -> bool:
+    """In progress at automated steps only: the worker's to do, nobody else's."""
+    return ticket["status"] == "in_progress" and not ticket.get("steps") and bool(ticket.get("current_steps"))
+
+
 def settle_tickets(api: Api, ticket_ids: set[str], timeout: float = 45.0) -> dict[str, dict]:
-    """Wait until no ticket is on its way (``approved``: the worker's to do) or ``timeout``."""
+    """Wait until no ticket is on its way (at an automated step: the worker's to do) or ``timeout``."""
     latest: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
     pending = set(ticket_ids)
@@ -375,7 +405,7 @@ def settle_tickets(api: Api, ticket_ids: set[str], timeout: float = 45.0) -> dic
             t = api.ticket(ticket_id)
             if t is not None:
                 latest[ticket_id] = t
-                if t["status"] != "approved":
+                if not on_its_way(t):
                     pending.discard(ticket_id)
         if pending:
             time.sleep(0.5)
@@ -384,37 +414,74 @@ def settle_tickets(api: Api, ticket_ids: set[str], timeout: float = 45.0) -> dic
     return latest
 
 
+def _decide(step: dict) -> dict:
+    """The values that approve a step: its decision field set to approve, every other required field's default."""
+    values = {}
+    for f in step.get("form", []):
+        if f.get("decision"):
+            values[f["id"]] = True if f["type"] == "boolean" else "approve"
+        elif f.get("required"):
+            values[f["id"]] = f.get("default") if f.get("default") is not None else (
+                f["values"][0]["id"] if f.get("values") else "way out")
+    return values
+
+
+def _next_action(api: Api, t: dict) -> tuple[str, str, str, dict | None] | None:
+    """(what, user, path, body) of the action that carries the ticket on, or None when nobody has one."""
+    actions, steps = _offers(api, t)
+    ticket_id = t["id"]
+    if "submit" in actions:
+        return "submit", actions["submit"], f"/api/tickets/{ticket_id}/submit", None
+    if steps:
+        task_id, (user, step) = sorted(steps.items())[0]
+        return (f"complete {step.get('name')}", user, f"/api/tasks/{task_id}/complete",
+                {"variables": _decide(step), "comment": "way out"})
+    if "retry" in actions:
+        return "retry", actions["retry"], f"/api/tickets/{ticket_id}/retry", {"comment": "way out"}
+    return None
+
+
 def check_every_ticket_has_a_way_out(api: Api, ticket_ids: set[str], *, settle_s: float = 45.0) -> list[str]:
-    """Every ticket ends completed/rejected, or offers a next action that carries it to completed."""
+    """Every ticket ends completed/rejected/withdrawn, or offers next actions that carry it to completed."""
     problems = []
     latest = settle_tickets(api, ticket_ids, settle_s)
-    took: dict[str, str] = {}
     for ticket_id, t in sorted(latest.items()):
-        if t["status"] in ("completed", "rejected"):
+        if t["status"] in FINAL:
             continue
-        actions, who = _actions_for(api, t)
-        if not actions - {"edit"}:
-            problems.append(f"{ticket_id} is stuck in {t['status']} with no action for anyone; {_evidence(api, ticket_id)}")
-            continue
-        steps = (["submit", "approve"] if "submit" in actions else ["approve"] if "approve" in actions
-                 else ["retry_provisioning"])
-        for step in steps:
-            user = who.get(step) or (next(m for m in MANAGERS if m != t["requester"]) if step == "approve" else ADMIN)
-            c = api.call(user, "POST", f"/api/tickets/{ticket_id}/{step.replace('_', '-')}", record=False,
-                         json={"comment": "way out"} if step != "submit" else None)
+        first = t["status"]
+        taken: list[str] = []
+        for _ in range(8):  # a step, the next step, a retry...: a process of any depth, never for ever
+            if t["status"] in FINAL:
+                break
+            if on_its_way(t):
+                try:
+                    t = wait_until(lambda: (x := api.ticket(ticket_id)) and not on_its_way(x) and x,
+                                   timeout=30, interval=0.3)
+                except AssertionError:
+                    problems.append(f"{ticket_id} stays at {t['current_steps']} after {taken}; "
+                                    f"{_evidence(api, ticket_id)}")
+                    break
+                continue
+            action = _next_action(api, t)
+            if action is None:
+                problems.append(f"{ticket_id} is stuck in {t['status']} (steps {t.get('current_steps')}) with no "
+                                f"action for anyone after {taken}; {_evidence(api, ticket_id)}")
+                break
+            what, user, path, body = action
+            c = api.call(user, "POST", path, record=False, json=body)
             if c.status != 200:
-                problems.append(f"{ticket_id} in {t['status']} offers {sorted(actions)}, but {step} as {user} answered "
+                problems.append(f"{ticket_id} in {t['status']} offers {what} to {user}, but it answered "
                                 f"{c.describe()}; {_evidence(api, ticket_id)}")
                 break
+            taken.append(f"{what} as {user}")
+            t = api.ticket(ticket_id) or t
         else:
-            took[ticket_id] = t["status"]
-    for ticket_id, status in took.items():
-        try:
-            wait_until(lambda: (api.ticket(ticket_id) or {}).get("status") == "completed", timeout=30, interval=0.3)
-        except AssertionError:
-            now = (api.ticket(ticket_id) or {}).get("status")
-            problems.append(f"{ticket_id} was {status}; after its next action it is {now}, not completed; "
+            problems.append(f"{ticket_id} was {first}; after {taken} it is still {t['status']}; "
                             f"{_evidence(api, ticket_id)}")
+            continue
+        if t["status"] in FINAL and t["status"] != "completed" and taken:
+            problems.append(f"{ticket_id} was {first}; after {taken} (all approvals) it is {t['status']}, not "
+                            f"completed; {_evidence(api, ticket_id)}")
     return problems
 
 
@@ -513,11 +580,13 @@ class Tap:
     published lands here too, whatever the consumer does."""
 
     def __init__(self, amqp_url: str, exchange: str = "ticket.events", name: str = "faults.tap") -> None:
-        from kombu import Connection, Exchange, Queue
+        from kombu import Connection, Exchange, Queue, binding
 
         self.url = amqp_url
-        self.queue = Queue(name, exchange=Exchange(exchange, type="topic", durable=True, delivery_mode="persistent"),
-                           routing_key="ticket.#", durable=True, auto_delete=False)
+        topic = Exchange(exchange, type="topic", durable=True, delivery_mode="persistent")
+        # Every kind PFlow publishes: ticket.* (what happens to a ticket) and task.* (its steps).
+        self.queue = Queue(name, bindings=[binding(topic, routing_key="ticket.#"), binding(topic, routing_key="task.#")],
+                           durable=True, auto_delete=False)
         with Connection(amqp_url, connect_timeout=5) as connection:
             self.queue(connection.channel()).declare()
         self.received: list[str] = []
@@ -560,7 +629,8 @@ def check_events(database_url: str, tap: Tap | None = None, timeout: float = 30.
     for ticket_id, key in _db_rows(database_url, "SELECT ticket_id, routing_key FROM outbox"):
         events[ticket_id].add(key)
     for ticket_id, status in _db_rows(database_url, "SELECT id, status FROM tickets WHERE status = 'completed'"):
-        missing = {"ticket.created", "ticket.submitted", "ticket.approved", "ticket.completed"} - events[ticket_id]
+        missing = {"ticket.created", "ticket.submitted", "task.created", "task.completed",
+                   "ticket.completed"} - events[ticket_id]
         if missing:
             problems.append(f"{ticket_id} is completed but the outbox has no {sorted(missing)}")
     if tap is not None:

@@ -5,7 +5,8 @@ The embedded default has no broker, no database server and no separate engine to
 go wrong for its users is concurrency inside the one process and the process dying. So:
 
 * (e) eight approvals of one ticket at once, again and again, while other clients work;
-* (c) the process SIGKILLed while its worker is inside a provisioning call, then started again.
+* (c) the process SIGKILLed while its worker is inside a provisioning call, then started again;
+* (f) the provisioning backend down: tickets need attention until an admin retries them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import Api, Load, PFlowProcess, Recorder, Scenario, race_approvals, wait_for, \
+from tests.faults.harness import ADMIN, Api, Load, PFlowProcess, Recorder, Scenario, race_approvals, wait_for, \
     write_users_file
 from tests.ledger import Ledger
 from tests.support import free_port
@@ -26,7 +27,7 @@ STALL_BOUND_S = 10.0
 
 
 class EmbeddedPFlow:
-    def __init__(self, tmp_path: Path, *, provision_delay_s: float = 0.2) -> None:
+    def __init__(self, tmp_path: Path, *, provision_delay_s: float = 0.2, **env: str) -> None:
         self.tmp_path = tmp_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,6 +41,7 @@ class EmbeddedPFlow:
                     "PFLOW_FAULTS_PROVISION_DELAY_S": str(provision_delay_s)}
         for name in ("WORKFLOW_ENGINE", "DATABASE_URL", "RABBITMQ_URL"):  # the embedded default, not the caller's
             self.env[name] = ""
+        self.env.update(env)
         self.processes: list[PFlowProcess] = []
         self.server = self.start()
 
@@ -108,3 +110,37 @@ def test_serve_killed_mid_provisioning_and_started_again(embedded):
     calls = embedded.ledger.calls_per_ticket()
     provisioned = {t for (t,) in embedded.ledger.query("SELECT ticket_id FROM effects")}
     assert all(calls.get(t, 0) >= 2 and t in provisioned for t in in_flight), (in_flight, calls)
+
+
+def test_a_failing_backend_leaves_tickets_needing_attention_until_an_admin_retries(tmp_path):
+    """(f) The provisioning backend refuses every call: each approved ticket uses up its retries and
+    needs attention, with the failed step's error, and ``retry`` offered to admins only; it never
+    claims to be done. Once the backend is back, the admin's retry carries every one to completed."""
+    flag = tmp_path / "backend-down"
+    flag.write_text("down")
+    pflow = EmbeddedPFlow(tmp_path, PFLOW_FAULTS_FAIL_FLAG=str(flag), PFLOW_WORKER_RETRY_BACKOFF_MS="100")
+    try:
+        run = scenario(pflow)
+        load = Load(run.api, clients=2, max_flows=3).start()
+        wait_for(lambda: load.flows == 6, 60, f"the load did not carry its tickets: {run.recorder.summary()}")
+        load.stop()
+
+        def all_need_attention():
+            seen = [run.api.ticket(t) for t in load.ticket_ids]
+            return all(t and t["status"] == "needs_attention" for t in seen) and seen
+
+        tickets = wait_for(all_need_attention, 60, "the failed tickets did not need attention")
+        for t in tickets:
+            assert "fault injected" in (t["attention"] or ""), t
+            assert t["current_steps"] == ["Provision Service"] and t["steps"] == [], t
+            assert "retry" in t["allowed_actions"], t  # read as the admin
+            as_requester = run.api.ticket(t["id"], t["requester"])
+            assert "retry" not in as_requester["allowed_actions"] and as_requester["status"] == "needs_attention"
+        assert pflow.ledger.query("SELECT * FROM effects") == []  # nothing provisioned, nothing claimed
+        flag.unlink()
+        run.verify(load.ticket_ids)  # the way out: the admin's retry, then completed
+        retried = [h for t in load.ticket_ids for h in run.api.json(
+            run.api.call(ADMIN, "GET", f"/api/tickets/{t}/history", record=False)) if h["action"] == "retried"]
+        assert len(retried) == len(load.ticket_ids) and {h["actor"] for h in retried} == {ADMIN}
+    finally:
+        pflow.close()

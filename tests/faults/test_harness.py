@@ -130,3 +130,78 @@ def test_routes_are_recorded_without_the_ticket_id():
     assert template("/api/tickets/8f1c/approve?x=1") == "/api/tickets/{id}/approve"
     assert template("/api/tickets") == "/api/tickets"
     assert _call(0, 200).needs_engine and not Call(0, 1, "a", "GET", "/api/tickets/{id}", 200).needs_engine
+
+
+def test_task_routes_are_recorded_without_the_task_id_and_need_the_engine():
+    assert template("/api/tasks/5e2a/complete") == "/api/tasks/{id}/complete"
+    assert template("/api/tasks?group=finance") == "/api/tasks"
+    for action in ("withdraw", "retry", "reconcile"):
+        assert Call(0, 1, "a", "POST", f"/api/tickets/{{id}}/{action}", 200).needs_engine, action
+    assert Call(0, 1, "a", "POST", "/api/tasks/{id}/complete", 200).needs_engine
+    assert not Call(0, 1, "a", "GET", "/api/tasks", 200).needs_engine
+
+
+class _FakeApi:
+    """Tickets whose next actions move them as the server would: enough to see the way-out check tell
+    a ticket that can be carried on from one that cannot."""
+
+    def __init__(self, tickets: dict[str, dict]) -> None:
+        self.tickets = tickets
+        self.polls: dict[str, int] = {}
+
+    def ticket(self, ticket_id, user="carol"):
+        t = self.tickets[ticket_id]
+        if t.get("worker_after") is not None:  # at an automated step: done after a few looks
+            self.polls[ticket_id] = self.polls.get(ticket_id, 0) + 1
+            if self.polls[ticket_id] > t["worker_after"]:
+                t.update(status=t.pop("ends"), current_steps=[], worker_after=None)
+        steps = [{**s, "can_complete": user in s["who"]} for s in t.get("open", [])]
+        actions = [a for a, who in t.get("actions", {}).items() if user in who]
+        return {"id": ticket_id, "requester": "alice", "status": t["status"], "steps": steps,
+                "current_steps": t.get("current_steps", [s["name"] for s in steps]), "allowed_actions": actions}
+
+    def call(self, user, method, path, record=True, **kwargs):
+        parts = path.strip("/").split("/")
+        if method == "GET":
+            return Call(0, 0, user, method, path, 404, body="{}")
+        ticket_id = next((i for i, t in self.tickets.items()
+                          if parts[2] == i or any(s["id"] == parts[2] for s in t.get("open", []))), None)
+        t = self.tickets[ticket_id]
+        t["taken"] = t.get("taken", []) + [(user, parts[-1], kwargs.get("json"))]
+        t.update(open=[], actions={}, status="in_progress", current_steps=["Provision Service"], worker_after=1,
+                 ends=t.get("ends", "completed"))
+        return Call(0, 0, user, method, path, 200, body="{}")
+
+    def json(self, call):
+        return json.loads(call.body) if call.body else None
+
+
+def test_the_way_out_check_carries_tickets_on_and_names_those_that_cannot_be():
+    from tests.faults.harness import check_every_ticket_has_a_way_out
+
+    decision = {"id": "task-1", "name": "Manager Approval",
+                "form": [{"id": "approved", "type": "boolean", "decision": True, "required": True, "values": []}]}
+    enum = {"id": "task-2", "name": "Finance Approval",
+            "form": [{"id": "finance_decision", "type": "enum", "decision": True, "required": True,
+                      "values": [{"id": "approve"}, {"id": "reject"}]}]}
+    api = _FakeApi({
+        "step": {"status": "in_progress", "open": [{**decision, "who": {"bob"}}]},
+        "enum": {"status": "in_progress", "open": [{**enum, "who": {"fiona"}}]},
+        "failed": {"status": "needs_attention", "actions": {"retry": {"carol"}}, "current_steps": ["Provision"]},
+        "draft": {"status": "draft", "actions": {"submit": {"alice"}}},
+        "stuck": {"status": "in_progress", "current_steps": []},
+        "done": {"status": "completed"},
+        "withdrawn": {"status": "withdrawn"},
+        "ends_rejected": {"status": "in_progress", "open": [{**decision, "id": "task-3", "who": {"dave"}}],
+                          "ends": "rejected"},
+    })
+    problems = check_every_ticket_has_a_way_out(api, set(api.tickets), settle_s=5)
+    assert len(problems) == 2, problems
+    assert any(p.startswith("stuck is stuck in in_progress") for p in problems), problems
+    assert any(p.startswith("ends_rejected was in_progress") and "not completed" in p for p in problems), problems
+    assert api.tickets["step"]["taken"] == [("bob", "complete", {"variables": {"approved": True}, "comment": "way out"})]
+    assert api.tickets["enum"]["taken"][0][2]["variables"] == {"finance_decision": "approve"}
+    assert api.tickets["failed"]["taken"] == [("carol", "retry", {"comment": "way out"})]
+    assert api.tickets["draft"]["taken"][0][:2] == ("alice", "submit")
+    assert all(api.tickets[t]["status"] == "completed" for t in ("step", "enum", "failed", "draft"))
+    assert "taken" not in api.tickets["done"] and "taken" not in api.tickets["withdrawn"]

@@ -34,6 +34,7 @@ from tests.faults.harness import (
     Scenario,
     Tap,
     race_approvals,
+    session_workflows,
     wait_for,
     write_users_file,
 )
@@ -66,7 +67,9 @@ class ProductionPFlow:
         self.ledger = Ledger(self.tmp_path / "ledger.db")
         self.ledger.create()
         self.env = {"WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": self.camunda_url,
-                    "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY, "PFLOW_BPMN_FILE": str(camunda.session_bpmn()),
+                    "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY,
+                    "PFLOW_WORKFLOWS_DIR": str(session_workflows(self.tmp_path / "workflows", camunda.SESSION_KEY,
+                                                                 camunda.session_bpmn())),
                     "DATABASE_URL": self.database_url, "RABBITMQ_URL": self.amqp_url,
                     "PFLOW_CAMUNDA_TIMEOUT_S": str(CAMUNDA_TIMEOUT_S), "PFLOW_WORKER_LOCK_MS": "3000",
                     "PFLOW_SERVE_WORKER": "0", "PFLOW_SERVE_CONSUMER": "0",

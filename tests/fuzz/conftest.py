@@ -28,14 +28,15 @@ def _production(tmp_path):
     require_postgres()
     camunda.require_camunda()
     reset_postgres()
-    base = settings_for("memory", tmp_path).__dict__  # the shared test settings (secret, dirs, BPMN)
-    settings = camunda.settings({k: base[k] for k in ("secret_key", "data_dir", "ui_dir", "worker_retry_backoff_ms")},
-                                {"database_url": pg_url()})
+    # The shared Camunda test settings (session process keys, the test workflows folder), tickets in PostgreSQL.
+    settings = settings_for("camunda", tmp_path, database_url=pg_url())
     container = build_container(settings)
     container.users.override(TEST_USERS)
     migrate_database(container)
     camunda.install(container, settings)  # cancels what the run left running when the container shuts down
-    container.workflow_engine().deploy(settings.bpmn_file)
+    from pflow.entrypoints.runtime import deploy_processes
+
+    deploy_processes(container)  # every process of the test workflows folder, under the session's keys
     return container
 
 
@@ -68,33 +69,57 @@ def login(app, username: str) -> str:
     return r.get_json()["token"]
 
 
+def _headers(app, username: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {login(app, username)}"}
+
+
 def seed_tickets(app) -> None:
-    """A draft, a ticket awaiting approval and a rejected one, so listings and inboxes are not empty."""
+    """A draft, a ticket waiting for a manager, a rejected one and a purchase waiting for finance, so
+    listings and inboxes are not empty."""
     client = app.test_client()
-    alice = {"Authorization": f"Bearer {login(app, 'alice')}"}
-    bob = {"Authorization": f"Bearer {login(app, 'bob')}"}
+    alice, bob = _headers(app, "alice"), _headers(app, "bob")
     ids = []
     for title in ("Laptop", "Monitor", "Desk"):
-        r = client.post("/api/tickets", json={"title": title, "amount": "1200.50"}, headers=alice)
+        r = client.post("/api/tickets", json={"title": title, "fields": {"amount": 1200.5}}, headers=alice)
         assert r.status_code == 201, r.get_json()
         ids.append(r.get_json()["id"])
     for ticket_id in ids[1:]:
         assert client.post(f"/api/tickets/{ticket_id}/submit", headers=alice).status_code == 200
     r = client.post(f"/api/tickets/{ids[2]}/reject", json={"comment": "over budget"}, headers=bob)
     assert r.status_code == 200, r.get_json()
-
-
-def new_ticket(app, status: str) -> str:
-    """A ticket of alice's in ``status`` (draft or pending_approval), for fuzzing one operation on it."""
-    client = app.test_client()
-    alice = {"Authorization": f"Bearer {login(app, 'alice')}"}
-    r = client.post("/api/tickets", json={"title": "Fuzzed", "amount": "10.00"}, headers=alice)
+    r = client.post("/api/tickets", json={"type": "purchase_request", "title": "Servers",
+                                          "fields": {"amount": 5000, "supplier": "ACME"}}, headers=alice)
     assert r.status_code == 201, r.get_json()
-    ticket_id = r.get_json()["id"]
-    if status == "pending_approval":
-        r = client.post(f"/api/tickets/{ticket_id}/submit", headers=alice)
-        assert r.status_code == 200, r.get_json()
-    return ticket_id
+    r = client.post(f"/api/tickets/{r.get_json()['id']}/submit", headers=alice)
+    assert r.status_code == 200, r.get_json()
+    r = client.post(f"/api/tickets/{r.get_json()['id']}/approve", headers=bob)
+    assert r.status_code == 200 and r.get_json()["current_steps"] == ["Finance Approval"], r.get_json()
+
+
+def new_ticket(app, status: str) -> dict[str, str]:
+    """A ticket of alice's in ``status`` (draft, in_progress, rejected or needs_attention), for fuzzing one
+    operation on it: ``{"ticket_id": .., "task_id": ..}`` (the task: its open step, when it has one)."""
+    client = app.test_client()
+    alice = _headers(app, "alice")
+    r = client.post("/api/tickets", json={"title": "Fuzzed", "fields": {"amount": 10}}, headers=alice)
+    assert r.status_code == 201, r.get_json()
+    ticket = r.get_json()
+    if status != "draft":
+        r = client.post(f"/api/tickets/{ticket['id']}/submit", headers=alice)
+        assert r.status_code == 200 and r.get_json()["status"] == "in_progress", r.get_json()
+        ticket = r.get_json()
+    if status == "rejected":
+        r = client.post(f"/api/tickets/{ticket['id']}/reject", json={"comment": "no"}, headers=_headers(app, "bob"))
+        assert r.status_code == 200 and r.get_json()["status"] == "rejected", r.get_json()
+    if status == "needs_attention":
+        # Its process stopped in the engine behind PFlow's back: the admin's retry starts it again.
+        tickets = app.extensions["pflow.container"].tickets()
+        assert app.extensions["pflow.container"].workflow_engine().cancel(ticket["id"], "fuzzing retry")
+        assert tickets.sync(ticket["id"]).status.value == "needs_attention"
+    ids = {"ticket_id": ticket["id"]}
+    if ticket["steps"]:
+        ids["task_id"] = ticket["steps"][0]["id"]
+    return ids
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ really happened across processes:
 * ``calls``: one row per call of the provisioner (redeliveries included);
 * ``tickets``: the ticket's status and fulfilment reference (the ticket store).
 
-``--pause-at`` makes this worker stop forever at one point of the handler
-(it is then SIGKILLed by the test): ``provisioning`` (inside the backend call,
-before its effect), ``provisioned`` (effect done, ticket not yet committed),
-``committed`` (ticket committed, task not yet completed), or ``slow`` (pause a
-second, then go on, to show a graceful stop).
+``--pause-at`` makes this worker stop forever at one point (it is then SIGKILLed
+by the test): ``provisioning`` (inside the backend call, before its effect),
+``provisioned`` (effect done, task not yet completed in the engine),
+``completed`` (task completed, the ticket not yet following it), or ``slow``
+(pause a second, then go on, to show a graceful stop).
 
 Run as ``python -m tests.integration.crash_worker --db URL --ledger PATH --worker-id W``.
 """
@@ -47,9 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     ledger = Ledger(args.ledger, args.worker_id, args.pause_at)
     db = create_db_engine(args.db)
     engine = SpiffWorkflowEngine(db)
-    handler = ProvisioningHandler(LedgerTickets(ledger), LedgerProvisioner(ledger))  # type: ignore[arg-type]
+    tickets = LedgerTickets(ledger, engine)
+    handler = ProvisioningHandler(tickets, LedgerProvisioner(ledger))  # type: ignore[arg-type]
+    # As the container wires it: once a step's outcome is in the engine, the ticket follows its process.
     worker = ExternalTaskWorker(engine, [handler], WorkerSettings(
-        worker_id=args.worker_id, concurrency=2, lock_duration_ms=args.lock_ms, poll_wait_ms=10_000))
+        worker_id=args.worker_id, concurrency=2, lock_duration_ms=args.lock_ms, poll_wait_ms=10_000),
+        on_progress=tickets.after_automated_step)
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
     print(f"worker {args.worker_id} ready", flush=True)
     worker.run()

@@ -21,6 +21,10 @@ from tests.support import RABBITMQ_URL, build_stack, delete_rabbitmq_topology, f
 pytestmark = pytest.mark.integration
 
 TICKETS = 10
+REJECTED = (TICKETS + 1) // 2  # _work_while_down rejects the even ones
+# Per ticket worked while down: ticket.created, ticket.submitted, task.created (its first step), task.completed
+# (the decision), and ticket.rejected for a rejection (an approval opens the automated step: no event).
+EVENTS_WHILE_DOWN = 4 * TICKETS + REJECTED
 
 
 def _names():
@@ -92,14 +96,14 @@ def test_no_event_is_lost_while_the_broker_is_down(kind, tmp_path, rabbit_proxy)
         assert statuses == {201: TICKETS, 200: 2 * TICKETS}  # the API does not depend on the broker
         wait_until(lambda: _sql(stack, "SELECT max(attempts) FROM outbox WHERE sent_at IS NULL")[0][0],
                    10, message="the relay never tried the broker")
-        assert _pending(stack) == 3 * TICKETS  # created, submitted, decided: all waiting in the outbox
+        assert _pending(stack) == EVENTS_WHILE_DOWN  # all waiting in the outbox
         ready = api.get("/readyz")
         assert ready.status_code == 503 and ready.json["error"]["details"]["unavailable"] == ["event_broker"]
         assert notifications.list(users["alice"]).total == 0
 
         rabbit_proxy.restore()
         wait_until(lambda: _pending(stack) == 0, 30, message="the outbox did not drain after the broker came back")
-        wait_until(lambda: notifications.list(users["alice"]).total == TICKETS, 30,
+        wait_until(lambda: notifications.list(users["alice"]).total == TICKETS + REJECTED, 30,
                    message="not every event reached the consumer")
         wait_until(lambda: _queue_depth(queue) == 0, 15)
         assert rabbit_proxy.connections > connections_before  # relay and consumer reconnected
@@ -114,12 +118,16 @@ def test_no_event_is_lost_while_the_broker_is_down(kind, tmp_path, rabbit_proxy)
     finally:
         services.stop()
     try:
-        expected_events = 2 + 3 * TICKETS
+        expected_events = 3 + EVENTS_WHILE_DOWN  # the first ticket: created, submitted, task.created
         _assert_each_event_applied_once(stack, expected_events)
         counts = {name: notifications.list(user).total for name, user in users.items()}
-        assert counts == {"alice": TICKETS, "bob": TICKETS + 1, "dave": TICKETS + 1}
-        rejected = [n for n in notifications.list(users["alice"], page_size=100).items if n.kind == "ticket.rejected"]
-        assert len(rejected) == TICKETS // 2 and all(n.message.endswith(": too much") for n in rejected)
+        # alice: each decision (task.completed) and each rejection; the managers: each new step.
+        assert counts == {"alice": TICKETS + REJECTED, "bob": TICKETS + 1, "dave": TICKETS + 1}
+        told = notifications.list(users["alice"], page_size=100).items
+        assert len([n for n in told if n.kind == "ticket.rejected"]) == REJECTED
+        decisions = [n for n in told if n.kind == "task.completed"]
+        assert len(decisions) == TICKETS
+        assert len([n for n in decisions if n.message.endswith("Comment: too much")]) == REJECTED
     finally:
         stack.close()
         delete_rabbitmq_topology(exchange, queue)
@@ -138,22 +146,22 @@ def test_a_closed_broker_port_fills_the_outbox_and_a_later_relay_delivers_everyt
         with pytest.raises(Exception) as err:
             stack.container.relay().publish_pending()
         assert "event broker" in str(getattr(err.value, "message", err.value))
-        assert _pending(stack) == 3 * TICKETS
+        assert _pending(stack) == EVENTS_WHILE_DOWN
         ready = api.get("/readyz").json
         assert ready["checks"]["database"] == "ok" and "127.0.0.1" in ready["checks"]["event_broker"]
 
         # The broker is 'back': the same outbox, relayed to the real RabbitMQ.
         publisher = KombuEventPublisher(RABBITMQ_URL, exchange, queue)
         relay = OutboxRelay(stack.container.uow, publisher)
-        assert relay.drain() == 3 * TICKETS and _pending(stack) == 0
+        assert relay.drain() == EVENTS_WHILE_DOWN and _pending(stack) == 0
         publisher.close()
         service = NotificationService(stack.container.uow, stack.container.users())
         consumer = KombuEventConsumer(RABBITMQ_URL, exchange, queue)
         import threading
 
-        assert consumer.consume(service.handle, threading.Event(), idle_timeout=1.0) == 3 * TICKETS
-        _assert_each_event_applied_once(stack, 3 * TICKETS)
-        assert service.list(stack.container.users().get("alice")).total == TICKETS
+        assert consumer.consume(service.handle, threading.Event(), idle_timeout=1.0) == EVENTS_WHILE_DOWN
+        _assert_each_event_applied_once(stack, EVENTS_WHILE_DOWN)
+        assert service.list(stack.container.users().get("alice")).total == TICKETS + REJECTED
     finally:
         stack.close()
         delete_rabbitmq_topology(exchange, queue)

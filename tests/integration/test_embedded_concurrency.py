@@ -81,6 +81,8 @@ def test_racing_approvals_of_one_ticket_never_stall_the_server(served):
         slowest = max(slowest, took)
         assert not errors, f"round {n}: {errors!r}"
         assert Counter(statuses) == {200: 1, 409: APPROVERS - 1}, f"round {n}: {statuses}"
+        history = api.get(f"/api/tickets/{ticket_id}/history", "alice").json
+        assert [h["action"] for h in history].count("step_completed") == 1, f"round {n}: {history}"
     print(f"{ROUNDS} rounds of {APPROVERS} racing approvals; slowest round {slowest:.2f}s")
 
     def all_completed():

@@ -1,4 +1,4 @@
-"""PFlow on a real PostgreSQL: racing approvals, an unreachable database, migrations, the relay lock."""
+"""PFlow on a real PostgreSQL: racing completions of one step, an unreachable database, migrations, the relay lock."""
 
 from __future__ import annotations
 
@@ -46,10 +46,15 @@ def test_concurrent_approvals_of_one_ticket_one_wins(tmp_path):
             t.join(30)
         assert Counter(statuses) == {200: 1, 409: APPROVERS - 1}
         ticket = api.get(f"/api/tickets/{ticket_id}", "bob").json
-        assert ticket["status"] == "approved" and ticket["version"] == 3
+        # One completion recorded (one commit after submit's); the ticket waits at the automated step.
+        assert ticket["status"] == "in_progress" and ticket["version"] == 3
+        assert ticket["steps"] == [] and ticket["current_steps"] == ["Provision Service"]
+        history = api.get(f"/api/tickets/{ticket_id}/history", "bob").json
+        [decision] = [h for h in history if h["action"] == "step_completed"]
+        assert decision["details"]["values"] == {"approved": True} and decision["comment"].startswith("approver ")
         with stack.container.db_engine().connect() as c:
-            approved = c.execute(text("SELECT count(*) FROM outbox WHERE routing_key = 'ticket.approved'")).scalar()
-        assert approved == 1
+            completed = c.execute(text("SELECT count(*) FROM outbox WHERE routing_key = 'task.completed'")).scalar()
+        assert completed == 1
     finally:
         stack.close()
 

@@ -30,7 +30,12 @@ def test_demo_users_create_submit_approve_and_the_worker_completes(served):
     alice, bob = login(served, "alice"), login(served, "bob")
     t = requests.post(served.url + "/api/tickets", json={"title": "Laptop", "amount": "999"}, headers=alice,
                       timeout=5).json()
+    assert t["type"] == "it_request" and t["fields"]["amount"] == 999
+    types = requests.get(served.url + "/api/ticket-types", headers=alice, timeout=5).json()
+    assert {"it_request", "purchase_request", "access_request"} <= {ty["key"] for ty in types}
     assert requests.post(f"{served.url}/api/tickets/{t['id']}/submit", headers=alice, timeout=5).status_code == 200
+    inbox = requests.get(served.url + "/api/tasks", headers=bob, timeout=5).json()
+    assert [(i["ticket"]["id"], i["name"]) for i in inbox["items"]] == [(t["id"], "Manager Approval")]
     approved_at = time.monotonic()
     r = requests.post(f"{served.url}/api/tickets/{t['id']}/approve", headers=bob, timeout=5)
     assert r.status_code == 200, r.text
