@@ -164,6 +164,11 @@ class TicketRepository(abc.ABC):
     def find_by_task(self, task_id: str) -> Ticket:
         """The ticket one of whose open steps is this task. Raises ``NotFound`` when none is."""
 
+    def find_by_completed_task(self, task_id: str) -> Ticket | None:
+        """The ticket whose history records the completion of this task, or None (so a second completion
+        can be told who was first). Stores may answer this slowly: it is only asked after a lost race."""
+        return None
+
     @abc.abstractmethod
     def tasks(self, query: TaskQuery) -> Page[TaskItem]:
         """A page of the user's inbox (see ``TaskQuery``), one indexed query; ``total`` counts every match."""

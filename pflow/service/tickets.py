@@ -294,7 +294,13 @@ class TicketService:
         """Complete one open step with its form values. Checks who (a candidate, separation of duties,
         four eyes) and what (the step's form) before the engine is touched."""
         with self._uow() as uow:
-            ticket = uow.tickets.find_by_task(task_id)
+            try:
+                ticket = uow.tickets.find_by_task(task_id)
+            except NotFound:
+                done = uow.tickets.find_by_completed_task(task_id)
+                if done is None or not self._visible(actor, done):
+                    raise
+                raise self._already_completed(done, task_id) from None
         step = ticket.step(task_id)
         refused = self.step_refusal(actor, ticket, step)
         if refused:
@@ -305,14 +311,16 @@ class TicketService:
         try:
             self._engine.complete_task(task_id, {**values, "comment": comment or ""}, completed_by=actor.username)
         except (TaskNotFound, ConcurrencyConflict):
-            fresh = self.sync(ticket.id)
-            done = next((h for h in reversed(fresh.history)
-                         if h.action == "step_completed" and h.details.get("task_id") == task_id), None)
-            who = f" by {done.actor}" if done else ""
-            raise ConcurrencyConflict(f"This step was already completed{who}.",
-                                      details={"status": fresh.status.value,
-                                               "completed_by": done.actor if done else None}) from None
+            raise self._already_completed(self.sync(ticket.id), task_id) from None
         return self._record(ticket.id, actor, step, values, comment)
+
+    @staticmethod
+    def _already_completed(ticket: Ticket, task_id: str) -> ConcurrencyConflict:
+        done = next((h for h in reversed(ticket.history)
+                     if h.action == "step_completed" and h.details.get("task_id") == task_id), None)
+        who = f" by {done.actor}" if done else ""
+        return ConcurrencyConflict(f"This step was already completed{who}.",
+                                   details={"status": ticket.status.value, "completed_by": done.actor if done else None})
 
     def approve(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
         return self._decide(actor, ticket_id, approve=True, comment=comment)
@@ -570,14 +578,14 @@ class TicketService:
     def _sees_all(actor: User) -> bool:
         return actor.is_manager or actor.is_admin or actor is SYSTEM
 
+    def _visible(self, actor: User, ticket: Ticket) -> bool:
+        return (self._sees_all(actor) or ticket.requester == actor.username
+                or any(s.is_candidate(actor) for s in ticket.steps)
+                or any(h.actor == actor.username for h in ticket.history))
+
     def _require_visible(self, actor: User, ticket: Ticket) -> None:
-        if self._sees_all(actor) or ticket.requester == actor.username:
-            return
-        if any(s.is_candidate(actor) for s in ticket.steps):
-            return
-        if any(h.actor == actor.username for h in ticket.history):
-            return
-        raise NotFound(f"Ticket {ticket.id} was not found.")
+        if not self._visible(actor, ticket):
+            raise NotFound(f"Ticket {ticket.id} was not found.")
 
 
 def _recorded(ticket: Ticket, task_id: str) -> bool:

@@ -14,7 +14,7 @@ from pflow.ports.events import EventConsumer, EventPublisher, MessageHandler, Re
 
 log = logging.getLogger(__name__)
 
-BINDING_PREFIX = "ticket."  # the queue is bound to ticket.#
+BINDING_PREFIXES = ("ticket.", "task.")  # the queue is bound to ticket.# and task.#
 
 
 class InMemoryEventPublisher(EventPublisher):
@@ -30,7 +30,7 @@ class InMemoryEventPublisher(EventPublisher):
         self.check()
         with self._lock:
             self.messages.append((routing_key, body, message_id))
-            if routing_key.startswith(BINDING_PREFIX):
+            if routing_key.startswith(BINDING_PREFIXES):
                 self.queue.append((ReceivedMessage(routing_key, dict(body), message_id), False))
                 self.arrived.notify_all()
 

@@ -59,7 +59,20 @@ def _flatten_validation(messages: dict) -> dict:
             details.update(fields)
         else:
             details[location] = fields
+    # A form's values ("fields" of a ticket, "variables" of a step) are named by their own field names, as
+    # the service names them when it checks them against the form.
+    for container in FORM_VALUE_KEYS:
+        nested = details.get(container)
+        if isinstance(nested, dict):
+            del details[container]
+            for name, errors in nested.items():
+                if isinstance(errors, dict):  # marshmallow's Dict field: {"value": [...]} / {"key": [...]}
+                    errors = [m for ms in errors.values() for m in (ms if isinstance(ms, list) else [ms])]
+                details.setdefault(name, []).extend(errors if isinstance(errors, list) else [errors])
     return details
+
+
+FORM_VALUE_KEYS = ("fields", "variables")
 
 
 def handle_http_exception(error: HTTPException):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from flask import has_request_context
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from pflow.domain.model import COMMENT_MAX, TITLE_MAX, TicketStatus
 from pflow.ports.repository import MAX_PAGE_SIZE, TASK_SORTS, TICKET_SORTS
@@ -154,23 +155,43 @@ class TicketInputSchema(Schema):
     priority = Text(allow_none=True, validate=[length(NAME_MAX)],
                     metadata={"description": "older form of fields.priority (the default type)"})
 
-    @post_load
+    check_form = True  # creation: the type's form is checked here, so every bad field is named in one answer
+
+    @pre_load
     def _fold_legacy(self, data, **kwargs):
-        legacy = {k: data.pop(k) for k in LEGACY_FIELDS if k in data}
-        if legacy:
-            if isinstance(legacy.get("amount"), str):
-                text = legacy["amount"]
-                if not validate.Regexp(AMOUNT_PATTERN).regex.fullmatch(text):
-                    raise ValidationError({"amount": ["Must be a decimal number, e.g. \"1200.50\"."]})
-                legacy["amount"] = float(Decimal(text)) if text else None
-            elif legacy.get("amount") is not None and (isinstance(legacy["amount"], bool)
-                                                       or not isinstance(legacy["amount"], (int, float))):
-                raise ValidationError({"amount": ["Must be a number."]})
-            data["fields"] = {**{k: v for k, v in legacy.items() if v is not None}, **(data.get("fields") or {})}
+        """The body before types existed ({title, description, amount, priority}): the default type's fields."""
+        if not isinstance(data, dict) or not any(k in data for k in LEGACY_FIELDS):
+            return data
+        legacy = {k: data[k] for k in LEGACY_FIELDS if k in data}
+        data = {k: v for k, v in data.items() if k not in LEGACY_FIELDS}
+        amount = legacy.get("amount")
+        if isinstance(amount, str):
+            if amount == "":
+                legacy["amount"] = None
+            elif validate.Regexp(AMOUNT_PATTERN).regex.fullmatch(amount):
+                legacy["amount"] = float(Decimal(amount))
+        fields = data.get("fields") or {}
+        if isinstance(fields, dict):
+            data["fields"] = {**{k: v for k, v in legacy.items() if v is not None}, **fields}
         return data
+
+    @validates_schema(skip_on_field_errors=False)
+    def _check_against_the_form(self, data, **kwargs):
+        if not self.check_form or not has_request_context():
+            return
+        from pflow.domain.errors import ValidationError as FormError
+        from pflow.entrypoints.http.context import container
+
+        catalog = container().tickets().catalog
+        values = data.get("fields") or {}
+        try:
+            catalog.validate_fields(data.get("type") or catalog.default.key, values if isinstance(values, dict) else {})
+        except FormError as exc:
+            raise ValidationError(exc.details) from None
 
 
 class TicketUpdateSchema(TicketInputSchema):
+    check_form = False  # an edit: the service checks the changed fields against the ticket's own type
     title = title_field()
     version = fields.Integer(load_default=None, allow_none=True,
                              metadata={"description": "the version you edited; 409 if stale"})
