@@ -20,31 +20,29 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD/DROP COLUMN, not batch mode: on SQLite a batch copies and drops the table, which its
+# foreign keys (instances -> definitions, tasks -> instances) refuse while rows refer to it.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("wf_definitions") as batch:
-        batch.add_column(sa.Column("deployment_id", sa.String(36), nullable=True))
+    op.add_column("wf_definitions", sa.Column("deployment_id", sa.String(36), nullable=True))
     op.execute("UPDATE wf_definitions SET deployment_id = substr(id, 1, 36) WHERE deployment_id IS NULL")
     op.create_index("ix_wf_definitions_key_digest", "wf_definitions", ["process_key", "digest"], unique=False)
     for table in ("wf_user_tasks", "wf_external_tasks"):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("process_key", sa.String(200), nullable=False, server_default=""))
-            batch.add_column(sa.Column("definition_id", sa.String(200), nullable=False, server_default=""))
+        op.add_column(table, sa.Column("process_key", sa.String(200), nullable=False, server_default=""))
+        op.add_column(table, sa.Column("definition_id", sa.String(200), nullable=False, server_default=""))
         op.execute(f"UPDATE {table} SET "
                    f"process_key = (SELECT i.process_key FROM wf_instances i WHERE i.id = {table}.instance_id), "
                    f"definition_id = (SELECT i.definition_id FROM wf_instances i WHERE i.id = {table}.instance_id)")
-    with op.batch_alter_table("wf_user_tasks") as batch:
-        batch.add_column(sa.Column("candidate_users", sa.String(1000), nullable=False, server_default=""))
-        batch.add_column(sa.Column("due_ms", sa.BigInteger(), nullable=True))
+    op.add_column("wf_user_tasks", sa.Column("candidate_users", sa.String(1000), nullable=False, server_default=""))
+    op.add_column("wf_user_tasks", sa.Column("due_ms", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("wf_user_tasks") as batch:
-        batch.drop_column("due_ms")
-        batch.drop_column("candidate_users")
+    op.drop_column("wf_user_tasks", "due_ms")
+    op.drop_column("wf_user_tasks", "candidate_users")
     for table in ("wf_external_tasks", "wf_user_tasks"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("definition_id")
-            batch.drop_column("process_key")
+        op.drop_column(table, "definition_id")
+        op.drop_column(table, "process_key")
     op.drop_index("ix_wf_definitions_key_digest", table_name="wf_definitions")
-    with op.batch_alter_table("wf_definitions") as batch:
-        batch.drop_column("deployment_id")
+    op.drop_column("wf_definitions", "deployment_id")
