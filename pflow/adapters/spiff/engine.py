@@ -21,9 +21,19 @@ How it keeps the port's promises
   ``LISTEN/NOTIFY`` (a listener thread, started by the first waiting fetch),
   or on SQLite through a short re-check interval (SQLite has no notification
   channel between processes).
-* Deploy stores the BPMN in ``wf_definitions``; deploying the same content
-  again returns the same definition. Instances keep the definition they
-  started on, so a restarted process resumes them exactly.
+* Any number of processes and versions share the tables. Deploy stores each
+  executable process of a file in ``wf_definitions`` by content: a process
+  whose (key, digest) is stored already is that version again (also when a
+  newer one exists, so an old file never becomes the latest), any other
+  content is the next version. Instances keep the definition they started on,
+  so a restarted process resumes them exactly. Every query is scoped by a
+  business key's instance, a task id or a definition id; topics are global,
+  as in Camunda (a worker of a topic serves every process that names it).
+* Candidate groups and users, assignee and due date of a user task are
+  resolved when the task is created, as Camunda does: literal values as
+  written, ``${...}`` over the process variables with the evaluator the
+  gateways use (``expressions``); forms and properties come from the shared
+  BPMN reader (``pflow.adapters.bpmn.reader``).
 
 Database errors that mean "cannot reach the database" become
 ``EngineUnavailable`` naming the embedded engine.
@@ -187,7 +197,7 @@ def _typed(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, (str, int, float)):
         return value
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+        return float(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple, set, frozenset)):

@@ -72,7 +72,7 @@ instances = Table(
     Column("process_key", String(200), nullable=False),
     Column("definition_id", String(200), ForeignKey("wf_definitions.id", name="fk_wf_instances_definition"),
            nullable=False),
-    Column("state", String(20), nullable=False),  # pflow.ports.workflow.InstanceState
+    Column("state", String(20), nullable=False),  # pflow.ports.process.InstanceState
     Column("variables", JSON, nullable=False),
     Column("active_activity_ids", JSON, nullable=False),
     # [[activity id, ended ms, actor or null, task id], ...] in order (rows before 0005 lack the task id)
