@@ -228,3 +228,35 @@ def test_due_dates_that_are_neither_a_date_time_nor_a_duration_name_the_attribut
         with pytest.raises(ValidationError) as err:
             _due_ms(bad, 0, "process 'p', user task 'T'")
         assert "dueDate" in err.value.details and "user task 'T'" in err.value.message
+
+
+@pytest.mark.parametrize("kind", ["embedded", pytest.param("embedded-postgres", marks=pytest.mark.integration)])
+def test_concurrent_deploys_of_one_file_make_one_version(kind, tmp_path):
+    """As when `pflow serve` and `pflow worker` start together: each deploys the same files."""
+    from tests.support import make_embedded_engine
+
+    engines = [make_embedded_engine(kind, tmp_path, fresh=(i == 0)) for i in range(4)]
+    results: list = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(engines))
+
+    def deploy(engine):
+        barrier.wait()
+        try:
+            results.extend(engine.deploy(BPMN))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deploy, args=(e,)) for e in engines]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert sum(d.created for d in results) == 1 and {d.version for d in results} == {1}
+        assert len({d.definition_id for d in results}) == 1
+        assert engines[0].latest_definition_id(PROCESS) == results[0].definition_id
+    finally:
+        for e in engines:
+            e.close()

@@ -631,6 +631,8 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
                 with self._write() as tx:
                     deployment_id = str(uuid.uuid4())
                     done: list[Deployment] = []
+                    for key in sorted(processes):  # one order for every deploy: no deadlock between files
+                        self._lock_process_key(tx.conn, key)
                     for key in processes:
                         # By content: this file's content for this process is that version again, even when
                         # newer versions exist (it never becomes the latest by being deployed again).
@@ -652,6 +654,15 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
                 if attempt == 2:
                     raise  # pragma: no cover - three concurrent deploys of different content
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _lock_process_key(self, conn: Connection, process_key: str) -> None:
+        """Deploys of one process take turns until their transaction ends. PostgreSQL: an advisory lock,
+        since two deploys that both find no row of their content would otherwise both add a version
+        (the unique (key, version) only catches two of the same number). SQLite: the writer lock does it."""
+        if self._postgres:
+            lock_id = int.from_bytes(hashlib.sha256(f"wf-deploy:{process_key}".encode()).digest()[:8], "big",
+                                     signed=True)
+            conn.execute(sql_select(func.pg_advisory_xact_lock(lock_id)))
 
     def start(self, process_key: str, business_key: str, variables: dict[str, Any]) -> ProcessInstance:
         variables = _check_json(variables or {})
