@@ -14,21 +14,21 @@ import pytest
 import requests
 from dependency_injector import providers
 
-from pflow.adapters.guarded import BoundedProcessEngine
+from pflow.adapters.guarded import BoundedWorkflowEngine
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.domain.errors import EngineUnavailable
 from pflow.entrypoints.http import create_app
+from pflow.ports.workflow import PROVISIONING_TOPIC
 from tests.support import BPMN, build_stack
 
-PROCESS, TOPIC = "ticket_approval", "ticket-processing"  # the seed's process (tests/support.BPMN)
 FROZEN_FOR_S = 4.0  # the hanging engine's own timeout (what PFLOW_CAMUNDA_TIMEOUT_S is for Camunda)
 
 
 class HangingEngine(InMemoryWorkflowEngine):
     """While ``frozen`` is set every call waits, then fails as a timed-out engine call does."""
 
-    def __init__(self, timeout_s: float = FROZEN_FOR_S):
-        super().__init__()
+    def __init__(self, process_key: str = "ticket_approval", timeout_s: float = FROZEN_FOR_S):
+        super().__init__(process_key)
         self.frozen = threading.Event()
         self.timeout_s = timeout_s
         self.entered = 0
@@ -43,8 +43,8 @@ class HangingEngine(InMemoryWorkflowEngine):
 
 
 def _hang_every_call(engine: HangingEngine) -> None:
-    for name in ("start", "open_tasks", "task", "complete_task", "instance", "cancel", "automated_steps",
-                 "completed_tasks", "fetch_and_lock"):
+    for name in ("start_process", "find_user_task", "complete_user_task", "process_state", "cancel_process",
+                 "find_external_tasks", "fetch_and_lock"):
         original = getattr(engine, name)
 
         def hanging(*args, _original=original, **kwargs):
@@ -88,10 +88,10 @@ def _join(threads, timeout):
 
 
 def test_beyond_the_limit_a_call_fails_fast_saying_the_engine_is_not_answering(hanging):
-    bounded = BoundedProcessEngine(hanging, max_calls=2, wait_s=0.1)
+    bounded = BoundedWorkflowEngine(hanging, max_calls=2, wait_s=0.1)
     hanging.timeout_s = 1.0
     hanging.frozen.set()
-    threads, results = _in_threads(5, lambda i: bounded.open_tasks(f"TCK-{i}"))
+    threads, results = _in_threads(5, lambda i: bounded.find_user_task(f"TCK-{i}"))
     _join(threads, hanging.timeout_s + 3)
 
     busy = [r for r in results if r[0] == "error" and r[1].details.get("reason") == "busy"]
@@ -105,25 +105,25 @@ def test_beyond_the_limit_a_call_fails_fast_saying_the_engine_is_not_answering(h
     assert "PFLOW_ENGINE_MAX_CALLS" in error.message and "PFLOW_ENGINE_MAX_CALLS" not in error.public_message
 
     hanging.frozen.clear()
-    hanging.start(PROCESS, "TCK-9", {"requester": "alice"})
-    assert len(bounded.open_tasks("TCK-9")) == 1 and bounded.busy == 0  # every place was given back
+    hanging.start_process("TCK-9", {"requester": "alice"})
+    assert bounded.find_user_task("TCK-9") is not None and bounded.busy == 0  # every place was given back
 
 
 def test_long_polls_do_not_take_the_places_meant_for_requests(hanging):
-    bounded = BoundedProcessEngine(hanging, max_calls=1, wait_s=0.05)
-    polls, _ = _in_threads(3, lambda i: bounded.fetch_and_lock(f"w{i}", [TOPIC], wait_ms=300))
-    hanging.start(PROCESS, "TCK-1", {"requester": "alice"})
-    assert len(bounded.open_tasks("TCK-1")) == 1  # not refused although three polls are waiting
+    bounded = BoundedWorkflowEngine(hanging, max_calls=1, wait_s=0.05)
+    polls, _ = _in_threads(3, lambda i: bounded.fetch_and_lock(f"w{i}", [PROVISIONING_TOPIC], wait_ms=300))
+    hanging.start_process("TCK-1", {"requester": "alice"})
+    assert bounded.find_user_task("TCK-1") is not None  # not refused although three polls are waiting
     _join(polls, 5)
 
 
 def test_the_guard_reads_through_to_the_engine_and_leaves_closing_to_its_owner(hanging):
-    bounded = BoundedProcessEngine(hanging, max_calls=1)
+    bounded = BoundedWorkflowEngine(hanging, max_calls=1)
     assert bounded.name == hanging.name and bounded.timeout_s == hanging.timeout_s
     bounded.close()
-    hanging.start(PROCESS, "TCK-1", {"requester": "alice"})  # still open
+    hanging.start_process("TCK-1", {"requester": "alice"})  # still open
     with pytest.raises(ValueError):
-        BoundedProcessEngine(hanging, max_calls=0)
+        BoundedWorkflowEngine(hanging, max_calls=0)
 
 
 # --- the whole server -------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def served(tmp_path):
     from waitress import create_server
 
     stack = build_stack("memory", tmp_path, engine_max_calls=4, engine_wait_ms=300, http_threads=8)
-    engine = HangingEngine()
+    engine = HangingEngine(stack.settings.camunda_process_key)
     _hang_every_call(engine)
     stack.container.workflow_engine.override(providers.Object(engine))
     engine.deploy(BPMN)
@@ -197,4 +197,4 @@ def test_a_frozen_engine_leaves_the_server_answering_database_only_requests(serv
 
     engine.frozen.clear()
     r = requests.post(f"{base}/api/tickets/{drafts[0]}/submit", headers=alice, timeout=10)
-    assert r.status_code == 200 and engine.instance(drafts[0]).state == "active"
+    assert r.status_code == 200 and r.json()["status"] == "pending_approval"
