@@ -16,12 +16,22 @@ from sqlalchemy import create_engine, select
 from pflow.adapters.spiff import SpiffWorkflowEngine, tables
 from pflow.adapters.sqlalchemy.engine import create_db_engine
 from pflow.domain.errors import EngineUnavailable, ValidationError
-from pflow.ports.workflow import PROVISIONING_TOPIC, InstanceState
+from pflow.ports.process import InstanceState
 from tests.support import BPMN, embedded_database_url, make_embedded_engine
 
 KINDS = [pytest.param("embedded", id="sqlite"),
          pytest.param("embedded-postgres", id="postgres", marks=pytest.mark.integration)]
-TOPICS = [PROVISIONING_TOPIC]
+# The seed's process, as tests/support.BPMN deploys it: its names live in the BPMN, not in the ports.
+PROCESS = "ticket_approval"
+TOPIC = "ticket-processing"
+
+TOPICS = [TOPIC]
+
+
+def user_task(engine, key):
+    """The ticket process's one open user task for the key, or None."""
+    tasks = engine.open_tasks(key)
+    return tasks[0] if tasks else None
 
 
 @pytest.fixture(params=KINDS)
@@ -45,29 +55,29 @@ def engines(kind, tmp_path):
 
 
 def approve(engine, key, **variables):
-    engine.start_process(key, {"requester": "alice"})
-    task = engine.find_user_task(key)
-    engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob", **variables},
-                              assignee="bob")
+    engine.start(PROCESS, key, {"requester": "alice"})
+    task = user_task(engine, key)
+    engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob", **variables},
+                         completed_by="bob")
 
 
 def test_a_new_engine_object_resumes_every_waiting_instance(engines):
     first = engines()
     first.deploy(BPMN)
-    first.start_process("t-1", {"requester": "alice"})
+    first.start(PROCESS, "t-1", {"requester": "alice"})
     first.close()
 
     second = engines()
-    task = second.find_user_task("t-1")
+    task = user_task(second, "t-1")
     assert task is not None and task.candidate_groups == ("managers",)
-    second.complete_user_task(task.id, {"approved": True, "comment": "ok", "approver": "bob"}, assignee="bob")
+    second.complete_task(task.id, {"approved": True, "comment": "ok", "approver": "bob"}, completed_by="bob")
     second.close()
 
     third = engines()
     [ext] = third.fetch_and_lock("w1", TOPICS, lock_duration_ms=10_000)
     assert ext.business_key == "t-1" and ext.variables["requester"] == "alice"
-    third.complete_external_task(ext.id, "w1", {"fulfilment_reference": "PRV-1"})
-    state = third.process_state("t-1")
+    third.complete(ext.id, "w1", {"fulfilment_reference": "PRV-1"})
+    state = third.instance("t-1")
     assert state.state == InstanceState.COMPLETED
     assert state.completed_activity_ids == ("TicketSubmitted", "ManagerApproval", "ApprovalDecision",
                                             "ProvisionService", "Completed")
@@ -77,39 +87,40 @@ def test_a_new_engine_object_resumes_every_waiting_instance(engines):
 
 def test_an_instance_keeps_its_definition_when_a_new_version_is_deployed(engines, tmp_path):
     engine = engines()
-    v1 = engine.deploy(BPMN)
-    engine.start_process("old", {})
+    [v1] = engine.deploy(BPMN)
+    engine.start(PROCESS, "old", {})
     changed = tmp_path / "ticket-process.bpmn"
     changed.write_text(BPMN.read_text().replace('name="Manager Approval"', 'name="Manager Review"'))
-    v2 = engine.deploy(changed)
+    [v2] = engine.deploy(changed)
     assert (v1.version, v2.version) == (1, 2) and v1.definition_id != v2.definition_id
-    assert engines().deploy(changed) == v2  # the same content is the same version, also after a restart
+    [again] = engines().deploy(changed)  # the same content is the same version, also after a restart
+    assert (again.definition_id, again.version, again.created) == (v2.definition_id, 2, False)
 
     restarted = engines()
-    assert restarted.find_user_task("old").name == "Manager Approval"
-    restarted.start_process("new", {})
-    assert restarted.find_user_task("new").name == "Manager Review"
-    assert restarted.process_state("old").definition_id == v1.definition_id
-    assert "Manager Review" not in restarted.process_definition_xml(v1.definition_id)
-    assert "Manager Review" in restarted.process_definition_xml()
+    assert user_task(restarted, "old").name == "Manager Approval"
+    restarted.start(PROCESS, "new", {})
+    assert user_task(restarted, "new").name == "Manager Review"
+    assert restarted.instance("old").definition_id == v1.definition_id
+    assert "Manager Review" not in restarted.definition_xml(v1.definition_id)
+    assert "Manager Review" in restarted.definition_xml(restarted.latest_definition_id(PROCESS))
     approve(restarted, "old-2")  # starts on v2
-    task = restarted.find_user_task("old")
-    restarted.complete_user_task(task.id, {"approved": False, "comment": "no", "approver": "bob"})
-    assert restarted.process_state("old").state == InstanceState.COMPLETED
+    task = user_task(restarted, "old")
+    restarted.complete_task(task.id, {"approved": False, "comment": "no", "approver": "bob"}, completed_by="bob")
+    assert restarted.instance("old").state == InstanceState.COMPLETED
 
 
 def test_open_user_tasks_are_found_by_candidate_group(engines):
     engine = engines()
     engine.deploy(BPMN)
     for key in ("g-1", "g-2"):
-        engine.start_process(key, {})
+        engine.start(PROCESS, key, {})
     found = engine.find_user_tasks(candidate_group="managers")
     assert [t.business_key for t in found] == ["g-1", "g-2"]
     assert engine.find_user_tasks(candidate_group="admins") == []
     assert [t.business_key for t in engine.find_user_tasks(candidate_group="managers", business_key="g-2")] == ["g-2"]
     approve(engine, "g-1")
     assert [t.business_key for t in engine.find_user_tasks(candidate_group="managers")] == ["g-2"]
-    assert [t.business_key for t in engine.find_external_tasks_by_topic(PROVISIONING_TOPIC)] == ["g-1"]
+    assert [t.business_key for t in engine.find_external_tasks_by_topic(TOPIC)] == ["g-1"]
 
 
 def test_fetchers_in_several_processes_never_share_a_task(engines):
@@ -164,7 +175,7 @@ def test_concurrent_starts_of_one_key_create_one_instance(engines):
 
     def start(engine):
         barrier.wait()
-        results.append(engine.start_process("same", {"requester": "alice"}))
+        results.append(engine.start(PROCESS, "same", {"requester": "alice"}))
 
     threads = [threading.Thread(target=start, args=(starters[i % 2],)) for i in range(4)]
     for thread in threads:
@@ -181,14 +192,14 @@ def test_a_waiting_fetch_sees_a_task_created_by_another_process(engines, kind):
     quiet = {} if kind == "embedded" else dict(poll_interval_s=120, notified_recheck_s=120)
     waiting, other = engines(**quiet), engines()
     waiting.deploy(BPMN)
-    other.start_process("x-1", {})
+    other.start(PROCESS, "x-1", {})
     result: list = []
     thread = threading.Thread(target=lambda: result.extend(
         waiting.fetch_and_lock("w1", TOPICS, lock_duration_ms=10_000, wait_ms=20_000)))
     thread.start()
     time.sleep(0.3)
-    task = other.find_user_task("x-1")
-    other.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+    task = user_task(other, "x-1")
+    other.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
     thread.join(25)
     assert [t.business_key for t in result] == ["x-1"]
 
@@ -231,15 +242,15 @@ def test_parallel_branches_wait_for_each_other(engines, tmp_path):
     path.write_text(PARALLEL)
     engine = engines()
     engine.deploy(path)
-    engine.start_process("p-1", {"who": "alice"})
-    assert sorted(engine.process_state("p-1").active_activity_ids) == ["Account", "Laptop"]
+    engine.start(PROCESS, "p-1", {"who": "alice"})
+    assert sorted(engine.instance("p-1").active_activity_ids) == ["Account", "Laptop"]
     [account] = engine.fetch_and_lock("w1", ["account"])
-    engine.complete_external_task(account.id, "w1", {"account": "a-1"})
-    state = engine.process_state("p-1")
+    engine.complete(account.id, "w1", {"account": "a-1"})
+    state = engine.instance("p-1")
     assert state.state == InstanceState.ACTIVE and state.active_activity_ids == ("Laptop",)
     [laptop] = engines().fetch_and_lock("w2", ["laptop"])
-    engines().complete_external_task(laptop.id, "w2", {"laptop": "l-1"})
-    state = engine.process_state("p-1")
+    engines().complete(laptop.id, "w2", {"laptop": "l-1"})
+    state = engine.instance("p-1")
     assert state.state == InstanceState.COMPLETED and state.completed_activity_ids[-1] == "Done"
     assert {"Account", "Laptop", "Join"} <= set(state.completed_activity_ids)
     assert state.variables == {"who": "alice", "account": "a-1", "laptop": "l-1"}
@@ -250,24 +261,24 @@ def test_a_condition_that_cannot_be_evaluated_refuses_the_completion_and_changes
     path.write_text(BPMN.read_text().replace("${approved}</", "${approved &amp;&amp; amount &lt; 1000}</"))
     engine = engines()
     engine.deploy(path)
-    engine.start_process("a-1", {})
-    task = engine.find_user_task("a-1")
+    engine.start(PROCESS, "a-1", {})
+    task = user_task(engine, "a-1")
     with pytest.raises(ValidationError) as err:
-        engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+        engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
     assert "ApprovalDecision" in err.value.message and "unknown variable 'amount'" in err.value.message
-    assert engine.find_user_task("a-1").id == task.id
-    assert engine.process_state("a-1").variables == {}
-    engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob", "amount": 10})
-    assert engine.process_state("a-1").active_activity_ids == ("ProvisionService",)
+    assert user_task(engine, "a-1").id == task.id
+    assert engine.instance("a-1").variables == {}
+    engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob", "amount": 10}, completed_by="bob")
+    assert engine.instance("a-1").active_activity_ids == ("ProvisionService",)
 
 
 def test_variables_must_be_json(engines):
     engine = engines()
     engine.deploy(BPMN)
     with pytest.raises(ValidationError) as err:
-        engine.start_process("j-1", {"when": object()})
+        engine.start(PROCESS, "j-1", {"when": object()})
     assert "'when'" in err.value.message
-    assert engine.process_state("j-1") is None
+    assert engine.instance("j-1") is None
 
 
 def test_state_is_stored_compactly_and_without_the_spec(engines, kind, tmp_path):
@@ -307,9 +318,9 @@ def test_the_container_builds_the_embedded_engine_on_a_database_only(tmp_path):
         engine = container.workflow_engine()
         assert isinstance(engine, SpiffWorkflowEngine)
         tables.create_schema(container.db_engine())
-        assert engine.deploy(BPMN).version == 1
+        assert engine.deploy(BPMN)[0].version == 1
         key = str(uuid.uuid4())
-        engine.start_process(key, {})
-        assert engine.find_user_task(key) is not None
+        engine.start(PROCESS, key, {})
+        assert user_task(engine, key) is not None
     finally:
         shutdown(container)

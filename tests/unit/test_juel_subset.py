@@ -7,7 +7,10 @@ import pytest
 from pflow.adapters.spiff.expressions import (
     ExpressionFailed,
     ExpressionRejected,
+    check_value_expression,
     evaluate_condition,
+    evaluate_names,
+    evaluate_value,
     parse_condition,
 )
 
@@ -123,3 +126,29 @@ def test_variables_are_only_looked_up_never_executed():
 
     with pytest.raises(ExpressionFailed):
         evaluate_condition("${x}", {"x": Sneaky()})
+
+
+# --------------------------------------------------------- task attributes (assignee, candidates, due)
+
+
+def test_an_attribute_is_a_literal_or_one_expression():
+    assert evaluate_value("bob", {}) == "bob"
+    assert evaluate_value("${requester}", {"requester": "alice"}) == "alice"
+    assert evaluate_value(None, {}) is None
+    check_value_expression("${requester}")
+    check_value_expression("P3D")
+    for text in ("user-${x}", "${a}${b}", "${a.b}", "#{a}"):
+        with pytest.raises(ExpressionRejected):
+            check_value_expression(text)
+    with pytest.raises(ExpressionFailed, match="unknown variable 'requester'"):
+        evaluate_value("${requester}", {})
+
+
+def test_candidate_lists_split_literals_and_expression_results_as_camunda_does():
+    variables = {"reviewers": "security, audit", "deputy": "dave", "many": ["x", "y", "x"], "none": None}
+    assert evaluate_names("managers, finance", {}) == ("managers", "finance")
+    assert evaluate_names("${reviewers}", variables) == ("security", "audit")
+    assert evaluate_names("alice,${deputy}", variables) == ("alice", "dave")
+    assert evaluate_names("${many}", variables) == ("x", "y")
+    assert evaluate_names("${none}", variables) == ()
+    assert evaluate_names("", variables) == () and evaluate_names(None, variables) == ()

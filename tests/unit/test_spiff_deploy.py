@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pflow.adapters.spiff.bpmn import load_definition
-from pflow.ports.workflow import DeploymentRejected
+from pflow.ports.process import DeploymentRejected
 from tests.support import BPMN
 
 ORIGINAL = BPMN.read_text(encoding="utf-8")
@@ -61,10 +61,15 @@ def test_a_script_condition_is_refused():
      "element ProvisionService: a service task with camunda:class is not supported"),
     (PROVISION, PROVISION.replace('camunda:topic="ticket-processing"', 'camunda:topic="${topic}"'),
      "element ProvisionService: unsupported expression '${topic}' in camunda:topic"),
-    (APPROVAL, APPROVAL.replace('camunda:candidateGroups="managers"', 'camunda:candidateGroups="${group}"'),
-     "element ManagerApproval: unsupported expression '${group}' in camunda:candidateGroups"),
-    (APPROVAL, APPROVAL.replace('camunda:candidateGroups="managers"', 'camunda:assignee="${requester}"'),
-     "element ManagerApproval: unsupported expression '${requester}' in camunda:assignee"),
+    (APPROVAL, APPROVAL.replace('camunda:candidateGroups="managers"', 'camunda:candidateGroups="team-${dept}"'),
+     "element ManagerApproval: unsupported expression 'team-${dept}' in camunda:candidateGroups: an attribute "
+     "must be a plain value or exactly one '${...}' expression"),
+    (APPROVAL, APPROVAL.replace('camunda:candidateGroups="managers"', 'camunda:assignee="${ticket.requester}"'),
+     "element ManagerApproval: unsupported expression '${ticket.requester}' in camunda:assignee: properties"),
+    (APPROVAL, APPROVAL.replace('camunda:candidateGroups="managers"', 'camunda:dueDate="${now() + 3}"'),
+     "element ManagerApproval: unsupported expression '${now() + 3}' in camunda:dueDate"),
+    (APPROVAL, APPROVAL.replace('camunda:candidateGroups="managers"', 'camunda:formKey="${form}"'),
+     "element ManagerApproval: unsupported expression '${form}' in camunda:formKey"),
     (APPROVAL, APPROVAL + '<bpmn:multiInstanceLoopCharacteristics camunda:collection="managers" />',
      "element ManagerApproval: multiInstanceLoopCharacteristics on a userTask is not supported"),
     (APPROVAL, APPROVAL + '<bpmn:extensionElements><camunda:taskListener class="x.Y" event="create" />'
@@ -135,3 +140,17 @@ def test_diagram_only_elements_and_descriptive_extensions_are_accepted():
                       '</camunda:properties></bpmn:extensionElements>')
     parsed = load_definition(xml, "annotated.bpmn", "ticket_approval")
     assert parsed.spec.task_specs["ManagerApproval"].form.fields[0].id == "comment"
+
+
+@pytest.mark.parametrize("attributes", [
+    'camunda:assignee="${requester}"',
+    'camunda:candidateGroups="${reviewers}"',
+    'camunda:candidateGroups="managers, ${department}"',
+    'camunda:candidateUsers="alice,${deputy}" camunda:dueDate="P3D"',
+    'camunda:dueDate="${deadline}"',
+    'camunda:dueDate="2030-01-02T03:04:05"',
+])
+def test_who_and_when_may_be_expressions_as_in_camunda(attributes):
+    """Resolved per instance by the engine with the gateways' evaluator (see the contract suite)."""
+    xml = variant(APPROVAL, APPROVAL.replace('camunda:candidateGroups="managers"', attributes))
+    assert load_definition(xml, "who.bpmn", "ticket_approval").spec.task_specs["ManagerApproval"]

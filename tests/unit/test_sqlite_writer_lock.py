@@ -20,8 +20,17 @@ from pflow.domain.errors import ConcurrencyConflict, ServiceUnavailable
 from pflow.domain.model import Ticket
 from pflow.domain.users import User
 from pflow.ports.repository import TicketQuery
-from pflow.ports.workflow import PROVISIONING_TOPIC
 from tests.support import BPMN, make_store
+
+# The seed's process, as tests/support.BPMN deploys it: its names live in the BPMN, not in the ports.
+PROCESS = "ticket_approval"
+TOPIC = "ticket-processing"
+
+
+def user_task(engine, key):
+    """The ticket process's one open user task for the key, or None."""
+    tasks = engine.open_tasks(key)
+    return tasks[0] if tasks else None
 
 alice = User("alice", "Alice", frozenset({"requester"}))
 
@@ -192,7 +201,7 @@ def test_no_thread_waits_for_a_connection_while_it_holds_the_writer_lock(store):
 
     keys = [f"order-{i}" for i in range(12)]
     for key in keys:
-        engine.start_process(key, {"requester": "alice"})
+        engine.start(PROCESS, key, {"requester": "alice"})
 
     def approve_within_a_unit_of_work(key):
         # As the ticket service does: its unit of work holds a connection across the engine's calls.
@@ -200,8 +209,8 @@ def test_no_thread_waits_for_a_connection_while_it_holds_the_writer_lock(store):
             with store.uow() as uow:
                 uow.tickets.add(Ticket.create(alice, {"title": key}))
                 uow.session.connection()
-                task = engine.find_user_task(key)
-                engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+                task = user_task(engine, key)
+                engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
                 uow.commit()
         return run
 
@@ -220,7 +229,7 @@ def test_more_threads_than_pooled_connections_each_holding_one_while_the_engine_
     threads = SQLITE_POOL_SIZE + 8
     keys = [f"many-{i}" for i in range(threads)]
     for key in keys:
-        engine.start_process(key, {"requester": "alice"})
+        engine.start(PROCESS, key, {"requester": "alice"})
     holding = threading.Barrier(threads)
 
     def decide(key):
@@ -228,13 +237,13 @@ def test_more_threads_than_pooled_connections_each_holding_one_while_the_engine_
             with store.uow() as uow:
                 uow.tickets.list(TicketQuery())
                 holding.wait(10)  # every thread holds a connection now
-                task = engine.find_user_task(key)
-                engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+                task = user_task(engine, key)
+                engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
         return run
 
     try:
         assert not _run_all([decide(k) for k in keys], timeout=30)
-        assert len(engine.find_external_tasks_by_topic(PROVISIONING_TOPIC, limit=100)) == threads
+        assert len(engine.find_external_tasks_by_topic(TOPIC, limit=100)) == threads
     finally:
         engine.close()
 
@@ -242,19 +251,19 @@ def test_more_threads_than_pooled_connections_each_holding_one_while_the_engine_
 def test_a_second_write_transaction_in_the_same_thread_fails_at_once(store):
     """It would wait for the file this thread itself keeps locked: SQLite's busy timeout, then an error."""
     engine = _engine_on(store)
-    engine.start_process("self", {"requester": "alice"})
+    engine.start(PROCESS, "self", {"requester": "alice"})
     try:
         with store.uow() as uow:
             uow.tickets.add(Ticket.create(alice, {"title": "first"}))
             uow.session.flush()  # this thread's transaction now writes to the file
-            task = engine.find_user_task("self")
+            task = user_task(engine, "self")
             started = time.monotonic()
             with pytest.raises(WriterLockMisuse):
-                engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+                engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
             assert time.monotonic() - started < 1
             uow.commit()
         assert _writes_within(store)
-        engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+        engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
     finally:
         engine.close()
 
@@ -362,7 +371,7 @@ def test_the_ticket_commit_of_an_engine_step_goes_ahead_of_waiting_requests(stor
 
     def approve_first(uow):
         uow.tickets.list(TicketQuery())  # the unit of work is open before the engine step, as in the service
-        engine.start_process("step", {"requester": "alice"})
+        engine.start(PROCESS, "step", {"requester": "alice"})
         stepped.set()
         go.wait(10)  # ...and commits only once a new request queued ahead of it
 
@@ -402,16 +411,16 @@ def test_the_ticket_commit_of_an_engine_step_goes_ahead_of_waiting_requests(stor
 def test_the_engine_s_external_task_steps_go_ahead_of_waiting_requests(store):
     engine = _engine_on(store)
     lock = engine._write_lock
-    engine.start_process("auto", {"requester": "alice"})
-    task = engine.find_user_task("auto")
-    engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+    engine.start(PROCESS, "auto", {"requester": "alice"})
+    task = user_task(engine, "auto")
+    engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
     order: list[str] = []
 
     fetched: list = []
 
     def fetch():
         def run():
-            fetched.extend(engine.fetch_and_lock("w1", [PROVISIONING_TOPIC], lock_duration_ms=10_000))
+            fetched.extend(engine.fetch_and_lock("w1", [TOPIC], lock_duration_ms=10_000))
         thread = threading.Thread(target=run, name="worker fetch")
         thread.start()
         return thread
@@ -479,20 +488,20 @@ def test_a_unit_of_work_that_cannot_get_the_file_in_time_answers_503_and_keeps_n
 def _fetch_in_thread(engine, wait_ms=0):
     got: list = []
     thread = threading.Thread(target=lambda: got.extend(
-        engine.fetch_and_lock("w1", [PROVISIONING_TOPIC], lock_duration_ms=10_000, wait_ms=wait_ms)))
+        engine.fetch_and_lock("w1", [TOPIC], lock_duration_ms=10_000, wait_ms=wait_ms)))
     thread.start()
     return thread, got
 
 
 def test_a_task_created_inside_an_open_unit_of_work_is_fetched_once_it_ends(store):
     engine = _engine_on(store)
-    engine.start_process("held", {"requester": "alice"})
+    engine.start(PROCESS, "held", {"requester": "alice"})
     try:
         waiting, woken = _fetch_in_thread(engine, wait_ms=20_000)  # a worker waiting for work, as in serve
         with store.uow() as uow:
             uow.tickets.list(TicketQuery())
-            task = engine.find_user_task("held")
-            engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+            task = user_task(engine, "held")
+            engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
             early, got = _fetch_in_thread(engine)
             early.join(5)
             assert got == []  # the approval's ticket is not committed yet: the worker would read it pending
@@ -508,10 +517,10 @@ def test_a_task_created_inside_an_open_unit_of_work_is_fetched_once_it_ends(stor
 
 def test_a_task_created_outside_a_unit_of_work_is_fetchable_at_once(store):
     engine = _engine_on(store)
-    engine.start_process("free", {"requester": "alice"})
+    engine.start(PROCESS, "free", {"requester": "alice"})
     try:
-        task = engine.find_user_task("free")
-        engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+        task = user_task(engine, "free")
+        engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
         thread, got = _fetch_in_thread(engine)
         thread.join(5)
         assert [t.business_key for t in got] == ["free"]
@@ -524,11 +533,11 @@ def test_a_hold_ends_by_itself_when_the_unit_of_work_never_does(store):
 
     engine = SpiffWorkflowEngine(store.engine, hold_s=0.2)
     engine.deploy(BPMN)
-    engine.start_process("forgotten", {"requester": "alice"})
+    engine.start(PROCESS, "forgotten", {"requester": "alice"})
     uow = store.uow().__enter__()
     try:
-        task = engine.find_user_task("forgotten")
-        engine.complete_user_task(task.id, {"approved": True, "comment": "", "approver": "bob"})
+        task = user_task(engine, "forgotten")
+        engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
         thread, got = _fetch_in_thread(engine, wait_ms=5_000)
         thread.join(5)
         assert [t.business_key for t in got] == ["forgotten"]

@@ -38,7 +38,11 @@ class TaskInfo:
 
     @property
     def literal_candidate_groups(self) -> tuple[str, ...]:
-        return split_names(self.candidate_groups) if self.candidate_groups and "{" not in self.candidate_groups else ()
+        """The groups written as names; ``${...}`` items are resolved per instance and left out."""
+        value = (self.candidate_groups or "").strip()
+        if value.startswith("${") and value.endswith("}"):
+            return ()  # one expression, which may itself yield a comma-separated list
+        return tuple(g for g in split_names(value) if "{" not in g)
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,11 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from pflow.adapters.spiff.expressions import (
     ExpressionFailed,
     ExpressionRejected,
+    check_value_expression,
     evaluate_condition,
     parse_condition,
 )
-from pflow.ports.workflow import DeploymentRejected
+from pflow.ports.process import DeploymentRejected
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _B = "{" + BPMN_NS + "}"
@@ -80,7 +81,8 @@ class ApprovalUserTaskSpec(CamundaUserTask):
 class _UserTaskParser(UserTaskParser):
     def create_task(self):
         raw = self.node.get(_C + "candidateGroups") or ""
-        groups = tuple(g.strip() for g in raw.split(",") if g.strip())
+        # Literal groups only: expressions are resolved per instance by the engine (from the shared reader).
+        groups = tuple(g.strip() for g in raw.split(",") if g.strip() and "{" not in g)
         return self.spec_class(self.spec, self.bpmn_id, form=self.get_form(), candidate_groups=groups,
                                **self.bpmn_attributes)
 
@@ -241,6 +243,9 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
         if child_kind == "extensionElements":
             _check_extensions(child, source, el_id)
     for name, value in el.attrib.items():
+        if kind == "userTask" and name[len(_C):] in _RESOLVED_ATTRIBUTES and name.startswith(_C):
+            _check_resolved(el_id, name[len(_C):], value, source)
+            continue
         if name.startswith(_C) and _has_expression(value):
             attr = "camunda:" + name[len(_C):]
             raise _reject(source, el_id, f"unsupported expression '{value}' in {attr}: the embedded engine "
@@ -253,9 +258,26 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
         if el.get(_C + "type") != "external" or not el.get(_C + "topic"):
             raise _reject(source, el_id, "a service task must be camunda:type=\"external\" with a camunda:topic")
     if kind == "userTask" and el.get(_C + "candidateGroups") is not None:
-        groups = [g.strip() for g in el.get(_C + "candidateGroups").split(",")]
+        raw = el.get(_C + "candidateGroups")
+        groups = [raw] if raw.strip().startswith("${") and raw.strip().endswith("}") else \
+            [g.strip() for g in raw.split(",")]
         if not all(groups):
             raise _reject(source, el_id, "camunda:candidateGroups has an empty group name")
+
+
+# User-task attributes the engine resolves per instance, as Camunda does: literals or one ${...} each.
+_RESOLVED_ATTRIBUTES = {"assignee", "candidateUsers", "candidateGroups", "dueDate"}
+
+
+def _check_resolved(el_id: str | None, attr: str, value: str, source: str) -> None:
+    stripped = value.strip()
+    whole = stripped.startswith("${") and stripped.endswith("}") and stripped.count("${") == 1
+    parts = [stripped] if whole or attr in ("assignee", "dueDate") else [p.strip() for p in value.split(",")]
+    for part in parts:
+        try:
+            check_value_expression(part)
+        except ExpressionRejected as exc:
+            raise _reject(source, el_id, f"unsupported expression '{value}' in camunda:{attr}: {exc}") from None
 
 
 def _check_extensions(ext: etree._Element, source: str, el_id: str | None) -> None:

@@ -21,9 +21,19 @@ How it keeps the port's promises
   ``LISTEN/NOTIFY`` (a listener thread, started by the first waiting fetch),
   or on SQLite through a short re-check interval (SQLite has no notification
   channel between processes).
-* Deploy stores the BPMN in ``wf_definitions``; deploying the same content
-  again returns the same definition. Instances keep the definition they
-  started on, so a restarted process resumes them exactly.
+* Any number of processes and versions share the tables. Deploy stores each
+  executable process of a file in ``wf_definitions`` by content: a process
+  whose (key, digest) is stored already is that version again (also when a
+  newer one exists, so an old file never becomes the latest), any other
+  content is the next version. Instances keep the definition they started on,
+  so a restarted process resumes them exactly. Every query is scoped by a
+  business key's instance, a task id or a definition id; topics are global,
+  as in Camunda (a worker of a topic serves every process that names it).
+* Candidate groups and users, assignee and due date of a user task are
+  resolved when the task is created, as Camunda does: literal values as
+  written, ``${...}`` over the process variables with the evaluator the
+  gateways use (``expressions``); forms and properties come from the shared
+  BPMN reader (``pflow.adapters.bpmn.reader``).
 
 Database errors that mean "cannot reach the database" become
 ``EngineUnavailable`` naming the embedded engine.
@@ -31,8 +41,10 @@ Database errors that mean "cannot reach the database" become
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
+import re
 import logging
 import select
 import threading
@@ -40,6 +52,8 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -50,6 +64,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
+from pflow.adapters.bpmn.reader import BpmnReadError, ProcessDefinitionInfo, read_processes, split_names
 from pflow.adapters.spiff import tables as t
 from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff.bpmn import (
@@ -61,20 +76,22 @@ from pflow.adapters.spiff.bpmn import (
     load_definition,
     make_serializer,
 )
+from pflow.adapters.spiff.expressions import ExpressionFailed, ExpressionRejected, evaluate_names, evaluate_value
 from pflow.domain.errors import ConcurrencyConflict, EngineUnavailable, NotFound, ValidationError
-from pflow.ports.workflow import (
-    APPROVAL_TASK,
-    PROCESS_KEY,
+from pflow.ports.process import (
+    CompletedTask,
     Deployment,
     DeploymentRejected,
     ExternalTask,
+    ExternalTasks,
     InstanceState,
+    InstanceView,
+    ProcessEngine,
     ProcessInstance,
-    ProcessState,
+    ProcessModel,
     TaskLockedByOtherWorker,
     TaskNotFound,
     UserTask,
-    WorkflowEngine,
 )
 
 log = logging.getLogger(__name__)
@@ -87,11 +104,12 @@ _VERSION_KEY = "serializer_version"
 class _Definition:
     """A deployed definition, parsed once per process (definitions never change)."""
 
-    def __init__(self, row: Any, parsed: ParsedDefinition) -> None:
+    def __init__(self, row: Any, parsed: ParsedDefinition, info: ProcessDefinitionInfo) -> None:
         self.id = row.id
         self.process_key = row.process_key
         self.version = row.version
         self.parsed = parsed
+        self.info = info  # what the shared BPMN reader sees: forms, candidates, outcomes, properties
 
 
 @dataclass
@@ -128,7 +146,12 @@ class _Sql:
     definition = sql_select(t.definitions).where(t.definitions.c.id == bindparam("definition_id"))
     latest_definition = (sql_select(t.definitions).where(t.definitions.c.process_key == bindparam("process_key"))
                          .order_by(t.definitions.c.version.desc()).limit(1))
-    running_instance = sql_select(_I.c.id).where(_I.c.running_key == bindparam("business_key"))
+    definition_by_digest = (sql_select(t.definitions)
+                            .where(and_(t.definitions.c.process_key == bindparam("process_key"),
+                                        t.definitions.c.digest == bindparam("digest")))
+                            .order_by(t.definitions.c.version).limit(1))
+    running_instance = sql_select(_I.c.id, _I.c.process_key, _I.c.definition_id).where(
+        _I.c.running_key == bindparam("business_key"))
     lock_instance = sql_select(_I).where(_I.c.id == bindparam("instance_id")).with_for_update()
     insert_instance = insert(_I)
     update_instance = update(_I).where(_I.c.id == bindparam("_instance_id"))
@@ -140,9 +163,10 @@ class _Sql:
     insert_user_task = insert(_U)
     insert_group = insert(t.user_task_groups)
     insert_external_task = insert(_X)
-    user_task_by_key = (sql_select(_U).where(and_(_U.c.business_key == bindparam("business_key"),
-                                                  _U.c.activity_id == bindparam("activity_id")))
-                        .order_by(_U.c.created_ms).limit(1))
+    open_user_tasks = (sql_select(_U).join(_I, _I.c.id == _U.c.instance_id)
+                       .where(_I.c.running_key == bindparam("business_key"))
+                       .order_by(_U.c.created_ms, _U.c.id))
+    user_task = sql_select(_U).where(_U.c.id == bindparam("task_id"))
     user_task_instance = sql_select(_U.c.instance_id).where(_U.c.id == bindparam("task_id"))
     user_task_exists = sql_select(_U.c.id).where(_U.c.id == bindparam("task_id"))
     external_task_instance = sql_select(_X.c.instance_id).where(_X.c.id == bindparam("task_id"))
@@ -164,34 +188,97 @@ def _ms(seconds: float) -> int:
 
 
 def _dt(ms: int | None):
-    from datetime import datetime, timezone
-
     return None if ms is None else datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
+def _typed(value: Any) -> Any:
+    """A variable as the instance stores it: JSON values as they are, ``Decimal`` as a float (Camunda's
+    Double), dates and date-times as ISO-8601 text; tuples and sets as lists."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_typed(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _typed(v) for k, v in value.items()}
+    raise TypeError(type(value).__name__)
+
+
 def _check_json(variables: dict[str, Any]) -> dict[str, Any]:
+    typed: dict[str, Any] = {}
     for name, value in variables.items():
         if not isinstance(name, str) or not name:
             raise ValidationError("process variable names must be non-empty strings", {"variables": [repr(name)]})
         try:
-            json.dumps(value)
+            typed[name] = _typed(value)
+            json.dumps(typed[name])
         except (TypeError, ValueError):
             raise ValidationError(f"process variable {name!r} is not JSON ({type(value).__name__})",
-                                  {name: ["must be a JSON value (text, number, boolean, null, list, object)"]}
+                                  {name: ["must be text, a number, a boolean, a date, null, a list or an object"]}
                                   ) from None
-    return dict(variables)
+    return typed
 
 
-class SpiffWorkflowEngine(WorkflowEngine):
-    """The ``WorkflowEngine`` port on SpiffWorkflow, persisted with SQLAlchemy (SQLite or PostgreSQL)."""
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+                       r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
+
+
+def _add_duration(start_ms: int, text: str) -> int:
+    """``start_ms`` + an ISO-8601 duration; years and months are calendar steps, as in Camunda."""
+    match = _DURATION.match(text)
+    if not match or text.upper() in ("P", "PT") or text.upper().endswith("T"):
+        raise ValueError(text)
+    years, months, weeks, days, hours, minutes = (int(g or 0) for g in match.groups()[:6])
+    seconds = float(match.group(7) or 0)
+    moment = datetime.fromtimestamp(start_ms / 1000, timezone.utc)
+    if years or months:
+        total = moment.month - 1 + months + 12 * years
+        year, month = moment.year + total // 12, total % 12 + 1
+        day = min(moment.day, calendar.monthrange(year, month)[1])
+        moment = moment.replace(year=year, month=month, day=day)
+    moment += timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    return int(moment.timestamp() * 1000)
+
+
+def _due_ms(value: Any, created_ms: int, where: str) -> int | None:
+    """``camunda:dueDate`` as Camunda reads it: an ISO-8601 date-time (or date), or an ISO-8601 duration
+    such as ``P3D`` / ``PT4H`` counted from the task's creation."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    text = str(value).strip()
+    if text.upper().startswith("P"):
+        try:
+            return _add_duration(created_ms, text)
+        except ValueError:
+            raise ValidationError(f"{where}: camunda:dueDate {text!r} is not an ISO-8601 duration",
+                                  {"dueDate": [f"{text!r} is not an ISO-8601 date-time or duration"]}) from None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{where}: camunda:dueDate {text!r} is not an ISO-8601 date-time",
+                              {"dueDate": [f"{text!r} is not an ISO-8601 date-time or duration"]}) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
+    """The process ports on SpiffWorkflow, persisted with SQLAlchemy (SQLite or PostgreSQL).
+
+    Any number of processes and versions live side by side: every query is scoped by the business
+    key's instance, a task id or a definition id, never by a process name."""
 
     name = "embedded engine"
 
-    def __init__(self, db: Engine, process_key: str = PROCESS_KEY, *, clock: Callable[[], float] = time.time,
+    def __init__(self, db: Engine, *, clock: Callable[[], float] = time.time,
                  poll_interval_s: float = 0.25, listen: bool = True, notified_recheck_s: float = 5.0,
                  hold_s: float = 5.0) -> None:
         self._db = db
-        self.process_key = process_key
         self._clock = clock
         self._sqlite = db.dialect.name == "sqlite"
         self._postgres = db.dialect.name == "postgresql"
@@ -355,11 +442,12 @@ class SpiffWorkflowEngine(WorkflowEngine):
         if row is None:
             raise NotFound(f"process definition {definition_id} was not found")
         parsed = load_definition(row.xml, row.source_name, row.process_key)
+        info = read_processes(row.xml, row.source_name)[row.process_key]
         with self._definitions_lock:
-            return self._definitions.setdefault(definition_id, _Definition(row, parsed))
+            return self._definitions.setdefault(definition_id, _Definition(row, parsed, info))
 
-    def _latest_definition_row(self, conn: Connection):
-        return conn.execute(_Sql.latest_definition, {"process_key": self.process_key}).first()
+    def _latest_definition_row(self, conn: Connection, process_key: str):
+        return conn.execute(_Sql.latest_definition, {"process_key": process_key}).first()
 
     # ============================================================ instance state
 
@@ -389,16 +477,18 @@ class SpiffWorkflowEngine(WorkflowEngine):
         return {task.id for task in workflow.get_tasks(state=TaskState.COMPLETED)
                 if getattr(task.task_spec, "bpmn_id", None)}
 
-    def _run_steps(self, workflow: BpmnWorkflow, action: Callable[[], None] | None = None) -> None:
+    @staticmethod
+    def _run_steps(workflow: BpmnWorkflow, action: Callable[[], None] | None = None) -> None:
         """Apply ``action`` and run engine steps until the instance waits; condition errors refuse the change."""
+        key = workflow.spec.name
         try:
             if action is not None:
                 action()
             workflow.do_engine_steps()
         except ConditionError as exc:
-            raise ValidationError(f"process {self.process_key!r}: {exc}") from None
+            raise ValidationError(f"process {key!r}: {exc}") from None
         except SpiffWorkflowException as exc:
-            raise ValidationError(f"process {self.process_key!r}: the embedded engine could not continue: "
+            raise ValidationError(f"process {key!r}: the embedded engine could not continue: "
                                   f"{str(exc).splitlines()[0]}") from None
 
     def _save(self, tx: _Tx, inst: dict[str, Any], workflow: BpmnWorkflow, before: set, actor: str | None,
@@ -419,7 +509,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
         history = list(inst["history"])
         for task in newly:
             by = actor if isinstance(task.task_spec, (ApprovalUserTaskSpec, ExternalTaskSpec)) else None
-            history.append([task.task_spec.bpmn_id, _ms(task.last_state_change), by])
+            history.append([task.task_spec.bpmn_id, _ms(task.last_state_change), by, str(task.id)])
 
         if new:
             existing_user: set[str] = set()
@@ -464,18 +554,20 @@ class SpiffWorkflowEngine(WorkflowEngine):
         else:
             conn.execute(_Sql.update_instance, {"_instance_id": inst["id"], **values})
 
+        definition = self._definition(conn, inst["definition_id"]) if open_user else None
         for task in open_user:
             task_id = str(task.id)
             if task_id in existing_user:
                 continue
             spec: ApprovalUserTaskSpec = task.task_spec
+            groups, users, assignee, due = self._resolve_candidates(definition, spec.bpmn_id, inst["variables"], now)
             conn.execute(_Sql.insert_user_task, dict(
                 id=task_id, instance_id=inst["id"], business_key=inst["business_key"], activity_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id, candidate_groups=",".join(spec.candidate_groups),
-                assignee=None, created_ms=now))
-            if spec.candidate_groups:
-                conn.execute(_Sql.insert_group,
-                             [{"group_name": g, "task_id": task_id} for g in dict.fromkeys(spec.candidate_groups)])
+                name=spec.bpmn_name or spec.bpmn_id, candidate_groups=",".join(groups),
+                assignee=assignee, created_ms=now, process_key=inst["process_key"],
+                definition_id=inst["definition_id"], candidate_users=",".join(users), due_ms=due))
+            if groups:
+                conn.execute(_Sql.insert_group, [{"group_name": g, "task_id": task_id} for g in groups])
         for task in open_external:
             task_id = str(task.id)
             if task_id in existing_external:
@@ -483,9 +575,29 @@ class SpiffWorkflowEngine(WorkflowEngine):
             conn.execute(_Sql.insert_external_task, dict(
                 id=task_id, instance_id=inst["id"], business_key=inst["business_key"],
                 activity_id=task.task_spec.bpmn_id, topic=task.task_spec.topic, worker_id=None, lock_expires_ms=None,
-                retries=None, available_ms=0, error_message=None, error_details=None, created_ms=now))
+                retries=None, available_ms=0, error_message=None, error_details=None, created_ms=now,
+                process_key=inst["process_key"], definition_id=inst["definition_id"]))
             tx.wake = True
             tx.created.append(task_id)
+
+    @staticmethod
+    def _resolve_candidates(definition: _Definition, activity_id: str, variables: dict[str, Any], now: int):
+        """Candidate groups and users, assignee and due date of a new user task, as Camunda resolves them
+        when it creates the task: literals as written, ``${...}`` over the process variables with the
+        gateways' evaluator. An expression that cannot be evaluated refuses the step that creates the task."""
+        info = definition.info.user_tasks.get(activity_id)
+        if info is None:
+            return (), (), None, None
+        where = f"process {definition.process_key!r}, user task {activity_id!r}"
+        try:
+            groups = evaluate_names(info.candidate_groups, variables)
+            users = evaluate_names(info.candidate_users, variables)
+            assignee = evaluate_value(info.assignee, variables)
+            due = _due_ms(evaluate_value(info.due_date, variables), now, where)
+        except (ExpressionFailed, ExpressionRejected) as exc:
+            raise ValidationError(f"{where}: {exc}") from None
+        assignee = str(assignee).strip() if assignee not in (None, "") else None
+        return groups, users, assignee or None, due
 
     def _lock_instance(self, conn: Connection, instance_id: str) -> dict[str, Any] | None:
         row = conn.execute(_Sql.lock_instance, {"instance_id": instance_id}).first()
@@ -493,7 +605,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
 
     # =================================================================== port
 
-    def deploy(self, bpmn_path: Path | str) -> Deployment:
+    def deploy(self, bpmn_path: Path | str) -> list[Deployment]:
         path = Path(bpmn_path)
         try:
             xml = path.read_text(encoding="utf-8")
@@ -501,30 +613,58 @@ class SpiffWorkflowEngine(WorkflowEngine):
             raise DeploymentRejected(f"{path}: the BPMN file does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise DeploymentRejected(f"{path}: the BPMN file cannot be read ({exc})") from None
-        load_definition(xml, path.name, self.process_key)  # refuse before touching the database
+        return self.deploy_xml(xml, path.name)
+
+    def deploy_xml(self, xml: str, source: str) -> list[Deployment]:
+        """``deploy`` of a file's content; ``source`` names it in messages and in the stored definition."""
+        try:
+            processes = read_processes(xml, source)
+        except BpmnReadError as exc:
+            raise DeploymentRejected(str(exc)) from None
+        if not processes:
+            raise DeploymentRejected(f"{source}: the file has no executable process (isExecutable=\"true\")")
+        for key in processes:
+            load_definition(xml, source, key)  # refuse before touching the database
         digest = hashlib.sha256(xml.encode("utf-8")).hexdigest()
         for attempt in range(3):
             try:
                 with self._write() as tx:
-                    latest = self._latest_definition_row(tx.conn)
-                    if latest is not None and latest.digest == digest:
-                        row = latest
-                    else:
-                        version = (latest.version if latest is not None else 0) + 1
-                        definition_id = f"{self.process_key}:{version}:{digest[:12]}"
-                        tx.conn.execute(insert(t.definitions).values(
-                            id=definition_id, process_key=self.process_key, version=version, digest=digest,
-                            source_name=path.name, xml=xml, deployed_ms=self._now_ms()))
-                        row = tx.conn.execute(sql_select(t.definitions)
-                                              .where(t.definitions.c.id == definition_id)).one()
-                    return Deployment(deployment_id=row.id, process_key=row.process_key, definition_id=row.id,
-                                      version=row.version)
+                    deployment_id = str(uuid.uuid4())
+                    done: list[Deployment] = []
+                    for key in sorted(processes):  # one order for every deploy: no deadlock between files
+                        self._lock_process_key(tx.conn, key)
+                    for key in processes:
+                        # By content: this file's content for this process is that version again, even when
+                        # newer versions exist (it never becomes the latest by being deployed again).
+                        row = tx.conn.execute(_Sql.definition_by_digest, {"process_key": key, "digest": digest}).first()
+                        created = row is None
+                        if created:
+                            latest = self._latest_definition_row(tx.conn, key)
+                            version = (latest.version if latest is not None else 0) + 1
+                            definition_id = f"{key}:{version}:{digest[:12]}"
+                            tx.conn.execute(insert(t.definitions).values(
+                                id=definition_id, process_key=key, version=version, digest=digest,
+                                source_name=source, xml=xml, deployed_ms=self._now_ms(),
+                                deployment_id=deployment_id))
+                            row = tx.conn.execute(_Sql.definition, {"definition_id": definition_id}).one()
+                        done.append(Deployment(deployment_id=row.deployment_id or row.id, process_key=key,
+                                               definition_id=row.id, version=row.version, created=created))
+                    return done
             except IntegrityError:
                 if attempt == 2:
                     raise  # pragma: no cover - three concurrent deploys of different content
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def start_process(self, business_key: str, variables: dict[str, Any] | None = None) -> ProcessInstance:
+    def _lock_process_key(self, conn: Connection, process_key: str) -> None:
+        """Deploys of one process take turns until their transaction ends. PostgreSQL: an advisory lock,
+        since two deploys that both find no row of their content would otherwise both add a version
+        (the unique (key, version) only catches two of the same number). SQLite: the writer lock does it."""
+        if self._postgres:
+            lock_id = int.from_bytes(hashlib.sha256(f"wf-deploy:{process_key}".encode()).digest()[:8], "big",
+                                     signed=True)
+            conn.execute(sql_select(func.pg_advisory_xact_lock(lock_id)))
+
+    def start(self, process_key: str, business_key: str, variables: dict[str, Any]) -> ProcessInstance:
         variables = _check_json(variables or {})
         for attempt in range(2):
             try:
@@ -532,30 +672,31 @@ class SpiffWorkflowEngine(WorkflowEngine):
                     conn = tx.conn
                     existing = conn.execute(_Sql.running_instance, {"business_key": business_key}).first()
                     if existing is not None:
-                        return ProcessInstance(existing.id, business_key, self.process_key, created=False)
-                    latest = self._latest_definition_row(conn)
+                        return ProcessInstance(existing.id, business_key, existing.process_key,
+                                               existing.definition_id, created=False)
+                    latest = self._latest_definition_row(conn, process_key)
                     if latest is None:
-                        raise NotFound(f"no process {self.process_key!r} is deployed on the {self.name}")
+                        raise NotFound(f"no process {process_key!r} is deployed on the {self.name}")
                     definition = self._definition(conn, latest.id)
                     workflow = BpmnWorkflow(definition.parsed.spec, definition.parsed.subprocess_specs,
                                             script_engine=self._conditions)
                     workflow.task_tree.data.update(variables)
                     self._run_steps(workflow)
-                    inst = dict(id=str(uuid.uuid4()), business_key=business_key, process_key=self.process_key,
+                    inst = dict(id=str(uuid.uuid4()), business_key=business_key, process_key=process_key,
                                 definition_id=definition.id, state=InstanceState.ACTIVE, variables=variables,
                                 history=[], revision=0)
                     self._save(tx, inst, workflow, set(), None, new=True)
-                    return ProcessInstance(inst["id"], business_key, self.process_key, created=True)
+                    return ProcessInstance(inst["id"], business_key, process_key, definition.id, created=True)
             except IntegrityError:
                 # Another process started the same key between our check and insert: return that one.
                 if attempt == 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def cancel_process(self, business_key: str, reason: str) -> bool:
+    def cancel(self, business_key: str, reason: str) -> bool:
         with self._write() as tx:
             conn = tx.conn
-            row = conn.execute(sql_select(t.instances.c.id).where(t.instances.c.running_key == business_key)).first()
+            row = conn.execute(_Sql.running_instance, {"business_key": business_key}).first()
             if row is None:
                 return False
             inst = self._lock_instance(conn, row.id)
@@ -571,33 +712,47 @@ class SpiffWorkflowEngine(WorkflowEngine):
                 updated_ms=now, end_reason=(reason or "")[:500], revision=inst["revision"] + 1))
             return True
 
-    def find_user_task(self, business_key: str, task_definition_key: str = APPROVAL_TASK) -> UserTask | None:
-        with self._read(snapshot=False) as conn:
-            row = conn.execute(_Sql.user_task_by_key,
-                               {"business_key": business_key, "activity_id": task_definition_key}).first()
-        return None if row is None else self._user_view(row)
+    def open_tasks(self, business_key: str) -> list[UserTask]:
+        with self._read() as conn:
+            rows = conn.execute(_Sql.open_user_tasks, {"business_key": business_key}).all()
+            return [self._user_view(conn, r) for r in rows]
+
+    def task(self, task_id: str) -> UserTask:
+        with self._read() as conn:
+            row = conn.execute(_Sql.user_task, {"task_id": task_id}).first()
+            if row is None:
+                raise TaskNotFound(f"user task {task_id} does not exist or is completed")
+            return self._user_view(conn, row)
 
     def find_user_tasks(self, *, candidate_group: str | None = None, business_key: str | None = None,
                         limit: int = 100) -> list[UserTask]:
-        """Open user tasks offered to a candidate group and/or of a business key, oldest first."""
+        """Open user tasks offered to a candidate group and/or of a business key, oldest first (for
+        operators and tests; the inbox is the ticket store's)."""
         query = sql_select(t.user_tasks)
         if candidate_group is not None:
             query = query.join(t.user_task_groups, t.user_task_groups.c.task_id == t.user_tasks.c.id) \
                 .where(t.user_task_groups.c.group_name == candidate_group)
         if business_key is not None:
             query = query.where(t.user_tasks.c.business_key == business_key)
-        with self._read(snapshot=False) as conn:
+        with self._read() as conn:
             rows = conn.execute(query.order_by(t.user_tasks.c.created_ms, t.user_tasks.c.id).limit(limit)).all()
-        return [self._user_view(r) for r in rows]
+            return [self._user_view(conn, r) for r in rows]
 
-    @staticmethod
-    def _user_view(row: Any) -> UserTask:
-        groups = tuple(g for g in row.candidate_groups.split(",") if g)
-        return UserTask(id=row.id, task_definition_key=row.activity_id, name=row.name,
+    def _user_view(self, conn: Connection, row: Any) -> UserTask:
+        form: tuple = ()
+        process_key = row.process_key
+        if row.definition_id:
+            definition = self._definition(conn, row.definition_id)
+            info = definition.info.user_tasks.get(row.activity_id)
+            form = info.form if info is not None else ()
+            process_key = process_key or definition.process_key
+        return UserTask(id=row.id, definition_key=row.activity_id, name=row.name,
                         business_key=row.business_key, process_instance_id=row.instance_id,
-                        candidate_groups=groups, assignee=row.assignee, created_at=_dt(row.created_ms))
+                        process_key=process_key, candidate_groups=split_names(row.candidate_groups),
+                        candidate_users=split_names(row.candidate_users), assignee=row.assignee,
+                        due=_dt(row.due_ms), created_at=_dt(row.created_ms), form=form)
 
-    def complete_user_task(self, task_id: str, variables: dict[str, Any], assignee: str | None = None) -> None:
+    def complete_task(self, task_id: str, variables: dict[str, Any], *, completed_by: str) -> None:
         variables = _check_json(variables or {})
         with self._write() as tx:
             conn = tx.conn
@@ -621,7 +776,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
                 task.run()
 
             self._run_steps(workflow, run)
-            self._save(tx, inst, workflow, before, assignee)
+            self._save(tx, inst, workflow, before, completed_by)
 
     @staticmethod
     def _spiff_task(workflow: BpmnWorkflow, task_id: str):
@@ -705,16 +860,19 @@ class SpiffWorkflowEngine(WorkflowEngine):
             tx.conn.execute(_Sql.lock_external_tasks, {"ids": ids, "worker_id": worker_id,
                                                        "expires": now + lock_duration_ms})
             rows = tx.conn.execute(_Sql.fetched_tasks, {"ids": ids}).all()
-            return [self._external_view(r, now) for r in rows]
+            return [self._external_view(tx.conn, r, now) for r in rows]
 
-    @staticmethod
-    def _external_view(row: Any, now: int) -> ExternalTask:
+    def _external_view(self, conn: Connection, row: Any, now: int) -> ExternalTask:
         locked = row.worker_id is not None and row.lock_expires_ms is not None and row.lock_expires_ms > now
+        name = row.activity_id
+        if row.definition_id:
+            name = self._definition(conn, row.definition_id).info.names.get(row.activity_id, row.activity_id)
         return ExternalTask(
             id=row.id, topic=row.topic, business_key=row.business_key, process_instance_id=row.instance_id,
             activity_id=row.activity_id, worker_id=row.worker_id if locked else None,
             lock_expires_at=_dt(row.lock_expires_ms) if locked else None, retries=row.retries,
-            error_message=row.error_message, variables=dict(getattr(row, "variables", None) or {}))
+            error_message=row.error_message, variables=dict(getattr(row, "variables", None) or {}),
+            activity_name=name)
 
     def _locked_task(self, conn: Connection, task_id: str, worker_id: str, *, lock_instance: bool):
         """The task row, locked, after checking that ``worker_id`` holds an unexpired lock on it."""
@@ -729,7 +887,7 @@ class SpiffWorkflowEngine(WorkflowEngine):
             raise TaskLockedByOtherWorker(f"external task {task_id} is not locked by worker {worker_id!r}")
         return row, inst
 
-    def complete_external_task(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
+    def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         variables = _check_json(variables or {})
         with self._write(automated=True) as tx:
             conn = tx.conn
@@ -750,8 +908,8 @@ class SpiffWorkflowEngine(WorkflowEngine):
             self._run_steps(workflow, run)
             self._save(tx, inst, workflow, before, worker_id)
 
-    def handle_external_task_failure(self, task_id: str, worker_id: str, error_message: str, *, retries: int,
-                                     retry_timeout_ms: int, error_details: str | None = None) -> None:
+    def fail(self, task_id: str, worker_id: str, error_message: str, *, retries: int, retry_timeout_ms: int,
+             error_details: str | None = None) -> None:
         with self._write(automated=True) as tx:
             conn = tx.conn
             _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
@@ -771,15 +929,23 @@ class SpiffWorkflowEngine(WorkflowEngine):
             tx.conn.execute(update(t.external_tasks).where(t.external_tasks.c.id == task_id).values(
                 lock_expires_ms=self._now_ms() + int(new_duration_ms)))
 
-    def find_external_tasks(self, business_key: str) -> list[ExternalTask]:
+    def unlock(self, task_id: str, worker_id: str) -> None:
+        with self._write(automated=True) as tx:
+            self._locked_task(tx.conn, task_id, worker_id, lock_instance=False)
+            # Retries, retry time and error stay as they are: the worker did not try.
+            tx.conn.execute(update(t.external_tasks).where(t.external_tasks.c.id == task_id).values(
+                worker_id=None, lock_expires_ms=None))
+            tx.wake = True
+
+    def automated_steps(self, business_key: str) -> list[ExternalTask]:
         c = t.external_tasks.c
         with self._read() as conn:
             rows = conn.execute(
                 sql_select(t.external_tasks, t.instances.c.variables)
                 .join(t.instances, t.instances.c.id == c.instance_id)
-                .where(c.business_key == business_key).order_by(c.created_ms, c.id)).all()
-        now = self._now_ms()
-        return [self._external_view(r, now) for r in rows]
+                .where(t.instances.c.running_key == business_key).order_by(c.created_ms, c.id)).all()
+            now = self._now_ms()
+            return [self._external_view(conn, r, now) for r in rows]
 
     def find_external_tasks_by_topic(self, topic: str, *, limit: int = 100) -> list[ExternalTask]:
         """Open external tasks of a topic (locked or not, incidents included), oldest first."""
@@ -789,10 +955,10 @@ class SpiffWorkflowEngine(WorkflowEngine):
                 sql_select(t.external_tasks, t.instances.c.variables)
                 .join(t.instances, t.instances.c.id == c.instance_id)
                 .where(c.topic == topic).order_by(c.created_ms, c.id).limit(limit)).all()
-        now = self._now_ms()
-        return [self._external_view(r, now) for r in rows]
+            now = self._now_ms()
+            return [self._external_view(conn, r, now) for r in rows]
 
-    def set_external_task_retries(self, task_id: str, retries: int) -> None:
+    def retry_step(self, task_id: str, retries: int) -> None:
         c = t.external_tasks.c
         with self._write() as tx:
             conn = tx.conn
@@ -816,37 +982,74 @@ class SpiffWorkflowEngine(WorkflowEngine):
 
     # ------------------------------------------------------------------ queries
 
-    def process_state(self, business_key: str) -> ProcessState | None:
+    def _latest_instance(self, conn: Connection, business_key: str):
+        return conn.execute(
+            sql_select(t.instances.c.id, t.instances.c.definition_id, t.instances.c.process_key,
+                       t.instances.c.state, t.instances.c.active_activity_ids, t.instances.c.history,
+                       t.instances.c.variables)
+            .where(t.instances.c.business_key == business_key)
+            .order_by(t.instances.c.seq.desc()).limit(1)).first()
+
+    def instance(self, business_key: str) -> InstanceView | None:
         with self._read() as conn:
-            row = conn.execute(
-                sql_select(t.instances.c.id, t.instances.c.definition_id, t.instances.c.process_key,
-                           t.instances.c.state, t.instances.c.active_activity_ids, t.instances.c.history,
-                           t.instances.c.variables)
-                .where(t.instances.c.business_key == business_key)
-                .order_by(t.instances.c.seq.desc()).limit(1)).first()
+            row = self._latest_instance(conn, business_key)
             if row is None:
                 return None
             incidents = conn.execute(
-                sql_select(t.external_tasks.c.error_message)
+                sql_select(t.external_tasks.c.activity_id)
                 .where(and_(t.external_tasks.c.instance_id == row.id, t.external_tasks.c.retries == 0))
                 .order_by(t.external_tasks.c.created_ms)).scalars().all()
-        return ProcessState(
+            info = self._definition(conn, row.definition_id).info
+        completed = tuple(h[0] for h in row.history)
+        end = None
+        if row.state == InstanceState.COMPLETED:
+            end = next((a for a in reversed(completed) if a in info.outcomes), None)
+        return InstanceView(
             instance_id=row.id, business_key=business_key, process_key=row.process_key,
             definition_id=row.definition_id, state=row.state,
-            active_activity_ids=tuple(row.active_activity_ids), completed_activity_ids=tuple(h[0] for h in row.history),
-            variables=dict(row.variables), incidents=tuple(m or "failed" for m in incidents))
+            active_activity_ids=tuple(row.active_activity_ids), completed_activity_ids=completed,
+            variables=dict(row.variables), incidents=tuple(incidents), end_activity_id=end,
+            activity_names=dict(info.names))
 
-    def process_definition_xml(self, definition_id: str | None = None) -> str:
+    def completed_tasks(self, business_key: str) -> list[CompletedTask]:
         with self._read() as conn:
-            if definition_id is None:
-                row = self._latest_definition_row(conn)
-                if row is None:
-                    raise NotFound(f"no process {self.process_key!r} is deployed on the {self.name}")
-            else:
-                row = conn.execute(sql_select(t.definitions).where(t.definitions.c.id == definition_id)).first()
-                if row is None:
-                    raise NotFound(f"process definition {definition_id} was not found")
-            return row.xml
+            row = self._latest_instance(conn, business_key)
+            if row is None:
+                return []
+            info = self._definition(conn, row.definition_id).info
+        done = []
+        for index, entry in enumerate(row.history):
+            activity = entry[0]
+            task_info = info.user_tasks.get(activity)
+            if task_info is None:
+                continue
+            task_id = entry[3] if len(entry) > 3 and entry[3] else f"{row.id}:{index}"  # rows from before 0005
+            done.append(CompletedTask(id=task_id, definition_key=activity, name=task_info.name,
+                                      completed_by=entry[2] if len(entry) > 2 else None,
+                                      completed_at=_dt(entry[1])))
+        return done
+
+    def model(self, definition_id: str) -> ProcessModel:
+        with self._read(snapshot=False) as conn:
+            info = self._definition(conn, definition_id).info
+        return ProcessModel(
+            process_key=info.key, properties=dict(info.properties), outcomes=dict(info.outcomes),
+            topics=tuple(dict.fromkeys(info.topics.values())), candidate_groups=info.candidate_groups,
+            task_properties={tid: dict(task.properties) for tid, task in info.user_tasks.items()})
+
+    def definition_xml(self, definition_id: str) -> str:
+        with self._read(snapshot=False) as conn:
+            row = conn.execute(_Sql.definition, {"definition_id": definition_id}).first()
+        if row is None:
+            raise NotFound(f"process definition {definition_id} was not found")
+        return row.xml
+
+    def latest_definition_id(self, process_key: str) -> str:
+        with self._read(snapshot=False) as conn:
+            row = self._latest_definition_row(conn, process_key)
+        if row is None:
+            raise NotFound(f"no process {process_key!r} is deployed on the {self.name}")
+        return row.id
 
     def check(self) -> None:
         with self._read(snapshot=False) as conn:

@@ -380,3 +380,56 @@ def evaluate_condition(expression: str, variables: Mapping[str, Any]) -> bool:
     """Evaluate a supported condition to a boolean. Raises ``ExpressionRejected`` for text
     outside the subset and ``ExpressionFailed`` when the variables do not fit."""
     return _to_bool(_value(parse_condition(expression), variables))
+
+
+# ------------------------------------------------------------- task attributes
+
+_EXPRESSION_PART = re.compile(r"\$\{[^}]*\}")
+
+
+def is_expression(text: str | None) -> bool:
+    return bool(text) and ("${" in text or "#{" in text)
+
+
+def check_value_expression(text: str) -> None:
+    """Refuse, at deploy time, an attribute value the embedded engine would not resolve as Camunda does:
+    it must be a literal or exactly one ``${...}`` expression of the supported subset."""
+    if not is_expression(text):
+        return
+    if not _WRAPPED.match(text):
+        raise ExpressionRejected("an attribute must be a plain value or exactly one '${...}' expression "
+                                 "(text around an expression is not supported)")
+    parse_condition(text)
+
+
+def evaluate_value(text: str | None, variables: Mapping[str, Any]) -> Any:
+    """The value of a task attribute (``camunda:assignee``, ``dueDate``…): the literal text, or the value
+    of its one ``${...}`` expression over the process variables (the same interpreter as the gateways').
+    Raises ``ExpressionFailed`` when a variable is unknown."""
+    if text is None or not is_expression(text):
+        return text
+    return _value(parse_condition(text), variables)
+
+
+def evaluate_names(text: str | None, variables: Mapping[str, Any]) -> tuple[str, ...]:
+    """A comma-separated list of names (``candidateGroups``/``candidateUsers``) whose items may be
+    expressions; an expression may give one name, a comma-separated text or a list, as in Camunda."""
+    if not text:
+        return ()
+    if _WRAPPED.match(text):
+        parts = [text]
+    else:
+        parts = [p for p in text.split(",")]
+    names: list[str] = []
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        value = evaluate_value(part, variables)
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple, set)):
+            names.extend(str(v).strip() for v in value if str(v).strip())
+        else:
+            names.extend(v.strip() for v in str(value).split(",") if v.strip())
+    return tuple(dict.fromkeys(names))

@@ -3,17 +3,21 @@
 They live in the same database as the tickets. Production creates them with
 the Alembic migration; ``create_schema`` is for tests and local experiments.
 
-* ``wf_definitions``: deployed BPMN files, one row per (process key, version).
-  Instances refer to the definition they started on, so a redeploy never
-  changes a running instance.
+* ``wf_definitions``: deployed BPMN files, one row per (process key, version);
+  one file with several processes is one deployment (``deployment_id``).
+  Deploying is by content: a (process key, digest) already stored is that
+  version again. Instances refer to the definition they started on, so a
+  redeploy never changes a running instance.
 * ``wf_instances``: one row per process instance: the serialized SpiffWorkflow
   state (without the spec, which comes from its definition), the process
   variables, the activity history and the state for the UI. ``running_key``
   holds the business key while the instance runs and is NULL afterwards; its
   unique index makes "one running instance per business key" hold across
   processes.
-* ``wf_user_tasks`` + ``wf_user_task_groups``: the open user tasks, so finding
-  them by business key or candidate group is an indexed query.
+* ``wf_user_tasks`` + ``wf_user_task_groups``: the open user tasks, with the
+  process and definition they belong to and their candidates, assignee and
+  due date as resolved when the task was created (Camunda resolves them then
+  too), so finding them by instance or candidate group is an indexed query.
 * ``wf_external_tasks``: the open external tasks with Camunda's lock, retry and
   incident fields; fetch-and-lock reads them by topic through an index.
 
@@ -53,7 +57,9 @@ definitions = Table(
     Column("source_name", String(500), nullable=False),
     Column("xml", Text, nullable=False),
     Column("deployed_ms", BigInteger, nullable=False),
+    Column("deployment_id", String(36), nullable=True),  # shared by the processes of one file (0005)
     UniqueConstraint("process_key", "version", name="uq_wf_definitions_key_version"),
+    Index("ix_wf_definitions_key_digest", "process_key", "digest"),
 )
 
 instances = Table(
@@ -66,10 +72,11 @@ instances = Table(
     Column("process_key", String(200), nullable=False),
     Column("definition_id", String(200), ForeignKey("wf_definitions.id", name="fk_wf_instances_definition"),
            nullable=False),
-    Column("state", String(20), nullable=False),  # pflow.ports.workflow.InstanceState
+    Column("state", String(20), nullable=False),  # pflow.ports.process.InstanceState
     Column("variables", JSON, nullable=False),
     Column("active_activity_ids", JSON, nullable=False),
-    Column("history", JSON, nullable=False),  # [[activity id, ended ms, actor or null], ...] in order
+    # [[activity id, ended ms, actor or null, task id], ...] in order (rows before 0005 lack the task id)
+    Column("history", JSON, nullable=False),
     Column("serialized", Text, nullable=False),  # SpiffWorkflow JSON without the spec
     Column("revision", Integer, nullable=False),  # +1 on every change of ``serialized``
     Column("started_ms", BigInteger, nullable=False),
@@ -90,9 +97,14 @@ user_tasks = Table(
     Column("business_key", String(200), nullable=False),
     Column("activity_id", String(200), nullable=False),  # task definition key
     Column("name", String(500), nullable=False),
-    Column("candidate_groups", String(1000), nullable=False),  # comma-separated, for display
+    Column("candidate_groups", String(1000), nullable=False),  # comma-separated, resolved at creation
     Column("assignee", String(200), nullable=True),
     Column("created_ms", BigInteger, nullable=False),
+    # 0005: which process the task belongs to, and its other resolved attributes
+    Column("process_key", String(200), nullable=False, server_default=""),
+    Column("definition_id", String(200), nullable=False, server_default=""),
+    Column("candidate_users", String(1000), nullable=False, server_default=""),  # comma-separated
+    Column("due_ms", BigInteger, nullable=True),
     Index("ix_wf_user_tasks_business_key", "business_key", "activity_id"),
     Index("ix_wf_user_tasks_instance", "instance_id"),
 )
@@ -122,6 +134,8 @@ external_tasks = Table(
     Column("error_message", Text, nullable=True),
     Column("error_details", Text, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
+    Column("process_key", String(200), nullable=False, server_default=""),  # 0005
+    Column("definition_id", String(200), nullable=False, server_default=""),  # 0005
     Index("ix_wf_external_tasks_topic", "topic", "available_ms"),
     Index("ix_wf_external_tasks_business_key", "business_key"),
     Index("ix_wf_external_tasks_instance", "instance_id"),
