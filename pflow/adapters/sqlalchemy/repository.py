@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from sqlalchemy import and_, case, delete, event, exists, func, insert, or_, select, text, update
-from sqlalchemy.orm import Session, attributes, joinedload, lazyload, sessionmaker
+from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
 from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
@@ -246,10 +246,11 @@ class SqlAlchemyTicketRepository(TicketRepository):
         joined = s.join(t, t.c.id == s.c.ticket_id)
         with self._guard():
             total = self._session.execute(select(func.count()).select_from(joined).where(*conditions)).scalar_one()
-            # The history is not needed to show an inbox: it loads only if a caller reads it.
+            # The page's histories come in one more SELECT … IN (the mapping's default): items are read after the
+            # unit of work has ended, when a lazy load could no longer run.
             rows = self._session.execute(
                 select(Ticket, s.c.task_id).select_from(joined).where(*conditions).order_by(*order)
-                .offset(query.offset).limit(query.page_size).options(lazyload(Ticket.history))).all()
+                .offset(query.offset).limit(query.page_size)).all()
         items = []
         for ticket, task_id in rows:
             step = ticket.step(task_id)
