@@ -89,10 +89,19 @@ def _step_rows(ticket: Ticket) -> tuple[list[dict], list[dict]]:
     for step in ticket.steps:
         steps.append({"task_id": step.task_id, "ticket_id": ticket.id, "definition_key": step.definition_key,
                       "name": step.name, "assignee": step.assignee, "due": step.due, "created_at": step.created_at,
-                      "is_decision": step.is_decision})
+                      "is_decision": step.is_decision, **_ticket_copies(ticket)})
         candidates += [{"task_id": step.task_id, "kind": "group", "name": g} for g in dict.fromkeys(step.candidate_groups)]
         candidates += [{"task_id": step.task_id, "kind": "user", "name": u} for u in dict.fromkeys(step.candidate_users)]
     return steps, candidates
+
+
+def _ticket_copies(ticket: Ticket) -> dict:
+    """The ticket's columns copied onto its ticket_steps rows (what the inbox filters on)."""
+    return {"requester": ticket.requester, "last_editor": ticket.last_editor, "ticket_type": ticket.type,
+            "ticket_status": str(ticket.status)}
+
+
+_COPIED = ("requester", "last_editor", "type", "status")
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
@@ -138,6 +147,9 @@ def _after_flush(session: Session, _context) -> None:
                 connection.execute(insert(tables.ticket_steps), steps)
             if candidates:
                 connection.execute(insert(tables.ticket_step_candidates), candidates)
+        elif _changed(obj, *_COPIED):
+            connection.execute(update(tables.ticket_steps).where(tables.ticket_steps.c.ticket_id == obj.id)
+                               .values(**_ticket_copies(obj)))
         if new or _changed(obj, "deciders"):
             if not new:
                 connection.execute(delete(tables.ticket_deciders).where(tables.ticket_deciders.c.ticket_id == obj.id))
@@ -219,24 +231,27 @@ class SqlAlchemyTicketRepository(TicketRepository):
         offered = [and_(c.c.kind == "user", c.c.name == user)]
         if query.groups:
             offered.append(and_(c.c.kind == "group", c.c.name.in_(query.groups)))
-        candidate = exists().where(c.c.task_id == s.c.task_id, or_(*offered))
+        # An uncorrelated IN: the candidates' (kind, name) index yields the user's task ids, which then are looked
+        # up by key (a correlated EXISTS made SQLite walk every open step; see benchmarks/inbox_latency.py).
+        candidate = s.c.task_id.in_(select(c.c.task_id).where(or_(*offered)))
         conditions = [or_(s.c.assignee == user, and_(s.c.assignee.is_(None), candidate))]
         if query.separation_of_duties:
-            conditions.append(t.c.requester != user)
-            conditions.append(or_(t.c.last_editor.is_(None), t.c.last_editor != user))
+            conditions.append(s.c.requester != user)
+            conditions.append(or_(s.c.last_editor.is_(None), s.c.last_editor != user))
             decided = exists().where(d.c.ticket_id == s.c.ticket_id, d.c.username == user)
             conditions.append(or_(s.c.is_decision.is_(False), ~decided))
         if query.type is not None:
-            conditions.append(t.c.type == query.type)
+            conditions.append(s.c.ticket_type == query.type)
         if query.group is not None:
             conditions.append(exists().where(c.c.task_id == s.c.task_id, c.c.kind == "group", c.c.name == query.group))
         if query.step is not None:
             conditions.append(s.c.definition_key == query.step)
         if query.ticket_status is not None:
-            conditions.append(t.c.status == query.ticket_status)
+            conditions.append(s.c.ticket_status == query.ticket_status)
         if query.ticket_id is not None:
             conditions.append(s.c.ticket_id == query.ticket_id)
-        if query.text and query.text.strip():
+        searching = bool(query.text and query.text.strip())
+        if searching:
             conditions.append(_text_condition(query.text, t.c.search_text, t.c.id, s.c.name))
         column = s.c[_TASK_ORDER[query.sort.lstrip("-")]]
         if query.sort.startswith("-"):
@@ -245,7 +260,9 @@ class SqlAlchemyTicketRepository(TicketRepository):
             order = (column.asc().nulls_last(), s.c.task_id.asc())
         joined = s.join(t, t.c.id == s.c.ticket_id)
         with self._guard():
-            total = self._session.execute(select(func.count()).select_from(joined).where(*conditions)).scalar_one()
+            # only a text search needs the tickets to count: everything else is on the step rows
+            counted = joined if searching else s
+            total = self._session.execute(select(func.count()).select_from(counted).where(*conditions)).scalar_one()
             # The page's histories come in one more SELECT … IN (the mapping's default): items are read after the
             # unit of work has ended, when a lazy load could no longer run.
             rows = self._session.execute(

@@ -12,7 +12,8 @@ Existing tickets become the default type ``it_request`` (the ``ticket_approval``
   ``reference``) unless it is there already;
 - open steps are not known to the database: they are empty until the ticket next follows its instance.
 
-New tables ticket_steps, ticket_step_candidates and ticket_deciders hold the open steps as rows for the inbox.
+New tables ticket_steps (with copies of the ticket's requester, last editor, type and status), ticket_step_candidates
+and ticket_deciders hold the open steps and deciders as rows for the inbox.
 
 Downgrade maps back what the old schema can say and refuses, naming the tickets, when it cannot (another type,
 or a withdrawn ticket).
@@ -126,6 +127,10 @@ def upgrade() -> None:
         sa.Column("due", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("is_decision", sa.Boolean(), nullable=False),
+        sa.Column("requester", sa.String(150), nullable=False),
+        sa.Column("last_editor", sa.String(150), nullable=True),
+        sa.Column("ticket_type", sa.String(64), nullable=False),
+        sa.Column("ticket_status", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("task_id", name="pk_ticket_steps"),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name="fk_ticket_steps_ticket_id_tickets",
                                 ondelete="CASCADE"),
