@@ -420,8 +420,8 @@ def test_bad_queries_are_refused():
         TicketQuery(statuses=("pending_approval",))
     assert set(err.value.details) == {"status"}
     with pytest.raises(ValidationError) as err:
-        TaskQuery(username="bob", page=0, page_size=0, sort="title", text="x" * 201)
-    assert set(err.value.details) == {"page", "page_size", "sort", "q"}
+        TaskQuery(username="bob", page=0, page_size=0, sort="title", text="x" * 201, ticket_status="approved")
+    assert set(err.value.details) == {"page", "page_size", "sort", "q", "ticket_status"}
 
 
 # --- the inbox -----------------------------------------------------------------------------------
@@ -737,6 +737,26 @@ def test_a_failed_commit_leaves_the_changed_ticket_readable(store):
         assert (b.id, b.title, b.fields, len(b.history)) == (
             t.id, "changed meanwhile", {"priority": "high"}, 2)  # e.g. for compensation
     assert b.title == "changed meanwhile"
+
+
+def test_after_a_failed_commit_a_retry_on_fresh_state_stores_in_place_changes(store):
+    t = add(store, submit=True)
+    first, second = store.uow(), store.uow()
+    with first, second:
+        first.tickets.get(t.id).note(alice, "noted")
+        b = second.tickets.get(t.id)
+        b.deciders.append("bob")
+        first.commit()
+        with pytest.raises(ConcurrencyConflict):
+            second.commit()
+        assert list(b.deciders) == ["bob"]
+    with store.uow() as uow:
+        again = uow.tickets.get(t.id)
+        assert list(again.deciders) == []  # the refused change was not stored
+        again.deciders.append("carol")
+        uow.commit()
+    with store.uow() as uow:
+        assert list(uow.tickets.get(t.id).deciders) == ["carol"]
 
 
 def test_the_relay_lock_is_free_when_nobody_relays(store):

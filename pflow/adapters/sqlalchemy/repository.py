@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from sqlalchemy import and_, case, delete, event, exists, func, insert, or_, select, text, update
+from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
@@ -401,7 +402,9 @@ def _snapshot(session: Session) -> list[tuple[object, dict]]:
         values = {}
         for k in keys:
             v = state.dict[k]
-            values[k] = list(v) if isinstance(v, list) else v
+            # A mutable JSON value (fields, steps, deciders) is kept as it is: it remembers its owner, so changes
+            # made in place after a failed commit are still seen. Collections of related rows are copied.
+            values[k] = v if isinstance(v, Mutable) else list(v) if isinstance(v, list) else v
         saved.append((obj, values))
     return saved
 
