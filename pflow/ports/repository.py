@@ -154,7 +154,8 @@ class TicketRepository(abc.ABC):
         return ticket
 
     def delete(self, ticket: Ticket) -> None:
-        """Remove a ticket (a draft) with its history when the unit of work commits."""
+        """Remove a ticket (a draft) with its history and open steps when the unit of work commits; a ticket
+        someone changed since it was read is not removed (``ConcurrencyConflict`` on commit)."""
         self._delete(ticket)
         self.seen.discard(ticket)
 
