@@ -48,8 +48,16 @@ KEY = "list"
 TITLE = "5. List latency at 100 000 tickets"
 GOAL_P99_MS = 30.0
 
-STATUSES = ["draft", "pending_approval", "approved", "rejected", "completed", "provisioning_failed"]
+STATUSES = ["draft", "in_progress", "in_progress", "rejected", "completed", "needs_attention"]
 REQUESTERS = [f"user{i:03d}" for i in range(500)]
+
+
+def search_text_of(title: str, fields: dict) -> str:
+    """What the store keeps for text search (SqlAlchemyTicketRepository), for rows seeded past it."""
+    from pflow.adapters.sqlalchemy.repository import search_text
+    from pflow.domain.model import Ticket
+
+    return search_text(Ticket(id="-", type="it_request", title=title, fields=fields, requester="-"))
 
 
 def seed(engine, count: int) -> None:
@@ -65,10 +73,12 @@ def seed(engine, count: int) -> None:
             tid = str(uuid.UUID(int=i + 1))
             at = start + timedelta(seconds=i * 30)
             status = STATUSES[i % len(STATUSES)]
-            tickets.append(dict(id=tid, title=f"Ticket {i} {'laptop' if i % 7 == 0 else 'chair'}",
-                                description="benchmark", amount=None, priority="normal",
-                                requester=REQUESTERS[i % len(REQUESTERS)], approver=None, fulfilment_reference=None,
-                                status=status, created_at=at, updated_at=at, version=1))
+            title = f"Ticket {i} {'laptop' if i % 7 == 0 else 'chair'}"
+            fields = {"description": "benchmark", "priority": "normal"}
+            tickets.append(dict(id=tid, type="it_request", title=title, fields=fields,
+                                requester=REQUESTERS[i % len(REQUESTERS)], last_editor=REQUESTERS[i % len(REQUESTERS)],
+                                search_text=search_text_of(title, fields), status=status, created_at=at,
+                                updated_at=at, version=1))
             history.append(dict(ticket_id=tid, seq=0, at=at, actor="bench", action="created", from_status=None,
                                 to_status="draft", comment=None))
         with engine.begin() as c:
@@ -86,11 +96,11 @@ def cases(count: int) -> dict[str, dict]:
     """The pages the UI asks for; the deep page is page 50 at 100 000 tickets (fewer seeded: still deep)."""
     deep = max(2, min(50, count // len(STATUSES) // 20 // 2))
     return {
-        "approvals inbox (pending, oldest first, not mine), page 1": dict(status="pending_approval",
+        "approvals inbox (in progress, oldest first, not mine), page 1": dict(status="in_progress",
                                                                           exclude_requester="user001",
                                                                           oldest_first=True),
-        "status filter, page 1": dict(status="approved"),
-        f"status filter, page {deep}": dict(status="approved", page=deep),
+        "status filter, page 1": dict(status="needs_attention"),
+        f"status filter, page {deep}": dict(status="needs_attention", page=deep),
         "my tickets (requester), page 1": dict(requester="user042"),
         "everything, newest first, page 1": dict(),
         "text search 'laptop', page 1": dict(text="laptop"),

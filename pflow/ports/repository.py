@@ -89,6 +89,9 @@ class TaskQuery:
             errors["page_size"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
         if self.sort not in TASK_SORTS:
             errors["sort"] = ["Must be one of: " + ", ".join(TASK_SORTS) + "."]
+        known = {s.value for s in TicketStatus}
+        if self.ticket_status is not None and self.ticket_status not in known:
+            errors["ticket_status"] = ["Must be one of: " + ", ".join(sorted(known)) + "."]
         if self.text is not None and len(self.text) > MAX_TEXT_QUERY:
             errors["q"] = [f"Must be at most {MAX_TEXT_QUERY} characters."]
         if errors:
@@ -151,7 +154,8 @@ class TicketRepository(abc.ABC):
         return ticket
 
     def delete(self, ticket: Ticket) -> None:
-        """Remove a ticket (a draft) with its history when the unit of work commits."""
+        """Remove a ticket (a draft) with its history and open steps when the unit of work commits; a ticket
+        someone changed since it was read is not removed (``ConcurrencyConflict`` on commit)."""
         self._delete(ticket)
         self.seen.discard(ticket)
 
@@ -162,7 +166,9 @@ class TicketRepository(abc.ABC):
 
     @abc.abstractmethod
     def find_by_task(self, task_id: str) -> Ticket:
-        """The ticket one of whose open steps is this task. Raises ``NotFound`` when none is."""
+        """The ticket one of whose open steps is this task, with its history. Raises ``NotFound`` when none is.
+        Like ``get``, the ticket is remembered (``seen``): what is changed on it is stored on commit, with its
+        events, under the same optimistic locking."""
 
     def find_by_completed_task(self, task_id: str) -> Ticket | None:
         """The ticket whose history records the completion of this task, or None (so a second completion

@@ -1,22 +1,29 @@
-"""The TicketRepository / UnitOfWork / Outbox contract, run on every store."""
+"""The TicketRepository / UnitOfWork / Outbox contract, run on every store (memory, SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable, ValidationError
-from pflow.domain.model import Ticket, TicketStatus
-from pflow.domain.users import SYSTEM, User
-from pflow.ports.repository import TicketQuery
+from pflow.domain.model import Progress, Ticket, TicketStatus
+from pflow.domain.steps import FormField, Step
+from pflow.domain.users import User
+from pflow.ports.repository import TaskQuery, TicketQuery
 from tests.support import STORES, make_store
 
 alice = User("alice", "Alice", frozenset({"requester"}))
 erin = User("erin", "Erin", frozenset({"requester"}))
-bob = User("bob", "Bob", frozenset({"manager"}))
+bob = User("bob", "Bob", groups=frozenset({"managers"}))
+fay = User("fay", "Fay", groups=frozenset({"finance"}))
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+APPROVED = FormField("approved", "Approve?", "boolean", required=True)
+OUTCOME = FormField("outcome", "Decision", "enum", required=True, default="approve",
+                    values=(("approve", "Approve"), ("reject", "Reject"), ("ask", "Ask for more")))
+NOTE = FormField("note", "Note", "string")
 
 
 @pytest.fixture(params=STORES)
@@ -36,57 +43,166 @@ def store(store_kind, tmp_path, commits):
     s.close()
 
 
-def add(store, requester=alice, **data) -> Ticket:
-    ticket = Ticket.create(requester, {"title": "Laptop", **data})
+def add(store, requester=alice, title="Laptop", type_key="it_request", fields=None, *, created=None,
+        submit=False) -> Ticket:
+    ticket = Ticket.create(requester, type_key, title, {"priority": "normal"} if fields is None else fields)
+    if created is not None:
+        ticket.created_at = ticket.updated_at = created
+    if submit:
+        ticket.submit(requester)
     with store.uow() as uow:
         uow.tickets.add(ticket)
         uow.commit()
     return ticket
 
 
-def test_a_ticket_round_trips_with_its_history(store):
-    t = add(store, amount="1200.50", priority="high", description="for the new hire")
+def step(task_id, key="ManagerApproval", name="Manager approval", *, groups=(), users=(), assignee=None,
+         form=(APPROVED,), minutes=0, due=None) -> Step:
+    return Step(task_id=task_id, definition_key=key, name=name, candidate_groups=tuple(groups),
+                candidate_users=tuple(users), assignee=assignee, due=due, created_at=T0 + timedelta(minutes=minutes),
+                form=tuple(form))
+
+
+def follow(store, ticket_id, *steps, automated=(), **progress):
     with store.uow() as uow:
-        got = uow.tickets.get(t.id)
-        got.submit(alice)
+        ticket = uow.tickets.get(ticket_id)
+        ticket.follow(Progress(running=progress.pop("running", True), steps=tuple(steps), automated=automated,
+                               **progress))
+        uow.commit()
+    return ticket
+
+
+def inbox(store, user: User, **query):
+    with store.uow() as uow:
+        return uow.tickets.tasks(TaskQuery(username=user.username, groups=tuple(sorted(user.groups)), **query))
+
+
+def task_ids(page):
+    return [item.step.task_id for item in page.items]
+
+
+# --- one ticket: what is stored, and when ---------------------------------------------------------
+
+def test_every_attribute_round_trips(store):
+    fields = {"description": "for the new hire", "amount": 1200.5, "count": 3, "priority": "high", "urgent": True,
+              "needed_by": "2026-02-01", "note": "笔记本"}
+    t = add(store, fields=fields)
+    due = datetime(2026, 1, 5, 17, 0, tzinfo=timezone.utc)
+    opened = (step("t-1", groups=("managers", "leads"), users=("carol",), form=(APPROVED, NOTE), due=due),
+              step("t-2", key="Security", name="Security review", assignee="sam", form=(OUTCOME,), minutes=1))
+    with store.uow() as uow:
+        ticket = uow.tickets.get(t.id)
+        ticket.submit(alice)
+        ticket.definition_id = "ticket_approval:3:abc"
+        ticket.follow(Progress(running=True, steps=opened, automated=("Provisioning",)))
+        ticket.record_step(bob, opened[0], {"approved": True, "note": "ok"}, "fine by me")
         uow.commit()
     with store.uow() as uow:
         again = uow.tickets.get(t.id)
-    assert (again.title, again.description, again.amount, again.priority, again.requester, again.status) == (
-        "Laptop", "for the new hire", Decimal("1200.50"), "high", "alice", TicketStatus.PENDING_APPROVAL)
+    assert (again.type, again.title, again.fields, again.requester, again.status) == (
+        "it_request", "Laptop", fields, "alice", TicketStatus.IN_PROGRESS)
+    assert again.steps == list(opened)  # frozen dataclasses, equal field by field (form, due, created, ...)
+    assert again.steps[0].due == due and again.steps[0].due.tzinfo is not None
+    assert again.steps[1].form[0].values == OUTCOME.values and again.steps[1].is_decision
+    assert list(again.current_steps) == ["Manager approval", "Security review", "Provisioning"]
+    assert (again.last_editor, list(again.deciders), again.attention, again.definition_id) == (
+        "alice", ["bob"], None, "ticket_approval:3:abc")
     assert again.created_at == t.created_at and again.created_at.tzinfo is not None
     assert [(h.action, h.actor, h.from_status, h.to_status) for h in again.history] == [
-        ("created", "alice", None, "draft"), ("submitted", "alice", "draft", "pending_approval")]
-    assert again.history[1].at.tzinfo is not None
+        ("created", "alice", None, "draft"), ("submitted", "alice", "draft", "in_progress"),
+        ("step_completed", "bob", "in_progress", "in_progress")]
+    assert again.history[2].comment == "fine by me"
+    assert again.history[2].details == {"step": "ManagerApproval", "step_name": "Manager approval", "task_id": "t-1",
+                                        "values": {"approved": True, "note": "ok"}}
     assert again.version == 2
+
+
+def test_attention_and_the_end_of_the_process_are_kept(store):
+    t = add(store, submit=True)
+    follow(store, t.id, automated=("Provisioning",), incident="connection refused")
+    with store.uow() as uow:
+        stuck = uow.tickets.get(t.id)
+    assert (stuck.status, stuck.attention, list(stuck.current_steps)) == (
+        TicketStatus.NEEDS_ATTENTION, "connection refused", ["Provisioning"])
+    follow(store, t.id, running=False, outcome="rejected")
+    with store.uow() as uow:
+        done = uow.tickets.get(t.id)
+    assert (done.status, done.attention, done.steps, list(done.current_steps)) == (
+        TicketStatus.REJECTED, None, [], [])
 
 
 def test_unknown_ticket_is_not_found(store):
     with store.uow() as uow, pytest.raises(NotFound):
         uow.tickets.get("no-such-ticket")
+    with store.uow() as uow, pytest.raises(NotFound):
+        uow.tickets.find_by_task("no-such-task")
 
 
 def test_nothing_is_stored_without_commit(store):
-    ticket = Ticket.create(alice, {"title": "forgotten"})
+    ticket = Ticket.create(alice, "it_request", "forgotten", {})
     with store.uow() as uow:
         uow.tickets.add(ticket)
     with store.uow() as uow, pytest.raises(NotFound):
         uow.tickets.get(ticket.id)
-    t = add(store)
+    t = add(store, submit=True)
     with store.uow() as uow:
-        uow.tickets.get(t.id).submit(alice)  # no commit
+        uow.tickets.get(t.id).follow(Progress(running=True, steps=(step("t-1", groups=("managers",)),)))
     with store.uow() as uow:
-        assert uow.tickets.get(t.id).status == TicketStatus.DRAFT
-        assert uow.outbox.pending(100)[-1].routing_key == "ticket.created"
+        assert uow.tickets.get(t.id).steps == []
+        assert uow.outbox.pending(100)[-1].routing_key == "ticket.submitted"
+    assert inbox(store, bob).total == 0
 
 
 def test_version_changes_only_when_the_ticket_changes(store):
-    t = add(store)
+    t = add(store, submit=True)
+    s1 = step("t-1", groups=("managers",))
+    follow(store, t.id, s1)
     with store.uow() as uow:
         uow.tickets.get(t.id)
         uow.commit()
     with store.uow() as uow:
-        assert uow.tickets.get(t.id).version == 1
+        ticket = uow.tickets.get(t.id)
+        assert ticket.version == 2
+        # the process says the same again: nothing to write (the steps compare equal after the round trip)
+        ticket.steps = [step("t-1", groups=("managers",))]
+        ticket.fields = dict(ticket.fields)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.tickets.get(t.id).version == 2
+    assert task_ids(inbox(store, bob)) == ["t-1"]
+
+
+def test_changes_made_in_place_are_stored(store):
+    """The domain appends to its lists and sets keys of its fields; the store sees those as changes."""
+    t = add(store, submit=True)
+    with store.uow() as uow:
+        ticket = uow.tickets.get(t.id)
+        ticket.deciders.append("bob")
+        ticket.current_steps.append("Manager approval")
+        ticket.fields["priority"] = "high"
+        uow.commit()
+    with store.uow() as uow:
+        again = uow.tickets.get(t.id)
+    assert (list(again.deciders), list(again.current_steps), again.fields["priority"], again.version) == (
+        ["bob"], ["Manager approval"], "high", 2)
+
+
+def test_two_units_of_work_told_the_same_steps_at_once_both_commit(store):
+    """Following an instance is repeated by whoever looks (API, worker, reconciliation): the same steps told
+    twice at once change nothing, so neither is refused and the inbox rows stay as they were."""
+    t = add(store, submit=True)
+    follow(store, t.id, step("t-1", groups=("managers",)))
+    first, second = store.uow(), store.uow()
+    with first, second:
+        for uow in (first, second):
+            ticket = uow.tickets.get(t.id)
+            ticket.steps = [step("t-1", groups=("managers",))]
+            ticket.current_steps = ["Manager approval"]
+        first.commit()
+        second.commit()
+    with store.uow() as uow:
+        assert uow.tickets.get(t.id).version == 2
+    assert task_ids(inbox(store, bob)) == ["t-1"]
 
 
 def test_the_second_of_two_concurrent_changes_is_refused(store):
@@ -95,8 +211,8 @@ def test_the_second_of_two_concurrent_changes_is_refused(store):
     with first, second:
         a = first.tickets.get(t.id)
         b = second.tickets.get(t.id)
-        a.update(alice, {"title": "first"})
-        b.update(alice, {"title": "second"})
+        a.update(alice, title="first")
+        b.update(alice, title="second")
         first.commit()
         with pytest.raises(ConcurrencyConflict):
             second.commit()
@@ -106,11 +222,10 @@ def test_the_second_of_two_concurrent_changes_is_refused(store):
         assert [h.details for h in stored.history if h.action == "updated"] == [{"changed": ["title"]}]
 
 
-def test_many_threads_racing_on_one_ticket_one_wins(store):
-    t = add(store)
-    with store.uow() as uow:
-        uow.tickets.get(t.id).submit(alice)
-        uow.commit()
+def test_many_threads_racing_to_complete_one_step_one_wins(store):
+    t = add(store, submit=True)
+    s1 = step("t-1", groups=("managers",))
+    follow(store, t.id, s1)
     barrier = threading.Barrier(6)
     results: list[str] = []
 
@@ -118,11 +233,12 @@ def test_many_threads_racing_on_one_ticket_one_wins(store):
         uow = store.uow()
         with uow:
             ticket = uow.tickets.get(t.id)
-            ticket.approve(User(f"m{i}", roles=frozenset({"manager"})))
+            ticket.record_step(User(f"m{i}", groups=frozenset({"managers"})), s1, {"approved": True}, None)
+            ticket.follow(Progress(running=True, steps=(step(f"t-2-{i}", groups=("finance",)),)))
             barrier.wait()
             try:
                 uow.commit()
-                results.append("ok")
+                results.append(f"ok m{i}")
             except ConcurrencyConflict:
                 results.append("conflict")
 
@@ -131,40 +247,51 @@ def test_many_threads_racing_on_one_ticket_one_wins(store):
         th.start()
     for th in threads:
         th.join()
-    assert results.count("ok") == 1 and results.count("conflict") == 5
+    assert results.count("conflict") == 5, results
+    winner = next(r for r in results if r.startswith("ok")).split()[1]
     with store.uow() as uow:
-        assert len([e for e in uow.outbox.pending(100) if e.routing_key == "ticket.approved"]) == 1
+        stored = uow.tickets.get(t.id)
+        completed = [e for e in uow.outbox.pending(100) if e.routing_key == "task.completed"]
+    assert list(stored.deciders) == [winner] and [s.task_id for s in stored.steps] == [f"t-2-{winner[1:]}"]
+    assert len(completed) == 1 and completed[0].body["actor"] == winner
+    # the inbox rows are the winner's too: only its next step is offered, once
+    assert task_ids(inbox(store, fay)) == [f"t-2-{winner[1:]}"]
 
 
 def test_events_go_to_the_outbox_with_the_change(store, commits):
     t = add(store)
+    s1 = step("t-1", groups=("managers",))
     with store.uow() as uow:
         ticket = uow.tickets.get(t.id)
         ticket.submit(alice)
-        ticket.approve(bob, "ok")
+        ticket.follow(Progress(running=True, steps=(s1,)))
+        ticket.record_step(bob, s1, {"approved": True}, "ok")
         uow.commit()
     with store.uow() as uow:
         pending = uow.outbox.pending(100)
-    assert [m.routing_key for m in pending] == ["ticket.created", "ticket.submitted", "ticket.approved"]
+    assert [m.routing_key for m in pending] == ["ticket.created", "ticket.submitted", "task.created", "task.completed"]
     assert [m.id for m in pending] == sorted(m.id for m in pending)
-    body = pending[2].body
-    assert body["type"] == "ticket.approved" and body["ticket_id"] == t.id and body["actor"] == "bob"
-    assert body["event_id"] == pending[2].event_id and body["version"] == 1
-    assert body["data"]["approver"] == "bob" and body["data"]["comment"] == "ok"
+    body = pending[3].body
+    assert body["type"] == "task.completed" and body["ticket_id"] == t.id and body["actor"] == "bob"
+    assert body["event_id"] == pending[3].event_id and body["version"] == 2
+    assert body["data"]["values"] == {"approved": True} and body["data"]["comment"] == "ok"
     assert len(commits) == 2
 
 
-def test_a_conflicting_commit_writes_no_events(store):
-    t = add(store)
+def test_a_conflicting_commit_writes_no_events_and_no_inbox_rows(store):
+    t = add(store, submit=True)
     first, second = store.uow(), store.uow()
     with first, second:
-        first.tickets.get(t.id).submit(alice)
-        second.tickets.get(t.id).submit(alice)
+        first.tickets.get(t.id).follow(Progress(running=True, steps=(step("t-1", groups=("managers",)),)))
+        second.tickets.get(t.id).follow(Progress(running=True, steps=(step("t-9", groups=("finance",)),)))
         first.commit()
         with pytest.raises(ConcurrencyConflict):
             second.commit()
     with store.uow() as uow:
-        assert [m.routing_key for m in uow.outbox.pending(100)] == ["ticket.created", "ticket.submitted"]
+        assert [m.routing_key for m in uow.outbox.pending(100)] == ["ticket.created", "ticket.submitted",
+                                                                   "task.created"]
+        assert [s.task_id for s in uow.tickets.get(t.id).steps] == ["t-1"]
+    assert inbox(store, fay).total == 0 and task_ids(inbox(store, bob)) == ["t-1"]
 
 
 def test_sent_messages_leave_the_outbox_and_failures_are_counted(store):
@@ -208,15 +335,28 @@ def test_sent_messages_are_purged_after_their_retention_and_unsent_ones_never(st
         assert [m.id for m in uow.outbox.pending(100)] == [pending[3].id]  # the unsent one stays, whatever its age
 
 
+
+
+# --- listing -----------------------------------------------------------------------------------------
+
 def _seed(store):
+    """Five tickets a minute apart: (requester, type, status, title, fields)."""
+    rows = [(alice, "it_request", "draft", "Item 0 Monitor", {"priority": "normal"}),
+            (alice, "it_request", "in_progress", "Item 1 Laptop", {"priority": "high"}),
+            (erin, "purchase_request", "in_progress", "Item 2 Chair", {"amount": 5000, "vendor": "ACME Office"}),
+            (erin, "it_request", "draft", "Item 3 Laptop", {"description": "needs VPN", "priority": "low"}),
+            (alice, "access_request", "needs_attention", "Item 4 Wiki", {"system": "wiki"})]
     made = []
-    for i, (who, status) in enumerate([(alice, "draft"), (alice, "pending"), (erin, "pending"), (erin, "draft"),
-                                       (alice, "pending")]):
-        t = Ticket.create(who, {"title": f"Item {i} {'Laptop' if i % 2 else 'Monitor'}",
-                                "description": "needs VPN" if i == 3 else ""})
-        t.created_at = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=i)
-        if status == "pending":
+    for i, (who, type_key, status, title, fields) in enumerate(rows):
+        t = Ticket.create(who, type_key, title, fields)
+        t.created_at = T0 + timedelta(minutes=i)
+        t.updated_at = T0 + timedelta(minutes=10 - i)
+        if status != "draft":
             t.submit(who)
+            t.updated_at = T0 + timedelta(minutes=10 - i)
+        if status == "needs_attention":
+            t.follow(Progress(running=True, incident="boom"))
+            t.updated_at = T0 + timedelta(minutes=10 - i)
         with store.uow() as uow:
             uow.tickets.add(t)
             uow.commit()
@@ -224,44 +364,247 @@ def _seed(store):
     return made
 
 
+def _ids(store, **query):
+    with store.uow() as uow:
+        page = uow.tickets.list(TicketQuery(**query))
+    return [t.id for t in page.items], page.total
+
+
 def test_listing_filters_sorts_and_pages(store):
     made = _seed(store)
     ids = [t.id for t in made]
+    assert _ids(store) == (ids[::-1], 5)
+    assert _ids(store, oldest_first=True) == (ids, 5)
+    assert _ids(store, status="in_progress") == ([ids[2], ids[1]], 2)
+    assert _ids(store, statuses=("in_progress", "needs_attention")) == ([ids[4], ids[2], ids[1]], 3)
+    assert _ids(store, status="draft", statuses=("needs_attention",)) == ([ids[4], ids[3], ids[0]], 3)
+    assert _ids(store, type="it_request") == ([ids[3], ids[1], ids[0]], 3)
+    assert _ids(store, type="it_request", status="draft") == ([ids[3], ids[0]], 2)
+    assert _ids(store, requester="erin") == ([ids[3], ids[2]], 2)
+    assert _ids(store, status="in_progress", exclude_requester="alice") == ([ids[2]], 1)
+    assert _ids(store, sort="created") == (ids, 5)
+    assert _ids(store, sort="-created") == (ids[::-1], 5)
+    assert _ids(store, sort="updated") == (ids[::-1], 5)
+    assert _ids(store, sort="-updated") == (ids, 5)
+    assert _ids(store, sort="title") == (ids, 5)
+    assert _ids(store, sort="-title", page=2, page_size=2) == ([ids[2], ids[1]], 5)
+    assert _ids(store, page=2, page_size=2) == ([ids[2], ids[1]], 5)
+    assert _ids(store, page=9, page_size=2) == ([], 5)
     with store.uow() as uow:
-        everything = uow.tickets.list(TicketQuery())
-        assert [t.id for t in everything.items] == ids[::-1] and everything.total == 5
-        oldest = uow.tickets.list(TicketQuery(oldest_first=True))
-        assert [t.id for t in oldest.items] == ids
-        pending = uow.tickets.list(TicketQuery(status="pending_approval"))
-        assert [t.id for t in pending.items] == [ids[4], ids[2], ids[1]]
-        mine = uow.tickets.list(TicketQuery(requester="erin"))
-        assert [t.id for t in mine.items] == [ids[3], ids[2]]
-        others = uow.tickets.list(TicketQuery(status="pending_approval", exclude_requester="alice"))
-        assert [t.id for t in others.items] == [ids[2]]
-        text = uow.tickets.list(TicketQuery(text="laptop"))
-        assert [t.id for t in text.items] == [ids[3], ids[1]]
-        vpn = uow.tickets.list(TicketQuery(text="VPN"))
-        assert [t.id for t in vpn.items] == [ids[3]]
-        page2 = uow.tickets.list(TicketQuery(page=2, page_size=2))
-        assert [t.id for t in page2.items] == [ids[2], ids[1]] and page2.total == 5
-        past = uow.tickets.list(TicketQuery(page=9, page_size=2))
-        assert past.items == [] and past.total == 5
-        assert uow.tickets.list(TicketQuery(text="nothing like this")).total == 0
-    assert everything.items[0].history[0].action == "created"
+        first = uow.tickets.list(TicketQuery()).items[0]
+    assert first.history[0].action == "created" and first.fields == {"system": "wiki"}
+
+
+def test_text_search_looks_in_the_title_string_fields_and_id_prefix(store):
+    made = _seed(store)
+    ids = [t.id for t in made]
+    assert _ids(store, text="laptop") == ([ids[3], ids[1]], 2)
+    assert _ids(store, text="  LAPTOP ") == ([ids[3], ids[1]], 2)
+    assert _ids(store, text="VPN") == ([ids[3]], 1)  # a string field
+    assert _ids(store, text="acme office") == ([ids[2]], 1)
+    assert _ids(store, text="descr") == ([], 0)  # field names are not searched
+    assert _ids(store, text="5000") == ([], 0)  # numbers are not text
+    assert _ids(store, text="#" + ids[2][:6]) == ([ids[2]], 1)
+    assert _ids(store, text="#" + ids[2][:6].upper()) == ([ids[2]], 1)
+    assert _ids(store, text="#" + ids[2]) == ([ids[2]], 1)
+    assert _ids(store, text=ids[2][:6] + "#") == ([], 0)
+    assert _ids(store, text="nothing like this") == ([], 0)
 
 
 def test_text_search_treats_wildcards_literally(store):
     add(store, title="100% done")
     add(store, title="1000 done")
+    add(store, title="a_b")
     with store.uow() as uow:
         assert [t.title for t in uow.tickets.list(TicketQuery(text="100%")).items] == ["100% done"]
-        assert [t.title for t in uow.tickets.list(TicketQuery(text="_")).items] == []
+        assert [t.title for t in uow.tickets.list(TicketQuery(text="_")).items] == ["a_b"]
+        assert uow.tickets.list(TicketQuery(text="#%")).total == 0
+
+
+def test_an_edited_title_or_field_is_found_by_its_new_text(store):
+    t = add(store, title="Old name", fields={"description": "first words"})
+    with store.uow() as uow:
+        uow.tickets.get(t.id).update(alice, title="New name", fields={"description": "second words"})
+        uow.commit()
+    assert _ids(store, text="old") == ([], 0) and _ids(store, text="first") == ([], 0)
+    assert _ids(store, text="new name") == ([t.id], 1) and _ids(store, text="second") == ([t.id], 1)
 
 
 def test_bad_queries_are_refused():
     with pytest.raises(ValidationError) as err:
-        TicketQuery(status="lost", page=0, page_size=1000)
-    assert set(err.value.details) == {"status", "page", "page_size"}
+        TicketQuery(status="lost", page=0, page_size=1000, sort="colour", text="x" * 201)
+    assert set(err.value.details) == {"status", "page", "page_size", "sort", "q"}
+    with pytest.raises(ValidationError) as err:
+        TicketQuery(statuses=("pending_approval",))
+    assert set(err.value.details) == {"status"}
+    with pytest.raises(ValidationError) as err:
+        TaskQuery(username="bob", page=0, page_size=0, sort="title", text="x" * 201, ticket_status="approved")
+    assert set(err.value.details) == {"page", "page_size", "sort", "q", "ticket_status"}
+
+
+# --- the inbox -----------------------------------------------------------------------------------
+
+def _ticket_with(store, *steps, requester=alice, title="Laptop", type_key="it_request", fields=None, minutes=0):
+    t = add(store, requester=requester, title=title, type_key=type_key, fields=fields,
+            created=T0 + timedelta(minutes=minutes), submit=True)
+    follow(store, t.id, *steps)
+    return t
+
+
+def test_a_step_is_offered_to_its_assignee_else_candidate_users_and_groups(store):
+    _ticket_with(store, step("g", groups=("managers",), minutes=1), step("u", users=("bob",), minutes=2),
+                 step("a", assignee="bob", groups=("finance",), minutes=3),
+                 step("other", assignee="carol", groups=("managers",), users=("bob",), minutes=4),
+                 step("none", groups=("security",), minutes=5))
+    assert task_ids(inbox(store, bob)) == ["g", "u", "a"]  # not carol's step, even as a candidate
+    assert task_ids(inbox(store, fay)) == []  # an assigned step is the assignee's only
+    assert task_ids(inbox(store, User("carol"))) == ["other"]
+    assert task_ids(inbox(store, User("sam", groups=frozenset({"security", "managers"})))) == ["g", "none"]
+    page = inbox(store, bob)
+    assert page.total == 3 and page.items[0].ticket.title == "Laptop"
+    assert page.items[0].step == step("g", groups=("managers",), minutes=1)
+    assert page.items[0].ticket.steps[0].task_id == "g"
+
+
+def test_separation_of_duties_and_four_eyes_leave_steps_out(store):
+    bob_edited = _ticket_with(store, step("edited", groups=("managers",), minutes=1), minutes=1)
+    with store.uow() as uow:
+        ticket = uow.tickets.get(bob_edited.id)
+        ticket.last_editor = "bob"
+        uow.commit()
+    _ticket_with(store, step("own", groups=("managers",), minutes=2), requester=bob, minutes=2)
+    decided = _ticket_with(store, step("first", groups=("managers",), minutes=3), minutes=3)
+    with store.uow() as uow:
+        ticket = uow.tickets.get(decided.id)
+        ticket.record_step(bob, ticket.steps[0], {"approved": True}, None)
+        ticket.follow(Progress(running=True, steps=(step("second", groups=("managers", "finance"), minutes=3),
+                                                    step("form", groups=("managers",), form=(NOTE,), minutes=4))))
+        uow.commit()
+    fresh = _ticket_with(store, step("fresh", groups=("managers",), minutes=5), minutes=4)
+    assert task_ids(inbox(store, bob)) == ["form", "fresh"]  # not edited, own, nor a second decision
+    assert task_ids(inbox(store, bob, separation_of_duties=False)) == ["edited", "own", "second", "form", "fresh"]
+    assert task_ids(inbox(store, fay)) == ["second"]  # someone who has not decided yet
+    assert inbox(store, bob, ticket_id=fresh.id).total == 1
+
+
+def test_inbox_filters(store):
+    a = _ticket_with(store, step("a1", key="ManagerApproval", groups=("managers",)), title="Laptop", minutes=1)
+    b = _ticket_with(store, step("b1", key="FinanceApproval", name="Finance approval", groups=("finance", "managers")),
+                     type_key="purchase_request", title="Chair", fields={"vendor": "ACME"}, minutes=2)
+    c = _ticket_with(store, step("c1", key="Security", name="Security review", users=("bob",)),
+                     type_key="access_request", title="Wiki", minutes=3)
+    with store.uow() as uow:
+        stuck = uow.tickets.get(c.id)
+        stuck.follow(Progress(running=True, steps=tuple(stuck.steps), incident="boom"))
+        uow.commit()
+    assert task_ids(inbox(store, bob)) == ["a1", "b1", "c1"]
+    assert task_ids(inbox(store, bob, type="purchase_request")) == ["b1"]
+    assert task_ids(inbox(store, bob, group="managers")) == ["a1", "b1"]
+    assert task_ids(inbox(store, bob, group="finance")) == ["b1"]  # offered to finance, bob sees it as a manager
+    assert task_ids(inbox(store, bob, step="Security")) == ["c1"]
+    assert task_ids(inbox(store, bob, ticket_status="needs_attention")) == ["c1"]
+    assert task_ids(inbox(store, bob, ticket_status="in_progress")) == ["a1", "b1"]
+    assert task_ids(inbox(store, bob, ticket_id=b.id)) == ["b1"]
+    assert task_ids(inbox(store, bob, text="acme")) == ["b1"]  # a string field
+    assert task_ids(inbox(store, bob, text="LAPTOP")) == ["a1"]
+    assert task_ids(inbox(store, bob, text="security rev")) == ["c1"]  # the step's name
+    assert task_ids(inbox(store, bob, text="#" + a.id[:8])) == ["a1"]
+    assert inbox(store, bob, text="nothing").total == 0
+
+
+def test_inbox_sorts_and_pages_with_a_total(store):
+    due = [T0 + timedelta(days=d) for d in (3, 1, 2)]
+    for i in range(3):
+        _ticket_with(store, step(f"s{i}", groups=("managers",), minutes=i, due=due[i]), minutes=i)
+    _ticket_with(store, step("s3", groups=("managers",), minutes=3), minutes=3)  # no due date: listed last
+    assert task_ids(inbox(store, bob)) == ["s0", "s1", "s2", "s3"]
+    assert task_ids(inbox(store, bob, sort="-created")) == ["s3", "s2", "s1", "s0"]
+    assert task_ids(inbox(store, bob, sort="due")) == ["s1", "s2", "s0", "s3"]
+    assert task_ids(inbox(store, bob, sort="-due")) == ["s0", "s2", "s1", "s3"]
+    page = inbox(store, bob, page=2, page_size=3)
+    assert (task_ids(page), page.total, page.page, page.page_size) == (["s3"], 4, 2, 3)
+    assert inbox(store, bob, page=3, page_size=3).items == [] and inbox(store, bob, page=3, page_size=3).total == 4
+
+
+def test_inbox_rows_follow_the_steps_and_the_end(store):
+    t = _ticket_with(store, step("m", groups=("managers",)))
+    follow(store, t.id, step("f", key="FinanceApproval", groups=("finance",)))
+    assert inbox(store, bob).total == 0 and task_ids(inbox(store, fay)) == ["f"]
+    with store.uow() as uow, pytest.raises(NotFound):
+        uow.tickets.find_by_task("m")
+    follow(store, t.id, running=False, outcome="completed")
+    assert inbox(store, fay).total == 0
+    with store.uow() as uow, pytest.raises(NotFound):
+        uow.tickets.find_by_task("f")
+
+
+def test_find_by_task_gives_the_ticket_to_change(store, commits):
+    t = _ticket_with(store, step("m", groups=("managers",)), step("s", key="Security", groups=("security",)))
+    with store.uow() as uow:
+        ticket = uow.tickets.find_by_task("s")
+        assert ticket.id == t.id and ticket.step("s").definition_key == "Security"
+        assert [h.action for h in ticket.history] == ["created", "submitted"]
+        ticket.record_step(bob, ticket.step("m"), {"approved": False}, "no budget")
+        uow.commit()
+    with store.uow() as uow:
+        again = uow.tickets.get(t.id)
+        assert list(again.deciders) == ["bob"] and again.version == 3
+        assert uow.outbox.pending(100)[-1].routing_key == "task.completed"  # its events were committed
+
+
+# --- delete ---------------------------------------------------------------------------------------
+
+def test_delete_removes_the_ticket_its_history_and_steps(store):
+    keep = _ticket_with(store, step("k", groups=("managers",)), minutes=1)
+    gone = _ticket_with(store, step("g", groups=("managers",)), minutes=2)
+    with store.uow() as uow:
+        uow.tickets.delete(uow.tickets.get(gone.id))
+        uow.commit()
+    with store.uow() as uow:
+        with pytest.raises(NotFound):
+            uow.tickets.get(gone.id)
+        with pytest.raises(NotFound):
+            uow.tickets.find_by_task("g")
+        assert uow.tickets.get(keep.id).history[0].action == "created"
+    assert _ids(store) == ([keep.id], 1)
+    assert task_ids(inbox(store, bob)) == ["k"]
+    if hasattr(store, "engine"):  # nothing of it is left in any table
+        from sqlalchemy import text
+
+        with store.engine.connect() as c:
+            for table in ("ticket_history", "ticket_steps", "ticket_deciders"):
+                assert c.execute(text(f"SELECT count(*) FROM {table} WHERE ticket_id = :i"), {"i": gone.id}).scalar() == 0
+            assert c.execute(text("SELECT count(*) FROM ticket_step_candidates WHERE task_id = 'g'")).scalar() == 0
+
+
+def test_delete_without_commit_keeps_the_ticket_and_a_new_one_is_just_forgotten(store):
+    t = add(store)
+    with store.uow() as uow:
+        uow.tickets.delete(uow.tickets.get(t.id))
+    fresh = Ticket.create(alice, "it_request", "never stored", {})
+    with store.uow() as uow:
+        uow.tickets.add(fresh)
+        uow.tickets.delete(fresh)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.tickets.get(t.id).title == "Laptop"
+        with pytest.raises(NotFound):
+            uow.tickets.get(fresh.id)
+
+
+def test_deleting_a_ticket_someone_changed_meanwhile_is_refused(store):
+    t = add(store)
+    first, second = store.uow(), store.uow()
+    with first, second:
+        a = first.tickets.get(t.id)
+        b = second.tickets.get(t.id)
+        a.update(alice, title="changed")
+        first.commit()
+        second.tickets.delete(b)
+        with pytest.raises(ConcurrencyConflict):
+            second.commit()
+    with store.uow() as uow:
+        assert uow.tickets.get(t.id).title == "changed"
 
 
 def test_an_unreachable_store_says_database(store):
@@ -274,20 +617,6 @@ def test_an_unreachable_store_says_database(store):
     with pytest.raises(ServiceUnavailable):
         with store.uow() as uow:
             uow.check()
-
-
-def test_completion_keeps_the_reference(store):
-    t = add(store)
-    with store.uow() as uow:
-        ticket = uow.tickets.get(t.id)
-        ticket.submit(alice)
-        ticket.approve(bob)
-        ticket.complete_provisioning(SYSTEM, "PRV-42")
-        uow.commit()
-    with store.uow() as uow:
-        again = uow.tickets.get(t.id)
-    assert again.fulfilment_reference == "PRV-42" and again.approver == "bob"
-    assert again.status == TicketStatus.COMPLETED
 
 
 # --- notifications and processed events (same units of work, same rules) -------------------------
@@ -402,16 +731,13 @@ def test_nothing_of_an_uncommitted_event_is_kept(store):
 
 
 def test_a_ticket_read_inside_a_unit_of_work_stays_readable_after_it(store):
-    t = add(store)
-    with store.uow() as uow:
-        ticket = uow.tickets.get(t.id)
-        ticket.submit(alice)
-        uow.commit()
+    t = _ticket_with(store, step("m", groups=("managers",)))
     with store.uow() as uow:
         listed = uow.tickets.list(TicketQuery()).items
-    assert ticket.status == TicketStatus.PENDING_APPROVAL and ticket.version == 2
-    assert [h.action for h in ticket.history] == ["created", "submitted"]
+    items = inbox(store, bob).items
     assert [h.action for h in listed[0].history] == ["created", "submitted"]
+    assert items[0].ticket.id == t.id and [h.action for h in items[0].ticket.history] == ["created", "submitted"]
+    assert items[0].ticket.steps[0].task_id == "m" and items[0].ticket.fields == {"priority": "normal"}
 
 
 def test_a_failed_commit_leaves_the_changed_ticket_readable(store):
@@ -421,12 +747,33 @@ def test_a_failed_commit_leaves_the_changed_ticket_readable(store):
         a = first.tickets.get(t.id)
         b = second.tickets.get(t.id)
         a.submit(alice)
-        b.update(alice, {"title": "changed meanwhile"})
+        b.update(alice, title="changed meanwhile", fields={"priority": "high"})
         first.commit()
         with pytest.raises(ConcurrencyConflict):
             second.commit()
-        assert (b.id, b.title, len(b.history)) == (t.id, "changed meanwhile", 2)  # e.g. for compensation
+        assert (b.id, b.title, b.fields, len(b.history)) == (
+            t.id, "changed meanwhile", {"priority": "high"}, 2)  # e.g. for compensation
     assert b.title == "changed meanwhile"
+
+
+def test_after_a_failed_commit_a_retry_on_fresh_state_stores_in_place_changes(store):
+    t = add(store, submit=True)
+    first, second = store.uow(), store.uow()
+    with first, second:
+        first.tickets.get(t.id).note(alice, "noted")
+        b = second.tickets.get(t.id)
+        b.deciders.append("bob")
+        first.commit()
+        with pytest.raises(ConcurrencyConflict):
+            second.commit()
+        assert list(b.deciders) == ["bob"]
+    with store.uow() as uow:
+        again = uow.tickets.get(t.id)
+        assert list(again.deciders) == []  # the refused change was not stored
+        again.deciders.append("carol")
+        uow.commit()
+    with store.uow() as uow:
+        assert list(uow.tickets.get(t.id).deciders) == ["carol"]
 
 
 def test_the_relay_lock_is_free_when_nobody_relays(store):

@@ -12,6 +12,7 @@ from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailabl
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import HistoryEntry, Ticket
 from pflow.domain.notifications import Notification
+from pflow.domain.steps import Step
 from pflow.ports.repository import (
     NotificationPage,
     NotificationRepository,
@@ -19,6 +20,8 @@ from pflow.ports.repository import (
     OutboxMessage,
     Page,
     ProcessedEvents,
+    TaskItem,
+    TaskQuery,
     TicketQuery,
     TicketRepository,
     UnitOfWork,
@@ -28,11 +31,13 @@ from pflow.ports.repository import (
 
 def _clone(ticket: Ticket) -> Ticket:
     """A detached copy through the constructor (not deepcopy: once the SQL mappers have started in
-    this process the class is instrumented, and copying SQLAlchemy's bookkeeping breaks)."""
+    this process the class is instrumented, and copying SQLAlchemy's bookkeeping breaks). Steps are
+    frozen dataclasses and shared as they are."""
     return Ticket(
-        id=ticket.id, title=ticket.title, description=ticket.description, amount=ticket.amount,
-        priority=ticket.priority, requester=ticket.requester, status=ticket.status, approver=ticket.approver,
-        fulfilment_reference=ticket.fulfilment_reference, created_at=ticket.created_at,
+        id=ticket.id, type=ticket.type, title=ticket.title, fields=copy.deepcopy(dict(ticket.fields)),
+        requester=ticket.requester, status=ticket.status, steps=list(ticket.steps),
+        current_steps=list(ticket.current_steps), last_editor=ticket.last_editor, deciders=list(ticket.deciders),
+        attention=ticket.attention, definition_id=ticket.definition_id, created_at=ticket.created_at,
         updated_at=ticket.updated_at, version=ticket.version,
         history=[HistoryEntry(at=h.at, actor=h.actor, action=h.action, from_status=h.from_status,
                               to_status=h.to_status, comment=h.comment, details=copy.deepcopy(h.details))
@@ -45,8 +50,30 @@ def _copy_notification(n: Notification) -> Notification:
 
 
 def _state(ticket: Ticket) -> tuple:
-    return (ticket.title, ticket.description, ticket.amount, ticket.priority, ticket.status, ticket.approver,
-            ticket.fulfilment_reference, len(ticket.history))
+    """What a write compares: the version goes up only when one of these changed (as the SQL store's mapper does)."""
+    return (ticket.type, ticket.title, ticket.fields, ticket.requester, ticket.status, list(ticket.steps),
+            list(ticket.current_steps), ticket.last_editor, list(ticket.deciders), ticket.attention,
+            ticket.definition_id, ticket.created_at, ticket.updated_at, len(ticket.history))
+
+
+def _search_text(ticket: Ticket) -> str:
+    parts = [ticket.title or ""] + [v for _, v in sorted(ticket.fields.items()) if isinstance(v, str)]
+    return "\n".join(parts).lower()
+
+
+def _text_matches(text: str, ticket: Ticket, *extra: str) -> bool:
+    """The SQL store's rule: in the title, a string field (or an extra text), or ``#abc`` as an id prefix."""
+    needle = text.strip().lower()
+    if needle in _search_text(ticket) or any(needle in e.lower() for e in extra):
+        return True
+    return needle.startswith("#") and len(needle) > 1 and ticket.id.lower().startswith(needle[1:])
+
+
+_TICKET_KEYS = {"created": lambda t: t.created_at, "updated": lambda t: t.updated_at, "title": lambda t: t.title}
+
+
+def _page(matches: list, query) -> list:
+    return matches[query.offset:query.offset + query.page_size]
 
 
 class InMemoryStore:
@@ -73,10 +100,18 @@ class InMemoryTicketRepository(TicketRepository):
         super().__init__()
         self._store = store
         self.added: set[str] = set()
+        self.deleted: dict[str, Ticket] = {}
         self.loaded_versions: dict[str, int] = {}
 
     def _add(self, ticket: Ticket) -> None:
         self.added.add(ticket.id)
+        self.deleted.pop(ticket.id, None)
+
+    def _delete(self, ticket: Ticket) -> None:
+        if ticket.id in self.added:  # never stored: forgetting it is deleting it
+            self.added.discard(ticket.id)
+            return
+        self.deleted[ticket.id] = ticket
 
     def _get(self, ticket_id: str) -> Ticket:
         self._store.ensure_available()
@@ -88,20 +123,76 @@ class InMemoryTicketRepository(TicketRepository):
         self.loaded_versions[ticket.id] = ticket.version
         return ticket
 
-    def list(self, query: TicketQuery) -> Page[Ticket]:
+    def find_by_task(self, task_id: str) -> Ticket:
         self._store.ensure_available()
         with self._store.lock:
-            tickets = list(self._store.tickets.values())
-        text = query.text.lower() if query.text else None
+            found = next((t for t in self._store.tickets.values() if t.step(task_id) is not None), None)
+        if found is None:
+            raise NotFound(f"No ticket has an open step {task_id}.")
+        return self.get(found.id)
+
+    def _committed(self) -> list[Ticket]:
+        self._store.ensure_available()
+        with self._store.lock:
+            return list(self._store.tickets.values())
+
+    def list(self, query: TicketQuery) -> Page[Ticket]:
+        tickets = self._committed()
+        statuses = set(query.statuses) | ({query.status} if query.status else set())
+        text = query.text if query.text and query.text.strip() else None
         matches = [
             t for t in tickets
-            if (query.status is None or t.status == query.status)
+            if (not statuses or t.status in statuses)
+            and (query.type is None or t.type == query.type)
             and (query.requester is None or t.requester == query.requester)
             and (query.exclude_requester is None or t.requester != query.exclude_requester)
-            and (text is None or text in t.title.lower() or text in t.description.lower())
+            and (text is None or _text_matches(text, t))
         ]
-        matches.sort(key=lambda t: (t.created_at, t.id), reverse=not query.oldest_first)
-        items = [_clone(t) for t in matches[query.offset:query.offset + query.page_size]]
+        if query.sort is not None:
+            key, descending = _TICKET_KEYS[query.sort.lstrip("-")], query.sort.startswith("-")
+        else:
+            key, descending = _TICKET_KEYS["created"], not query.oldest_first
+        matches.sort(key=lambda t: (key(t), t.id), reverse=descending)
+        items = [_clone(t) for t in _page(matches, query)]
+        return Page(items=items, total=len(matches), page=query.page, page_size=query.page_size)
+
+    def tasks(self, query: TaskQuery) -> Page[TaskItem]:
+        user, groups = query.username, set(query.groups)
+        text = query.text if query.text and query.text.strip() else None
+        found: list[tuple[Ticket, Step]] = []
+        for t in self._committed():
+            if query.separation_of_duties and (t.requester == user or t.last_editor == user):
+                continue
+            if query.type is not None and t.type != query.type:
+                continue
+            if query.ticket_status is not None and t.status != query.ticket_status:
+                continue
+            if query.ticket_id is not None and t.id != query.ticket_id:
+                continue
+            for step in t.steps:
+                if step.assignee:
+                    offered = step.assignee == user
+                else:
+                    offered = user in step.candidate_users or bool(groups & set(step.candidate_groups))
+                if not offered:
+                    continue
+                if query.separation_of_duties and step.is_decision and user in t.deciders:
+                    continue
+                if query.group is not None and query.group not in step.candidate_groups:
+                    continue
+                if query.step is not None and step.definition_key != query.step:
+                    continue
+                if text is not None and not _text_matches(text, t, step.name):
+                    continue
+                found.append((t, step))
+        field_name = {"created": "created_at", "due": "due"}[query.sort.lstrip("-")]
+        descending = query.sort.startswith("-")
+        with_value = [f for f in found if getattr(f[1], field_name) is not None]
+        without = [f for f in found if getattr(f[1], field_name) is None]  # last either way, as the SQL store
+        with_value.sort(key=lambda f: (getattr(f[1], field_name), f[1].task_id), reverse=descending)
+        without.sort(key=lambda f: f[1].task_id, reverse=descending)
+        matches = with_value + without
+        items = [TaskItem(ticket=_clone(t), step=step) for t, step in _page(matches, query)]
         return Page(items=items, total=len(matches), page=query.page, page_size=query.page_size)
 
 
@@ -248,9 +339,17 @@ class InMemoryUnitOfWork(UnitOfWork):
                         f"Ticket {ticket.id} was changed by someone else; reload and try again.")
                 elif _state(stored) != _state(ticket):
                     changed.append((ticket, True))
+            for ticket_id, ticket in repo.deleted.items():
+                stored = self._store.tickets.get(ticket_id)
+                if stored is None or stored.version != repo.loaded_versions.get(ticket_id, ticket.version):
+                    raise ConcurrencyConflict(
+                        f"Ticket {ticket_id} was changed by someone else; reload and try again.")
             already = self.processed_events.staged & self._store.processed
             if already:
                 raise ConcurrencyConflict(f"Event {sorted(already)[0][1]} was already processed.")
+            for ticket_id in repo.deleted:
+                del self._store.tickets[ticket_id]
+            repo.deleted.clear()
             for ticket, bump in changed:
                 if bump:
                     ticket.version += 1
@@ -267,6 +366,7 @@ class InMemoryUnitOfWork(UnitOfWork):
             self._on_events_committed()
 
     def rollback(self) -> None:
+        self.tickets.deleted.clear()
         self.outbox.staged.clear()
         self.outbox.staged_sent.clear()
         self.outbox.staged_failures.clear()

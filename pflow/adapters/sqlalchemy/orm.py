@@ -38,6 +38,8 @@ def start_mappers() -> None:
                     cascade="all, delete-orphan",
                     lazy="selectin",
                 ),
+                # kept by the repository from the title and string fields (text search); not a domain attribute
+                "_search_text": tables.tickets.c.search_text,
             },
             # Optimistic locking: UPDATE ... WHERE version = <the version we read>; 0 rows -> StaleDataError.
             version_id_col=tables.tickets.c.version,

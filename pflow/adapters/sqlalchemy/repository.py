@@ -6,7 +6,8 @@ import contextlib
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from sqlalchemy import case, delete, event, func, insert, select, text, update
+from sqlalchemy import and_, case, delete, event, exists, func, insert, or_, select, text, update
+from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
 from pflow.adapters.sqlalchemy import tables
@@ -23,6 +24,8 @@ from pflow.ports.repository import (
     OutboxMessage,
     Page,
     ProcessedEvents,
+    TaskItem,
+    TaskQuery,
     TicketQuery,
     TicketRepository,
     UnitOfWork,
@@ -59,6 +62,103 @@ class _Guard:
             raise translated from exc
 
 
+def search_text(ticket: Ticket) -> str:
+    """What text search looks in: the title and the string fields, lower-cased (the query is lower-cased too,
+    so one LIKE serves SQLite and PostgreSQL alike)."""
+    parts = [ticket.title or ""] + [v for _, v in sorted(ticket.fields.items()) if isinstance(v, str)]
+    return "\n".join(parts).lower()
+
+
+def _text_condition(text_: str, search_column, id_column, *extra):
+    """``text`` in the search column (or the extra columns), or ``#abc``: a ticket id starting with abc."""
+    needle = text_.strip().lower()
+    pattern = _like_pattern(needle)
+    matches = [search_column.like(pattern, escape="\\")]
+    matches += [func.lower(column).like(pattern, escape="\\") for column in extra]
+    if needle.startswith("#") and len(needle) > 1:
+        prefix = needle[1:].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        matches.append(id_column.like(prefix + "%", escape="\\"))
+    return or_(*matches)
+
+
+_TICKET_ORDER = {"created": "created_at", "updated": "updated_at", "title": "title"}
+_TASK_ORDER = {"created": "created_at", "due": "due"}
+
+
+def _step_rows(ticket: Ticket) -> tuple[list[dict], list[dict]]:
+    steps, candidates = [], []
+    for step in ticket.steps:
+        steps.append({"task_id": step.task_id, "ticket_id": ticket.id, "definition_key": step.definition_key,
+                      "name": step.name, "assignee": step.assignee, "due": step.due, "created_at": step.created_at,
+                      "is_decision": step.is_decision, **_ticket_copies(ticket)})
+        candidates += [{"task_id": step.task_id, "kind": "group", "name": g} for g in dict.fromkeys(step.candidate_groups)]
+        candidates += [{"task_id": step.task_id, "kind": "user", "name": u} for u in dict.fromkeys(step.candidate_users)]
+    return steps, candidates
+
+
+def _ticket_copies(ticket: Ticket) -> dict:
+    """The ticket's columns copied onto its ticket_steps rows (what the inbox filters on)."""
+    return {"requester": ticket.requester, "last_editor": ticket.last_editor, "ticket_type": ticket.type,
+            "ticket_status": str(ticket.status)}
+
+
+_COPIED = ("requester", "last_editor", "type", "status")
+
+
+def _before_flush(session: Session, _context, _instances) -> None:
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Ticket) and (obj in session.new or _changed(obj, "title", "fields")):
+            text_ = search_text(obj)
+            if getattr(obj, "_search_text", None) != text_:
+                obj._search_text = text_
+
+
+def _changed(obj: object, *keys: str) -> bool:
+    """Whether any of these attributes will be written. An attribute set to an equal value is not (the ticket row
+    is then not updated, nor version-checked, so its inbox rows must not be rewritten either: two units of work
+    doing that at once would collide on the rows' keys)."""
+    for key in keys:
+        history = attributes.get_history(obj, key)
+        if not history.has_changes():
+            continue
+        if history.added and history.deleted and _plain(history.added[0]) == _plain(history.deleted[0]):
+            continue
+        return True
+    return False
+
+
+def _plain(value):
+    return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+
+
+def _after_flush(session: Session, _context) -> None:
+    """Keep the inbox rows (ticket_steps, ticket_step_candidates, ticket_deciders) in line with the tickets just
+    written, in the same transaction: a ticket whose steps or deciders changed gets its rows replaced. Runs after
+    the versioned UPDATE, so a stale ticket has already failed and writes none."""
+    connection = session.connection()
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, Ticket) or obj in session.deleted:
+            continue
+        new = obj in session.new
+        if new or _changed(obj, "steps"):
+            if not new:
+                connection.execute(delete(tables.ticket_steps).where(tables.ticket_steps.c.ticket_id == obj.id))
+            steps, candidates = _step_rows(obj)
+            if steps:
+                connection.execute(insert(tables.ticket_steps), steps)
+            if candidates:
+                connection.execute(insert(tables.ticket_step_candidates), candidates)
+        elif _changed(obj, *_COPIED):
+            connection.execute(update(tables.ticket_steps).where(tables.ticket_steps.c.ticket_id == obj.id)
+                               .values(**_ticket_copies(obj)))
+        if new or _changed(obj, "deciders"):
+            if not new:
+                connection.execute(delete(tables.ticket_deciders).where(tables.ticket_deciders.c.ticket_id == obj.id))
+            deciders = [{"ticket_id": obj.id, "username": u} for u in dict.fromkeys(obj.deciders)]
+            if deciders:
+                connection.execute(insert(tables.ticket_deciders), deciders)
+
+
 class SqlAlchemyTicketRepository(TicketRepository):
     def __init__(self, session: Session, guard: _Guard) -> None:
         super().__init__()
@@ -68,32 +168,112 @@ class SqlAlchemyTicketRepository(TicketRepository):
     def _add(self, ticket: Ticket) -> None:
         self._session.add(ticket)
 
+    def _delete(self, ticket: Ticket) -> None:
+        state = attributes.instance_state(ticket)
+        if state.pending:  # added in this unit of work and never stored: forgetting it is deleting it
+            self._session.expunge(ticket)
+            return
+        with self._guard():
+            # history goes with the ORM cascade; steps, candidates and deciders with the foreign keys' ON DELETE
+            self._session.delete(ticket)
+
     def _get(self, ticket_id: str) -> Ticket:
         with self._guard():
             # One query with the history joined in: the mapping's default (a second SELECT … IN, right for
             # list pages) made a single-ticket read about twice as slow (benchmarks/engine_flows.py).
+            # The steps are a column of the ticket row, so they come with it.
             ticket = self._session.get(Ticket, ticket_id, options=[joinedload(Ticket.history)])
         if ticket is None:
             raise NotFound(f"Ticket {ticket_id} was not found.")
         return ticket
 
+    def find_by_task(self, task_id: str) -> Ticket:
+        s = tables.ticket_steps
+        with self._guard():
+            ticket = self._session.scalars(
+                select(Ticket).join(s, s.c.ticket_id == tables.tickets.c.id).where(s.c.task_id == task_id)
+                .options(joinedload(Ticket.history))).unique().first()
+        if ticket is None:
+            raise NotFound(f"No ticket has an open step {task_id}.")
+        self.seen.add(ticket)  # the caller completes the step and commits what it recorded
+        return ticket
+
     def list(self, query: TicketQuery) -> Page[Ticket]:
         t = tables.tickets
         conditions = []
-        if query.status is not None:
-            conditions.append(t.c.status == query.status)
+        statuses = tuple(dict.fromkeys(((query.status,) if query.status else ()) + tuple(query.statuses)))
+        if len(statuses) == 1:
+            conditions.append(t.c.status == statuses[0])
+        elif statuses:
+            conditions.append(t.c.status.in_(statuses))
+        if query.type is not None:
+            conditions.append(t.c.type == query.type)
         if query.requester is not None:
             conditions.append(t.c.requester == query.requester)
         if query.exclude_requester is not None:
             conditions.append(t.c.requester != query.exclude_requester)
-        if query.text:
-            pattern = _like_pattern(query.text)
-            conditions.append(t.c.title.ilike(pattern, escape="\\") | t.c.description.ilike(pattern, escape="\\"))
-        order = (t.c.created_at.asc(), t.c.id.asc()) if query.oldest_first else (t.c.created_at.desc(), t.c.id.desc())
+        if query.text and query.text.strip():
+            conditions.append(_text_condition(query.text, t.c.search_text, t.c.id))
+        if query.sort is not None:
+            column = t.c[_TICKET_ORDER[query.sort.lstrip("-")]]
+            descending = query.sort.startswith("-")
+        else:
+            column, descending = t.c.created_at, not query.oldest_first
+        order = (column.desc(), t.c.id.desc()) if descending else (column.asc(), t.c.id.asc())
         with self._guard():
             total = self._session.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one()
             items = list(self._session.scalars(
                 select(Ticket).where(*conditions).order_by(*order).offset(query.offset).limit(query.page_size)))
+        return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+    def tasks(self, query: TaskQuery) -> Page[TaskItem]:
+        t, s, c, d = tables.tickets, tables.ticket_steps, tables.ticket_step_candidates, tables.ticket_deciders
+        user = query.username
+        offered = [and_(c.c.kind == "user", c.c.name == user)]
+        if query.groups:
+            offered.append(and_(c.c.kind == "group", c.c.name.in_(query.groups)))
+        # An uncorrelated IN: the candidates' (kind, name) index yields the user's task ids, which then are looked
+        # up by key (a correlated EXISTS made SQLite walk every open step; see benchmarks/inbox_latency.py).
+        candidate = s.c.task_id.in_(select(c.c.task_id).where(or_(*offered)))
+        conditions = [or_(s.c.assignee == user, and_(s.c.assignee.is_(None), candidate))]
+        if query.separation_of_duties:
+            conditions.append(s.c.requester != user)
+            conditions.append(or_(s.c.last_editor.is_(None), s.c.last_editor != user))
+            decided = exists().where(d.c.ticket_id == s.c.ticket_id, d.c.username == user)
+            conditions.append(or_(s.c.is_decision.is_(False), ~decided))
+        if query.type is not None:
+            conditions.append(s.c.ticket_type == query.type)
+        if query.group is not None:
+            conditions.append(exists().where(c.c.task_id == s.c.task_id, c.c.kind == "group", c.c.name == query.group))
+        if query.step is not None:
+            conditions.append(s.c.definition_key == query.step)
+        if query.ticket_status is not None:
+            conditions.append(s.c.ticket_status == query.ticket_status)
+        if query.ticket_id is not None:
+            conditions.append(s.c.ticket_id == query.ticket_id)
+        searching = bool(query.text and query.text.strip())
+        if searching:
+            conditions.append(_text_condition(query.text, t.c.search_text, t.c.id, s.c.name))
+        column = s.c[_TASK_ORDER[query.sort.lstrip("-")]]
+        if query.sort.startswith("-"):
+            order = (column.desc().nulls_last(), s.c.task_id.desc())
+        else:
+            order = (column.asc().nulls_last(), s.c.task_id.asc())
+        joined = s.join(t, t.c.id == s.c.ticket_id)
+        with self._guard():
+            # only a text search needs the tickets to count: everything else is on the step rows
+            counted = joined if searching else s
+            total = self._session.execute(select(func.count()).select_from(counted).where(*conditions)).scalar_one()
+            # The page's histories come in one more SELECT … IN (the mapping's default): items are read after the
+            # unit of work has ended, when a lazy load could no longer run.
+            rows = self._session.execute(
+                select(Ticket, s.c.task_id).select_from(joined).where(*conditions).order_by(*order)
+                .offset(query.offset).limit(query.page_size)).all()
+        items = []
+        for ticket, task_id in rows:
+            step = ticket.step(task_id)
+            if step is not None:  # always, while the rows are written with the ticket
+                items.append(TaskItem(ticket=ticket, step=step))
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
 
@@ -222,7 +402,9 @@ def _snapshot(session: Session) -> list[tuple[object, dict]]:
         values = {}
         for k in keys:
             v = state.dict[k]
-            values[k] = list(v) if isinstance(v, list) else v
+            # A mutable JSON value (fields, steps, deciders) is kept as it is: it remembers its owner, so changes
+            # made in place after a failed commit are still seen. Collections of related rows are copied.
+            values[k] = v if isinstance(v, Mutable) else list(v) if isinstance(v, list) else v
         saved.append((obj, values))
     return saved
 
@@ -253,6 +435,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             # rollback ends the transaction.
             event.listen(self.session, "before_flush", self._begin_writing)
             event.listen(self.session, "do_orm_execute", self._maybe_begin_writing)
+        # the inbox rows and the search text follow the tickets written in this session
+        event.listen(self.session, "before_flush", _before_flush)
+        event.listen(self.session, "after_flush", _after_flush)
         self._guard = _Guard(self.session)
         self._on_events_committed = on_events_committed
         self.tickets = SqlAlchemyTicketRepository(self.session, self._guard)

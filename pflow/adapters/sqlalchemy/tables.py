@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -17,8 +18,10 @@ from sqlalchemy import (
     text,
 )
 
-from pflow.adapters.sqlalchemy.types import Money, StrEnumType, UtcDateTime
-from pflow.domain.model import Priority, TicketStatus
+from sqlalchemy.ext.mutable import MutableDict, MutableList
+
+from pflow.adapters.sqlalchemy.types import StepsJson, StrEnumType, UtcDateTime
+from pflow.domain.model import TicketStatus
 
 # Named constraints, so migrations can refer to them and error messages name the table.
 NAMING_CONVENTION = {
@@ -38,23 +41,75 @@ tickets = Table(
     "tickets",
     metadata,
     Column("id", String(36), primary_key=True),
+    Column("type", String(64), nullable=False),
     Column("title", String(200), nullable=False),
-    Column("description", Text, nullable=False, default=""),
-    Column("amount", Money(), nullable=True),
-    Column("priority", StrEnumType(Priority, 16), nullable=False),
+    # the type's own fields (its form is a JSON Schema); numbers stay JSON numbers
+    Column("fields", MutableDict.as_mutable(JSON), nullable=False, default=dict, server_default=text("'{}'")),
     Column("requester", String(150), nullable=False),
-    Column("approver", String(150), nullable=True),
-    Column("fulfilment_reference", String(200), nullable=True),
     Column("status", StrEnumType(TicketStatus, 32), nullable=False),
+    # The open steps as the ticket was last told them by its process: loaded with the ticket (no extra query).
+    # ticket_steps/ticket_step_candidates hold the same steps as rows, for the inbox query only.
+    Column("steps", MutableList.as_mutable(StepsJson()), nullable=False, default=list,
+           server_default=text("'[]'")),
+    Column("current_steps", MutableList.as_mutable(JSON), nullable=False, default=list,
+           server_default=text("'[]'")),
+    Column("last_editor", String(150), nullable=True),
+    # who decided a decision step (four eyes); ticket_deciders holds them as rows for the inbox
+    Column("deciders", MutableList.as_mutable(JSON), nullable=False, default=list, server_default=text("'[]'")),
+    Column("attention", Text, nullable=True),
+    Column("definition_id", String(255), nullable=True),
+    # lower-cased title and string fields, kept by the repository so text search is one LIKE
+    Column("search_text", Text, nullable=False, default="", server_default=text("''")),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("version", Integer, nullable=False),
-    # The list queries: newest first overall, by status (approvals inbox), by requester ("my tickets").
+    # The list queries: newest first overall, by status, by requester ("my tickets"), by type.
     Index("ix_tickets_created", "created_at", "id"),
     Index("ix_tickets_status_created", "status", "created_at", "id"),
     Index("ix_tickets_requester_created", "requester", "created_at", "id"),
-    # Lets the page's total be counted from the index alone (inbox: status, requester <> me).
+    Index("ix_tickets_type_created", "type", "created_at", "id"),
     Index("ix_tickets_status_requester", "status", "requester"),
+)
+
+# The inbox: one row per open user task of a ticket's process, replaced whenever the ticket's steps change.
+ticket_steps = Table(
+    "ticket_steps",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    Column("ticket_id", String(36), ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("definition_key", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("assignee", String(150), nullable=True),
+    Column("due", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=True),
+    # the form has a decision field (approve/reject): four eyes applies to it
+    Column("is_decision", Boolean, nullable=False, default=False),
+    # Copies of the ticket's columns the inbox filters on (kept in line by the repository): the inbox's count
+    # then needs no lookup of every matching ticket, which was most of its time at 10 000 tickets.
+    Column("requester", String(150), nullable=False),
+    Column("last_editor", String(150), nullable=True),
+    Column("ticket_type", String(64), nullable=False),
+    Column("ticket_status", String(32), nullable=False),
+    Index("ix_ticket_steps_ticket", "ticket_id"),
+    Index("ix_ticket_steps_assignee_created", "assignee", "created_at", "task_id"),
+    Index("ix_ticket_steps_created", "created_at", "task_id"),
+)
+
+ticket_step_candidates = Table(
+    "ticket_step_candidates",
+    metadata,
+    Column("task_id", String(64), ForeignKey("ticket_steps.task_id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # 'group' | 'user'
+    Column("name", String(150), primary_key=True),
+    # the inbox looks candidates up by (kind, name) and joins on task_id
+    Index("ix_ticket_step_candidates_kind_name", "kind", "name", "task_id"),
+)
+
+ticket_deciders = Table(
+    "ticket_deciders",
+    metadata,
+    Column("ticket_id", String(36), ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("username", String(150), primary_key=True),
 )
 
 ticket_history = Table(
@@ -69,7 +124,7 @@ ticket_history = Table(
     Column("from_status", String(32), nullable=True),
     Column("to_status", String(32), nullable=False),
     Column("comment", Text, nullable=True),
-    # facts the system recorded (changed fields, fulfilment reference, error); see HistoryEntry
+    # facts the system recorded (changed fields, a step's values, error); see HistoryEntry
     Column("details", JSON, nullable=False, default=dict, server_default=text("'{}'")),
     Index("ux_ticket_history_ticket_seq", "ticket_id", "seq", unique=True),
 )

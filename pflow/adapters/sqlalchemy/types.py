@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import DateTime, Numeric, String
+from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.types import TypeDecorator
 
-CENT = Decimal("0.01")
+from pflow.domain.steps import FormField, Step
 
 
 class UtcDateTime(TypeDecorator):
@@ -35,31 +35,6 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-class Money(TypeDecorator):
-    """Decimal amounts with two places. PostgreSQL stores NUMERIC(14, 2); SQLite gets the
-    decimal text (its NUMERIC affinity keeps 14 significant digits exactly) so no float rounding
-    happens in the driver."""
-
-    impl = Numeric(14, 2)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(32))
-        return dialect.type_descriptor(Numeric(14, 2, asdecimal=True))
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        value = Decimal(value).quantize(CENT)
-        return str(value) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return Decimal(str(value)).quantize(CENT)
-
-
 class StrEnumType(TypeDecorator):
     """A ``StrEnum`` stored as its value in a VARCHAR (no database enum type to migrate)."""
 
@@ -75,3 +50,51 @@ class StrEnumType(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else self.enum_cls(value)
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).isoformat()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(timezone.utc)
+
+
+def step_to_json(step: Step) -> dict[str, Any]:
+    return {
+        "task_id": step.task_id, "definition_key": step.definition_key, "name": step.name,
+        "candidate_groups": list(step.candidate_groups), "candidate_users": list(step.candidate_users),
+        "assignee": step.assignee, "due": _time(step.due), "created_at": _time(step.created_at),
+        "form": [{"id": f.id, "label": f.label, "type": f.type, "required": f.required, "default": f.default,
+                  "values": [list(v) for v in f.values]} for f in step.form],
+    }
+
+
+def step_from_json(data: dict[str, Any]) -> Step:
+    return Step(
+        task_id=data["task_id"], definition_key=data["definition_key"], name=data["name"],
+        candidate_groups=tuple(data.get("candidate_groups") or ()),
+        candidate_users=tuple(data.get("candidate_users") or ()),
+        assignee=data.get("assignee"), due=_parse_time(data.get("due")),
+        created_at=_parse_time(data.get("created_at")),
+        form=tuple(FormField(id=f["id"], label=f["label"], type=f["type"], required=bool(f.get("required")),
+                             default=f.get("default"), values=tuple((str(v), str(n)) for v, n in f.get("values") or ()))
+                   for f in data.get("form") or ()),
+    )
+
+
+class StepsJson(TypeDecorator):
+    """A ticket's open steps (frozen ``Step``/``FormField`` dataclasses) as a JSON list, times as ISO text in UTC.
+    The domain gets equal dataclasses back, so an unchanged list of steps writes nothing."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else [step_to_json(s) for s in value]
+
+    def process_result_value(self, value, dialect):
+        return [] if value is None else [step_from_json(d) for d in value]
+
+    def coerce_compared_value(self, op, value):
+        return self.impl_instance
