@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -369,7 +369,9 @@ class TicketService:
                 self._cancel_orphan(ticket)
                 return ticket
             progress = self._progress(ticket_id)
-            lost = self._lost_completions(ticket, progress)
+            lost, young = self._lost_completions(ticket, progress)
+            if young and progress.running:
+                progress = replace(progress, steps=progress.steps + tuple(young))
             if any(refused for _, _, refused in lost):
                 self._start_over(ticket, lost)
                 ticket = self._fresh(ticket_id)
@@ -464,24 +466,29 @@ class TicketService:
             return Progress(running=False, outcome=outcome)
         return Progress(running=False, stopped=True)
 
-    def _lost_completions(self, ticket: Ticket, progress: Progress) -> list[tuple[Step, Any, str | None]]:
-        """Steps the ticket had open, that the engine completed and the ticket did not record, old enough
-        not to be a command still on its way: (step, completed task, refusal or None)."""
+    def _lost_completions(self, ticket: Ticket, progress: Progress
+                          ) -> tuple[list[tuple[Step, Any, str | None]], list[Step]]:
+        """Steps the ticket had open that the engine completed and the ticket did not record: those old
+        enough not to be a command still on its way, as (step, completed task, refusal or None); and the
+        younger ones, which stay on the ticket until their own command records them (or they grow old)."""
         still_open = {s.task_id for s in progress.steps}
         gone = [s for s in ticket.steps if s.task_id not in still_open and not _recorded(ticket, s.task_id)]
         if not gone:
-            return []
+            return [], []
         done = {c.id: c for c in self._engine.completed_tasks(ticket.id)}
         horizon = datetime.now(timezone.utc) - timedelta(seconds=self.heal_after_s)
-        lost = []
+        lost, young = [], []
         for step in gone:
             completed = done.get(step.task_id)
-            if completed is None or (completed.completed_at and completed.completed_at > horizon):
+            if completed is None:
+                continue  # not completed: cancelled with its instance, or moved on by an operator
+            if completed.completed_at and completed.completed_at > horizon:
+                young.append(step)
                 continue
             user = self._users.get(completed.completed_by) if (self._users and completed.completed_by) else None
             reason = Refusal.NOT_A_CANDIDATE if user is None else self.step_refusal(user, ticket, step)
             lost.append((step, completed, reason))
-        return lost
+        return lost, young
 
     def _apply(self, ticket: Ticket, progress: Progress, lost: list[tuple[Step, Any, str | None]],
                variables: dict[str, Any]) -> None:

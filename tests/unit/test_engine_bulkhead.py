@@ -149,9 +149,11 @@ def served(tmp_path):
     from waitress import create_server
 
     stack = build_stack("memory", tmp_path, engine_max_calls=4, engine_wait_ms=300, http_threads=8)
-    engine = HangingEngine(stack.settings.camunda_process_key)
+    engine = HangingEngine()
     _hang_every_call(engine)
     stack.container.workflow_engine.override(providers.Object(engine))
+    for provider in (stack.container.service_engine, stack.container.tickets):  # built by the start-up deploy
+        provider.reset()
     engine.deploy(BPMN)
     server = create_server(create_app(stack.container), host="127.0.0.1", port=0, threads=8, ident="PFlow")
     thread = threading.Thread(target=serve_quietly, args=(server,), daemon=True)

@@ -22,7 +22,7 @@ def test_the_relay_logs_what_came_back(what_goes_down, named, caplog):
     caplog.set_level(logging.INFO, logger="pflow.service.relay")
     store, publisher = InMemoryStore(), InMemoryEventPublisher()
     with InMemoryUnitOfWork(store) as uow:
-        uow.tickets.add(Ticket.create(alice, {"title": "Laptop"}))
+        uow.tickets.add(Ticket.create(alice, "it_request", "Laptop", {}))
         uow.commit()
     relay = OutboxRelay(lambda: InMemoryUnitOfWork(store), publisher, max_backoff_s=0.2)
     down = store if what_goes_down == "store" else publisher

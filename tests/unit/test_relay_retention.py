@@ -20,7 +20,7 @@ def _setup(retention):
     relay = OutboxRelay(lambda: InMemoryUnitOfWork(store), publisher, retention=retention)
     for _ in range(3):
         with InMemoryUnitOfWork(store) as uow:
-            uow.tickets.add(Ticket.create(alice, {"title": "Laptop"}))
+            uow.tickets.add(Ticket.create(alice, "it_request", "Laptop", {}))
             uow.commit()
     return store, publisher, relay
 
@@ -29,7 +29,7 @@ def test_sent_events_go_after_the_retention_in_batches():
     store, publisher, relay = _setup(timedelta(days=7))
     assert relay.drain() == 3 and len(publisher.messages) == 3
     with InMemoryUnitOfWork(store) as uow:  # a fourth event, not yet published
-        uow.tickets.add(Ticket.create(alice, {"title": "Monitor"}))
+        uow.tickets.add(Ticket.create(alice, "it_request", "Monitor", {}))
         uow.commit()
     now = datetime.now(timezone.utc)
     assert relay.purge(now + timedelta(days=6)) == 0

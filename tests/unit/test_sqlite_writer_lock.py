@@ -64,7 +64,7 @@ def _writes_within(store, seconds: float = 5.0) -> bool:
 
     def write():
         with store.uow() as uow:
-            uow.tickets.add(Ticket.create(alice, {"title": "probe"}))
+            uow.tickets.add(Ticket.create(alice, "it_request", "probe", {}))
             uow.commit()
         done.set()
 
@@ -75,7 +75,7 @@ def _writes_within(store, seconds: float = 5.0) -> bool:
 def test_the_lock_is_held_from_the_first_write_until_commit(store):
     uow = store.uow()
     with uow:
-        uow.tickets.add(Ticket.create(alice, {"title": "first"}))
+        uow.tickets.add(Ticket.create(alice, "it_request", "first", {}))
         uow.session.flush()  # the write transaction has begun
         assert _held(uow._writer_lock)
         uow.commit()
@@ -85,13 +85,13 @@ def test_the_lock_is_held_from_the_first_write_until_commit(store):
 
 def test_leaving_without_commit_gives_the_lock_back(store):
     with store.uow() as uow:
-        uow.tickets.add(Ticket.create(alice, {"title": "abandoned"}))
+        uow.tickets.add(Ticket.create(alice, "it_request", "abandoned", {}))
         uow.session.flush()
     assert _writes_within(store)
 
 
 def test_a_failed_commit_gives_the_lock_back(store):
-    t = Ticket.create(alice, {"title": "raced"})
+    t = Ticket.create(alice, "it_request", "raced", {})
     with store.uow() as uow:
         uow.tickets.add(t)
         uow.commit()
@@ -107,7 +107,7 @@ def test_a_failed_commit_gives_the_lock_back(store):
 
 def test_statements_that_write_take_the_lock_too(store):
     with store.uow() as uow:
-        uow.tickets.add(Ticket.create(alice, {"title": "event source"}))
+        uow.tickets.add(Ticket.create(alice, "it_request", "event source", {}))
         uow.commit()
     with store.uow() as uow:
         [message] = uow.outbox.pending(10)
@@ -146,7 +146,7 @@ def test_the_embedded_engine_queues_on_the_same_lock_as_the_ticket_store(store):
     try:
         with store.uow() as uow:
             assert engine._write_lock is uow._writer_lock is not None
-            uow.tickets.add(Ticket.create(alice, {"title": "first"}))
+            uow.tickets.add(Ticket.create(alice, "it_request", "first", {}))
             uow.session.flush()  # this thread writes to the ticket store...
             assert _held(engine._write_lock)  # ...so engine writers in other threads wait for its commit
             uow.commit()
@@ -207,7 +207,7 @@ def test_no_thread_waits_for_a_connection_while_it_holds_the_writer_lock(store):
         # As the ticket service does: its unit of work holds a connection across the engine's calls.
         def run():
             with store.uow() as uow:
-                uow.tickets.add(Ticket.create(alice, {"title": key}))
+                uow.tickets.add(Ticket.create(alice, "it_request", key, {}))
                 uow.session.connection()
                 task = user_task(engine, key)
                 engine.complete_task(task.id, {"approved": True, "comment": "", "approver": "bob"}, completed_by="bob")
@@ -254,7 +254,7 @@ def test_a_second_write_transaction_in_the_same_thread_fails_at_once(store):
     engine.start(PROCESS, "self", {"requester": "alice"})
     try:
         with store.uow() as uow:
-            uow.tickets.add(Ticket.create(alice, {"title": "first"}))
+            uow.tickets.add(Ticket.create(alice, "it_request", "first", {}))
             uow.session.flush()  # this thread's transaction now writes to the file
             task = user_task(engine, "self")
             started = time.monotonic()
@@ -353,7 +353,7 @@ def _committing(store, order, name, before=lambda uow: None):
             with store.uow() as uow:
                 before(uow)
                 event.listen(uow.session, "after_commit", lambda _s: order.append(name))
-                uow.tickets.add(Ticket.create(alice, {"title": name}))
+                uow.tickets.add(Ticket.create(alice, "it_request", name, {}))
                 uow.commit()
         thread = threading.Thread(target=run)
         thread.start()
@@ -471,7 +471,7 @@ def test_a_unit_of_work_that_cannot_get_the_file_in_time_answers_503_and_keeps_n
         started = time.monotonic()
         with pytest.raises(ServiceUnavailable) as raised:
             with store.uow() as uow:
-                uow.tickets.add(Ticket.create(alice, {"title": "too late"}))
+                uow.tickets.add(Ticket.create(alice, "it_request", "too late", {}))
                 uow.commit()
         assert time.monotonic() - started < 2 and "is busy" in raised.value.message
     finally:
@@ -505,7 +505,7 @@ def test_a_task_created_inside_an_open_unit_of_work_is_fetched_once_it_ends(stor
             early, got = _fetch_in_thread(engine)
             early.join(5)
             assert got == []  # the approval's ticket is not committed yet: the worker would read it pending
-            uow.tickets.add(Ticket.create(alice, {"title": "the approval's commit"}))
+            uow.tickets.add(Ticket.create(alice, "it_request", "the approval's commit", {}))
             uow.commit()
             assert woken == []
         started = time.monotonic()

@@ -131,6 +131,13 @@ class InMemoryTicketRepository(TicketRepository):
             raise NotFound(f"No ticket has an open step {task_id}.")
         return self.get(found.id)
 
+    def find_by_completed_task(self, task_id: str) -> Ticket | None:
+        self._store.ensure_available()
+        with self._store.lock:
+            found = next((t for t in self._store.tickets.values() if any(
+                h.action == "step_completed" and h.details.get("task_id") == task_id for h in t.history)), None)
+        return self.get(found.id) if found else None
+
     def _committed(self) -> list[Ticket]:
         self._store.ensure_available()
         with self._store.lock:

@@ -6,7 +6,7 @@ import contextlib
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from sqlalchemy import and_, case, delete, event, exists, func, insert, or_, select, text, update
+from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
 
@@ -197,6 +197,17 @@ class SqlAlchemyTicketRepository(TicketRepository):
             raise NotFound(f"No ticket has an open step {task_id}.")
         self.seen.add(ticket)  # the caller completes the step and commits what it recorded
         return ticket
+
+    def find_by_completed_task(self, task_id: str) -> Ticket | None:
+        # A scan of the history's JSON, asked only after a lost race: the task id is a UUID, so a text match
+        # on it is exact enough, and the action narrows it to step completions.
+        h = tables.ticket_history
+        with self._guard():
+            ticket_id = self._session.execute(
+                select(h.c.ticket_id).where(h.c.action == "step_completed",
+                                            cast(h.c.details, String).contains(f'"{task_id}"', autoescape=True))
+                .limit(1)).scalar()
+        return self.get(ticket_id) if ticket_id else None
 
     def list(self, query: TicketQuery) -> Page[Ticket]:
         t = tables.tickets

@@ -146,7 +146,8 @@ class TicketInputSchema(Schema):
     type = Text(validate=[length(NAME_MAX)], metadata={"description": "a ticket type key (GET /api/ticket-types); "
                                                                       "the default type when left out"})
     title = title_field(required=True)
-    fields = Values(metadata={"description": "the ticket's own fields, as its type's form declares them"})
+    field_values = Values(data_key="fields", attribute="fields",
+                          metadata={"description": "the ticket's own fields, as its type's form declares them"})
     description = Text(allow_none=True, validate=[length(4000)],
                        metadata={"description": "older form of fields.description (the default type)"})
     amount = fields.Raw(allow_none=True, metadata={
@@ -250,7 +251,8 @@ class TicketSchema(Schema):
     type = fields.String()
     type_name = fields.String()
     title = fields.String()
-    fields = fields.Dict(metadata={"description": "the ticket's own fields (its type's form)"})
+    field_values = fields.Dict(data_key="fields", attribute="fields",
+                               metadata={"description": "the ticket's own fields (its type's form)"})
     status = fields.String(metadata={"enum": STATUS_VALUES})
     current_steps = fields.List(fields.String(), metadata={"description": "names of the open steps"})
     attention = fields.String(allow_none=True, metadata={"description": "why it needs attention"})
@@ -276,7 +278,7 @@ class TaskTicketSchema(Schema):
     title = fields.String()
     requester = fields.String()
     status = fields.String(metadata={"enum": STATUS_VALUES})
-    fields = fields.Dict()
+    field_values = fields.Dict(data_key="fields", attribute="fields")
     created_at = fields.DateTime()
 
 
