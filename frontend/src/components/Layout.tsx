@@ -4,6 +4,7 @@ import { useAuth } from "../auth/AuthContext";
 import { LanguageSwitch } from "./LanguageSwitch";
 import { NotificationBell } from "./NotificationBell";
 import { useTaskCount } from "../api/hooks";
+import { membershipLabel } from "../i18n/localized";
 
 function Brand() {
   return (
@@ -57,12 +58,7 @@ export function Layout() {
                 </span>
                 <span className="user-name">
                   <span data-testid="current-user">{user.display_name || user.username}</span>
-                  <span className="user-roles">
-                    {[...user.roles.filter((r) => r === "admin"), ...(user.groups ?? user.roles)]
-                      .filter((g, i, all) => all.indexOf(g) === i)
-                      .map((g) => t(`group.${g}`, { defaultValue: t(`role.${g}`, { defaultValue: g }) }))
-                      .join(", ")}
-                  </span>
+                  <span className="user-roles">{membershipLabel(t, user)}</span>
                 </span>
               </div>
             )}

@@ -12,6 +12,11 @@ export function stepName(t: TFunction, step: { step?: string; name: string }) {
   return (step.step && t(`bpmn.${step.step}`, { defaultValue: "" })) || step.name;
 }
 
+/** The names of a ticket's current steps in the reader's language (open user tasks are known by id). */
+export function currentStepNames(t: TFunction, ticket: Pick<Ticket, "current_steps" | "steps">): string[] {
+  return (ticket.current_steps ?? []).map((name) => stepName(t, ticket.steps?.find((s) => s.name === name) ?? { name }));
+}
+
 export function groupName(t: TFunction, group: string) {
   return t(`group.${group}`, { defaultValue: group });
 }

@@ -5,7 +5,7 @@ import type { Ticket } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
 import { StatusBadge } from "./StatusBadge";
-import { stepName } from "./StepCard";
+import { currentStepNames } from "./StepCard";
 import { useFieldValue } from "./TicketFields";
 
 interface Props {
@@ -55,7 +55,7 @@ export function TicketTable({ tickets, caption }: Props) {
                   <StatusBadge status={ticket.status} />
                 </td>
                 <td className="cell-steps" data-testid="row-current-steps">
-                  {ticket.current_steps?.length ? ticket.current_steps.map((n) => stepName(t, { name: n })).join(", ") : "—"}
+                  {ticket.current_steps?.length ? currentStepNames(t, ticket).join(", ") : "—"}
                 </td>
                 <td>{ticket.requester}</td>
                 <td title={fmt.dateTime(ticket.updated_at)}>{fmt.ago(ticket.updated_at)}</td>

@@ -1,5 +1,5 @@
 import { useTranslation } from "react-i18next";
-import type { SchemaProperty, TicketType } from "../api/types";
+import type { SchemaProperty, TicketType, User } from "../api/types";
 
 /** Pick the reader's language from a `{lang: text}` map the server sends, else the English default. */
 export function pick(map: Record<string, string> | undefined, lang: string, fallback: string): string {
@@ -22,4 +22,13 @@ export function useLocalized() {
       return prop ? pick(prop["x-title"], lang, prop.title ?? name) : name;
     },
   };
+}
+
+/** What a user is, in words: admin (a permission) first, then their groups (or, from an older server, roles). */
+export function membershipLabel(t: (k: string, o?: Record<string, unknown>) => string, user: User): string {
+  const names = [...user.roles.filter((r) => r === "admin"), ...(user.groups ?? user.roles)];
+  return names
+    .filter((g, i) => names.indexOf(g) === i)
+    .map((g) => t(`group.${g}`, { defaultValue: t(`role.${g}`, { defaultValue: g }) }))
+    .join(", ");
 }

@@ -4,7 +4,7 @@ import { Link, useLocation, useParams } from "react-router";
 import { useHistory, useProcess, useTicket, useTicketTypes } from "../api/hooks";
 import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
-import { StepCard, stepName } from "../components/StepCard";
+import { currentStepNames, StepCard } from "../components/StepCard";
 import { TicketFields } from "../components/TicketFields";
 import { ProcessPanel } from "../components/ProcessPanel";
 import { StatusBadge } from "../components/StatusBadge";
@@ -126,7 +126,7 @@ export function TicketDetailPage() {
               <div>
                 <dt>{t("ticket.currentSteps")}</dt>
                 <dd data-testid="current-steps">
-                  {tk.current_steps.length ? tk.current_steps.map((n) => stepName(t, { name: n })).join(", ") : "—"}
+                  {tk.current_steps.length ? currentStepNames(t, tk).join(", ") : "—"}
                 </dd>
               </div>
               <div>
