@@ -459,6 +459,20 @@ describe("process-driven tickets in the browser", () => {
     await page.getByTestId("row-current-steps").getByText("Manager Approval").waitFor();
     await page.getByLabel("Search tickets").fill(`${tag} nothing like this`);
     await page.getByText("No tickets match these filters.").waitFor();
+
+    // A long unbroken title (and description) wraps instead of widening the page.
+    const long = `${tag}${"W".repeat(180)}`;
+    const created = await alice("POST", "/tickets", { title: long, fields: { description: "D".repeat(600) } });
+    assert.equal(created.status, 201, JSON.stringify(created.data));
+    await page.getByLabel("Status").selectOption("");
+    await page.getByLabel("Search tickets").fill(long.slice(0, 60));
+    await page.locator(`[data-testid="ticket-row"][data-ticket-id="${created.data.id}"]`).waitFor();
+    const overflows = () => page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+    assert.equal(await overflows(), false, "the list is wider than the window");
+    await page.getByRole("link", { name: long }).click();
+    await page.getByRole("heading", { name: long }).waitFor();
+    assert.equal(await overflows(), false, "the ticket page is wider than the window");
+    await screenshot(page, "10-long-title-wraps");
   });
 
   test("an admin sees a failed automated step and can retry it", async () => {
