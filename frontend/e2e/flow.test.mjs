@@ -108,8 +108,9 @@ describe("process-driven tickets in the browser", () => {
     await marker(alice, "ManagerApproval", "pf-active").waitFor();
     await marker(alice, "TicketSubmitted", "pf-done").waitFor();
     await alice.getByTestId("current-steps").getByText("Manager Approval").waitFor();
-    // her own ticket: the step says who decides, and why not her
-    await stepCard(alice, "ManagerApproval").getByTestId("step-refusal").getByText("You requested this ticket").waitFor();
+    // not hers to decide: the step says who decides, and why not her
+    await stepCard(alice, "ManagerApproval").getByTestId("step-who").getByText("anyone in Managers").waitFor();
+    await stepCard(alice, "ManagerApproval").getByTestId("step-refusal").waitFor();
     assert.equal(await alice.getByRole("button", { name: "Approve" }).count(), 0);
     await screenshot(alice, "01-alice-submitted");
 
@@ -290,7 +291,7 @@ describe("process-driven tickets in the browser", () => {
     const decision = step.form.find((f) => f.decision);
     const refusal = await api("POST", `/tasks/${step.id}/complete`, {
       variables: { [decision.id]: decision.type === "boolean" ? false : "reject" },
-      comment: "",
+      comment: null, // what the form sends for an empty reason
     });
     assert.equal(refusal.status, 422);
     const fieldError = card.getByTestId("error-comment");
@@ -406,15 +407,25 @@ describe("process-driven tickets in the browser", () => {
     await page.getByRole("radio", { name: "Purchase request" }).check();
     await page.getByLabel("Amount").fill("0");
     await page.getByRole("button", { name: "Save draft" }).click();
+    // Every field the API names is marked on screen with the API's words: the title first, then (with a
+    // title) the type's own fields.
     const api = await apiLogin(server.url, "alice");
-    const refusal = await api("POST", "/tickets", { type: "purchase_request", title: "", fields: { amount: 0 } });
-    assert.equal(refusal.status, 422);
-    for (const field of ["title", "amount", "supplier"]) {
-      const shown = page.getByTestId(`error-${field}`);
-      await shown.waitFor();
-      assert.equal((await shown.innerText()).trim(), refusal.data.error.details[field].join(" "));
-    }
+    const expectShown = async (body, fields) => {
+      const refusal = await api("POST", "/tickets", body);
+      assert.equal(refusal.status, 422, JSON.stringify(refusal.data));
+      for (const field of fields) assert.ok(refusal.data.error.details[field], `the API names ${field}`);
+      for (const [field, messages] of Object.entries(refusal.data.error.details)) {
+        const shown = page.getByTestId(`error-${field}`);
+        await shown.waitFor();
+        assert.equal((await shown.innerText()).trim(), messages.join(" "));
+      }
+    };
+    await expectShown({ type: "purchase_request", title: "", fields: { amount: 0 } }, ["title"]);
     assert.equal(await page.getByLabel("Title").getAttribute("aria-invalid"), "true");
+    await page.getByLabel("Title").fill(`Fixed title ${RUN}`);
+    await page.getByRole("button", { name: "Save draft" }).click();
+    await expectShown({ type: "purchase_request", title: `Fixed title ${RUN}`, fields: { amount: 0 } }, ["amount", "supplier"]);
+    assert.equal(await page.getByLabel("Supplier").getAttribute("aria-invalid"), "true");
     await screenshot(page, "09-form-field-errors");
 
     await page.getByLabel("Title").fill(`Fixed title ${RUN}`);
