@@ -53,6 +53,8 @@ export interface FormSchema {
   type: "object";
   required?: string[];
   properties: Record<string, SchemaProperty>;
+  /** the order to show the fields in (JSON objects have none a client may rely on) */
+  "x-order"?: string[];
   additionalProperties?: boolean;
 }
 

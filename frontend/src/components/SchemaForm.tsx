@@ -9,6 +9,20 @@ import { pick } from "../i18n/localized";
 // boolean, date; required; lengths), the server's per-field 422 must land on the same inputs, and a
 // generic library would offer (and let users hit) keywords the server does not check.
 
+/**
+ * The form's fields in the order to show them. JSON objects carry no order a client may rely on (the
+ * server's JSON may sort keys), so: the form's `x-order` when it has one, else the required fields in
+ * the order `required` lists them, then the other short fields, then the long texts, each as received.
+ */
+export function orderedNames(schema: FormSchema): string[] {
+  const names = Object.keys(schema.properties);
+  const listed = schema["x-order"] ?? schema.required ?? [];
+  const first = listed.filter((n, i) => names.includes(n) && listed.indexOf(n) === i);
+  const rest = names.filter((n) => !first.includes(n));
+  const long = (n: string) => schema.properties[n]["x-widget"] === "textarea";
+  return [...first, ...rest.filter((n) => !long(n)), ...rest.filter(long)];
+}
+
 /** What the inputs hold while the user types: text for text-like fields, a flag for checkboxes. */
 export type FormState = Record<string, string | boolean>;
 
@@ -87,7 +101,8 @@ export function SchemaFields({ schema, state, errors, onChange }: Props) {
   const required = new Set(schema.required ?? []);
   return (
     <>
-      {Object.entries(schema.properties).map(([name, prop]) => {
+      {orderedNames(schema).map((name) => {
+        const prop = schema.properties[name];
         const id = fieldId(name);
         const title = pick(prop["x-title"], lang, prop.title ?? name);
         const isRequired = required.has(name);

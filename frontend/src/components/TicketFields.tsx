@@ -2,7 +2,7 @@ import { useTranslation } from "react-i18next";
 import type { FieldValue, SchemaProperty, TicketType } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
-import { enumValueLabel } from "./SchemaForm";
+import { enumValueLabel, orderedNames } from "./SchemaForm";
 
 /** A field's value in words: numbers and dates in the reader's conventions, enum ids and yes/no worded. */
 export function useFieldValue() {
@@ -24,7 +24,7 @@ export function TicketFields({ type, fields }: { type: TicketType | undefined; f
   const loc = useLocalized();
   const show = useFieldValue();
   const props = type?.form.properties ?? {};
-  const names = [...Object.keys(props), ...Object.keys(fields).filter((k) => !(k in props))];
+  const names = [...(type ? orderedNames(type.form) : []), ...Object.keys(fields).filter((k) => !(k in props))];
   const long = names.filter((n) => props[n]?.["x-widget"] === "textarea");
   const short = names.filter((n) => !long.includes(n));
   return (
@@ -35,14 +35,16 @@ export function TicketFields({ type, fields }: { type: TicketType | undefined; f
           <p className="description">{show(name, props[name], fields[name])}</p>
         </div>
       ))}
-      <dl className="facts">
-        {short.map((name) => (
+      {short.length > 0 && (
+        <dl className="facts">
+          {short.map((name) => (
           <div key={name} data-field={name}>
             <dt>{loc.fieldTitle(type, name)}</dt>
             <dd>{show(name, props[name], fields[name])}</dd>
           </div>
-        ))}
-      </dl>
+          ))}
+        </dl>
+      )}
     </div>
   );
 }

@@ -116,6 +116,7 @@ export function TicketDetailPage() {
 
           <div className="card">
             <h2 className="card-title">{t("ticket.details")}</h2>
+            <TicketFields type={type} fields={tk.fields} />
             <dl className="facts">
               <div>
                 <dt>{t("ticket.status")}</dt>
@@ -142,7 +143,6 @@ export function TicketDetailPage() {
                 <dd>{fmt.dateTime(tk.updated_at)}</dd>
               </div>
             </dl>
-            <TicketFields type={type} fields={tk.fields} />
           </div>
 
           <div className="card" data-testid="process-card">

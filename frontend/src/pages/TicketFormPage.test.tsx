@@ -54,6 +54,29 @@ describe("new ticket form, generated from the type's form", () => {
     expect(temporary).not.toBeChecked();
   });
 
+  it("orders the fields itself: the server's JSON may sort the keys (x-order, else required, short, long)", async () => {
+    signIn(USERS.alice);
+    const sorted = TYPES.map((tp) => ({
+      ...tp,
+      form: { ...tp.form, properties: Object.fromEntries(Object.entries(tp.form.properties).sort(([a], [b]) => a.localeCompare(b))) },
+    }));
+    const labels = () =>
+      [...document.querySelectorAll("form [data-field]")].map((el) => el.getAttribute("data-field"));
+    fakeApi({ "GET /api/ticket-types": { body: sorted } });
+    const first = renderNew("/tickets/new?type=purchase_request");
+    await screen.findByLabelText(/^Supplier/);
+    expect(labels()).toEqual(["amount", "supplier", "cost_centre", "needed_by", "justification"]);
+    await userEvent.click(screen.getByRole("radio", { name: "Access request" }));
+    await screen.findByLabelText(/^System/);
+    expect(labels()).toEqual(["system", "access_level", "temporary", "until", "reason"]);
+
+    first.unmount();
+    const ordered = sorted.map((tp) => (tp.key === "it_request" ? { ...tp, form: { ...tp.form, "x-order": ["description", "priority", "amount"] } } : tp));
+    fakeApi({ "GET /api/ticket-types": { body: ordered } });
+    renderNew();
+    await waitFor(() => expect(labels()).toEqual(["description", "priority", "amount"]));
+  });
+
   it("sends the type and typed values (numbers as numbers, booleans, empty fields as null) and opens the draft", async () => {
     signIn(USERS.alice);
     const fake = fakeApi({ ...types, "POST /api/tickets": { status: 201, body: ticket({ id: "new-id" }) } });
