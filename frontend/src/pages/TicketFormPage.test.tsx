@@ -24,8 +24,14 @@ describe("new ticket form, generated from the type's form", () => {
     expect(screen.getByLabelText("Amount")).toBeInTheDocument();
     expect(screen.getByLabelText("Priority")).toHaveValue("normal");
 
-    await userEvent.click(within(picker).getByRole("radio", { name: "Access request" }));
+    await userEvent.type(screen.getByLabelText(/^Title/), "Payroll access");
+    const access = within(picker).getByRole("radio", { name: "Access request" });
+    await userEvent.click(access);
     expect(await screen.findByLabelText(/^System/)).toBeInTheDocument();
+    // the same radio, now checked and focused (the picker is not rebuilt); the title is kept
+    expect(access).toBeChecked();
+    expect(access).toHaveFocus();
+    expect(screen.getByLabelText(/^Title/)).toHaveValue("Payroll access");
     expect(screen.getByTestId("location")).toHaveTextContent("/tickets/new?type=access_request");
     expect(screen.queryByLabelText("Priority")).not.toBeInTheDocument();
   });

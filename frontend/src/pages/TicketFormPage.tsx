@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
@@ -20,11 +20,43 @@ export function NewTicketPage() {
   const chosen = types.data.find((t) => t.key === wanted) ?? types.data.find((t) => t.default) ?? types.data[0];
   return (
     <TicketForm
-      key={chosen?.key}
       types={types.data}
       type={chosen}
-      onType={(key) => setParams({ type: key }, { replace: true })}
+      picker={<TypePicker types={types.data} chosen={chosen} onType={(key) => setParams({ type: key }, { replace: true })} />}
     />
+  );
+}
+
+/** The ticket types to choose from, each with its description, in the reader's language. */
+function TypePicker({ types, chosen, onType }: { types: TicketType[]; chosen?: TicketType; onType: (key: string) => void }) {
+  const { t } = useTranslation();
+  const loc = useLocalized();
+  if (types.length < 2 || !chosen) return null;
+  return (
+    <fieldset className="card type-picker" data-testid="type-picker">
+      <legend>{t("form.typeLegend")}</legend>
+      {types.map((tp) => (
+        <label key={tp.key} className={`type-option ${tp.key === chosen.key ? "type-option-selected" : ""}`}>
+          <input
+            type="radio"
+            name="ticket-type"
+            value={tp.key}
+            checked={tp.key === chosen.key}
+            onChange={() => onType(tp.key)}
+            aria-labelledby={`type-${tp.key}-name`}
+            aria-describedby={`type-${tp.key}-description`}
+          />
+          <span className="type-option-text">
+            <span className="type-option-name" id={`type-${tp.key}-name`}>
+              {loc.typeName(tp, tp.key)}
+            </span>
+            <span className="muted small" id={`type-${tp.key}-description`}>
+              {loc.typeDescription(tp)}
+            </span>
+          </span>
+        </label>
+      ))}
+    </fieldset>
   );
 }
 
@@ -52,11 +84,12 @@ interface FormProps {
   types: TicketType[];
   type: TicketType | undefined;
   ticket?: Ticket;
-  onType?: (key: string) => void;
+  /** the type picker of a new ticket (choosing another type starts its form afresh; the title stays) */
+  picker?: ReactNode;
 }
 
 /** New ticket and edit draft: the title every type has, then the type's own fields. */
-function TicketForm({ types, type, ticket, onType }: FormProps) {
+function TicketForm({ types, type, ticket, picker }: FormProps) {
   const { t } = useTranslation();
   const loc = useLocalized();
   const navigate = useNavigate();
@@ -71,6 +104,15 @@ function TicketForm({ types, type, ticket, onType }: FormProps) {
   const [formError, setFormError] = useState<unknown>(null);
   const [conflict, setConflict] = useState(false);
   const [busy, setBusy] = useState(false);
+  // Another type chosen: its own fields, from their defaults (adjusted while rendering, as React advises
+  // for state that follows a prop; the picker's nodes stay in place for keyboard and assistive tech).
+  const [formType, setFormType] = useState(type?.key);
+  if (type && type.key !== formType) {
+    setFormType(type.key);
+    setValues(initialState(type.form));
+    setFieldErrors({});
+    setFormError(null);
+  }
   const placed = useMemo(() => new Set(["title", ...Object.keys(type?.form.properties ?? {})]), [type]);
 
   useEffect(() => {
@@ -149,32 +191,7 @@ function TicketForm({ types, type, ticket, onType }: FormProps) {
       <h1>{heading}</h1>
       <p className="muted">{ticket ? t("form.editIntro") : t("form.newIntro")}</p>
 
-      {!ticket && types.length > 1 && (
-        <fieldset className="card type-picker" data-testid="type-picker">
-          <legend>{t("form.typeLegend")}</legend>
-          {types.map((tp) => (
-            <label key={tp.key} className={`type-option ${tp.key === type.key ? "type-option-selected" : ""}`}>
-              <input
-                type="radio"
-                name="ticket-type"
-                value={tp.key}
-                checked={tp.key === type.key}
-                onChange={() => onType?.(tp.key)}
-                aria-labelledby={`type-${tp.key}-name`}
-                aria-describedby={`type-${tp.key}-description`}
-              />
-              <span className="type-option-text">
-                <span className="type-option-name" id={`type-${tp.key}-name`}>
-                  {loc.typeName(tp, tp.key)}
-                </span>
-                <span className="muted small" id={`type-${tp.key}-description`}>
-                  {loc.typeDescription(tp)}
-                </span>
-              </span>
-            </label>
-          ))}
-        </fieldset>
-      )}
+      {picker}
 
       <form className="card form" onSubmit={onSubmit} noValidate aria-label={heading} data-type={type.key}>
         {(ticket || types.length === 1) && (
