@@ -25,8 +25,10 @@ export function TicketFields({ type, fields }: { type: TicketType | undefined; f
   const show = useFieldValue();
   const props = type?.form.properties ?? {};
   const names = [...(type ? orderedNames(type.form) : []), ...Object.keys(fields).filter((k) => !(k in props))];
-  const long = names.filter((n) => props[n]?.["x-widget"] === "textarea");
-  const short = names.filter((n) => !long.includes(n));
+  const isLong = (n: string) => props[n]?.["x-widget"] === "textarea";
+  // An empty long text says nothing worth its space; empty short fields keep their dash in the grid.
+  const long = names.filter((n) => isLong(n) && fields[n] !== undefined && fields[n] !== null && fields[n] !== "");
+  const short = names.filter((n) => !isLong(n));
   return (
     <div className="ticket-fields" data-testid="ticket-fields">
       {long.map((name) => (
