@@ -14,15 +14,28 @@ const TITLE_MAX = 200;
 export function NewTicketPage() {
   const types = useTicketTypes();
   const [params, setParams] = useSearchParams();
+  // The choice is held here as well as in the address: the router applies a new address in a transition,
+  // and a controlled radio would spring back until it lands.
+  const inAddress = params.get("type");
+  const [wanted, setWanted] = useState(inAddress);
+  useEffect(() => setWanted(inAddress), [inAddress]);
   if (types.isPending) return <Loading />;
   if (types.isError) return <ErrorBox error={types.error} onRetry={() => void types.refetch()} />;
-  const wanted = params.get("type");
   const chosen = types.data.find((t) => t.key === wanted) ?? types.data.find((t) => t.default) ?? types.data[0];
   return (
     <TicketForm
       types={types.data}
       type={chosen}
-      picker={<TypePicker types={types.data} chosen={chosen} onType={(key) => setParams({ type: key }, { replace: true })} />}
+      picker={
+        <TypePicker
+          types={types.data}
+          chosen={chosen}
+          onType={(key) => {
+            setWanted(key);
+            setParams({ type: key }, { replace: true });
+          }}
+        />
+      }
     />
   );
 }
