@@ -29,82 +29,108 @@ async function open(options) {
 
 const statusIs = (page, status) => page.locator(`[data-testid="ticket-status"][data-status="${status}"]`);
 const marker = (page, id, cls) => page.locator(`.djs-element.${cls}[data-element-id="${id}"]`);
+const stepCard = (page, step) => page.locator(`[data-testid="step"][data-step="${step}"]`);
+const nav = (page, name) => page.getByRole("navigation", { name: /^(Main|主导航)$/ }).getByRole("link", { name });
 
 async function currentTicketId(page) {
   await page.getByTestId("ticket-detail").waitFor();
   return page.getByTestId("ticket-detail").getAttribute("data-ticket-id");
 }
 
-/** Fill the new-ticket form and press one of its buttons, as a person would. */
-async function createTicket(page, { title, description = "", amount = "", priority }, button = "Save draft") {
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "New ticket" }).click();
+/**
+ * Fill the new-ticket form and press one of its buttons, as a person would. `type` is the type's name
+ * on the picker (none: the default type); `fields` maps a field's label to a value (a boolean ticks a
+ * checkbox, `{ select }` picks an option).
+ */
+async function createTicket(page, { type, title, fields = {} }, button = "Save draft") {
+  await nav(page, "New ticket").click();
+  if (type) await page.getByRole("radio", { name: type }).check();
   await page.getByLabel("Title").fill(title);
-  if (description) await page.getByLabel("Description").fill(description);
-  if (amount) await page.getByLabel("Amount").fill(amount);
-  if (priority) await page.getByLabel("Priority").selectOption(priority);
+  for (const [label, value] of Object.entries(fields)) {
+    const input = page.getByLabel(label);
+    if (typeof value === "boolean") await input.setChecked(value);
+    else if (value && typeof value === "object") await input.selectOption(value.select);
+    else await input.fill(String(value));
+  }
   await page.getByRole("button", { name: button }).click();
   return currentTicketId(page);
 }
 
-async function apiTicket(title, { submit = true, decide } = {}) {
+/** Complete a step from its card on the ticket page: Approve or Reject, with a comment. */
+async function decide(page, step, decision, comment = "") {
+  const card = stepCard(page, step);
+  await card.getByRole("button", { name: decision === "approve" ? /^(Approve|批准)$/ : /^(Reject|驳回)$/ }).click();
+  if (comment) await card.getByLabel(decision === "approve" ? /Comment|备注/ : /Reason|理由/).fill(comment);
+  await card.getByRole("button", { name: decision === "approve" ? /Confirm approval|确认批准/ : /Confirm rejection|确认驳回/ }).click();
+}
+
+async function apiTicket(title, { type, fields = { amount: 250, description: "Set up by the test." }, submit = true, decide: decision } = {}) {
   const alice = await apiLogin(server.url, "alice");
-  const created = await alice("POST", "/tickets", { title, amount: "250.00", description: "Set up by the test." });
+  const created = await alice("POST", "/tickets", { ...(type ? { type } : {}), title, fields });
   assert.equal(created.status, 201, JSON.stringify(created.data));
   const id = created.data.id;
-  if (submit) assert.equal((await alice("POST", `/tickets/${id}/submit`)).status, 200);
-  if (decide) {
+  if (submit) {
+    const submitted = await alice("POST", `/tickets/${id}/submit`);
+    assert.equal(submitted.status, 200, JSON.stringify(submitted.data));
+  }
+  if (decision) {
     const bob = await apiLogin(server.url, "bob");
-    const r = await bob("POST", `/tickets/${id}/${decide}`, { comment: decide === "reject" ? "Not this quarter." : "OK" });
+    const r = await bob("POST", `/tickets/${id}/${decision}`, { comment: decision === "reject" ? "Not this quarter." : "OK" });
     assert.equal(r.status, 200, JSON.stringify(r.data));
   }
   return id;
 }
 
-describe("approval flow in the browser", () => {
-  test("alice creates and submits, bob approves, and the ticket reaches completed on screen", async () => {
+/** Open the caller's inbox and the ticket from its row there. */
+async function openFromTasks(page, ticketId, step) {
+  await nav(page, /My tasks|我的待办/).click();
+  await page.getByRole("heading", { name: /My tasks|我的待办/ }).waitFor();
+  const row = page.locator(`[data-testid="task-row"][data-ticket-id="${ticketId}"][data-step="${step}"]`);
+  await row.getByRole("link").click();
+  await page.locator(`[data-testid="ticket-detail"][data-ticket-id="${ticketId}"]`).waitFor();
+}
+
+describe("process-driven tickets in the browser", () => {
+  test("IT request: alice creates and submits, bob approves from his tasks, and it is provisioned to completed", async () => {
     const title = `New laptop for onboarding ${RUN}`;
     const alice = await open();
     await login(alice, "alice");
     const id = await createTicket(alice, {
       title,
-      description: "A 14-inch laptop for the designer who starts on Monday.",
-      amount: "1899.00",
-      priority: "high",
+      fields: { Description: "A 14-inch laptop for the designer who starts on Monday.", Amount: "1899.00", Priority: { select: "high" } },
     });
     await statusIs(alice, "draft").waitFor();
+    await alice.getByTestId("ticket-type").getByText("IT request").waitFor();
     assert.equal(await alice.getByTestId("process-state").getAttribute("data-state"), "none");
 
-    await alice.getByRole("button", { name: "Submit for approval" }).click();
-    await statusIs(alice, "pending_approval").waitFor();
+    await alice.getByRole("button", { name: "Submit", exact: true }).click();
+    await statusIs(alice, "in_progress").waitFor();
     await marker(alice, "ManagerApproval", "pf-active").waitFor();
     await marker(alice, "TicketSubmitted", "pf-done").waitFor();
-    await alice.getByTestId("process-state").getByText("Current step: Manager Approval").waitFor();
+    await alice.getByTestId("current-steps").getByText("Manager Approval").waitFor();
+    // not hers to decide: the step says who decides, and why not her
+    await stepCard(alice, "ManagerApproval").getByTestId("step-who").getByText("anyone in Managers").waitFor();
+    await stepCard(alice, "ManagerApproval").getByTestId("step-refusal").waitFor();
     assert.equal(await alice.getByRole("button", { name: "Approve" }).count(), 0);
     await screenshot(alice, "01-alice-submitted");
 
-    // Bob signs in with the demo account button and finds the ticket in his inbox.
+    // Bob signs in with the demo account button and finds the step in his tasks.
     const bob = await open();
     await bob.goto("/login");
     await bob.getByTestId("demo-user-bob").click();
     await bob.getByTestId("current-user").waitFor();
-    await bob.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /Approvals/ }).click();
-    await bob.getByRole("heading", { name: "Approvals" }).waitFor();
-    await screenshot(bob, "01-bob-inbox");
-    await bob.getByRole("link", { name: title }).click();
-    await statusIs(bob, "pending_approval").waitFor();
-
-    await bob.getByRole("button", { name: "Approve" }).click();
-    await bob.getByLabel("Comment (optional)").fill("Budget confirmed with finance.");
-    await bob.getByRole("button", { name: "Confirm approval" }).click();
+    await bob.getByTestId("tasks-count").waitFor();
+    await openFromTasks(bob, id, "ManagerApproval");
+    await statusIs(bob, "in_progress").waitFor();
+    await decide(bob, "ManagerApproval", "approve", "Budget confirmed with finance.");
     await statusIs(bob, "completed").waitFor();
     await marker(bob, "ProvisionService", "pf-done").waitFor();
     await marker(bob, "Completed", "pf-done").waitFor();
     assert.equal(await bob.locator(".djs-element.pf-active").count(), 0);
     const timeline = bob.getByTestId("timeline");
-    await timeline.getByText("bob approved").waitFor();
+    await timeline.getByText("bob approved “Manager Approval”").waitFor();
     await timeline.getByText("Budget confirmed with finance.").waitFor();
     await timeline.locator('[data-action="completed"]').waitFor();
-    assert.notEqual((await bob.getByTestId("fulfilment-reference").innerText()).trim(), "—");
     await screenshot(bob, "01-bob-completed");
 
     // Alice's page follows on its own (polling), without a reload.
@@ -121,79 +147,217 @@ describe("approval flow in the browser", () => {
     await list.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"] [data-status="completed"]`).waitFor();
   });
 
+  test("purchase of 5000: bob approves, then fiona (finance), and it completes", async () => {
+    const alice = await open();
+    await login(alice, "alice");
+    const id = await createTicket(
+      alice,
+      { type: "Purchase request", title: `Laptops for the new team ${RUN}`, fields: { Amount: "5000", Supplier: "ACME", "Needed by": "2026-12-24" } },
+      "Save and submit",
+    );
+    await statusIs(alice, "in_progress").waitFor();
+    await alice.getByTestId("ticket-type").getByText("Purchase request").waitFor();
+    await alice.getByTestId("ticket-fields").getByText("ACME").waitFor();
+
+    const bob = await open();
+    await login(bob, "bob");
+    await openFromTasks(bob, id, "ManagerApproval");
+    await decide(bob, "ManagerApproval", "approve");
+    // Above 1 000 the process goes on to finance: the ticket is not done, and bob cannot decide that step.
+    await stepCard(bob, "FinanceApproval").waitFor();
+    await statusIs(bob, "in_progress").waitFor();
+    await bob.getByTestId("current-steps").getByText("Finance Approval").waitFor();
+    await stepCard(bob, "FinanceApproval").getByTestId("step-refusal").waitFor();
+    await marker(bob, "FinanceApproval", "pf-active").waitFor();
+    await screenshot(bob, "02-bob-approved-finance-next");
+
+    const fiona = await open();
+    await login(fiona, "fiona");
+    await openFromTasks(fiona, id, "FinanceApproval");
+    await stepCard(fiona, "FinanceApproval").getByTestId("step-who").getByText(/Finance/).waitFor();
+    await decide(fiona, "FinanceApproval", "approve", "Within the quarter's budget.");
+    await statusIs(fiona, "completed").waitFor();
+    const timeline = fiona.getByTestId("timeline");
+    await timeline.getByText("bob approved “Manager Approval”").waitFor();
+    await timeline.getByText("fiona approved “Finance Approval”").waitFor();
+    await marker(fiona, "FinanceApproval", "pf-done").waitFor();
+    await screenshot(fiona, "02-fiona-completed");
+    await statusIs(alice, "completed").waitFor();
+  });
+
+  test("purchase of 500: bob's approval is enough, finance is skipped", async () => {
+    const id = await apiTicket(`Desk lamp ${RUN}`, { type: "purchase_request", fields: { amount: 500, supplier: "Lamps Ltd" } });
+    const bob = await open();
+    await login(bob, "bob");
+    await openFromTasks(bob, id, "ManagerApproval");
+    await decide(bob, "ManagerApproval", "approve");
+    await statusIs(bob, "completed").waitFor();
+    await marker(bob, "Completed", "pf-done").waitFor();
+    assert.equal(await marker(bob, "FinanceApproval", "pf-done").count(), 0);
+    assert.equal(await bob.getByTestId("timeline").locator('[data-action="step_completed"]').count(), 1);
+
+    const fionaApi = await apiLogin(server.url, "fiona");
+    const inbox = await fionaApi("GET", "/tasks?page_size=100");
+    assert.equal(inbox.status, 200);
+    assert.equal(inbox.data.items.filter((t) => t.ticket.id === id).length, 0);
+  });
+
+  test("access request: bob and sam review in parallel, both must approve (sam reads Chinese)", async () => {
+    const id = await apiTicket(`Payroll read access ${RUN}`, {
+      type: "access_request",
+      fields: { system: "Payroll", access_level: "read", reason: "Quarterly audit." },
+    });
+    const bob = await open();
+    await login(bob, "bob");
+    await bob.goto(`/tickets/${id}`);
+    await stepCard(bob, "ManagerApproval").waitFor();
+    await stepCard(bob, "SecurityReview").getByTestId("step-refusal").waitFor();
+    // both at once (the engine names them in either order)
+    await bob.getByTestId("current-steps").filter({ hasText: "Manager Approval" }).filter({ hasText: "Security Review" }).waitFor();
+    await marker(bob, "ManagerApproval", "pf-active").waitFor();
+    await marker(bob, "SecurityReview", "pf-active").waitFor();
+    await screenshot(bob, "04-parallel-steps");
+    await decide(bob, "ManagerApproval", "approve");
+    await stepCard(bob, "ManagerApproval").waitFor({ state: "detached" });
+    await statusIs(bob, "in_progress").waitFor();
+    await bob.getByTestId("current-steps").getByText("Security Review").waitFor();
+
+    const sam = await open({ locale: "zh-CN" });
+    await login(sam, "sam");
+    await sam.getByRole("heading", { name: "工单" }).waitFor();
+    await openFromTasks(sam, id, "SecurityReview");
+    await statusIs(sam, "in_progress").getByText("处理中").waitFor();
+    await decide(sam, "SecurityReview", "approve", "最小权限，同意。");
+    await statusIs(sam, "completed").getByText("已完成").waitFor();
+    await sam.getByTestId("timeline").getByText("sam 批准了“安全审核”").waitFor();
+    await sam.getByTestId("timeline").getByText("最小权限，同意。").waitFor();
+    await screenshot(sam, "04-zh-sam-completed");
+    await statusIs(bob, "completed").waitFor();
+  });
+
+  test("alice withdraws a ticket in progress, then resubmits it as a new draft", async () => {
+    const id = await apiTicket(`Standing desk ${RUN}`, { type: "purchase_request", fields: { amount: 700, supplier: "Desks & Co" } });
+    const alice = await open();
+    await login(alice, "alice");
+    await alice.goto(`/tickets/${id}`);
+    await statusIs(alice, "in_progress").waitFor();
+    await alice.getByRole("button", { name: "Withdraw" }).click();
+    await alice.getByLabel("Comment (optional)").fill("Found one in the storeroom.");
+    await alice.getByRole("button", { name: "Withdraw the ticket" }).click();
+    await statusIs(alice, "withdrawn").waitFor();
+    await alice.getByTestId("timeline").getByText("alice withdrew the ticket").waitFor();
+    await alice.getByTestId("timeline").getByText("Found one in the storeroom.").waitFor();
+    assert.equal(await alice.getByTestId("steps-card").count(), 0);
+    const bobApi = await apiLogin(server.url, "bob");
+    const inbox = await bobApi("GET", "/tasks?page_size=100");
+    assert.equal(inbox.data.items.filter((t) => t.ticket.id === id).length, 0);
+    await screenshot(alice, "05-withdrawn");
+
+    await alice.getByRole("button", { name: "Resubmit as a new draft" }).click();
+    await alice.waitForURL((url) => !url.pathname.endsWith(id) && /\/tickets\/[^/]+$/.test(url.pathname));
+    await statusIs(alice, "draft").waitFor();
+    const draft = await currentTicketId(alice);
+    assert.notEqual(draft, id);
+    await alice.getByRole("heading", { name: `Standing desk ${RUN}` }).waitFor();
+    await alice.getByTestId("ticket-fields").getByText("Desks & Co").waitFor();
+    await alice.getByTestId("timeline").getByTestId("link-resubmitted_from").waitFor();
+    await alice.getByRole("link", { name: "Edit draft" }).click();
+    assert.equal(await alice.getByLabel("Supplier").inputValue(), "Desks & Co");
+    await alice.getByLabel("Amount").fill("650");
+    await alice.getByRole("button", { name: "Save and submit" }).click();
+    await statusIs(alice, "in_progress").waitFor();
+    await screenshot(alice, "05-resubmitted");
+
+    await alice.goto(`/tickets/${id}`);
+    await alice.getByTestId("timeline").getByTestId("link-resubmitted_as").click();
+    await alice.locator(`[data-testid="ticket-detail"][data-ticket-id="${draft}"]`).waitFor();
+  });
+
   test("bob rejects with a required comment, and alice reads the reason", async () => {
     const title = `Second monitor ${RUN}`;
     const alice = await open();
     await login(alice, "alice");
-    const id = await createTicket(alice, { title, amount: "320" }, "Save and submit");
-    await statusIs(alice, "pending_approval").waitFor();
+    const id = await createTicket(alice, { title, fields: { Amount: "320" } }, "Save and submit");
+    await statusIs(alice, "in_progress").waitFor();
 
     const bob = await open();
     await login(bob, "bob");
     await bob.goto(`/tickets/${id}`);
-    await bob.getByRole("button", { name: "Reject" }).click();
-    await bob.getByRole("button", { name: "Confirm rejection" }).click();
+    const card = stepCard(bob, "ManagerApproval");
+    await card.getByRole("button", { name: "Reject" }).click();
+    await card.getByRole("button", { name: "Confirm rejection" }).click();
     // The API refuses a rejection without a reason; its message appears next to the field.
     const api = await apiLogin(server.url, "bob");
-    const refusal = await api("POST", `/tickets/${id}/reject`, { comment: "" });
+    const step = (await api("GET", `/tickets/${id}`)).data.steps[0];
+    const decision = step.form.find((f) => f.decision);
+    const refusal = await api("POST", `/tasks/${step.id}/complete`, {
+      variables: { [decision.id]: decision.type === "boolean" ? false : "reject" },
+      comment: null, // what the form sends for an empty reason
+    });
     assert.equal(refusal.status, 422);
-    const fieldError = bob.getByTestId("error-comment");
+    const fieldError = card.getByTestId("error-comment");
     await fieldError.waitFor();
     assert.equal((await fieldError.innerText()).trim(), refusal.data.error.details.comment.join(" "));
-    assert.equal(await bob.getByLabel("Reason for rejecting").getAttribute("aria-invalid"), "true");
-    await screenshot(bob, "02-bob-reject-needs-comment");
+    assert.equal(await card.getByLabel("Reason for rejecting").getAttribute("aria-invalid"), "true");
+    await screenshot(bob, "06-bob-reject-needs-comment");
 
-    await bob.getByLabel("Reason for rejecting").fill("Please reuse a monitor from the storeroom.");
-    await bob.getByRole("button", { name: "Confirm rejection" }).click();
+    await card.getByLabel("Reason for rejecting").fill("Please reuse a monitor from the storeroom.");
+    await card.getByRole("button", { name: "Confirm rejection" }).click();
     await statusIs(bob, "rejected").waitFor();
     await marker(bob, "Rejected", "pf-done").waitFor();
-    await screenshot(bob, "02-bob-rejected");
 
     await statusIs(alice, "rejected").waitFor();
     const timeline = alice.getByTestId("timeline");
-    await timeline.getByText("bob rejected").waitFor();
+    await timeline.getByText("bob rejected “Manager Approval”").waitFor();
     await timeline.getByText("Please reuse a monitor from the storeroom.").waitFor();
-    await screenshot(alice, "02-alice-sees-rejection");
+    await alice.getByRole("button", { name: "Resubmit as a new draft" }).waitFor();
+    await screenshot(alice, "06-alice-sees-rejection");
   });
 
-  test("no approve button on your own ticket, and a forced approval shows the API's refusal", async () => {
+  test("no decision on your own ticket, and a forced completion shows the API's refusal", async () => {
     const id = await apiTicket(`Team offsite budget ${RUN}`);
     const alice = await open();
     await login(alice, "alice");
     await alice.goto(`/tickets/${id}`);
-    await statusIs(alice, "pending_approval").waitFor();
-    await alice.getByTestId("no-actions").waitFor();
+    await statusIs(alice, "in_progress").waitFor();
+    await stepCard(alice, "ManagerApproval").getByTestId("step-refusal").waitFor();
     assert.equal(await alice.getByRole("button", { name: "Approve" }).count(), 0);
     assert.equal(await alice.getByRole("button", { name: "Reject" }).count(), 0);
 
-    // A manager's own ticket: no decision buttons either (separation of duties), and not in his inbox.
+    // A manager's own ticket: no decision buttons either (separation of duties), and not in his tasks.
     const bob = await open();
     await login(bob, "bob");
     const own = await createTicket(bob, { title: `Bob's own conference trip ${RUN}` }, "Save and submit");
-    await statusIs(bob, "pending_approval").waitFor();
+    await statusIs(bob, "in_progress").waitFor();
+    await stepCard(bob, "ManagerApproval").getByTestId("step-refusal").getByText("You requested this ticket").waitFor();
     assert.equal(await bob.getByRole("button", { name: "Approve" }).count(), 0);
-    await bob.goto("/approvals");
-    await bob.getByRole("heading", { name: "Approvals" }).waitFor();
-    await bob.getByTestId("ticket-row").first().waitFor();
+    await bob.goto("/approvals"); // the old address lands on the task inbox
+    await bob.getByRole("heading", { name: "My tasks" }).waitFor();
+    assert.match(bob.url(), /\/tasks$/);
+    await bob.getByTestId("task-row").first().waitFor();
     assert.equal(await bob.locator(`[data-ticket-id="${own}"]`).count(), 0);
 
-    // Force the button onto alice's screen by doctoring the ticket the UI receives; the server still decides.
+    // Force the form onto alice's screen by doctoring the ticket the UI receives; the server still decides.
     await alice.route(`**/api/tickets/${id}`, async (route) => {
       const response = await route.fetch();
       const ticket = await response.json();
-      await route.fulfill({ response, json: { ...ticket, allowed_actions: ["approve"] } });
+      const steps = ticket.steps.map((s) => ({ ...s, can_complete: true, refusal: null }));
+      await route.fulfill({ response, json: { ...ticket, steps } });
     });
     await alice.reload();
-    await alice.getByRole("button", { name: "Approve" }).click();
-    await alice.getByRole("button", { name: "Confirm approval" }).click();
+    await decide(alice, "ManagerApproval", "approve");
     const aliceApi = await apiLogin(server.url, "alice");
-    const refusal = await aliceApi("POST", `/tickets/${id}/approve`, {});
+    const step = (await aliceApi("GET", `/tickets/${id}`)).data.steps[0];
+    const decision = step.form.find((f) => f.decision);
+    const refusal = await aliceApi("POST", `/tasks/${step.id}/complete`, {
+      variables: { [decision.id]: decision.type === "boolean" ? true : "approve" },
+    });
     assert.equal(refusal.status, 403);
-    const shown = alice.getByTestId("action-error");
+    const shown = stepCard(alice, "ManagerApproval").getByTestId("action-error");
     await shown.waitFor();
     assert.equal((await shown.innerText()).trim(), refusal.data.error.message);
-    await statusIs(alice, "pending_approval").waitFor();
-    await screenshot(alice, "03-alice-forced-approve-refused");
+    await statusIs(alice, "in_progress").waitFor();
+    await screenshot(alice, "07-alice-forced-approve-refused");
   });
 
   test("the language switch changes the labels, is remembered, and sets <html lang>", async () => {
@@ -204,75 +368,84 @@ describe("approval flow in the browser", () => {
     await page.getByLabel("Language").selectOption("zh-CN");
     await page.getByRole("heading", { name: "登录" }).waitFor();
     assert.equal(await page.locator("html").getAttribute("lang"), "zh-CN");
-    await screenshot(page, "04-zh-login");
+    await screenshot(page, "08-zh-login");
 
     await page.getByLabel("用户名").fill("bob");
     await page.getByLabel("密码").fill("bob");
     await page.locator("form").getByRole("button", { name: "登录" }).click();
     await page.getByRole("heading", { name: "工单" }).waitFor();
-    await page.getByRole("navigation", { name: "主导航" }).getByRole("link", { name: /待我审批/ }).waitFor();
+    await nav(page, /我的待办/).waitFor();
     await page.getByLabel("搜索工单").fill(RUN);
     await page.locator(`[data-ticket-id="${id}"]`).getByText("已完成").waitFor();
-    await screenshot(page, "04-zh-list");
-
-    // Notifications are worded in the reader's language from their params, not the server's English text.
-    if ((await (await apiLogin(server.url, "bob"))("GET", "/notifications")).status === 200) {
-      await page.getByTestId("notification-bell").click();
-      await page.getByRole("region", { name: "通知" })
-        .getByText(`alice 提交的工单“Design software licence ${RUN}”（金额 250.00）等待你审批。`).first().waitFor();
-      await screenshot(page, "04-zh-notifications");
-      await page.keyboard.press("Escape");
-    }
+    await page.locator(`[data-ticket-id="${id}"]`).getByText("IT 申请").waitFor();
+    await screenshot(page, "08-zh-list");
 
     await page.goto(`/tickets/${id}`);
     await statusIs(page, "completed").getByText("已完成").waitFor();
-    await page.getByTestId("timeline").getByText("bob 批准了工单").waitFor();
-    await page.getByTestId("timeline").getByText(/^交付编号 PRV-/).waitFor(); // recorded as a fact, worded here
+    await page.getByTestId("timeline").getByText("bob 批准了“经理审批”").waitFor();
     await page.getByRole("heading", { name: "处理记录" }).waitFor();
+    await page.getByTestId("ticket-fields").getByText("金额").waitFor(); // the field's x-title
     await marker(page, "Completed", "pf-done").waitFor();
     await page.locator('.djs-element[data-element-id="ManagerApproval"]').getByText("经理审批").waitFor();
     await page.reload();
     await page.getByRole("heading", { name: "处理记录" }).waitFor();
     await marker(page, "Completed", "pf-done").waitFor();
     assert.equal(await page.locator("html").getAttribute("lang"), "zh-CN");
-    await screenshot(page, "04-zh-detail");
+    await screenshot(page, "08-zh-detail");
 
     await page.getByLabel("语言").selectOption("en");
     await page.getByRole("heading", { name: "History" }).waitFor();
-    await page.getByTestId("timeline").getByText(/^Fulfilment reference PRV-/).waitFor();
+    await page.getByTestId("timeline").getByText("bob approved “Manager Approval”").waitFor();
     await statusIs(page, "completed").getByText("Completed").waitFor();
     await page.locator('.djs-element[data-element-id="ManagerApproval"]').getByText("Manager").waitFor();
     assert.equal(await page.locator("html").getAttribute("lang"), "en");
   });
 
-  test("field errors from the API's 422 appear next to the fields", async () => {
+  test("field errors from the API's 422 appear next to the generated fields", async () => {
     const page = await open();
     await login(page, "alice");
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "New ticket" }).click();
-    await page.getByLabel("Amount").fill("12.345");
+    await nav(page, "New ticket").click();
+    await page.getByRole("radio", { name: "Purchase request" }).check();
+    await page.getByLabel("Amount").fill("0");
     await page.getByRole("button", { name: "Save draft" }).click();
+    // Every field the API names is marked on screen with the API's words: the title first, then (with a
+    // title) the type's own fields.
     const api = await apiLogin(server.url, "alice");
-    const refusal = await api("POST", "/tickets", { title: "", amount: "12.345" });
-    assert.equal(refusal.status, 422);
-    for (const field of ["title", "amount"]) {
-      const shown = page.getByTestId(`error-${field}`);
-      await shown.waitFor();
-      assert.equal((await shown.innerText()).trim(), refusal.data.error.details[field].join(" "));
-    }
+    const expectShown = async (body, fields) => {
+      const refusal = await api("POST", "/tickets", body);
+      assert.equal(refusal.status, 422, JSON.stringify(refusal.data));
+      for (const field of fields) assert.ok(refusal.data.error.details[field], `the API names ${field}`);
+      for (const [field, messages] of Object.entries(refusal.data.error.details)) {
+        const shown = page.getByTestId(`error-${field}`);
+        await shown.waitFor();
+        assert.equal((await shown.innerText()).trim(), messages.join(" "));
+      }
+    };
+    await expectShown({ type: "purchase_request", title: "", fields: { amount: 0 } }, ["title"]);
     assert.equal(await page.getByLabel("Title").getAttribute("aria-invalid"), "true");
-    await screenshot(page, "05-form-field-errors");
+    await page.getByLabel("Title").fill(`Fixed title ${RUN}`);
+    await page.getByRole("button", { name: "Save draft" }).click();
+    await expectShown({ type: "purchase_request", title: `Fixed title ${RUN}`, fields: { amount: 0 } }, ["amount", "supplier"]);
+    assert.equal(await page.getByLabel("Supplier").getAttribute("aria-invalid"), "true");
+    await screenshot(page, "09-form-field-errors");
 
     await page.getByLabel("Title").fill(`Fixed title ${RUN}`);
-    await page.getByLabel("Amount").fill("12.34");
+    await page.getByLabel("Amount").fill("12.5");
+    await page.getByLabel("Supplier").fill("Paper Co");
     await page.getByRole("button", { name: "Save draft" }).click();
     await statusIs(page, "draft").waitFor();
 
-    // Edit the draft: the form comes back filled in and saves the change.
+    // Edit the draft: the same form comes back filled in and saves the change.
     await page.getByRole("link", { name: "Edit draft" }).click();
-    assert.equal(await page.getByLabel("Amount").inputValue(), "12.34");
-    await page.getByLabel("Description").fill("Added after the first save.");
+    assert.equal(await page.getByLabel("Amount").inputValue(), "12.5");
+    await page.getByLabel("Justification").fill("Added after the first save.");
     await page.getByRole("button", { name: "Save changes" }).click();
     await page.getByText("Added after the first save.").waitFor();
+
+    // A draft can be deleted, after a confirmation.
+    await page.getByRole("button", { name: "Delete draft" }).click();
+    await page.getByRole("button", { name: "Delete for good" }).click();
+    await page.getByTestId("flash").getByText("The draft was deleted.").waitFor();
   });
 
   test("the ticket list pages through results and filters by status", async () => {
@@ -288,31 +461,47 @@ describe("approval flow in the browser", () => {
     await page.getByLabel("Search tickets").fill(tag);
     await page.getByText("1–20 of 22").waitFor();
     assert.equal(await page.getByTestId("ticket-row").count(), 20);
-    await screenshot(page, "06-list-paged");
+    await screenshot(page, "10-list-paged");
     await page.getByRole("button", { name: "Next" }).click();
     await page.getByText("21–22 of 22").waitFor();
     assert.equal(await page.getByTestId("ticket-row").count(), 2);
-    await page.getByLabel("Status").selectOption("pending_approval");
+    await page.getByLabel("Status").selectOption("in_progress");
     await page.getByText("1–1 of 1").waitFor();
     await page.getByRole("link", { name: `${tag} item 22` }).waitFor();
+    await page.getByTestId("row-current-steps").getByText("Manager Approval").waitFor();
     await page.getByLabel("Search tickets").fill(`${tag} nothing like this`);
     await page.getByText("No tickets match these filters.").waitFor();
+
+    // A long unbroken title (and description) wraps instead of widening the page.
+    const long = `${tag}${"W".repeat(180)}`;
+    const created = await alice("POST", "/tickets", { title: long, fields: { description: "D".repeat(600) } });
+    assert.equal(created.status, 201, JSON.stringify(created.data));
+    await page.getByLabel("Status").selectOption("");
+    await page.getByLabel("Search tickets").fill(long.slice(0, 60));
+    await page.locator(`[data-testid="ticket-row"][data-ticket-id="${created.data.id}"]`).waitFor();
+    const overflows = () => page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+    assert.equal(await overflows(), false, "the list is wider than the window");
+    await page.getByRole("link", { name: long }).click();
+    await page.getByRole("heading", { name: long }).waitFor();
+    assert.equal(await overflows(), false, "the ticket page is wider than the window");
+    await screenshot(page, "10-long-title-wraps");
   });
 
-  test("an admin sees failed provisioning and can retry it", async () => {
+  test("an admin sees a failed automated step and can retry it", async () => {
     const id = await apiTicket(`${FAIL_MARKER} VPN token ${RUN}`, { decide: "approve" });
     const carol = await open();
     await login(carol, "carol");
     await carol.goto(`/tickets/${id}`);
-    await statusIs(carol, "provisioning_failed").waitFor({ timeout: 30000 });
-    await carol.getByTestId("timeline").locator('[data-action="provisioning_failed"]').waitFor();
-    await screenshot(carol, "07-carol-provisioning-failed");
-    await carol.getByRole("button", { name: "Retry provisioning" }).click();
+    await statusIs(carol, "needs_attention").waitFor({ timeout: 30000 });
+    await carol.getByTestId("attention").waitFor();
+    await carol.getByTestId("timeline").locator('[data-action="needs_attention"]').waitFor();
+    await screenshot(carol, "11-carol-needs-attention");
+    await carol.getByRole("button", { name: "Retry the failed step" }).click();
     await carol.getByLabel("Comment (optional)").fill("Upstream fixed, trying again.");
     await carol.getByRole("button", { name: "Retry now" }).click();
     await carol.getByTestId("action-done").waitFor();
     await carol.getByTestId("timeline").getByText("Upstream fixed, trying again.").waitFor();
-    await carol.getByTestId("timeline").locator('[data-action="provisioning_retried"]').waitFor();
+    await carol.getByTestId("timeline").locator('[data-action="retried"]').waitFor();
   });
 
   test("an expired session goes back to the login screen and says why", async () => {
@@ -322,7 +511,7 @@ describe("approval flow in the browser", () => {
     await page.goto("/tickets");
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     await page.getByText("Your session has ended. Please sign in again.").waitFor();
-    await screenshot(page, "08-session-expired");
+    await screenshot(page, "12-session-expired");
   });
 
   test("a definition with its own diagram section is drawn from it, with the current step marked", async () => {
@@ -340,7 +529,7 @@ describe("approval flow in the browser", () => {
     // The fixture places the user task at x=260,y=140: bpmn-js used the file's own layout.
     const transform = await page.locator('.djs-element.djs-shape[data-element-id="ManagerApproval"]').getAttribute("transform");
     assert.equal(transform, "matrix(1 0 0 1 260 140)");
-    await screenshot(page, "09-diagram-from-di");
+    await screenshot(page, "13-diagram-from-di");
   });
 
   test("keyboard only: sign in, open a decision, type the reason and confirm", async () => {
@@ -356,7 +545,7 @@ describe("approval flow in the browser", () => {
     await page.keyboard.press("Enter");
     await page.getByTestId("current-user").waitFor();
     await page.goto(`/tickets/${id}`);
-    await page.getByRole("button", { name: "Reject" }).focus();
+    await stepCard(page, "ManagerApproval").getByRole("button", { name: "Reject" }).focus();
     await page.keyboard.press("Enter");
     const reason = page.getByLabel("Reason for rejecting");
     await reason.waitFor();
@@ -387,13 +576,13 @@ describe("approval flow in the browser", () => {
       assert.equal(answer.status, 200, JSON.stringify(answer.data));
       await page.getByTestId("notification-bell").click();
       await page.getByRole("region", { name: "Notifications" }).waitFor();
-      // bob is a manager: alice's submitted ticket (above) notified him.
+      // bob is in the managers group: alice's submitted ticket (above) notified him.
       assert.ok(answer.data.unread > 0, "a manager is notified of a submitted ticket");
       const count = page.getByTestId("notification-count");
       await count.waitFor();
       assert.match(await count.innerText(), /^\d+\+?$/);
       await page.getByRole("region", { name: "Notifications" }).getByText(`Notification check ${RUN}`, { exact: false }).first().waitFor();
-      await screenshot(page, "10-notifications");
+      await screenshot(page, "14-notifications");
       await page.getByRole("button", { name: "Mark all as read" }).click();
       await count.waitFor({ state: "detached" });
       assert.equal((await bobApi("GET", "/notifications?unread_only=true")).data.unread, 0);

@@ -3,12 +3,12 @@ import { useEffect, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, Route, Routes, useLocation } from "react-router";
 import { ApiError } from "./api/client";
-import { AuthProvider, hasRole, useAuth } from "./auth/AuthContext";
+import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { Layout } from "./components/Layout";
-import { ApprovalsPage } from "./pages/ApprovalsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { NotificationsPage } from "./pages/NotificationsPage";
+import { TasksPage } from "./pages/TasksPage";
 import { TicketDetailPage } from "./pages/TicketDetailPage";
 import { EditTicketPage, NewTicketPage } from "./pages/TicketFormPage";
 import { TicketListPage } from "./pages/TicketListPage";
@@ -35,11 +35,6 @@ function RequireAuth({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
-function RequireRole({ role, children }: { role: string; children: ReactNode }) {
-  const { user } = useAuth();
-  return hasRole(user, role) ? <>{children}</> : <Navigate to="/tickets" replace />;
-}
-
 function DocumentTitle() {
   const { t, i18n } = useTranslation();
   useEffect(() => {
@@ -64,14 +59,9 @@ export function AppRoutes() {
         <Route path="/tickets/new" element={<NewTicketPage />} />
         <Route path="/tickets/:id" element={<TicketDetailPage />} />
         <Route path="/tickets/:id/edit" element={<EditTicketPage />} />
-        <Route
-          path="/approvals"
-          element={
-            <RequireRole role="manager">
-              <ApprovalsPage />
-            </RequireRole>
-          }
-        />
+        <Route path="/tasks" element={<TasksPage />} />
+        {/* The managers' approvals page became everyone's task inbox; old links and bookmarks land there. */}
+        <Route path="/approvals" element={<Navigate to="/tasks" replace />} />
         <Route path="/notifications" element={<NotificationsPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>

@@ -1,12 +1,16 @@
 import type {
+  CompleteTaskInput,
   HistoryEntry,
   LoginResult,
   NotificationPage,
   Page,
   ProcessView,
+  Task,
+  TaskListParams,
   Ticket,
   TicketInput,
   TicketListParams,
+  TicketType,
   User,
 } from "./types";
 
@@ -32,7 +36,10 @@ export class ApiError extends Error {
     if (this.status !== 422) return {};
     const out: FieldErrors = {};
     for (const [field, value] of Object.entries(this.details)) {
-      if (Array.isArray(value)) out[field] = value.map(String);
+      // A server may nest the ticket's own fields under `fields`; they are placed by name all the same.
+      if (field === "fields" && value && typeof value === "object" && !Array.isArray(value)) {
+        Object.assign(out, new ApiError(422, this.code, "", value as Record<string, unknown>).fieldErrors);
+      } else if (Array.isArray(value)) out[field] = value.map(String);
       else if (typeof value === "string") out[field] = [value];
       else if (value && typeof value === "object") out[field] = Object.values(value).flat().map(String);
     }
@@ -119,35 +126,40 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
   return data as T;
 }
 
+const enc = encodeURIComponent;
+
 export const api = {
   login: (username: string, password: string) =>
     request<LoginResult>("/auth/login", { method: "POST", body: { username, password }, auth: false }),
   demoUsers: () => request<User[]>("/auth/demo-users", { auth: false }),
   me: () => request<User>("/me"),
 
+  ticketTypes: () => request<TicketType[]>("/ticket-types"),
+
   listTickets: (params: TicketListParams) =>
     request<Page<Ticket>>("/tickets", { query: { ...params } }),
-  getTicket: (id: string) => request<Ticket>(`/tickets/${encodeURIComponent(id)}`),
+  getTicket: (id: string) => request<Ticket>(`/tickets/${enc(id)}`),
   createTicket: (input: TicketInput) => request<Ticket>("/tickets", { method: "POST", body: input }),
   updateTicket: (id: string, input: TicketInput) =>
-    request<Ticket>(`/tickets/${encodeURIComponent(id)}`, { method: "PATCH", body: input }),
-  submit: (id: string) => request<Ticket>(`/tickets/${encodeURIComponent(id)}/submit`, { method: "POST" }),
+    request<Ticket>(`/tickets/${enc(id)}`, { method: "PATCH", body: input }),
+  deleteTicket: (id: string) => request<null>(`/tickets/${enc(id)}`, { method: "DELETE" }),
+  submit: (id: string) => request<Ticket>(`/tickets/${enc(id)}/submit`, { method: "POST" }),
   approve: (id: string, comment?: string) =>
-    request<Ticket>(`/tickets/${encodeURIComponent(id)}/approve`, {
-      method: "POST",
-      body: { comment: comment || null },
-    }),
+    request<Ticket>(`/tickets/${enc(id)}/approve`, { method: "POST", body: { comment: comment || null } }),
   reject: (id: string, comment: string) =>
-    request<Ticket>(`/tickets/${encodeURIComponent(id)}/reject`, { method: "POST", body: { comment } }),
-  retryProvisioning: (id: string, comment?: string) =>
-    request<Ticket>(`/tickets/${encodeURIComponent(id)}/retry-provisioning`, {
-      method: "POST",
-      body: { comment: comment || null },
-    }),
-  history: (id: string) => request<HistoryEntry[]>(`/tickets/${encodeURIComponent(id)}/history`),
-  process: (id: string) => request<ProcessView>(`/tickets/${encodeURIComponent(id)}/process`),
-  approvals: (page: number, pageSize: number) =>
-    request<Page<Ticket>>("/approvals", { query: { page, page_size: pageSize } }),
+    request<Ticket>(`/tickets/${enc(id)}/reject`, { method: "POST", body: { comment } }),
+  withdraw: (id: string, comment?: string) =>
+    request<Ticket>(`/tickets/${enc(id)}/withdraw`, { method: "POST", body: { comment: comment || null } }),
+  resubmit: (id: string) => request<Ticket>(`/tickets/${enc(id)}/resubmit`, { method: "POST" }),
+  retry: (id: string, comment?: string) =>
+    request<Ticket>(`/tickets/${enc(id)}/retry`, { method: "POST", body: { comment: comment || null } }),
+  history: (id: string) => request<HistoryEntry[]>(`/tickets/${enc(id)}/history`),
+  process: (id: string) => request<ProcessView>(`/tickets/${enc(id)}/process`),
+
+  tasks: (params: TaskListParams) => request<Page<Task>>("/tasks", { query: { ...params } }),
+  task: (id: string) => request<Task>(`/tasks/${enc(id)}`),
+  completeTask: (id: string, input: CompleteTaskInput) =>
+    request<Ticket>(`/tasks/${enc(id)}/complete`, { method: "POST", body: input }),
 
   notifications: (params: { unread_only?: boolean; page?: number; page_size?: number }) =>
     request<NotificationPage>("/notifications", { query: params }),

@@ -1,9 +1,15 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError } from "./client";
-import type { Ticket, TicketInput, TicketListParams, TicketStatus } from "./types";
+import {
+  MOVING_STATUSES,
+  type CompleteTaskInput,
+  type TaskListParams,
+  type Ticket,
+  type TicketInput,
+  type TicketListParams,
+  type TicketStatus,
+} from "./types";
 
-/** Statuses the backend is still working on: poll faster so the screen follows the process. */
-const MOVING: TicketStatus[] = ["pending_approval", "approved"];
 export const FAST_POLL_MS = 2000;
 export const LIST_POLL_MS = 5000;
 export const SLOW_POLL_MS = 15000;
@@ -13,13 +19,19 @@ export const keys = {
   ticket: (id: string) => ["ticket", id] as const,
   history: (id: string) => ["ticket", id, "history"] as const,
   process: (id: string) => ["ticket", id, "process"] as const,
-  approvals: (page?: number) => (page ? ["approvals", page] : ["approvals"]) as readonly unknown[],
+  ticketTypes: ["ticket-types"] as const,
+  /** Every query of the caller's tasks starts with this, so one invalidation refreshes them all. */
+  allTasks: ["tasks"] as const,
+  /** A page of the inbox: the key holds every parameter the request sends, the page size included, so the
+   * header's count (page_size=1) and the inbox page never read each other's cached answer. */
+  tasks: (params: TaskListParams) => ["tasks", "page", params] as const,
+  taskCount: ["tasks", "count"] as const,
   notifications: ["notifications"] as const,
   demoUsers: ["demo-users"] as const,
 };
 
 function pollFor(status: TicketStatus | undefined) {
-  return status && MOVING.includes(status) ? FAST_POLL_MS : SLOW_POLL_MS;
+  return status && MOVING_STATUSES.includes(status) ? FAST_POLL_MS : SLOW_POLL_MS;
 }
 
 export function useTickets(params: TicketListParams) {
@@ -39,18 +51,24 @@ export function useTicket(id: string) {
   });
 }
 
-export function useHistory(id: string, status: TicketStatus | undefined) {
+/** The ticket types rarely change while the UI is open: read once per session. */
+export function useTicketTypes() {
+  return useQuery({ queryKey: keys.ticketTypes, queryFn: api.ticketTypes, staleTime: 5 * 60_000 });
+}
+
+export function useHistory(id: string, status: TicketStatus | undefined, version?: number) {
   return useQuery({
-    queryKey: [...keys.history(id), status],
+    // The version is in the key: a step completed in parallel changes the ticket, not always its status.
+    queryKey: [...keys.history(id), status, version],
     queryFn: () => api.history(id),
     refetchInterval: pollFor(status),
     placeholderData: keepPreviousData,
   });
 }
 
-export function useProcess(id: string, status: TicketStatus | undefined, enabled: boolean) {
+export function useProcess(id: string, status: TicketStatus | undefined, enabled: boolean, version?: number) {
   return useQuery({
-    queryKey: [...keys.process(id), status],
+    queryKey: [...keys.process(id), status, version],
     queryFn: () => api.process(id),
     enabled,
     refetchInterval: pollFor(status),
@@ -58,12 +76,22 @@ export function useProcess(id: string, status: TicketStatus | undefined, enabled
   });
 }
 
-export function useApprovals(page: number, pageSize: number, enabled = true) {
+export function useTasks(params: TaskListParams) {
   return useQuery({
-    queryKey: keys.approvals(page),
-    queryFn: () => api.approvals(page, pageSize),
+    queryKey: keys.tasks(params),
+    queryFn: () => api.tasks(params),
     refetchInterval: LIST_POLL_MS,
     placeholderData: keepPreviousData,
+  });
+}
+
+/** How many tasks wait for the caller (the header's badge): one item asked for, the total read. */
+export function useTaskCount(enabled = true) {
+  return useQuery({
+    queryKey: keys.taskCount,
+    queryFn: () => api.tasks({ page: 1, page_size: 1 }),
+    select: (page) => page.total,
+    refetchInterval: LIST_POLL_MS,
     enabled,
   });
 }
@@ -99,35 +127,43 @@ function isMissing(error: unknown) {
 
 function useInvalidateTicket() {
   const qc = useQueryClient();
-  return (ticket?: Ticket) => {
+  return (ticket?: Ticket | null, id?: string) => {
     if (ticket) qc.setQueryData(keys.ticket(ticket.id), ticket);
     void qc.invalidateQueries({ queryKey: ["tickets"] });
-    void qc.invalidateQueries({ queryKey: ["approvals"] });
+    void qc.invalidateQueries({ queryKey: keys.allTasks });
     void qc.invalidateQueries({ queryKey: keys.notifications });
-    if (ticket) void qc.invalidateQueries({ queryKey: keys.ticket(ticket.id) });
+    const which = ticket?.id ?? id;
+    if (which) void qc.invalidateQueries({ queryKey: keys.ticket(which) });
   };
 }
 
 export function useCreateTicket() {
   const invalidate = useInvalidateTicket();
-  return useMutation({ mutationFn: (input: TicketInput) => api.createTicket(input), onSuccess: invalidate });
+  return useMutation({ mutationFn: (input: TicketInput) => api.createTicket(input), onSuccess: (t) => invalidate(t) });
 }
 
 export function useUpdateTicket(id: string) {
   const invalidate = useInvalidateTicket();
-  return useMutation({ mutationFn: (input: TicketInput) => api.updateTicket(id, input), onSuccess: invalidate });
+  return useMutation({
+    mutationFn: (input: TicketInput) => api.updateTicket(id, input),
+    onSuccess: (t) => invalidate(t),
+  });
 }
 
-export type DecisionInput =
+export type TicketCommand =
   | { action: "submit" }
   | { action: "approve"; comment?: string }
   | { action: "reject"; comment: string }
-  | { action: "retry_provisioning"; comment?: string };
+  | { action: "withdraw"; comment?: string }
+  | { action: "retry"; comment?: string }
+  | { action: "resubmit" }
+  | { action: "delete" };
 
 export function useTicketAction(id: string) {
   const invalidate = useInvalidateTicket();
+  const qc = useQueryClient();
   return useMutation({
-    mutationFn: (input: DecisionInput) => {
+    mutationFn: async (input: TicketCommand): Promise<Ticket | null> => {
       switch (input.action) {
         case "submit":
           return api.submit(id);
@@ -135,13 +171,37 @@ export function useTicketAction(id: string) {
           return api.approve(id, input.comment);
         case "reject":
           return api.reject(id, input.comment);
-        case "retry_provisioning":
-          return api.retryProvisioning(id, input.comment);
+        case "withdraw":
+          return api.withdraw(id, input.comment);
+        case "retry":
+          return api.retry(id, input.comment);
+        case "resubmit":
+          return api.resubmit(id);
+        case "delete":
+          await api.deleteTicket(id);
+          return null;
       }
     },
-    onSuccess: invalidate,
+    onSuccess: (result, input) => {
+      if (input.action === "delete") {
+        qc.removeQueries({ queryKey: keys.ticket(id) });
+        invalidate(null);
+      } else if (input.action === "resubmit") {
+        // The answer is the new draft; the old ticket's links change too.
+        invalidate(result, id);
+      } else invalidate(result);
+    },
     // A refusal (e.g. someone else decided first) changes what the screen should offer: refresh.
-    onError: () => invalidate(),
+    onError: () => invalidate(null, id),
+  });
+}
+
+export function useCompleteTask(ticketId: string) {
+  const invalidate = useInvalidateTicket();
+  return useMutation({
+    mutationFn: ({ taskId, input }: { taskId: string; input: CompleteTaskInput }) => api.completeTask(taskId, input),
+    onSuccess: (t) => invalidate(t),
+    onError: () => invalidate(null, ticketId),
   });
 }
 

@@ -1,46 +1,60 @@
-import { screen, within } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { Layout } from "./Layout";
 import { StatusBadge } from "./StatusBadge";
 import { fakeApi, renderAt, signIn, USERS } from "../test/utils";
 
+const noTasks = { "GET /api/tasks": { body: { items: [], total: 0, page: 1, page_size: 1 } } };
+
 describe("Layout and the language switch", () => {
   it("switches every label to Simplified Chinese, sets <html lang> and remembers the choice", async () => {
     signIn(USERS.bob);
-    fakeApi({ "GET /api/approvals": { body: { items: [], total: 0, page: 1, page_size: 1 } } });
+    fakeApi(noTasks);
     renderAt(
       <>
         <Layout />
-        <StatusBadge status="pending_approval" />
+        <StatusBadge status="in_progress" />
       </>,
     );
     const nav = screen.getByRole("navigation", { name: "Main" });
-    expect(within(nav).getByRole("link", { name: "Approvals" })).toBeInTheDocument();
-    expect(screen.getByText("Pending approval")).toBeInTheDocument();
+    expect(within(nav).getByRole("link", { name: "My tasks" })).toHaveAttribute("href", "/tasks");
+    expect(screen.getByText("In progress")).toBeInTheDocument();
 
     await userEvent.selectOptions(screen.getByLabelText("Language"), "zh-CN");
 
     const zhNav = await screen.findByRole("navigation", { name: "主导航" });
-    expect(within(zhNav).getByRole("link", { name: "待我审批" })).toBeInTheDocument();
+    expect(within(zhNav).getByRole("link", { name: "我的待办" })).toBeInTheDocument();
     expect(within(zhNav).getByRole("link", { name: "工单" })).toBeInTheDocument();
-    expect(screen.getByText("待审批")).toBeInTheDocument();
+    expect(screen.getByText("处理中")).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "退出登录" })).toBeInTheDocument();
     expect(document.documentElement.lang).toBe("zh-CN");
     expect(localStorage.getItem("pflow.lang")).toBe("zh-CN");
   });
 
-  it("shows the approvals link to managers only", () => {
-    signIn(USERS.alice);
-    fakeApi({});
+  it("gives every user a task inbox with the count of their tasks, asking for one item only", async () => {
+    signIn(USERS.sam);
+    const fake = fakeApi({ "GET /api/tasks": { body: { items: [], total: 3, page: 1, page_size: 1 } } });
     renderAt(<Layout />);
-    expect(screen.queryByRole("link", { name: "Approvals" })).not.toBeInTheDocument();
+    const link = screen.getByRole("link", { name: /My tasks/ });
+    expect(await within(link).findByTestId("tasks-count")).toHaveTextContent("3");
+    expect(fake.callsTo("GET /api/tasks")[0].query.get("page_size")).toBe("1");
+    expect(screen.getByText("Security")).toBeInTheDocument(); // sam's group, worded
+  });
+
+  it("shows no count when nothing waits", async () => {
+    signIn(USERS.alice);
+    const fake = fakeApi(noTasks);
+    renderAt(<Layout />);
+    expect(screen.getByRole("link", { name: "My tasks" })).toBeInTheDocument();
+    await waitFor(() => expect(fake.callsTo("GET /api/tasks")).toHaveLength(1));
+    expect(screen.queryByTestId("tasks-count")).not.toBeInTheDocument();
     expect(screen.getByRole("link", { name: "New ticket" })).toBeInTheDocument();
   });
 
   it("signs out", async () => {
     signIn(USERS.alice);
-    fakeApi({});
+    fakeApi(noTasks);
     renderAt(<Layout />);
     await userEvent.click(screen.getByRole("button", { name: "Sign out" }));
     expect(localStorage.getItem("pflow.token")).toBeNull();

@@ -1,9 +1,10 @@
 import { Link, NavLink, Outlet } from "react-router";
 import { useTranslation } from "react-i18next";
-import { hasRole, useAuth } from "../auth/AuthContext";
+import { useAuth } from "../auth/AuthContext";
 import { LanguageSwitch } from "./LanguageSwitch";
 import { NotificationBell } from "./NotificationBell";
-import { useApprovals } from "../api/hooks";
+import { useTaskCount } from "../api/hooks";
+import { membershipLabel } from "../i18n/localized";
 
 function Brand() {
   return (
@@ -14,12 +15,14 @@ function Brand() {
   );
 }
 
+/** How many steps wait for the caller, whoever they are: every group has an inbox. */
 function InboxCount() {
-  const { data } = useApprovals(1, 1);
-  if (!data || data.total === 0) return null;
+  const { t } = useTranslation();
+  const { data: total } = useTaskCount();
+  if (!total) return null;
   return (
-    <span className="nav-count" data-testid="approvals-count">
-      {data.total}
+    <span className="nav-count" data-testid="tasks-count" aria-label={t("nav.tasksCount", { count: total })}>
+      {total > 99 ? "99+" : total}
     </span>
   );
 }
@@ -27,7 +30,6 @@ function InboxCount() {
 export function Layout() {
   const { t } = useTranslation();
   const { user, logout } = useAuth();
-  const isManager = hasRole(user, "manager");
   return (
     <div className="app">
       <a href="#main" className="skip-link">
@@ -40,12 +42,10 @@ export function Layout() {
             <NavLink to="/tickets" end>
               {t("nav.tickets")}
             </NavLink>
-            {isManager && (
-              <NavLink to="/approvals">
-                {t("nav.approvals")}
-                <InboxCount />
-              </NavLink>
-            )}
+            <NavLink to="/tasks">
+              {t("nav.tasks")}
+              <InboxCount />
+            </NavLink>
             <NavLink to="/tickets/new">{t("nav.newTicket")}</NavLink>
           </nav>
           <div className="topbar-right">
@@ -58,7 +58,7 @@ export function Layout() {
                 </span>
                 <span className="user-name">
                   <span data-testid="current-user">{user.display_name || user.username}</span>
-                  <span className="user-roles">{user.roles.map((r) => t(`role.${r}`, { defaultValue: r })).join(", ")}</span>
+                  <span className="user-roles">{membershipLabel(t, user)}</span>
                 </span>
               </div>
             )}

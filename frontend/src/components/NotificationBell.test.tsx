@@ -95,6 +95,24 @@ describe("notificationMessage", () => {
       .toBe("你的工单“笔记本”开通失败：quota。管理员可以重试。");
   });
 
+  it("words the process-driven kinds: a step for you, a step done, withdrawn, needs attention", async () => {
+    const { result, rerender } = renderHook(() => useFormat());
+    const en = i18n.t.bind(i18n);
+    expect(notificationMessage(en, result.current, note("task.created", { title: "Laptops", step: "Finance Approval", requester: "alice" })))
+      .toBe("“Finance Approval” of ticket “Laptops” from alice awaits you.");
+    expect(notificationMessage(en, result.current, note("task.completed", { title: "Laptops", step: "Manager Approval", actor: "bob", comment: "OK" })))
+      .toBe("bob completed “Manager Approval” of your ticket “Laptops”. Comment: OK");
+    expect(notificationMessage(en, result.current, note("ticket.rejected", { title: "Laptops" }))).toBe("Your ticket “Laptops” was rejected.");
+    expect(notificationMessage(en, result.current, note("ticket.withdrawn", { title: "Laptops", actor: "carol" })))
+      .toBe("Ticket “Laptops” was withdrawn by carol.");
+    expect(notificationMessage(en, result.current, note("ticket.needs_attention", { title: "Laptops", error: "quota" })))
+      .toBe("Ticket “Laptops” needs attention: quota. An admin can retry it.");
+    await act(() => i18n.changeLanguage("zh-CN"));
+    rerender();
+    expect(notificationMessage(i18n.t.bind(i18n), result.current, note("task.created", { title: "笔记本", step: "财务审批", requester: "alice" })))
+      .toBe("alice 的工单“笔记本”的步骤“财务审批”等待你处理。");
+  });
+
   it("falls back to the server's text for older notifications and kinds it does not know", () => {
     const { result } = renderHook(() => useFormat());
     const t = i18n.t.bind(i18n);

@@ -14,10 +14,16 @@ type Format = ReturnType<typeof useFormat>;
 
 /** The kinds this UI words itself, with the optional part whose presence picks the key's variant. */
 const VARIANT: Record<string, string | null> = {
+  // process-driven tickets
+  task_created: null,
+  task_completed: null,
+  ticket_completed: "reference",
+  ticket_rejected: "actor",
+  ticket_withdrawn: "actor",
+  ticket_needs_attention: "error",
+  // notifications kept from before (a single manager approval)
   ticket_submitted: "amount",
   ticket_approved: null,
-  ticket_rejected: null,
-  ticket_completed: "reference",
   ticket_provisioning_failed: "error",
 };
 

@@ -1,25 +1,28 @@
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
+import { Link, useNavigate } from "react-router";
 import { ApiError } from "../api/client";
-import { useTicketAction, type DecisionInput } from "../api/hooks";
+import { useTicketAction, type TicketCommand } from "../api/hooks";
 import type { Ticket } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import { useErrorMessage } from "./States";
 
-type Mode = null | "approve" | "reject" | "retry_provisioning";
+/** The actions that ask for a confirmation (and, for some, a comment) before they run. */
+type Mode = null | "withdraw" | "retry" | "delete";
 
-const DONE_MESSAGE: Record<DecisionInput["action"], string> = {
+const DONE_MESSAGE: Record<string, string> = {
   submit: "actions.done.submit",
+  withdraw: "actions.done.withdraw",
+  retry: "actions.done.retry",
   approve: "actions.done.approve",
   reject: "actions.done.reject",
-  retry_provisioning: "actions.done.retry_provisioning",
 };
 
-/** What the caller may do now (the API's allowed_actions), with the comment each decision takes. */
+/** What the caller may do with the ticket itself (the API's allowed_actions); steps have their own forms. */
 export function TicketActions({ ticket }: { ticket: Ticket }) {
   const { t } = useTranslation();
   const { user } = useAuth();
+  const navigate = useNavigate();
   const errorMessage = useErrorMessage();
   const action = useTicketAction(ticket.id);
   const [mode, setMode] = useState<Mode>(null);
@@ -33,18 +36,22 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
     if (done && !done.statuses.includes(ticket.status)) setDone(null);
   }, [done, ticket.status]);
 
-  // Someone else may move the ticket on while a decision form is open: close forms that no longer apply.
+  // Someone else may move the ticket on while a confirmation is open: close what no longer applies.
   useEffect(() => {
     if (mode && !allowed.includes(mode)) setMode(null);
   }, [mode, allowed]);
 
-  const run = (input: DecisionInput) => {
+  const run = (input: TicketCommand) => {
     setDone(null);
     action.mutate(input, {
       onSuccess: (updated) => {
-        setDone({ message: t(DONE_MESSAGE[input.action]), statuses: [ticket.status, updated.status] });
         setMode(null);
         setComment("");
+        if (input.action === "delete") navigate("/tickets", { state: { flash: "deleted" } });
+        else if (input.action === "resubmit" && updated)
+          navigate(`/tickets/${updated.id}`, { state: { flash: "resubmitted" } });
+        else if (updated)
+          setDone({ message: t(DONE_MESSAGE[input.action] ?? "actions.done.generic"), statuses: [ticket.status, updated.status] });
       },
     });
   };
@@ -56,16 +63,19 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
     setMode(next);
   };
 
-  const onDecide = (e: FormEvent) => {
+  const onConfirm = (e: FormEvent) => {
     e.preventDefault();
-    if (mode === "approve") run({ action: "approve", comment: comment.trim() || undefined });
-    else if (mode === "reject") run({ action: "reject", comment: comment.trim() });
-    else if (mode === "retry_provisioning") run({ action: "retry_provisioning", comment: comment.trim() || undefined });
+    if (mode === "withdraw") run({ action: "withdraw", comment: comment.trim() || undefined });
+    else if (mode === "retry") run({ action: "retry", comment: comment.trim() || undefined });
+    else if (mode === "delete") run({ action: "delete" });
   };
 
   const error = action.error;
   const commentError =
     error instanceof ApiError && error.status === 422 ? error.fieldErrors.comment?.join(" ") : undefined;
+  const own = ["submit", "edit", "delete", "withdraw", "retry", "resubmit"].filter((a) =>
+    allowed.includes(a as Ticket["allowed_actions"][number]),
+  );
 
   return (
     <div className="actions" data-testid="ticket-actions">
@@ -80,27 +90,16 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
         </div>
       )}
 
-      {allowed.length === 0 && <p className="muted" data-testid="no-actions">{waitingHint(t, ticket, user?.username)}</p>}
+      {own.length === 0 && (
+        <p className="muted" data-testid="no-actions">
+          {waitingHint(t, ticket, user?.username)}
+        </p>
+      )}
 
-      {mode === null && allowed.length > 0 && (
+      {mode === null && own.length > 0 && (
         <div className="action-buttons">
-          {allowed.includes("approve") && (
-            <button type="button" className="btn btn-success" onClick={() => open("approve")}>
-              {t("actions.approve")}
-            </button>
-          )}
-          {allowed.includes("reject") && (
-            <button type="button" className="btn btn-danger" onClick={() => open("reject")}>
-              {t("actions.reject")}
-            </button>
-          )}
           {allowed.includes("submit") && (
-            <button
-              type="button"
-              className="btn btn-primary"
-              disabled={action.isPending}
-              onClick={() => run({ action: "submit" })}
-            >
+            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "submit" })}>
               {action.isPending ? t("actions.working") : t("actions.submit")}
             </button>
           )}
@@ -109,51 +108,61 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
               {t("actions.edit")}
             </Link>
           )}
-          {allowed.includes("retry_provisioning") && (
-            <button type="button" className="btn btn-warning" onClick={() => open("retry_provisioning")}>
-              {t("actions.retry_provisioning")}
+          {allowed.includes("resubmit") && (
+            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "resubmit" })}>
+              {t("actions.resubmit")}
+            </button>
+          )}
+          {allowed.includes("retry") && (
+            <button type="button" className="btn btn-warning" onClick={() => open("retry")}>
+              {t("actions.retry")}
+            </button>
+          )}
+          {allowed.includes("withdraw") && (
+            <button type="button" className="btn btn-secondary" onClick={() => open("withdraw")}>
+              {t("actions.withdraw")}
+            </button>
+          )}
+          {allowed.includes("delete") && (
+            <button type="button" className="btn btn-ghost btn-danger-text" onClick={() => open("delete")}>
+              {t("actions.delete")}
             </button>
           )}
         </div>
       )}
 
       {mode !== null && (
-        <form className="decision" onSubmit={onDecide} noValidate aria-label={t(`actions.${mode}`)}>
-          <div className={`field ${commentError ? "has-error" : ""}`}>
-            <label htmlFor={commentId}>
-              {mode === "reject" ? t("actions.reasonLabel") : t("actions.commentLabel")}
-              {mode === "reject" && (
-                <span className="required" aria-hidden="true">
-                  {" "}
-                  *
-                </span>
+        <form className="decision" onSubmit={onConfirm} noValidate aria-label={t(`actions.${mode}`)}>
+          <p className="small">{t(`actions.confirmText.${mode}`)}</p>
+          {mode !== "delete" && (
+            <div className={`field ${commentError ? "has-error" : ""}`}>
+              <label htmlFor={commentId}>{t("actions.commentLabel")}</label>
+              <textarea
+                id={commentId}
+                rows={3}
+                autoFocus
+                value={comment}
+                aria-invalid={commentError ? true : undefined}
+                aria-describedby={commentError ? `${commentId}-error` : undefined}
+                placeholder={t("actions.commentPlaceholder")}
+                onChange={(e) => setComment(e.target.value)}
+              />
+              {commentError && (
+                <p className="field-error" id={`${commentId}-error`} data-testid="error-comment">
+                  {commentError}
+                </p>
               )}
-            </label>
-            <textarea
-              id={commentId}
-              rows={3}
-              autoFocus
-              value={comment}
-              aria-required={mode === "reject"}
-              aria-invalid={commentError ? true : undefined}
-              aria-describedby={commentError ? `${commentId}-error` : undefined}
-              placeholder={mode === "reject" ? t("actions.reasonPlaceholder") : t("actions.commentPlaceholder")}
-              onChange={(e) => setComment(e.target.value)}
-            />
-            {commentError && (
-              <p className="field-error" id={`${commentId}-error`} data-testid="error-comment">
-                {commentError}
-              </p>
-            )}
-          </div>
+            </div>
+          )}
           <div className="form-actions">
             <button type="button" className="btn btn-ghost" onClick={() => open(null)}>
               {t("common.cancel")}
             </button>
             <button
               type="submit"
-              className={`btn ${mode === "reject" ? "btn-danger" : mode === "approve" ? "btn-success" : "btn-warning"}`}
+              className={`btn ${mode === "retry" ? "btn-warning" : "btn-danger"}`}
               disabled={action.isPending}
+              autoFocus={mode === "delete"}
             >
               {action.isPending ? t("actions.working") : t(`actions.confirm.${mode}`)}
             </button>
@@ -166,16 +175,18 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
 
 function waitingHint(t: (k: string) => string, ticket: Ticket, username?: string) {
   switch (ticket.status) {
-    case "pending_approval":
-      return ticket.requester === username ? t("actions.hint.waitingForManager") : t("actions.hint.pendingOther");
-    case "approved":
-      return t("actions.hint.provisioning");
+    case "in_progress":
+      if (ticket.steps.some((s) => s.can_complete)) return t("actions.hint.yourStep");
+      if (ticket.steps.length === 0) return t("actions.hint.automated");
+      return ticket.requester === username ? t("actions.hint.waitingForOthers") : t("actions.hint.pendingOther");
+    case "needs_attention":
+      return t("actions.hint.attention");
     case "completed":
       return t("actions.hint.completed");
     case "rejected":
       return t("actions.hint.rejected");
-    case "provisioning_failed":
-      return t("actions.hint.failed");
+    case "withdrawn":
+      return t("actions.hint.withdrawn");
     default:
       return t("actions.hint.none");
   }

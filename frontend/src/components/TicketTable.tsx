@@ -1,19 +1,24 @@
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
+import { useTicketTypes } from "../api/hooks";
 import type { Ticket } from "../api/types";
 import { useFormat } from "../i18n/format";
+import { useLocalized } from "../i18n/localized";
 import { StatusBadge } from "./StatusBadge";
+import { currentStepNames } from "./StepCard";
+import { useFieldValue } from "./TicketFields";
 
 interface Props {
   tickets: Ticket[];
   caption: string;
-  /** The approvals inbox shows how long each ticket has waited instead of when it last changed. */
-  waiting?: boolean;
 }
 
-export function TicketTable({ tickets, caption, waiting = false }: Props) {
+export function TicketTable({ tickets, caption }: Props) {
   const { t } = useTranslation();
   const fmt = useFormat();
+  const loc = useLocalized();
+  const show = useFieldValue();
+  const types = useTicketTypes();
   return (
     <div className="card table-card">
       <table className="table">
@@ -21,35 +26,42 @@ export function TicketTable({ tickets, caption, waiting = false }: Props) {
         <thead>
           <tr>
             <th scope="col">{t("ticket.title")}</th>
+            <th scope="col">{t("ticket.type")}</th>
             <th scope="col">{t("ticket.status")}</th>
-            <th scope="col">{t("ticket.priority")}</th>
-            <th scope="col" className="num">
-              {t("ticket.amount")}
-            </th>
+            <th scope="col">{t("ticket.currentSteps")}</th>
             <th scope="col">{t("ticket.requester")}</th>
-            <th scope="col">{waiting ? t("approvals.waiting") : t("ticket.updated")}</th>
+            <th scope="col">{t("ticket.updated")}</th>
           </tr>
         </thead>
         <tbody>
-          {tickets.map((ticket) => (
-            <tr key={ticket.id} data-testid="ticket-row" data-ticket-id={ticket.id}>
-              <td>
-                <Link to={`/tickets/${ticket.id}`} className="row-link">
-                  {ticket.title}
-                </Link>
-                <div className="muted small mono">#{ticket.id.slice(0, 8)}</div>
-              </td>
-              <td>
-                <StatusBadge status={ticket.status} />
-              </td>
-              <td>
-                <span className={`priority priority-${ticket.priority}`}>{t(`priority.${ticket.priority}`)}</span>
-              </td>
-              <td className="num">{fmt.amount(ticket.amount)}</td>
-              <td>{ticket.requester}</td>
-              <td title={fmt.dateTime(ticket.updated_at)}>{fmt.ago(ticket.updated_at)}</td>
-            </tr>
-          ))}
+          {tickets.map((ticket) => {
+            const type = types.data?.find((tp) => tp.key === ticket.type);
+            const summary = (type?.summary_fields ?? [])
+              .filter((f) => ticket.fields?.[f] !== undefined && ticket.fields[f] !== null && ticket.fields[f] !== "")
+              .map((f) => `${loc.fieldTitle(type, f)}: ${show(f, type?.form.properties[f], ticket.fields[f])}`);
+            return (
+              <tr key={ticket.id} data-testid="ticket-row" data-ticket-id={ticket.id} data-type={ticket.type}>
+                <td className="cell-title">
+                  <Link to={`/tickets/${ticket.id}`} className="row-link">
+                    {ticket.title}
+                  </Link>
+                  <div className="muted small">
+                    <span className="mono">#{ticket.id.slice(0, 8)}</span>
+                    {summary.length > 0 && <span className="row-summary"> · {summary.join(" · ")}</span>}
+                  </div>
+                </td>
+                <td>{loc.typeName(type, ticket.type_name || ticket.type)}</td>
+                <td>
+                  <StatusBadge status={ticket.status} />
+                </td>
+                <td className="cell-steps" data-testid="row-current-steps">
+                  {ticket.current_steps?.length ? currentStepNames(t, ticket).join(", ") : "—"}
+                </td>
+                <td>{ticket.requester}</td>
+                <td title={fmt.dateTime(ticket.updated_at)}>{fmt.ago(ticket.updated_at)}</td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </div>

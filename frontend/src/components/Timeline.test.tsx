@@ -1,34 +1,76 @@
-import { act, render, screen, within } from "@testing-library/react";
+import { act, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import i18n from "../i18n";
 import type { HistoryEntry } from "../api/types";
 import { Timeline } from "./Timeline";
+import { renderAt } from "../test/utils";
 
 const at = "2026-03-01T09:30:00Z";
 const entries: HistoryEntry[] = [
   { at, actor: "alice", action: "updated", from_status: "draft", to_status: "draft", comment: null, details: { changed: ["amount", "title"] } },
-  { at, actor: "system", action: "provisioning_failed", from_status: "approved", to_status: "provisioning_failed", comment: null, details: { error: "quota exceeded" } },
-  { at, actor: "carol", action: "provisioning_retried", from_status: "provisioning_failed", to_status: "approved", comment: "Quota raised.", details: {} },
-  { at, actor: "system", action: "completed", from_status: "approved", to_status: "completed", comment: null, details: { reference: "PRV-1" } },
+  { at, actor: "system", action: "needs_attention", from_status: "in_progress", to_status: "needs_attention", comment: null, details: { error: "quota exceeded" } },
+  { at, actor: "carol", action: "retried", from_status: "needs_attention", to_status: "in_progress", comment: "Quota raised.", details: {} },
+  { at, actor: "system", action: "resumed", from_status: "needs_attention", to_status: "in_progress", comment: null, details: {} },
   // recorded before details were kept: the server's text stands as the comment
   { at, actor: "system", action: "completed", from_status: "approved", to_status: "completed", comment: "fulfilment reference PRV-0" },
 ];
 
+const process: HistoryEntry[] = [
+  {
+    at, actor: "bob", action: "step_completed", from_status: "in_progress", to_status: "in_progress", comment: "Budget OK",
+    details: { step: "ManagerApproval", step_name: "Manager Approval", task_id: "t1", values: { manager_decision: "approve" } },
+  },
+  {
+    at, actor: "fiona", action: "step_completed", from_status: "in_progress", to_status: "in_progress", comment: null,
+    details: { step: "FinanceApproval", step_name: "Finance Approval", task_id: "t2", values: { finance_decision: "approve", po_number: 4711 }, recorded_from: "engine" },
+  },
+  { at, actor: "alice", action: "withdrawn", from_status: "in_progress", to_status: "withdrawn", comment: "Not needed", details: {} },
+  { at, actor: "alice", action: "resubmitted_as", from_status: "withdrawn", to_status: "withdrawn", comment: null, details: { ticket_id: "9a8b7c6d-1111" } },
+  { at, actor: "system", action: "engine_step_refused", from_status: "in_progress", to_status: "in_progress", comment: null, details: { reason: "own_ticket", step_name: "Manager Approval", by: "alice" } },
+];
+
 describe("Timeline", () => {
   it("words the facts the system recorded in the reader's language, and keeps what people wrote", async () => {
-    const { rerender } = render(<Timeline entries={entries} />);
+    renderAt(<Timeline entries={entries} />);
     const timeline = screen.getByTestId("timeline");
     expect(within(timeline).getByText("Changed Amount and Title")).toBeInTheDocument();
+    expect(within(timeline).getByText("An automated step failed")).toBeInTheDocument();
     expect(within(timeline).getByText("Error: quota exceeded")).toBeInTheDocument();
-    expect(within(timeline).getByText("Fulfilment reference PRV-1")).toBeInTheDocument();
+    expect(within(timeline).getByText("carol retried the failed step")).toBeInTheDocument();
+    expect(within(timeline).getByText("The process is running again")).toBeInTheDocument();
     expect(within(timeline).getByText("Quota raised.")).toBeInTheDocument();
     expect(within(timeline).getByText("fulfilment reference PRV-0")).toBeInTheDocument();
 
+    // the timeline follows the language switch on its own
     await act(() => i18n.changeLanguage("zh-CN"));
-    rerender(<Timeline entries={entries} />);
     expect(within(timeline).getByText("修改了金额和标题")).toBeInTheDocument();
     expect(within(timeline).getByText("错误：quota exceeded")).toBeInTheDocument();
-    expect(within(timeline).getByText("交付编号 PRV-1")).toBeInTheDocument();
+    expect(within(timeline).getByText("carol 重试了失败的步骤")).toBeInTheDocument();
     expect(within(timeline).getByText("Quota raised.")).toBeInTheDocument();
+  });
+
+  it("shows completed steps with their name, values and comment; withdrawals, resubmission links and refusals worded", async () => {
+    renderAt(<Timeline entries={process} />);
+    const timeline = screen.getByTestId("timeline");
+    expect(within(timeline).getByText("bob approved “Manager Approval”")).toBeInTheDocument();
+    expect(within(timeline).getAllByText("Decision: approve")).toHaveLength(2);
+    expect(within(timeline).getByText("Budget OK")).toBeInTheDocument();
+    expect(within(timeline).getByText("fiona approved “Finance Approval”")).toBeInTheDocument();
+    expect(within(timeline).getByText("po_number: 4711")).toBeInTheDocument();
+    expect(within(timeline).getByText("Recorded from the workflow engine")).toBeInTheDocument();
+    expect(within(timeline).getByText("alice withdrew the ticket")).toBeInTheDocument();
+    expect(within(timeline).getByText("Not needed")).toBeInTheDocument();
+    expect(within(timeline).getByRole("link", { name: "New draft #9a8b7c6d" })).toHaveAttribute("href", "/tickets/9a8b7c6d-1111");
+    expect(
+      within(timeline).getByText(
+        "PFlow refused “Manager Approval”, completed by alice in the engine outside its checks (it is their own ticket); the step is open again",
+      ),
+    ).toBeInTheDocument();
+
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(within(timeline).getByText("bob 批准了“经理审批”")).toBeInTheDocument();
+    expect(within(timeline).getAllByText("决定：批准")).toHaveLength(2);
+    expect(within(timeline).getByText("alice 撤回了工单")).toBeInTheDocument();
+    expect(within(timeline).getByRole("link", { name: "新草稿 #9a8b7c6d" })).toBeInTheDocument();
   });
 });

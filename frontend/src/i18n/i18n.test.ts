@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import en from "./locales/en.json";
 import zh from "./locales/zh-CN.json";
 import { initialLanguage, LANGUAGE_KEY } from ".";
+import { TICKET_STATUSES } from "../api/types";
 
 type Tree = { [k: string]: string | Tree };
 
@@ -20,7 +21,7 @@ describe("translations", () => {
   });
 
   it("name every ticket status in both languages", () => {
-    for (const status of ["draft", "pending_approval", "approved", "rejected", "completed", "provisioning_failed"]) {
+    for (const status of TICKET_STATUSES) {
       expect(en.status).toHaveProperty(status);
       expect(zh.status).toHaveProperty(status);
     }

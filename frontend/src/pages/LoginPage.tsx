@@ -5,6 +5,7 @@ import { useAuth } from "../auth/AuthContext";
 import { useDemoUsers } from "../api/hooks";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useErrorMessage } from "../components/States";
+import { membershipLabel } from "../i18n/localized";
 
 export function LoginPage() {
   const { t } = useTranslation();
@@ -112,7 +113,7 @@ export function LoginPage() {
                     </span>
                     <span>
                       <strong>{u.username}</strong>
-                      <span className="muted small"> · {u.roles.map((r) => t(`role.${r}`, { defaultValue: r })).join(", ")}</span>
+                      <span className="muted small"> · {membershipLabel(t, u)}</span>
                     </span>
                     <span className="demo-user-go" aria-hidden="true">→</span>
                   </button>

@@ -1,8 +1,11 @@
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation, useParams } from "react-router";
-import { useHistory, useProcess, useTicket } from "../api/hooks";
+import { useHistory, useProcess, useTicket, useTicketTypes } from "../api/hooks";
 import { useFormat } from "../i18n/format";
+import { useLocalized } from "../i18n/localized";
+import { currentStepNames, StepCard } from "../components/StepCard";
+import { TicketFields } from "../components/TicketFields";
 import { ProcessPanel } from "../components/ProcessPanel";
 import { StatusBadge } from "../components/StatusBadge";
 import { Empty, ErrorBox, Loading } from "../components/States";
@@ -16,8 +19,11 @@ export function TicketDetailPage() {
   const location = useLocation();
   const ticket = useTicket(id);
   const status = ticket.data?.status;
-  const history = useHistory(id, status);
-  const process = useProcess(id, status, !!ticket.data);
+  const version = ticket.data?.version;
+  const history = useHistory(id, status, version);
+  const process = useProcess(id, status, !!ticket.data, version);
+  const types = useTicketTypes();
+  const loc = useLocalized();
   const flashState = location.state as { flash?: string; flashError?: string } | null;
   const [flash, setFlash] = useState(flashState);
   const [flashStatus, setFlashStatus] = useState<string | undefined>(undefined);
@@ -49,6 +55,7 @@ export function TicketDetailPage() {
     );
   }
   const tk = ticket.data;
+  const type = types.data?.find((tp) => tp.key === tk.type);
 
   return (
     <section data-testid="ticket-detail" data-ticket-id={tk.id}>
@@ -62,6 +69,9 @@ export function TicketDetailPage() {
         <div>
           <h1 className="ticket-title">{tk.title}</h1>
           <p className="muted small">
+            <span className="type-tag" data-testid="ticket-type" data-type={tk.type}>
+              {loc.typeName(type, tk.type_name || tk.type)}
+            </span>{" "}
             {t("ticket.requestedBy", { requester: tk.requester, when: fmt.dateTime(tk.created_at) })}
           </p>
         </div>
@@ -84,9 +94,29 @@ export function TicketDetailPage() {
 
       <div className="detail-grid">
         <div className="detail-main">
+          {tk.status === "needs_attention" && (
+            <div className="alert alert-error" role="status" data-testid="attention">
+              <div>
+                <strong>{t("attention.title")}</strong>
+                <p className="alert-message">{attentionText(t, tk.attention)}</p>
+              </div>
+            </div>
+          )}
+
+          {tk.steps.length > 0 && (
+            <div className="card" data-testid="steps-card">
+              <h2 className="card-title">{t("step.openSteps", { count: tk.steps.length })}</h2>
+              <ul className="step-cards">
+                {tk.steps.map((step) => (
+                  <StepCard key={step.id} ticket={tk} step={step} />
+                ))}
+              </ul>
+            </div>
+          )}
+
           <div className="card">
             <h2 className="card-title">{t("ticket.details")}</h2>
-            <p className="description">{tk.description || <span className="muted">{t("ticket.noDescription")}</span>}</p>
+            <TicketFields type={type} fields={tk.fields} />
             <dl className="facts">
               <div>
                 <dt>{t("ticket.status")}</dt>
@@ -95,28 +125,14 @@ export function TicketDetailPage() {
                 </dd>
               </div>
               <div>
-                <dt>{t("ticket.priority")}</dt>
-                <dd>
-                  <span className={`priority priority-${tk.priority}`}>{t(`priority.${tk.priority}`)}</span>
+                <dt>{t("ticket.currentSteps")}</dt>
+                <dd data-testid="current-steps">
+                  {tk.current_steps.length ? currentStepNames(t, tk).join(", ") : "—"}
                 </dd>
-              </div>
-              <div>
-                <dt>{t("ticket.amount")}</dt>
-                <dd className="num-left">{fmt.amount(tk.amount)}</dd>
               </div>
               <div>
                 <dt>{t("ticket.requester")}</dt>
                 <dd>{tk.requester}</dd>
-              </div>
-              <div>
-                <dt>{t("ticket.approver")}</dt>
-                <dd>{tk.approver ?? "—"}</dd>
-              </div>
-              <div>
-                <dt>{t("ticket.fulfilment")}</dt>
-                <dd className="mono" data-testid="fulfilment-reference">
-                  {tk.fulfilment_reference ?? "—"}
-                </dd>
               </div>
               <div>
                 <dt>{t("ticket.created")}</dt>
@@ -162,4 +178,9 @@ export function TicketDetailPage() {
       </div>
     </section>
   );
+}
+
+function attentionText(t: (k: string, o?: Record<string, unknown>) => string, attention: string | null) {
+  if (attention === "process_stopped" || attention === "process_missing") return t(`attention.${attention}`);
+  return attention ? t("attention.error", { error: attention }) : t("attention.unknown");
 }

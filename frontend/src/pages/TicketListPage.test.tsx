@@ -2,28 +2,38 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { TicketListPage } from "./TicketListPage";
-import { apiError, fakeApi, renderAt, signIn, ticket, USERS } from "../test/utils";
+import { apiError, fakeApi, renderAt, signIn, ticket, TYPES, USERS } from "../test/utils";
 
 const pageOf = (items: ReturnType<typeof ticket>[], total = items.length, page = 1) => ({
   body: { items, total, page, page_size: 20 },
 });
 
 describe("TicketListPage", () => {
-  it("lists tickets with status badges and links", async () => {
+  it("lists tickets with type, status badges, current steps and links", async () => {
     signIn(USERS.alice);
     fakeApi({
+      "GET /api/ticket-types": { body: TYPES },
       "GET /api/tickets": pageOf([
-        ticket({ id: "a", title: "Laptop", status: "pending_approval" }),
-        ticket({ id: "b", title: "Monitor", status: "completed", amount: null }),
+        ticket({ id: "a", title: "Laptop", status: "in_progress", current_steps: ["Manager Approval"] }),
+        ticket({
+          id: "b", title: "Monitors", status: "completed", type: "purchase_request", type_name: "Purchase request",
+          fields: { amount: 5000, supplier: "ACME" },
+        }),
+        ticket({ id: "c", title: "Access", status: "in_progress", type: "access_request", type_name: "Access request", current_steps: ["Manager Approval", "Security Review"] }),
       ]),
     });
     renderAt(<TicketListPage />);
     expect(screen.getByRole("status")).toHaveTextContent("Loading…");
     const rows = await screen.findAllByTestId("ticket-row");
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
     expect(within(rows[0]).getByRole("link", { name: "Laptop" })).toHaveAttribute("href", "/tickets/a");
-    expect(within(rows[0]).getByText("Pending approval")).toBeInTheDocument();
+    expect(within(rows[0]).getByText("In progress")).toBeInTheDocument();
+    expect(within(rows[0]).getByTestId("row-current-steps")).toHaveTextContent("Manager Approval");
     expect(within(rows[1]).getByText("Completed")).toBeInTheDocument();
+    expect(await within(rows[1]).findByText("Purchase request")).toBeInTheDocument();
+    expect(within(rows[1]).getByText(/Amount: 5,000.00 · Supplier: ACME/)).toBeInTheDocument();
+    expect(within(rows[1]).getByTestId("row-current-steps")).toHaveTextContent("—");
+    expect(within(rows[2]).getByTestId("row-current-steps")).toHaveTextContent("Manager Approval, Security Review");
   });
 
   it("passes the status filter, the search text and the page to the API", async () => {

@@ -1,12 +1,13 @@
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useSearchParams } from "react-router";
-import { useTickets } from "../api/hooks";
+import { Link, useLocation, useSearchParams } from "react-router";
+import { useTickets, useTicketTypes } from "../api/hooks";
 import { TICKET_STATUSES } from "../api/types";
 import { hasRole, useAuth } from "../auth/AuthContext";
 import { Pagination } from "../components/Pagination";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import { TicketTable } from "../components/TicketTable";
+import { useLocalized } from "../i18n/localized";
 
 export const PAGE_SIZE = 20;
 
@@ -15,11 +16,15 @@ export function TicketListPage() {
   const { user } = useAuth();
   const [params, setParams] = useSearchParams();
   const status = params.get("status") ?? "";
+  const type = params.get("type") ?? "";
+  const types = useTicketTypes();
+  const loc = useLocalized();
   const q = params.get("q") ?? "";
   const page = Math.max(1, Number(params.get("page")) || 1);
   const seesAll = hasRole(user, "manager") || hasRole(user, "admin");
   const mine = seesAll && params.get("mine") === "1";
   const [search, setSearch] = useState(q);
+  const flash = (useLocation().state as { flash?: string } | null)?.flash;
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -41,13 +46,14 @@ export function TicketListPage() {
 
   const query = useTickets({
     status: status || undefined,
+    type: type || undefined,
     q: q || undefined,
     page,
     page_size: PAGE_SIZE,
     ...(mine && user ? { requester: user.username } : {}),
   });
 
-  const filtered = Boolean(status || q || mine);
+  const filtered = Boolean(status || type || q || mine);
 
   return (
     <section>
@@ -60,6 +66,12 @@ export function TicketListPage() {
           + {t("tickets.new")}
         </Link>
       </div>
+
+      {flash && (
+        <div className="alert alert-success" role="status" data-testid="flash">
+          {t(`flash.${flash}`)}
+        </div>
+      )}
 
       <div className="toolbar card" role="search">
         <div className="field field-inline grow">
@@ -85,6 +97,19 @@ export function TicketListPage() {
             ))}
           </select>
         </div>
+        {(types.data?.length ?? 0) > 1 && (
+          <div className="field field-inline">
+            <label htmlFor="type-filter">{t("tickets.typeFilter")}</label>
+            <select id="type-filter" value={type} onChange={(e) => update({ type: e.target.value || null })}>
+              <option value="">{t("tickets.allTypes")}</option>
+              {types.data!.map((tp) => (
+                <option key={tp.key} value={tp.key}>
+                  {loc.typeName(tp, tp.key)}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
         {seesAll && (
           <label className="checkbox">
             <input type="checkbox" checked={mine} onChange={(e) => update({ mine: e.target.checked ? "1" : null })} />
