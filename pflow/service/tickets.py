@@ -311,16 +311,20 @@ class TicketService:
         try:
             self._engine.complete_task(task_id, {**values, "comment": comment or ""}, completed_by=actor.username)
         except (TaskNotFound, ConcurrencyConflict):
-            raise self._already_completed(self.sync(ticket.id), task_id) from None
+            fresh = self.sync(ticket.id)
+            # The winner's own commit may still be on its way: the engine knows who it was already.
+            by = next((c.completed_by for c in self._engine.completed_tasks(ticket.id) if c.id == task_id), None)
+            raise self._already_completed(fresh, task_id, by) from None
         return self._record(ticket.id, actor, step, values, comment)
 
     @staticmethod
-    def _already_completed(ticket: Ticket, task_id: str) -> ConcurrencyConflict:
+    def _already_completed(ticket: Ticket, task_id: str, by: str | None = None) -> ConcurrencyConflict:
         done = next((h for h in reversed(ticket.history)
                      if h.action == "step_completed" and h.details.get("task_id") == task_id), None)
-        who = f" by {done.actor}" if done else ""
+        by = done.actor if done else by
+        who = f" by {by}" if by else ""
         return ConcurrencyConflict(f"This step was already completed{who}.",
-                                   details={"status": ticket.status.value, "completed_by": done.actor if done else None})
+                                   details={"status": ticket.status.value, "completed_by": by})
 
     def approve(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
         return self._decide(actor, ticket_id, approve=True, comment=comment)

@@ -198,4 +198,4 @@ def test_a_frozen_engine_leaves_the_server_answering_database_only_requests(serv
 
     engine.frozen.clear()
     r = requests.post(f"{base}/api/tickets/{drafts[0]}/submit", headers=alice, timeout=10)
-    assert r.status_code == 200 and r.json()["status"] == "pending_approval"
+    assert r.status_code == 200 and r.json()["status"] == "in_progress"

@@ -97,8 +97,8 @@ def test_a_failed_commit_gives_the_lock_back(store):
         uow.commit()
     first, second = store.uow(), store.uow()
     with first, second:
-        first.tickets.get(t.id).update(alice, {"title": "one"})
-        second.tickets.get(t.id).update(alice, {"title": "two"})
+        first.tickets.get(t.id).update(alice, title="one")
+        second.tickets.get(t.id).update(alice, title="two")
         first.commit()
         with pytest.raises(ConcurrencyConflict):
             second.commit()
@@ -124,7 +124,7 @@ def test_many_writers_at_once_all_commit(store):
         try:
             for n in range(10):
                 with store.uow() as uow:
-                    uow.tickets.add(Ticket.create(alice, {"title": f"t{i}-{n}"}))
+                    uow.tickets.add(Ticket.create(alice, "it_request", f"t{i}-{n}", {}))
                     uow.commit()
         except BaseException as exc:  # reported below
             errors.append(exc)

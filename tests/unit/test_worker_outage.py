@@ -42,14 +42,14 @@ class StoreSwitch:
 
 def record_failure_reports(monkeypatch, engine):
     reports: list[dict] = []
-    original = engine.handle_external_task_failure
+    original = engine.fail
 
     def recording(task_id, worker_id, error_message, *, retries, retry_timeout_ms, error_details=None):
         reports.append(dict(task_id=task_id, message=error_message, retries=retries, timeout=retry_timeout_ms))
         return original(task_id, worker_id, error_message, retries=retries, retry_timeout_ms=retry_timeout_ms,
                         error_details=error_details)
 
-    monkeypatch.setattr(engine, "handle_external_task_failure", recording)
+    monkeypatch.setattr(engine, "fail", recording)
     return reports
 
 
@@ -72,7 +72,7 @@ def test_a_ticket_store_outage_costs_no_retry_and_the_ticket_completes_after_it(
                               timeout=15, message="the ticket did not complete after the store came back")
         finally:
             worker.stop(timeout=5)
-        assert done.fulfilment_reference
+        assert done.history[-1].action == "completed"
         assert worker.failed == 0 and worker.processed == 1
         # Every attempt in the outage was given back with its retries untouched.
         assert reports and all(r["retries"] == 3 for r in reports), reports

@@ -123,7 +123,8 @@ def test_failures_use_up_retries_with_growing_backoff_then_raise_an_incident(eng
     assert handler.incidents == [("k1", "RuntimeError: backend down")]
     assert handler.calls == ["k1", "k1", "k1"] and worker.failed == 3
     state = engine.instance("k1")
-    assert state.state == InstanceState.INCIDENT and state.incidents == ("RuntimeError: backend down",)
+    assert state.state == InstanceState.INCIDENT and state.incidents == ("ProvisionService",)
+    assert [t.error_message for t in engine.automated_steps("k1")] == ["RuntimeError: backend down"]
     time.sleep(0.3)
     assert handler.calls == ["k1"] * 3  # not fetched again until an admin sets retries
 
@@ -206,8 +207,8 @@ def test_a_task_still_running_when_the_grace_period_ends_is_released(engine):
     worker.stop(timeout=0.3)
     assert worker.released == 1
     [again] = engine.fetch_and_lock("w2", [PROVISIONING_TOPIC], lock_duration_ms=30_000)
-    assert again.business_key == "k1" and again.retries == 3  # released without using up a retry
-    assert "stopped before the handler finished" in engine.failures[0]["message"]
+    assert again.business_key == "k1" and again.retries is None  # unlocked without using up a retry
+    assert engine.failures == []
     release.set()
     time.sleep(0.2)
     assert worker.processed == 0  # its late completion is refused: w2 holds the task now
@@ -267,7 +268,7 @@ def test_a_bad_registry_is_refused(engine, handlers, message):
 def test_engine_outage_while_reporting_is_retried(engine):
     approved(engine, "k1")
     calls = {"n": 0}
-    original = engine.complete_external_task
+    original = engine.complete
 
     def flaky(task_id, worker_id, variables=None):
         calls["n"] += 1
@@ -275,7 +276,7 @@ def test_engine_outage_while_reporting_is_retried(engine):
             raise EngineUnavailable(engine.name)
         return original(task_id, worker_id, variables)
 
-    engine.complete_external_task = flaky
+    engine.complete = flaky
     worker = ExternalTaskWorker(engine, [Handler()], settings())
     worker.run_once()
     assert calls["n"] == 2 and worker.processed == 1
