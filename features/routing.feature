@@ -65,8 +65,10 @@ Feature: The process decides the steps, who acts on each and where the ticket go
 
   Scenario: Only candidates act on a step
     Given alice has submitted an IT request "Headset"
-    When fiona approves the ticket
+    When carol approves the ticket
     Then the request is refused with 403 because not_a_candidate
+    When fiona approves the ticket
+    Then the request is refused with 404
     And the ticket is in_progress at "Manager Approval"
 
   Scenario: An access request waits for both groups

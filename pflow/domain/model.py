@@ -305,6 +305,17 @@ class Ticket:
             raise InvalidTransition(f"Nothing to retry: the ticket is {self.status}.",
                                     details={"status": self.status.value, "action": "retry"})
 
+    def resume(self, actor: User, comment: str | None = None, details: dict[str, Any] | None = None) -> None:
+        """An admin retries what needed attention: the ticket is in progress again (audited as theirs).
+        If the engine then refuses, the next ``follow`` puts it back."""
+        self.ensure_retryable(actor)
+        now = _now()
+        self.updated_at = now
+        self._log(actor, "retried", self.status, self.status, at=now, comment=comment, details=details)
+        previous, self.status, self.attention = self.status, S.IN_PROGRESS, None
+        self._log(SYSTEM, "resumed", previous, S.IN_PROGRESS, at=now)
+        self._emit(ev.TicketResumed, actor, now)
+
     # --- queries the UI and the API use ---
 
     def allowed_actions(self, user: User) -> list[str]:

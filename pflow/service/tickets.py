@@ -351,7 +351,7 @@ class TicketService:
         running = view is not None and view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT)
         if not failed and running:
             raise ConcurrencyConflict("The process has no failed step to retry.")
-        self._write(ticket, lambda t: t.note(actor, "retried", {"steps": [f.activity_id for f in failed]}, comment))
+        self._write(ticket, lambda t: t.resume(actor, comment, {"steps": [f.activity_id for f in failed]}))
         if failed:
             for task in failed:
                 self._engine.retry_step(task.id, self.retries)
