@@ -334,6 +334,19 @@ class CamundaWorkflowEngine(WorkflowEngine):
                 raise TaskNotFound(f"user task {task_id} does not exist or is completed") from None
             if exc.status == 400:
                 raise ValidationError(f"Camunda refused to complete user task {task_id}: {exc.message}") from None
+            if exc.status >= 500 and not self._user_task_exists(task_id):
+                # Camunda 7.24 fails with a 500 (ENGINE-03051 in a task listener) when another request
+                # completes the task while this one sets its assignee: the other request won.
+                raise TaskNotFound(f"user task {task_id} was completed by another request") from None
+            raise
+
+    def _user_task_exists(self, task_id: str) -> bool:
+        try:
+            self._client.get(f"/task/{task_id}")
+            return True
+        except CamundaHttpError as exc:
+            if _is_task_missing(exc) or exc.status == 404:
+                return False
             raise
 
     def fetch_and_lock(self, worker_id: str, topics: Sequence[str], *, max_tasks: int = 1,
