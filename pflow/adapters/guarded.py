@@ -2,9 +2,11 @@
 
 Without it, each request that touches a frozen engine holds an HTTP thread for the engine's whole
 timeout; a handful of them hold all threads, and requests that need only the database (a list, a
-ticket) queue behind them. With it, at most ``max_calls`` engine calls run at once in this process;
-one more waits up to ``wait_s`` for a place and then fails at once with ``EngineUnavailable``, so the
-threads stay free for the database-only requests.
+ticket) queue behind them. With it, at most ``max_calls`` engine calls run at once in this process.
+One more queues for a place while the engine is moving (a healthy engine under a burst: eight people
+approving at once must all get an answer), and fails at once with ``EngineUnavailable`` when the
+calls it would wait behind are stuck (running longer than ``wait_s``: the engine is slow or frozen),
+so the threads stay free for the database-only requests. No call queues longer than ``max_queue_s``.
 
 It guards the service's side of the engine (``ProcessEngine``); workers use ``ExternalTasks`` on the
 engine directly, bounded by their own concurrency, so their long polls never take the requests' places.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -40,15 +43,20 @@ class BoundedProcessEngine(ProcessEngine):
     It does not own the engine: ``close()`` leaves it to whoever made it.
     """
 
-    def __init__(self, engine: ProcessEngine, *, max_calls: int = 4, wait_s: float = 0.5) -> None:
+    def __init__(self, engine: ProcessEngine, *, max_calls: int = 4, wait_s: float = 0.5,
+                 max_queue_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         self._engine = engine
         self.name = engine.name
         self.max_calls = max_calls
         self.wait_s = max(0.0, wait_s)
+        self.max_queue_s = max(self.wait_s, max_queue_s)
+        self._clock = clock
         self._places = threading.BoundedSemaphore(max_calls)
         self._busy_lock = threading.Lock()
+        self._started: dict[int, float] = {}  # running call -> when it started
+        self._ids = 0
         self.busy = 0  # calls that run now
         self.refused = 0  # calls answered "busy" since start (tests and the log read it)
 
@@ -60,25 +68,44 @@ class BoundedProcessEngine(ProcessEngine):
         # Adapter-specific attributes (``url``, a fake's ``available``) read through the guard.
         return getattr(self.__dict__["_engine"], name)
 
+    def _stuck(self) -> bool:
+        """Whether every place is held by a call running longer than ``wait_s``."""
+        now = self._clock()
+        with self._busy_lock:
+            return len(self._started) >= self.max_calls and all(now - t > self.wait_s
+                                                                for t in self._started.values())
+
+    def _acquire(self) -> bool:
+        deadline = self._clock() + self.max_queue_s
+        while True:
+            if self._places.acquire(timeout=min(0.05, self.wait_s or 0.05)):
+                return True
+            if self._stuck() or self._clock() >= deadline:
+                return False
+
     def _call(self, what: str, call: Callable[[], T]) -> T:
-        if not self._places.acquire(timeout=self.wait_s):
+        if not self._acquire():
             with self._busy_lock:
                 self.refused += 1
             raise EngineUnavailable(
                 self.name,
-                f"{self.max_calls} calls to {self.name} are still waiting for it after "
-                f"{self.wait_s:g}s; not starting {what} (the engine is slow or frozen; PFLOW_ENGINE_MAX_CALLS "
-                "and PFLOW_ENGINE_WAIT_MS set this limit)",
+                f"{self.max_calls} calls to {self.name} have been running for more than {self.wait_s:g}s; "
+                f"not starting {what} (the engine is slow or frozen; PFLOW_ENGINE_MAX_CALLS and "
+                "PFLOW_ENGINE_WAIT_MS set this limit)",
                 public_message=f"The workflow engine ({self.name}) is not answering in time; try again in a moment.",
                 details={"reason": "busy"},
             )
         with self._busy_lock:
             self.busy += 1
+            self._ids += 1
+            me = self._ids
+            self._started[me] = self._clock()
         try:
             return call()
         finally:
             with self._busy_lock:
                 self.busy -= 1
+                del self._started[me]
             self._places.release()
 
     # ------------------------------------------------------------------- port

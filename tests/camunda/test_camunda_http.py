@@ -239,6 +239,28 @@ def test_a_completion_by_someone_else_is_still_task_not_found(fake, engine):
         engine.complete("t1", "w1")
 
 
+ENGINE_03051 = camunda_error(500, "ProcessEngineException", "ENGINE-03051 There was an exception while invoking the "
+                             "TaskListener. Message: 'Cannot invoke \"org.camunda.bpm.engine.impl.pvm.process.ScopeImpl"
+                             ".isSubProcessScope()\" because the return value of ... is null'")
+
+
+def test_camunda_failing_on_a_task_another_request_just_completed_is_task_not_found(fake, engine):
+    """Camunda 7.24 answers 500 when a user task is completed while another request sets its assignee."""
+    open_task = (200, "application/json", json.dumps({"id": "u1", "assignee": None}))
+    fake.on("POST", "/task/u1/claim", ENGINE_03051)
+    fake.on("GET", "/task/u1", open_task, camunda_error(404, "InvalidRequestException", "No matching task with id u1"))
+    with pytest.raises(TaskNotFound):
+        engine.complete_task("u1", {"approved": True}, completed_by="dave")
+
+
+def test_a_server_error_on_a_task_that_is_still_open_stays_an_error(fake, engine):
+    fake.on("POST", "/task/u1/claim", ENGINE_03051)
+    fake.on("GET", "/task/u1", (200, "application/json", json.dumps({"id": "u1", "assignee": None})))
+    with pytest.raises(Exception) as caught:
+        engine.complete_task("u1", {"approved": True}, completed_by="dave")
+    assert not isinstance(caught.value, TaskNotFound)
+
+
 def test_a_plain_404_is_not_checked_in_history(fake, engine):
     fake.on("POST", "/external-task/t1/complete",
             camunda_error(404, "RestException", "External task with id t1 does not exist"))

@@ -108,6 +108,21 @@ def test_beyond_the_limit_a_call_fails_fast_saying_the_engine_is_not_answering(h
     assert bounded.open_tasks("TCK-9")[0] is not None and bounded.busy == 0  # every place was given back
 
 
+def test_a_burst_on_a_moving_engine_queues_instead_of_failing(hanging):
+    """Eight approvals at once on a healthy engine whose calls take a moment each: all get an answer."""
+    bounded = BoundedWorkflowEngine(hanging, max_calls=2, wait_s=0.3)
+    slow = hanging.find_user_task
+
+    def a_moment(*args, **kwargs):
+        time.sleep(0.2)  # under wait_s: the engine is moving, only busy
+        return slow(*args, **kwargs)
+
+    hanging.find_user_task = a_moment
+    threads, results = _in_threads(8, lambda i: bounded.find_user_task(f"TCK-{i}"))
+    _join(threads, 10)
+    assert [r for r in results if r[0] == "error"] == [] and bounded.refused == 0
+
+
 def test_long_polls_do_not_take_the_places_meant_for_requests(hanging):
     bounded = BoundedProcessEngine(hanging, max_calls=1, wait_s=0.05)
     polls, _ = _in_threads(3, lambda i: bounded.fetch_and_lock(f"w{i}", [PROVISIONING_TOPIC], wait_ms=300))

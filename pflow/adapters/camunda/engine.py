@@ -679,10 +679,23 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             if exc.status == 400 or (exc.status == 500 and any(m in exc.message for m in UNRESOLVED_MARKERS)):
                 # Bad variables, or a condition reading a variable the completion did not give.
                 raise ValidationError(f"Camunda refused to complete user task {task_id}: {exc.message}") from None
+            if exc.status >= 500 and not self._user_task_exists(task_id):
+                # Camunda 7.24 fails with a 500 (ENGINE-03051 in a task listener) when another request
+                # completes the task while this one sets its assignee: the other request won.
+                raise TaskNotFound(f"user task {task_id} was completed by another request") from None
             raise
         except EngineUnavailable:
             if claimed:
                 self._unclaim(task_id)
+            raise
+
+    def _user_task_exists(self, task_id: str) -> bool:
+        try:
+            self._client.get(f"/task/{task_id}")
+            return True
+        except CamundaHttpError as exc:
+            if _is_task_missing(exc) or exc.status == 404:
+                return False
             raise
 
     def _assigned_by_process(self, dto: dict[str, Any]) -> bool:

@@ -9,6 +9,12 @@ handed out and never acknowledged becomes visible again after ``visibility_timeo
 seconds (default 300), and a rejected or unacked-at-shutdown message becomes visible at
 once, in its original position, so a ticket's events keep their order.
 
+A process that starts consuming a queue first takes back every lease left on it: a lease it
+finds then was handed out by a process that is gone (killed before it could ack), and its
+message is delivered again at once instead of after the visibility timeout. If two processes
+do consume one file, the second one's start may deliver a message twice; consumers apply each
+event once (they record its id), so nothing is applied twice.
+
 Exchanges and bindings live in the process, as in every kombu virtual transport: the
 publisher declares the queue and its binding when it connects, so messages published
 before any consumer started are kept.
@@ -16,6 +22,7 @@ before any consumer started are kept.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from json import dumps, loads
 from queue import Empty
@@ -30,6 +37,10 @@ DEFAULT_VISIBILITY_TIMEOUT_S = 300.0
 
 
 
+_reclaimed: set[tuple[str, str]] = set()  # (database, queue) whose leftover leases this process took back
+_reclaimed_lock = threading.Lock()
+
+
 class Channel(kombu_sqla.Channel):
     _engines: dict = {}  # our own engine cache (the base class shares one across all its users)
 
@@ -38,13 +49,28 @@ class Channel(kombu_sqla.Channel):
         options = connection.client.transport_options
         self.visibility_timeout = float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT_S))
         self._rows: dict[str, int] = {}  # delivery tag -> message row handed out and not yet settled
+        self._taken_back: set[int] = set()  # rows whose lease this channel took back from a dead process
 
     def _engine_from_config(self):
         # WAL, foreign keys and a busy timeout, like the ticket store: several threads share the file.
         return create_db_engine(self.connection.client.hostname)
 
+    def _reclaim_leftover_leases(self, queue_obj) -> None:
+        key = (str(self.connection.client.hostname), queue_obj.name)
+        with _reclaimed_lock:
+            if key in _reclaimed:
+                return
+            _reclaimed.add(key)
+        leftover = self.session.query(self.message_cls).filter(
+            self.message_cls.queue_id == queue_obj.id, self.message_cls.visible == False  # noqa: E712
+        )
+        self._taken_back.update(row.id for row in leftover)
+        leftover.update({"visible": True}, synchronize_session=False)
+        self.session.commit()
+
     def _get(self, queue):
         queue_obj = self._get_or_create(queue)
+        self._reclaim_leftover_leases(queue_obj)
         session = self.session
         message_cls = self.message_cls
         if session.bind.name == "sqlite":
@@ -63,7 +89,8 @@ class Channel(kombu_sqla.Channel):
             )
             if row is None:
                 raise Empty()
-            redelivered = row.visible is False
+            redelivered = row.visible is False or row.id in self._taken_back
+            self._taken_back.discard(row.id)
             row.visible = False
             row.sent_at = datetime.now()  # the lease starts now
             payload = loads(bytes_to_str(row.payload))
