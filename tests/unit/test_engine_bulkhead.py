@@ -110,15 +110,15 @@ def test_beyond_the_limit_a_call_fails_fast_saying_the_engine_is_not_answering(h
 
 def test_a_burst_on_a_moving_engine_queues_instead_of_failing(hanging):
     """Eight approvals at once on a healthy engine whose calls take a moment each: all get an answer."""
-    bounded = BoundedWorkflowEngine(hanging, max_calls=2, wait_s=0.3)
-    slow = hanging.find_user_task
+    bounded = BoundedProcessEngine(hanging, max_calls=2, wait_s=0.3)
+    slow = hanging.open_tasks
 
     def a_moment(*args, **kwargs):
         time.sleep(0.2)  # under wait_s: the engine is moving, only busy
         return slow(*args, **kwargs)
 
-    hanging.find_user_task = a_moment
-    threads, results = _in_threads(8, lambda i: bounded.find_user_task(f"TCK-{i}"))
+    hanging.open_tasks = a_moment
+    threads, results = _in_threads(8, lambda i: bounded.open_tasks(f"TCK-{i}"))
     _join(threads, 10)
     assert [r for r in results if r[0] == "error"] == [] and bounded.refused == 0
 
