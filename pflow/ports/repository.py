@@ -64,9 +64,9 @@ class TicketQuery:
 @dataclass(frozen=True)
 class TaskQuery:
     """The inbox of one user: open steps they may complete. A step matches when the user is its
-    assignee, or (with no assignee) a candidate user or in a candidate group; steps of tickets the
-    user requested or last edited are left out, and decision steps of tickets they already decided
-    (separation of duties and four eyes; ``separation_of_duties=False`` keeps them in)."""
+    assignee, or (with no assignee) a candidate user or in a candidate group; decision steps of tickets
+    the user requested, last edited or already decided are left out (separation of duties and four eyes;
+    ``separation_of_duties=False`` keeps them in)."""
 
     username: str
     groups: tuple[str, ...] = ()

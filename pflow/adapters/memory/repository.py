@@ -168,8 +168,7 @@ class InMemoryTicketRepository(TicketRepository):
         text = query.text if query.text and query.text.strip() else None
         found: list[tuple[Ticket, Step]] = []
         for t in self._committed():
-            if query.separation_of_duties and (t.requester == user or t.last_editor == user):
-                continue
+            own = t.requester == user or t.last_editor == user
             if query.type is not None and t.type != query.type:
                 continue
             if query.ticket_status is not None and t.status != query.ticket_status:
@@ -183,7 +182,8 @@ class InMemoryTicketRepository(TicketRepository):
                     offered = user in step.candidate_users or bool(groups & set(step.candidate_groups))
                 if not offered:
                     continue
-                if query.separation_of_duties and step.is_decision and user in t.deciders:
+                # Separation of duties guards decisions: a step that decides nothing may be the requester's own.
+                if query.separation_of_duties and step.is_decision and (own or user in t.deciders):
                     continue
                 if query.group is not None and query.group not in step.candidate_groups:
                     continue

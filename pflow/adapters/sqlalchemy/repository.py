@@ -248,10 +248,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
         candidate = s.c.task_id.in_(select(c.c.task_id).where(or_(*offered)))
         conditions = [or_(s.c.assignee == user, and_(s.c.assignee.is_(None), candidate))]
         if query.separation_of_duties:
-            conditions.append(s.c.requester != user)
-            conditions.append(or_(s.c.last_editor.is_(None), s.c.last_editor != user))
+            # Separation of duties guards decisions: a step that decides nothing may be the requester's own.
             decided = exists().where(d.c.ticket_id == s.c.ticket_id, d.c.username == user)
-            conditions.append(or_(s.c.is_decision.is_(False), ~decided))
+            conditions.append(or_(s.c.is_decision.is_(False), and_(
+                s.c.requester != user, or_(s.c.last_editor.is_(None), s.c.last_editor != user), ~decided)))
         if query.type is not None:
             conditions.append(s.c.ticket_type == query.type)
         if query.group is not None:

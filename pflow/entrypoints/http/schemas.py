@@ -176,10 +176,12 @@ class TicketInputSchema(Schema):
             data["fields"] = {**{k: v for k, v in legacy.items() if v is not None}, **fields}
         return data
 
-    @validates_schema(skip_on_field_errors=False)
-    def _check_against_the_form(self, data, **kwargs):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _check_against_the_form(self, data, original_data, **kwargs):
         if not self.check_form or not has_request_context():
             return
+        if isinstance(original_data, dict) and "fields" in original_data and "fields" not in data:
+            return  # the values themselves were refused (named above); the form cannot judge them
         from pflow.domain.errors import ValidationError as FormError
         from pflow.entrypoints.http.context import container
 
