@@ -109,6 +109,9 @@ def test_a_killed_worker_s_task_is_redelivered_and_provisioned_once(setup, stage
                    message="the ticket did not follow its process")
     assert ledger.query("SELECT status, reference FROM tickets") == [("completed", effects[0][1])]
 
+    # With nothing left to do it may still be starting: stop it once it can stop gracefully.
+    wait_until(lambda: "worker rescuer ready" in log_of(tmp_path, "rescuer"), timeout=30,
+               message=f"the rescuer never got ready: {log_of(tmp_path, 'rescuer')}")
     rescuer.send_signal(signal.SIGTERM)
     assert rescuer.wait(30) == 0
     done = 1 if stage != "completed" else 0
