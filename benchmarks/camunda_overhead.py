@@ -35,7 +35,9 @@ from benchmarks.common import (  # noqa: E402
     Table,
     log,
     need_camunda,
+    process_variables,
     ratio_spread,
+    ticket_data,
 )
 
 KEY = "camunda"
@@ -50,10 +52,13 @@ class PFlowFlows:
         from pflow.container import build_container, migrate_database
         from pflow.domain.users import User
 
+        # The default type runs this run's copy of its process (CAMUNDA_PROCESS_KEY), whose provisioning step
+        # has a topic of this run's (PFLOW_PROVISIONING_TOPIC): the worker takes no other process's tasks.
         settings = Settings(workflow_engine="camunda", camunda_url=url, camunda_process_key=process.key,
-                            bpmn_file=process.bpmn, database_url=f"sqlite:///{data_dir / 'pflow.db'}",
-                            rabbitmq_url="memory://", data_dir=data_dir, secret_key="bench",
-                            ui_dir=data_dir / "no-ui", worker_id="bench-pflow")
+                            provisioning_topic=process.topic, bpmn_file=process.bpmn,
+                            database_url=f"sqlite:///{data_dir / 'pflow.db'}", rabbitmq_url="memory://",
+                            data_dir=data_dir, secret_key="bench", ui_dir=data_dir / "no-ui",
+                            worker_id="bench-pflow", demo_users=True)
         self.container = build_container(settings)
         migrate_database(self.container)
         self.tickets = self.container.tickets()
@@ -63,7 +68,7 @@ class PFlowFlows:
         self.calls: Counter = Counter()
 
     def flow(self, i: int) -> None:
-        ticket = self.tickets.create(self.alice, {"title": f"Laptop {i}", "amount": "1200", "priority": "normal"})
+        ticket = self.tickets.create(self.alice, ticket_data(i))
         self.tickets.submit(self.alice, ticket.id)
         self.tickets.approve(self.bob, ticket.id, "ok")
         if self.worker.run_once() != 1:
@@ -107,6 +112,17 @@ def _shape(path: str) -> str:
                     for i, p in enumerate(parts))
 
 
+def _typed(value) -> dict:
+    """A Camunda typed value, as PFlow's adapter sends it."""
+    if isinstance(value, bool):
+        return {"value": value, "type": "Boolean"}
+    if isinstance(value, int):
+        return {"value": value, "type": "Integer" if -2**31 <= value < 2**31 else "Long"}
+    if isinstance(value, float):
+        return {"value": value, "type": "Double"}
+    return {"value": value, "type": "String"}
+
+
 class DirectFlows:
     """The REST calls PFlow makes for one flow, scripted by hand (``minimal``: the fewest the flow needs)."""
 
@@ -130,27 +146,27 @@ class DirectFlows:
 
     def flow(self, i: int) -> None:
         key = str(uuid.uuid4())
-        variables = {"ticket_id": {"value": key, "type": "String"}, "requester": {"value": "alice", "type": "String"},
-                     "title": {"value": f"Laptop {i}", "type": "String"},
-                     "priority": {"value": "normal", "type": "String"}}
-        # submit: start the process (PFlow: look for a running instance first and after)
+        variables = {name: _typed(value) for name, value in process_variables(key, i).items()}
+        # submit: start the process (PFlow: look for a running instance first, and after, keeping one per key) ...
         if not self.minimal:
-            self._call("GET", "/process-instance", params={"businessKey": key, "processDefinitionKey": self.key})
+            self._running(key)
         self._call("POST", f"/process-definition/key/{self.key}/start",
                    json={"businessKey": key, "variables": variables})
+        if self.minimal:
+            [task] = self._call("GET", "/task", params={"processInstanceBusinessKey": key,
+                                                        "processDefinitionKey": self.key})
+        else:
+            self._running(key)
+            # ... and the ticket reads where its process is: the instance, its open tasks, its automated steps.
+            [task] = self._progress(key)
+        # approve: complete the task as the manager (PFlow: claimed first, so of two deciders one wins)
         if not self.minimal:
-            self._call("GET", "/process-instance", params={"businessKey": key, "processDefinitionKey": self.key})
-        # approve: find the user task (PFlow: with its candidate groups), complete it as the manager
-        [task] = self._call("GET", "/task", params={"processInstanceBusinessKey": key,
-                                                    "taskDefinitionKey": "ManagerApproval",
-                                                    "processDefinitionKey": self.key, "sortBy": "created",
-                                                    "sortOrder": "asc"})
-        if not self.minimal:
-            self._call("GET", f"/task/{task['id']}/identity-links", params={"type": "candidate"})
-            self._call("POST", f"/task/{task['id']}/assignee", json={"userId": "bob"})
+            self._call("GET", f"/task/{task['id']}")
+            self._call("POST", f"/task/{task['id']}/claim", json={"userId": "bob"})
         self._call("POST", f"/task/{task['id']}/complete", json={"variables": {
-            "approved": {"value": True, "type": "Boolean"}, "comment": {"value": "ok", "type": "String"},
-            "approver": {"value": "bob", "type": "String"}}})
+            "approved": {"value": True, "type": "Boolean"}, "comment": {"value": "ok", "type": "String"}}})
+        if not self.minimal:
+            self._progress(key)
         # provision: fetch and lock the external task, complete it with the reference
         body = {"workerId": WORKER, "maxTasks": 4,
                 "topics": [{"topicName": self.topic, "lockDuration": 30_000, "processDefinitionKey": self.key}]}
@@ -159,6 +175,40 @@ class DirectFlows:
         [ext] = self._call("POST", "/external-task/fetchAndLock", json=body)
         self._call("POST", f"/external-task/{ext['id']}/complete", json={
             "workerId": WORKER, "variables": {"fulfilment_reference": {"value": f"PRV-{i}", "type": "String"}}})
+        if not self.minimal:
+            # the ticket follows its process to the end event reached
+            instance = self._instance(key)
+            if instance["state"] != "COMPLETED":
+                raise AssertionError(f"the scripted flow ended {instance['state']}")
+
+    def _running(self, key: str) -> list:
+        return self._call("GET", "/process-instance", params={"businessKey": key})
+
+    def _instance(self, key: str) -> dict:
+        """What PFlow reads of an instance: the latest one of the key, its activities, its variables, and
+        (while it runs) its incidents."""
+        [instance] = self._call("GET", "/history/process-instance", params={
+            "processInstanceBusinessKey": key, "sortBy": "startTime", "sortOrder": "desc", "maxResults": 1})
+        self._call("GET", "/history/activity-instance", params={"processInstanceId": instance["id"],
+                                                               "sortBy": "occurrence", "sortOrder": "asc"})
+        self._call("GET", "/history/variable-instance", params={"processInstanceId": instance["id"],
+                                                               "deserializeValues": "false"})
+        if instance["state"] == "ACTIVE":
+            self._call("GET", "/incident", params={"processInstanceId": instance["id"]})
+        return instance
+
+    def _progress(self, key: str) -> list:
+        """The reads after each command: the instance, then its open user tasks (each with its candidates)
+        and its external tasks, each found through the key's running instance. Returns the open tasks."""
+        self._instance(key)
+        [running] = self._running(key)
+        tasks = self._call("GET", "/task", params={"processInstanceId": running["id"], "sortBy": "created",
+                                                   "sortOrder": "asc"})
+        for task in tasks:
+            self._call("GET", f"/task/{task['id']}/identity-links", params={"type": "candidate"})
+        [running] = self._running(key)
+        self._call("GET", "/external-task", params={"processInstanceId": running["id"]})
+        return tasks
 
     def close(self) -> None:
         self.session.close()
@@ -188,7 +238,7 @@ def run(ctx: Context) -> Section:
         for round_ in range(ctx.repeat):
             order = ["pflow", "same", "minimal"] if round_ % 2 == 0 else ["same", "pflow", "minimal"]
             for name in order:
-                process = BenchProcess(url).deploy()
+                process = BenchProcess(url, own_topic=True).deploy()
                 processes.append(process)
                 with tempfile.TemporaryDirectory(prefix="pflow-bench-camunda-") as tmp:
                     runner = (PFlowFlows(url, process, Path(tmp)) if name == "pflow"
