@@ -1,13 +1,14 @@
 """Item 7: what PFlow adds on the Camunda path: full flows per second through PFlow against the same REST
 calls scripted directly against the engine.
 
-* PFlow: create → submit → approve → provision → completed through TicketService (tickets, history and
+* PFlow: create → submit → approve → provision → completed through TicketService, an IT request (the
+  default type) on a copy of its process under this run's key and topic (tickets, history and
   outbox in a SQLite file, as a Camunda deployment of PFlow keeps them in its database), the Camunda
   adapter, and the worker's ProvisioningHandler (``run_once``: fetch and handle in this thread).
 * the limit: the same sequence of REST calls PFlow makes (counted and compared below), written by hand
   with one ``requests.Session`` and nothing else: no ticket store, no domain, no adapter.
 * for reference: the fewest calls a hand-written integration needs for the flow (no duplicate-start
-  check, no candidate-group read, no separate assignee call).
+  check, no claim, no reading where the process is after each step).
 
 One flow after another in one thread; rounds interleaved.
 
@@ -286,16 +287,25 @@ def run(ctx: Context) -> Section:
         [[n, f"{calls.get('pflow', Counter())[n] / 2:g}", f"{calls.get('same', Counter())[n] / 2:g}"]
          for n in names]))
     section.setup = (f"Camunda {ctx.versions.get('Camunda', '7.24')} at {url}, a process key of this run per "
-                     "round. PFlow's extra calls buy its guarantees: a running instance is looked up before and "
-                     "after a start (Camunda does not keep business keys unique), the approver is recorded as "
-                     "assignee before completing, and the task's candidate groups are read with it.")
+                     "round (and a topic of its own, so no other process's task is taken). PFlow's extra calls buy its "
+                     "guarantees: a running instance is looked up before and after a start (Camunda does not keep "
+                     "business keys unique); the decider claims the task before completing it (of two at once, "
+                     "exactly one wins); and after every command the ticket reads where its process is (the latest "
+                     "instance with its activities, variables and incidents, its open user tasks with their "
+                     "candidates, its external tasks), because a ticket's status is read from the process and "
+                     "never kept ahead of it. The scripted peer makes exactly those calls (the table below).")
     section.limits = (
-        "PFlow's own CPU per flow runs in series with Camunda's answers: the client CPU column. Split by "
-        "use case (profiled with time.process_time around each call): the ticket store's four transactions "
-        "through the SQLAlchemy ORM (create, submit, approve, and the worker's read and completion) take about "
-        "12 ms of CPU per flow on this machine, the Camunda adapter about 1.6 ms per REST call, which is "
-        "requests' own cost (the script pays it too). The figure is therefore bounded by the ticket store's "
-        "cost, the same limit as the embedded flows (part 3), not by what PFlow sends to Camunda.")
+        "PFlow's own CPU per flow runs in series with Camunda's answers: the client CPU column. Against the "
+        "same REST calls scripted, what PFlow adds is its ticket store (the SQLAlchemy ORM transactions of "
+        "create, submit, the decision and the worker's completion) and its domain; requests' own cost per "
+        "call is paid by the script too. Against the fewest calls the flow needs, what costs is the number of "
+        "calls (the call table): since a ticket's status is read from its process, every command is followed "
+        "by reading the latest instance (its activities, variables and, while it runs, incidents), its open "
+        "user tasks with their candidates and its external tasks; and each of the port's task reads first "
+        "finds the key's running instance again (GET /process-instance, six times per flow). Reading the "
+        "instance once per command and passing it on, or one task query by business key, would save about a "
+        "third of the calls; that is the Camunda adapter's and the ticket service's to change, not what "
+        "PFlow sends on top of the engine's own work.")
     return section
 
 

@@ -307,10 +307,11 @@ def run(ctx: Context) -> Section:
                      "ANALYZEd after seeding. The ratio is the figure ÷ the goal's limit.")
     section.limits = (
         "Only the free-text search misses: `q=` matches a "
-        "substring of the title or the description (`ILIKE '%laptop%'`), which no B-tree index can serve, so "
+        "substring of the title or the ticket's string fields (`LIKE '%laptop%'` on a lower-cased search "
+        "column the store keeps), which no B-tree index can serve, so "
         "both the page and its total count scan the whole table (about 40 ms on SQLite and 70 ms on "
         "PostgreSQL per 100 000 tickets here; it grows with the table). The filtered pages the UI lists by "
-        "(status, requester, the approvals inbox, deep pages) read an index and stay far under the goal. What "
+        "(status, requester, the approvals inbox, deep pages) and the task inbox read an index and stay far under the goal. What "
         "would fix the search is a text index in the schema: a trigram GIN index on PostgreSQL (pg_trgm, a "
         "trusted extension the database owner may create) or an FTS5 table on SQLite, through an Alembic "
         "migration of the ticket store."
