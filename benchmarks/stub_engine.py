@@ -79,8 +79,9 @@ class StubProcessEngine(ProcessEngine, ExternalTasks):
             if running is not None and running.state == InstanceState.ACTIVE:
                 return ProcessInstance(running.id, business_key, process_key, self.definition_id, created=False)
             instance = _Instance(business_key, process_key, variables)
-            instance.task = UserTask(id=str(uuid.uuid4()), definition_key="ManagerApproval", name=NAMES["ManagerApproval"],
-                                     business_key=business_key, process_instance_id=instance.id,
+            instance.task = UserTask(id=str(uuid.uuid4()), definition_key="ManagerApproval",
+                                     name=NAMES["ManagerApproval"], business_key=business_key,
+                                     process_instance_id=instance.id,
                                      process_key=process_key, candidate_groups=("managers",),
                                      created_at=datetime.now(timezone.utc), form=DECISION)
             self._instances[business_key] = instance
@@ -131,8 +132,8 @@ class StubProcessEngine(ProcessEngine, ExternalTasks):
             instance = self._instances.get(business_key)
             if instance is None:
                 return None
-            active = tuple(a for a in ("ManagerApproval", "ProvisionService")
-                           if (a == "ManagerApproval" and instance.task) or (a == "ProvisionService" and instance.external))
+            active = (("ManagerApproval",) if instance.task else ()) + (
+                ("ProvisionService",) if instance.external else ())
             failed = instance.external is not None and instance.external.retries == 0
             return InstanceView(instance_id=instance.id, business_key=business_key, process_key=instance.process_key,
                                 definition_id=self.definition_id,
