@@ -15,22 +15,25 @@ from pathlib import Path
 
 import requests
 
-from pflow.config import REPO_ROOT
-from pflow.ports.workflow import PROVISIONING_TOPIC
+from pflow.config import REPO_ROOT, Settings
 
+# The default ticket type's process (it_request), as shipped; the benchmark deploys a copy under its own names.
 BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
+PROCESS_KEY = "ticket_approval"
+# The built-in provisioning step's topic (PFLOW_PROVISIONING_TOPIC), which the shipped BPMN names.
+PROVISIONING_TOPIC = Settings.provisioning_topic
 
 
 class BenchProcess:
     def __init__(self, url: str, *, own_topic: bool = False) -> None:
         self.url = url.rstrip("/")
         suffix = uuid.uuid4().hex[:10]
-        self.key = f"ticket_approval_bench{suffix}"
+        self.key = f"{PROCESS_KEY}_bench{suffix}"
         self.topic = f"{PROVISIONING_TOPIC}-bench{suffix}" if own_topic else PROVISIONING_TOPIC
         text = BPMN.read_text(encoding="utf-8")
-        if text.count('"ticket_approval"') != 2 or text.count(f'camunda:topic="{PROVISIONING_TOPIC}"') != 1:
+        if text.count(f'"{PROCESS_KEY}"') != 2 or text.count(f'camunda:topic="{PROVISIONING_TOPIC}"') != 1:
             raise RuntimeError(f"{BPMN}: the process id or topic moved; update benchmarks/camunda_support.py")
-        text = text.replace('"ticket_approval"', f'"{self.key}"')
+        text = text.replace(f'"{PROCESS_KEY}"', f'"{self.key}"')
         text = text.replace(f'camunda:topic="{PROVISIONING_TOPIC}"', f'camunda:topic="{self.topic}"')
         self._dir = tempfile.TemporaryDirectory(prefix="pflow-bench-camunda-")
         self.bpmn = Path(self._dir.name) / "ticket-process.bpmn"
@@ -66,7 +69,7 @@ class BenchProcess:
                 f"{self.url}/process-definition/key/{self.key}/start",
                 json={"businessKey": f"{prefix}-{i}-{uuid.uuid4().hex[:6]}",
                       "variables": {"approved": {"value": True, "type": "Boolean"},
-                                    "approver": {"value": "bob", "type": "String"}},
+                                    "comment": {"value": "ok", "type": "String"}},
                       "startInstructions": [{"type": "startBeforeActivity", "activityId": "ProvisionService"}]},
                 timeout=60)
             answer.raise_for_status()

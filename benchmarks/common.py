@@ -86,6 +86,36 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+# ----------------------------------------------------------------------------------------- tickets
+
+#: The ticket every flow benchmark pushes through: the default type (it_request, deploy/workflows/it-request.type.yaml)
+#: on the seed's process (ticket-process.bpmn: a manager's decision, then the provisioning step).
+TICKET_TYPE = "it_request"
+PROCESS_KEY = "ticket_approval"
+TICKET_FIELDS = {"amount": 1200, "priority": "normal"}
+
+
+def ticket_data(i: int, title: str = "Laptop") -> dict[str, Any]:
+    """What TicketService.create (and POST /api/tickets) takes for benchmark ticket ``i``."""
+    return {"type": TICKET_TYPE, "title": f"{title} {i}", "fields": dict(TICKET_FIELDS)}
+
+
+def process_variables(key: str, i: int) -> dict[str, Any]:
+    """The variables PFlow starts the process with for that ticket (TicketService: its fields, id, type, title,
+    requester), for the benchmarks that drive an engine without the ticket service."""
+    return {**TICKET_FIELDS, "ticket_id": key, "ticket_type": TICKET_TYPE, "title": f"Laptop {i}",
+            "requester": "alice"}
+
+
+def catalog(process_key: str | None = None):
+    """The shipped ticket types; ``process_key`` runs the default type on another process (a benchmark's copy)."""
+    from pflow.adapters.catalog import FileTicketTypeCatalog
+    from pflow.config import Settings
+
+    types = FileTicketTypeCatalog.from_folder(Settings.workflows_dir)
+    return types.with_process(types.default.key, process_key) if process_key else types
+
+
 # ----------------------------------------------------------------------------------------- statistics
 
 def percentile(values: list[float], p: float) -> float:

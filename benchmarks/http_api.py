@@ -6,9 +6,12 @@ data dir, and benchmarks/hello_app.py (one Flask route on waitress, 8 threads). 
 separate process: `wrk` (1 thread, 16 connections, closed loop) or, without it, benchmarks/loadgen.py.
 
 * create: POST /api/tickets as a requester;
-* list: GET /api/tickets?status=pending_approval&page=1&page_size=20 as a manager (sees every ticket);
-* approve: POST /api/tickets/{id}/approve as a manager, each on its own pending ticket prepared
-  beforehand through the API (the worker in the same process then provisions it, as it would).
+* list: GET /api/tickets?status=in_progress&page=1&page_size=20 as a manager (sees every ticket);
+* approve: POST /api/tickets/{id}/approve as a manager (the shortcut for the one decision step open for
+  them), each on its own submitted ticket prepared beforehand through the API (the worker in the same
+  process then provisions it, as it would).
+
+The tickets are IT requests (the default type, on the seed's process ticket_approval).
 
     .venv/bin/python benchmarks/http_api.py [--mode quick|full] [--repeat N]
 """
@@ -48,6 +51,9 @@ TITLE = "4. HTTP API under waitress, next to hello-world Flask"
 GOAL = 0.25
 CONNECTIONS = 16
 THREADS = 8
+
+#: the list the manager's page shows: submitted tickets still in their process (before: status=pending_approval)
+LIST_PATH = "/api/tickets?status=in_progress&page=1&page_size=20"
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
@@ -114,8 +120,7 @@ def _wait_idle(driver, served, timeout: float = 300.0) -> None:
     """Let the worker finish provisioning what earlier steps approved, so it does not run into the next one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        page = driver.call("bob", "GET", "/api/tickets?status=approved&page=1&page_size=1")
-        if page["total"] == 0:
+        if driver.awaiting_worker() <= 0:
             return
         time.sleep(0.5)
     raise RuntimeError(f"approved tickets were not provisioned within {timeout:.0f} s: {served.log_tail()}")
@@ -135,7 +140,7 @@ def _wait_quiet(served, timeout: float = 300.0) -> None:
 
 def _thread_sensitivity(ctx: Context, load: Load) -> list[list[str]]:
     """list and create against `pflow serve` with 2 and 4 request threads (the default, 8, is measured above)."""
-    from benchmarks.served import ApiDriver, Served
+    from benchmarks.served import ApiDriver, Served, new_ticket
 
     rows = []
     for threads in (2, 4):
@@ -145,11 +150,10 @@ def _thread_sensitivity(ctx: Context, load: Load) -> list[list[str]]:
                 driver = ApiDriver(served.url)
                 driver.many(ctx.size(50, 200, 1000), lambda i: (i % 2 == 0, None))
                 _wait_quiet(served)
-                listed = load.run(served.url, "GET", "/api/tickets?status=pending_approval&page=1&page_size=20",
-                                  driver.tokens["bob"])
+                listed = load.run(served.url, "GET", LIST_PATH, driver.tokens["bob"])
                 _wait_quiet(served)
                 created = load.run(served.url, "POST", "/api/tickets", driver.tokens["alice"],
-                                   {"title": "Bench ticket", "amount": "100", "priority": "normal"})
+                                   new_ticket("Bench ticket"))
             finally:
                 served.stop()
         log(f"  {threads} threads: list {listed['rps']:.0f} req/s, create {created['rps']:.0f} req/s")
@@ -159,7 +163,7 @@ def _thread_sensitivity(ctx: Context, load: Load) -> list[list[str]]:
 
 
 def run(ctx: Context) -> Section:
-    from benchmarks.served import ApiDriver, Served
+    from benchmarks.served import ApiDriver, Served, new_ticket
 
     section = Section(KEY, TITLE)
     duration = ctx.size(1, 3, 10)
@@ -183,11 +187,9 @@ def run(ctx: Context) -> Section:
                     elif name == "me":
                         result = load.run(served.url, "GET", "/api/me", alice)
                     elif name == "create":
-                        result = load.run(served.url, "POST", "/api/tickets", alice,
-                                          {"title": "Bench ticket", "amount": "100", "priority": "normal"})
+                        result = load.run(served.url, "POST", "/api/tickets", alice, new_ticket("Bench ticket"))
                     elif name == "list":
-                        result = load.run(served.url, "GET", "/api/tickets?status=pending_approval&page=1&page_size=20",
-                                          bob)
+                        result = load.run(served.url, "GET", LIST_PATH, bob)
                     else:
                         expected = (results["approve"][-1]["rps"] if results["approve"]
                                     else 0.7 * (created or results["create"][-1]["rps"]))
@@ -216,7 +218,7 @@ def run(ctx: Context) -> Section:
     for name, what in (("hello", "GET /hello (hello-world Flask, same server)"),
                        ("me", "GET /api/me (PFlow's app: token check and schema, no database)"),
                        ("create", "POST /api/tickets"),
-                       ("list", "GET /api/tickets?status=pending_approval (page of 20)"),
+                       ("list", "GET /api/tickets?status=in_progress (page of 20)"),
                        ("approve", "POST /api/tickets/{id}/approve")):
         rps = [r["rps"] for r in results[name]]
         p99 = [r["p99"] for r in results[name]]

@@ -28,10 +28,12 @@ from benchmarks.common import (  # noqa: E402
     Skipped,
     SummaryRow,
     Table,
+    catalog,
     log,
     need_camunda,
     need_postgres,
     percentile,
+    ticket_data,
 )
 
 KEY = "pickup"
@@ -56,8 +58,10 @@ class TimedHandler:
         return self.inner.handle(task)
 
 
-def measure(engine, count: int, *, settle_s: float = 0.0) -> dict:
-    """Approve ``count`` tickets one at a time on ``engine`` (deployed) and time each pick-up."""
+def measure(engine, count: int, *, settle_s: float = 0.0, process_key: str | None = None,
+            topic: str | None = None) -> dict:
+    """Approve ``count`` tickets one at a time on ``engine`` (deployed) and time each pick-up. ``process_key``
+    and ``topic``: the default type's process and its provisioning topic, when a copy of its own runs them."""
     from pflow.adapters.memory.provisioning import SimulatedProvisioner
     from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
     from pflow.domain.model import TicketStatus
@@ -69,15 +73,18 @@ def measure(engine, count: int, *, settle_s: float = 0.0) -> dict:
     alice = User("alice", "Alice", frozenset({"requester"}))
     bob = User("bob", "Bob", frozenset({"manager"}))
     store = InMemoryStore()
-    tickets = TicketService(lambda: InMemoryUnitOfWork(store), engine)
-    handler = TimedHandler(ProvisioningHandler(tickets, SimulatedProvisioner()))
-    worker = ExternalTaskWorker(engine, [handler], WorkerSettings(worker_id="bench-pickup"))
+    tickets = TicketService(lambda: InMemoryUnitOfWork(store), engine, catalog(process_key))
+    provisioning = ProvisioningHandler(tickets, SimulatedProvisioner(), **({"topic": topic} if topic else {}))
+    handler = TimedHandler(provisioning)
+    # As the container wires it: after each automated step the ticket follows its process (to completed).
+    worker = ExternalTaskWorker(engine, [handler], WorkerSettings(worker_id="bench-pickup"),
+                                on_progress=tickets.after_automated_step)
     from_call, from_return = [], []
     worker.start()
     try:
         time.sleep(0.3)  # the worker is long-polling
         for i in range(count):
-            ticket = tickets.create(alice, {"title": f"Laptop {i}", "amount": "1200", "priority": "normal"})
+            ticket = tickets.create(alice, ticket_data(i))
             tickets.submit(alice, ticket.id)
             called = time.perf_counter()
             tickets.approve(bob, ticket.id, "ok")
@@ -156,10 +163,10 @@ def run(ctx: Context) -> Section:
         from benchmarks.camunda_support import BenchProcess
 
         process = BenchProcess(url).deploy()
-        engine = CamundaWorkflowEngine(url, process.key)
+        engine = CamundaWorkflowEngine(url, process.key)  # sees this run's process only
         try:
             cases.append((f"Camunda {ctx.versions.get('Camunda', '')} (REST, long polls of 2 s slices)",
-                          measure(engine, count, settle_s=0.05)))
+                          measure(engine, count, settle_s=0.05, process_key=process.key, topic=process.topic)))
         finally:
             engine.close()
             process.close()

@@ -14,6 +14,14 @@ import requests
 from benchmarks.common import ROOT, free_port, wait_http
 
 
+def new_ticket(title: str, description: str | None = None) -> dict:
+    """The body of POST /api/tickets for a benchmark ticket: the default type (IT request) with its fields."""
+    fields = {"amount": 100, "priority": "normal"}
+    if description:
+        fields["description"] = description
+    return {"title": title, "fields": fields}
+
+
 class Served:
     """The all-in-one `pflow serve` (embedded engine, SQLite, worker, relay and consumer in one process)."""
 
@@ -81,9 +89,8 @@ class ApiDriver:
         return answer.json()
 
     def ticket(self, i: int, *, submit: bool = False, decide: str | None = None) -> str:
-        ticket = self.call("alice", "POST", "/api/tickets",
-                           {"title": f"Bench ticket {i}", "amount": "100", "priority": "normal",
-                            "description": "created by the benchmark"})
+        """An IT request (the default type) of alice's; submitted, and approved or rejected by bob (a manager)."""
+        ticket = self.call("alice", "POST", "/api/tickets", new_ticket(f"Bench ticket {i}", "created by the benchmark"))
         if submit or decide:
             self.call("alice", "POST", f"/api/tickets/{ticket['id']}/submit")
         if decide == "approve":
@@ -91,6 +98,13 @@ class ApiDriver:
         elif decide == "reject":
             self.call("bob", "POST", f"/api/tickets/{ticket['id']}/reject", {"comment": "not this time"})
         return ticket["id"]
+
+    def awaiting_worker(self) -> int:
+        """Tickets whose process waits for an automated step (provisioning) rather than for a person: the
+        tickets in progress less those with a step open for bob, who may decide every benchmark ticket."""
+        running = self.call("bob", "GET", "/api/tickets?status=in_progress&page=1&page_size=1")["total"]
+        decisions = self.call("bob", "GET", "/api/tasks?page=1&page_size=1")["total"]
+        return running - decisions
 
     def many(self, count: int, plan) -> list[str]:
         """``count`` tickets; ``plan(i)`` gives (submit, decide) for ticket i."""

@@ -5,9 +5,10 @@ same process; waitress with 8 threads) on a fresh data dir. CLIENTS client threa
 (this one) each run whole flows in a closed loop for the duration: create a ticket, submit it, approve it
 as a manager. The in-process worker provisions every approved ticket while the load runs.
 
-The figure is approve -> completed per ticket, from the ticket's own history (the time the approval was
-recorded to the time provisioning completed it, both stamped by the server), so client-side polling adds
-nothing to it. Tickets still approved when the load stops are waited for and counted.
+The figure is approve -> completed per ticket, from the ticket's own history (the time the approval step
+was recorded, ``step_completed``, to the time the ticket followed its process to ``completed`` after the
+provisioning step, both stamped by the server), so client-side polling adds nothing to it. Tickets still
+waiting for provisioning when the load stops are waited for and counted.
 
     .venv/bin/python benchmarks/under_load.py [--mode smoke|quick|full] [--clients 20] [--seconds 60]
 """
@@ -40,7 +41,7 @@ def _at(entry: dict) -> float:
 
 def measure(url: str, *, clients: int, seconds: float, settle_s: float = 120.0) -> dict:
     """Run the closed-loop load against a running `pflow serve` at ``url``; returns the figures."""
-    from benchmarks.served import ApiDriver
+    from benchmarks.served import ApiDriver, new_ticket
 
     driver = ApiDriver(url, threads=clients)
     stop_at = time.monotonic() + seconds
@@ -55,8 +56,7 @@ def measure(url: str, *, clients: int, seconds: float, settle_s: float = 120.0) 
             i += 1
             try:
                 t0 = time.perf_counter()
-                ticket = driver.call("alice", "POST", "/api/tickets",
-                                     {"title": f"Load {n}-{i}", "amount": "100", "priority": "normal"})
+                ticket = driver.call("alice", "POST", "/api/tickets", new_ticket(f"Load {n}-{i}"))
                 t1 = time.perf_counter()
                 driver.call("alice", "POST", f"/api/tickets/{ticket['id']}/submit")
                 t2 = time.perf_counter()
@@ -83,8 +83,7 @@ def measure(url: str, *, clients: int, seconds: float, settle_s: float = 120.0) 
     # What the worker still owes when the load stops: wait for it (bounded), then read every history.
     deadline = time.monotonic() + settle_s
     while time.monotonic() < deadline:
-        page = driver.call("bob", "GET", "/api/tickets?status=approved&page=1&page_size=1")
-        if page["total"] == 0:
+        if driver.awaiting_worker() <= 0:
             break
         time.sleep(0.5)
     behind: list[float] = []
@@ -93,9 +92,9 @@ def measure(url: str, *, clients: int, seconds: float, settle_s: float = 120.0) 
         history = driver.call("bob", "GET", f"/api/tickets/{ticket_id}/history")
         entries = history["items"] if isinstance(history, dict) else history
         at = {entry["action"]: _at(entry) for entry in entries}
-        done = at.get("provisioning_completed") or at.get("completed")
-        if "approved" in at and done:
-            behind.append(done - at["approved"])
+        decided, done = at.get("step_completed"), at.get("completed")
+        if decided and done:
+            behind.append(done - decided)
         else:
             unfinished += 1
     return {"clients": clients, "seconds": load_s, "flows": len(approved), "errors": len(errors),
