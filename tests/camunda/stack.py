@@ -48,20 +48,24 @@ def session_process_key(key: str) -> str:
     return SESSION_KEY if key == "ticket_approval" else f"{key}{SUFFIX}"
 
 
-def session_workflows() -> Path:
-    """A copy of deploy/workflows/ (every BPMN and type file) whose processes have this session's keys:
-    same graphs, element ids and ticket types; a worker of this run never takes another run's tasks.
-    An adapter scoped to ``session_process_keys()`` sees only them."""
+_session_copies: dict[Path, Path] = {}
+
+
+def session_workflows(source: Path | None = None) -> Path:
+    """A copy of a workflows folder (deploy/workflows/ by default: every BPMN and type file) whose processes
+    have this session's keys: same graphs, element ids and ticket types; a worker of this run never takes
+    another run's tasks. An adapter scoped to ``session_process_keys()`` sees only them."""
     global _session_workflows, _used
     _used = True
-    if _session_workflows is None:
+    source = Path(source or WORKFLOWS)
+    if source not in _session_copies:
         import re
 
         from pflow.adapters.bpmn.reader import read_processes
 
         folder = Path(tempfile.mkdtemp(prefix="pflow-camunda-workflows-"))
-        keys = [k for path in sorted(WORKFLOWS.glob("*.bpmn")) for k in read_processes(path.read_bytes(), path.name)]
-        for path in sorted(WORKFLOWS.iterdir()):
+        keys = [k for path in sorted(source.glob("*.bpmn")) for k in read_processes(path.read_bytes(), path.name)]
+        for path in sorted(source.iterdir()):
             text = path.read_text(encoding="utf-8")
             for key in keys:
                 if path.suffix == ".bpmn":
@@ -70,8 +74,16 @@ def session_workflows() -> Path:
                     text = re.sub(rf"^(process:\s*){re.escape(key)}\s*$", rf"\g<1>{session_process_key(key)}",
                                   text, flags=re.MULTILINE)
             (folder / path.name).write_text(text, encoding="utf-8")
-        _session_workflows = folder
-    return _session_workflows
+        _session_copies[source] = folder
+    if source == WORKFLOWS:
+        _session_workflows = _session_copies[source]
+    return _session_copies[source]
+
+
+def process_keys_of(folder: Path) -> list[str]:
+    from pflow.adapters.bpmn.reader import read_processes
+
+    return sorted(k for path in Path(folder).glob("*.bpmn") for k in read_processes(path.read_bytes()))
 
 
 def session_process_keys() -> list[str]:
@@ -110,8 +122,9 @@ def session_bpmn() -> Path:
 
 def settings(base: dict, overrides: dict) -> Settings:
     """A Camunda stack's settings: this session's process key and BPMN; memory store and bus unless overridden."""
+    workflows = session_workflows(base.get("workflows_dir"))
     return Settings(**{**base, "workflow_engine": "camunda", "database_url": "memory://", "rabbitmq_url": "memory://",
-                       "camunda_url": CAMUNDA_URL, "camunda_process_key": SESSION_KEY, "bpmn_file": session_bpmn(),
+                       "camunda_url": CAMUNDA_URL, "camunda_process_key": SESSION_KEY, "workflows_dir": workflows,
                        **overrides})
 
 
@@ -184,7 +197,7 @@ class SwitchableCamundaEngine(CamundaWorkflowEngine):
 
     def __init__(self, settings: Settings) -> None:
         self.proxy = _freezable_proxy_class().for_url(settings.camunda_url)
-        super().__init__(self.proxy.url_for(settings.camunda_url), settings.camunda_process_key,
+        super().__init__(self.proxy.url_for(settings.camunda_url), process_keys_of(settings.workflows_dir),
                          timeout_s=settings.camunda_timeout_s, max_poll_ms=settings.camunda_max_poll_ms)
 
     @property

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ledger = Ledger(args.ledger, args.worker_id, args.pause_at)
     engine = CamundaWorkflowEngine(args.url, args.process_key)
-    handler = ProvisioningHandler(LedgerTickets(ledger), LedgerProvisioner(ledger))  # type: ignore[arg-type]
+    handler = ProvisioningHandler(LedgerTickets(ledger, engine), LedgerProvisioner(ledger))  # type: ignore[arg-type]
     worker = ExternalTaskWorker(engine, [handler], WorkerSettings(
         worker_id=args.worker_id, concurrency=args.concurrency, lock_duration_ms=args.lock_ms,
         poll_wait_ms=10_000, retry_backoff_ms=200, engine_backoff_max_s=2.0))
