@@ -402,6 +402,11 @@ def check_every_ticket_has_a_way_out(api: Api, ticket_ids: set[str], *, settle_s
             user = who.get(step) or (next(m for m in MANAGERS if m != t["requester"]) if step == "approve" else ADMIN)
             c = api.call(user, "POST", f"/api/tickets/{ticket_id}/{step.replace('_', '-')}", record=False,
                          json={"comment": "way out"} if step != "submit" else None)
+            if c.status == 409 and step == "approve":
+                # The offer was older than a decision the engine already held: the 409 healed the ticket from
+                # the engine. It still has to reach completed, checked below.
+                took[ticket_id] = t["status"]
+                break
             if c.status != 200:
                 problems.append(f"{ticket_id} in {t['status']} offers {sorted(actions)}, but {step} as {user} answered "
                                 f"{c.describe()}; {_evidence(api, ticket_id)}")

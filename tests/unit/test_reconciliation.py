@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pflow.domain.errors import ConcurrencyConflict, ServiceUnavailable
+from pflow.domain.errors import ConcurrencyConflict, InvalidTransition, ServiceUnavailable
 from pflow.domain.model import TicketStatus
 from pflow.ports.workflow import APPROVAL_TASK, PROVISIONING_TOPIC, InstanceState
 from pflow.service.reconciler import Reconciler
@@ -268,3 +268,25 @@ def test_the_periodic_loop_runs_passes_until_stopped_and_survives_an_outage(stac
     loop.start()
     loop.join(5)
     assert not loop.is_alive() and len(calls) == 3
+
+
+def test_asking_again_for_ones_own_lost_decision_is_answered_with_it(stack, monkeypatch):
+    """The engine took bob's approval but its commit failed (503); bob approves again: 200, not 409."""
+    t = submitted(stack.tickets)
+    uow_class = type(stack.container.uow())
+    original = uow_class._commit
+    left = {"n": 1}
+
+    def failing(self):
+        if left["n"]:
+            left["n"] -= 1
+            raise ServiceUnavailable("database", "the database went away")
+        return original(self)
+
+    monkeypatch.setattr(uow_class, "_commit", failing)
+    with pytest.raises(ServiceUnavailable):
+        stack.tickets.approve(bob, t.id, "ok")
+    again = stack.tickets.approve(bob, t.id, "ok")
+    assert again.status == TicketStatus.APPROVED and again.approver == "bob"
+    with pytest.raises(InvalidTransition):  # someone else's decision on it is a conflict, as before
+        stack.tickets.approve(dave, t.id)
