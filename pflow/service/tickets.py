@@ -384,12 +384,6 @@ class TicketService:
             if again and conflict.details.get("reopened"):
                 # The process had stopped and was started again: the decision can go through now.
                 return self._decide(actor, ticket_id, approved=approved, comment=comment, again=False)
-            healed = conflict.details.get("status")
-            if (conflict.details.get("approver") == actor.username
-                    and healed in (("approved", "completed", "provisioning_failed") if approved else ("rejected",))):
-                # The caller's own decision, whose answer was lost (the engine took it, the commit failed):
-                # asking again is answered with it, not with a conflict against oneself.
-                return self._fresh(ticket_id)
             raise conflict
         # The engine took this decision, so it may already be on the ticket before this commit: written
         # from the engine's variables (reconcile) by a loser of the race, or by the worker, which can pick

@@ -270,8 +270,9 @@ def test_the_periodic_loop_runs_passes_until_stopped_and_survives_an_outage(stac
     assert not loop.is_alive() and len(calls) == 3
 
 
-def test_asking_again_for_ones_own_lost_decision_is_answered_with_it(stack, monkeypatch):
-    """The engine took bob's approval but its commit failed (503); bob approves again: 200, not 409."""
+
+def test_asking_again_for_ones_own_lost_decision_says_it_stands(stack, monkeypatch):
+    """The engine took bob's approval but its commit failed (503); bob approves again: told it is his."""
     t = submitted(stack.tickets)
     uow_class = type(stack.container.uow())
     original = uow_class._commit
@@ -286,7 +287,7 @@ def test_asking_again_for_ones_own_lost_decision_is_answered_with_it(stack, monk
     monkeypatch.setattr(uow_class, "_commit", failing)
     with pytest.raises(ServiceUnavailable):
         stack.tickets.approve(bob, t.id, "ok")
-    again = stack.tickets.approve(bob, t.id, "ok")
-    assert again.status == TicketStatus.APPROVED and again.approver == "bob"
-    with pytest.raises(InvalidTransition):  # someone else's decision on it is a conflict, as before
-        stack.tickets.approve(dave, t.id)
+    with pytest.raises(ConcurrencyConflict, match="already approved by bob"):
+        stack.tickets.approve(bob, t.id, "ok")
+    healed = stack.tickets.get(carol, t.id)
+    assert healed.status == TicketStatus.APPROVED and healed.approver == "bob"
