@@ -53,7 +53,7 @@ class PFlowFlows:
         settings = Settings(workflow_engine="camunda", camunda_url=url, camunda_process_key=process.key,
                             bpmn_file=process.bpmn, database_url=f"sqlite:///{data_dir / 'pflow.db'}",
                             rabbitmq_url="memory://", data_dir=data_dir, secret_key="bench",
-                            ui_dir=data_dir / "no-ui", worker_id="bench-pflow")
+                            ui_dir=data_dir / "no-ui", worker_id="bench-pflow", demo_users=True)
         self.container = build_container(settings)
         migrate_database(self.container)
         self.tickets = self.container.tickets()
