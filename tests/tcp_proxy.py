@@ -84,7 +84,18 @@ class TcpProxy:
         """Keep accepting connections but pass nothing on, so callers hang until their own timeouts."""
         self._flowing.clear()
 
-    def thaw(self) -> None:
+    def thaw(self, *, drop_held: bool = False) -> None:
+        """Pass bytes on again. With ``drop_held`` the connections open during the freeze are dropped
+        first, so no request sent while frozen reaches the service late."""
+        if drop_held:
+            with self._lock:
+                held, self._sockets = list(self._sockets), set()
+            for s in held:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
         self._flowing.set()
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ IN_FLIGHT = (TicketStatus.DRAFT, TicketStatus.IN_PROGRESS, TicketStatus.NEEDS_AT
 
 
 class Reconciler:
-    def __init__(self, tickets: TicketService, *, interval_s: float = 60.0, grace_s: float = 30.0,
+    def __init__(self, tickets: TicketService, *, interval_s: float = 60.0, grace_s: float = 10.0,
                  batch: int = 50, now: Callable[[], datetime] | None = None) -> None:
         self._tickets = tickets
         self.interval_s = interval_s

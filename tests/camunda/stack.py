@@ -128,75 +128,14 @@ def settings(base: dict, overrides: dict) -> Settings:
                        **overrides})
 
 
-def _freezable_proxy_class():
-    from tests.tcp_proxy import TcpProxy
-
-    class FreezableProxy(TcpProxy):
-        """A proxy that can also *freeze*: it keeps accepting connections and reading requests but
-        forwards nothing either way, as a SIGSTOPped engine behaves. ``thaw()`` drops what was held,
-        so no request sent during the freeze reaches the engine late."""
-
-        def __init__(self, *args, **kwargs) -> None:
-            import threading
-
-            self._thawed = threading.Event()
-            self._thawed.set()
-            super().__init__(*args, **kwargs)
-
-        @property
-        def frozen(self) -> bool:
-            return not self._thawed.is_set()
-
-        def freeze(self) -> None:
-            self._thawed.clear()
-
-        def thaw(self) -> None:
-            import socket
-
-            with self._lock:
-                held, self._sockets = list(self._sockets), set()
-            for s in held:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-            self._thawed.set()
-
-        def _pipe(self, source, sink) -> None:
-            import socket
-
-            try:
-                while True:
-                    data = source.recv(65536)
-                    if not data:
-                        break
-                    if not self._thawed.is_set():
-                        self._thawed.wait()
-                        break  # thaw() dropped this connection
-                    sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (source, sink):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    s.close()
-                with self._lock:
-                    self._sockets.discard(source)
-                    self._sockets.discard(sink)
-
-    return FreezableProxy
-
-
 class SwitchableCamundaEngine(CamundaWorkflowEngine):
     """The real adapter, reaching Camunda through a proxy; ``available = False`` cuts the proxy,
     ``freeze()`` makes it hold every request unanswered until ``thaw()``."""
 
     def __init__(self, settings: Settings) -> None:
-        self.proxy = _freezable_proxy_class().for_url(settings.camunda_url)
+        from tests.tcp_proxy import TcpProxy
+
+        self.proxy = TcpProxy.for_url(settings.camunda_url)
         super().__init__(self.proxy.url_for(settings.camunda_url), process_keys_of(settings.workflows_dir),
                          timeout_s=settings.camunda_timeout_s, max_poll_ms=settings.camunda_max_poll_ms)
 
@@ -215,11 +154,11 @@ class SwitchableCamundaEngine(CamundaWorkflowEngine):
         self.proxy.freeze()
 
     def thaw(self) -> None:
-        self.proxy.thaw()
+        self.proxy.thaw(drop_held=True)  # what was sent while frozen must not reach Camunda late
 
     def close(self) -> None:
         if self.proxy.frozen:
-            self.proxy.thaw()
+            self.proxy.thaw(drop_held=True)
         super().close()
         self.proxy.close()
 

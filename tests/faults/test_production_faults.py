@@ -76,7 +76,9 @@ class ProductionPFlow:
                     "PFLOW_USERS_FILE": str(write_users_file(self.tmp_path / "users.json")),
                     "PFLOW_SECRET_KEY": "faults-secret", "PFLOW_DATA_DIR": str(self.tmp_path / "data"),
                     "PFLOW_UI_DIR": str(self.tmp_path / "no-ui"), "PFLOW_FAULTS_LEDGER": str(self.ledger.path),
-                    "PFLOW_FAULTS_PROVISION_DELAY_S": "0.3"}
+                    "PFLOW_FAULTS_PROVISION_DELAY_S": "0.3",
+                    # Divergences left by an outage heal by themselves: here within seconds, not a minute.
+                    "PFLOW_RECONCILE_INTERVAL_S": "3"}
         migrate = PFlowProcess("pflow migrate", ["migrate"], self.env, self.tmp_path / "migrate.log")
         assert migrate.process.wait(60) == 0, migrate.output()
         self.server = self.spawn("pflow serve", ["serve"], API_HTTP_PORT=f"127.0.0.1:{self.port}")

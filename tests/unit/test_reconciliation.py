@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pflow.domain.errors import ServiceUnavailable
+from pflow.domain.errors import ConcurrencyConflict, ServiceUnavailable
 from pflow.domain.model import TicketStatus
 from pflow.service.reconciler import Reconciler
 from tests.support import TEST_USERS, build_stack
@@ -102,3 +102,26 @@ def test_the_periodic_loop_runs_passes_until_stopped_and_survives_an_outage(stac
     loop.start()
     loop.join(5)
     assert not loop.is_alive() and len(calls) == 3
+
+
+def test_asking_again_for_ones_own_lost_decision_says_it_stands(stack, monkeypatch):
+    """The engine took bob's approval but its commit failed (503); bob approves again: told it is his."""
+    t = submitted(stack.tickets)
+    uow_class = type(stack.container.uow())
+    original = uow_class._commit
+    left = {"n": 1}
+
+    def failing(self):
+        if left["n"]:
+            left["n"] -= 1
+            raise ServiceUnavailable("database", "the database went away")
+        return original(self)
+
+    monkeypatch.setattr(uow_class, "_commit", failing)
+    with pytest.raises(ServiceUnavailable):
+        stack.tickets.approve(bob, t.id, "ok")
+    with pytest.raises(ConcurrencyConflict, match="already completed by bob"):
+        stack.tickets.approve(bob, t.id, "ok")
+    healed = stack.tickets.get(carol, t.id)
+    assert healed.status == TicketStatus.IN_PROGRESS and healed.deciders == ("bob",)
+    assert not any(s.is_decision for s in healed.steps)
