@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 from dependency_injector import containers, providers
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
-from pflow.adapters.catalog import FileTicketTypeCatalog
+from pflow.adapters.catalog import FileTicketTypeCatalog, process_keys_in
 from pflow.adapters.guarded import BoundedProcessEngine
 from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
 from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
@@ -63,9 +63,20 @@ def _embedded_engine(database_url: str, db_engine: Callable) -> Iterator[SpiffWo
     engine.close()
 
 
-def _camunda_engine(url: str, timeout_s: int, max_poll_ms: int) -> Iterator[CamundaWorkflowEngine]:
+def camunda_scope(settings: Settings) -> list[str]:
+    """The processes PFlow runs on a shared Camunda: those of PFLOW_WORKFLOWS_DIR (and CAMUNDA_PROCESS_KEY).
+    The adapter sees only their instances and tasks, so another application's process with the same topic
+    never has its tasks taken by PFlow's workers."""
+    keys = set(process_keys_in(settings.workflows_dir))
+    if settings.camunda_process_key:
+        keys.add(settings.camunda_process_key)
+    return sorted(keys)
+
+
+def _camunda_engine(url: str, timeout_s: int, max_poll_ms: int,
+                    process_keys: list[str]) -> Iterator[CamundaWorkflowEngine]:
     """Camunda 7 over REST; the resource owns the HTTP session (closed at shutdown)."""
-    engine = CamundaWorkflowEngine(url, timeout_s=timeout_s, max_poll_ms=max_poll_ms)
+    engine = CamundaWorkflowEngine(url, process_keys, timeout_s=timeout_s, max_poll_ms=max_poll_ms)
     yield engine
     engine.close()
 
@@ -160,7 +171,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Resource(_memory_engine),
         embedded=providers.Resource(_embedded_engine, database_url=config.database_url, db_engine=db_engine.provider),
         camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
-                                   max_poll_ms=config.camunda_max_poll_ms),
+                                   max_poll_ms=config.camunda_max_poll_ms,
+                                   process_keys=providers.Callable(camunda_scope, settings)),
     )
 
     # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most

@@ -113,4 +113,4 @@ def test_a_frozen_camunda_fails_submits_within_the_bound_and_lists_are_served_me
     assert all(requests.get(f"{base}/api/tickets/{key}", headers=alice, timeout=5).json()["status"] == "draft"
                for key in drafts)
     r = requests.post(f"{base}/api/tickets/{drafts[0]}/submit", headers=alice, timeout=10)
-    assert r.status_code == 200 and r.json()["status"] == "pending_approval"
+    assert r.status_code == 200 and r.json()["status"] == "in_progress" and r.json()["current_steps"] == ["Manager Approval"]

@@ -4,6 +4,7 @@ user does after reading the README: start Camunda, start PFlow, carry a ticket t
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from pflow.adapters.camunda.engine import CamundaWorkflowEngine
 from pflow.config import REPO_ROOT
 from pflow.container import Container
 from tests.camunda import stack as camunda
@@ -25,8 +27,8 @@ HAS_SQL_STORE = "sql" in Container.uow.providers
 
 def camunda_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": camunda.require_camunda(),
-            # this session's process key, so these processes never take another test run's tasks
-            "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY, "PFLOW_BPMN_FILE": str(camunda.session_bpmn()),
+            # this session's process keys, so these processes never take another test run's tasks
+            "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY, "PFLOW_WORKFLOWS_DIR": str(camunda.session_workflows()),
             "PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret", "DATABASE_URL": f"sqlite:///{tmp_path / 'pflow.db'}",
             "RABBITMQ_URL": "memory://", "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_UI_DIR": str(tmp_path / "no-ui"),
             **extra}
@@ -74,13 +76,20 @@ def carry_a_ticket_to_completed(url: str) -> dict:
 
     done = wait_until(lambda: (x := ticket())["status"] == "completed" and x, timeout=30,
                       message="the ticket did not complete")
-    assert done["fulfilment_reference"].startswith("PRV-")
+    history = requests.get(f"{url}/api/tickets/{t['id']}/history", headers=alice, timeout=10).json()
+    assert done["current_steps"] == [] and [h["action"] for h in history].count("step_completed") == 1
     # The ticket is committed as completed just before the worker completes the external task.
     process = wait_until(lambda: (p := requests.get(f"{url}/api/tickets/{t['id']}/process", headers=alice,
                                                     timeout=10).json())["state"] == "completed" and p,
                          timeout=30, message="the process did not end")
     assert "Completed" in process["completed_activity_ids"]
     assert f'id="{camunda.SESSION_KEY}"' in process["definition_xml"]
+    # The provisioning step's result is a process variable, as any automated step's is.
+    direct = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY)
+    try:
+        assert direct.instance(t["id"]).variables["fulfilment_reference"].startswith("PRV-")
+    finally:
+        direct.close()
     return done
 
 
@@ -125,10 +134,12 @@ def test_serve_does_not_start_without_camunda_and_says_what_to_do(tmp_path):
 
 
 def test_serve_does_not_start_with_a_bpmn_camunda_refuses(tmp_path):
-    broken = tmp_path / "ticket-process.bpmn"
-    broken.write_text(camunda.session_bpmn().read_text().replace('targetRef="Rejected"', 'targetRef="Nowhere"'))
+    folder = tmp_path / "workflows"
+    shutil.copytree(camunda.session_workflows(), folder)
+    broken = folder / "ticket-process.bpmn"
+    broken.write_text(broken.read_text().replace('targetRef="Rejected"', 'targetRef="Nowhere"'))
     run = subprocess.run([sys.executable, "-m", "pflow.entrypoints.cli", "serve"], cwd=REPO_ROOT, timeout=60,
-                         env={**os.environ, **camunda_env(tmp_path, PFLOW_BPMN_FILE=str(broken)),
+                         env={**os.environ, **camunda_env(tmp_path, PFLOW_WORKFLOWS_DIR=str(folder)),
                               "API_HTTP_PORT": f"127.0.0.1:{free_port()}"},
                          capture_output=True, text=True)
     assert run.returncode == 1

@@ -4,12 +4,12 @@ by a SQLite "ledger" that every worker process shares, so a test can count acros
 
 * ``effects``: one row per ticket actually provisioned (the backend's side effect, idempotent by id);
 * ``calls``: one row per provisioner call (redeliveries included), with the worker that made it;
-* ``tickets``: status and fulfilment reference (the ticket store);
+* ``tickets``: status and fulfilment reference (the ticket store's projection of the process);
 * ``pauses``: where a worker stopped on purpose (``--pause-at``).
 
-``--pause-at`` stops the handler for good at ``provisioning`` (inside the backend call, before
-its effect), ``provisioned`` (effect done, ticket not committed) or ``committed`` (ticket committed,
-task not completed), for the test to SIGKILL it there.
+``--pause-at`` stops the worker for good at ``provisioning`` (inside the backend call, before its
+effect), ``provisioned`` (effect done, task not completed) or ``completed`` (task completed in Camunda,
+the ticket not yet following it), for the test to SIGKILL it there.
 
     python -m tests.camunda.worker_process --url URL --process-key KEY --ledger PATH --worker-id W
 """
@@ -45,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ledger = Ledger(args.ledger, args.worker_id, args.pause_at)
     engine = CamundaWorkflowEngine(args.url, args.process_key)
-    handler = ProvisioningHandler(LedgerTickets(ledger, engine), LedgerProvisioner(ledger))  # type: ignore[arg-type]
+    tickets = LedgerTickets(ledger, engine)
+    handler = ProvisioningHandler(tickets, LedgerProvisioner(ledger))  # type: ignore[arg-type]
+    # As the container wires it: once a step's outcome is in the engine, the ticket follows its process.
     worker = ExternalTaskWorker(engine, [handler], WorkerSettings(
         worker_id=args.worker_id, concurrency=args.concurrency, lock_duration_ms=args.lock_ms,
-        poll_wait_ms=10_000, retry_backoff_ms=200, engine_backoff_max_s=2.0))
+        poll_wait_ms=10_000, retry_backoff_ms=200, engine_backoff_max_s=2.0), on_progress=tickets.after_automated_step)
 
     def _stop(signum, frame):
         raise KeyboardInterrupt

@@ -314,7 +314,12 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             return self._deploy(Path(bpmn_path))
 
     def _deploy(self, path: Path) -> list[Deployment]:
-        content = path.read_bytes()
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            raise DeploymentRejected(f"{path}: the BPMN file does not exist") from None
+        except OSError as exc:
+            raise DeploymentRejected(f"{path}: cannot read the BPMN file ({exc.strerror})") from None
         name = path.name if path.name.endswith((".bpmn", ".bpmn20.xml")) else path.name + ".bpmn"
         keys = self._process_keys_of(content, name)
         known = {key: self._deployed_with_content(key, content) for key in keys}
