@@ -8,6 +8,7 @@ with a life cycle (engines, connections) are resources, closed by
 
 from __future__ import annotations
 
+import glob
 import logging
 import threading
 from datetime import timedelta
@@ -64,10 +65,12 @@ def _embedded_engine(database_url: str, db_engine: Callable) -> Iterator[SpiffWo
 
 
 def camunda_scope(settings: Settings) -> list[str]:
-    """The processes PFlow runs on a shared Camunda: those of PFLOW_WORKFLOWS_DIR (and CAMUNDA_PROCESS_KEY).
-    The adapter sees only their instances and tasks, so another application's process with the same topic
-    never has its tasks taken by PFlow's workers."""
+    """The processes PFlow runs on a shared Camunda: those of PFLOW_WORKFLOWS_DIR and PFLOW_BPMN_FILE (and
+    CAMUNDA_PROCESS_KEY). The adapter sees only their instances and tasks, so another application's process
+    with the same topic never has its tasks taken by PFlow's workers."""
     keys = set(process_keys_in(settings.workflows_dir))
+    if settings.bpmn_file and settings.bpmn_file.is_file():
+        keys.update(process_keys_in(settings.bpmn_file.parent, glob.escape(settings.bpmn_file.name)))
     if settings.camunda_process_key:
         keys.add(settings.camunda_process_key)
     return sorted(keys)

@@ -70,10 +70,10 @@ class CatalogError(ValueError):
     """A type file that PFlow cannot use; the message names the file and the field."""
 
 
-def process_keys_in(folder: Path) -> dict[str, Path]:
+def process_keys_in(folder: Path, pattern: str = "*.bpmn") -> dict[str, Path]:
     """The executable processes declared in the folder's BPMN files: process id -> file."""
     found: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.bpmn")):
+    for path in sorted(Path(folder).glob(pattern)):
         try:
             root = ET.parse(path).getroot()
         except ET.ParseError as exc:
