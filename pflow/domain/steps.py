@@ -47,6 +47,9 @@ class Step:
     due: datetime | None = None
     created_at: datetime | None = None
     form: tuple[FormField, ...] = ()
+    # Four eyes across levels: whoever decided another step of the ticket may not decide this one. A process
+    # (or this task) opts out with the property pflow.fourEyes=false.
+    four_eyes: bool = True
 
     @property
     def decision_field(self) -> FormField | None:

@@ -200,7 +200,7 @@ class TicketService:
     def step_refusal(self, actor: User, ticket: Ticket, step: Step) -> str | None:
         """None when the caller may complete the step now, else why not (a ``Refusal`` code)."""
         return ticket.refusal(actor, step, separation_of_duties=self.separation_of_duties,
-                              four_eyes=self._four_eyes(ticket, step))
+                              four_eyes=step.four_eyes)
 
     def allowed_actions(self, actor: User, ticket: Ticket) -> list[str]:
         actions = ticket.allowed_actions(actor)
@@ -461,7 +461,8 @@ class TicketService:
             tasks = self._engine.open_tasks(ticket_id)
             automated = self._engine.automated_steps(ticket_id)
             failed = [t for t in automated if t.retries == 0]
-            return Progress(running=True, steps=tuple(step_from_task(t) for t in tasks),
+            return Progress(running=True, steps=tuple(self._with_rules(view.definition_id, step_from_task(t))
+                                                      for t in tasks),
                             automated=tuple(t.activity_name or view.activity_names.get(t.activity_id, t.activity_id)
                                             for t in automated),
                             incident=(failed[0].error_message or "the automated step failed") if failed else None)
@@ -558,16 +559,17 @@ class TicketService:
                 self._models[definition_id] = model
         return model
 
-    def _four_eyes(self, ticket: Ticket, step: Step) -> bool:
-        if not ticket.definition_id:
-            return True
+    def _with_rules(self, definition_id: str | None, step: Step) -> Step:
+        """The step with its process's rules: four eyes unless the task or its process opts out."""
+        if not definition_id:
+            return step
         try:
-            model = self._model(ticket.definition_id)
+            model = self._model(definition_id)
         except (NotFound, ServiceUnavailable):
-            return True  # the stricter rule when the engine cannot say
+            return step  # the stricter rule when the engine cannot say
         task = model.task_properties.get(step.definition_key, {})
         value = task.get(FOUR_EYES_PROPERTY, model.properties.get(FOUR_EYES_PROPERTY, "true"))
-        return str(value).strip().lower() != "false"
+        return replace(step, four_eyes=str(value).strip().lower() != "false")
 
     @staticmethod
     def _variables(ticket: Ticket) -> dict[str, Any]:

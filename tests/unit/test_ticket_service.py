@@ -319,3 +319,46 @@ def test_the_inbox_of_each_group(stack):
     assert svc.tasks(dave, TaskQuery(username="dave")).total == 1  # not his own
     assert svc.tasks(fiona, TaskQuery(username="fiona")).total == 0
     assert svc.tasks(bob, TaskQuery(username="bob", type="purchase_request")).total == 1
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "embedded"])
+@pytest.mark.parametrize("four_eyes", [True, False])
+def test_four_eyes_across_levels_and_a_process_that_opts_out(kind, four_eyes, tmp_path):
+    """frank (managers and finance) approves the manager level of a large purchase. With four eyes (the
+    default) finance must be someone else: refused, and not in his inbox. A process that sets
+    pflow.fourEyes=false lets him decide the second level too, and his inbox offers it."""
+    import shutil
+
+    from pflow.config import REPO_ROOT
+
+    workflows = tmp_path / "opting-out"
+    shutil.copytree(REPO_ROOT / "deploy" / "workflows", workflows)
+    if not four_eyes:
+        bpmn = workflows / "purchase-request.bpmn"
+        text = bpmn.read_text()
+        start = text.index(">", text.index('<bpmn:process id="purchase_request"')) + 1
+        bpmn.write_text(text[:start] + '<bpmn:extensionElements><camunda:properties><camunda:property '
+                        'name="pflow.fourEyes" value="false"/></camunda:properties></bpmn:extensionElements>'
+                        + text[start:])
+    s = build_stack(kind, tmp_path, workflows_dir=workflows)
+    try:
+        t = purchase(s.tickets, 5000)
+        s.tickets.approve(frank, t.id, "fine")
+        t = s.tickets.get(frank, t.id)
+        assert t.current_steps == ["Finance Approval"]
+        inbox = s.tickets.tasks(frank, TaskQuery(username="frank"))
+        if four_eyes:
+            assert inbox.total == 0
+            assert "approve" not in s.tickets.allowed_actions(frank, t)
+            with pytest.raises(PermissionDenied, match="four eyes"):
+                s.tickets.approve(frank, t.id, "me again")
+            s.tickets.approve(fiona, t.id, "ok")
+        else:
+            assert [i.step.name for i in inbox.items] == ["Finance Approval"]
+            assert "approve" in s.tickets.allowed_actions(frank, t)
+            s.tickets.approve(frank, t.id, "me again")
+        done = s.tickets.get(alice, t.id)
+        assert done.current_steps == ["Place Order"] and done.deciders == (
+            ["frank", "fiona"] if four_eyes else ["frank"])
+    finally:
+        s.close()

@@ -183,7 +183,8 @@ class InMemoryTicketRepository(TicketRepository):
                 if not offered:
                     continue
                 # Separation of duties guards decisions: a step that decides nothing may be the requester's own.
-                if query.separation_of_duties and step.is_decision and (own or user in t.deciders):
+                if query.separation_of_duties and step.is_decision and (
+                        own or (step.four_eyes and user in t.deciders)):
                     continue
                 if query.group is not None and query.group not in step.candidate_groups:
                     continue

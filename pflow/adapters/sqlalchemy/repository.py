@@ -90,7 +90,7 @@ def _step_rows(ticket: Ticket) -> tuple[list[dict], list[dict]]:
     for step in ticket.steps:
         steps.append({"task_id": step.task_id, "ticket_id": ticket.id, "definition_key": step.definition_key,
                       "name": step.name, "assignee": step.assignee, "due": step.due, "created_at": step.created_at,
-                      "is_decision": step.is_decision, **_ticket_copies(ticket)})
+                      "is_decision": step.is_decision, "four_eyes": step.four_eyes, **_ticket_copies(ticket)})
         candidates += [{"task_id": step.task_id, "kind": "group", "name": g} for g in dict.fromkeys(step.candidate_groups)]
         candidates += [{"task_id": step.task_id, "kind": "user", "name": u} for u in dict.fromkeys(step.candidate_users)]
     return steps, candidates
@@ -251,7 +251,8 @@ class SqlAlchemyTicketRepository(TicketRepository):
             # Separation of duties guards decisions: a step that decides nothing may be the requester's own.
             decided = exists().where(d.c.ticket_id == s.c.ticket_id, d.c.username == user)
             conditions.append(or_(s.c.is_decision.is_(False), and_(
-                s.c.requester != user, or_(s.c.last_editor.is_(None), s.c.last_editor != user), ~decided)))
+                s.c.requester != user, or_(s.c.last_editor.is_(None), s.c.last_editor != user),
+                or_(s.c.four_eyes.is_(False), ~decided))))
         if query.type is not None:
             conditions.append(s.c.ticket_type == query.type)
         if query.group is not None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     text,
+    true,
 )
 
 from sqlalchemy.ext.mutable import MutableDict, MutableList
@@ -84,6 +85,8 @@ ticket_steps = Table(
     Column("created_at", UtcDateTime(), nullable=True),
     # the form has a decision field (approve/reject): four eyes applies to it
     Column("is_decision", Boolean, nullable=False, default=False),
+    # whoever decided another step of the ticket may not decide this one (pflow.fourEyes, on by default)
+    Column("four_eyes", Boolean, nullable=False, default=True, server_default=true()),
     # Copies of the ticket's columns the inbox filters on (kept in line by the repository): the inbox's count
     # then needs no lookup of every matching ticket, which was most of its time at 10 000 tickets.
     Column("requester", String(150), nullable=False),

@@ -65,6 +65,7 @@ def step_to_json(step: Step) -> dict[str, Any]:
         "task_id": step.task_id, "definition_key": step.definition_key, "name": step.name,
         "candidate_groups": list(step.candidate_groups), "candidate_users": list(step.candidate_users),
         "assignee": step.assignee, "due": _time(step.due), "created_at": _time(step.created_at),
+        "four_eyes": step.four_eyes,
         "form": [{"id": f.id, "label": f.label, "type": f.type, "required": f.required, "default": f.default,
                   "values": [list(v) for v in f.values]} for f in step.form],
     }
@@ -76,7 +77,7 @@ def step_from_json(data: dict[str, Any]) -> Step:
         candidate_groups=tuple(data.get("candidate_groups") or ()),
         candidate_users=tuple(data.get("candidate_users") or ()),
         assignee=data.get("assignee"), due=_parse_time(data.get("due")),
-        created_at=_parse_time(data.get("created_at")),
+        created_at=_parse_time(data.get("created_at")), four_eyes=bool(data.get("four_eyes", True)),
         form=tuple(FormField(id=f["id"], label=f["label"], type=f["type"], required=bool(f.get("required")),
                              default=f.get("default"), values=tuple((str(v), str(n)) for v, n in f.get("values") or ()))
                    for f in data.get("form") or ()),

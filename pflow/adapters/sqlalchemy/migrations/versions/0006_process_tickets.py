@@ -127,6 +127,7 @@ def upgrade() -> None:
         sa.Column("due", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("is_decision", sa.Boolean(), nullable=False),
+        sa.Column("four_eyes", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("requester", sa.String(150), nullable=False),
         sa.Column("last_editor", sa.String(150), nullable=True),
         sa.Column("ticket_type", sa.String(64), nullable=False),
