@@ -258,11 +258,13 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
             raise ValidationError("The ticket has invalid fields.", details={"fields": ["Must be an object."]})
         properties = ticket_type.form.get("properties", {})
         clean: dict[str, Any] = {}
+        cleared: list[str] = []
         for name, value in fields.items():
             if isinstance(value, str):
                 value = value.strip()
             if value in ("", None) and name in properties:
-                continue  # an empty optional field is an absent one (required is checked below)
+                cleared.append(name)  # an empty optional field is an absent one (required is checked below)
+                continue
             clean[name] = value
         if not partial:
             for name, spec in properties.items():
@@ -278,6 +280,14 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
                 continue
             field, message = _message(error)
             errors.setdefault(field, []).append(message)
+        if partial:
+            # An edit that empties a field clears it (None); a required one cannot be cleared.
+            required = set(ticket_type.form.get("required", []))
+            for name in cleared:
+                if name in required:
+                    errors.setdefault(name, []).append("This field is required.")
+                else:
+                    clean[name] = None
         if errors:
             raise ValidationError("The ticket has invalid fields.", details=errors)
         return clean

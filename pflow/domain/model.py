@@ -186,7 +186,9 @@ class Ticket:
             if self.fields.get(name) != value:
                 changed.append(name)
         if fields is not None:
-            self.fields = {**self.fields, **fields}
+            # None clears an optional field (the form was emptied).
+            merged = {**self.fields, **fields}
+            self.fields = {name: value for name, value in merged.items() if value is not None}
         if changed:
             now = _now()
             self.updated_at = now

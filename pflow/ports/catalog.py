@@ -25,5 +25,6 @@ class TicketTypeCatalog(abc.ABC):
     @abc.abstractmethod
     def validate_fields(self, key: str, fields: Any, *, partial: bool = False) -> dict[str, Any]:
         """Check ``fields`` against the type's form and return them normalised (strings stripped,
-        defaults filled in). With ``partial`` only the fields present are checked (an edit).
+        defaults filled in). With ``partial`` only the fields present are checked (an edit), and an
+        emptied optional field comes back as None (clear it); emptying a required one is an error.
         Raises ``ValidationError`` whose ``details`` maps each bad field to its messages, all at once."""

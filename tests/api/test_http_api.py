@@ -273,6 +273,14 @@ def test_editing_a_draft(api):
     history = api.get(f"/api/tickets/{t['id']}/history", "alice").json
     assert actions(history) == ["created", "updated"]
     assert history[1]["details"]["changed"] == ["amount", "title"]
+    # Emptying an optional field in the form clears it; a required one cannot be emptied.
+    filled = api.patch(f"/api/tickets/{t['id']}", "alice", json={"fields": {"cost_centre": "CC-7"}})
+    assert filled.json["fields"]["cost_centre"] == "CC-7"
+    cleared = api.patch(f"/api/tickets/{t['id']}", "alice", json={"fields": {"cost_centre": None, "supplier": "ACME"}})
+    assert cleared.status_code == 200 and cleared.json["fields"] == {"amount": 70, "supplier": "ACME"}
+    refused = error(api.patch(f"/api/tickets/{t['id']}", "alice", json={"fields": {"supplier": ""}}), 422)
+    assert refused["details"] == {"supplier": ["This field is required."]}
+    assert ticket(api, t["id"])["fields"]["supplier"] == "ACME"
     api.post(f"/api/tickets/{t['id']}/submit", "alice")
     error(api.patch(f"/api/tickets/{t['id']}", "alice", json={"title": "late"}), 409, "invalid_transition")
 

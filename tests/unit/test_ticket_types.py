@@ -67,6 +67,14 @@ def test_an_edit_checks_only_the_fields_it_changes(catalog):
         catalog.validate_fields("purchase_request", {"amount": 0}, partial=True)
 
 
+def test_an_edit_that_empties_an_optional_field_clears_it_and_a_required_one_is_refused(catalog):
+    assert catalog.validate_fields("purchase_request", {"cost_centre": " ", "supplier": "ACME"}, partial=True) == {
+        "cost_centre": None, "supplier": "ACME"}
+    with pytest.raises(ValidationError) as caught:
+        catalog.validate_fields("purchase_request", {"supplier": None, "cost_centre": ""}, partial=True)
+    assert caught.value.details == {"supplier": ["This field is required."]}
+
+
 def test_an_unknown_type_names_the_type_field(catalog):
     with pytest.raises(ValidationError) as caught:
         catalog.get("holiday")
