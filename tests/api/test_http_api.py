@@ -240,6 +240,8 @@ def test_invalid_fields_are_all_named(api):
 @pytest.mark.parametrize("payload, field", [({"title": 5}, "title"), ({"title": "x", "amount": "lots"}, "amount"),
                                             ({"title": "x", "amount": "Infinity"}, "amount"),
                                             ({"title": "x", "fields": []}, "fields"),
+                                            ({"title": "x", "fields": None}, "fields"),
+                                            ({"title": "x", "fields": None, "amount": None, "priority": ""}, "fields"),
                                             ({"title": "x", "fields": {"description": {"a": 1}}}, "description")])
 def test_wrong_types_are_422(api, payload, field):
     assert field in error(api.post("/api/tickets", "alice", json=payload), 422)["details"]

@@ -171,8 +171,8 @@ class TicketInputSchema(Schema):
                 legacy["amount"] = None
             elif validate.Regexp(AMOUNT_PATTERN).regex.fullmatch(amount):
                 legacy["amount"] = float(Decimal(amount))
-        fields = data.get("fields") or {}
-        if isinstance(fields, dict):
+        fields = data.get("fields", {})
+        if isinstance(fields, dict):  # anything else (null included) is refused by the fields field, by name
             data["fields"] = {**{k: v for k, v in legacy.items() if v is not None}, **fields}
         return data
 
