@@ -169,7 +169,8 @@ def _switchable_engine(settings: Settings) -> Iterator[SwitchableCamundaEngine]:
         yield engine
     finally:
         engine.close()
-        cancel_running(settings.camunda_process_key)
+        # every process of the stack's folder: a later stack's worker must not find their automated steps
+        cancel_running(",".join(process_keys_of(settings.workflows_dir)))
 
 
 def install(container, settings: Settings) -> None:

@@ -109,7 +109,7 @@ def camunda_proxy():
     proxy = TcpProxy(target.hostname or "localhost", target.port or 80)
     yield proxy, proxy.url_for(url)
     proxy.close()
-    camunda.cancel_running(camunda.SESSION_KEY)
+    camunda.cancel_running(",".join(camunda.session_process_keys()))
 
 
 @pytest.fixture
