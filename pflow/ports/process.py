@@ -119,6 +119,7 @@ class InstanceView:
     end_activity_id: str | None = None  # the end event reached, when COMPLETED
     #: names of the activities, for the ones the ticket shows (open steps, automated steps)
     activity_names: dict[str, str] = field(default_factory=dict)
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from pflow.domain.errors import ConcurrencyConflict, NotFound, PermissionDenied, ServiceUnavailable, ValidationError
+from pflow.domain.errors import (
+    ConcurrencyConflict,
+    EngineUnavailable,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationError,
+)
 from pflow.domain.model import FINAL_STATUSES, HistoryEntry, Progress, Ticket, TicketStatus, clean_comment
 from pflow.domain.steps import FormField, Refusal, Step
 from pflow.domain.types import TicketType
@@ -284,6 +291,12 @@ class TicketService:
                 ticket.definition_id = instance.definition_id
                 ticket.follow(self._progress(key))
                 uow.commit()
+            except ServiceUnavailable as exc:
+                if instance.created and not isinstance(exc, EngineUnavailable):
+                    self._compensate_start(key)
+                # With the engine gone mid-submit a compensating call would only wait as long again: the
+                # ticket stays a draft, a new submit takes the instance, else reconciliation cancels it.
+                raise
             except BaseException:
                 if instance.created:
                     self._compensate_start(key)
@@ -528,6 +541,9 @@ class TicketService:
 
     def _cancel_orphan(self, ticket: Ticket) -> None:
         view = self._engine.instance(ticket.id)
+        horizon = datetime.now(timezone.utc) - timedelta(seconds=self.heal_after_s)
+        if view is not None and view.started_at is not None and view.started_at > horizon:
+            return  # young: a submission may still be on its way, or be retried, and take this instance
         if view is not None and view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT):
             self._engine.cancel(ticket.id, "the ticket is a draft: its submission was not stored")
             log.warning("ticket %s: cancelled the process left running for a draft", ticket.id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -276,6 +276,9 @@ def test_start_is_idempotent_per_business_key(engine, names):
     assert first.created and not second.created
     assert first.id == second.id and (second.business_key, second.process_key) == (key, names.steps_key)
     assert len(engine.open_tasks(key)) == 1
+    # When it started (reconciliation leaves a young instance of a draft alone: a submit may take it).
+    started = engine.instance(key).started_at
+    assert started is not None and abs((datetime.now(timezone.utc) - started).total_seconds()) < 60
 
 
 def test_concurrent_starts_of_one_key_start_one_instance(engine, engine_kind, names):

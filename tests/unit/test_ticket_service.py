@@ -307,8 +307,39 @@ def test_a_stopped_process_needs_attention_and_the_retry_starts_it_again(stack):
 def test_a_draft_whose_submission_was_lost_has_its_instance_cancelled(stack):
     t = stack.tickets.create(alice, {"title": "Laptop"})
     stack.engine.start("ticket_approval", t.id, {"ticket_id": t.id})
+    # A young instance may be a submission still on its way (or about to be retried): left alone.
+    assert stack.tickets.sync(t.id).status == TicketStatus.DRAFT
+    assert stack.engine.instance(t.id).state == InstanceState.ACTIVE
+    later(stack)
     assert stack.tickets.sync(t.id).status == TicketStatus.DRAFT
     assert stack.engine.instance(t.id).state == InstanceState.TERMINATED
+
+
+def test_the_engine_going_away_mid_submit_leaves_a_draft_whose_next_submit_takes_the_instance(stack, monkeypatch):
+    """The instance started, then the engine stopped answering: 503 at once, no compensating call that
+    would wait as long again; the next submit takes the instance the first one started."""
+    t = stack.tickets.create(alice, {"title": "Laptop"})
+    engine = stack.tickets._engine
+    calls = []
+    original = type(engine).open_tasks
+
+    def gone(self, business_key):
+        calls.append("open_tasks")
+        raise EngineUnavailable("Camunda", "no answer within 2s")
+
+    monkeypatch.setattr(type(engine), "open_tasks", gone)
+    cancel = type(engine).cancel
+    monkeypatch.setattr(type(engine), "cancel", lambda self, *a, **k: calls.append("cancel") or cancel(self, *a, **k))
+    with pytest.raises(EngineUnavailable):
+        stack.tickets.submit(alice, t.id)
+    assert calls == ["open_tasks"]  # nothing more was asked of the engine that was gone
+    assert stack.tickets.get(alice, t.id).status == TicketStatus.DRAFT
+    started = stack.engine.instance(t.id)
+    assert started.state == InstanceState.ACTIVE
+    monkeypatch.setattr(type(engine), "open_tasks", original)
+    again = stack.tickets.submit(alice, t.id)
+    assert again.status == TicketStatus.IN_PROGRESS and [s.name for s in again.steps] == ["Manager Approval"]
+    assert stack.engine.instance(t.id).instance_id == started.instance_id
 
 
 def test_the_inbox_of_each_group(stack):

@@ -580,7 +580,8 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
                             process_key=instance.get("processDefinitionKey") or _definition_key(definition_id),
                             definition_id=definition_id, state=state, active_activity_ids=active,
                             completed_activity_ids=completed, variables=variables, incidents=incidents,
-                            end_activity_id=end_activity_id, activity_names=names)
+                            end_activity_id=end_activity_id, activity_names=names,
+                            started_at=parse_date(instance.get("startTime")))
 
     @_bounded
     def completed_tasks(self, business_key: str) -> list[CompletedTask]:

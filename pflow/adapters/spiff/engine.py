@@ -986,7 +986,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
         return conn.execute(
             sql_select(t.instances.c.id, t.instances.c.definition_id, t.instances.c.process_key,
                        t.instances.c.state, t.instances.c.active_activity_ids, t.instances.c.history,
-                       t.instances.c.variables)
+                       t.instances.c.variables, t.instances.c.started_ms)
             .where(t.instances.c.business_key == business_key)
             .order_by(t.instances.c.seq.desc()).limit(1)).first()
 
@@ -1009,7 +1009,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
             definition_id=row.definition_id, state=row.state,
             active_activity_ids=tuple(row.active_activity_ids), completed_activity_ids=completed,
             variables=dict(row.variables), incidents=tuple(incidents), end_activity_id=end,
-            activity_names=dict(info.names))
+            activity_names=dict(info.names), started_at=_dt(row.started_ms))
 
     def completed_tasks(self, business_key: str) -> list[CompletedTask]:
         with self._read() as conn:
