@@ -487,8 +487,9 @@ class TicketService:
     def _lost_completions(self, ticket: Ticket, progress: Progress
                           ) -> tuple[list[tuple[Step, Any, str | None]], list[Step]]:
         """Steps the ticket had open that the engine completed and the ticket did not record: those old
-        enough not to be a command still on its way, as (step, completed task, refusal or None); and the
-        younger ones, which stay on the ticket until their own command records them (or they grow old)."""
+        enough not to be a command still on its way (or any, once the process has ended), as (step,
+        completed task, refusal or None); and the younger ones, which stay on the ticket until their own
+        command records them (or they grow old)."""
         still_open = {s.task_id for s in progress.steps}
         gone = [s for s in ticket.steps if s.task_id not in still_open and not _recorded(ticket, s.task_id)]
         if not gone:
@@ -500,7 +501,9 @@ class TicketService:
             completed = done.get(step.task_id)
             if completed is None:
                 continue  # not completed: cancelled with its instance, or moved on by an operator
-            if completed.completed_at and completed.completed_at > horizon:
+            if completed.completed_at and completed.completed_at > horizon and progress.running:
+                # A command still on its way records its own completion. Once the process has ended the
+                # ticket follows it at once, and must not end without the steps that got it there.
                 young.append(step)
                 continue
             user = self._users.get(completed.completed_by) if (self._users and completed.completed_by) else None

@@ -393,3 +393,18 @@ def test_four_eyes_across_levels_and_a_process_that_opts_out(kind, four_eyes, tm
             ["frank", "fiona"] if four_eyes else ["frank"])
     finally:
         s.close()
+
+
+def test_a_process_that_ended_right_after_a_lost_commit_records_the_step_before_it_completes(stack, monkeypatch):
+    """bob's approval reached the engine, its commit failed, and the worker finished the process within
+    seconds: the ticket completes with bob's step in its history, not without it."""
+    t = it_request(stack.tickets)
+    fail_commits(stack, monkeypatch)
+    with pytest.raises(ServiceUnavailable):
+        stack.tickets.approve(bob, t.id, "go ahead")
+    assert stack.worker().run_once(wait_ms=0) == 1  # the worker's own sync sees the process ended
+    done = stack.tickets.get(alice, t.id)
+    assert done.status == TicketStatus.COMPLETED
+    [entry] = [h for h in done.history if h.action == "step_completed"]
+    assert entry.actor == "bob" and entry.comment == "go ahead" and entry.details["recorded_from"] == "engine"
+    assert done.deciders == ["bob"]
