@@ -16,11 +16,8 @@ from pflow.ports.process import ExternalTask
 from pflow.ports.provisioning import Provisioner, ProvisioningError
 from pflow.service.tickets import TicketService
 
-DEFAULT_TOPIC = "ticket-processing"
-
-
 class ProvisioningHandler:
-    def __init__(self, tickets: TicketService, provisioner: Provisioner, topic: str = DEFAULT_TOPIC) -> None:
+    def __init__(self, tickets: TicketService, provisioner: Provisioner, topic: str) -> None:
         self._tickets = tickets
         self._provisioner = provisioner
         self.topic = topic

@@ -29,6 +29,7 @@ from tests.ledger import Ledger, LedgerProvisioner, LedgerTickets
 def main(argv: list[str] | None = None) -> int:
     from pflow.adapters.camunda import CamundaWorkflowEngine
     from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+    from pflow.config import Settings
     from pflow.service.provisioning import ProvisioningHandler
 
     parser = argparse.ArgumentParser()
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ledger = Ledger(args.ledger, args.worker_id, args.pause_at)
     engine = CamundaWorkflowEngine(args.url, args.process_key)
     tickets = LedgerTickets(ledger, engine)
-    handler = ProvisioningHandler(tickets, LedgerProvisioner(ledger))  # type: ignore[arg-type]
+    handler = ProvisioningHandler(tickets, LedgerProvisioner(ledger),  # type: ignore[arg-type]
+                                  Settings().provisioning_topic)
     # As the container wires it: once a step's outcome is in the engine, the ticket follows its process.
     worker = ExternalTaskWorker(engine, [handler], WorkerSettings(
         worker_id=args.worker_id, concurrency=args.concurrency, lock_duration_ms=args.lock_ms,

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from pflow.adapters.spiff import SpiffWorkflowEngine
     from pflow.adapters.sqlalchemy.engine import create_db_engine
     from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+    from pflow.config import Settings
     from pflow.service.provisioning import ProvisioningHandler
 
     parser = argparse.ArgumentParser()
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     db = create_db_engine(args.db)
     engine = SpiffWorkflowEngine(db)
     tickets = LedgerTickets(ledger, engine)
-    handler = ProvisioningHandler(tickets, LedgerProvisioner(ledger))  # type: ignore[arg-type]
+    handler = ProvisioningHandler(tickets, LedgerProvisioner(ledger),  # type: ignore[arg-type]
+                                  Settings().provisioning_topic)
     # As the container wires it: once a step's outcome is in the engine, the ticket follows its process.
     worker = ExternalTaskWorker(engine, [handler], WorkerSettings(
         worker_id=args.worker_id, concurrency=2, lock_duration_ms=args.lock_ms, poll_wait_ms=10_000),

@@ -18,10 +18,12 @@ from pflow.adapters.guarded import BoundedProcessEngine
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.domain.errors import EngineUnavailable
 from pflow.entrypoints.http import create_app
-from pflow.service.provisioning import DEFAULT_TOPIC as PROVISIONING_TOPIC
+from pflow.config import Settings
 from tests.support import BPMN, build_stack
 
 FROZEN_FOR_S = 4.0  # the hanging engine's own timeout (what PFLOW_CAMUNDA_TIMEOUT_S is for Camunda)
+
+PROVISIONING_TOPIC = Settings().provisioning_topic
 
 
 class HangingEngine(InMemoryWorkflowEngine):

@@ -15,7 +15,8 @@ from pflow.config import REPO_ROOT, ConfigError, Settings
 from pflow.container import build_container, shutdown
 from pflow.entrypoints import handlers as handler_loading
 from pflow.entrypoints.handlers import load_task_handlers, parse_handler_spec
-from pflow.service.provisioning import DEFAULT_TOPIC as PROVISIONING_TOPIC
+
+PROVISIONING_TOPIC = Settings().provisioning_topic
 
 
 class AuditHandler:
