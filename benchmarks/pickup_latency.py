@@ -64,6 +64,7 @@ def measure(engine, count: int, *, settle_s: float = 0.0, process_key: str | Non
     and ``topic``: the default type's process and its provisioning topic, when a copy of its own runs them."""
     from pflow.adapters.memory.provisioning import SimulatedProvisioner
     from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
+    from pflow.adapters.users import ConfiguredUserDirectory
     from pflow.config import Settings
     from pflow.domain.model import TicketStatus
     from pflow.domain.users import User
@@ -74,7 +75,9 @@ def measure(engine, count: int, *, settle_s: float = 0.0, process_key: str | Non
     alice = User("alice", "Alice", frozenset({"requester"}))
     bob = User("bob", "Bob", frozenset({"manager"}))
     store = InMemoryStore()
-    tickets = TicketService(lambda: InMemoryUnitOfWork(store), engine, catalog(process_key))
+    # The demo users, as the app wires a user directory: a decision healed from the engine is checked against it.
+    tickets = TicketService(lambda: InMemoryUnitOfWork(store), engine, catalog(process_key),
+                            users=ConfiguredUserDirectory.demo())
     provisioning = ProvisioningHandler(tickets, SimulatedProvisioner(), topic or Settings().provisioning_topic)
     handler = TimedHandler(provisioning)
     # As the container wires it: after each automated step the ticket follows its process (to completed).

@@ -220,7 +220,7 @@ class Ticket:
         changed. Never claims a step is done while the engine has it open."""
         if self.status == S.DRAFT or self.is_final:
             return False
-        before = (self.status, [s.task_id for s in self.steps], list(self.current_steps), self.attention)
+        before = (self.status, list(self.steps), list(self.current_steps), self.attention)
         previous = self.status
         opened = [s for s in progress.steps if s.task_id not in {x.task_id for x in self.steps}]
         self.steps = list(progress.steps)
@@ -247,7 +247,7 @@ class Ticket:
                       details={"error": self.attention} if self.status == S.NEEDS_ATTENTION else {})
             self._emit(_STATUS_EVENTS[self.status], SYSTEM, now,
                        data={"error": self.attention} if self.status == S.NEEDS_ATTENTION else {})
-        changed = before != (self.status, [s.task_id for s in self.steps], list(self.current_steps), self.attention)
+        changed = before != (self.status, list(self.steps), list(self.current_steps), self.attention)
         if changed:
             self.updated_at = now
         return changed

@@ -387,7 +387,7 @@ class TicketService:
                 return ticket
             progress = self._progress(ticket_id)
             lost, young = self._lost_completions(ticket, progress)
-            if young and progress.running:
+            if young:
                 progress = replace(progress, steps=progress.steps + tuple(young))
             if any(refused for _, _, refused in lost):
                 self._start_over(ticket, lost)
@@ -503,7 +503,8 @@ class TicketService:
                 continue  # not completed: cancelled with its instance, or moved on by an operator
             if completed.completed_at and completed.completed_at > horizon and progress.running:
                 # A command still on its way records its own completion. Once the process has ended the
-                # ticket follows it at once, and must not end without the steps that got it there.
+                # ticket follows it at once (the command may have read the process before it ended), and
+                # records the step from the engine as that command would: it never ends without it.
                 young.append(step)
                 continue
             user = self._users.get(completed.completed_by) if (self._users and completed.completed_by) else None
@@ -558,11 +559,12 @@ class TicketService:
             ticket = uow.tickets.get(seen.id)
             if ticket.version != seen.version and not force:
                 raise ConcurrencyConflict("The ticket changed meanwhile.")
-            before = (ticket.status, [s.task_id for s in ticket.steps], list(ticket.current_steps),
-                      len(ticket.history), ticket.attention)
+            # Whole steps, not only their ids: a step's assignee can change while it stays open (a claim).
+            before = (ticket.status, list(ticket.steps), list(ticket.current_steps), len(ticket.history),
+                      ticket.attention)
             change(ticket)
-            after = (ticket.status, [s.task_id for s in ticket.steps], list(ticket.current_steps),
-                     len(ticket.history), ticket.attention)
+            after = (ticket.status, list(ticket.steps), list(ticket.current_steps), len(ticket.history),
+                     ticket.attention)
             if before == after and not ticket.events:
                 return False
             uow.commit()

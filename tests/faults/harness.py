@@ -432,7 +432,8 @@ RECONCILE_WITHIN_S = 25.0
 
 
 def _shape(t: dict) -> tuple:
-    return t["status"], [s["id"] for s in t.get("steps") or []], list(t.get("current_steps") or [])
+    return (t["status"], [(s["id"], s.get("assignee")) for s in t.get("steps") or []],
+            list(t.get("current_steps") or []))
 
 
 def _next_action(api: Api, t: dict) -> tuple[str, str, str, dict | None] | None:

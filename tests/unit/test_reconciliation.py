@@ -126,3 +126,4 @@ def test_asking_again_for_ones_own_lost_decision_says_it_stands(stack, monkeypat
     healed = stack.tickets.get(carol, t.id)
     assert healed.status == TicketStatus.IN_PROGRESS and healed.deciders == ["bob"]
     assert not any(s.is_decision for s in healed.steps)
+
