@@ -34,6 +34,7 @@ from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from pflow.adapters.bpmn import reader as bpmn_reader
 from pflow.adapters.spiff.expressions import (
     ExpressionFailed,
     ExpressionRejected,
@@ -180,17 +181,11 @@ def _has_expression(value: str) -> bool:
 
 
 def parse_xml(xml: str, source: str) -> etree._Element:
-    """Parse without resolving entities or reaching the network; refuse DOCTYPEs."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    """Parse without resolving entities or reaching the network; refuse DOCTYPEs (the shared reader's rules)."""
     try:
-        root = etree.fromstring(xml.encode("utf-8"), parser)
-    except etree.XMLSyntaxError as exc:
-        raise DeploymentRejected(f"{source}: not a valid BPMN XML file ({exc})") from None
-    if root.getroottree().docinfo.doctype:
-        raise DeploymentRejected(f"{source}: a DOCTYPE is not allowed in a BPMN file")
-    if root.tag != _B + "definitions":
-        raise DeploymentRejected(f"{source}: the root element is not bpmn:definitions")
-    return root
+        return bpmn_reader.parse(xml, source)
+    except bpmn_reader.BpmnReadError as exc:
+        raise DeploymentRejected(str(exc)) from None
 
 
 def check_definition(root: etree._Element, source: str, process_key: str) -> etree._Element:
