@@ -46,8 +46,10 @@ def test_concurrent_approvals_of_one_ticket_one_wins(tmp_path):
             t.join(30)
         assert Counter(statuses) == {200: 1, 409: APPROVERS - 1}
         ticket = api.get(f"/api/tickets/{ticket_id}", "bob").json
-        # One completion recorded (one commit after submit's); the ticket waits at the automated step.
-        assert ticket["status"] == "in_progress" and ticket["version"] == 3
+        # One completion recorded; the ticket waits at the automated step. (A loser's reconciliation may write
+        # the ticket once more before the winner's commit, showing the automated step beside the step whose
+        # completion is still on its way: behind the engine, never ahead; so the version is not counted.)
+        assert ticket["status"] == "in_progress"
         assert ticket["steps"] == [] and ticket["current_steps"] == ["Provision Service"]
         history = api.get(f"/api/tickets/{ticket_id}/history", "bob").json
         [decision] = [h for h in history if h["action"] == "step_completed"]
