@@ -495,13 +495,12 @@ class TicketService:
         if not gone:
             return [], []
         done = {c.id: c for c in self._engine.completed_tasks(ticket.id)}
-        horizon = datetime.now(timezone.utc) - timedelta(seconds=self.heal_after_s)
         lost, young = [], []
         for step in gone:
             completed = done.get(step.task_id)
             if completed is None:
                 continue  # not completed: cancelled with its instance, or moved on by an operator
-            if completed.completed_at and completed.completed_at > horizon and progress.running:
+            if self._young(completed.completed_at) and progress.running:
                 # A command still on its way records its own completion. Once the process has ended the
                 # ticket follows it at once (the command may have read the process before it ended), and
                 # records the step from the engine as that command would: it never ends without it.
@@ -543,10 +542,13 @@ class TicketService:
 
         self._write(ticket, note, force=True)
 
+    def _young(self, at: datetime | None) -> bool:
+        """Within the heal grace: a command that did this may still be on its way to record it."""
+        return at is not None and at > datetime.now(timezone.utc) - timedelta(seconds=self.heal_after_s)
+
     def _cancel_orphan(self, ticket: Ticket) -> None:
         view = self._engine.instance(ticket.id)
-        horizon = datetime.now(timezone.utc) - timedelta(seconds=self.heal_after_s)
-        if view is not None and view.started_at is not None and view.started_at > horizon:
+        if view is not None and self._young(view.started_at):
             return  # young: a submission may still be on its way, or be retried, and take this instance
         if view is not None and view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT):
             self._engine.cancel(ticket.id, "the ticket is a draft: its submission was not stored")

@@ -87,9 +87,7 @@ def process_keys_of(folder: Path) -> list[str]:
 
 
 def session_process_keys() -> list[str]:
-    from pflow.adapters.bpmn.reader import read_processes
-
-    return sorted(k for path in session_workflows().glob("*.bpmn") for k in read_processes(path.read_bytes()))
+    return process_keys_of(session_workflows())
 
 
 def probe() -> None:

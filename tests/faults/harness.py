@@ -436,6 +436,15 @@ def _shape(t: dict) -> tuple:
             list(t.get("current_steps") or []))
 
 
+def _moved(api: Api, t: dict) -> dict | None:
+    """The ticket once it no longer looks like ``t`` (within the reconciliation time), else None."""
+    try:
+        return wait_until(lambda: (x := api.ticket(t["id"])) and _shape(x) != _shape(t) and x,
+                          timeout=RECONCILE_WITHIN_S, interval=0.5)
+    except AssertionError:
+        return None
+
+
 def _next_action(api: Api, t: dict) -> tuple[str, str, str, dict | None] | None:
     """(what, user, path, body) of the action that carries the ticket on, or None when nobody has one."""
     actions, steps = _offers(api, t)
@@ -477,12 +486,9 @@ def check_every_ticket_has_a_way_out(api: Api, ticket_ids: set[str], *, settle_s
                 # A step the engine completed whose ticket commit was lost stays on the ticket for the heal
                 # grace (its own command may still record it); then a reconciliation pass records it.
                 # Nobody can act on it meanwhile: give reconciliation its time, once, before calling it stuck.
-                try:
-                    t = wait_until(lambda: (x := api.ticket(ticket_id)) and _shape(x) != _shape(t) and x,
-                                   timeout=RECONCILE_WITHIN_S, interval=0.5)
-                except AssertionError:
-                    pass
-                else:
+                moved = _moved(api, t)
+                if moved is not None:
+                    t = moved
                     taken.append("reconciled")
                     continue
             if action is None:
@@ -496,13 +502,12 @@ def check_every_ticket_has_a_way_out(api: Api, ticket_ids: set[str], *, settle_s
                 # completion is in the engine and its ticket commit was lost (a reconciliation pass records
                 # it after the heal grace). It must still reach completed: look again once it has moved.
                 taken.append(f"{what} as {user} (409, moved on meanwhile)")
-                try:
-                    t = wait_until(lambda: (x := api.ticket(ticket_id)) and _shape(x) != _shape(t) and x,
-                                   timeout=RECONCILE_WITHIN_S, interval=0.5)
-                except AssertionError:
+                moved = _moved(api, t)
+                if moved is None:
                     problems.append(f"{ticket_id} in {t['status']} offers {what} to {user}, which answers 409, and "
                                     f"the ticket does not move; {_evidence(api, ticket_id)}")
                     break
+                t = moved
                 continue
             if c.status != 200:
                 problems.append(f"{ticket_id} in {t['status']} offers {what} to {user}, but it answered "
