@@ -213,17 +213,13 @@ class EngineOnlyFlows:
         self._models: dict = {}
 
     def _progress(self, key: str):
-        """What TicketService reads after each command (``_progress``); returns the instance and its open tasks."""
-        view = self.engine.instance(key)
-        if view is None:
+        """What TicketService reads after each command (``_progress``): the instance with its open tasks."""
+        read = self.engine.progress(key)
+        if read is None:
             raise AssertionError(f"no instance for {key}")
-        if view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT):
-            tasks = self.engine.open_tasks(key)
-            self.engine.automated_steps(key)
-            return view, tasks
-        if view.definition_id not in self._models:  # TicketService caches the model per definition
-            self._models[view.definition_id] = self.engine.model(view.definition_id)
-        return view, []
+        if not read.running and read.definition_id not in self._models:  # TicketService caches the model
+            self._models[read.definition_id] = self.engine.model(read.definition_id)
+        return read, list(read.tasks)
 
     def flow(self, i: int) -> None:
         key = str(uuid.uuid4())
@@ -278,8 +274,8 @@ def _count_sql(runner, flows: int) -> tuple[float, float]:
     return counts["statements"] / flows, counts["commit"] / flows
 
 
-PORT_METHODS = ("deploy", "start", "cancel", "open_tasks", "task", "complete_task", "instance", "automated_steps",
-                "completed_tasks", "retry_step", "model", "definition_xml", "latest_definition_id", "fetch_and_lock",
+PORT_METHODS = ("deploy", "start", "cancel", "open_tasks", "task", "complete_task", "instance", "progress",
+                "automated_steps", "completed_tasks", "retry_step", "model", "definition_xml", "latest_definition_id", "fetch_and_lock",
                 "complete", "fail", "extend_lock", "unlock")
 
 
@@ -387,13 +383,16 @@ LIMITS = (
     "transactions that read the ticket with its history, change it, write a history row, the inbox's step "
     "rows and an outbox event, and check the version) and the engine share (the embedded engine through "
     "its ports, making the calls PFlow's flow makes, counted in the last column: besides start, completion "
-    "and fetch-and-lock, the reads of where the process is after every command, since a ticket's status is "
-    "read from its process; plus the tables that make tasks findable and lockable by other processes and "
+    "and fetch-and-lock, one read of where the process is after every command (``progress``: the instance, "
+    "its open tasks and automated steps in one transaction), since a ticket's status is read from its "
+    "process; plus the tables that make tasks findable and lockable by other processes and "
     "fetch-and-lock as its own transaction). Each share alone costs more than the whole raw loop, so the "
     "full flow cannot come near half of raw without dropping one of them. Profiling (pyinstrument, "
     "cProfile) showed SQLAlchemy's per-statement Python work, not SQLite, dominating; fixed on the way: the "
     "engine built its statements on every call (now prebuilt with bind parameters) and single-ticket reads "
-    "ran a second query for the history (now joined). What remains is the ORM's unit-of-work cost per "
+    "ran a second query for the history (now joined); the three reads of the process after each command "
+    "(instance, open tasks, automated steps) became one, and the service no longer reads again a ticket it "
+    "has just read or written. What remains is the ORM's unit-of-work cost per "
     "ticket transaction and SpiffWorkflow's own (de)serialization, which raw pays too."
 )
 

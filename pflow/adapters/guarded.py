@@ -25,6 +25,7 @@ from pflow.ports.process import (
     CompletedTask,
     Deployment,
     ExternalTask,
+    InstanceProgress,
     InstanceView,
     ProcessEngine,
     ProcessInstance,
@@ -134,6 +135,9 @@ class BoundedProcessEngine(ProcessEngine):
 
     def automated_steps(self, business_key: str) -> list[ExternalTask]:
         return self._call("a task query", lambda: self._engine.automated_steps(business_key))
+
+    def progress(self, business_key: str, *, history: bool = False) -> InstanceProgress | None:
+        return self._call("a state query", lambda: self._engine.progress(business_key, history=history))
 
     def completed_tasks(self, business_key: str) -> list[CompletedTask]:
         return self._call("a history query", lambda: self._engine.completed_tasks(business_key))

@@ -123,6 +123,26 @@ class InstanceView:
 
 
 @dataclass(frozen=True)
+class InstanceProgress:
+    """Where the key's latest instance is and what is open in it, read together (``ProcessEngine.progress``)."""
+
+    instance_id: str
+    definition_id: str
+    state: str  # one of InstanceState
+    tasks: tuple[UserTask, ...] = ()  # open user tasks, oldest first (running instances only)
+    automated: tuple[ExternalTask, ...] = ()  # open external tasks, incidents included
+    end_activity_id: str | None = None  # the end event reached, when COMPLETED
+    started_at: datetime | None = None
+    #: with ``history=True``: the completed user tasks, oldest first, and the instance's variables
+    completed: tuple[CompletedTask, ...] | None = None
+    variables: dict[str, Any] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state in (InstanceState.ACTIVE, InstanceState.INCIDENT)
+
+
+@dataclass(frozen=True)
 class ProcessModel:
     """What PFlow reads from a deployed BPMN beyond running it."""
 
@@ -187,6 +207,23 @@ class ProcessEngine(abc.ABC):
     def automated_steps(self, business_key: str) -> list[ExternalTask]:
         """The open external tasks of the key's running instance, locked or not; those whose retries
         are used up (``retries == 0``) are incidents."""
+
+    def progress(self, business_key: str, *, history: bool = False) -> InstanceProgress | None:
+        """The key's latest instance with its open user tasks and automated steps, or None if none was
+        started; with ``history`` also its completed user tasks and variables. What the service reads
+        after every command: adapters answer it in one read (one transaction, or as few requests as the
+        engine's API allows). This composition of the single queries is the reference behaviour."""
+        view = self.instance(business_key)
+        if view is None:
+            return None
+        running = view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT)
+        return InstanceProgress(
+            instance_id=view.instance_id, definition_id=view.definition_id, state=view.state,
+            tasks=tuple(self.open_tasks(business_key)) if running else (),
+            automated=tuple(self.automated_steps(business_key)) if running else (),
+            end_activity_id=view.end_activity_id, started_at=view.started_at,
+            completed=tuple(self.completed_tasks(business_key)) if history else None,
+            variables=dict(view.variables) if history else None)
 
     @abc.abstractmethod
     def completed_tasks(self, business_key: str) -> list[CompletedTask]:

@@ -48,7 +48,15 @@ from pflow.domain.steps import FormField, Refusal, Step
 from pflow.domain.types import TicketType
 from pflow.domain.users import SYSTEM, User
 from pflow.ports.catalog import TicketTypeCatalog
-from pflow.ports.process import InstanceState, ProcessEngine, ProcessModel, TaskNotFound, UserTask
+from pflow.ports.process import (
+    CompletedTask,
+    InstanceProgress,
+    InstanceState,
+    ProcessEngine,
+    ProcessModel,
+    TaskNotFound,
+    UserTask,
+)
 from pflow.ports.repository import Page, TaskItem, TaskQuery, TicketQuery, UnitOfWork
 from pflow.ports.users import UserDirectory
 
@@ -314,7 +322,10 @@ class TicketService:
                 if done is None or not self._visible(actor, done):
                     raise
                 raise self._already_completed(done, task_id) from None
-        step = ticket.step(task_id)
+        return self._complete_step(actor, ticket, ticket.step(task_id), variables, comment)
+
+    def _complete_step(self, actor: User, ticket: Ticket, step: Step, variables: Any, comment: Any) -> Ticket:
+        task_id = step.task_id
         refused = self.step_refusal(actor, ticket, step)
         if refused:
             self._require_visible(actor, ticket)
@@ -325,8 +336,10 @@ class TicketService:
             self._engine.complete_task(task_id, {**values, "comment": comment or ""}, completed_by=actor.username)
         except (TaskNotFound, ConcurrencyConflict):
             fresh = self.sync(ticket.id)
-            # The winner's own commit may still be on its way: the engine knows who it was already.
-            by = next((c.completed_by for c in self._engine.completed_tasks(ticket.id) if c.id == task_id), None)
+            by = None
+            if not _recorded(fresh, task_id):
+                # The winner's own commit may still be on its way: the engine knows who it was already.
+                by = next((c.completed_by for c in self._engine.completed_tasks(ticket.id) if c.id == task_id), None)
             raise self._already_completed(fresh, task_id, by) from None
         return self._record(ticket.id, actor, step, values, comment)
 
@@ -359,9 +372,9 @@ class TicketService:
         ticket = self.sync(ticket_id)
         ticket.ensure_retryable(actor)
         comment = clean_comment(comment)
-        failed = [t for t in self._engine.automated_steps(ticket_id) if t.retries == 0]
-        view = self._engine.instance(ticket_id)
-        running = view is not None and view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT)
+        read = self._engine.progress(ticket_id)
+        failed = [t for t in read.automated if t.retries == 0] if read else []
+        running = read is not None and read.running
         if not failed and running:
             raise ConcurrencyConflict("The process has no failed step to retry.")
         self._write(ticket, lambda t: t.resume(actor, comment, {"steps": [f.activity_id for f in failed]}))
@@ -385,23 +398,27 @@ class TicketService:
             if ticket.status == TicketStatus.DRAFT:
                 self._cancel_orphan(ticket)
                 return ticket
-            progress = self._progress(ticket_id)
-            lost, young = self._lost_completions(ticket, progress)
+            read = self._engine.progress(ticket_id)
+            progress = self._progress_of(read)
+            if self._gone(ticket, progress):
+                # Steps the ticket has open are no longer open in the engine: read who completed them.
+                read = self._engine.progress(ticket_id, history=True)
+                progress = self._progress_of(read)
+            lost, young = self._lost_completions(ticket, progress, read.completed if read else None)
             if young:
                 progress = replace(progress, steps=progress.steps + tuple(young))
             if any(refused for _, _, refused in lost):
                 self._start_over(ticket, lost)
                 ticket = self._fresh(ticket_id)
                 continue
-            view = self._engine.instance(ticket_id) if lost else None
-            variables = view.variables if view else {}
+            variables = (read.variables or {}) if (lost and read) else {}
             try:
-                changed = self._write(ticket, lambda t: self._apply(t, progress, lost, variables))
+                written = self._write(ticket, lambda t: self._apply(t, progress, lost, variables))
             except ConcurrencyConflict:
-                changed = True
-            if not changed:
+                written = self._fresh(ticket_id)  # someone else wrote it: follow again from theirs
+            if written is None:
                 return ticket
-            ticket = self._fresh(ticket_id)
+            ticket = written
         return ticket
 
     reconcile = sync  # the older name, used by `pflow reconcile`
@@ -441,7 +458,8 @@ class TicketService:
                 raise PermissionDenied(REFUSAL_MESSAGES[reason or Refusal.NOT_A_CANDIDATE],
                                        details={"reason": reason or Refusal.NOT_A_CANDIDATE})
         field = step.decision_field
-        return self.complete_task(actor, step.task_id, {field.id: field.decision_value(approve)}, comment)
+        # The ticket was read just now with the step open; a completion that won meanwhile is seen by the engine.
+        return self._complete_step(actor, ticket, step, {field.id: field.decision_value(approve)}, comment)
 
     def _shortcut_step(self, actor: User, ticket: Ticket) -> Step | None:
         """The one decision step the caller may complete now, if exactly one is open for them."""
@@ -467,34 +485,39 @@ class TicketService:
         return self._fresh(ticket_id)
 
     def _progress(self, ticket_id: str) -> Progress:
-        view = self._engine.instance(ticket_id)
-        if view is None:
+        return self._progress_of(self._engine.progress(ticket_id))
+
+    def _progress_of(self, read: InstanceProgress | None) -> Progress:
+        if read is None:
             return Progress(running=False)
-        if view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT):
-            tasks = self._engine.open_tasks(ticket_id)
-            automated = self._engine.automated_steps(ticket_id)
-            failed = [t for t in automated if t.retries == 0]
-            return Progress(running=True, steps=tuple(self._with_rules(view.definition_id, step_from_task(t))
-                                                      for t in tasks),
-                            automated=tuple(t.activity_name or view.activity_names.get(t.activity_id, t.activity_id)
-                                            for t in automated),
+        if read.running:
+            failed = [t for t in read.automated if t.retries == 0]
+            return Progress(running=True, steps=tuple(self._with_rules(read.definition_id, step_from_task(t))
+                                                      for t in read.tasks),
+                            automated=tuple(t.activity_name or t.activity_id for t in read.automated),
                             incident=(failed[0].error_message or "the automated step failed") if failed else None)
-        if view.state == InstanceState.COMPLETED:
-            outcome = self._model(view.definition_id).outcomes.get(view.end_activity_id or "", "completed")
+        if read.state == InstanceState.COMPLETED:
+            outcome = self._model(read.definition_id).outcomes.get(read.end_activity_id or "", "completed")
             return Progress(running=False, outcome=outcome)
         return Progress(running=False, stopped=True)
 
-    def _lost_completions(self, ticket: Ticket, progress: Progress
+    @staticmethod
+    def _gone(ticket: Ticket, progress: Progress) -> list[Step]:
+        """Steps the ticket has open, and did not record, that the engine no longer has open."""
+        still_open = {s.task_id for s in progress.steps}
+        return [s for s in ticket.steps if s.task_id not in still_open and not _recorded(ticket, s.task_id)]
+
+    def _lost_completions(self, ticket: Ticket, progress: Progress,
+                          completed: tuple[CompletedTask, ...] | None
                           ) -> tuple[list[tuple[Step, Any, str | None]], list[Step]]:
         """Steps the ticket had open that the engine completed and the ticket did not record: those old
         enough not to be a command still on its way (or any, once the process has ended), as (step,
         completed task, refusal or None); and the younger ones, which stay on the ticket until their own
         command records them (or they grow old)."""
-        still_open = {s.task_id for s in progress.steps}
-        gone = [s for s in ticket.steps if s.task_id not in still_open and not _recorded(ticket, s.task_id)]
+        gone = self._gone(ticket, progress)
         if not gone:
             return [], []
-        done = {c.id: c for c in self._engine.completed_tasks(ticket.id)}
+        done = {c.id: c for c in (completed if completed is not None else self._engine.completed_tasks(ticket.id))}
         lost, young = [], []
         for step in gone:
             completed = done.get(step.task_id)
@@ -547,16 +570,16 @@ class TicketService:
         return at is not None and at > datetime.now(timezone.utc) - timedelta(seconds=self.heal_after_s)
 
     def _cancel_orphan(self, ticket: Ticket) -> None:
-        view = self._engine.instance(ticket.id)
-        if view is not None and self._young(view.started_at):
+        read = self._engine.progress(ticket.id)
+        if read is not None and self._young(read.started_at):
             return  # young: a submission may still be on its way, or be retried, and take this instance
-        if view is not None and view.state in (InstanceState.ACTIVE, InstanceState.INCIDENT):
+        if read is not None and read.running:
             self._engine.cancel(ticket.id, "the ticket is a draft: its submission was not stored")
             log.warning("ticket %s: cancelled the process left running for a draft", ticket.id)
 
-    def _write(self, seen: Ticket, change: Callable[[Ticket], None], *, force: bool = False) -> bool:
-        """Apply ``change`` to the stored ticket if nobody wrote it since ``seen``; returns whether it
-        was written (a ticket that ``change`` leaves unchanged is not)."""
+    def _write(self, seen: Ticket, change: Callable[[Ticket], None], *, force: bool = False) -> Ticket | None:
+        """Apply ``change`` to the stored ticket if nobody wrote it since ``seen``; returns the ticket as
+        written, or None when ``change`` left it unchanged (then nothing is written)."""
         with self._uow() as uow:
             ticket = uow.tickets.get(seen.id)
             if ticket.version != seen.version and not force:
@@ -568,9 +591,9 @@ class TicketService:
             after = (ticket.status, list(ticket.steps), list(ticket.current_steps), len(ticket.history),
                      ticket.attention)
             if before == after and not ticket.events:
-                return False
+                return None
             uow.commit()
-            return True
+            return ticket
 
     def _model(self, definition_id: str) -> ProcessModel:
         # Deployed definitions never change, so their model is cached by definition id.

@@ -658,6 +658,55 @@ def test_no_retries_left_is_an_incident_until_the_step_is_retried(engine, names)
     assert ended(engine, key).state == InstanceState.COMPLETED
 
 
+def _same_as_the_single_queries(engine, key, *, history=False):
+    """``progress`` in one read says what the separate queries say (the port's reference composition)."""
+    read = engine.progress(key, history=history)
+    composed = ProcessEngine.progress(engine, key, history=history)
+    assert read == composed
+    return read
+
+
+def test_progress_reads_the_instance_its_open_steps_and_history_at_once(engine, names):
+    path, process = names.shipped("access-request", "access_request")
+    engine.deploy(names.steps())
+    engine.deploy(path)
+    assert engine.progress(names.key()) is None
+
+    key = names.key()
+    engine.start(process, key, {"requester": "alice", "system": "erp"})
+    wait_until(lambda: len(engine.open_tasks(key)) == 2)
+    read = _same_as_the_single_queries(engine, key)
+    assert read.running and read.state == InstanceState.ACTIVE and read.completed is None and read.variables is None
+    assert [t.definition_key for t in read.tasks] == [t.definition_key for t in engine.open_tasks(key)]
+    assert read.automated == () and read.started_at is not None
+    by_key = {t.definition_key: t for t in read.tasks}
+    engine.complete_task(by_key["SecurityReview"].id, {"security_decision": "approve", "comment": "ok"},
+                         completed_by="sam")
+    read = _same_as_the_single_queries(engine, key, history=True)
+    assert [t.definition_key for t in read.tasks] == ["ManagerApproval"]
+    assert [(c.definition_key, c.completed_by) for c in read.completed] == [("SecurityReview", "sam")]
+    assert read.variables["comment"] == "ok" and read.variables["requester"] == "alice"
+    engine.complete_task(by_key["ManagerApproval"].id, {"manager_decision": "approve"}, completed_by="bob")
+    wait_until(lambda: engine.automated_steps(key))
+    read = _same_as_the_single_queries(engine, key)
+    assert read.tasks == () and [a.activity_id for a in read.automated] == ["GrantAccess"]
+    engine.complete(fetch_soon(engine, names, key).id, "w1")
+    ended(engine, key)
+    read = _same_as_the_single_queries(engine, key, history=True)
+    assert read.state == InstanceState.COMPLETED and not read.running and read.end_activity_id == "Completed"
+    assert read.tasks == () and read.automated == () and len(read.completed) == 2
+
+    failing = names.key()
+    task = to_automated_step(engine, names, failing)
+    engine.fail(task.id, "w1", "backend down", retries=0, retry_timeout_ms=0)
+    read = wait_until(lambda: (r := engine.progress(failing)) and r.state == InstanceState.INCIDENT and r)
+    assert read.running and [a.retries for a in read.automated] == [0]
+    assert _same_as_the_single_queries(engine, failing) == read
+    engine.cancel(failing, "test")
+    read = _same_as_the_single_queries(engine, failing)
+    assert read.state == InstanceState.TERMINATED and not read.running and read.end_activity_id is None
+
+
 def test_errors_for_unknown_external_tasks(engine):
     missing = str(uuid.uuid4())
     for call in (lambda: engine.complete(missing, "w1"), lambda: engine.retry_step(missing, 1),

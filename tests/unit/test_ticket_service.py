@@ -321,22 +321,22 @@ def test_the_engine_going_away_mid_submit_leaves_a_draft_whose_next_submit_takes
     t = stack.tickets.create(alice, {"title": "Laptop"})
     engine = stack.tickets._engine
     calls = []
-    original = type(engine).open_tasks
+    original = type(engine).progress
 
-    def gone(self, business_key):
-        calls.append("open_tasks")
+    def gone(self, business_key, **kwargs):
+        calls.append("progress")
         raise EngineUnavailable("Camunda", "no answer within 2s")
 
-    monkeypatch.setattr(type(engine), "open_tasks", gone)
+    monkeypatch.setattr(type(engine), "progress", gone)
     cancel = type(engine).cancel
     monkeypatch.setattr(type(engine), "cancel", lambda self, *a, **k: calls.append("cancel") or cancel(self, *a, **k))
     with pytest.raises(EngineUnavailable):
         stack.tickets.submit(alice, t.id)
-    assert calls == ["open_tasks"]  # nothing more was asked of the engine that was gone
+    assert calls == ["progress"]  # nothing more was asked of the engine that was gone
     assert stack.tickets.get(alice, t.id).status == TicketStatus.DRAFT
     started = stack.engine.instance(t.id)
     assert started.state == InstanceState.ACTIVE
-    monkeypatch.setattr(type(engine), "open_tasks", original)
+    monkeypatch.setattr(type(engine), "progress", original)
     again = stack.tickets.submit(alice, t.id)
     assert again.status == TicketStatus.IN_PROGRESS and [s.name for s in again.steps] == ["Manager Approval"]
     assert stack.engine.instance(t.id).instance_id == started.instance_id

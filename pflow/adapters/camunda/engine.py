@@ -77,6 +77,7 @@ from pflow.ports.process import (
     DeploymentRejected,
     ExternalTask,
     ExternalTasks,
+    InstanceProgress,
     InstanceState,
     InstanceView,
     ProcessEngine,
@@ -536,18 +537,37 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
     @_bounded
     def instance(self, business_key: str) -> InstanceView | None:
         found = self._latest_history(business_key, maxResults=1)
+        return self._view(business_key, found[0]) if found else None
+
+    @_bounded
+    def progress(self, business_key: str, *, history: bool = False) -> InstanceProgress | None:
+        # A running instance in three requests plus one per open user task (its candidates), instead of
+        # the nine of instance + open_tasks + automated_steps: activities and variables only when needed.
+        found = self._latest_history(business_key, maxResults=1)
         if not found:
             return None
         instance = found[0]
         instance_id = instance["id"]
-        definition_id = instance["processDefinitionId"]
-        activities = self._client.get("/history/activity-instance", processInstanceId=instance_id,
-                                      sortBy="occurrence", sortOrder="asc") or []
-        active = tuple(a["activityId"] for a in activities if a.get("endTime") is None)
-        completed = tuple(a["activityId"] for a in activities if a.get("endTime") is not None and not a.get("canceled"))
-        ends = [a for a in activities if (a.get("activityType") or "").endswith("EndEvent")
-                and a.get("endTime") is not None and not a.get("canceled")
-                and a.get("parentActivityInstanceId") == instance_id]
+        if _STATES.get(instance.get("state") or "", InstanceState.ACTIVE) != InstanceState.ACTIVE:
+            view = self._view(business_key, instance, variables=history)  # ended: which end event it reached
+            return InstanceProgress(
+                instance_id=instance_id, definition_id=view.definition_id, state=view.state,
+                end_activity_id=view.end_activity_id, started_at=view.started_at,
+                completed=tuple(self._completed(instance_id)) if history else None,
+                variables=dict(view.variables) if history else None)
+        scope = {"id": instance_id, "definitionId": instance["processDefinitionId"],
+                 "definitionKey": instance.get("processDefinitionKey")}
+        dtos = self._client.get("/task", processInstanceId=instance_id, sortBy="created", sortOrder="asc") or []
+        tasks = tuple(task for task in (self._user_task(dto, business_key, scope) for dto in dtos) if task is not None)
+        automated = tuple(self._automated(instance_id))
+        return InstanceProgress(
+            instance_id=instance_id, definition_id=instance["processDefinitionId"],
+            state=InstanceState.INCIDENT if any(a.retries == 0 for a in automated) else InstanceState.ACTIVE,
+            tasks=tasks, automated=automated, started_at=parse_date(instance.get("startTime")),
+            completed=tuple(self._completed(instance_id)) if history else None,
+            variables=self._variables(instance_id) if history else None)
+
+    def _variables(self, instance_id: str) -> dict[str, Any]:
         variables: dict[str, Any] = {}
         scope: dict[str, bool] = {}
         for var in self._client.get("/history/variable-instance", processInstanceId=instance_id,
@@ -559,6 +579,19 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
                 continue  # a process variable wins over a local one of the same name
             variables[var["name"]] = from_typed_map({"v": var})["v"]
             scope[var["name"]] = process_scope
+        return variables
+
+    def _view(self, business_key: str, instance: dict[str, Any], *, variables: bool = True) -> InstanceView:
+        instance_id = instance["id"]
+        definition_id = instance["processDefinitionId"]
+        activities = self._client.get("/history/activity-instance", processInstanceId=instance_id,
+                                      sortBy="occurrence", sortOrder="asc") or []
+        active = tuple(a["activityId"] for a in activities if a.get("endTime") is None)
+        completed = tuple(a["activityId"] for a in activities if a.get("endTime") is not None and not a.get("canceled"))
+        ends = [a for a in activities if (a.get("activityType") or "").endswith("EndEvent")
+                and a.get("endTime") is not None and not a.get("canceled")
+                and a.get("parentActivityInstanceId") == instance_id]
+        values = self._variables(instance_id) if variables else {}
         state = _STATES.get(instance.get("state") or "", InstanceState.ACTIVE)
         end_activity_id = ends[-1]["activityId"] if ends else None
         if state == InstanceState.TERMINATED and instance.get("state") == "INTERNALLY_TERMINATED" and ends \
@@ -579,16 +612,17 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         return InstanceView(instance_id=instance_id, business_key=business_key,
                             process_key=instance.get("processDefinitionKey") or _definition_key(definition_id),
                             definition_id=definition_id, state=state, active_activity_ids=active,
-                            completed_activity_ids=completed, variables=variables, incidents=incidents,
+                            completed_activity_ids=completed, variables=values, incidents=incidents,
                             end_activity_id=end_activity_id, activity_names=names,
                             started_at=parse_date(instance.get("startTime")))
 
     @_bounded
     def completed_tasks(self, business_key: str) -> list[CompletedTask]:
         found = self._latest_history(business_key, maxResults=1)
-        if not found:
-            return []
-        tasks = self._client.get("/history/task", processInstanceId=found[0]["id"], finished=True,
+        return self._completed(found[0]["id"]) if found else []
+
+    def _completed(self, instance_id: str) -> list[CompletedTask]:
+        tasks = self._client.get("/history/task", processInstanceId=instance_id, finished=True,
                                  sortBy="endTime", sortOrder="asc") or []
         return [CompletedTask(id=t["id"], definition_key=t.get("taskDefinitionKey") or "", name=t.get("name") or "",
                               completed_by=t.get("assignee"), completed_at=parse_date(t.get("endTime")))
@@ -734,10 +768,11 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
     def automated_steps(self, business_key: str) -> list[ExternalTask]:
         # GET /external-task has no business-key filter (unknown parameters are ignored!): go by instance.
         instance = self._current_instance(business_key)
-        if instance is None:
-            return []
+        return self._automated(instance["id"]) if instance is not None else []
+
+    def _automated(self, instance_id: str) -> list[ExternalTask]:
         tasks: list[ExternalTask] = []
-        for dto in self._client.get("/external-task", processInstanceId=instance["id"]) or []:
+        for dto in self._client.get("/external-task", processInstanceId=instance_id) or []:
             task = self._external_task(dto)
             if task.lock_expires_at is not None and task.lock_expires_at <= datetime.now(timezone.utc):
                 task = ExternalTask(**{**task.__dict__, "worker_id": None, "lock_expires_at": None})

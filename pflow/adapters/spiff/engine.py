@@ -84,6 +84,7 @@ from pflow.ports.process import (
     DeploymentRejected,
     ExternalTask,
     ExternalTasks,
+    InstanceProgress,
     InstanceState,
     InstanceView,
     ProcessEngine,
@@ -166,6 +167,10 @@ class _Sql:
     open_user_tasks = (sql_select(_U).join(_I, _I.c.id == _U.c.instance_id)
                        .where(_I.c.running_key == bindparam("business_key"))
                        .order_by(_U.c.created_ms, _U.c.id))
+    user_tasks_of = (sql_select(_U).where(_U.c.instance_id == bindparam("instance_id"))
+                     .order_by(_U.c.created_ms, _U.c.id))
+    external_tasks_of = (sql_select(_X, _I.c.variables).join(_I, _I.c.id == _X.c.instance_id)
+                         .where(_X.c.instance_id == bindparam("instance_id")).order_by(_X.c.created_ms, _X.c.id))
     user_task = sql_select(_U).where(_U.c.id == bindparam("task_id"))
     user_task_instance = sql_select(_U.c.instance_id).where(_U.c.id == bindparam("task_id"))
     user_task_exists = sql_select(_U.c.id).where(_U.c.id == bindparam("task_id"))
@@ -265,6 +270,28 @@ def _due_ms(value: Any, created_ms: int, where: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
+
+
+def _end_of(row: Any, info: ProcessDefinitionInfo) -> str | None:
+    """The end event a completed instance reached (None while it runs or when it was stopped)."""
+    if row.state != InstanceState.COMPLETED:
+        return None
+    return next((h[0] for h in reversed(row.history) if h[0] in info.outcomes), None)
+
+
+def _completed_of(row: Any, info: ProcessDefinitionInfo) -> list[CompletedTask]:
+    """The user tasks an instance's history records as completed, oldest first."""
+    done = []
+    for index, entry in enumerate(row.history):
+        activity = entry[0]
+        task_info = info.user_tasks.get(activity)
+        if task_info is None:
+            continue
+        task_id = entry[3] if len(entry) > 3 and entry[3] else f"{row.id}:{index}"  # rows from before 0005
+        done.append(CompletedTask(id=task_id, definition_key=activity, name=task_info.name,
+                                  completed_by=entry[2] if len(entry) > 2 else None,
+                                  completed_at=_dt(entry[1])))
+    return done
 
 
 class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
@@ -1001,15 +1028,33 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
                 .order_by(t.external_tasks.c.created_ms)).scalars().all()
             info = self._definition(conn, row.definition_id).info
         completed = tuple(h[0] for h in row.history)
-        end = None
-        if row.state == InstanceState.COMPLETED:
-            end = next((a for a in reversed(completed) if a in info.outcomes), None)
         return InstanceView(
             instance_id=row.id, business_key=business_key, process_key=row.process_key,
             definition_id=row.definition_id, state=row.state,
             active_activity_ids=tuple(row.active_activity_ids), completed_activity_ids=completed,
-            variables=dict(row.variables), incidents=tuple(incidents), end_activity_id=end,
+            variables=dict(row.variables), incidents=tuple(incidents), end_activity_id=_end_of(row, info),
             activity_names=dict(info.names), started_at=_dt(row.started_ms))
+
+    def progress(self, business_key: str, *, history: bool = False) -> InstanceProgress | None:
+        # One snapshot: the instance, its open tasks and its history can never disagree.
+        with self._read() as conn:
+            row = self._latest_instance(conn, business_key)
+            if row is None:
+                return None
+            info = self._definition(conn, row.definition_id).info
+            tasks: tuple[UserTask, ...] = ()
+            automated: tuple[ExternalTask, ...] = ()
+            if row.state in _RUNNING:
+                tasks = tuple(self._user_view(conn, r) for r in conn.execute(
+                    _Sql.user_tasks_of, {"instance_id": row.id}).all())
+                now = self._now_ms()
+                automated = tuple(self._external_view(conn, r, now) for r in conn.execute(
+                    _Sql.external_tasks_of, {"instance_id": row.id}).all())
+        return InstanceProgress(
+            instance_id=row.id, definition_id=row.definition_id, state=row.state, tasks=tasks,
+            automated=automated, end_activity_id=_end_of(row, info), started_at=_dt(row.started_ms),
+            completed=tuple(_completed_of(row, info)) if history else None,
+            variables=dict(row.variables) if history else None)
 
     def completed_tasks(self, business_key: str) -> list[CompletedTask]:
         with self._read() as conn:
@@ -1017,17 +1062,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
             if row is None:
                 return []
             info = self._definition(conn, row.definition_id).info
-        done = []
-        for index, entry in enumerate(row.history):
-            activity = entry[0]
-            task_info = info.user_tasks.get(activity)
-            if task_info is None:
-                continue
-            task_id = entry[3] if len(entry) > 3 and entry[3] else f"{row.id}:{index}"  # rows from before 0005
-            done.append(CompletedTask(id=task_id, definition_key=activity, name=task_info.name,
-                                      completed_by=entry[2] if len(entry) > 2 else None,
-                                      completed_at=_dt(entry[1])))
-        return done
+        return _completed_of(row, info)
 
     def model(self, definition_id: str) -> ProcessModel:
         with self._read(snapshot=False) as conn:
