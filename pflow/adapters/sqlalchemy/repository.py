@@ -127,6 +127,12 @@ def _changed(obj: object, *keys: str) -> bool:
     return False
 
 
+def _had(obj: object, key: str) -> bool:
+    """Whether the stored value of a list attribute that is being changed was non-empty (its rows exist)."""
+    history = attributes.get_history(obj, key)
+    return not history.deleted or bool(history.deleted[0])
+
+
 def _plain(value):
     return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
 
@@ -141,18 +147,18 @@ def _after_flush(session: Session, _context) -> None:
             continue
         new = obj in session.new
         if new or _changed(obj, "steps"):
-            if not new:
+            if not new and _had(obj, "steps"):
                 connection.execute(delete(tables.ticket_steps).where(tables.ticket_steps.c.ticket_id == obj.id))
             steps, candidates = _step_rows(obj)
             if steps:
                 connection.execute(insert(tables.ticket_steps), steps)
             if candidates:
                 connection.execute(insert(tables.ticket_step_candidates), candidates)
-        elif _changed(obj, *_COPIED):
+        elif obj.steps and _changed(obj, *_COPIED):  # no steps, no rows to copy onto
             connection.execute(update(tables.ticket_steps).where(tables.ticket_steps.c.ticket_id == obj.id)
                                .values(**_ticket_copies(obj)))
         if new or _changed(obj, "deciders"):
-            if not new:
+            if not new and _had(obj, "deciders"):
                 connection.execute(delete(tables.ticket_deciders).where(tables.ticket_deciders.c.ticket_id == obj.id))
             deciders = [{"ticket_id": obj.id, "username": u} for u in dict.fromkeys(obj.deciders)]
             if deciders:
