@@ -88,7 +88,10 @@ class Settings:
     camunda_timeout_s: int = 10  # read timeout of every Camunda REST call except long polls
     camunda_max_poll_ms: int = 2_000  # longest single fetchAndLock long poll (Camunda's asyncResponseTimeout)
     engine_max_calls: int = 4  # engine calls at once per process for requests and handlers (a bulkhead)
-    engine_wait_ms: int = 500  # how long one more call waits for a place before it answers 503
+    #: when every engine call place is held by a call running longer than this, one more call answers 503;
+    #: None: 500 ms for a server engine (Camunda/Operaton), 2 000 ms for the embedded one, whose calls also
+    #: queue behind each other for the database file's writer lock
+    engine_wait_ms: int | None = None
     rabbitmq_url: str = default_events_url(REPO_ROOT / "var")
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"
@@ -122,6 +125,13 @@ class Settings:
     def is_embedded_default(self) -> bool:
         """The one-process demo setup (memory or embedded engine), where demo users are fine."""
         return self.workflow_engine in ("memory", "embedded")
+
+    @property
+    def engine_wait_s(self) -> float:
+        """``engine_wait_ms`` in seconds, with the engine's own default when unset."""
+        if self.engine_wait_ms is not None:
+            return self.engine_wait_ms / 1000
+        return 2.0 if self.workflow_engine in ("memory", "embedded") else 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -168,7 +178,7 @@ class Settings:
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
             engine_max_calls=_int(env, "PFLOW_ENGINE_MAX_CALLS", cls.engine_max_calls, minimum=1),
-            engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", cls.engine_wait_ms),
+            engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", 0) if env.get("PFLOW_ENGINE_WAIT_MS") else None,
         )
         values.update(overrides)
         return cls(**values)

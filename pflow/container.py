@@ -182,7 +182,7 @@ class Container(containers.DeclarativeContainer):
     # engine_max_calls threads. The worker's long polls and outcome reports use the engine directly.
     service_engine = providers.Singleton(BoundedProcessEngine, engine=workflow_engine,
                                          max_calls=config.engine_max_calls,
-                                         wait_s=providers.Callable(lambda ms: ms / 1000, config.engine_wait_ms))
+                                         wait_s=config.engine_wait_s)
 
     # --- events
     memory_bus = providers.Resource(_memory_publisher)
@@ -247,7 +247,7 @@ def build_container(settings: Settings | None = None) -> Container:
         "camunda_timeout_s": settings.camunda_timeout_s,
         "camunda_max_poll_ms": settings.camunda_max_poll_ms,
         "engine_max_calls": settings.engine_max_calls,
-        "engine_wait_ms": settings.engine_wait_ms,
+        "engine_wait_s": settings.engine_wait_s,
         "separation_of_duties": settings.separation_of_duties,
         "provisioning_retries": settings.provisioning_retries,
         "provisioning_fail_marker": settings.provisioning_fail_marker,

@@ -98,3 +98,22 @@ def test_separate_processes_refuse_a_store_they_cannot_share(command, env, says)
 
     result = CliRunner().invoke(main, [command], env={"WORKFLOW_ENGINE": "memory", **env})
     assert result.exit_code != 0 and says in result.output
+
+
+@pytest.mark.parametrize("env, wait_s", [
+    ({"WORKFLOW_ENGINE": "embedded"}, 2.0),  # its calls queue for the file's writer lock under a burst
+    ({"WORKFLOW_ENGINE": "camunda"}, 0.5),
+    ({"WORKFLOW_ENGINE": "camunda", "PFLOW_ENGINE_WAIT_MS": "250"}, 0.25),
+    ({"WORKFLOW_ENGINE": "embedded", "PFLOW_ENGINE_WAIT_MS": "0"}, 0.0),
+])
+def test_the_engine_bulkhead_waits_per_engine_unless_told(env, wait_s):
+    from pflow.container import build_container
+
+    settings = Settings.from_env(env)
+    assert settings.engine_wait_s == wait_s
+    assert build_container(settings).config.engine_wait_s() == wait_s
+
+
+def test_a_bad_engine_wait_names_the_variable():
+    with pytest.raises(ConfigError, match="PFLOW_ENGINE_WAIT_MS='soon' is not a whole number"):
+        Settings.from_env({"PFLOW_ENGINE_WAIT_MS": "soon"})
