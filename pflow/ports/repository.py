@@ -163,7 +163,8 @@ class TicketRepository(abc.ABC):
     @abc.abstractmethod
     def list(self, query: TicketQuery) -> Page[Ticket]:
         """A page of tickets matching the query, newest first unless ``oldest_first`` or ``sort``
-        says otherwise; ``total`` counts every match. Ties are broken by id."""
+        says otherwise; ``total`` counts every match. Ties are broken by id. The page's tickets may come
+        without their history (``get`` reads one with it): nothing that shows a page needs it."""
 
     @abc.abstractmethod
     def find_by_task(self, task_id: str) -> Ticket:
@@ -178,7 +179,8 @@ class TicketRepository(abc.ABC):
 
     @abc.abstractmethod
     def tasks(self, query: TaskQuery) -> Page[TaskItem]:
-        """A page of the user's inbox (see ``TaskQuery``), one indexed query; ``total`` counts every match."""
+        """A page of the user's inbox (see ``TaskQuery``), one indexed query; ``total`` counts every match.
+        As with ``list``, the tickets may come without their history."""
 
     @abc.abstractmethod
     def _delete(self, ticket: Ticket) -> None: ...

@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 
 from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.mutable import Mutable
-from sqlalchemy.orm import Session, attributes, joinedload, sessionmaker
+from sqlalchemy.orm import Session, attributes, joinedload, raiseload, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from pflow.adapters.sqlalchemy import tables
 from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
@@ -188,7 +189,11 @@ class SqlAlchemyTicketRepository(TicketRepository):
             # One query with the history joined in: the mapping's default (a second SELECT … IN, right for
             # list pages) made a single-ticket read about twice as slow (benchmarks/engine_flows.py).
             # The steps are a column of the ticket row, so they come with it.
-            ticket = self._session.get(Ticket, ticket_id, options=[joinedload(Ticket.history)])
+            known = self._session.identity_map.get(identity_key(Ticket, ticket_id))
+            # A ticket this unit of work listed came without its history: read it again, with it.
+            again = known is not None and "history" not in attributes.instance_state(known).dict
+            ticket = self._session.get(Ticket, ticket_id, options=[joinedload(Ticket.history)],
+                                       populate_existing=again)
         if ticket is None:
             raise NotFound(f"Ticket {ticket_id} was not found.")
         return ticket
@@ -239,8 +244,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
         order = (column.desc(), t.c.id.desc()) if descending else (column.asc(), t.c.id.asc())
         with self._guard():
             total = self._session.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one()
+            # Without the histories: a page never shows them, and loading them took a fifth of a list request.
             items = list(self._session.scalars(
-                select(Ticket).where(*conditions).order_by(*order).offset(query.offset).limit(query.page_size)))
+                select(Ticket).where(*conditions).order_by(*order).offset(query.offset).limit(query.page_size)
+                .options(raiseload(Ticket.history))))
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
     def tasks(self, query: TaskQuery) -> Page[TaskItem]:
@@ -282,11 +289,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
             # only a text search needs the tickets to count: everything else is on the step rows
             counted = joined if searching else s
             total = self._session.execute(select(func.count()).select_from(counted).where(*conditions)).scalar_one()
-            # The page's histories come in one more SELECT … IN (the mapping's default): items are read after the
-            # unit of work has ended, when a lazy load could no longer run.
+            # A page carries its tickets without their histories (see TicketRepository.list).
             rows = self._session.execute(
                 select(Ticket, s.c.task_id).select_from(joined).where(*conditions).order_by(*order)
-                .offset(query.offset).limit(query.page_size)).all()
+                .offset(query.offset).limit(query.page_size).options(raiseload(Ticket.history))).all()
         items = []
         for ticket, task_id in rows:
             step = ticket.step(task_id)
