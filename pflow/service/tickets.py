@@ -32,7 +32,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Callable
 
 from pflow.domain.errors import (
@@ -53,6 +54,7 @@ from pflow.ports.process import (
     InstanceProgress,
     InstanceState,
     ProcessEngine,
+    ProcessInstance,
     ProcessModel,
     TaskNotFound,
     UserTask,
@@ -295,6 +297,8 @@ class TicketService:
             ticket.submit(actor)
             key = ticket.id  # read before the commit: a failed commit may leave attributes unreadable
             instance = self._engine.start(type_.process_key, key, self._variables(ticket))
+            if not instance.created:
+                instance = self._restart_if_stale(ticket, type_, instance)
             try:
                 ticket.definition_id = instance.definition_id
                 ticket.follow(self._progress(key))
@@ -310,6 +314,21 @@ class TicketService:
                     self._compensate_start(key)
                 raise
             return ticket
+
+    def _restart_if_stale(self, ticket: Ticket, type_: TicketType, instance: ProcessInstance) -> ProcessInstance:
+        """``start`` found an instance running for the draft: left by an earlier submission whose commit
+        failed (or started by a concurrent one). If it runs on other values than the draft has now (the
+        draft was edited since), it is cancelled and the process starts again with the draft as it is."""
+        read = self._engine.progress(ticket.id, history=True)
+        running = (read.variables or {}) if read else {}
+        wanted = self._variables(ticket)
+        names = set(type_.field_names) | {"title"}
+        if all(_as_stored(wanted.get(n)) == _as_stored(running.get(n)) for n in names):
+            return instance
+        self._engine.cancel(ticket.id, "the draft was edited after this instance started")
+        log.info("ticket %s: the process an earlier submission left running had old values; started again",
+                 ticket.id)
+        return self._engine.start(type_.process_key, ticket.id, wanted)
 
     def complete_task(self, actor: User, task_id: str, variables: Any, comment: Any = None) -> Ticket:
         """Complete one open step with its form values. Checks who (a candidate, separation of duties,
@@ -645,6 +664,17 @@ class TicketService:
     def _require_visible(self, actor: User, ticket: Ticket) -> None:
         if not self._visible(actor, ticket):
             raise NotFound(f"Ticket {ticket.id} was not found.")
+
+
+def _as_stored(value: Any) -> Any:
+    """A variable's value as the engines keep it (numbers as floats, dates as ISO text), to compare."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
 
 
 def _recorded(ticket: Ticket, task_id: str) -> bool:

@@ -342,6 +342,32 @@ def test_the_engine_going_away_mid_submit_leaves_a_draft_whose_next_submit_takes
     assert stack.engine.instance(t.id).instance_id == started.instance_id
 
 
+def test_a_draft_edited_after_a_failed_submit_starts_its_process_with_the_edited_fields(stack, monkeypatch):
+    """The first submission's commit failed and left its instance running; the requester then changed the
+    amount. The next submit must not take the instance that still has the old amount."""
+    t = stack.tickets.create(alice, {"type": "purchase_request", "title": "Chairs",
+                                     "fields": {"amount": 500, "supplier": "ACME"}})
+    fail_commits(stack, monkeypatch)
+    engine = type(stack.tickets._engine)
+
+    def lost(self, *args, **kwargs):
+        raise EngineUnavailable("engine", "no answer")
+
+    monkeypatch.setattr(engine, "cancel", lost)  # the compensating cancel is lost too
+    with pytest.raises(ServiceUnavailable):
+        stack.tickets.submit(alice, t.id)
+    monkeypatch.undo()
+    left = stack.engine.instance(t.id)
+    assert left.state == InstanceState.ACTIVE and left.variables["amount"] == 500
+    stack.tickets.update(alice, t.id, {"fields": {"amount": 5000}})
+    again = stack.tickets.submit(alice, t.id)
+    view = stack.engine.instance(t.id)
+    assert view.instance_id != left.instance_id and view.variables["amount"] == 5000
+    assert again.status == TicketStatus.IN_PROGRESS and [s.name for s in again.steps] == ["Manager Approval"]
+    bob_approves = stack.tickets.approve(bob, t.id, "ok")
+    assert [s.name for s in bob_approves.steps] == ["Finance Approval"]  # routed by the edited amount
+
+
 def test_the_inbox_of_each_group(stack):
     svc = stack.tickets
     purchase(svc, 5000)
