@@ -271,9 +271,10 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
                 if name not in clean and "default" in spec:
                     clean[name] = spec["default"]
         validator = self._validators[key]
-        schema = ticket_type.form if not partial else {**ticket_type.form, "required": []}
+        if partial:  # an edit names only what it changes
+            validator = validator.evolve(schema={**ticket_type.form, "required": []})
         errors: dict[str, list[str]] = {}
-        for error in validator.evolve(schema=schema).iter_errors(clean):
+        for error in validator.iter_errors(clean):
             if error.validator == "additionalProperties":
                 for name in sorted(set(clean) - set(properties)):
                     errors.setdefault(name, []).append("Unknown field.")
