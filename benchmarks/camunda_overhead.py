@@ -186,29 +186,25 @@ class DirectFlows:
         return self._call("GET", "/process-instance", params={"businessKey": key})
 
     def _instance(self, key: str) -> dict:
-        """What PFlow reads of an instance: the latest one of the key, its activities, its variables, and
-        (while it runs) its incidents."""
+        """The latest instance of the key, and for an ended one the end event it reached (its activities)."""
         [instance] = self._call("GET", "/history/process-instance", params={
             "processInstanceBusinessKey": key, "sortBy": "startTime", "sortOrder": "desc", "maxResults": 1})
-        self._call("GET", "/history/activity-instance", params={"processInstanceId": instance["id"],
-                                                               "sortBy": "occurrence", "sortOrder": "asc"})
-        self._call("GET", "/history/variable-instance", params={"processInstanceId": instance["id"],
-                                                               "deserializeValues": "false"})
-        if instance["state"] == "ACTIVE":
-            self._call("GET", "/incident", params={"processInstanceId": instance["id"]})
+        if instance["state"] != "ACTIVE":
+            self._call("GET", "/history/activity-instance", params={"processInstanceId": instance["id"],
+                                                                   "sortBy": "occurrence", "sortOrder": "asc"})
         return instance
 
     def _progress(self, key: str) -> list:
-        """The reads after each command: the instance, then its open user tasks (each with its candidates)
-        and its external tasks, each found through the key's running instance. Returns the open tasks."""
-        self._instance(key)
-        [running] = self._running(key)
-        tasks = self._call("GET", "/task", params={"processInstanceId": running["id"], "sortBy": "created",
+        """The read after each command (the adapter's ``progress``): the latest instance, and while it runs
+        its open user tasks (each with its candidates) and its external tasks. Returns the open tasks."""
+        instance = self._instance(key)
+        if instance["state"] != "ACTIVE":
+            return []
+        tasks = self._call("GET", "/task", params={"processInstanceId": instance["id"], "sortBy": "created",
                                                    "sortOrder": "asc"})
         for task in tasks:
             self._call("GET", f"/task/{task['id']}/identity-links", params={"type": "candidate"})
-        [running] = self._running(key)
-        self._call("GET", "/external-task", params={"processInstanceId": running["id"]})
+        self._call("GET", "/external-task", params={"processInstanceId": instance["id"]})
         return tasks
 
     def close(self) -> None:

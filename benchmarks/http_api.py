@@ -254,7 +254,7 @@ LIMITS = (
     "Python work per request, on one core at a time. `GET /api/me` (token check, smorest, JSON, no database) "
     "reaches a large share of hello-world, so Flask, flask-smorest and waitress are not the limit; the ticket "
     "work is. Profiled with py-spy (`--gil`, samples of the thread holding the GIL) under this load: a page "
-    "of the list spends about half its time in the SQLAlchemy ORM loading 20 tickets and their histories and "
+    "of the list spent (2026-11-28) about half its time in the SQLAlchemy ORM loading 20 tickets and their histories and "
     "a tenth in marshmallow's dump; a create spends about half in the request (the ORM unit of work: ticket, "
     "history row, outbox row) and a quarter in the background relay and consumer publishing and handling its "
     "event through the local SQLite event store (kombu's SQL transport), which the all-in-one server runs in "
@@ -265,7 +265,12 @@ LIMITS = (
     "SQLite's busy handler, which sleeps in steps of up to 100 ms (create p99 above a second). Writers of "
     "the ticket store and the embedded engine now queue on one lock per SQLite file: in a run without it on "
     "this machine, create p99 was 1.5 s and approve p99 0.9 s at 76 approvals/s; with it, p99 stays near "
-    "0.2 s and 0.4 s, at some approve throughput."
+    "0.2 s and 0.4 s, at some approve throughput. On the process model every request does more than on the "
+    "single-flow model measured on 2026-11-28 (create 161, list 133, approve 77 req/s on a faster day for "
+    "hello-world): a ticket carries its open steps with their forms (rows of the inbox, and marshmallow "
+    "dumps them), an approve reads where the process is after completing its step, and the worker follows "
+    "the process after its own. Fixed on the way: list pages loaded every ticket's history, which nothing "
+    "on a page shows (69 -> 101 req/s for this list against 1 000 tickets in one run)."
 )
 
 
