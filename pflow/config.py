@@ -33,7 +33,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use 1 or 0)")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -131,7 +131,7 @@ class Settings:
         """``engine_wait_ms`` in seconds, with the engine's own default when unset."""
         if self.engine_wait_ms is not None:
             return self.engine_wait_ms / 1000
-        return 2.0 if self.workflow_engine in ("memory", "embedded") else 0.5
+        return 2.0 if self.is_embedded_default else 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -178,7 +178,7 @@ class Settings:
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
             engine_max_calls=_int(env, "PFLOW_ENGINE_MAX_CALLS", cls.engine_max_calls, minimum=1),
-            engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", 0) if env.get("PFLOW_ENGINE_WAIT_MS") else None,
+            engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", cls.engine_wait_ms),
         )
         values.update(overrides)
         return cls(**values)
