@@ -419,11 +419,13 @@ class TicketService:
                 return ticket
             read = self._engine.progress(ticket_id)
             progress = self._progress_of(read)
-            if self._gone(ticket, progress):
+            gone = self._gone(ticket, progress)
+            if gone:
                 # Steps the ticket has open are no longer open in the engine: read who completed them.
                 read = self._engine.progress(ticket_id, history=True)
                 progress = self._progress_of(read)
-            lost, young = self._lost_completions(ticket, progress, read.completed if read else None)
+                gone = self._gone(ticket, progress)
+            lost, young = self._lost_completions(ticket, gone, progress.running, read.completed if read else ())
             if young:
                 progress = replace(progress, steps=progress.steps + tuple(young))
             if any(refused for _, _, refused in lost):
@@ -526,23 +528,20 @@ class TicketService:
         still_open = {s.task_id for s in progress.steps}
         return [s for s in ticket.steps if s.task_id not in still_open and not _recorded(ticket, s.task_id)]
 
-    def _lost_completions(self, ticket: Ticket, progress: Progress,
-                          completed: tuple[CompletedTask, ...] | None
+    def _lost_completions(self, ticket: Ticket, gone: list[Step], running: bool,
+                          finished: tuple[CompletedTask, ...] | None
                           ) -> tuple[list[tuple[Step, Any, str | None]], list[Step]]:
-        """Steps the ticket had open that the engine completed and the ticket did not record: those old
-        enough not to be a command still on its way (or any, once the process has ended), as (step,
-        completed task, refusal or None); and the younger ones, which stay on the ticket until their own
-        command records them (or they grow old)."""
-        gone = self._gone(ticket, progress)
-        if not gone:
-            return [], []
-        done = {c.id: c for c in (completed if completed is not None else self._engine.completed_tasks(ticket.id))}
+        """Of the ``gone`` steps (see ``_gone``), those among the engine's ``finished`` tasks: the ones old enough not
+        to be a command still on its way (or any, once the process has ended), as (step, completed task,
+        refusal or None); and the younger ones, which stay on the ticket until their own command records
+        them (or they grow old)."""
+        done = {c.id: c for c in finished or ()}
         lost, young = [], []
         for step in gone:
             completed = done.get(step.task_id)
             if completed is None:
                 continue  # not completed: cancelled with its instance, or moved on by an operator
-            if self._young(completed.completed_at) and progress.running:
+            if self._young(completed.completed_at) and running:
                 # A command still on its way records its own completion. Once the process has ended the
                 # ticket follows it at once (the command may have read the process before it ended), and
                 # records the step from the engine as that command would: it never ends without it.
@@ -643,6 +642,12 @@ class TicketService:
                 "requester": ticket.requester}
 
     def _compensate_start(self, ticket_id: str) -> None:
+        try:
+            if self._fresh(ticket_id).status != TicketStatus.DRAFT:
+                # A concurrent submission of the same draft won the commit with this instance: it is theirs.
+                return
+        except (ServiceUnavailable, NotFound):
+            pass  # the store cannot say: the instance is cancelled, as when nobody else submitted
         try:
             self._engine.cancel(ticket_id, "the ticket's submission was not stored")
         except Exception:  # the original error matters more; reconciliation cancels it later

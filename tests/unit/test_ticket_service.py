@@ -368,6 +368,35 @@ def test_a_draft_edited_after_a_failed_submit_starts_its_process_with_the_edited
     assert [s.name for s in bob_approves.steps] == ["Finance Approval"]  # routed by the edited amount
 
 
+def test_two_submits_of_one_draft_at_once_leave_one_running_instance(stack):
+    """The later of two racing submits finds the instance the first started: it has the draft's values, so it
+    is kept (never cancelled and started again, which would leave the winner's ticket with no process)."""
+    t = stack.tickets.create(alice, {"type": "purchase_request", "title": "Chairs",
+                                     "fields": {"amount": 500, "supplier": "ACME"}})
+    barrier = threading.Barrier(2)
+    outcomes: list = []
+
+    def submit():
+        barrier.wait(5)
+        try:
+            outcomes.append(stack.tickets.submit(alice, t.id).status)
+        except (ConcurrencyConflict, InvalidTransition) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=submit, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert not any(thread.is_alive() for thread in threads), "a submit is still waiting after 20 s"
+    assert len(outcomes) == 2 and outcomes.count(TicketStatus.IN_PROGRESS) == 1, outcomes
+    ticket = stack.tickets.get(alice, t.id)
+    view = stack.engine.instance(t.id)
+    assert view.state == InstanceState.ACTIVE, (outcomes, view)
+    [task] = stack.engine.open_tasks(t.id)
+    assert ticket.status == TicketStatus.IN_PROGRESS and [s.task_id for s in ticket.steps] == [task.id]
+
+
 def test_the_inbox_of_each_group(stack):
     svc = stack.tickets
     purchase(svc, 5000)
