@@ -444,24 +444,52 @@ def _sqlite_writer_lock(session: Session) -> SqliteWriterLock | None:
     return sqlite_writer_lock(session.get_bind())
 
 
+_UOW = "pflow.unit_of_work"
+
+
+class UnitOfWorkSession(Session):
+    """The session class units of work run on (``build_session_factory`` makes them). Its flush and execute
+    hooks are registered once, on the class: registered on each session they cost about as much as reading
+    a ticket (benchmarks/engine_flows.py)."""
+
+
+@event.listens_for(UnitOfWorkSession, "before_flush")
+def _on_before_flush(session: Session, context, instances) -> None:
+    uow = session.info.get(_UOW)
+    if uow is not None:
+        uow._begin_writing()
+    _before_flush(session, context, instances)
+
+
+@event.listens_for(UnitOfWorkSession, "after_flush")
+def _on_after_flush(session: Session, context) -> None:
+    _after_flush(session, context)
+
+
+@event.listens_for(UnitOfWorkSession, "do_orm_execute")
+def _on_orm_execute(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        uow = state.session.info.get(_UOW)
+        if uow is not None:
+            uow._begin_writing()
+
+
 class SqlAlchemyUnitOfWork(UnitOfWork):
     """One session per business transaction; leaving the block without ``commit()`` discards everything."""
 
     def __init__(self, session_factory: sessionmaker, on_events_committed: Callable[[], None] | None = None) -> None:
         self.session: Session = session_factory()
+        if not isinstance(self.session, UnitOfWorkSession):
+            raise TypeError("a unit of work needs the sessions of build_session_factory (UnitOfWorkSession)")
         self._writer_lock = _sqlite_writer_lock(self.session)
         self._writing = False
         self._entered = False
         self._engine_steps = self._writer_lock.engine_steps() if self._writer_lock is not None else 0
-        if self._writer_lock is not None:
-            # SQLite starts the write transaction at the first write: a flush (autoflushes included) or an
-            # INSERT/UPDATE/DELETE statement. Take the file's writer lock then and hold it until commit or
-            # rollback ends the transaction.
-            event.listen(self.session, "before_flush", self._begin_writing)
-            event.listen(self.session, "do_orm_execute", self._maybe_begin_writing)
-        # the inbox rows and the search text follow the tickets written in this session
-        event.listen(self.session, "before_flush", _before_flush)
-        event.listen(self.session, "after_flush", _after_flush)
+        # The session's hooks (UnitOfWorkSession) keep the inbox rows and the search text in line with the
+        # tickets written, and on SQLite take the file's writer lock at the first write (a flush, autoflushes
+        # included, or an INSERT/UPDATE/DELETE statement: where SQLite starts the write transaction), held
+        # until commit or rollback ends it.
+        self.session.info[_UOW] = self
         self._guard = _Guard(self.session)
         self._on_events_committed = on_events_committed
         self.tickets = SqlAlchemyTicketRepository(self.session, self._guard)
@@ -478,11 +506,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             self._entered = True
         return self
 
-    def _maybe_begin_writing(self, state) -> None:
-        if state.is_insert or state.is_update or state.is_delete:
-            self._begin_writing()
-
-    def _begin_writing(self, *_: object) -> None:
+    def _begin_writing(self) -> None:
         if not self._writing and self._writer_lock is not None:
             # The connection first, then the lock: the same order as the embedded engine's transactions, so
             # no thread ever holds the file's lock while it waits for a connection.
@@ -535,6 +559,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         try:
             self.session.close()
         finally:
+            self.session.info.pop(_UOW, None)
             self._end_writing()
             if self._entered:
                 self._entered = False
