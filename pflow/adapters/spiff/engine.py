@@ -154,6 +154,9 @@ class _Sql:
     running_instance = sql_select(_I.c.id, _I.c.process_key, _I.c.definition_id).where(
         _I.c.running_key == bindparam("business_key"))
     lock_instance = sql_select(_I).where(_I.c.id == bindparam("instance_id")).with_for_update()
+    latest_instance = (sql_select(_I.c.id, _I.c.definition_id, _I.c.process_key, _I.c.state, _I.c.active_activity_ids,
+                                  _I.c.history, _I.c.variables, _I.c.started_ms)
+                       .where(_I.c.business_key == bindparam("business_key")).order_by(_I.c.seq.desc()).limit(1))
     insert_instance = insert(_I)
     update_instance = update(_I).where(_I.c.id == bindparam("_instance_id"))
     user_tasks_of_instance = sql_select(_U.c.id).where(_U.c.instance_id == bindparam("instance_id"))
@@ -1010,12 +1013,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
     # ------------------------------------------------------------------ queries
 
     def _latest_instance(self, conn: Connection, business_key: str):
-        return conn.execute(
-            sql_select(t.instances.c.id, t.instances.c.definition_id, t.instances.c.process_key,
-                       t.instances.c.state, t.instances.c.active_activity_ids, t.instances.c.history,
-                       t.instances.c.variables, t.instances.c.started_ms)
-            .where(t.instances.c.business_key == business_key)
-            .order_by(t.instances.c.seq.desc()).limit(1)).first()
+        return conn.execute(_Sql.latest_instance, {"business_key": business_key}).first()
 
     def instance(self, business_key: str) -> InstanceView | None:
         with self._read() as conn:
