@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Iterator, TypeVar
 
-from pflow.domain.errors import ValidationError
+from pflow.domain.errors import ConcurrencyConflict, NotFound, ValidationError
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import Ticket, TicketStatus
 from pflow.domain.notifications import Notification
@@ -153,6 +153,28 @@ class TicketRepository(abc.ABC):
         ticket = self._get(ticket_id)
         self.seen.add(ticket)
         return ticket
+
+    def attach(self, ticket: Ticket) -> Ticket:
+        """Go on in this unit of work with a ticket read in an earlier one, without reading it again: returns
+        the ticket to change (the same object, or a fresh copy of it), remembered like ``get``'s. What is
+        changed on it is stored on commit under the same optimistic locking, against the version it was read
+        at: if someone committed the ticket since, the commit raises ``ConcurrencyConflict`` (this call may
+        raise it already), and a ticket deleted since is a conflict too. The ticket must come with its
+        history (``get``, ``find_by_task``), not from a page."""
+        attached = self._attach(ticket)
+        self.seen.add(attached)
+        return attached
+
+    def _attach(self, ticket: Ticket) -> Ticket:
+        # The reference behaviour: read it again and refuse a ticket that moved on. Stores override this
+        # to skip the read and leave the check to the commit.
+        try:
+            fresh = self._get(ticket.id)
+        except NotFound:
+            raise ConcurrencyConflict(f"Ticket {ticket.id} was deleted meanwhile.") from None
+        if fresh.version != ticket.version:
+            raise ConcurrencyConflict(f"Ticket {ticket.id} was changed by someone else; reload and try again.")
+        return fresh
 
     def delete(self, ticket: Ticket) -> None:
         """Remove a ticket (a draft) with its history and open steps when the unit of work commits; a ticket

@@ -178,6 +178,7 @@ class TicketService:
         self.heal_after_s = heal_after_s
         self._models: dict[str, ProcessModel] = {}
         self._models_lock = threading.Lock()
+        self._step_reads = threading.local()  # automated_step_ticket's read, for after_automated_step
         self._sleep = time.sleep
 
     # ------------------------------------------------------------------ queries
@@ -360,7 +361,7 @@ class TicketService:
                 # The winner's own commit may still be on its way: the engine knows who it was already.
                 by = next((c.completed_by for c in self._engine.completed_tasks(ticket.id) if c.id == task_id), None)
             raise self._already_completed(fresh, task_id, by) from None
-        return self._record(ticket.id, actor, step, values, comment)
+        return self._record(ticket, actor, step, values, comment)
 
     @staticmethod
     def _already_completed(ticket: Ticket, task_id: str, by: str | None = None) -> ConcurrencyConflict:
@@ -407,10 +408,12 @@ class TicketService:
 
     # ---------------------------------------------------- keeping in line with the engine
 
-    def sync(self, ticket_id: str) -> Ticket:
+    def sync(self, ticket_id: str, known: Ticket | None = None) -> Ticket:
         """Bring the ticket's projection in line with its process instance, recording completions the
-        engine holds that the ticket missed. Safe at any time, as often as wanted."""
-        ticket = self._fresh(ticket_id)
+        engine holds that the ticket missed. Safe at any time, as often as wanted. ``known``: the ticket as
+        the caller read it a moment ago (with its history), to go on from instead of reading it again; a
+        ticket written since is read again when the write finds it changed."""
+        ticket = known if known is not None and known.id == ticket_id else self._fresh(ticket_id)
         for _ in range(5):
             if ticket.status in FINAL_STATUSES:
                 return ticket
@@ -445,13 +448,17 @@ class TicketService:
     reconcile = sync  # the older name, used by `pflow reconcile`
 
     def automated_step_ticket(self, business_key: str) -> Ticket:
-        """The ticket an automated step of its process works on (the worker's handlers read it)."""
-        return self._fresh(business_key)
+        """The ticket an automated step of its process works on (the worker's handlers read it, and do not
+        change it: once the step is done, the ticket follows its process from this read, in this thread)."""
+        ticket = self._fresh(business_key)
+        self._step_reads.ticket = ticket
+        return ticket
 
     def after_automated_step(self, business_key: str) -> None:
         """The worker completed (or gave up on) an automated step of this ticket: follow the process."""
+        known, self._step_reads.ticket = getattr(self._step_reads, "ticket", None), None
         try:
-            self.sync(business_key)
+            self.sync(business_key, known)
         except NotFound:
             log.warning("automated step for %s, which is not a ticket", business_key)
 
@@ -488,13 +495,15 @@ class TicketService:
         only_decision_fields = [s for s in mine if all(f.is_decision or not f.required for f in s.form)]
         return only_decision_fields[0] if len(mine) == 1 and only_decision_fields else None
 
-    def _record(self, ticket_id: str, actor: User, step: Step, values: dict[str, Any], comment: str | None) -> Ticket:
-        """Record a completion the engine took, with the ticket's new progress. A concurrent writer of the
-        ticket (the worker following its own step) makes this read and apply again, never give up."""
-        for _ in range(5):
+    def _record(self, read: Ticket, actor: User, step: Step, values: dict[str, Any], comment: str | None) -> Ticket:
+        """Record a completion the engine took, with the ticket's new progress, on the ticket as ``read``
+        before the completion. A concurrent writer of the ticket (the worker following its own step) makes
+        this read it again and apply again, never give up."""
+        ticket_id = read.id
+        for attempt in range(5):
             progress = self._progress(ticket_id)
             with self._uow() as uow:
-                ticket = uow.tickets.get(ticket_id)
+                ticket = uow.tickets.attach(read) if attempt == 0 else uow.tickets.get(ticket_id)
                 if not _recorded(ticket, step.task_id):
                     ticket.record_step(actor, step, values, comment)
                 ticket.follow(progress)
@@ -599,9 +608,8 @@ class TicketService:
         """Apply ``change`` to the stored ticket if nobody wrote it since ``seen``; returns the ticket as
         written, or None when ``change`` left it unchanged (then nothing is written)."""
         with self._uow() as uow:
-            ticket = uow.tickets.get(seen.id)
-            if ticket.version != seen.version and not force:
-                raise ConcurrencyConflict("The ticket changed meanwhile.")
+            # Not read again unless forced: the commit refuses a ticket written since ``seen``.
+            ticket = uow.tickets.get(seen.id) if force else uow.tickets.attach(seen)
             # Whole steps, not only their ids: a step's assignee can change while it stays open (a claim).
             before = (ticket.status, list(ticket.steps), list(ticket.current_steps), len(ticket.history),
                       ticket.attention)

@@ -554,6 +554,111 @@ def test_find_by_task_gives_the_ticket_to_change(store, commits):
         assert uow.outbox.pending(100)[-1].routing_key == "task.completed"  # its events were committed
 
 
+
+# --- attach: going on with a ticket read by an earlier unit of work ------------------------------
+
+def _read(store, ticket_id):
+    with store.uow() as uow:
+        return uow.tickets.get(ticket_id)
+
+
+def test_an_attached_ticket_is_stored_with_its_events_and_inbox_rows(store, commits):
+    t = _ticket_with(store, step("m", groups=("managers",)))
+    read = _read(store, t.id)
+    version = read.version
+    with store.uow() as uow:
+        ticket = uow.tickets.attach(read)
+        ticket.record_step(bob, ticket.step("m"), {"approved": True}, "ok")
+        ticket.follow(Progress(running=True, steps=(step("f", key="Finance", groups=("finance",)),)))
+        uow.commit()
+    with store.uow() as uow:
+        stored = uow.tickets.get(t.id)
+        events = [m.routing_key for m in uow.outbox.pending(100)]
+    assert stored.version == ticket.version == version + 1 and list(stored.deciders) == ["bob"]
+    assert [h.action for h in stored.history][-1] == "step_completed"
+    assert events[-2:] == ["task.completed", "task.created"]
+    assert task_ids(inbox(store, fay)) == ["f"] and inbox(store, bob).total == 0
+    # what a commit returned can be attached again by the next unit of work
+    with store.uow() as uow:
+        uow.tickets.attach(ticket).note(bob, "commented", {})
+        uow.commit()
+    assert _read(store, t.id).version == version + 2
+
+
+def test_an_attached_ticket_someone_changed_since_is_refused_and_writes_nothing(store):
+    t = _ticket_with(store, step("m", groups=("managers",)))
+    read = _read(store, t.id)
+    follow(store, t.id, step("m2", groups=("managers",)))  # someone else moved it on meanwhile
+    with store.uow() as uow:
+        with pytest.raises(ConcurrencyConflict):
+            ticket = uow.tickets.attach(read)
+            ticket.record_step(bob, ticket.step("m"), {"approved": True}, "ok")
+            ticket.follow(Progress(running=True, steps=(step("f", key="Finance", groups=("finance",)),)))
+            uow.commit()
+    stored = _read(store, t.id)
+    assert [s.task_id for s in stored.steps] == ["m2"] and list(stored.deciders) == []
+    with store.uow() as uow:
+        assert "task.completed" not in [m.routing_key for m in uow.outbox.pending(100)]
+    assert inbox(store, fay).total == 0 and task_ids(inbox(store, bob)) == ["m2"]
+
+
+def test_an_attached_ticket_deleted_since_is_a_conflict(store):
+    t = add(store)
+    read = _read(store, t.id)
+    with store.uow() as uow:
+        uow.tickets.delete(uow.tickets.get(t.id))
+        uow.commit()
+    with store.uow() as uow:
+        with pytest.raises(ConcurrencyConflict):
+            uow.tickets.attach(read).update(alice, title="gone")
+            uow.commit()
+    with store.uow() as uow:
+        with pytest.raises(NotFound):
+            uow.tickets.get(t.id)
+
+
+def test_attaching_a_ticket_this_unit_of_work_read_already_gives_one_to_change(store):
+    t = add(store)
+    read = _read(store, t.id)
+    with store.uow() as uow:
+        uow.tickets.get(t.id)
+        uow.tickets.attach(read).update(alice, title="Desk")
+        uow.commit()
+    assert _read(store, t.id).title == "Desk"
+
+
+def test_threads_attaching_one_read_ticket_at_once_one_wins(store):
+    t = _ticket_with(store, step("m", groups=("managers",)))
+    read = [_read(store, t.id) for _ in range(6)]  # each thread goes on from its own earlier read
+    barrier = threading.Barrier(6)
+    results: list[str] = []
+
+    def decide(i):
+        with store.uow() as uow:
+            ticket = uow.tickets.attach(read[i])
+            ticket.record_step(User(f"m{i}", groups=frozenset({"managers"})), ticket.step("m"), {"approved": True},
+                               None)
+            ticket.follow(Progress(running=True, steps=(step(f"f-{i}", key="Finance", groups=("finance",)),)))
+            barrier.wait(timeout=10)
+            try:
+                uow.commit()
+                results.append(f"ok {i}")
+            except ConcurrencyConflict:
+                results.append("conflict")
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=30)
+    assert not any(th.is_alive() for th in threads), "a commit stalled"
+    assert results.count("conflict") == 5, results
+    winner = next(r for r in results if r.startswith("ok")).split()[1]
+    stored = _read(store, t.id)
+    assert list(stored.deciders) == [f"m{winner}"] and [s.task_id for s in stored.steps] == [f"f-{winner}"]
+    assert task_ids(inbox(store, fay)) == [f"f-{winner}"]
+
+
 # --- delete ---------------------------------------------------------------------------------------
 
 def test_delete_removes_the_ticket_its_history_and_steps(store):

@@ -220,6 +220,39 @@ def test_the_worker_following_its_step_does_not_make_the_approval_fail(stack):
     assert len(entry) == 1 and entry[0].actor == "bob" and "recorded_from" not in entry[0].details
 
 
+
+def test_the_worker_follows_its_step_from_the_ticket_its_handler_read(stack, monkeypatch):
+    """After an automated step the ticket follows its process from the handler's read, not a new one."""
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    repository = type(stack.container.uow().tickets)
+    reads = []
+    original = repository._get
+    monkeypatch.setattr(repository, "_get", lambda self, ticket_id: (reads.append(ticket_id), original(self, ticket_id))[1])
+    assert stack.worker().run_once() == 1
+    assert reads == [t.id]
+    assert stack.tickets.get(bob, t.id).status == TicketStatus.COMPLETED
+
+
+def test_a_ticket_written_while_its_automated_step_ran_still_follows_the_process(stack, monkeypatch):
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    provisioner = stack.container.provisioner()
+    provision = provisioner.provision
+
+    def meanwhile(ticket):
+        with stack.container.uow() as uow:  # someone writes the ticket after the handler read it
+            uow.tickets.get(ticket.id).note(carol, "commented", {"text": "on its way"})
+            uow.commit()
+        return provision(ticket)
+
+    monkeypatch.setattr(provisioner, "provision", meanwhile)
+    assert stack.worker().run_once() == 1
+    done = stack.tickets.get(bob, t.id)
+    assert done.status == TicketStatus.COMPLETED
+    assert [h.action for h in done.history][-2:] == ["commented", "completed"]
+
+
 def test_commands_never_open_a_unit_of_work_inside_another(stack):
     open_now = threading.local()
     deepest = []

@@ -123,6 +123,12 @@ class InMemoryTicketRepository(TicketRepository):
         self.loaded_versions[ticket.id] = ticket.version
         return ticket
 
+    def _attach(self, ticket: Ticket) -> Ticket:
+        # Not read again: the commit compares the stored version with the one this ticket was read at.
+        self._store.ensure_available()
+        self.loaded_versions[ticket.id] = ticket.version
+        return ticket
+
     def find_by_task(self, task_id: str) -> Ticket:
         self._store.ensure_available()
         with self._store.lock:

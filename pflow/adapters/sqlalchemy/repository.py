@@ -198,6 +198,18 @@ class SqlAlchemyTicketRepository(TicketRepository):
             raise NotFound(f"Ticket {ticket_id} was not found.")
         return ticket
 
+    def _attach(self, ticket: Ticket) -> Ticket:
+        state = attributes.instance_state(ticket)
+        if (not state.detached or "history" not in state.dict
+                or identity_key(Ticket, ticket.id) in self._session.identity_map):
+            # Not a ticket read (with its history) by a unit of work that has ended, or this one read it
+            # already: read it again, as the port's reference does.
+            return super()._attach(ticket)
+        # Back into a session as it was read: the versioned UPDATE on commit is the check (a ticket
+        # written or deleted since matches no row: ConcurrencyConflict).
+        self._session.add(ticket)
+        return ticket
+
     def find_by_task(self, task_id: str) -> Ticket:
         s = tables.ticket_steps
         with self._guard():
@@ -434,7 +446,9 @@ def _snapshot(session: Session) -> list[tuple[object, dict]]:
 
 
 def _restore(saved: list[tuple[object, dict]]) -> None:
-    for obj, values in saved:
+    # Tickets last: setting a ticket's history reorders its entries (ordering_list), which reads their seq; an
+    # entry not restored yet would load it, and fail when the ticket's rows are gone (deleted meanwhile).
+    for obj, values in sorted(saved, key=lambda item: isinstance(item[0], Ticket)):
         for key, value in values.items():
             attributes.set_committed_value(obj, key, value)
 
