@@ -29,7 +29,8 @@ from queue import Empty
 
 from kombu.transport import sqlalchemy as kombu_sqla
 from kombu.utils.encoding import bytes_to_str
-from sqlalchemy import and_, or_, text
+from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from pflow.adapters.sqlalchemy.engine import create_db_engine
 
@@ -50,49 +51,69 @@ class Channel(kombu_sqla.Channel):
         self.visibility_timeout = float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT_S))
         self._rows: dict[str, int] = {}  # delivery tag -> message row handed out and not yet settled
         self._taken_back: set[int] = set()  # rows whose lease this channel took back from a dead process
+        self._queue_ids: dict[str, int] = {}
+
+    def _queue_id(self, queue: str) -> int:
+        """The queue's row id, looked up (or created) once per channel: queue rows are never dropped (purging
+        a queue deletes its messages), and looking one up through the ORM on every message cost more than
+        storing the message."""
+        queue_id = self._queue_ids.get(queue)
+        if queue_id is None:
+            queue_id = self._queue_ids[queue] = self._get_or_create(queue).id
+        return queue_id
+
+    def _put(self, queue, payload, **kwargs):
+        messages = self.message_cls.__table__
+        try:
+            self.session.execute(insert(messages), {"queue_id": self._queue_id(queue), "payload": dumps(payload)})
+            self.session.commit()
+        except OperationalError:
+            # The publish fails (and can be retried) rather than report a message that was never stored.
+            self.session.rollback()
+            raise
 
     def _engine_from_config(self):
         # WAL, foreign keys and a busy timeout, like the ticket store: several threads share the file.
         return create_db_engine(self.connection.client.hostname)
 
-    def _reclaim_leftover_leases(self, queue_obj) -> None:
-        key = (str(self.connection.client.hostname), queue_obj.name)
+    def _reclaim_leftover_leases(self, queue: str, queue_id: int) -> None:
+        key = (str(self.connection.client.hostname), queue)
         with _reclaimed_lock:
             if key in _reclaimed:
                 return
             _reclaimed.add(key)
         leftover = self.session.query(self.message_cls).filter(
-            self.message_cls.queue_id == queue_obj.id, self.message_cls.visible == False  # noqa: E712
+            self.message_cls.queue_id == queue_id, self.message_cls.visible == False  # noqa: E712
         )
         self._taken_back.update(row.id for row in leftover)
         leftover.update({"visible": True}, synchronize_session=False)
         self.session.commit()
 
     def _get(self, queue):
-        queue_obj = self._get_or_create(queue)
-        self._reclaim_leftover_leases(queue_obj)
+        queue_id = self._queue_id(queue)
+        self._reclaim_leftover_leases(queue, queue_id)
         session = self.session
-        message_cls = self.message_cls
+        m = self.message_cls.__table__.c
         if session.bind.name == "sqlite":
             session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
         try:
             lease_expired = datetime.now() - timedelta(seconds=self.visibility_timeout)
-            row = (
-                session.query(message_cls)
-                .with_for_update()
-                .filter(message_cls.queue_id == queue_obj.id)
-                .filter(or_(message_cls.visible != False,  # noqa: E712 - SQL comparison
-                            and_(message_cls.visible == False, message_cls.sent_at < lease_expired)))  # noqa: E712
-                .order_by(message_cls.id)
-                .limit(1)
-                .first()
-            )
+            # Core statements, not ORM objects: the row is locked (BEGIN IMMEDIATE, FOR UPDATE) from the read
+            # to the lease's commit, so no version check is needed, and the ORM's cost per message was a
+            # large share of the all-in-one server's CPU.
+            row = session.execute(
+                select(m.id, m.visible, m.payload).with_for_update()
+                .where(m.queue_id == queue_id,
+                       or_(m.visible != False,  # noqa: E712 - SQL comparison
+                           and_(m.visible == False, m.timestamp < lease_expired)))  # noqa: E712
+                .order_by(m.id).limit(1)).first()
             if row is None:
                 raise Empty()
             redelivered = row.visible is False or row.id in self._taken_back
             self._taken_back.discard(row.id)
-            row.visible = False
-            row.sent_at = datetime.now()  # the lease starts now
+            # the lease starts now
+            session.execute(update(self.message_cls.__table__).where(m.id == row.id)
+                            .values(visible=False, timestamp=datetime.now(), version=m.version + 1))
             payload = loads(bytes_to_str(row.payload))
             row_id = row.id
         finally:
