@@ -55,3 +55,27 @@ def test_a_message_whose_consumer_died_before_acking_is_delivered_again(tmp_path
     # not after the visibility timeout (a restarted `pflow serve` must not sit five minutes on it).
     assert [(m.message_id, m.redelivered) for m in _drain(url)] == [("e1", True), ("e2", False)]
     assert _drain(url) == []
+
+
+def test_a_publish_the_locked_store_cannot_take_fails_and_the_next_one_is_stored(tmp_path, monkeypatch):
+    import sqlite3
+
+    import pytest
+
+    import pflow.adapters.sqlalchemy.engine as engine
+    from pflow.domain.errors import ServiceUnavailable
+
+    monkeypatch.setattr(engine, "SQLITE_WRITE_WAIT_S", 0.3)  # SQLite's busy timeout, for this store's engine
+    url = f"sqla+sqlite:///{tmp_path / 'events.db'}"
+    publisher = KombuEventPublisher(url)
+    publisher.publish("ticket.created", {"event_id": "e0"}, message_id="e0")
+    writer = sqlite3.connect(tmp_path / "events.db", isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")  # another writer holds the file past the busy timeout
+    with pytest.raises(ServiceUnavailable) as caught:
+        publisher.publish("ticket.submitted", {"event_id": "e1"}, message_id="e1")
+    assert caught.value.dependency == "event broker"
+    writer.execute("ROLLBACK")
+    writer.close()
+    publisher.publish("ticket.submitted", {"event_id": "e1"}, message_id="e1")  # the relay's retry
+    publisher.close()
+    assert [m.message_id for m in _drain(url)] == ["e0", "e1"]
