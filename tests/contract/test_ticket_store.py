@@ -222,33 +222,43 @@ def test_the_second_of_two_concurrent_changes_is_refused(store):
         assert [h.details for h in stored.history if h.action == "updated"] == [{"changed": ["title"]}]
 
 
+def _race(store, count, change) -> int:
+    """``count`` threads each open a unit of work, make ``change(i, uow)`` and commit at once; exactly one may
+    win (the others get ConcurrencyConflict), and none may stall. Returns the winner's index."""
+    barrier = threading.Barrier(count)
+    results: list[str] = []
+
+    def run(i):
+        with store.uow() as uow:
+            change(i, uow)
+            barrier.wait(timeout=10)
+            try:
+                uow.commit()
+                results.append(f"ok {i}")
+            except ConcurrencyConflict:
+                results.append("conflict")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=30)
+    assert not any(th.is_alive() for th in threads), "a commit stalled"
+    assert results.count("conflict") == count - 1, results
+    return int(next(r for r in results if r.startswith("ok")).split()[1])
+
+
 def test_many_threads_racing_to_complete_one_step_one_wins(store):
     t = add(store, submit=True)
     s1 = step("t-1", groups=("managers",))
     follow(store, t.id, s1)
-    barrier = threading.Barrier(6)
-    results: list[str] = []
 
-    def decide(i):
-        uow = store.uow()
-        with uow:
-            ticket = uow.tickets.get(t.id)
-            ticket.record_step(User(f"m{i}", groups=frozenset({"managers"})), s1, {"approved": True}, None)
-            ticket.follow(Progress(running=True, steps=(step(f"t-2-{i}", groups=("finance",)),)))
-            barrier.wait()
-            try:
-                uow.commit()
-                results.append(f"ok m{i}")
-            except ConcurrencyConflict:
-                results.append("conflict")
+    def decide(i, uow):
+        ticket = uow.tickets.get(t.id)
+        ticket.record_step(User(f"m{i}", groups=frozenset({"managers"})), s1, {"approved": True}, None)
+        ticket.follow(Progress(running=True, steps=(step(f"t-2-{i}", groups=("finance",)),)))
 
-    threads = [threading.Thread(target=decide, args=(i,)) for i in range(6)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert results.count("conflict") == 5, results
-    winner = next(r for r in results if r.startswith("ok")).split()[1]
+    winner = f"m{_race(store, 6, decide)}"
     with store.uow() as uow:
         stored = uow.tickets.get(t.id)
         completed = [e for e in uow.outbox.pending(100) if e.routing_key == "task.completed"]
@@ -630,30 +640,13 @@ def test_attaching_a_ticket_this_unit_of_work_read_already_gives_one_to_change(s
 def test_threads_attaching_one_read_ticket_at_once_one_wins(store):
     t = _ticket_with(store, step("m", groups=("managers",)))
     read = [_read(store, t.id) for _ in range(6)]  # each thread goes on from its own earlier read
-    barrier = threading.Barrier(6)
-    results: list[str] = []
 
-    def decide(i):
-        with store.uow() as uow:
-            ticket = uow.tickets.attach(read[i])
-            ticket.record_step(User(f"m{i}", groups=frozenset({"managers"})), ticket.step("m"), {"approved": True},
-                               None)
-            ticket.follow(Progress(running=True, steps=(step(f"f-{i}", key="Finance", groups=("finance",)),)))
-            barrier.wait(timeout=10)
-            try:
-                uow.commit()
-                results.append(f"ok {i}")
-            except ConcurrencyConflict:
-                results.append("conflict")
+    def decide(i, uow):
+        ticket = uow.tickets.attach(read[i])
+        ticket.record_step(User(f"m{i}", groups=frozenset({"managers"})), ticket.step("m"), {"approved": True}, None)
+        ticket.follow(Progress(running=True, steps=(step(f"f-{i}", key="Finance", groups=("finance",)),)))
 
-    threads = [threading.Thread(target=decide, args=(i,)) for i in range(6)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=30)
-    assert not any(th.is_alive() for th in threads), "a commit stalled"
-    assert results.count("conflict") == 5, results
-    winner = next(r for r in results if r.startswith("ok")).split()[1]
+    winner = _race(store, 6, decide)
     stored = _read(store, t.id)
     assert list(stored.deciders) == [f"m{winner}"] and [s.task_id for s in stored.steps] == [f"f-{winner}"]
     assert task_ids(inbox(store, fay)) == [f"f-{winner}"]
