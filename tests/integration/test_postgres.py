@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from pflow.adapters.sqlalchemy.migrate import current_revision, head_revision
 from pflow.entrypoints.http import create_app
 from tests.conftest import ApiClient
-from tests.support import REPO_ROOT, build_stack, pg_url, require_postgres, reset_postgres
+from tests.support import REPO_ROOT, TEST_USERS, build_stack, pg_url, require_postgres, reset_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +148,27 @@ def test_pflow_migrate_names_an_unreachable_database(tmp_path):
     assert result.returncode != 0
     assert "the database at 127.0.0.1" in result.stderr and "unreachable" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_connection_lost_after_a_read_leaves_the_read_and_the_next_unit_of_work_works(tmp_path):
+    """PostgreSQL restarting between a unit of work's last read and its end: the read stands (nothing was to be
+    stored; the server dropped the transaction with the connection), and the next unit of work gets a new one."""
+    stack = build_stack("postgres", tmp_path)
+    try:
+        service = stack.container.tickets()
+        ticket = service.create(TEST_USERS.get("alice"), {"title": "Read before the restart"})
+        uow_factory = stack.container.uow
+        killer = create_engine(pg_url())
+        try:
+            with uow_factory() as uow:
+                read = uow.tickets.get(ticket.id)
+                pid = uow.session.execute(text("SELECT pg_backend_pid()")).scalar()
+                with killer.connect() as c:
+                    assert c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+            assert read.title == "Read before the restart"
+            with uow_factory() as uow:
+                assert uow.tickets.get(ticket.id).title == "Read before the restart"
+        finally:
+            killer.dispose()
+    finally:
+        stack.close()

@@ -6,6 +6,7 @@ import contextlib
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.orm import Session, attributes, joinedload, raiseload, sessionmaker
@@ -569,7 +570,16 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.outbox.staged.clear()
         self.processed_events.staged.clear()
         try:
-            self.session.close()
+            try:
+                self.session.close()
+            except sa_exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    with self._guard():
+                        raise
+                # The connection was lost (the database restarted): the server ended the transaction with it,
+                # so there is nothing left to roll back, and what was read in the block stands. The session lets
+                # the dead connection go; the pool opens a new one for the next unit of work.
+                self.session.invalidate()
         finally:
             self.session.info.pop(_UOW, None)
             self._end_writing()
