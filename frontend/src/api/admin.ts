@@ -115,18 +115,12 @@ export function isForbidden(error: unknown) {
   return error instanceof ApiError && error.status === 403;
 }
 
-/** A refusal is final for this screen: asking again would not change it. */
-function retryUnlessRefused(count: number, error: unknown) {
-  return !(error instanceof ApiError && error.status >= 400 && error.status < 500) && count < 2;
-}
-
 export function useStats(weeks: number = DEFAULT_WEEKS, enabled = true) {
   return useQuery({
     queryKey: adminKeys.stats(weeks),
     queryFn: () => adminApi.stats(weeks),
     enabled,
     refetchInterval: 60_000,
-    retry: retryUnlessRefused,
   });
 }
 
@@ -137,7 +131,6 @@ export function useIncidents(enabled = true, pollMs: number = LIST_POLL_MS) {
     queryFn: adminApi.incidents,
     enabled,
     refetchInterval: (q) => (isForbidden(q.state.error) ? false : pollMs),
-    retry: retryUnlessRefused,
   });
 }
 
@@ -152,7 +145,6 @@ export function useDirectory(enabled = true) {
     queryFn: adminApi.users,
     enabled,
     staleTime: 60_000,
-    retry: retryUnlessRefused,
   });
 }
 

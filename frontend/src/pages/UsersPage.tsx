@@ -7,7 +7,7 @@ import { groupName } from "../components/StepCard";
 
 /** Who may sign in, with their roles and groups, and who is in each group (read-only). */
 export function UsersPage() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { user } = useAuth();
   const admin = isAdmin(user);
   const query = useDirectory(admin);
@@ -15,7 +15,8 @@ export function UsersPage() {
   if (!admin || isForbidden(query.error)) return <NotAllowed section="users" />;
 
   const roleName = (role: string) => t(`role.${role}`, { defaultValue: role });
-  const list = (items: string[]) => (items.length ? items.join(", ") : t("users.none"));
+  const joined = new Intl.ListFormat(i18n.language, { type: "conjunction", style: "narrow" });
+  const list = (items: string[]) => (items.length ? joined.format(items) : t("users.none"));
   const nameOf = (username: string) => {
     const found = query.data?.users.find((u) => u.username === username);
     return found && found.name && found.name !== username ? `${found.name} (${username})` : username;
@@ -92,7 +93,7 @@ export function UsersPage() {
                         {groupName(t, g.name)}
                       </th>
                       <td data-label={t("users.members")}>
-                        {g.members.length ? g.members.map(nameOf).join(", ") : t("users.noMembers")}
+                        {g.members.length ? joined.format(g.members.map(nameOf)) : t("users.noMembers")}
                       </td>
                     </tr>
                   ))}
