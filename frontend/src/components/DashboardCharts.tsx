@@ -26,7 +26,7 @@ export interface CategoryRow {
 }
 
 const AXIS = { fontSize: 12, fill: "#5f6b7a" };
-const LABEL_MAX = 18;
+const LABEL_MAX = 16;
 
 function short(label: string) {
   return label.length > LABEL_MAX ? `${label.slice(0, LABEL_MAX - 1)}…` : label;
@@ -58,7 +58,7 @@ export function HBarChart({
         <XAxis type="number" tick={AXIS} tickFormatter={format} domain={domain} allowDecimals={decimals} />
         <YAxis type="category" dataKey="name" tick={AXIS} width={120} tickFormatter={short} interval={0} />
         <Tooltip formatter={(value) => format(Number(value))} />
-        <Legend wrapperStyle={{ fontSize: 12 }} />
+        <Legend wrapperStyle={{ fontSize: 12 }} itemSorter={null} />
         {series.map((s) => (
           <Bar
             key={s.key}
@@ -92,7 +92,7 @@ export function TimeLineChart({
         <XAxis dataKey="name" tick={AXIS} minTickGap={12} />
         <YAxis tick={AXIS} tickFormatter={format} allowDecimals={false} width={40} />
         <Tooltip formatter={(value) => format(Number(value))} />
-        <Legend wrapperStyle={{ fontSize: 12 }} />
+        <Legend wrapperStyle={{ fontSize: 12 }} itemSorter={null} />
         {series.map((s) => (
           <Line
             key={s.key}

@@ -171,7 +171,9 @@ function Figures({ stats }: { stats: Stats }) {
   const count = (n: number) => int.format(n);
   const rate = (r: number | null) => (r == null ? t("dashboard.noValue") : percent.format(r));
   const duration = (s: number) => formatDuration(s, locale, t("dashboard.lessThanMinute"));
-  const durationShort = (s: number) => formatDuration(s, locale, t("dashboard.lessThanMinute"), "short");
+  // an axis starts at a plain 0, not at "under a minute"
+  const durationShort = (s: number) =>
+    s === 0 ? int.format(0) : formatDuration(s, locale, t("dashboard.lessThanMinute"), "short");
   const typeName = (key: string) =>
     loc.typeName(
       types.data?.find((tp) => tp.key === key),
