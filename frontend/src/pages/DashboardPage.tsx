@@ -62,7 +62,10 @@ function ChartSection({
           </div>
           <details className="figures">
             <summary>{t("dashboard.showTable")}</summary>
-            <div className="figures-scroll">{table}</div>
+            {/* focusable: on a phone the wider tables scroll sideways, by keyboard too */}
+            <div className="figures-scroll" tabIndex={0} role="group" aria-label={title}>
+              {table}
+            </div>
           </details>
         </>
       )}
@@ -70,14 +73,25 @@ function ChartSection({
   );
 }
 
-function FigureTable({ caption, head, rows }: { caption: string; head: string[]; rows: (string | number)[][] }) {
+/** Rows of figures: the first column names the row, the next `textColumns - 1` are words, the rest numbers. */
+function FigureTable({
+  caption,
+  head,
+  rows,
+  textColumns = 1,
+}: {
+  caption: string;
+  head: string[];
+  rows: (string | number)[][];
+  textColumns?: number;
+}) {
   return (
     <table className="table figures-table">
       <caption className="visually-hidden">{caption}</caption>
       <thead>
         <tr>
           {head.map((h, i) => (
-            <th key={h} scope="col" className={i > 0 ? "num" : undefined}>
+            <th key={h} scope="col" className={i >= textColumns ? "num" : undefined}>
               {h}
             </th>
           ))}
@@ -92,7 +106,7 @@ function FigureTable({ caption, head, rows }: { caption: string; head: string[];
                   {cell}
                 </th>
               ) : (
-                <td key={i} className="num">
+                <td key={i} className={i >= textColumns ? "num" : undefined}>
                   {cell}
                 </td>
               ),
@@ -271,6 +285,7 @@ function Figures({ stats }: { stats: Stats }) {
         table={
           <FigureTable
             caption={t("dashboard.cycleStep.title")}
+            textColumns={2}
             head={[
               t("dashboard.cycle.step"),
               t("dashboard.cycle.type"),
