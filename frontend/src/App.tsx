@@ -5,6 +5,8 @@ import { Navigate, Route, Routes, useLocation } from "react-router";
 import { ApiError } from "./api/client";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { Layout } from "./components/Layout";
+import { DashboardPage } from "./pages/DashboardPage";
+import { IncidentsPage } from "./pages/IncidentsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { NotificationsPage } from "./pages/NotificationsPage";
@@ -12,6 +14,7 @@ import { TasksPage } from "./pages/TasksPage";
 import { TicketDetailPage } from "./pages/TicketDetailPage";
 import { EditTicketPage, NewTicketPage } from "./pages/TicketFormPage";
 import { TicketListPage } from "./pages/TicketListPage";
+import { UsersPage } from "./pages/UsersPage";
 
 export function makeQueryClient() {
   return new QueryClient({
@@ -63,6 +66,9 @@ export function AppRoutes() {
         {/* The managers' approvals page became everyone's task inbox; old links and bookmarks land there. */}
         <Route path="/approvals" element={<Navigate to="/tasks" replace />} />
         <Route path="/notifications" element={<NotificationsPage />} />
+        <Route path="/dashboard" element={<DashboardPage />} />
+        <Route path="/admin/incidents" element={<IncidentsPage />} />
+        <Route path="/admin/users" element={<UsersPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

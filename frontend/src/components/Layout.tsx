@@ -4,6 +4,7 @@ import { useAuth } from "../auth/AuthContext";
 import { LanguageSwitch } from "./LanguageSwitch";
 import { NotificationBell } from "./NotificationBell";
 import { useTaskCount } from "../api/hooks";
+import { isAdmin, maySeeDashboard, useIncidentCount } from "../api/admin";
 import { membershipLabel } from "../i18n/localized";
 
 function Brand() {
@@ -22,6 +23,18 @@ function InboxCount() {
   if (!total) return null;
   return (
     <span className="nav-count" data-testid="tasks-count" aria-label={t("nav.tasksCount", { count: total })}>
+      {total > 99 ? "99+" : total}
+    </span>
+  );
+}
+
+/** How many failed steps wait for an admin. */
+function IncidentCount() {
+  const { t } = useTranslation();
+  const total = useIncidentCount(true);
+  if (!total) return null;
+  return (
+    <span className="nav-count nav-count-alert" data-testid="incidents-count" aria-label={t("nav.incidentsCount", { count: total })}>
       {total > 99 ? "99+" : total}
     </span>
   );
@@ -47,6 +60,16 @@ export function Layout() {
               <InboxCount />
             </NavLink>
             <NavLink to="/tickets/new">{t("nav.newTicket")}</NavLink>
+            {maySeeDashboard(user) && <NavLink to="/dashboard">{t("nav.dashboard")}</NavLink>}
+            {isAdmin(user) && (
+              <>
+                <NavLink to="/admin/incidents">
+                  {t("nav.incidents")}
+                  <IncidentCount />
+                </NavLink>
+                <NavLink to="/admin/users">{t("nav.users")}</NavLink>
+              </>
+            )}
           </nav>
           <div className="topbar-right">
             <NotificationBell />
