@@ -3,17 +3,44 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { FAIL_MARKER, FRONTEND, apiLogin, launchBrowser, login, newPage, screenshot, startServer } from "./harness.mjs";
+import { after, afterEach, before, describe, test } from "node:test";
+import {
+  DESKTOP,
+  FAIL_MARKER,
+  FRONTEND,
+  PHONE,
+  apiLogin,
+  assertNoHorizontalScroll,
+  checkA11y,
+  labels,
+  launchBrowser,
+  login,
+  newPage,
+  screenshot,
+  startServer,
+} from "./harness.mjs";
 
 const RUN = Date.now().toString(36).slice(-5);
+const LANGS = ["en", "zh-CN"];
 let server;
 let browser;
+let TYPES = [];
+let EN;
 const pages = [];
 
 before(async () => {
   server = await startServer();
   browser = await launchBrowser();
+  const alice = await apiLogin(server.url, "alice");
+  const types = await alice("GET", "/ticket-types");
+  assert.equal(types.status, 200, JSON.stringify(types.data));
+  TYPES = types.data;
+  EN = labels("en", TYPES);
+});
+
+// Each scenario's browsers go when it ends: pages left open would go on polling the server.
+afterEach(async () => {
+  for (const page of pages.splice(0)) await page.context().close();
 });
 
 after(async () => {
@@ -27,10 +54,13 @@ async function open(options) {
   return page;
 }
 
+/** A browser in `L`'s language at `viewport` (the browser prefers the language; the UI starts in it). */
+const openIn = (L, viewport = DESKTOP) => open({ lang: L.lang, viewport });
+
 const statusIs = (page, status) => page.locator(`[data-testid="ticket-status"][data-status="${status}"]`);
 const marker = (page, id, cls) => page.locator(`.djs-element.${cls}[data-element-id="${id}"]`);
 const stepCard = (page, step) => page.locator(`[data-testid="step"][data-step="${step}"]`);
-const nav = (page, name) => page.getByRole("navigation", { name: /^(Main|主导航)$/ }).getByRole("link", { name });
+const nav = (page, name, L = EN) => page.getByRole("navigation", { name: L.t("nav.label"), exact: true }).getByRole("link", { name });
 
 async function currentTicketId(page) {
   await page.getByTestId("ticket-detail").waitFor();
@@ -38,30 +68,47 @@ async function currentTicketId(page) {
 }
 
 /**
- * Fill the new-ticket form and press one of its buttons, as a person would. `type` is the type's name
- * on the picker (none: the default type); `fields` maps a field's label to a value (a boolean ticks a
- * checkbox, `{ select }` picks an option).
+ * Fill the new-ticket form and press one of its buttons (a `form.*` key), as a person would, in `L`'s
+ * words. `type` is a ticket type key (none: the default type, not picked); `fields` maps a field's name
+ * to a value (a boolean ticks a checkbox, `{ select }` picks an option). The form is checked for
+ * accessibility once per language and size.
  */
-async function createTicket(page, { type, title, fields = {} }, button = "Save draft") {
-  await nav(page, "New ticket").click();
-  if (type) await page.getByRole("radio", { name: type }).check();
-  await page.getByLabel("Title").fill(title);
-  for (const [label, value] of Object.entries(fields)) {
-    const input = page.getByLabel(label);
+async function createTicket(page, { type, title, fields = {} }, button = "form.saveDraft", L = EN) {
+  await nav(page, L.t("nav.newTicket"), L).click();
+  const typeKey = type ?? TYPES.find((tp) => tp.default)?.key;
+  if (type) await page.getByRole("radio", { name: L.typeName(type) }).check();
+  await page.locator(`form[data-type="${typeKey}"]`).waitFor();
+  await checkA11y(page, `the new ticket form (${typeKey})`, { once: true });
+  await page.getByLabel(L.t("ticket.title")).fill(title);
+  for (const [name, value] of Object.entries(fields)) {
+    const input = page.getByLabel(L.field(typeKey, name));
     if (typeof value === "boolean") await input.setChecked(value);
     else if (value && typeof value === "object") await input.selectOption(value.select);
     else await input.fill(String(value));
   }
-  await page.getByRole("button", { name: button }).click();
+  await page.getByRole("button", { name: L.t(button), exact: true }).click();
   return currentTicketId(page);
 }
 
 /** Complete a step from its card on the ticket page: Approve or Reject, with a comment. */
-async function decide(page, step, decision, comment = "") {
+async function decide(page, step, decision, comment = "", L = EN) {
   const card = stepCard(page, step);
-  await card.getByRole("button", { name: decision === "approve" ? /^(Approve|批准)$/ : /^(Reject|驳回)$/ }).click();
-  if (comment) await card.getByLabel(decision === "approve" ? /Comment|备注/ : /Reason|理由/).fill(comment);
-  await card.getByRole("button", { name: decision === "approve" ? /Confirm approval|确认批准/ : /Confirm rejection|确认驳回/ }).click();
+  await card.getByRole("button", { name: L.t(`actions.${decision}`), exact: true }).click();
+  if (comment) await card.getByLabel(L.t(decision === "approve" ? "actions.commentLabel" : "actions.reasonLabel")).fill(comment);
+  await card.getByRole("button", { name: L.t(`actions.confirm.${decision}`), exact: true }).click();
+}
+
+/** How the UI words an API error about one field: its own text for the error's key, else the API's words. */
+function fieldErrorText(L, error, field) {
+  const keyed = error.fields?.[field];
+  if (keyed?.length) {
+    try {
+      return keyed.map((e) => L.t(`serverError.${e.key}`, e.params ?? {})).join(" ");
+    } catch {
+      /* no text of its own for this key: the API's words */
+    }
+  }
+  return error.details[field].join(" ");
 }
 
 async function apiTicket(title, { type, fields = { amount: 250, description: "Set up by the test." }, submit = true, decide: decision } = {}) {
@@ -81,11 +128,13 @@ async function apiTicket(title, { type, fields = { amount: 250, description: "Se
   return id;
 }
 
-/** Open the caller's inbox and the ticket from its row there. */
-async function openFromTasks(page, ticketId, step) {
-  await nav(page, /My tasks|我的待办/).click();
-  await page.getByRole("heading", { name: /My tasks|我的待办/ }).waitFor();
+/** Open the caller's inbox (checked for accessibility once per language and size) and the ticket from its row there. */
+async function openFromTasks(page, ticketId, step, L = EN) {
+  await nav(page, L.t("nav.tasks"), L).click();
+  await page.getByRole("heading", { name: L.t("tasks.title") }).waitFor();
   const row = page.locator(`[data-testid="task-row"][data-ticket-id="${ticketId}"][data-step="${step}"]`);
+  await row.waitFor();
+  await checkA11y(page, "the task inbox", { once: true });
   await row.getByRole("link").click();
   await page.locator(`[data-testid="ticket-detail"][data-ticket-id="${ticketId}"]`).waitFor();
 }
@@ -97,9 +146,10 @@ describe("process-driven tickets in the browser", () => {
     await login(alice, "alice");
     const id = await createTicket(alice, {
       title,
-      fields: { Description: "A 14-inch laptop for the designer who starts on Monday.", Amount: "1899.00", Priority: { select: "high" } },
+      fields: { description: "A 14-inch laptop for the designer who starts on Monday.", amount: "1899.00", priority: { select: "high" } },
     });
     await statusIs(alice, "draft").waitFor();
+    await screenshot(alice, "01-alice-draft");
     await alice.getByTestId("ticket-type").getByText("IT request").waitFor();
     assert.equal(await alice.getByTestId("process-state").getAttribute("data-state"), "none");
 
@@ -143,46 +193,9 @@ describe("process-driven tickets in the browser", () => {
     await login(list, "alice");
     await list.getByLabel("Search tickets").fill(RUN);
     await list.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"]`).waitFor();
+    await checkA11y(list, "the ticket list");
     await list.getByLabel("Status").selectOption("completed");
     await list.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"] [data-status="completed"]`).waitFor();
-  });
-
-  test("purchase of 5000: bob approves, then fiona (finance), and it completes", async () => {
-    const alice = await open();
-    await login(alice, "alice");
-    const id = await createTicket(
-      alice,
-      { type: "Purchase request", title: `Laptops for the new team ${RUN}`, fields: { Amount: "5000", Supplier: "ACME", "Needed by": "2026-12-24" } },
-      "Save and submit",
-    );
-    await statusIs(alice, "in_progress").waitFor();
-    await alice.getByTestId("ticket-type").getByText("Purchase request").waitFor();
-    await alice.getByTestId("ticket-fields").getByText("ACME").waitFor();
-
-    const bob = await open();
-    await login(bob, "bob");
-    await openFromTasks(bob, id, "ManagerApproval");
-    await decide(bob, "ManagerApproval", "approve");
-    // Above 1 000 the process goes on to finance: the ticket is not done, and bob cannot decide that step.
-    await stepCard(bob, "FinanceApproval").waitFor();
-    await statusIs(bob, "in_progress").waitFor();
-    await bob.getByTestId("current-steps").getByText("Finance Approval").waitFor();
-    await stepCard(bob, "FinanceApproval").getByTestId("step-refusal").waitFor();
-    await marker(bob, "FinanceApproval", "pf-active").waitFor();
-    await screenshot(bob, "02-bob-approved-finance-next");
-
-    const fiona = await open();
-    await login(fiona, "fiona");
-    await openFromTasks(fiona, id, "FinanceApproval");
-    await stepCard(fiona, "FinanceApproval").getByTestId("step-who").getByText(/Finance/).waitFor();
-    await decide(fiona, "FinanceApproval", "approve", "Within the quarter's budget.");
-    await statusIs(fiona, "completed").waitFor();
-    const timeline = fiona.getByTestId("timeline");
-    await timeline.getByText("bob approved “Manager Approval”").waitFor();
-    await timeline.getByText("fiona approved “Finance Approval”").waitFor();
-    await marker(fiona, "FinanceApproval", "pf-done").waitFor();
-    await screenshot(fiona, "02-fiona-completed");
-    await statusIs(alice, "completed").waitFor();
   });
 
   test("purchase of 500: bob's approval is enough, finance is skipped", async () => {
@@ -202,118 +215,6 @@ describe("process-driven tickets in the browser", () => {
     assert.equal(inbox.data.items.filter((t) => t.ticket.id === id).length, 0);
   });
 
-  test("access request: bob and sam review in parallel, both must approve (sam reads Chinese)", async () => {
-    const id = await apiTicket(`Payroll read access ${RUN}`, {
-      type: "access_request",
-      fields: { system: "Payroll", access_level: "read", reason: "Quarterly audit." },
-    });
-    const bob = await open();
-    await login(bob, "bob");
-    await bob.goto(`/tickets/${id}`);
-    await stepCard(bob, "ManagerApproval").waitFor();
-    await stepCard(bob, "SecurityReview").getByTestId("step-refusal").waitFor();
-    // both at once (the engine names them in either order)
-    await bob.getByTestId("current-steps").filter({ hasText: "Manager Approval" }).filter({ hasText: "Security Review" }).waitFor();
-    await marker(bob, "ManagerApproval", "pf-active").waitFor();
-    await marker(bob, "SecurityReview", "pf-active").waitFor();
-    await screenshot(bob, "04-parallel-steps");
-    await decide(bob, "ManagerApproval", "approve");
-    await stepCard(bob, "ManagerApproval").waitFor({ state: "detached" });
-    await statusIs(bob, "in_progress").waitFor();
-    await bob.getByTestId("current-steps").getByText("Security Review").waitFor();
-
-    const sam = await open({ locale: "zh-CN" });
-    await login(sam, "sam");
-    await sam.getByRole("heading", { name: "工单" }).waitFor();
-    await openFromTasks(sam, id, "SecurityReview");
-    await statusIs(sam, "in_progress").getByText("处理中").waitFor();
-    await decide(sam, "SecurityReview", "approve", "最小权限，同意。");
-    await statusIs(sam, "completed").getByText("已完成").waitFor();
-    await sam.getByTestId("timeline").getByText("sam 批准了“安全审核”").waitFor();
-    await sam.getByTestId("timeline").getByText("最小权限，同意。").waitFor();
-    await screenshot(sam, "04-zh-sam-completed");
-    await statusIs(bob, "completed").waitFor();
-  });
-
-  test("alice withdraws a ticket in progress, then resubmits it as a new draft", async () => {
-    const id = await apiTicket(`Standing desk ${RUN}`, { type: "purchase_request", fields: { amount: 700, supplier: "Desks & Co" } });
-    const alice = await open();
-    await login(alice, "alice");
-    await alice.goto(`/tickets/${id}`);
-    await statusIs(alice, "in_progress").waitFor();
-    await alice.getByRole("button", { name: "Withdraw" }).click();
-    await alice.getByLabel("Comment (optional)").fill("Found one in the storeroom.");
-    await alice.getByRole("button", { name: "Withdraw the ticket" }).click();
-    await statusIs(alice, "withdrawn").waitFor();
-    await alice.getByTestId("timeline").getByText("alice withdrew the ticket").waitFor();
-    await alice.getByTestId("timeline").getByText("Found one in the storeroom.").waitFor();
-    assert.equal(await alice.getByTestId("steps-card").count(), 0);
-    const bobApi = await apiLogin(server.url, "bob");
-    const inbox = await bobApi("GET", "/tasks?page_size=100");
-    assert.equal(inbox.data.items.filter((t) => t.ticket.id === id).length, 0);
-    await screenshot(alice, "05-withdrawn");
-
-    await alice.getByRole("button", { name: "Resubmit as a new draft" }).click();
-    await alice.waitForURL((url) => !url.pathname.endsWith(id) && /\/tickets\/[^/]+$/.test(url.pathname));
-    await statusIs(alice, "draft").waitFor();
-    const draft = await currentTicketId(alice);
-    assert.notEqual(draft, id);
-    await alice.getByRole("heading", { name: `Standing desk ${RUN}` }).waitFor();
-    await alice.getByTestId("ticket-fields").getByText("Desks & Co").waitFor();
-    await alice.getByTestId("timeline").getByTestId("link-resubmitted_from").waitFor();
-    await alice.getByRole("link", { name: "Edit draft" }).click();
-    assert.equal(await alice.getByLabel("Supplier").inputValue(), "Desks & Co");
-    await alice.getByLabel("Amount").fill("650");
-    await alice.getByRole("button", { name: "Save and submit" }).click();
-    await statusIs(alice, "in_progress").waitFor();
-    await screenshot(alice, "05-resubmitted");
-
-    await alice.goto(`/tickets/${id}`);
-    await alice.getByTestId("timeline").getByTestId("link-resubmitted_as").click();
-    await alice.locator(`[data-testid="ticket-detail"][data-ticket-id="${draft}"]`).waitFor();
-  });
-
-  test("bob rejects with a required comment, and alice reads the reason", async () => {
-    const title = `Second monitor ${RUN}`;
-    const alice = await open();
-    await login(alice, "alice");
-    const id = await createTicket(alice, { title, fields: { Amount: "320" } }, "Save and submit");
-    await statusIs(alice, "in_progress").waitFor();
-
-    const bob = await open();
-    await login(bob, "bob");
-    await bob.goto(`/tickets/${id}`);
-    const card = stepCard(bob, "ManagerApproval");
-    await card.getByRole("button", { name: "Reject" }).click();
-    await card.getByRole("button", { name: "Confirm rejection" }).click();
-    // The API refuses a rejection without a reason; its message appears next to the field.
-    const api = await apiLogin(server.url, "bob");
-    const step = (await api("GET", `/tickets/${id}`)).data.steps[0];
-    const decision = step.form.find((f) => f.decision);
-    const refusal = await api("POST", `/tasks/${step.id}/complete`, {
-      variables: { [decision.id]: decision.type === "boolean" ? false : "reject" },
-      comment: null, // what the form sends for an empty reason
-    });
-    assert.equal(refusal.status, 422);
-    const fieldError = card.getByTestId("error-comment");
-    await fieldError.waitFor();
-    assert.equal((await fieldError.innerText()).trim(), refusal.data.error.details.comment.join(" "));
-    assert.equal(await card.getByLabel("Reason for rejecting").getAttribute("aria-invalid"), "true");
-    await screenshot(bob, "06-bob-reject-needs-comment");
-
-    await card.getByLabel("Reason for rejecting").fill("Please reuse a monitor from the storeroom.");
-    await card.getByRole("button", { name: "Confirm rejection" }).click();
-    await statusIs(bob, "rejected").waitFor();
-    await marker(bob, "Rejected", "pf-done").waitFor();
-
-    await statusIs(alice, "rejected").waitFor();
-    const timeline = alice.getByTestId("timeline");
-    await timeline.getByText("bob rejected “Manager Approval”").waitFor();
-    await timeline.getByText("Please reuse a monitor from the storeroom.").waitFor();
-    await alice.getByRole("button", { name: "Resubmit as a new draft" }).waitFor();
-    await screenshot(alice, "06-alice-sees-rejection");
-  });
-
   test("no decision on your own ticket, and a forced completion shows the API's refusal", async () => {
     const id = await apiTicket(`Team offsite budget ${RUN}`);
     const alice = await open();
@@ -327,7 +228,7 @@ describe("process-driven tickets in the browser", () => {
     // A manager's own ticket: no decision buttons either (separation of duties), and not in his tasks.
     const bob = await open();
     await login(bob, "bob");
-    const own = await createTicket(bob, { title: `Bob's own conference trip ${RUN}` }, "Save and submit");
+    const own = await createTicket(bob, { title: `Bob's own conference trip ${RUN}` }, "form.saveAndSubmit");
     await statusIs(bob, "in_progress").waitFor();
     await stepCard(bob, "ManagerApproval").getByTestId("step-refusal").getByText("You requested this ticket").waitFor();
     assert.equal(await bob.getByRole("button", { name: "Approve" }).count(), 0);
@@ -374,7 +275,7 @@ describe("process-driven tickets in the browser", () => {
     await page.getByLabel("密码").fill("bob");
     await page.locator("form").getByRole("button", { name: "登录" }).click();
     await page.getByRole("heading", { name: "工单" }).waitFor();
-    await nav(page, /我的待办/).waitFor();
+    await nav(page, /我的待办/, labels("zh-CN", TYPES)).waitFor();
     await page.getByLabel("搜索工单").fill(RUN);
     await page.locator(`[data-ticket-id="${id}"]`).getByText("已完成").waitFor();
     await page.locator(`[data-ticket-id="${id}"]`).getByText("IT 申请").waitFor();
@@ -471,20 +372,6 @@ describe("process-driven tickets in the browser", () => {
     await page.getByTestId("row-current-steps").getByText("Manager Approval").waitFor();
     await page.getByLabel("Search tickets").fill(`${tag} nothing like this`);
     await page.getByText("No tickets match these filters.").waitFor();
-
-    // A long unbroken title (and description) wraps instead of widening the page.
-    const long = `${tag}${"W".repeat(180)}`;
-    const created = await alice("POST", "/tickets", { title: long, fields: { description: "D".repeat(600) } });
-    assert.equal(created.status, 201, JSON.stringify(created.data));
-    await page.getByLabel("Status").selectOption("");
-    await page.getByLabel("Search tickets").fill(long.slice(0, 60));
-    await page.locator(`[data-testid="ticket-row"][data-ticket-id="${created.data.id}"]`).waitFor();
-    const overflows = () => page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
-    assert.equal(await overflows(), false, "the list is wider than the window");
-    await page.getByRole("link", { name: long }).click();
-    await page.getByRole("heading", { name: long }).waitFor();
-    assert.equal(await overflows(), false, "the ticket page is wider than the window");
-    await screenshot(page, "10-long-title-wraps");
   });
 
   test("an admin sees a failed automated step and can retry it", async () => {
@@ -589,6 +476,265 @@ describe("process-driven tickets in the browser", () => {
       await page.getByRole("link", { name: "See all notifications" }).click();
       await page.getByRole("heading", { name: "Notifications" }).waitFor();
       await page.getByText("0 unread").waitFor();
+      await screenshot(page, "14-notifications-page");
     }
   });
 });
+
+// The main scenarios, step for step the same in every language: the words come from the locale files
+// (and the server's type list), so a label that changes or goes missing in one language fails here.
+for (const lang of LANGS) {
+  describe(`main scenarios in ${lang}`, () => {
+    let L;
+    before(() => {
+      L = labels(lang, TYPES);
+    });
+    const timelineSays = (page, key, params) => page.getByTestId("timeline").getByText(L.t(key, params)).waitFor();
+
+    test(`${lang}: purchase of 5000: bob approves, then fiona (finance), and it completes`, async () => {
+      const title = `Laptops for the new team ${lang} ${RUN}`;
+      const alice = await openIn(L);
+      await login(alice, "alice");
+      const id = await createTicket(
+        alice,
+        { type: "purchase_request", title, fields: { amount: "5000", supplier: "ACME", needed_by: "2026-12-24" } },
+        "form.saveAndSubmit",
+        L,
+      );
+      await statusIs(alice, "in_progress").getByText(L.status("in_progress")).waitFor();
+      await alice.getByTestId("ticket-type").getByText(L.typeName("purchase_request")).waitFor();
+      await alice.getByTestId("ticket-fields").getByText("ACME").waitFor();
+      await alice.getByTestId("ticket-fields").getByText(L.field("purchase_request", "supplier"), { exact: true }).waitFor();
+      await screenshot(alice, `02-${lang}-alice-submitted`);
+
+      const bob = await openIn(L);
+      await login(bob, "bob");
+      await openFromTasks(bob, id, "ManagerApproval", L);
+      await decide(bob, "ManagerApproval", "approve", "", L);
+      // Above 1 000 the process goes on to finance: the ticket is not done, and bob cannot decide that step.
+      await stepCard(bob, "FinanceApproval").waitFor();
+      await statusIs(bob, "in_progress").waitFor();
+      await bob.getByTestId("current-steps").getByText(L.step("FinanceApproval")).waitFor();
+      await stepCard(bob, "FinanceApproval").getByTestId("step-refusal").waitFor();
+      await stepCard(bob, "FinanceApproval").getByTestId("step-who").getByText(L.t("step.group", { group: L.t("group.finance") })).waitFor();
+      await marker(bob, "FinanceApproval", "pf-active").waitFor();
+      await screenshot(bob, `02-${lang}-bob-approved-finance-next`);
+
+      const fiona = await openIn(L);
+      await login(fiona, "fiona");
+      await openFromTasks(fiona, id, "FinanceApproval", L);
+      await decide(fiona, "FinanceApproval", "approve", `Within the quarter's budget (${lang}).`, L);
+      await statusIs(fiona, "completed").getByText(L.status("completed")).waitFor();
+      await timelineSays(fiona, "history.stepApproved", { actor: "bob", step: L.step("ManagerApproval") });
+      await timelineSays(fiona, "history.stepApproved", { actor: "fiona", step: L.step("FinanceApproval") });
+      await marker(fiona, "FinanceApproval", "pf-done").waitFor();
+      await screenshot(fiona, `02-${lang}-fiona-completed`);
+      await statusIs(alice, "completed").waitFor();
+    });
+
+    test(`${lang}: access request: bob and sam review in parallel, both must approve`, async () => {
+      const id = await apiTicket(`Payroll read access ${lang} ${RUN}`, {
+        type: "access_request",
+        fields: { system: "Payroll", access_level: "read", reason: "Quarterly audit." },
+      });
+      const bob = await openIn(L);
+      await login(bob, "bob");
+      await bob.goto(`/tickets/${id}`);
+      await stepCard(bob, "ManagerApproval").waitFor();
+      await stepCard(bob, "SecurityReview").getByTestId("step-refusal").waitFor();
+      // both at once (the engine names them in either order)
+      await bob.getByTestId("current-steps").filter({ hasText: L.step("ManagerApproval") }).filter({ hasText: L.step("SecurityReview") }).waitFor();
+      await marker(bob, "ManagerApproval", "pf-active").waitFor();
+      await marker(bob, "SecurityReview", "pf-active").waitFor();
+      await screenshot(bob, `04-${lang}-parallel-steps`);
+      await decide(bob, "ManagerApproval", "approve", "", L);
+      await stepCard(bob, "ManagerApproval").waitFor({ state: "detached" });
+      await statusIs(bob, "in_progress").waitFor();
+      await bob.getByTestId("current-steps").getByText(L.step("SecurityReview")).waitFor();
+
+      const sam = await openIn(L);
+      await login(sam, "sam");
+      await sam.getByRole("heading", { name: L.t("tickets.title"), exact: true }).waitFor();
+      await openFromTasks(sam, id, "SecurityReview", L);
+      await statusIs(sam, "in_progress").getByText(L.status("in_progress")).waitFor();
+      const comment = lang === "zh-CN" ? "最小权限，同意。" : "Least privilege, fine.";
+      await decide(sam, "SecurityReview", "approve", comment, L);
+      await statusIs(sam, "completed").getByText(L.status("completed")).waitFor();
+      await timelineSays(sam, "history.stepApproved", { actor: "sam", step: L.step("SecurityReview") });
+      await sam.getByTestId("timeline").getByText(comment).waitFor();
+      await screenshot(sam, `04-${lang}-sam-completed`);
+      await statusIs(bob, "completed").waitFor();
+    });
+
+    test(`${lang}: alice withdraws a ticket in progress, then resubmits it as a new draft`, async () => {
+      const title = `Standing desk ${lang} ${RUN}`;
+      const id = await apiTicket(title, { type: "purchase_request", fields: { amount: 700, supplier: "Desks & Co" } });
+      const alice = await openIn(L);
+      await login(alice, "alice");
+      await alice.goto(`/tickets/${id}`);
+      await statusIs(alice, "in_progress").waitFor();
+      await alice.getByRole("button", { name: L.t("actions.withdraw"), exact: true }).click();
+      await alice.getByLabel(L.t("actions.commentLabel")).fill("Found one in the storeroom.");
+      await alice.getByRole("button", { name: L.t("actions.confirm.withdraw"), exact: true }).click();
+      await statusIs(alice, "withdrawn").getByText(L.status("withdrawn")).waitFor();
+      await timelineSays(alice, "history.withdrawn", { actor: "alice" });
+      await alice.getByTestId("timeline").getByText("Found one in the storeroom.").waitFor();
+      assert.equal(await alice.getByTestId("steps-card").count(), 0);
+      const bobApi = await apiLogin(server.url, "bob");
+      const inbox = await bobApi("GET", "/tasks?page_size=100");
+      assert.equal(inbox.data.items.filter((t) => t.ticket.id === id).length, 0);
+      await screenshot(alice, `05-${lang}-withdrawn`);
+
+      await alice.getByRole("button", { name: L.t("actions.resubmit"), exact: true }).click();
+      await alice.waitForURL((url) => !url.pathname.endsWith(id) && /\/tickets\/[^/]+$/.test(url.pathname));
+      await statusIs(alice, "draft").getByText(L.status("draft")).waitFor();
+      const draft = await currentTicketId(alice);
+      assert.notEqual(draft, id);
+      await alice.getByRole("heading", { name: title }).waitFor();
+      await alice.getByTestId("ticket-fields").getByText("Desks & Co").waitFor();
+      await alice.getByTestId("timeline").getByTestId("link-resubmitted_from").waitFor();
+      await screenshot(alice, `05-${lang}-new-draft`);
+      await alice.getByRole("link", { name: L.t("actions.edit"), exact: true }).click();
+      assert.equal(await alice.getByLabel(L.field("purchase_request", "supplier")).inputValue(), "Desks & Co");
+      await checkA11y(alice, "the draft's edit form", { once: true });
+      await alice.getByLabel(L.field("purchase_request", "amount")).fill("650");
+      await alice.getByRole("button", { name: L.t("form.saveAndSubmit"), exact: true }).click();
+      await statusIs(alice, "in_progress").waitFor();
+      await screenshot(alice, `05-${lang}-resubmitted`);
+
+      await alice.goto(`/tickets/${id}`);
+      await alice.getByTestId("timeline").getByTestId("link-resubmitted_as").click();
+      await alice.locator(`[data-testid="ticket-detail"][data-ticket-id="${draft}"]`).waitFor();
+    });
+
+    test(`${lang}: bob rejects with a required comment, and alice reads the reason`, async () => {
+      const title = `Second monitor ${lang} ${RUN}`;
+      const alice = await openIn(L);
+      await login(alice, "alice");
+      const id = await createTicket(alice, { title, fields: { amount: "320" } }, "form.saveAndSubmit", L);
+      await statusIs(alice, "in_progress").waitFor();
+
+      const bob = await openIn(L);
+      await login(bob, "bob");
+      await bob.goto(`/tickets/${id}`);
+      const card = stepCard(bob, "ManagerApproval");
+      await card.getByRole("button", { name: L.t("actions.reject"), exact: true }).click();
+      await card.getByRole("button", { name: L.t("actions.confirm.reject"), exact: true }).click();
+      // The API refuses a rejection without a reason; its words appear next to the field.
+      const api = await apiLogin(server.url, "bob");
+      const step = (await api("GET", `/tickets/${id}`)).data.steps[0];
+      const decision = step.form.find((f) => f.decision);
+      const refusal = await api("POST", `/tasks/${step.id}/complete`, {
+        variables: { [decision.id]: decision.type === "boolean" ? false : "reject" },
+        comment: null, // what the form sends for an empty reason
+      });
+      assert.equal(refusal.status, 422);
+      const fieldError = card.getByTestId("error-comment");
+      await fieldError.waitFor();
+      assert.equal((await fieldError.innerText()).trim(), fieldErrorText(L, refusal.data.error, "comment"));
+      const reason = card.getByLabel(L.t("actions.reasonLabel"));
+      assert.equal(await reason.getAttribute("aria-invalid"), "true");
+      await screenshot(bob, `06-${lang}-bob-reject-needs-comment`);
+
+      await reason.fill("Please reuse a monitor from the storeroom.");
+      await card.getByRole("button", { name: L.t("actions.confirm.reject"), exact: true }).click();
+      await statusIs(bob, "rejected").getByText(L.status("rejected")).waitFor();
+      await marker(bob, "Rejected", "pf-done").waitFor();
+
+      await statusIs(alice, "rejected").waitFor();
+      await timelineSays(alice, "history.stepRejected", { actor: "bob", step: L.step("ManagerApproval") });
+      await alice.getByTestId("timeline").getByText("Please reuse a monitor from the storeroom.").waitFor();
+      await alice.getByRole("button", { name: L.t("actions.resubmit"), exact: true }).waitFor();
+      await screenshot(alice, `06-${lang}-alice-sees-rejection`);
+    });
+  });
+}
+
+// Phones: the screens people use most fit 390×844 without sideways scrolling, in both languages.
+for (const lang of LANGS) {
+  test(`${lang}: at phone size (390×844) the login page, ticket list, task inbox and ticket page fit the width`, async () => {
+    const L = labels(lang, TYPES);
+    const title = `Phone check ${lang} ${RUN}`;
+    const id = await apiTicket(title);
+    const page = await openIn(L, PHONE);
+    await page.goto("/login");
+    await page.getByLabel(L.t("login.username")).waitFor();
+    await page.getByRole("main").getByRole("form", { name: L.t("login.title") }).waitFor();
+    await assertNoHorizontalScroll(page, "the login page");
+    await screenshot(page, `15-${lang}-phone-login`);
+
+    await login(page, "bob");
+    await page.getByRole("heading", { name: L.t("tickets.title"), exact: true }).waitFor();
+    await page.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"]`).getByRole("link", { name: title }).waitFor();
+    // The top bar on a phone today: the sections and signing out are there; the name is left out for room.
+    await nav(page, L.t("nav.tasks"), L).waitFor();
+    await page.getByRole("button", { name: L.t("nav.logout"), exact: true }).waitFor();
+    assert.equal(await page.getByTestId("current-user").isVisible(), false, "the user's name is hidden on a phone");
+    await assertNoHorizontalScroll(page, "the ticket list");
+    await screenshot(page, `15-${lang}-phone-list`);
+
+    await nav(page, L.t("nav.tasks"), L).click();
+    await page.getByRole("heading", { name: L.t("tasks.title") }).waitFor();
+    const row = page.locator(`[data-testid="task-row"][data-ticket-id="${id}"][data-step="ManagerApproval"]`);
+    await row.waitFor();
+    await assertNoHorizontalScroll(page, "the task inbox");
+    await screenshot(page, `15-${lang}-phone-tasks`);
+
+    await row.getByRole("link").click();
+    await page.locator(`[data-testid="ticket-detail"][data-ticket-id="${id}"]`).waitFor();
+    await marker(page, "ManagerApproval", "pf-active").waitFor();
+    const card = stepCard(page, "ManagerApproval");
+    await card.getByRole("button", { name: L.t("actions.approve"), exact: true }).click();
+    await card.getByLabel(L.t("actions.commentLabel")).waitFor();
+    await assertNoHorizontalScroll(page, "the ticket page with a decision open");
+    await screenshot(page, `15-${lang}-phone-ticket-deciding`);
+    await card.getByRole("button", { name: L.t("actions.confirm.approve"), exact: true }).click();
+    await statusIs(page, "completed").getByText(L.status("completed")).waitFor();
+    await marker(page, "Completed", "pf-done").waitFor();
+    await assertNoHorizontalScroll(page, "the completed ticket page");
+    await screenshot(page, `15-${lang}-phone-ticket-completed`);
+  });
+}
+
+// Unbroken text (a pasted URL, a hash, a run of one letter) wraps instead of widening the page.
+for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+  test(`a 3000-character unbroken description and an over-long unbroken title do not widen the page (${viewport.width}×${viewport.height})`, async () => {
+    const tag = `long${size}${RUN}`;
+    const tooLong = tag + "T".repeat(300 - tag.length); // 300 characters: more than a title may have
+    const title = tag + "W".repeat(200 - tag.length); // the longest title the API takes
+    const description = "D".repeat(3000);
+    const page = await openIn(EN, viewport);
+    await login(page, "alice");
+    await nav(page, "New ticket").click();
+    await page.locator('form[data-type="it_request"]').waitFor();
+    await page.getByLabel("Title").fill(tooLong);
+    await page.getByLabel("Description").fill(description);
+    await page.getByRole("button", { name: "Save draft", exact: true }).click();
+    // The API refuses the title and says why, next to the field; the form still fits the window.
+    const typed = await page.getByLabel("Title").inputValue();
+    assert.ok(typed.length > 200, `the title field took ${typed.length} characters`);
+    const api = await apiLogin(server.url, "alice");
+    const refusal = await api("POST", "/tickets", { title: typed, fields: { description } });
+    assert.equal(refusal.status, 422, JSON.stringify(refusal.data));
+    const shown = page.getByTestId("error-title");
+    await shown.waitFor();
+    assert.equal((await shown.innerText()).trim(), fieldErrorText(EN, refusal.data.error, "title"));
+    await assertNoHorizontalScroll(page, "the new ticket form with a 300-character title");
+    await screenshot(page, `16-${size}-long-title-refused`);
+
+    await page.getByLabel("Title").fill(title);
+    await page.getByRole("button", { name: "Save draft", exact: true }).click();
+    await statusIs(page, "draft").waitFor();
+    const id = await currentTicketId(page);
+    await page.getByRole("heading", { name: title }).waitFor();
+    await page.getByTestId("ticket-fields").getByText(description).waitFor();
+    await assertNoHorizontalScroll(page, "the ticket page");
+    await screenshot(page, `16-${size}-long-ticket`);
+
+    await nav(page, "Tickets").click();
+    await page.getByLabel("Search tickets").fill(tag);
+    await page.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"]`).getByRole("link", { name: title }).waitFor();
+    await assertNoHorizontalScroll(page, "the ticket list");
+    await screenshot(page, `16-${size}-long-list`);
+  });
+}

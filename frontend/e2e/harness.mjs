@@ -2,7 +2,7 @@
 // driven by Debian's Chromium through playwright-core (no browser download).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -137,29 +137,166 @@ export async function launchBrowser() {
   });
 }
 
-/** A fresh browser profile (own localStorage) for one user, in English unless told otherwise. */
-export async function newPage(browser, baseURL, { locale = "en-US" } = {}) {
-  const context = await browser.newContext({ baseURL, locale, viewport: { width: 1320, height: 900 } });
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/**
+ * A fresh browser profile (own localStorage) for one user, in English unless told otherwise. `lang` is
+ * a UI language ("en" or "zh-CN"): the browser prefers it, so the UI starts in it. `viewport` is a size
+ * (DESKTOP or PHONE); a phone size also gets a touch screen. (Not Chromium's mobile emulation: it widens
+ * the layout viewport to fit content that sticks out, which would hide the very overflow the suite checks.)
+ */
+export async function newPage(browser, baseURL, { locale, lang, viewport = { width: 1320, height: 900 } } = {}) {
+  const phone = viewport.width < 600;
+  const context = await browser.newContext({
+    baseURL,
+    locale: locale || (lang === "zh-CN" ? "zh-CN" : "en-US"),
+    viewport,
+    ...(phone ? { hasTouch: true } : {}),
+  });
   context.setDefaultTimeout(Number(env.PFLOW_E2E_TIMEOUT_MS || 20000));
   const page = await context.newPage();
   page.on("pageerror", (err) => console.error(`[browser] page error: ${err.message}`));
   return page;
 }
 
-export async function screenshot(page, name) {
+/**
+ * Check the page as it is now for accessibility (axe-core, WCAG 2.x A/AA and best practices) and fail on
+ * any serious or critical violation, naming the rule, its impact, the elements (CSS selectors) and
+ * where to read about it. `where` says which screen this is in the failure message; with `once`, a screen
+ * already checked in this language and window size is not checked again.
+ */
+const checkedOnce = new Set();
+export async function checkA11y(page, where, { once = false } = {}) {
+  if (once) {
+    // a screen met many times (the login page, the inbox) is checked once per language and window size
+    const size = page.viewportSize();
+    const key = `${where} ${await page.locator("html").getAttribute("lang")} ${size?.width}x${size?.height}`;
+    if (checkedOnce.has(key)) return;
+    checkedOnce.add(key);
+    where = key;
+  }
+  // Finish running transitions (a button's hover colour) so the contrast rule reads the colours at rest.
+  await page.evaluate(() => Promise.all(document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Infinity).map((a) => a.finished.catch(() => {}))));
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.addScriptTag({ content: AXE_SOURCE() });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl, targets: v.nodes.map((n) => n.target.join(" ")), summary: v.nodes[0]?.failureSummary }));
+  });
+  if (violations.length) {
+    const lines = violations.map(
+      (v) => `- ${v.id} (${v.impact}): ${v.help} <${v.helpUrl}>\n    ${v.targets.slice(0, 8).join("\n    ")}${v.targets.length > 8 ? `\n    … and ${v.targets.length - 8} more` : ""}\n    ${(v.summary || "").replace(/\n/g, "\n    ")}`,
+    );
+    throw new Error(`accessibility: ${violations.length} serious or critical axe violation(s) on ${where} (${page.url()}):\n${lines.join("\n")}`);
+  }
+}
+
+let axeSource;
+function AXE_SOURCE() {
+  axeSource ??= readFileSync(join(FRONTEND, "node_modules", "axe-core", "axe.min.js"), "utf8");
+  return axeSource;
+}
+
+/** Fail when the page scrolls sideways: everything fits the window's width. */
+export async function assertNoHorizontalScroll(page, where) {
+  const { scrollWidth, innerWidth, widest } = await page.evaluate(() => {
+    const root = document.scrollingElement || document.documentElement;
+    // the element sticking out furthest, to say what to fix
+    let widest = "";
+    let right = window.innerWidth;
+    for (const el of document.body.querySelectorAll("*")) {
+      const r = el.getBoundingClientRect().right + window.scrollX;
+      if (r > right + 0.5) {
+        right = r;
+        widest = `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.classList.length ? `.${[...el.classList].join(".")}` : ""} (right edge ${Math.round(r)}px)`;
+      }
+    }
+    return { scrollWidth: root.scrollWidth, innerWidth: window.innerWidth, widest };
+  });
+  const expected = page.viewportSize()?.width;
+  if (expected && innerWidth !== expected) throw new Error(`${where}: the window is ${innerWidth}px wide, not the ${expected}px asked for`);
+  if (scrollWidth > innerWidth) {
+    throw new Error(`${where} scrolls sideways at ${innerWidth}px: the page is ${scrollWidth}px wide${widest ? `; widest: ${widest}` : ""}`);
+  }
+}
+
+/**
+ * The checks every screen the suite shows gets: no serious accessibility violation, then a full-page
+ * screenshot in artifacts/e2e/ named after the scenario, its language and its window size.
+ */
+export async function screenshot(page, name, { a11y = true } = {}) {
+  if (a11y) await checkA11y(page, name);
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
 }
 
-/** Sign in through the login form, as a person would. */
+/** Sign in through the login form, as a person would (the login page is checked for accessibility once per language and size). */
 export async function login(page, username, password = username) {
   await page.goto("/login");
-  await page.getByLabel(/Username|用户名/).fill(username);
+  const name = page.getByLabel(/Username|用户名/);
+  await name.waitFor();
+  await checkA11y(page, "the login page", { once: true });
+  await name.fill(username);
   await page.getByLabel(/Password|密码/).fill(password);
   await page.locator("form").getByRole("button", { name: /Sign in|登录/ }).click();
-  await page.getByTestId("current-user").waitFor();
+  // on a phone the name is not shown (the top bar has no room for it), but it is there
+  await page.getByTestId("current-user").waitFor({ state: "attached" });
+}
+
+/**
+ * The UI's words in one language, from the same locale files the UI ships (src/i18n/locales), with
+ * `{{name}}` filled in; ticket types' names and field titles from the server's type list, and BPMN step
+ * names from the BPMN files (English) or `bpmn.<id>` (Chinese), as the UI words them.
+ */
+const BPMN_NAMES = (() => {
+  const names = {};
+  const dir = join(REPO, "deploy", "workflows");
+  for (const file of existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".bpmn")) : []) {
+    for (const m of readFileSync(join(dir, file), "utf8").matchAll(/<bpmn:\w+ id="([^"]+)" name="([^"]*)"/g)) names[m[1]] ??= m[2];
+  }
+  return names;
+})();
+
+export function labels(lang, ticketTypes = []) {
+  const file = join(FRONTEND, "src", "i18n", "locales", `${lang}.json`);
+  const messages = JSON.parse(readFileSync(file, "utf8"));
+  const fallback = lang === "en" ? messages : JSON.parse(readFileSync(join(FRONTEND, "src", "i18n", "locales", "en.json"), "utf8"));
+  const lookup = (tree, key) => key.split(".").reduce((node, part) => (node && typeof node === "object" ? node[part] : undefined), tree);
+  const pick = (map, other) => (map && (map[lang] ?? map[lang.split("-")[0]])) || other;
+  const t = (key, params = {}) => {
+    const text = lookup(messages, key) ?? lookup(fallback, key);
+    if (typeof text !== "string") throw new Error(`no text ${key} in ${file}`);
+    return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name) => {
+      if (!(name in params)) throw new Error(`${key} needs {{${name}}}`);
+      return String(params[name]);
+    });
+  };
+  const type = (key) => {
+    const found = ticketTypes.find((tp) => tp.key === key);
+    if (!found) throw new Error(`no ticket type ${key} on the server (${ticketTypes.map((tp) => tp.key).join(", ")})`);
+    return found;
+  };
+  return {
+    lang,
+    t,
+    status: (code) => t(`status.${code}`),
+    typeName: (key) => pick(type(key).names, type(key).name),
+    field: (typeKey, name) => {
+      const prop = type(typeKey).form.properties[name];
+      if (!prop) throw new Error(`ticket type ${typeKey} has no field ${name}`);
+      return pick(prop["x-title"], prop.title ?? name);
+    },
+    step: (id) => {
+      const own = lookup(messages, `bpmn.${id}`);
+      if (typeof own === "string") return own;
+      if (!BPMN_NAMES[id]) throw new Error(`no BPMN element ${id} in deploy/workflows`);
+      return BPMN_NAMES[id];
+    },
+  };
 }
 
 /** Direct API calls, for setting up state a scenario is not about (and for reading the API's own words). */

@@ -21,7 +21,7 @@ export function TicketTable({ tickets, caption }: Props) {
   const types = useTicketTypes();
   return (
     <div className="card table-card">
-      <table className="table">
+      <table className="table ticket-table">
         <caption className="visually-hidden">{caption}</caption>
         <thead>
           <tr>

@@ -19,6 +19,14 @@ describe("LoginPage", () => {
     expect(localStorage.getItem("pflow.token")).toBe("t-bob");
   });
 
+  it("is the page's main landmark, holding the form and the language switch", async () => {
+    fakeApi({ "GET /api/auth/demo-users": demoUsers });
+    renderAt(<LoginPage />, { route: "/login", path: "/login" });
+    const main = screen.getByRole("main");
+    expect(main).toContainElement(screen.getByRole("form", { name: "Sign in" }));
+    expect(main).toContainElement(screen.getByLabelText("Language"));
+  });
+
   it("shows no demo users when the endpoint answers 404", async () => {
     const fake = fakeApi({ "GET /api/auth/demo-users": apiError(404, "Demo users are not enabled.") });
     renderAt(<LoginPage />, { route: "/login", path: "/login" });

@@ -44,7 +44,7 @@ export function LoginPage() {
   };
 
   return (
-    <div className="login-page">
+    <main className="login-page">
       <div className="login-lang">
         <LanguageSwitch />
       </div>
@@ -123,6 +123,6 @@ export function LoginPage() {
           </section>
         )}
       </div>
-    </div>
+    </main>
   );
 }
