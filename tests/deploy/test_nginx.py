@@ -115,6 +115,7 @@ def served(nginx, tmp_path):
     html = tmp_path / "html"
     (html / "assets").mkdir(parents=True)
     (html / "index.html").write_text("<!doctype html><title>PFlow</title><div id=root></div>")
+    (html / "index.html.gz").write_bytes(gzip.compress((html / "index.html").read_bytes()))
     (html / "assets" / "index-3f2a.js").write_text("console.log('pflow')")
     # the build's precompressed copies; this one's content differs so the test sees which file was sent
     (html / "assets" / "app-9c1d.js").write_text("console.log('identity')")
@@ -188,8 +189,10 @@ def test_precompressed_bundles_go_to_clients_that_take_gzip(served):
     plain = requests.get(served + "/assets/app-9c1d.js", headers={"Accept-Encoding": "identity"}, timeout=5)
     assert "Content-Encoding" not in plain.headers and plain.text == "console.log('identity')"
     assert r.headers["Content-Type"] == plain.headers["Content-Type"] != "application/gzip"  # the script's type
-    for copy in ("/assets/app-9c1d.js.gz", "/assets/app-9c1d.js.br"):
+    for copy in ("/assets/app-9c1d.js.gz", "/assets/app-9c1d.js.br", "/index.html.gz"):
         assert requests.get(served + copy, timeout=5).status_code == 404, copy
+    api = requests.get(served + "/api/exports/report.gz", timeout=5)  # the API's paths are the API's
+    assert api.status_code == 200 and api.json()["path"] == "/api/exports/report.gz"
 
 
 def test_oversized_requests_are_refused_before_reaching_the_api(served):
