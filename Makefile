@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 UI      := frontend
-UI_SRC  := $(shell find $(UI)/src $(UI)/public -type f 2>/dev/null) $(wildcard $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig*.json)
+UI_SRC  := $(shell find $(UI)/src $(UI)/public -type f 2>/dev/null) $(wildcard $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig*.json $(UI)/openapi.json $(UI)/scripts/*.mjs)
 UI_DEPS := $(UI)/node_modules/.package-lock.json
 UI_DIST := $(UI)/dist/index.html
 HAVE_NPM := $(shell command -v npm 2>/dev/null)

@@ -1,9 +1,9 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useEffect, type ReactNode } from "react";
-import { useTranslation } from "react-i18next";
+import type { ReactNode } from "react";
 import { Navigate, Route, Routes, useLocation } from "react-router";
 import { ApiError } from "./api/client";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
+import { DocumentTitle } from "./components/DocumentTitle";
 import { Layout } from "./components/Layout";
 import { DashboardPage } from "./pages/DashboardPage";
 import { IncidentsPage } from "./pages/IncidentsPage";
@@ -36,14 +36,6 @@ function RequireAuth({ children }: { children: ReactNode }) {
   const location = useLocation();
   if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   return <>{children}</>;
-}
-
-function DocumentTitle() {
-  const { t, i18n } = useTranslation();
-  useEffect(() => {
-    document.title = `PFlow — ${t("app.title")}`;
-  }, [t, i18n.language]);
-  return null;
 }
 
 export function AppRoutes() {

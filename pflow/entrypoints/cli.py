@@ -239,6 +239,30 @@ def reconcile(ticket_ids: tuple[str, ...]) -> None:
         raise _fail(exc) from None
 
 
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the document to this file (default: print it)")
+def openapi(output: str | None) -> None:
+    """Write the API's OpenAPI document (what /api/openapi.json serves), keys sorted.
+
+    The UI's client types are generated from frontend/openapi.json: after changing the API, run
+    `pflow openapi --output frontend/openapi.json`, then `npm --prefix frontend run build`."""
+    from pflow.entrypoints.http.openapi import openapi_document, render
+
+    text = render(openapi_document())
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from pathlib import Path
+
+    path = Path(output)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        click.echo(f"{output} is up to date", err=True)
+        return
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {output}", err=True)
+
+
 @main.command("hash-password")
 @click.option("--password", default=None, help="The password (prompted for when omitted)")
 def hash_password(password: str | None) -> None:

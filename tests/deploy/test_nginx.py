@@ -8,6 +8,7 @@ the listen port a free one and the web root a scratch folder (each substitution 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -114,7 +115,12 @@ def served(nginx, tmp_path):
     html = tmp_path / "html"
     (html / "assets").mkdir(parents=True)
     (html / "index.html").write_text("<!doctype html><title>PFlow</title><div id=root></div>")
+    (html / "index.html.gz").write_bytes(gzip.compress((html / "index.html").read_bytes()))
     (html / "assets" / "index-3f2a.js").write_text("console.log('pflow')")
+    # the build's precompressed copies; this one's content differs so the test sees which file was sent
+    (html / "assets" / "app-9c1d.js").write_text("console.log('identity')")
+    (html / "assets" / "app-9c1d.js.gz").write_bytes(gzip.compress(b"console.log('precompressed')"))
+    (html / "assets" / "app-9c1d.js.br").write_bytes(b"not for nginx")
 
     port = free_port()
     text = NGINX_CONF.read_text(encoding="utf-8")
@@ -170,8 +176,23 @@ def test_client_side_routes_get_the_app_and_it_is_never_cached(served):
 def test_hashed_bundles_are_cached_and_missing_ones_are_404(served):
     r = requests.get(served + "/assets/index-3f2a.js", timeout=5)
     assert r.status_code == 200 and r.text == "console.log('pflow')"
-    assert "immutable" in r.headers["Cache-Control"]
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert requests.get(served + "/assets/index-0000.js", timeout=5).status_code == 404
+
+
+def test_precompressed_bundles_go_to_clients_that_take_gzip(served):
+    r = requests.get(served + "/assets/app-9c1d.js", headers={"Accept-Encoding": "gzip, br"}, timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
+    assert r.text == "console.log('precompressed')"  # the .gz the build wrote, decoded by requests
+    assert "Accept-Encoding" in r.headers["Vary"]
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    plain = requests.get(served + "/assets/app-9c1d.js", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert "Content-Encoding" not in plain.headers and plain.text == "console.log('identity')"
+    assert r.headers["Content-Type"] == plain.headers["Content-Type"] != "application/gzip"  # the script's type
+    for copy in ("/assets/app-9c1d.js.gz", "/assets/app-9c1d.js.br", "/index.html.gz"):
+        assert requests.get(served + copy, timeout=5).status_code == 404, copy
+    api = requests.get(served + "/api/exports/report.gz", timeout=5)  # the API's paths are the API's
+    assert api.status_code == 200 and api.json()["path"] == "/api/exports/report.gz"
 
 
 def test_oversized_requests_are_refused_before_reaching_the_api(served):

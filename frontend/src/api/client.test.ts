@@ -8,12 +8,12 @@ describe("request", () => {
   it("sends the bearer token and JSON, and drops empty query values", async () => {
     tokenStore.set("abc");
     const fake = fakeApi({ "GET /api/tickets": { body: { items: [], total: 0, page: 1, page_size: 20 } } });
-    await api.listTickets({ status: "", q: "laptop", page: 2 });
+    await api.listTickets({ type: "", q: "laptop", page: 2 });
     const [call] = fake.calls;
     expect(call.headers.Authorization).toBe("Bearer abc");
     expect(call.query.get("q")).toBe("laptop");
     expect(call.query.get("page")).toBe("2");
-    expect(call.query.has("status")).toBe(false);
+    expect(call.query.has("type")).toBe(false);
   });
 
   it("turns PFlow's error body into an ApiError with the API's message and field errors", async () => {

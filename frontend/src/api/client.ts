@@ -1,5 +1,6 @@
 import type {
   CompleteTaskInput,
+  NotificationListParams,
   HistoryEntry,
   LoginResult,
   NotificationPage,
@@ -9,6 +10,7 @@ import type {
   TaskListParams,
   Ticket,
   TicketInput,
+  TicketUpdate,
   TicketListParams,
   TicketType,
   User,
@@ -140,7 +142,7 @@ export const api = {
     request<Page<Ticket>>("/tickets", { query: { ...params } }),
   getTicket: (id: string) => request<Ticket>(`/tickets/${enc(id)}`),
   createTicket: (input: TicketInput) => request<Ticket>("/tickets", { method: "POST", body: input }),
-  updateTicket: (id: string, input: TicketInput) =>
+  updateTicket: (id: string, input: TicketUpdate) =>
     request<Ticket>(`/tickets/${enc(id)}`, { method: "PATCH", body: input }),
   deleteTicket: (id: string) => request<null>(`/tickets/${enc(id)}`, { method: "DELETE" }),
   submit: (id: string) => request<Ticket>(`/tickets/${enc(id)}/submit`, { method: "POST" }),
@@ -161,7 +163,7 @@ export const api = {
   completeTask: (id: string, input: CompleteTaskInput) =>
     request<Ticket>(`/tasks/${enc(id)}/complete`, { method: "POST", body: input }),
 
-  notifications: (params: { unread_only?: boolean; page?: number; page_size?: number }) =>
+  notifications: (params: NotificationListParams) =>
     request<NotificationPage>("/notifications", { query: params }),
   markNotificationRead: (id: string) =>
     request<unknown>(`/notifications/${encodeURIComponent(id)}/read`, { method: "POST" }),

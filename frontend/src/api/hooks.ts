@@ -6,6 +6,7 @@ import {
   type TaskListParams,
   type Ticket,
   type TicketInput,
+  type TicketUpdate,
   type TicketListParams,
   type TicketStatus,
 } from "./types";
@@ -145,7 +146,7 @@ export function useCreateTicket() {
 export function useUpdateTicket(id: string) {
   const invalidate = useInvalidateTicket();
   return useMutation({
-    mutationFn: (input: TicketInput) => api.updateTicket(id, input),
+    mutationFn: (input: TicketUpdate) => api.updateTicket(id, input),
     onSuccess: (t) => invalidate(t),
   });
 }

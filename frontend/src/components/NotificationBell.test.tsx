@@ -76,7 +76,7 @@ describe("NotificationBell", () => {
 });
 
 describe("notificationMessage", () => {
-  const note = (kind: string, params?: Record<string, string>): Notification => ({
+  const note = (kind: string, params: Record<string, string> = {}): Notification => ({
     id: "n", ticket_id: "t", kind, message: "the server's English text", params, created_at: "2026-01-01T00:00:00Z", read_at: null,
   });
 

@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import type { TFunction } from "i18next";
 import { ApiError, type FieldErrors } from "../api/client";
 import { useCompleteTask } from "../api/hooks";
+import { COMMENT_MAX } from "../api/limits";
 import type { FieldValue, FormField, Step, Ticket } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { useErrorMessage } from "./States";
@@ -181,6 +182,7 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
             <textarea
               id={commentId}
               rows={3}
+              maxLength={COMMENT_MAX}
               autoFocus
               value={comment}
               aria-required={rejecting}

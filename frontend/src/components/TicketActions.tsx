@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
 import { ApiError } from "../api/client";
 import { useTicketAction, type TicketCommand } from "../api/hooks";
+import { COMMENT_MAX } from "../api/limits";
 import type { Ticket } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import { useErrorMessage } from "./States";
@@ -140,6 +141,7 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
               <textarea
                 id={commentId}
                 rows={3}
+                maxLength={COMMENT_MAX}
                 autoFocus
                 value={comment}
                 aria-invalid={commentError ? true : undefined}

@@ -12,7 +12,7 @@ const entries: HistoryEntry[] = [
   { at, actor: "carol", action: "retried", from_status: "needs_attention", to_status: "in_progress", comment: "Quota raised.", details: {} },
   { at, actor: "system", action: "resumed", from_status: "needs_attention", to_status: "in_progress", comment: null, details: {} },
   // recorded before details were kept: the server's text stands as the comment
-  { at, actor: "system", action: "completed", from_status: "approved", to_status: "completed", comment: "fulfilment reference PRV-0" },
+  { at, actor: "system", action: "completed", from_status: "approved", to_status: "completed", comment: "fulfilment reference PRV-0", details: {} },
 ];
 
 const process: HistoryEntry[] = [

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import i18n from "../i18n";
 import { EditTicketPage, NewTicketPage } from "./TicketFormPage";
 import { apiError, fakeApi, renderAt, signIn, ticket, TYPES, USERS } from "../test/utils";
+import spec from "../../openapi.json";
 
 const types = { "GET /api/ticket-types": { body: TYPES } };
 const renderNew = (route = "/tickets/new") => renderAt(<NewTicketPage />, { route, path: "/tickets/new" });
@@ -34,6 +35,20 @@ describe("new ticket form, generated from the type's form", () => {
     expect(screen.getByLabelText(/^Title/)).toHaveValue("Payroll access");
     expect(screen.getByTestId("location")).toHaveTextContent("/tickets/new?type=access_request");
     expect(screen.queryByLabelText("Priority")).not.toBeInTheDocument();
+  });
+
+  it("limits the title to what the server's document accepts, and says so in both languages", async () => {
+    const limit = spec.components.schemas.TicketInput.properties.title.maxLength;
+    expect(spec.components.schemas.TicketUpdate.properties.title.maxLength).toBe(limit);
+    signIn(USERS.alice);
+    fakeApi(types);
+    renderNew();
+    const title = await screen.findByLabelText(/^Title/);
+    expect(title).toHaveAttribute("maxLength", String(limit));
+    expect(title).toHaveAccessibleDescription(`A short summary, up to ${limit} characters.`);
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(screen.getByLabelText(/^标题/)).toHaveAccessibleDescription(`简短概要，最多 ${limit} 个字符。`);
+    await act(() => i18n.changeLanguage("en"));
   });
 
   it("renders each field kind of the subset: text, textarea, number with bounds, enum, boolean, date, required, maxLength", async () => {

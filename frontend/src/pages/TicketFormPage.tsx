@@ -8,8 +8,8 @@ import type { Ticket, TicketType } from "../api/types";
 import { fieldId, initialState, SchemaFields, toFields, type FormState } from "../components/SchemaForm";
 import { ErrorBox, Loading, useErrorMessage } from "../components/States";
 import { useLocalized } from "../i18n/localized";
+import { TITLE_MAX } from "../api/limits";
 
-const TITLE_MAX = 200;
 
 export function NewTicketPage() {
   const types = useTicketTypes();
@@ -241,7 +241,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
             id="ticket-title"
             name="title"
             value={title}
-            maxLength={TITLE_MAX + 50}
+            maxLength={TITLE_MAX}
             aria-required="true"
             aria-invalid={titleError ? true : undefined}
             aria-describedby={titleError ? "ticket-title-error" : "ticket-title-hint"}
@@ -256,7 +256,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
             </p>
           ) : (
             <p className="hint" id="ticket-title-hint">
-              {t("form.titleHint")}
+              {t("form.titleHint", { max: TITLE_MAX })}
             </p>
           )}
         </div>

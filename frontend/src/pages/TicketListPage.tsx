@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation, useSearchParams } from "react-router";
 import { useTickets, useTicketTypes } from "../api/hooks";
-import { TICKET_STATUSES } from "../api/types";
+import { asTicketStatus, TICKET_STATUSES } from "../api/types";
 import { hasRole, useAuth } from "../auth/AuthContext";
 import { Pagination } from "../components/Pagination";
 import { Empty, ErrorBox, Loading } from "../components/States";
@@ -15,7 +15,8 @@ export function TicketListPage() {
   const { t } = useTranslation();
   const { user } = useAuth();
   const [params, setParams] = useSearchParams();
-  const status = params.get("status") ?? "";
+  // a status the server does not know (an old bookmark) lists every ticket rather than a refusal
+  const status = asTicketStatus(params.get("status")) ?? "";
   const type = params.get("type") ?? "";
   const types = useTicketTypes();
   const loc = useLocalized();

@@ -30,6 +30,17 @@ NO_NUL = r"^[^\x00]*$"
 # At least one character that is not white space (the domain strips text before checking it).
 NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 AMOUNT_PATTERN = r"^(\d{1,12}(\.\d{1,2})?)?$"
+# A form value: a string, a number, a boolean or null (null under one alternative only: OpenAPI 3.0 applies
+# a `nullable` beside `oneOf` to none of the alternatives, so validators refuse null there).
+FIELD_VALUE = {"oneOf": [{"type": "string", "nullable": True}, {"type": "number"}, {"type": "boolean"}]}
+
+
+def sent(schema: type[Schema]) -> type[Schema]:
+    """A response schema whose every field the API always sends: the document lists them all as
+    required, so a generated client need not treat them as optional (dumping is unaffected)."""
+    for field in schema._declared_fields.values():
+        field.required = True
+    return schema
 
 
 class Text(fields.String):
@@ -96,8 +107,7 @@ class Values(fields.Dict):
 
     def __init__(self, **kwargs):
         super().__init__(keys=Text(validate=[length(NAME_MAX)]), **kwargs)
-        self.metadata = {"additionalProperties": {"nullable": True, "oneOf": [
-            {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}, **self.metadata}
+        self.metadata = {"additionalProperties": FIELD_VALUE, **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs):
         values = super()._deserialize(value, attr, data, **kwargs)
@@ -125,6 +135,7 @@ class LoginSchema(Schema):
     password = Text(required=True, load_only=True, validate=[length(1024)])
 
 
+@sent
 class UserSchema(Schema):
     username = fields.String()
     display_name = fields.String()
@@ -132,6 +143,7 @@ class UserSchema(Schema):
     groups = fields.List(fields.String(), metadata={"description": "the groups processes offer steps to"})
 
 
+@sent
 class LoginResultSchema(Schema):
     token = fields.String()
     expires_in = fields.Integer(metadata={"description": "seconds"})
@@ -217,21 +229,24 @@ class CompleteTaskSchema(Schema):
                    metadata={"description": f"up to {COMMENT_MAX} characters; required when the decision is a rejection"})
 
 
+@sent
 class FormFieldValueSchema(Schema):
     id = fields.String()
     name = fields.String()
 
 
+@sent
 class FormFieldSchema(Schema):
     id = fields.String()
     label = fields.String()
     type = fields.String(metadata={"enum": ["string", "long", "boolean", "date", "enum"]})
     required = fields.Boolean()
-    default = fields.Raw(allow_none=True)
+    default = fields.Raw(allow_none=True, metadata=FIELD_VALUE)
     values = fields.List(fields.Nested(FormFieldValueSchema))
     decision = fields.Boolean(metadata={"description": "a decision (boolean, or enum with approve/reject)"})
 
 
+@sent
 class StepSchema(Schema):
     id = fields.String(metadata={"description": "the task id (POST /api/tasks/<id>/complete)"})
     step = fields.String(metadata={"description": "the task's id in the BPMN"})
@@ -248,13 +263,15 @@ class StepSchema(Schema):
         "enum": ["not_a_candidate", "own_ticket", "last_editor", "second_decision", None]})
 
 
+@sent
 class TicketSchema(Schema):
     id = fields.String()
     type = fields.String()
     type_name = fields.String()
     title = fields.String()
     field_values = fields.Dict(data_key="fields", attribute="fields",
-                               metadata={"description": "the ticket's own fields (its type's form)"})
+                               metadata={"description": "the ticket's own fields (its type's form)",
+                                         "additionalProperties": FIELD_VALUE})
     status = fields.String(metadata={"enum": STATUS_VALUES})
     current_steps = fields.List(fields.String(), metadata={"description": "names of the open steps"})
     attention = fields.String(allow_none=True, metadata={"description": "why it needs attention"})
@@ -266,6 +283,7 @@ class TicketSchema(Schema):
     allowed_actions = fields.List(fields.String(), metadata={"description": "what the caller may do now"})
 
 
+@sent
 class TicketPageSchema(Schema):
     items = fields.List(fields.Nested(TicketSchema))
     total = fields.Integer()
@@ -273,6 +291,7 @@ class TicketPageSchema(Schema):
     page_size = fields.Integer()
 
 
+@sent
 class TaskTicketSchema(Schema):
     id = fields.String()
     type = fields.String()
@@ -280,14 +299,16 @@ class TaskTicketSchema(Schema):
     title = fields.String()
     requester = fields.String()
     status = fields.String(metadata={"enum": STATUS_VALUES})
-    field_values = fields.Dict(data_key="fields", attribute="fields")
+    field_values = fields.Dict(data_key="fields", attribute="fields", metadata={"additionalProperties": FIELD_VALUE})
     created_at = fields.DateTime()
 
 
+@sent
 class TaskSchema(StepSchema):
     ticket = fields.Nested(TaskTicketSchema)
 
 
+@sent
 class TaskPageSchema(Schema):
     items = fields.List(fields.Nested(TaskSchema))
     total = fields.Integer()
@@ -295,6 +316,7 @@ class TaskPageSchema(Schema):
     page_size = fields.Integer()
 
 
+@sent
 class TicketTypeSchema(Schema):
     key = fields.String()
     name = fields.String()
@@ -338,6 +360,7 @@ class PageArgsSchema(Schema):
     page_size = page_size_field()
 
 
+@sent
 class HistoryEntrySchema(Schema):
     at = fields.DateTime()
     actor = fields.String()
@@ -352,6 +375,7 @@ class HistoryEntrySchema(Schema):
                        "empty for entries from before they were kept"})
 
 
+@sent
 class ProcessSchema(Schema):
     ticket_id = fields.String()
     state = fields.String(allow_none=True, metadata={"description": "active, completed, terminated, incident"})
@@ -378,6 +402,7 @@ class HealthSchema(Schema):
     checks = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+@sent
 class NotificationSchema(Schema):
     id = fields.String()
     ticket_id = fields.String()
@@ -390,6 +415,7 @@ class NotificationSchema(Schema):
     read_at = fields.DateTime(allow_none=True, metadata={"description": "null while unread"})
 
 
+@sent
 class NotificationPageSchema(Schema):
     items = fields.List(fields.Nested(NotificationSchema))
     total = fields.Integer(metadata={"description": "how many are listed in all (all, or unread only)"})
@@ -404,5 +430,6 @@ class NotificationArgsSchema(Schema):
     page_size = page_size_field()
 
 
+@sent
 class UnreadCountSchema(Schema):
     unread = fields.Integer()
