@@ -3,6 +3,8 @@ import { useTranslation } from "react-i18next";
 import type { ProcessView } from "../api/types";
 import { stepsOf, stepStates } from "./diagram";
 import { Loading } from "./States";
+import { hasRole, useAuth } from "../auth/AuthContext";
+import { stepFailureText } from "../i18n/serverError";
 
 // bpmn-js is large: it loads only when a ticket page shows its diagram.
 const ProcessDiagram = lazy(() => import("./ProcessDiagram"));
@@ -10,6 +12,8 @@ const ProcessDiagram = lazy(() => import("./ProcessDiagram"));
 /** The process section of a ticket page: current step in words, the diagram, and a legend. */
 export function ProcessPanel({ view }: { view: ProcessView }) {
   const { t } = useTranslation();
+  const { user } = useAuth();
+  const admin = hasRole(user, "admin");
   const [unavailable, setUnavailable] = useState<string | null>(null);
   const onUnavailable = useCallback((why: string) => setUnavailable(why), []);
   const steps = useMemo(() => stepsOf(view.definition_xml), [view.definition_xml]);
@@ -27,8 +31,10 @@ export function ProcessPanel({ view }: { view: ProcessView }) {
             : t(`process.state.${view.state}`)}
       </p>
       {view.incidents.length > 0 && (
-        <div className="alert alert-error small" role="status">
-          {t("process.incidents")}: {view.incidents.join("; ")}
+        <div className="alert alert-error small" role="status" data-testid="process-incidents">
+          {admin
+            ? `${t("process.incidents")}: ${view.incidents.join("; ")}`
+            : [...new Set(view.incidents.map((error) => stepFailureText(t, { error }, false)))].join(" ")}
         </div>
       )}
       {!view.definition_xml || unavailable ? (

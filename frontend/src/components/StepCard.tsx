@@ -6,6 +6,7 @@ import { useCompleteTask } from "../api/hooks";
 import type { FieldValue, FormField, Step, Ticket } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { useErrorMessage } from "./States";
+import { fieldErrorTexts } from "../i18n/serverError";
 
 /** A step's name in the reader's language: `bpmn.<task id>` when the UI has one, else the BPMN's name. */
 export function stepName(t: TFunction, step: { step?: string; name: string }) {
@@ -77,7 +78,7 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
   }, [step.can_complete]);
 
   const error = complete.error;
-  const fieldErrors: FieldErrors = error instanceof ApiError && error.status === 422 ? error.fieldErrors : {};
+  const fieldErrors: FieldErrors = fieldErrorTexts(t, error);
   const placed = new Set(["comment", ...others.map((f) => f.id), ...(decision ? [decision.id] : [])]);
   const unplaced = Object.keys(fieldErrors).filter((f) => !placed.has(f));
   const showAlert = error && (!(error instanceof ApiError) || error.status !== 422 || unplaced.length > 0 || Object.keys(fieldErrors).length === 0);

@@ -1,11 +1,11 @@
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
-import { ApiError } from "../api/client";
 import { useTicketAction, type TicketCommand } from "../api/hooks";
 import type { Ticket } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import { useErrorMessage } from "./States";
+import { fieldErrorTexts } from "../i18n/serverError";
 
 /** The actions that ask for a confirmation (and, for some, a comment) before they run. */
 type Mode = null | "withdraw" | "retry" | "delete";
@@ -71,8 +71,7 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
   };
 
   const error = action.error;
-  const commentError =
-    error instanceof ApiError && error.status === 422 ? error.fieldErrors.comment?.join(" ") : undefined;
+  const commentError = fieldErrorTexts(t, error).comment?.join(" ");
   const own = ["submit", "edit", "delete", "withdraw", "retry", "resubmit"].filter((a) =>
     allowed.includes(a as Ticket["allowed_actions"][number]),
   );

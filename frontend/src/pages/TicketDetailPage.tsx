@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
+import type { TFunction } from "i18next";
 import { Link, useLocation, useParams } from "react-router";
 import { useHistory, useProcess, useTicket, useTicketTypes } from "../api/hooks";
 import { useFormat } from "../i18n/format";
@@ -11,6 +12,9 @@ import { StatusBadge } from "../components/StatusBadge";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import { TicketActions } from "../components/TicketActions";
 import { Timeline } from "../components/Timeline";
+import type { Ticket } from "../api/types";
+import { hasRole, useAuth } from "../auth/AuthContext";
+import { stepFailureText } from "../i18n/serverError";
 
 export function TicketDetailPage() {
   const { id = "" } = useParams();
@@ -24,6 +28,7 @@ export function TicketDetailPage() {
   const process = useProcess(id, status, !!ticket.data, version);
   const types = useTicketTypes();
   const loc = useLocalized();
+  const { user } = useAuth();
   const flashState = location.state as { flash?: string; flashError?: string } | null;
   const [flash, setFlash] = useState(flashState);
   const [flashStatus, setFlashStatus] = useState<string | undefined>(undefined);
@@ -98,7 +103,7 @@ export function TicketDetailPage() {
             <div className="alert alert-error" role="status" data-testid="attention">
               <div>
                 <strong>{t("attention.title")}</strong>
-                <p className="alert-message">{attentionText(t, tk.attention)}</p>
+                <p className="alert-message">{attentionText(t, tk, hasRole(user, "admin"))}</p>
               </div>
             </div>
           )}
@@ -180,7 +185,12 @@ export function TicketDetailPage() {
   );
 }
 
-function attentionText(t: (k: string, o?: Record<string, unknown>) => string, attention: string | null) {
+/** Why the ticket needs attention, in words: a failed step's raw error only for admins (see stepFailureText). */
+function attentionText(t: TFunction, tk: Ticket, admin: boolean) {
+  const attention = tk.attention;
   if (attention === "process_stopped" || attention === "process_missing") return t(`attention.${attention}`);
-  return attention ? t("attention.error", { error: attention }) : t("attention.unknown");
+  // The server may word the failure with a key next to the error text.
+  const extra = tk as Ticket & { attention_key?: string | null; attention_params?: Record<string, unknown> | null };
+  if (!attention && !extra.attention_key) return t("attention.unknown");
+  return stepFailureText(t, { error: attention, key: extra.attention_key, params: extra.attention_params }, admin);
 }

@@ -8,6 +8,7 @@ import type { Ticket, TicketType } from "../api/types";
 import { fieldId, initialState, SchemaFields, toFields, type FormState } from "../components/SchemaForm";
 import { ErrorBox, Loading, useErrorMessage } from "../components/States";
 import { useLocalized } from "../i18n/localized";
+import { useServerError } from "../i18n/serverError";
 
 const TITLE_MAX = 200;
 
@@ -108,6 +109,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const errorMessage = useErrorMessage();
+  const serverError = useServerError();
   const create = useCreateTicket();
   const update = useUpdateTicket(ticket?.id ?? "");
   const [title, setTitle] = useState(ticket?.title ?? "");
@@ -164,7 +166,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
       navigate(`/tickets/${saved.id}`, { state: { flash: andSubmit ? "submitted" : ticket ? "saved" : "created" } });
     } catch (err) {
       if (err instanceof ApiError && err.status === 422) {
-        const errors = err.fieldErrors;
+        const errors = serverError.fields(err);
         setFieldErrors(errors);
         const unplaced = Object.keys(errors).filter((f) => !placed.has(f));
         if (unplaced.length || Object.keys(errors).length === 0) setFormError(err);
@@ -217,7 +219,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
             <div>
               <p className="alert-message">{errorMessage(formError)}</p>
               {formError instanceof ApiError &&
-                Object.entries(formError.fieldErrors)
+                Object.entries(serverError.fields(formError))
                   .filter(([f]) => !placed.has(f))
                   .map(([f, msgs]) => (
                     <p key={f} className="small">
