@@ -57,6 +57,32 @@ function initialValues(fields: FormField[]): Record<string, string | boolean> {
   return out;
 }
 
+/**
+ * Whether a step can be decided without its form: it has a decision field, and every other required field has
+ * a default. Such steps can be approved or rejected several at once from the inbox.
+ */
+export function decidableAsIs(step: Pick<Step, "form" | "can_complete">): boolean {
+  if (!step.can_complete) return false;
+  const decision = step.form.find((f) => f.decision);
+  if (!decision) return false;
+  const values = initialValues(step.form.filter((f) => f !== decision));
+  return step.form.every((f) => f === decision || !f.required || typed(f, values[f.id]) !== undefined);
+}
+
+/** The variables a decision sends, as the step's own form would with its fields left at their defaults. */
+export function decisionVariables(step: Pick<Step, "form">, approve: boolean): Record<string, FieldValue> {
+  const decision = step.form.find((f) => f.decision);
+  const others = step.form.filter((f) => f !== decision);
+  const values = initialValues(others);
+  const variables: Record<string, FieldValue> = {};
+  for (const f of others) {
+    const v = typed(f, values[f.id]);
+    if (v !== undefined) variables[f.id] = v;
+  }
+  if (decision) variables[decision.id] = decisionValue(decision, approve);
+  return variables;
+}
+
 /** One open step of the ticket's process: who may act, and for the caller when allowed, its form. */
 export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
   const { t } = useTranslation();
