@@ -11,6 +11,10 @@ import { useLocalized } from "../i18n/localized";
 
 export const PAGE_SIZE = 20;
 
+/** The list's orders, as the API's `sort` takes them (TICKET_SORTS); none sent is newest first. */
+export const TICKET_SORTS = ["-created", "created", "-updated", "updated", "title", "-title"] as const;
+const DEFAULT_SORT = "-created";
+
 export function TicketListPage() {
   const { t } = useTranslation();
   const { user } = useAuth();
@@ -21,6 +25,8 @@ export function TicketListPage() {
   const loc = useLocalized();
   const q = params.get("q") ?? "";
   const page = Math.max(1, Number(params.get("page")) || 1);
+  const sortParam = params.get("sort") ?? "";
+  const sort = (TICKET_SORTS as readonly string[]).includes(sortParam) ? sortParam : DEFAULT_SORT;
   const seesAll = hasRole(user, "manager") || hasRole(user, "admin");
   const mine = seesAll && params.get("mine") === "1";
   const [search, setSearch] = useState(q);
@@ -48,6 +54,7 @@ export function TicketListPage() {
     status: status || undefined,
     type: type || undefined,
     q: q || undefined,
+    sort: sort === DEFAULT_SORT ? undefined : sort,
     page,
     page_size: PAGE_SIZE,
     ...(mine && user ? { requester: user.username } : {}),
@@ -82,9 +89,13 @@ export function TicketListPage() {
             id="ticket-search"
             type="search"
             placeholder={t("tickets.searchPlaceholder")}
+            aria-describedby="ticket-search-hint"
             value={search}
             onChange={(e) => setSearch(e.target.value)}
           />
+          <span id="ticket-search-hint" className="visually-hidden">
+            {t("tickets.searchHint")}
+          </span>
         </div>
         <div className="field field-inline">
           <label htmlFor="status-filter">{t("tickets.statusFilter")}</label>
@@ -110,6 +121,16 @@ export function TicketListPage() {
             </select>
           </div>
         )}
+        <div className="field field-inline">
+          <label htmlFor="ticket-sort">{t("tickets.sortLabel")}</label>
+          <select id="ticket-sort" value={sort} onChange={(e) => update({ sort: e.target.value === DEFAULT_SORT ? null : e.target.value })}>
+            {TICKET_SORTS.map((s) => (
+              <option key={s} value={s}>
+                {t(`tickets.sort.${s}`)}
+              </option>
+            ))}
+          </select>
+        </div>
         {seesAll && (
           <label className="checkbox">
             <input type="checkbox" checked={mine} onChange={(e) => update({ mine: e.target.checked ? "1" : null })} />
