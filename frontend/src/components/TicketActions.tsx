@@ -5,6 +5,7 @@ import { useTicketAction, type TicketCommand } from "../api/hooks";
 import type { Ticket } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import { useErrorMessage } from "./States";
+import { useFocusOn } from "./focus";
 import { fieldErrorTexts } from "../i18n/serverError";
 
 /** The actions that ask for a confirmation (and, for some, a comment) before they run. */
@@ -27,14 +28,19 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
   const action = useTicketAction(ticket.id);
   const [mode, setMode] = useState<Mode>(null);
   const [comment, setComment] = useState("");
-  const [done, setDone] = useState<{ message: string; statuses: string[] } | null>(null);
+  // What the action answered: the confirmation holds while the ticket stays in the status it produced.
+  const [done, setDone] = useState<{ message: string; status: string; version: number } | null>(null);
+  const doneRef = useFocusOn<HTMLDivElement>(done);
+  const errorRef = useFocusOn<HTMLDivElement>(action.error);
   const commentId = useId();
   const allowed = ticket.allowed_actions;
 
-  // The confirmation speaks about the status the action produced; once the ticket moves on, it is stale.
+  // The confirmation speaks about the status the action produced; once the ticket moves on (even back to the
+  // status it had, e.g. a retried step that fails again), it is stale. A ticket older than the answer (the
+  // screen not caught up yet) leaves it alone.
   useEffect(() => {
-    if (done && !done.statuses.includes(ticket.status)) setDone(null);
-  }, [done, ticket.status]);
+    if (done && ticket.version > done.version && ticket.status !== done.status) setDone(null);
+  }, [done, ticket.status, ticket.version]);
 
   // Someone else may move the ticket on while a confirmation is open: close what no longer applies.
   useEffect(() => {
@@ -51,7 +57,7 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
         else if (input.action === "resubmit" && updated)
           navigate(`/tickets/${updated.id}`, { state: { flash: "resubmitted" } });
         else if (updated)
-          setDone({ message: t(DONE_MESSAGE[input.action] ?? "actions.done.generic"), statuses: [ticket.status, updated.status] });
+          setDone({ message: t(DONE_MESSAGE[input.action] ?? "actions.done.generic"), status: updated.status, version: updated.version });
       },
     });
   };
@@ -79,12 +85,12 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
   return (
     <div className="actions" data-testid="ticket-actions">
       {done && (
-        <div className="alert alert-success" role="status" data-testid="action-done">
+        <div className="alert alert-success" role="status" data-testid="action-done" tabIndex={-1} ref={doneRef}>
           {done.message}
         </div>
       )}
       {error && !commentError && (
-        <div className="alert alert-error" role="alert" data-testid="action-error">
+        <div className="alert alert-error" role="alert" data-testid="action-error" tabIndex={-1} ref={errorRef}>
           {errorMessage(error)}
         </div>
       )}
