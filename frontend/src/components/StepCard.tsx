@@ -7,6 +7,7 @@ import type { FieldValue, FormField, Step, Ticket } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { useErrorMessage } from "./States";
 import { fieldErrorTexts } from "../i18n/serverError";
+import { useFocusOn } from "./focus";
 
 /** A step's name in the reader's language: `bpmn.<task id>` when the UI has one, else the BPMN's name. */
 export function stepName(t: TFunction, step: { step?: string; name: string }) {
@@ -84,7 +85,16 @@ export function decisionVariables(step: Pick<Step, "form">, approve: boolean): R
 }
 
 /** One open step of the ticket's process: who may act, and for the caller when allowed, its form. */
-export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
+export function StepCard({
+  ticket,
+  step,
+  onCompleted,
+}: {
+  ticket: Ticket;
+  step: Step;
+  /** the step is done (its card goes with it): the page says so and takes the focus */
+  onCompleted?: (updated: Ticket, choice: "approve" | "reject" | "complete") => void;
+}) {
   const { t } = useTranslation();
   const fmt = useFormat();
   const errorMessage = useErrorMessage();
@@ -104,6 +114,7 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
   }, [step.can_complete]);
 
   const error = complete.error;
+  const errorRef = useFocusOn<HTMLDivElement>(error);
   const fieldErrors: FieldErrors = fieldErrorTexts(t, error);
   const placed = new Set(["comment", ...others.map((f) => f.id), ...(decision ? [decision.id] : [])]);
   const unplaced = Object.keys(fieldErrors).filter((f) => !placed.has(f));
@@ -123,7 +134,11 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
       if (v !== undefined) variables[f.id] = v;
     }
     if (decision && (choice === "approve" || choice === "reject")) variables[decision.id] = decisionValue(decision, choice === "approve");
-    complete.mutate({ taskId: step.id, input: { variables, comment: comment.trim() || null } });
+    const done = choice === "approve" || choice === "reject" ? choice : "complete";
+    complete.mutate(
+      { taskId: step.id, input: { variables, comment: comment.trim() || null } },
+      { onSuccess: (updated) => onCompleted?.(updated, done) },
+    );
   };
 
   const rejecting = choice === "reject";
@@ -174,7 +189,7 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
           aria-label={t(choice === "complete" ? "step.complete" : `actions.${choice}`) + ` — ${name}`}
         >
           {showAlert && (
-            <div className="alert alert-error" role="alert" data-testid="action-error">
+            <div className="alert alert-error" role="alert" data-testid="action-error" tabIndex={-1} ref={errorRef}>
               <div>
                 <p className="alert-message">{errorMessage(error)}</p>
                 {unplaced.map((f) => (

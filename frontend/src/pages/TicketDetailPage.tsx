@@ -15,6 +15,7 @@ import { Timeline } from "../components/Timeline";
 import type { Ticket } from "../api/types";
 import { hasRole, useAuth } from "../auth/AuthContext";
 import { stepFailureText } from "../i18n/serverError";
+import { useFocusOn } from "../components/focus";
 
 export function TicketDetailPage() {
   const { id = "" } = useParams();
@@ -32,6 +33,10 @@ export function TicketDetailPage() {
   const flashState = location.state as { flash?: string; flashError?: string } | null;
   const [flash, setFlash] = useState(flashState);
   const [flashStatus, setFlashStatus] = useState<string | undefined>(undefined);
+  // A step completed here: said above the steps, focused (its card is gone), until the ticket moves on.
+  const [stepDone, setStepDone] = useState<{ message: string; status: string; version: number } | null>(null);
+  const stepDoneRef = useFocusOn<HTMLDivElement>(stepDone);
+  const flashRef = useFocusOn<HTMLDivElement>(flash?.flash || flash?.flashError ? flash : null, !!ticket.data);
 
   useEffect(() => {
     setFlash(flashState);
@@ -47,6 +52,10 @@ export function TicketDetailPage() {
     if (flashStatus === undefined) setFlashStatus(status);
     else if (flashStatus !== status) setFlash(null);
   }, [flash, flashStatus, status]);
+
+  useEffect(() => {
+    if (stepDone && version !== undefined && version > stepDone.version && status !== stepDone.status) setStepDone(null);
+  }, [stepDone, status, version]);
 
   if (ticket.isPending) return <Loading />;
   if (ticket.isError && !ticket.data) {
@@ -86,13 +95,18 @@ export function TicketDetailPage() {
       </div>
 
       {flash?.flash && (
-        <div className="alert alert-success" role="status">
+        <div className="alert alert-success" role="status" tabIndex={-1} ref={flashRef} data-testid="flash">
           {t(`flash.${flash.flash}`)}
         </div>
       )}
       {flash?.flashError && (
-        <div className="alert alert-error" role="alert">
+        <div className="alert alert-error" role="alert" tabIndex={-1} ref={flash.flash ? undefined : flashRef}>
           {flash.flashError}
+        </div>
+      )}
+      {stepDone && (
+        <div className="alert alert-success" role="status" tabIndex={-1} ref={stepDoneRef} data-testid="step-done">
+          {stepDone.message}
         </div>
       )}
       {ticket.isError && <ErrorBox error={ticket.error} title={t("errors.refresh")} />}
@@ -113,7 +127,14 @@ export function TicketDetailPage() {
               <h2 className="card-title">{t("step.openSteps", { count: tk.steps.length })}</h2>
               <ul className="step-cards">
                 {tk.steps.map((step) => (
-                  <StepCard key={step.id} ticket={tk} step={step} />
+                  <StepCard
+                    key={step.id}
+                    ticket={tk}
+                    step={step}
+                    onCompleted={(updated, choice) =>
+                      setStepDone({ message: t(`actions.done.${choice}`), status: updated.status, version: updated.version })
+                    }
+                  />
                 ))}
               </ul>
             </div>

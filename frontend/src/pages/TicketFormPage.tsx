@@ -9,6 +9,7 @@ import { fieldId, initialState, SchemaFields, toFields, type FormState } from ".
 import { ErrorBox, Loading, useErrorMessage } from "../components/States";
 import { useLocalized } from "../i18n/localized";
 import { useServerError } from "../i18n/serverError";
+import { useFocusOn } from "../components/focus";
 
 const TITLE_MAX = 200;
 
@@ -119,6 +120,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
   const [formError, setFormError] = useState<unknown>(null);
   const [conflict, setConflict] = useState(false);
   const [busy, setBusy] = useState(false);
+  const formErrorRef = useFocusOn<HTMLDivElement>(formError);
   // Another type chosen: its own fields, from their defaults (adjusted while rendering, as React advises
   // for state that follows a prop; the picker's nodes stay in place for keyboard and assistive tech).
   const [formType, setFormType] = useState(type?.key);
@@ -215,7 +217,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
           </p>
         )}
         {formError != null && (
-          <div className="alert alert-error" role="alert" data-testid="form-error">
+          <div className="alert alert-error" role="alert" data-testid="form-error" tabIndex={-1} ref={formErrorRef}>
             <div>
               <p className="alert-message">{errorMessage(formError)}</p>
               {formError instanceof ApiError &&

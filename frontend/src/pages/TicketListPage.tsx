@@ -8,6 +8,7 @@ import { Pagination } from "../components/Pagination";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import { TicketTable } from "../components/TicketTable";
 import { useLocalized } from "../i18n/localized";
+import { useFocusOn } from "../components/focus";
 
 export const PAGE_SIZE = 20;
 
@@ -31,6 +32,7 @@ export function TicketListPage() {
   const mine = seesAll && params.get("mine") === "1";
   const [search, setSearch] = useState(q);
   const flash = (useLocation().state as { flash?: string } | null)?.flash;
+  const flashRef = useFocusOn<HTMLDivElement>(flash);
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -75,7 +77,7 @@ export function TicketListPage() {
       </div>
 
       {flash && (
-        <div className="alert alert-success" role="status" data-testid="flash">
+        <div className="alert alert-success" role="status" data-testid="flash" tabIndex={-1} ref={flashRef}>
           {t(`flash.${flash}`)}
         </div>
       )}
