@@ -41,7 +41,7 @@ export function TicketTable({ tickets, caption }: Props) {
               .map((f) => `${loc.fieldTitle(type, f)}: ${show(f, type?.form.properties[f], ticket.fields[f])}`);
             return (
               <tr key={ticket.id} data-testid="ticket-row" data-ticket-id={ticket.id} data-type={ticket.type}>
-                <td className="cell-title" data-label={t("ticket.title")}>
+                <td className="cell-title wrap-anywhere" data-label={t("ticket.title")}>
                   <Link to={`/tickets/${ticket.id}`} className="row-link">
                     {ticket.title}
                   </Link>

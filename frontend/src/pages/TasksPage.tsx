@@ -259,7 +259,7 @@ export function TasksPage() {
           </h2>
           <ul className="bulk-result-list">
             {results.outcomes.map((o) => (
-              <li key={o.task.id} className={o.ok ? "bulk-ok" : "bulk-refused"} data-testid="bulk-result" data-task-id={o.task.id} data-ok={o.ok}>
+              <li key={o.task.id} className={`wrap-anywhere ${o.ok ? "bulk-ok" : "bulk-refused"}`} data-testid="bulk-result" data-task-id={o.task.id} data-ok={o.ok}>
                 <Link to={`/tickets/${o.task.ticket.id}`}>{o.task.ticket.title}</Link>{" "}
                 <span className="muted small mono">#{o.task.ticket.id.slice(0, 8)}</span>
                 {" — "}
@@ -281,7 +281,7 @@ export function TasksPage() {
 
       {selected.size > 0 && first && (
         <div className="card bulk-bar" data-testid="bulk-bar" role="region" aria-label={t("tasks.bulk.label")}>
-          <p className="bulk-selection" aria-live="polite">
+          <p className="bulk-selection wrap-anywhere" aria-live="polite">
             {t("tasks.bulk.selected", { count: selected.size, step: stepName(t, first), type: typeName(first) })}
           </p>
           <p className="muted small">{t("tasks.bulk.oneKind")}</p>
@@ -415,7 +415,7 @@ export function TasksPage() {
                           </span>
                         )}
                       </td>
-                      <td className="cell-title" data-label={t("ticket.title")}>
+                      <td className="cell-title wrap-anywhere" data-label={t("ticket.title")}>
                         <Link to={`/tickets/${task.ticket.id}`} className="row-link">
                           {task.ticket.title}
                         </Link>

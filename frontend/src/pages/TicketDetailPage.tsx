@@ -81,7 +81,7 @@ export function TicketDetailPage() {
 
       <div className="page-head">
         <div>
-          <h1 className="ticket-title">{tk.title}</h1>
+          <h1 className="ticket-title wrap-anywhere" tabIndex={-1}>{tk.title}</h1>
           <p className="muted small">
             <span className="type-tag" data-testid="ticket-type" data-type={tk.type}>
               {loc.typeName(type, tk.type_name || tk.type)}
@@ -158,7 +158,7 @@ export function TicketDetailPage() {
               </div>
               <div>
                 <dt>{t("ticket.requester")}</dt>
-                <dd>{tk.requester}</dd>
+                <dd className="wrap-anywhere">{tk.requester}</dd>
               </div>
               <div>
                 <dt>{t("ticket.created")}</dt>

@@ -203,7 +203,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
       <nav className="breadcrumbs" aria-label={t("nav.breadcrumbs")}>
         <Link to="/tickets">{t("nav.tickets")}</Link>
         <span aria-hidden="true">/</span>
-        {ticket ? <Link to={`/tickets/${ticket.id}`}>{ticket.title}</Link> : <span>{t("form.newTitle")}</span>}
+        {ticket ? <Link to={`/tickets/${ticket.id}`} className="wrap-anywhere">{ticket.title}</Link> : <span>{t("form.newTitle")}</span>}
       </nav>
       <h1>{heading}</h1>
       <p className="muted">{ticket ? t("form.editIntro") : t("form.newIntro")}</p>
