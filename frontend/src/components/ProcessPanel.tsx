@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import type { ProcessView } from "../api/types";
 import { stepsOf, stepStates } from "./diagram";
 import { Loading } from "./States";
+import { NARROW_QUERY, useMediaQuery } from "./useMediaQuery";
 import { hasRole, useAuth } from "../auth/AuthContext";
 import { stepFailureText } from "../i18n/serverError";
 
@@ -15,6 +16,9 @@ export function ProcessPanel({ view }: { view: ProcessView }) {
   const { user } = useAuth();
   const admin = hasRole(user, "admin");
   const [unavailable, setUnavailable] = useState<string | null>(null);
+  // On a phone the diagram is too small to read: its steps as a list, the diagram (pan and zoom) on request.
+  const narrow = useMediaQuery(NARROW_QUERY);
+  const [showDiagram, setShowDiagram] = useState(false);
   const onUnavailable = useCallback((why: string) => setUnavailable(why), []);
   const steps = useMemo(() => stepsOf(view.definition_xml), [view.definition_xml]);
   const states = stepStates(view);
@@ -37,10 +41,10 @@ export function ProcessPanel({ view }: { view: ProcessView }) {
             : [...new Set(view.incidents.map((error) => stepFailureText(t, { error }, false)))].join(" ")}
         </div>
       )}
-      {!view.definition_xml || unavailable ? (
-        <div className="diagram-fallback" data-testid="diagram-fallback">
-          <p className="muted">{t("process.diagramUnavailable")}</p>
-          <ol className="step-list">
+      {!view.definition_xml || unavailable || (narrow && !showDiagram) ? (
+        <div className="diagram-fallback" data-testid={unavailable || !view.definition_xml ? "diagram-fallback" : "diagram-steps"}>
+          {(unavailable || !view.definition_xml) && <p className="muted">{t("process.diagramUnavailable")}</p>}
+          <ol className="step-list" aria-label={t("process.stepList")}>
             {steps.map((s) => (
               <li key={s.id} className={`step step-${states.get(s.id) ?? "todo"}`}>
                 {stepName(s.id)}
@@ -48,13 +52,25 @@ export function ProcessPanel({ view }: { view: ProcessView }) {
               </li>
             ))}
           </ol>
+          {narrow && view.definition_xml && !unavailable && (
+            <button type="button" className="btn btn-secondary btn-sm diagram-toggle" onClick={() => setShowDiagram(true)}>
+              {t("process.showDiagram")}
+            </button>
+          )}
         </div>
       ) : (
-        <Suspense fallback={<Loading label={t("process.loadingDiagram")} />}>
-          <figure className="diagram" aria-label={t("process.diagramLabel")}>
-            <ProcessDiagram view={view} onUnavailable={onUnavailable} />
-          </figure>
-        </Suspense>
+        <>
+          <Suspense fallback={<Loading label={t("process.loadingDiagram")} />}>
+            <figure className="diagram" aria-label={t("process.diagramLabel")}>
+              <ProcessDiagram view={view} onUnavailable={onUnavailable} />
+            </figure>
+          </Suspense>
+          {narrow && (
+            <button type="button" className="btn btn-secondary btn-sm diagram-toggle" onClick={() => setShowDiagram(false)}>
+              {t("process.showSteps")}
+            </button>
+          )}
+        </>
       )}
       <ul className="legend" aria-label={t("process.legend")}>
         <li>

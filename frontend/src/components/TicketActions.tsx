@@ -104,32 +104,32 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
       {mode === null && own.length > 0 && (
         <div className="action-buttons">
           {allowed.includes("submit") && (
-            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "submit" })}>
+            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "submit" })} data-action="submit">
               {action.isPending ? t("actions.working") : t("actions.submit")}
             </button>
           )}
           {allowed.includes("edit") && (
-            <Link to={`/tickets/${ticket.id}/edit`} className="btn btn-secondary">
+            <Link to={`/tickets/${ticket.id}/edit`} className="btn btn-secondary" data-action="edit">
               {t("actions.edit")}
             </Link>
           )}
           {allowed.includes("resubmit") && (
-            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "resubmit" })}>
+            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "resubmit" })} data-action="resubmit">
               {t("actions.resubmit")}
             </button>
           )}
           {allowed.includes("retry") && (
-            <button type="button" className="btn btn-warning" onClick={() => open("retry")}>
+            <button type="button" className="btn btn-warning" onClick={() => open("retry")} data-action="retry">
               {t("actions.retry")}
             </button>
           )}
           {allowed.includes("withdraw") && (
-            <button type="button" className="btn btn-secondary" onClick={() => open("withdraw")}>
+            <button type="button" className="btn btn-secondary" onClick={() => open("withdraw")} data-action="withdraw">
               {t("actions.withdraw")}
             </button>
           )}
           {allowed.includes("delete") && (
-            <button type="button" className="btn btn-ghost btn-danger-text" onClick={() => open("delete")}>
+            <button type="button" className="btn btn-ghost btn-danger-text" onClick={() => open("delete")} data-action="delete">
               {t("actions.delete")}
             </button>
           )}

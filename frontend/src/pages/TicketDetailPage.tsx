@@ -5,7 +5,7 @@ import { Link, useLocation, useParams } from "react-router";
 import { useHistory, useProcess, useTicket, useTicketTypes } from "../api/hooks";
 import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
-import { currentStepNames, StepCard } from "../components/StepCard";
+import { currentStepNames, StepCard, stepName } from "../components/StepCard";
 import { TicketFields } from "../components/TicketFields";
 import { ProcessPanel } from "../components/ProcessPanel";
 import { StatusBadge } from "../components/StatusBadge";
@@ -72,7 +72,7 @@ export function TicketDetailPage() {
   const type = types.data?.find((tp) => tp.key === tk.type);
 
   return (
-    <section data-testid="ticket-detail" data-ticket-id={tk.id}>
+    <section data-testid="ticket-detail" data-ticket-id={tk.id} className="has-action-bar">
       <nav className="breadcrumbs" aria-label={t("nav.breadcrumbs")}>
         <Link to="/tickets">{t("nav.tickets")}</Link>
         <span aria-hidden="true">/</span>
@@ -202,7 +202,39 @@ export function TicketDetailPage() {
           </div>
         </aside>
       </div>
+      <ActionBar ticket={tk} />
     </section>
+  );
+}
+
+/** The own actions in the order the bar offers them: the one that moves the ticket on first. */
+const BAR_ACTIONS = ["submit", "resubmit", "retry", "edit", "withdraw"] as const;
+
+/**
+ * On a phone the steps and actions may be a long scroll away: a bar at the bottom of the screen names the next
+ * thing the reader can do and takes them to it (the control itself, focused). Shown under the narrow breakpoint
+ * only (styles.css).
+ */
+function ActionBar({ ticket }: { ticket: Ticket }) {
+  const { t } = useTranslation();
+  const step = ticket.steps.find((s) => s.can_complete);
+  const action = BAR_ACTIONS.find((a) => ticket.allowed_actions.includes(a));
+  if (!step && !action) return null;
+  const name = step ? stepName(t, step) : "";
+  const target = step ? name : t(`actions.${action}`);
+  const go = () => {
+    const selector = step ? `[data-testid="step"][data-task-id="${step.id}"] button` : `[data-action="${action}"]`;
+    const el = document.querySelector<HTMLElement>(selector);
+    el?.scrollIntoView?.({ block: "center", behavior: "smooth" });
+    el?.focus();
+  };
+  return (
+    <div className="action-bar" role="region" aria-label={t("actions.bar.label")} data-testid="action-bar">
+      <span className="action-bar-text">{step ? t("actions.bar.step", { step: name }) : t("actions.title")}</span>
+      <button type="button" className="btn btn-primary btn-sm" onClick={go}>
+        {t("actions.bar.goTo", { target })}
+      </button>
+    </div>
   );
 }
 
