@@ -53,7 +53,7 @@ describe("on a phone (390×844)", () => {
     const [row] = await screen.findAllByTestId("ticket-row");
     expect(row.closest("table")).toHaveClass("table-cards");
     const labels = within(row).getAllByRole("cell").map((c) => c.dataset.label);
-    expect(labels).toEqual(["Title", "Type", "Status", "Current steps", "Requester", "Updated"]);
+    expect(labels).toEqual(["Title", "Type", "Status", "Current steps", "Requester", "Last change"]);
   });
 
   it("inbox rows carry each value's label for their card, the checkbox apart", async () => {
