@@ -157,5 +157,7 @@ describe("a failed automated step", () => {
   it("accepts an error that is itself a key", () => {
     expect(stepFailureText(i18n.t, { error: "step.provisioning_failed" }, false)).toBe("The provisioning service was not available.");
     expect(stepFailureText(i18n.t, { error: "step.unknown_thing" }, true)).toBe("An automated step failed. An administrator has been told and can retry it.");
+    expect(stepFailureText(i18n.t, { error: "HTTP 503 from prov", key: "step.provisioning_failed" }, true)).toBe("The provisioning service was not available. — HTTP 503 from prov");
+    expect(stepFailureText(i18n.t, { error: "HTTP 503 from prov", key: "step.provisioning_failed" }, false)).toBe("The provisioning service was not available.");
   });
 });

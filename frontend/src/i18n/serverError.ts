@@ -81,7 +81,8 @@ export function stepFailureText(t: TFunction, failure: StepFailure, admin: boole
   const generic = t("attention.failed");
   if (key) {
     const worded = wordKey(t, key, failure.params ?? {}, "");
-    if (worded) return worded;
+    // admins, who fix it, also read what the step reported
+    if (worded) return admin && raw && raw !== key ? `${worded} — ${raw}` : worded;
   }
   if (admin && raw && raw !== key) return t("attention.error", { error: raw });
   return generic;
