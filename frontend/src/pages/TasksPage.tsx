@@ -132,6 +132,7 @@ export function TasksPage() {
   };
 
   const whyNot = (task: Task): string | null => {
+    if (!task.can_complete) return t(`step.refusal.${task.refusal ?? "not_a_candidate"}`);
     if (!decidableAsIs(task)) return t("tasks.bulk.needsForm");
     if (kind && kindOf(task) !== kind) return t("tasks.bulk.otherKind", { step: stepName(t, first!), type: typeName(first!) });
     return null;
