@@ -19,18 +19,49 @@ import type {
 /** Field name -> messages, as the API's 422 `details` carries them. */
 export type FieldErrors = Record<string, string[]>;
 
-/** An error the API answered with (`{"error": {code, message, details}}`), or a network failure (status 0). */
+/** A worded reason the server gives for one field of a 422 (`error.fields`): a key and what it is made from. */
+export interface FieldReason {
+  key: string;
+  params: Record<string, unknown>;
+}
+
+/** What the server may add to an error so a client can word it in the reader's language. */
+export interface ApiErrorExtras {
+  /** dotted, e.g. "ticket.not_editable": worded under `serverError.<key>` */
+  key?: string;
+  params?: Record<string, unknown>;
+  /** 422: dotted field path -> reasons, next to `details` */
+  fields?: Record<string, FieldReason[]>;
+}
+
+/**
+ * An error the API answered with (`{"error": {code, message, details, key?, params?, fields?}}`), or a network
+ * failure (status 0). `message` is the server's English fallback; `key`/`params` word it in the reader's language
+ * (see `src/i18n/serverError.ts`).
+ */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: Record<string, unknown>;
+  readonly key: string | undefined;
+  readonly params: Record<string, unknown>;
+  readonly fields: Record<string, FieldReason[]> | undefined;
 
-  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: Record<string, unknown> = {},
+    extras: ApiErrorExtras = {},
+  ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.details = details;
+    this.key = typeof extras.key === "string" && extras.key ? extras.key : undefined;
+    this.params = extras.params && typeof extras.params === "object" ? extras.params : {};
+    this.fields = normaliseFields(extras.fields);
   }
 
   /** Per-field messages of a 422, normalised to lists of strings. */
@@ -47,6 +78,25 @@ export class ApiError extends Error {
     }
     return out;
   }
+}
+
+/** The form field a dotted path of `error.fields` names: a ticket's `fields.<name>` and a step's
+ * `variables.<name>` are placed by their name, as `details` places them. */
+export function fieldName(path: string): string {
+  for (const prefix of ["fields.", "variables."]) if (path.startsWith(prefix)) return path.slice(prefix.length);
+  return path;
+}
+
+function normaliseFields(raw: unknown): Record<string, FieldReason[]> | undefined {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const out: Record<string, FieldReason[]> = {};
+  for (const [path, reasons] of Object.entries(raw as Record<string, unknown>)) {
+    const list = (Array.isArray(reasons) ? reasons : [reasons])
+      .filter((r): r is { key: string; params?: Record<string, unknown> } => !!r && typeof (r as { key?: unknown }).key === "string")
+      .map((r) => ({ key: r.key, params: r.params && typeof r.params === "object" ? r.params : {} }));
+    if (list.length) out[path] = list;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 const TOKEN_KEY = "pflow.token";
@@ -114,13 +164,14 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
     }
   }
   if (!response.ok) {
-    const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)
+    const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } & ApiErrorExtras } | null)
       ?.error;
     const error = new ApiError(
       response.status,
       e?.code ?? `http_${response.status}`,
       e?.message ?? `${response.status} ${response.statusText}`.trim(),
       e?.details ?? {},
+      { key: e?.key, params: e?.params, fields: e?.fields },
     );
     if (response.status === 401 && auth) onUnauthorized?.(error);
     throw error;

@@ -3,6 +3,7 @@ import { api, ApiError } from "./client";
 import {
   MOVING_STATUSES,
   type CompleteTaskInput,
+  type Task,
   type TaskListParams,
   type Ticket,
   type TicketInput,
@@ -203,6 +204,41 @@ export function useCompleteTask(ticketId: string) {
     mutationFn: ({ taskId, input }: { taskId: string; input: CompleteTaskInput }) => api.completeTask(taskId, input),
     onSuccess: (t) => invalidate(t),
     onError: () => invalidate(null, ticketId),
+  });
+}
+
+/** One item of a bulk decision: the ticket's answer, or the server's refusal for that item. */
+export type BulkOutcome = { task: Task; ok: true; ticket: Ticket } | { task: Task; ok: false; error: unknown };
+
+/**
+ * Decide several tasks, one `POST /api/tasks/<id>/complete` each (as a ticket page completes one), in order;
+ * a refusal of one item (separation of duties, decided by someone else first) does not stop the rest.
+ */
+export function useBulkComplete() {
+  const invalidate = useInvalidateTicket();
+  return useMutation({
+    mutationFn: async ({
+      items,
+      onProgress,
+    }: {
+      items: { task: Task; input: CompleteTaskInput }[];
+      onProgress?: (done: number) => void;
+    }): Promise<BulkOutcome[]> => {
+      const out: BulkOutcome[] = [];
+      for (const { task, input } of items) {
+        try {
+          out.push({ task, ok: true, ticket: await api.completeTask(task.id, input) });
+        } catch (error) {
+          out.push({ task, ok: false, error });
+        }
+        onProgress?.(out.length);
+      }
+      return out;
+    },
+    onSettled: (outcomes) => {
+      for (const o of outcomes ?? []) if (o.ok) invalidate(o.ticket);
+      invalidate(null);
+    },
   });
 }
 

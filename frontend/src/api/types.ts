@@ -125,6 +125,9 @@ export type TicketUpdate = Schemas["TicketUpdate"];
 export type TicketListParams = Query<"/api/tickets">;
 
 export type TaskListParams = Query<"/api/tasks"> & { page: number; page_size: number };
+/** The orders the API's `sort` takes, from its spec. */
+export type TicketSort = NonNullable<TicketListParams["sort"]>;
+export type TaskSort = NonNullable<TaskListParams["sort"]>;
 
 export type NotificationListParams = Query<"/api/notifications">;
 

@@ -91,7 +91,7 @@ describe("notificationMessage", () => {
     rerender();
     expect(notificationMessage(i18n.t.bind(i18n), result.current, note("ticket.submitted", { title: "笔记本", actor: "alice" })))
       .toBe("alice 提交的工单“笔记本”等待你审批。");
-    expect(notificationMessage(i18n.t.bind(i18n), result.current, note("ticket.provisioning_failed", { title: "笔记本", error: "quota" })))
+    expect(notificationMessage(i18n.t.bind(i18n), result.current, note("ticket.provisioning_failed", { title: "笔记本", error: "quota" }), { admin: true }))
       .toBe("你的工单“笔记本”开通失败：quota。管理员可以重试。");
   });
 
@@ -105,8 +105,11 @@ describe("notificationMessage", () => {
     expect(notificationMessage(en, result.current, note("ticket.rejected", { title: "Laptops" }))).toBe("Your ticket “Laptops” was rejected.");
     expect(notificationMessage(en, result.current, note("ticket.withdrawn", { title: "Laptops", actor: "carol" })))
       .toBe("Ticket “Laptops” was withdrawn by carol.");
-    expect(notificationMessage(en, result.current, note("ticket.needs_attention", { title: "Laptops", error: "quota" })))
+    expect(notificationMessage(en, result.current, note("ticket.needs_attention", { title: "Laptops", error: "quota" }), { admin: true }))
       .toBe("Ticket “Laptops” needs attention: quota. An admin can retry it.");
+    // the error text is for admins: everyone else reads the failure without it
+    expect(notificationMessage(en, result.current, note("ticket.needs_attention", { title: "Laptops", error: "Traceback: quota" })))
+      .toBe("Ticket “Laptops” needs attention. An admin can retry it.");
     await act(() => i18n.changeLanguage("zh-CN"));
     rerender();
     expect(notificationMessage(i18n.t.bind(i18n), result.current, note("task.created", { title: "笔记本", step: "财务审批", requester: "alice" })))

@@ -1,5 +1,7 @@
 import { useEffect, useId, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { wordKey } from "../i18n/serverError";
+import { hasRole, useAuth } from "../auth/AuthContext";
 import type { TFunction } from "i18next";
 import { Link, useNavigate } from "react-router";
 import { useMarkAllNotificationsRead, useMarkNotificationRead, useNotifications } from "../api/hooks";
@@ -29,9 +31,13 @@ const VARIANT: Record<string, string | null> = {
 
 /** The notification's text in the reader's language, from its kind and params; the server's English
  * message for a kind this UI does not know, or a notification from before params were kept. */
-export function notificationMessage(t: TFunction, fmt: Format, n: Notification): string {
+export function notificationMessage(t: TFunction, fmt: Format, n: Notification, { admin = false }: { admin?: boolean } = {}): string {
   const kind = n.kind.replace(/\./g, "_");
-  const params = n.params ?? {};
+  const raw = n.params ?? {};
+  // A failed step's error text is for admins; a requester reads the failure worded (its key's text when sent).
+  const { error, error_key: errorKey, ...rest } = raw as Record<string, string>;
+  const failure = errorKey ? wordKey(t, errorKey, {}, "") : "";
+  const params: Record<string, string> = failure ? { ...rest, error: failure } : admin && error ? { ...rest, error } : rest;
   if (!params.title || !(kind in VARIANT)) return n.message;
   const variant = VARIANT[kind];
   const key = variant && params[variant] ? `${kind}_${variant}` : kind;
@@ -43,6 +49,7 @@ export function notificationMessage(t: TFunction, fmt: Format, n: Notification):
 /** The header's bell: unread count and the latest notifications. Hidden when the server has no notifications. */
 export function NotificationBell() {
   const { t } = useTranslation();
+  const admin = hasRole(useAuth().user, "admin");
   const fmt = useFormat();
   const navigate = useNavigate();
   const { data, unavailable } = useNotifications(true, { pageSize: 8 });
@@ -126,7 +133,7 @@ export function NotificationBell() {
                 <li key={n.id}>
                   <button type="button" className={`notif ${n.read_at ? "" : "notif-unread"}`} onClick={() => openItem(n)}>
                     <span className="notif-title">{notificationTitle(t, n)}</span>
-                    <span className="notif-message">{notificationMessage(t, fmt, n)}</span>
+                    <span className="notif-message">{notificationMessage(t, fmt, n, { admin })}</span>
                     <span className="notif-time muted">{fmt.ago(n.created_at)}</span>
                   </button>
                 </li>

@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
-import { ApiError } from "../api/client";
+import { serverErrorText } from "../i18n/serverError";
 
 export function Loading({ label }: { label?: string }) {
   const { t } = useTranslation();
@@ -24,20 +24,10 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
-/** The message to show for a failed call: the API's own words, or what to do when it could not be reached. */
+/** The message to show for a failed call: the server's reason in the reader's language (see serverError.ts). */
 export function useErrorMessage() {
   const { t } = useTranslation();
-  return (error: unknown): string => {
-    if (error instanceof ApiError) {
-      if (error.status === 0) return t("errors.network");
-      const dependency = error.details?.dependency;
-      if (error.status === 503 && typeof dependency === "string" && !error.message.includes(dependency)) {
-        return `${error.message} (${dependency})`;
-      }
-      return error.message || t("errors.unknown");
-    }
-    return error instanceof Error && error.message ? error.message : t("errors.unknown");
-  };
+  return (error: unknown): string => serverErrorText(t, error);
 }
 
 export function ErrorBox({ error, onRetry, title }: { error: unknown; onRetry?: () => void; title?: string }) {

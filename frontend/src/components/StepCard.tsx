@@ -7,6 +7,8 @@ import { COMMENT_MAX } from "../api/limits";
 import type { FieldValue, FormField, Step, Ticket } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { useErrorMessage } from "./States";
+import { fieldErrorTexts } from "../i18n/serverError";
+import { useFocusOn } from "./focus";
 
 /** A step's name in the reader's language: `bpmn.<task id>` when the UI has one, else the BPMN's name. */
 export function stepName(t: TFunction, step: { step?: string; name: string }) {
@@ -57,8 +59,43 @@ function initialValues(fields: FormField[]): Record<string, string | boolean> {
   return out;
 }
 
+/**
+ * Whether a step can be decided without its form: it has a decision field, and every other required field has
+ * a default. Such steps can be approved or rejected several at once from the inbox.
+ */
+export function decidableAsIs(step: Pick<Step, "form" | "can_complete">): boolean {
+  if (!step.can_complete) return false;
+  const decision = step.form.find((f) => f.decision);
+  if (!decision) return false;
+  const values = initialValues(step.form.filter((f) => f !== decision));
+  return step.form.every((f) => f === decision || !f.required || typed(f, values[f.id]) !== undefined);
+}
+
+/** The variables a decision sends, as the step's own form would with its fields left at their defaults. */
+export function decisionVariables(step: Pick<Step, "form">, approve: boolean): Record<string, FieldValue> {
+  const decision = step.form.find((f) => f.decision);
+  const others = step.form.filter((f) => f !== decision);
+  const values = initialValues(others);
+  const variables: Record<string, FieldValue> = {};
+  for (const f of others) {
+    const v = typed(f, values[f.id]);
+    if (v !== undefined) variables[f.id] = v;
+  }
+  if (decision) variables[decision.id] = decisionValue(decision, approve);
+  return variables;
+}
+
 /** One open step of the ticket's process: who may act, and for the caller when allowed, its form. */
-export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
+export function StepCard({
+  ticket,
+  step,
+  onCompleted,
+}: {
+  ticket: Ticket;
+  step: Step;
+  /** the step is done (its card goes with it): the page says so and takes the focus */
+  onCompleted?: (updated: Ticket, choice: "approve" | "reject" | "complete") => void;
+}) {
   const { t } = useTranslation();
   const fmt = useFormat();
   const errorMessage = useErrorMessage();
@@ -78,7 +115,8 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
   }, [step.can_complete]);
 
   const error = complete.error;
-  const fieldErrors: FieldErrors = error instanceof ApiError && error.status === 422 ? error.fieldErrors : {};
+  const errorRef = useFocusOn<HTMLDivElement>(error);
+  const fieldErrors: FieldErrors = fieldErrorTexts(t, error);
   const placed = new Set(["comment", ...others.map((f) => f.id), ...(decision ? [decision.id] : [])]);
   const unplaced = Object.keys(fieldErrors).filter((f) => !placed.has(f));
   const showAlert = error && (!(error instanceof ApiError) || error.status !== 422 || unplaced.length > 0 || Object.keys(fieldErrors).length === 0);
@@ -97,7 +135,11 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
       if (v !== undefined) variables[f.id] = v;
     }
     if (decision && (choice === "approve" || choice === "reject")) variables[decision.id] = decisionValue(decision, choice === "approve");
-    complete.mutate({ taskId: step.id, input: { variables, comment: comment.trim() || null } });
+    const done = choice === "approve" || choice === "reject" ? choice : "complete";
+    complete.mutate(
+      { taskId: step.id, input: { variables, comment: comment.trim() || null } },
+      { onSuccess: (updated) => onCompleted?.(updated, done) },
+    );
   };
 
   const rejecting = choice === "reject";
@@ -148,7 +190,7 @@ export function StepCard({ ticket, step }: { ticket: Ticket; step: Step }) {
           aria-label={t(choice === "complete" ? "step.complete" : `actions.${choice}`) + ` — ${name}`}
         >
           {showAlert && (
-            <div className="alert alert-error" role="alert" data-testid="action-error">
+            <div className="alert alert-error" role="alert" data-testid="action-error" tabIndex={-1} ref={errorRef}>
               <div>
                 <p className="alert-message">{errorMessage(error)}</p>
                 {unplaced.map((f) => (

@@ -1,7 +1,9 @@
-import { screen, waitFor } from "@testing-library/react";
+import { act, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { TicketActions } from "./TicketActions";
+import { useTicket } from "../api/hooks";
+import type { Ticket } from "../api/types";
 import { apiError, fakeApi, renderAt, signIn, step, ticket, USERS } from "../test/utils";
 
 const running = ticket({ status: "in_progress", current_steps: ["Manager Approval"], steps: [step({ can_complete: false, refusal: "own_ticket" })] });
@@ -86,5 +88,37 @@ describe("TicketActions", () => {
     await userEvent.click(screen.getByRole("button", { name: "Withdraw" }));
     await userEvent.click(screen.getByRole("button", { name: "Withdraw the ticket" }));
     expect(await screen.findByTestId("action-error")).toHaveTextContent("Only the requester or an admin may withdraw a ticket.");
+  });
+
+  it("drops the retry's confirmation once the ticket's status changes again (the retry failed again)", async () => {
+    signIn(USERS.carol);
+    const failed = ticket({ status: "needs_attention", attention: "quota exceeded", allowed_actions: ["retry"], version: 1 });
+    let current: Ticket = failed;
+    fakeApi({
+      [`GET ${base}`]: () => ({ body: current }),
+      [`POST ${base}/retry`]: () => {
+        current = { ...failed, status: "in_progress", attention: null, allowed_actions: [], version: 2 };
+        return { body: current };
+      },
+    });
+    function Live() {
+      const q = useTicket(failed.id);
+      return q.data ? <TicketActions ticket={q.data} /> : null;
+    }
+    const { queryClient } = renderAt(<Live />);
+    await userEvent.click(await screen.findByRole("button", { name: "Retry the failed step" }));
+    await userEvent.click(screen.getByRole("button", { name: "Retry now" }));
+    const done = await screen.findByTestId("action-done");
+    expect(done).toHaveTextContent("The failed step is being retried.");
+    // focus moves to the confirmation, not the body
+    expect(done).toHaveFocus();
+    // a refresh that still says in progress keeps it
+    await act(() => queryClient.refetchQueries());
+    expect(screen.getByTestId("action-done")).toBeInTheDocument();
+    // the step fails again: the ticket needs attention once more, and "being retried" is no longer true
+    current = { ...failed, version: 3 };
+    await act(() => queryClient.refetchQueries());
+    await waitFor(() => expect(screen.queryByTestId("action-done")).not.toBeInTheDocument());
+    expect(screen.getByRole("button", { name: "Retry the failed step" })).toBeInTheDocument();
   });
 });

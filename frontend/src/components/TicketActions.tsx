@@ -1,12 +1,13 @@
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
-import { ApiError } from "../api/client";
 import { useTicketAction, type TicketCommand } from "../api/hooks";
 import { COMMENT_MAX } from "../api/limits";
 import type { Ticket } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import { useErrorMessage } from "./States";
+import { useFocusOn } from "./focus";
+import { fieldErrorTexts } from "../i18n/serverError";
 
 /** The actions that ask for a confirmation (and, for some, a comment) before they run. */
 type Mode = null | "withdraw" | "retry" | "delete";
@@ -28,14 +29,19 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
   const action = useTicketAction(ticket.id);
   const [mode, setMode] = useState<Mode>(null);
   const [comment, setComment] = useState("");
-  const [done, setDone] = useState<{ message: string; statuses: string[] } | null>(null);
+  // What the action answered: the confirmation holds while the ticket stays in the status it produced.
+  const [done, setDone] = useState<{ message: string; status: string; version: number } | null>(null);
+  const doneRef = useFocusOn<HTMLDivElement>(done);
+  const errorRef = useFocusOn<HTMLDivElement>(action.error);
   const commentId = useId();
   const allowed = ticket.allowed_actions;
 
-  // The confirmation speaks about the status the action produced; once the ticket moves on, it is stale.
+  // The confirmation speaks about the status the action produced; once the ticket moves on (even back to the
+  // status it had, e.g. a retried step that fails again), it is stale. A ticket older than the answer (the
+  // screen not caught up yet) leaves it alone.
   useEffect(() => {
-    if (done && !done.statuses.includes(ticket.status)) setDone(null);
-  }, [done, ticket.status]);
+    if (done && ticket.version > done.version && ticket.status !== done.status) setDone(null);
+  }, [done, ticket.status, ticket.version]);
 
   // Someone else may move the ticket on while a confirmation is open: close what no longer applies.
   useEffect(() => {
@@ -52,7 +58,7 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
         else if (input.action === "resubmit" && updated)
           navigate(`/tickets/${updated.id}`, { state: { flash: "resubmitted" } });
         else if (updated)
-          setDone({ message: t(DONE_MESSAGE[input.action] ?? "actions.done.generic"), statuses: [ticket.status, updated.status] });
+          setDone({ message: t(DONE_MESSAGE[input.action] ?? "actions.done.generic"), status: updated.status, version: updated.version });
       },
     });
   };
@@ -72,8 +78,7 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
   };
 
   const error = action.error;
-  const commentError =
-    error instanceof ApiError && error.status === 422 ? error.fieldErrors.comment?.join(" ") : undefined;
+  const commentError = fieldErrorTexts(t, error).comment?.join(" ");
   const own = ["submit", "edit", "delete", "withdraw", "retry", "resubmit"].filter((a) =>
     allowed.includes(a as Ticket["allowed_actions"][number]),
   );
@@ -81,12 +86,12 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
   return (
     <div className="actions" data-testid="ticket-actions">
       {done && (
-        <div className="alert alert-success" role="status" data-testid="action-done">
+        <div className="alert alert-success" role="status" data-testid="action-done" tabIndex={-1} ref={doneRef}>
           {done.message}
         </div>
       )}
       {error && !commentError && (
-        <div className="alert alert-error" role="alert" data-testid="action-error">
+        <div className="alert alert-error" role="alert" data-testid="action-error" tabIndex={-1} ref={errorRef}>
           {errorMessage(error)}
         </div>
       )}
@@ -100,32 +105,32 @@ export function TicketActions({ ticket }: { ticket: Ticket }) {
       {mode === null && own.length > 0 && (
         <div className="action-buttons">
           {allowed.includes("submit") && (
-            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "submit" })}>
+            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "submit" })} data-action="submit">
               {action.isPending ? t("actions.working") : t("actions.submit")}
             </button>
           )}
           {allowed.includes("edit") && (
-            <Link to={`/tickets/${ticket.id}/edit`} className="btn btn-secondary">
+            <Link to={`/tickets/${ticket.id}/edit`} className="btn btn-secondary" data-action="edit">
               {t("actions.edit")}
             </Link>
           )}
           {allowed.includes("resubmit") && (
-            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "resubmit" })}>
+            <button type="button" className="btn btn-primary" disabled={action.isPending} onClick={() => run({ action: "resubmit" })} data-action="resubmit">
               {t("actions.resubmit")}
             </button>
           )}
           {allowed.includes("retry") && (
-            <button type="button" className="btn btn-warning" onClick={() => open("retry")}>
+            <button type="button" className="btn btn-warning" onClick={() => open("retry")} data-action="retry">
               {t("actions.retry")}
             </button>
           )}
           {allowed.includes("withdraw") && (
-            <button type="button" className="btn btn-secondary" onClick={() => open("withdraw")}>
+            <button type="button" className="btn btn-secondary" onClick={() => open("withdraw")} data-action="withdraw">
               {t("actions.withdraw")}
             </button>
           )}
           {allowed.includes("delete") && (
-            <button type="button" className="btn btn-ghost btn-danger-text" onClick={() => open("delete")}>
+            <button type="button" className="btn btn-ghost btn-danger-text" onClick={() => open("delete")} data-action="delete">
               {t("actions.delete")}
             </button>
           )}

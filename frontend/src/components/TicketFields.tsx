@@ -34,7 +34,7 @@ export function TicketFields({ type, fields }: { type: TicketType | undefined; f
       {long.map((name) => (
         <div key={name} className="long-field" data-field={name}>
           <h3 className="field-heading">{loc.fieldTitle(type, name)}</h3>
-          <p className="description">{show(name, props[name], fields[name])}</p>
+          <p className="description wrap-anywhere">{show(name, props[name], fields[name])}</p>
         </div>
       ))}
       {short.length > 0 && (
@@ -42,7 +42,7 @@ export function TicketFields({ type, fields }: { type: TicketType | undefined; f
           {short.map((name) => (
           <div key={name} data-field={name}>
             <dt>{loc.fieldTitle(type, name)}</dt>
-            <dd>{show(name, props[name], fields[name])}</dd>
+            <dd className="wrap-anywhere">{show(name, props[name], fields[name])}</dd>
           </div>
           ))}
         </dl>

@@ -21,7 +21,7 @@ export function TicketTable({ tickets, caption }: Props) {
   const types = useTicketTypes();
   return (
     <div className="card table-card">
-      <table className="table ticket-table">
+      <table className="table table-cards">
         <caption className="visually-hidden">{caption}</caption>
         <thead>
           <tr>
@@ -41,7 +41,7 @@ export function TicketTable({ tickets, caption }: Props) {
               .map((f) => `${loc.fieldTitle(type, f)}: ${show(f, type?.form.properties[f], ticket.fields[f])}`);
             return (
               <tr key={ticket.id} data-testid="ticket-row" data-ticket-id={ticket.id} data-type={ticket.type}>
-                <td className="cell-title">
+                <td className="cell-title wrap-anywhere" data-label={t("ticket.title")}>
                   <Link to={`/tickets/${ticket.id}`} className="row-link">
                     {ticket.title}
                   </Link>
@@ -50,15 +50,17 @@ export function TicketTable({ tickets, caption }: Props) {
                     {summary.length > 0 && <span className="row-summary"> · {summary.join(" · ")}</span>}
                   </div>
                 </td>
-                <td>{loc.typeName(type, ticket.type_name || ticket.type)}</td>
-                <td>
+                <td data-label={t("ticket.type")}>{loc.typeName(type, ticket.type_name || ticket.type)}</td>
+                <td data-label={t("ticket.status")}>
                   <StatusBadge status={ticket.status} />
                 </td>
-                <td className="cell-steps" data-testid="row-current-steps">
+                <td className="cell-steps" data-testid="row-current-steps" data-label={t("ticket.currentSteps")}>
                   {ticket.current_steps?.length ? currentStepNames(t, ticket).join(", ") : "—"}
                 </td>
-                <td>{ticket.requester}</td>
-                <td title={fmt.dateTime(ticket.updated_at)}>{fmt.ago(ticket.updated_at)}</td>
+                <td data-label={t("ticket.requester")}>{ticket.requester}</td>
+                <td data-label={t("ticket.updated")} title={fmt.dateTime(ticket.updated_at)}>
+                  {fmt.ago(ticket.updated_at)}
+                </td>
               </tr>
             );
           })}

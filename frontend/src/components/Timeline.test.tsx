@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import i18n from "../i18n";
 import type { HistoryEntry } from "../api/types";
 import { Timeline } from "./Timeline";
-import { renderAt } from "../test/utils";
+import { renderAt, signIn, USERS } from "../test/utils";
 
 const at = "2026-03-01T09:30:00Z";
 const entries: HistoryEntry[] = [
@@ -31,6 +31,7 @@ const process: HistoryEntry[] = [
 
 describe("Timeline", () => {
   it("words the facts the system recorded in the reader's language, and keeps what people wrote", async () => {
+    signIn(USERS.carol); // the error text is for admins
     renderAt(<Timeline entries={entries} />);
     const timeline = screen.getByTestId("timeline");
     expect(within(timeline).getByText("Changed Amount and Title")).toBeInTheDocument();

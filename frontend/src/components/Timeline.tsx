@@ -6,6 +6,8 @@ import type { FieldValue, HistoryEntry } from "../api/types";
 import { useFormat } from "../i18n/format";
 import { StatusBadge } from "./StatusBadge";
 import { stepName } from "./StepCard";
+import { hasRole, useAuth } from "../auth/AuthContext";
+import { stepFailureText } from "../i18n/serverError";
 
 const TONE: Record<string, string> = {
   created: "neutral",
@@ -65,7 +67,7 @@ function headline(t: TFunction, entry: HistoryEntry): string {
 }
 
 /** The facts the system recorded with an entry, in the reader's language. */
-function detailLines(t: TFunction, locale: string, entry: HistoryEntry): string[] {
+function detailLines(t: TFunction, locale: string, entry: HistoryEntry, admin: boolean): string[] {
   const details = entry.details;
   const lines: string[] = [];
   if (details?.changed?.length) {
@@ -76,7 +78,12 @@ function detailLines(t: TFunction, locale: string, entry: HistoryEntry): string[
     for (const [id, value] of Object.entries(details.values)) lines.push(valueLine(t, id, value));
   }
   if (details?.reference) lines.push(t("history.reference", { reference: details.reference }));
-  if (details?.error) lines.push(t("history.error", { error: details.error }));
+  if (details?.error) {
+    // An exception's text is for admins; everyone else reads the failure worded (the server's key when it sent one).
+    const keyed = details as { error_key?: string; error_params?: Record<string, unknown> };
+    if (keyed.error_key) lines.push(stepFailureText(t, { error: details.error, key: keyed.error_key, params: keyed.error_params }, admin));
+    else if (admin) lines.push(t("history.error", { error: details.error }));
+  }
   if (details?.reason && entry.action !== "engine_step_refused") lines.push(t("history.refusedReason", { reason: details.reason }));
   if (details?.recorded_from === "engine") lines.push(t("history.recordedFromEngine"));
   return lines;
@@ -85,6 +92,8 @@ function detailLines(t: TFunction, locale: string, entry: HistoryEntry): string[
 /** The audit trail, oldest first: who did what, when, and why. */
 export function Timeline({ entries }: { entries: HistoryEntry[] }) {
   const { t } = useTranslation();
+  const { user } = useAuth();
+  const admin = hasRole(user, "admin");
   const fmt = useFormat();
   return (
     <ol className="timeline" data-testid="timeline">
@@ -117,7 +126,7 @@ export function Timeline({ entries }: { entries: HistoryEntry[] }) {
                   </span>
                 )}
               </p>
-              {detailLines(t, fmt.locale, entry).map((line, j) => (
+              {detailLines(t, fmt.locale, entry, admin).map((line, j) => (
                 <Fragment key={`${j}-${line}`}>
                   <p className="timeline-detail small">{line}</p>
                 </Fragment>

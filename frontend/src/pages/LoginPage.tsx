@@ -6,6 +6,7 @@ import { useDemoUsers } from "../api/hooks";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useErrorMessage } from "../components/States";
 import { membershipLabel } from "../i18n/localized";
+import { useFocusOn } from "../components/focus";
 
 export function LoginPage() {
   const { t } = useTranslation();
@@ -18,6 +19,7 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const errorRef = useFocusOn<HTMLDivElement>(error);
   const from = (location.state as { from?: string } | null)?.from ?? "/tickets";
 
   if (user) return <Navigate to={from} replace />;
@@ -86,7 +88,7 @@ export function LoginPage() {
             />
           </div>
           {error && (
-            <div className="alert alert-error" role="alert">
+            <div className="alert alert-error" role="alert" tabIndex={-1} ref={errorRef}>
               {error}
             </div>
           )}

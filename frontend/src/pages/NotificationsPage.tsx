@@ -2,6 +2,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { useMarkAllNotificationsRead, useMarkNotificationRead, useNotifications } from "../api/hooks";
 import { useFormat } from "../i18n/format";
+import { hasRole, useAuth } from "../auth/AuthContext";
 import { notificationMessage, notificationTitle } from "../components/NotificationBell";
 import { Pagination } from "../components/Pagination";
 import { Empty, ErrorBox, Loading } from "../components/States";
@@ -11,6 +12,7 @@ const PAGE_SIZE = 20;
 export function NotificationsPage() {
   const { t } = useTranslation();
   const fmt = useFormat();
+  const admin = hasRole(useAuth().user, "admin");
   const [params, setParams] = useSearchParams();
   const page = Math.max(1, Number(params.get("page")) || 1);
   const unreadOnly = params.get("unread") === "1";
@@ -63,7 +65,7 @@ export function NotificationsPage() {
               <li key={n.id} className={n.read_at ? "" : "notif-unread"}>
                 <div className="notif-main">
                   <span className="notif-title">{notificationTitle(t, n)}</span>
-                  <span className="notif-message">{notificationMessage(t, fmt, n)}</span>
+                  <span className="notif-message">{notificationMessage(t, fmt, n, { admin })}</span>
                   <span className="muted small">
                     <time dateTime={n.created_at}>{fmt.dateTime(n.created_at)}</time>
                   </span>

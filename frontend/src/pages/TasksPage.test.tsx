@@ -59,7 +59,7 @@ describe("TasksPage", () => {
     renderAt(<TasksPage />, { route: "/tasks" });
     const [row] = await screen.findAllByTestId("task-row");
     const cells = within(row).getAllByRole("cell").map((c) => c.textContent);
-    expect(cells).toEqual(["Purchase request", "Finance Approval", "Laptops for the new team#abcdef12", "alice", "3 hours ago"]);
+    expect(cells).toEqual(["", "Laptops for the new team#abcdef12", "Purchase request", "Finance Approval", "In progress", "alice", "3 hours ago"]);
     expect(within(row).getByRole("link", { name: "Laptops for the new team" })).toHaveAttribute("href", "/tickets/abcdef12-3456");
   });
 
@@ -77,5 +77,122 @@ describe("TasksPage", () => {
     await screen.findByText("No tasks match these filters.");
     const last = fake.callsTo("GET /api/tasks").at(-1)!;
     expect(Object.fromEntries(last.query)).toMatchObject({ type: "purchase_request", group: "finance", page: "1", page_size: "20" });
+  });
+
+  it("passes the step filter, the order and the search (#id included) to the API and keeps them in the address", async () => {
+    signIn(USERS.bob);
+    const fin = task({ id: "t-a", step: "FinanceApproval", name: "Finance Approval" }, ticket({ id: "abc12345-1", status: "in_progress" }));
+    const mgr = task({ id: "t-b" }, ticket({ id: "def67890-2", status: "in_progress" }));
+    const fake = fakeApi({
+      "GET /api/tasks": (call) => ({
+        body: { items: call.query.get("step") === "FinanceApproval" ? [fin] : [fin, mgr], total: 2, page: 1, page_size: 20 },
+      }),
+      "GET /api/ticket-types": { body: TYPES },
+    });
+    renderAt(<TasksPage />, { route: "/tasks" });
+    await screen.findAllByTestId("task-row");
+    expect(Object.fromEntries(fake.callsTo("GET /api/tasks").at(-1)!.query)).toMatchObject({ sort: "created" });
+    // the step filter offers the steps the inbox shows, by their BPMN id
+    await userEvent.selectOptions(screen.getByLabelText("Step"), "Finance Approval");
+    await userEvent.selectOptions(screen.getByLabelText("Order"), "Due soonest");
+    await userEvent.type(screen.getByRole("searchbox", { name: "Search tasks" }), "#abc");
+    await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("/tasks?step=FinanceApproval&sort=due&q=%23abc"));
+    await waitFor(() =>
+      expect(Object.fromEntries(fake.callsTo("GET /api/tasks").at(-1)!.query)).toMatchObject({ step: "FinanceApproval", sort: "due", q: "#abc" }),
+    );
+    expect(screen.getByRole("searchbox", { name: "Search tasks" })).toHaveAccessibleDescription(/#abc finds tickets whose id starts with abc/);
+    // every order of the API is offered
+    expect(within(screen.getByLabelText("Order")).getAllByRole("option").map((o) => (o as HTMLOptionElement).value)).toEqual(["created", "-created", "due", "-due"]);
+  });
+});
+
+describe("TasksPage: deciding several tasks at once", () => {
+  const mk = (n: number, overrides = {}, tk = {}) =>
+    task({ id: `t-${n}`, ...overrides }, ticket({ id: `${n}0000000-aaaa`, title: `Laptop ${n}`, status: "in_progress", ...tk }));
+  const a = mk(1);
+  const b = mk(2);
+  const other = mk(3, { step: "FinanceApproval", name: "Finance Approval" }, { type: "purchase_request", type_name: "Purchase request" });
+  const withForm = mk(4, {
+    step: "Fulfil",
+    name: "Fulfil",
+    form: [
+      { id: "done", label: "Done", type: "boolean", required: true, default: null, values: [], decision: true },
+      { id: "serial", label: "Serial number", type: "string", required: true, default: null, values: [], decision: false },
+    ],
+  });
+  const page = { body: { items: [a, b, other, withForm], total: 4, page: 1, page_size: 20 } };
+  const row = (id: string) => screen.getAllByTestId("task-row").find((r) => r.dataset.taskId === id)!;
+
+  it("selects tasks of one kind only, explains why the others cannot join, and sends one completion per item", async () => {
+    signIn(USERS.bob);
+    const fake = fakeApi({
+      "GET /api/tasks": page,
+      "GET /api/ticket-types": { body: TYPES },
+      "POST /api/tasks/t-1/complete": { body: ticket({ id: a.ticket.id, status: "completed" }) },
+      "POST /api/tasks/t-2/complete": {
+        status: 403,
+        body: { error: { code: "permission_denied", message: "You requested this ticket, so someone else decides its steps.", details: {}, key: "task.own_ticket" } },
+      },
+    });
+    renderAt(<TasksPage />, { route: "/tasks" });
+    await screen.findAllByTestId("task-row");
+    // a step with a form to fill in cannot be decided from the list
+    const formBox = within(row("t-4")).getByRole("checkbox", { name: "Select “Laptop 4”" });
+    expect(formBox).toBeDisabled();
+    expect(formBox).toHaveAccessibleDescription("This step has a form to fill in: open the ticket to decide it.");
+
+    await userEvent.click(within(row("t-1")).getByRole("checkbox", { name: "Select “Laptop 1”" }));
+    const otherBox = within(row("t-3")).getByRole("checkbox", { name: "Select “Laptop 3”" });
+    expect(otherBox).toBeDisabled();
+    expect(otherBox).toHaveAccessibleDescription("Only tasks of the step “Manager Approval” (IT request) can be added to this selection.");
+    await userEvent.click(within(row("t-2")).getByRole("checkbox", { name: "Select “Laptop 2”" }));
+    const bar = screen.getByRole("region", { name: "Decide the selected tasks" });
+    expect(bar).toHaveTextContent("2 tasks selected: Manager Approval (IT request)");
+
+    await userEvent.click(within(bar).getByRole("button", { name: "Approve selected" }));
+    await userEvent.type(within(bar).getByLabelText("Comment (optional)"), "Fine");
+    await userEvent.click(within(bar).getByRole("button", { name: "Approve 2 tasks" }));
+
+    const results = await screen.findByTestId("bulk-results");
+    expect(fake.callsTo("POST /api/tasks/t-1/complete")[0].body).toEqual({ variables: { manager_decision: "approve" }, comment: "Fine" });
+    expect(fake.callsTo("POST /api/tasks/t-2/complete")[0].body).toEqual({ variables: { manager_decision: "approve" }, comment: "Fine" });
+    expect(fake.callsTo("POST /api/tasks/t-3/complete")).toHaveLength(0);
+    const items = within(results).getAllByTestId("bulk-result");
+    expect(items.map((i) => [i.dataset.taskId, i.dataset.ok])).toEqual([["t-1", "true"], ["t-2", "false"]]);
+    expect(items[0]).toHaveTextContent("Laptop 1 #10000000 — approved");
+    expect(items[1]).toHaveTextContent("refused: You requested this ticket, so someone else decides its steps.");
+    // focus goes to the result, not the body
+    expect(within(results).getByRole("heading", { name: "Results: 1 decided, 1 refused" })).toHaveFocus();
+    expect(screen.queryByTestId("bulk-bar")).not.toBeInTheDocument();
+  });
+
+  it("asks for the one reason before rejecting, and sends it with every item", async () => {
+    signIn(USERS.bob);
+    const fake = fakeApi({
+      "GET /api/tasks": page,
+      "GET /api/ticket-types": { body: TYPES },
+      "POST /api/tasks/t-1/complete": { body: ticket({ status: "rejected" }) },
+      "POST /api/tasks/t-2/complete": { body: ticket({ status: "rejected" }) },
+    });
+    renderAt(<TasksPage />, { route: "/tasks" });
+    await screen.findAllByTestId("task-row");
+    await userEvent.click(within(row("t-1")).getByRole("checkbox"));
+    await userEvent.click(screen.getByRole("button", { name: "Select all 2 of this step on this page" }));
+    expect(within(row("t-2")).getByRole("checkbox")).toBeChecked();
+    await userEvent.click(screen.getByRole("button", { name: "Reject selected" }));
+    const reason = screen.getByLabelText(/Reason for rejecting/);
+    expect(reason).toHaveFocus();
+    expect(reason).toHaveAttribute("aria-required", "true");
+    await userEvent.click(screen.getByRole("button", { name: "Reject 2 tasks" }));
+    expect(screen.getByTestId("bulk-comment-error")).toHaveTextContent("A reason is required to reject.");
+    expect(fake.calls.filter((c) => c.method === "POST")).toHaveLength(0);
+    await userEvent.type(reason, "No budget this quarter");
+    await userEvent.click(screen.getByRole("button", { name: "Reject 2 tasks" }));
+    await screen.findByTestId("bulk-results");
+    expect(fake.calls.filter((c) => c.method === "POST").map((c) => [c.path, c.body])).toEqual([
+      ["/api/tasks/t-1/complete", { variables: { manager_decision: "reject" }, comment: "No budget this quarter" }],
+      ["/api/tasks/t-2/complete", { variables: { manager_decision: "reject" }, comment: "No budget this quarter" }],
+    ]);
+    expect(screen.getByRole("heading", { name: "Results: 2 decided, 0 refused" })).toHaveFocus();
   });
 });

@@ -118,7 +118,7 @@ describe("TicketDetailPage", () => {
   it("says why a ticket needs attention", async () => {
     const tk = ticket({ status: "needs_attention", attention: "quota exceeded", current_steps: ["Provision Service"] });
     const base = `/api/tickets/${tk.id}`;
-    signIn(USERS.alice);
+    signIn(USERS.carol);
     fakeApi({ ...types, [`GET ${base}`]: { body: tk }, [`GET ${base}/history`]: { body: [] }, [`GET ${base}/process`]: apiError(503, "Engine down.") });
     renderAt(<TicketDetailPage />, { route: `/tickets/${tk.id}`, path: "/tickets/:id" });
     expect(await screen.findByTestId("attention")).toHaveTextContent("An automated step failed: quota exceeded");

@@ -1,16 +1,21 @@
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
+import type { TFunction } from "i18next";
 import { Link, useLocation, useParams } from "react-router";
 import { useHistory, useProcess, useTicket, useTicketTypes } from "../api/hooks";
 import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
-import { currentStepNames, StepCard } from "../components/StepCard";
+import { currentStepNames, StepCard, stepName } from "../components/StepCard";
 import { TicketFields } from "../components/TicketFields";
 import { ProcessPanel } from "../components/ProcessPanel";
 import { StatusBadge } from "../components/StatusBadge";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import { TicketActions } from "../components/TicketActions";
 import { Timeline } from "../components/Timeline";
+import type { Ticket } from "../api/types";
+import { hasRole, useAuth } from "../auth/AuthContext";
+import { stepFailureText } from "../i18n/serverError";
+import { useFocusOn } from "../components/focus";
 
 export function TicketDetailPage() {
   const { id = "" } = useParams();
@@ -24,9 +29,14 @@ export function TicketDetailPage() {
   const process = useProcess(id, status, !!ticket.data, version);
   const types = useTicketTypes();
   const loc = useLocalized();
+  const { user } = useAuth();
   const flashState = location.state as { flash?: string; flashError?: string } | null;
   const [flash, setFlash] = useState(flashState);
   const [flashStatus, setFlashStatus] = useState<string | undefined>(undefined);
+  // A step completed here: said above the steps, focused (its card is gone), until the ticket moves on.
+  const [stepDone, setStepDone] = useState<{ message: string; status: string; version: number } | null>(null);
+  const stepDoneRef = useFocusOn<HTMLDivElement>(stepDone);
+  const flashRef = useFocusOn<HTMLDivElement>(flash?.flash || flash?.flashError ? flash : null, !!ticket.data);
 
   useEffect(() => {
     setFlash(flashState);
@@ -43,6 +53,10 @@ export function TicketDetailPage() {
     else if (flashStatus !== status) setFlash(null);
   }, [flash, flashStatus, status]);
 
+  useEffect(() => {
+    if (stepDone && version !== undefined && version > stepDone.version && status !== stepDone.status) setStepDone(null);
+  }, [stepDone, status, version]);
+
   if (ticket.isPending) return <Loading />;
   if (ticket.isError && !ticket.data) {
     return (
@@ -58,7 +72,7 @@ export function TicketDetailPage() {
   const type = types.data?.find((tp) => tp.key === tk.type);
 
   return (
-    <section data-testid="ticket-detail" data-ticket-id={tk.id}>
+    <section data-testid="ticket-detail" data-ticket-id={tk.id} className="has-action-bar">
       <nav className="breadcrumbs" aria-label={t("nav.breadcrumbs")}>
         <Link to="/tickets">{t("nav.tickets")}</Link>
         <span aria-hidden="true">/</span>
@@ -67,7 +81,7 @@ export function TicketDetailPage() {
 
       <div className="page-head">
         <div>
-          <h1 className="ticket-title">{tk.title}</h1>
+          <h1 className="ticket-title wrap-anywhere" tabIndex={-1}>{tk.title}</h1>
           <p className="muted small">
             <span className="type-tag" data-testid="ticket-type" data-type={tk.type}>
               {loc.typeName(type, tk.type_name || tk.type)}
@@ -81,13 +95,18 @@ export function TicketDetailPage() {
       </div>
 
       {flash?.flash && (
-        <div className="alert alert-success" role="status">
+        <div className="alert alert-success" role="status" tabIndex={-1} ref={flashRef} data-testid="flash">
           {t(`flash.${flash.flash}`)}
         </div>
       )}
       {flash?.flashError && (
-        <div className="alert alert-error" role="alert">
+        <div className="alert alert-error" role="alert" tabIndex={-1} ref={flash.flash ? undefined : flashRef}>
           {flash.flashError}
+        </div>
+      )}
+      {stepDone && (
+        <div className="alert alert-success" role="status" tabIndex={-1} ref={stepDoneRef} data-testid="step-done">
+          {stepDone.message}
         </div>
       )}
       {ticket.isError && <ErrorBox error={ticket.error} title={t("errors.refresh")} />}
@@ -98,7 +117,7 @@ export function TicketDetailPage() {
             <div className="alert alert-error" role="status" data-testid="attention">
               <div>
                 <strong>{t("attention.title")}</strong>
-                <p className="alert-message">{attentionText(t, tk.attention)}</p>
+                <p className="alert-message">{attentionText(t, tk, hasRole(user, "admin"))}</p>
               </div>
             </div>
           )}
@@ -108,7 +127,14 @@ export function TicketDetailPage() {
               <h2 className="card-title">{t("step.openSteps", { count: tk.steps.length })}</h2>
               <ul className="step-cards">
                 {tk.steps.map((step) => (
-                  <StepCard key={step.id} ticket={tk} step={step} />
+                  <StepCard
+                    key={step.id}
+                    ticket={tk}
+                    step={step}
+                    onCompleted={(updated, choice) =>
+                      setStepDone({ message: t(`actions.done.${choice}`), status: updated.status, version: updated.version })
+                    }
+                  />
                 ))}
               </ul>
             </div>
@@ -132,7 +158,7 @@ export function TicketDetailPage() {
               </div>
               <div>
                 <dt>{t("ticket.requester")}</dt>
-                <dd>{tk.requester}</dd>
+                <dd className="wrap-anywhere">{tk.requester}</dd>
               </div>
               <div>
                 <dt>{t("ticket.created")}</dt>
@@ -176,11 +202,48 @@ export function TicketDetailPage() {
           </div>
         </aside>
       </div>
+      <ActionBar ticket={tk} />
     </section>
   );
 }
 
-function attentionText(t: (k: string, o?: Record<string, unknown>) => string, attention: string | null) {
+/** The own actions in the order the bar offers them: the one that moves the ticket on first. */
+const BAR_ACTIONS = ["submit", "resubmit", "retry", "edit", "withdraw"] as const;
+
+/**
+ * On a phone the steps and actions may be a long scroll away: a bar at the bottom of the screen names the next
+ * thing the reader can do and takes them to it (the control itself, focused). Shown under the narrow breakpoint
+ * only (styles.css).
+ */
+function ActionBar({ ticket }: { ticket: Ticket }) {
+  const { t } = useTranslation();
+  const step = ticket.steps.find((s) => s.can_complete);
+  const action = BAR_ACTIONS.find((a) => ticket.allowed_actions.includes(a));
+  if (!step && !action) return null;
+  const name = step ? stepName(t, step) : "";
+  const target = step ? name : t(`actions.${action}`);
+  const go = () => {
+    const selector = step ? `[data-testid="step"][data-task-id="${step.id}"] button` : `[data-action="${action}"]`;
+    const el = document.querySelector<HTMLElement>(selector);
+    el?.scrollIntoView?.({ block: "center", behavior: "smooth" });
+    el?.focus();
+  };
+  return (
+    <div className="action-bar" role="region" aria-label={t("actions.bar.label")} data-testid="action-bar">
+      <span className="action-bar-text">{step ? t("actions.bar.step", { step: name }) : t("actions.title")}</span>
+      <button type="button" className="btn btn-primary btn-sm" onClick={go}>
+        {t("actions.bar.goTo", { target })}
+      </button>
+    </div>
+  );
+}
+
+/** Why the ticket needs attention, in words: a failed step's raw error only for admins (see stepFailureText). */
+function attentionText(t: TFunction, tk: Ticket, admin: boolean) {
+  const attention = tk.attention;
   if (attention === "process_stopped" || attention === "process_missing") return t(`attention.${attention}`);
-  return attention ? t("attention.error", { error: attention }) : t("attention.unknown");
+  // The server may word the failure with a key next to the error text.
+  const extra = tk as Ticket & { attention_key?: string | null; attention_params?: Record<string, unknown> | null };
+  if (!attention && !extra.attention_key) return t("attention.unknown");
+  return stepFailureText(t, { error: attention, key: extra.attention_key, params: extra.attention_params }, admin);
 }

@@ -9,6 +9,8 @@ import { fieldId, initialState, SchemaFields, toFields, type FormState } from ".
 import { ErrorBox, Loading, useErrorMessage } from "../components/States";
 import { useLocalized } from "../i18n/localized";
 import { TITLE_MAX } from "../api/limits";
+import { useServerError } from "../i18n/serverError";
+import { useFocusOn } from "../components/focus";
 
 
 export function NewTicketPage() {
@@ -108,6 +110,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const errorMessage = useErrorMessage();
+  const serverError = useServerError();
   const create = useCreateTicket();
   const update = useUpdateTicket(ticket?.id ?? "");
   const [title, setTitle] = useState(ticket?.title ?? "");
@@ -117,6 +120,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
   const [formError, setFormError] = useState<unknown>(null);
   const [conflict, setConflict] = useState(false);
   const [busy, setBusy] = useState(false);
+  const formErrorRef = useFocusOn<HTMLDivElement>(formError);
   // Another type chosen: its own fields, from their defaults (adjusted while rendering, as React advises
   // for state that follows a prop; the picker's nodes stay in place for keyboard and assistive tech).
   const [formType, setFormType] = useState(type?.key);
@@ -164,7 +168,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
       navigate(`/tickets/${saved.id}`, { state: { flash: andSubmit ? "submitted" : ticket ? "saved" : "created" } });
     } catch (err) {
       if (err instanceof ApiError && err.status === 422) {
-        const errors = err.fieldErrors;
+        const errors = serverError.fields(err);
         setFieldErrors(errors);
         const unplaced = Object.keys(errors).filter((f) => !placed.has(f));
         if (unplaced.length || Object.keys(errors).length === 0) setFormError(err);
@@ -199,7 +203,7 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
       <nav className="breadcrumbs" aria-label={t("nav.breadcrumbs")}>
         <Link to="/tickets">{t("nav.tickets")}</Link>
         <span aria-hidden="true">/</span>
-        {ticket ? <Link to={`/tickets/${ticket.id}`}>{ticket.title}</Link> : <span>{t("form.newTitle")}</span>}
+        {ticket ? <Link to={`/tickets/${ticket.id}`} className="wrap-anywhere">{ticket.title}</Link> : <span>{t("form.newTitle")}</span>}
       </nav>
       <h1>{heading}</h1>
       <p className="muted">{ticket ? t("form.editIntro") : t("form.newIntro")}</p>
@@ -213,11 +217,11 @@ function TicketForm({ types, type, ticket, picker }: FormProps) {
           </p>
         )}
         {formError != null && (
-          <div className="alert alert-error" role="alert" data-testid="form-error">
+          <div className="alert alert-error" role="alert" data-testid="form-error" tabIndex={-1} ref={formErrorRef}>
             <div>
               <p className="alert-message">{errorMessage(formError)}</p>
               {formError instanceof ApiError &&
-                Object.entries(formError.fieldErrors)
+                Object.entries(serverError.fields(formError))
                   .filter(([f]) => !placed.has(f))
                   .map(([f, msgs]) => (
                     <p key={f} className="small">

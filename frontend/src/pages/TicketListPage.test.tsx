@@ -72,4 +72,23 @@ describe("TicketListPage", () => {
     expect(alert).toHaveTextContent("The ticket store is unavailable. (database)");
     expect(within(alert).getByRole("button", { name: "Try again" })).toBeInTheDocument();
   });
+
+  it("orders by the API's sorts, keeps the order in the address, and says what the search matches", async () => {
+    signIn(USERS.alice);
+    const fake = fakeApi({ "GET /api/tickets": pageOf([ticket({ id: "a" })]) });
+    renderAt(<TicketListPage />);
+    await screen.findAllByTestId("ticket-row");
+    // newest first is the API's own default: nothing sent
+    expect(fake.calls.at(-1)!.query.has("sort")).toBe(false);
+    const order = screen.getByLabelText("Order");
+    expect(within(order).getAllByRole("option").map((o) => (o as HTMLOptionElement).value)).toEqual([
+      "-created", "created", "-updated", "updated", "title", "-title",
+    ]);
+    await userEvent.selectOptions(order, "Title A–Z");
+    await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("?sort=title"));
+    await waitFor(() => expect(fake.calls.at(-1)!.query.get("sort")).toBe("title"));
+    const search = screen.getByRole("searchbox", { name: "Search tickets" });
+    expect(search).toHaveAttribute("placeholder", "Search title, fields or #id…");
+    expect(search).toHaveAccessibleDescription(/#abc finds tickets whose id starts with abc/);
+  });
 });

@@ -2,14 +2,19 @@ import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation, useSearchParams } from "react-router";
 import { useTickets, useTicketTypes } from "../api/hooks";
-import { asTicketStatus, TICKET_STATUSES } from "../api/types";
+import { asTicketStatus, TICKET_STATUSES, type TicketSort } from "../api/types";
 import { hasRole, useAuth } from "../auth/AuthContext";
 import { Pagination } from "../components/Pagination";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import { TicketTable } from "../components/TicketTable";
 import { useLocalized } from "../i18n/localized";
+import { useFocusOn } from "../components/focus";
 
 export const PAGE_SIZE = 20;
+
+/** The list's orders, as the API's `sort` takes them (TICKET_SORTS); none sent is newest first. */
+export const TICKET_SORTS: readonly TicketSort[] = ["-created", "created", "-updated", "updated", "title", "-title"];
+const DEFAULT_SORT: TicketSort = "-created";
 
 export function TicketListPage() {
   const { t } = useTranslation();
@@ -22,10 +27,13 @@ export function TicketListPage() {
   const loc = useLocalized();
   const q = params.get("q") ?? "";
   const page = Math.max(1, Number(params.get("page")) || 1);
+  const sortParam = params.get("sort") ?? "";
+  const sort = TICKET_SORTS.find((s) => s === sortParam) ?? DEFAULT_SORT;
   const seesAll = hasRole(user, "manager") || hasRole(user, "admin");
   const mine = seesAll && params.get("mine") === "1";
   const [search, setSearch] = useState(q);
   const flash = (useLocation().state as { flash?: string } | null)?.flash;
+  const flashRef = useFocusOn<HTMLDivElement>(flash);
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -49,6 +57,7 @@ export function TicketListPage() {
     status: status || undefined,
     type: type || undefined,
     q: q || undefined,
+    sort: sort === DEFAULT_SORT ? undefined : sort,
     page,
     page_size: PAGE_SIZE,
     ...(mine && user ? { requester: user.username } : {}),
@@ -69,7 +78,7 @@ export function TicketListPage() {
       </div>
 
       {flash && (
-        <div className="alert alert-success" role="status" data-testid="flash">
+        <div className="alert alert-success" role="status" data-testid="flash" tabIndex={-1} ref={flashRef}>
           {t(`flash.${flash}`)}
         </div>
       )}
@@ -83,9 +92,13 @@ export function TicketListPage() {
             id="ticket-search"
             type="search"
             placeholder={t("tickets.searchPlaceholder")}
+            aria-describedby="ticket-search-hint"
             value={search}
             onChange={(e) => setSearch(e.target.value)}
           />
+          <span id="ticket-search-hint" className="visually-hidden">
+            {t("tickets.searchHint")}
+          </span>
         </div>
         <div className="field field-inline">
           <label htmlFor="status-filter">{t("tickets.statusFilter")}</label>
@@ -111,6 +124,16 @@ export function TicketListPage() {
             </select>
           </div>
         )}
+        <div className="field field-inline">
+          <label htmlFor="ticket-sort">{t("tickets.sortLabel")}</label>
+          <select id="ticket-sort" value={sort} onChange={(e) => update({ sort: e.target.value === DEFAULT_SORT ? null : e.target.value })}>
+            {TICKET_SORTS.map((s) => (
+              <option key={s} value={s}>
+                {t(`tickets.sort.${s}`)}
+              </option>
+            ))}
+          </select>
+        </div>
         {seesAll && (
           <label className="checkbox">
             <input type="checkbox" checked={mine} onChange={(e) => update({ mine: e.target.checked ? "1" : null })} />

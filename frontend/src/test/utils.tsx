@@ -1,7 +1,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
-import { MemoryRouter, Route, Routes, useLocation } from "react-router";
+import { MemoryRouter, parsePath, Route, Routes, useLocation } from "react-router";
 import { vi } from "vitest";
 import { AuthProvider } from "../auth/AuthContext";
 import type { Step, Task, Ticket, TicketType, User } from "../api/types";
@@ -206,14 +206,18 @@ function LocationProbe() {
   return <div data-testid="location">{location.pathname + location.search}</div>;
 }
 
-/** Render inside the app's providers at a route; `path` is the route pattern the element is mounted on. */
-export function renderAt(element: ReactElement, { route = "/", path = "*" }: { route?: string; path?: string } = {}) {
+/** Render inside the app's providers at a route; `path` is the route pattern the element is mounted on, `state`
+ * the history state the page is opened with (e.g. a flash). */
+export function renderAt(
+  element: ReactElement,
+  { route = "/", path = "*", state }: { route?: string; path?: string; state?: unknown } = {},
+) {
   const queryClient = new QueryClient({
     defaultOptions: { queries: { retry: false, refetchInterval: false, gcTime: 0 }, mutations: { retry: false } },
   });
   const result = render(
     <QueryClientProvider client={queryClient}>
-      <MemoryRouter initialEntries={[route]}>
+      <MemoryRouter initialEntries={[state === undefined ? route : { ...parsePath(route), state }]}>
         <AuthProvider>
           <Routes>
             <Route path={path} element={element} />
