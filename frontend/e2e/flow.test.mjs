@@ -666,10 +666,14 @@ for (const lang of LANGS) {
     await login(page, "bob");
     await page.getByRole("heading", { name: L.t("tickets.title"), exact: true }).waitFor();
     await page.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"]`).getByRole("link", { name: title }).waitFor();
-    // The top bar on a phone today: the sections and signing out are there; the name is left out for room.
+    // The top bar on a phone: the sections, signing out, and who is signed in.
     await nav(page, L.t("nav.tasks"), L).waitFor();
     await page.getByRole("button", { name: L.t("nav.logout"), exact: true }).waitFor();
-    assert.equal(await page.getByTestId("current-user").isVisible(), false, "the user's name is hidden on a phone");
+    assert.equal(await page.getByTestId("current-user").isVisible(), true, "the signed-in user is shown on a phone");
+    // Rows are cards: the status is there, under its column's name.
+    const listCard = page.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"]`);
+    assert.equal(await listCard.locator(`td[data-label="${L.t("ticket.status")}"]`).isVisible(), true,
+      "a ticket card shows its status on a phone");
     await assertNoHorizontalScroll(page, "the ticket list");
     await screenshot(page, `15-${lang}-phone-list`);
 
@@ -682,7 +686,11 @@ for (const lang of LANGS) {
 
     await row.getByRole("link").click();
     await page.locator(`[data-testid="ticket-detail"][data-ticket-id="${id}"]`).waitFor();
-    await marker(page, "ManagerApproval", "pf-active").waitFor();
+    // On a phone the process is a list of steps (the diagram on request), and a bar at the bottom leads to
+    // the step that waits for the reader.
+    await page.getByRole("list", { name: L.t("process.stepList") }).getByText(L.step("ManagerApproval")).first().waitFor();
+    await page.getByRole("region", { name: L.t("actions.bar.label") })
+      .getByRole("button", { name: L.t("actions.bar.goTo", { target: L.step("ManagerApproval") }) }).click();
     const card = stepCard(page, "ManagerApproval");
     await card.getByRole("button", { name: L.t("actions.approve"), exact: true }).click();
     await card.getByLabel(L.t("actions.commentLabel")).waitFor();
@@ -690,6 +698,10 @@ for (const lang of LANGS) {
     await screenshot(page, `15-${lang}-phone-ticket-deciding`);
     await card.getByRole("button", { name: L.t("actions.confirm.approve"), exact: true }).click();
     await statusIs(page, "completed").getByText(L.status("completed")).waitFor();
+    await page.getByRole("list", { name: L.t("process.stepList") }).locator("li.step-done")
+      .getByText(L.step("ManagerApproval")).waitFor();
+    // The diagram is there on request, and pans inside its frame rather than widening the page.
+    await page.getByRole("button", { name: L.t("process.showDiagram"), exact: true }).click();
     await marker(page, "Completed", "pf-done").waitFor();
     await assertNoHorizontalScroll(page, "the completed ticket page");
     await screenshot(page, `15-${lang}-phone-ticket-completed`);
@@ -709,18 +721,14 @@ for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
     await page.locator('form[data-type="it_request"]').waitFor();
     await page.getByLabel("Title").fill(tooLong);
     await page.getByLabel("Description").fill(description);
-    await page.getByRole("button", { name: "Save draft", exact: true }).click();
-    // The API refuses the title and says why, next to the field; the form still fits the window.
+    // The field stops at the API's own limit (from its OpenAPI document), which the API refuses beyond.
     const typed = await page.getByLabel("Title").inputValue();
-    assert.ok(typed.length > 200, `the title field took ${typed.length} characters`);
+    assert.equal(typed.length, 200, `the title field took ${typed.length} characters`);
     const api = await apiLogin(server.url, "alice");
-    const refusal = await api("POST", "/tickets", { title: typed, fields: { description } });
+    const refusal = await api("POST", "/tickets", { title: tooLong, fields: { description } });
     assert.equal(refusal.status, 422, JSON.stringify(refusal.data));
-    const shown = page.getByTestId("error-title");
-    await shown.waitFor();
-    assert.equal((await shown.innerText()).trim(), fieldErrorText(EN, refusal.data.error, "title"));
-    await assertNoHorizontalScroll(page, "the new ticket form with a 300-character title");
-    await screenshot(page, `16-${size}-long-title-refused`);
+    await assertNoHorizontalScroll(page, "the new ticket form with a 300-character title typed");
+    await screenshot(page, `16-${size}-long-title-typed`);
 
     await page.getByLabel("Title").fill(title);
     await page.getByRole("button", { name: "Save draft", exact: true }).click();
