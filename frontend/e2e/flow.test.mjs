@@ -647,6 +647,94 @@ for (const lang of LANGS) {
       await alice.getByRole("button", { name: L.t("actions.resubmit"), exact: true }).waitFor();
       await screenshot(alice, `06-${lang}-alice-sees-rejection`);
     });
+
+    test(`${lang}: bob approves three tasks at once; one was decided meanwhile and is shown refused`, async () => {
+      const titles = [1, 2, 3].map((n) => `Bulk ${n} ${lang} ${RUN}`);
+      const ids = [];
+      for (const title of titles) ids.push(await apiTicket(title));
+      const bob = await openIn(L);
+      await login(bob, "bob");
+      await nav(bob, L.t("nav.tasks"), L).click();
+      await bob.getByRole("heading", { name: L.t("tasks.title") }).waitFor();
+      const words = `${lang} ${RUN}`;
+      const searched = bob.waitForResponse((r) => new URL(r.url()).searchParams.get("q") === words);
+      await bob.getByLabel(L.t("tasks.search")).fill(words);
+      const inbox = await searched;
+      const seen = await inbox.text();
+      // From here bob's inbox does not refresh (the screen he decides from is the one he saw), so the ticket
+      // dave decides meanwhile is still on it and selected when bob confirms.
+      await bob.route((url) => url.pathname === "/api/tasks" && url.searchParams.get("page_size") !== "1",
+        (route) => route.fulfill({ status: 200, contentType: "application/json", body: seen }));
+      for (const title of titles) await bob.getByRole("checkbox", { name: L.t("tasks.bulk.select", { title }) }).check();
+      const bar = bob.getByRole("region", { name: L.t("tasks.bulk.label") });
+      await bar.getByRole("button", { name: L.t("tasks.bulk.approve"), exact: true }).click();
+      const dave = await apiLogin(server.url, "dave");
+      const decided = await dave("POST", `/tickets/${ids[1]}/approve`, { comment: "Done already." });
+      assert.equal(decided.status, 200, JSON.stringify(decided.data));
+      await checkA11y(bob, "the task inbox with a bulk decision open");
+      await screenshot(bob, `17-${lang}-bob-bulk-confirm`);
+      await bar.getByRole("button", { name: L.t("tasks.bulk.confirmApprove_other", { count: 3 }), exact: true }).click();
+      const results = bob.getByTestId("bulk-results");
+      await results.getByText(L.t("tasks.bulk.summary", { decided: 2, refused: 1 })).waitFor();
+      await results.locator(`[data-ticket-id="${ids[1]}"][data-ok="false"]`).getByText(L.t("tasks.bulk.refused"), { exact: false }).waitFor();
+      for (const i of [0, 2]) {
+        await results.locator(`[data-ticket-id="${ids[i]}"][data-ok="true"]`).getByText(L.t("tasks.bulk.approved")).waitFor();
+      }
+      await screenshot(bob, `17-${lang}-bob-bulk-results`);
+      const api = await apiLogin(server.url, "bob");
+      for (const id of ids) {
+        const history = (await api("GET", `/tickets/${id}/history`)).data;
+        const completions = history.filter((h) => h.action === "step_completed");
+        assert.equal(completions.length, 1, `${id}: one decision recorded`);
+        assert.equal(completions[0].actor, id === ids[1] ? "dave" : "bob");
+      }
+    });
+
+    test(`${lang}: carol retries a failed automated step from the incidents page`, async () => {
+      const title = `${FAIL_MARKER} Incident ${lang} ${RUN}`;
+      const id = await apiTicket(title, { decide: "approve" });
+      const carol = await openIn(L);
+      await login(carol, "carol");
+      // The menu counts the open incidents; the page lists this one with its error.
+      await carol.getByTestId("incidents-count").waitFor({ timeout: 30000 });
+      await nav(carol, new RegExp(`^${L.t("nav.incidents")}`), L).click();
+      await carol.getByRole("heading", { name: L.t("incidents.title"), level: 1 }).waitFor();
+      const row = carol.locator(`[data-testid="incident-row"][data-ticket-id="${id}"]`);
+      await row.waitFor({ timeout: 30000 });
+      await checkA11y(carol, "the incidents page");
+      await screenshot(carol, `18-${lang}-carol-incidents`);
+      await row.getByLabel(L.t("incidents.commentFor", { title })).fill("Upstream fixed, trying again.");
+      await row.getByRole("button", { name: L.t("incidents.retryFor", { title }) }).click();
+      await carol.getByText(L.t("incidents.retried", { title })).waitFor();
+      const api = await apiLogin(server.url, "carol");
+      const history = (await api("GET", `/tickets/${id}/history`)).data;
+      const retried = history.find((h) => h.comment === "Upstream fixed, trying again.");
+      assert.ok(retried && retried.actor === "carol", JSON.stringify(history.slice(-3)));
+    });
+
+    test(`${lang}: bob reads the dashboard: open tasks, cycle times, throughput and rejections`, async () => {
+      await apiTicket(`Dashboard ${lang} ${RUN}`);
+      const bob = await openIn(L);
+      await login(bob, "bob");
+      await nav(bob, L.t("nav.dashboard"), L).click();
+      await bob.getByRole("heading", { name: L.t("dashboard.title"), level: 1 }).waitFor();
+      for (const key of ["openTasks", "cycleType", "cycleStep", "throughput", "rejection"]) {
+        await bob.getByRole("heading", { name: L.t(`dashboard.${key}.title`), level: 2 }).waitFor();
+      }
+      // Earlier scenarios decided and rejected tickets: the charts have figures, not empty states.
+      await bob.getByTestId("dash-open-tasks").locator(".recharts-surface").first().waitFor();
+      await bob.getByTestId("dash-throughput").locator(".recharts-surface").first().waitFor();
+      const table = bob.getByTestId("dash-open-tasks");
+      await table.locator("summary").getByText(L.t("dashboard.showTable")).click();
+      const managers = table.getByRole("row").filter({ hasText: L.t("group.managers") });
+      await managers.waitFor();
+      const stats = (await (await apiLogin(server.url, "bob"))("GET", "/stats")).data;
+      const open = stats.open_tasks.find((g) => g.group === "managers");
+      assert.ok(open.total >= 1);
+      await managers.getByText(String(open.total), { exact: true }).first().waitFor();
+      await checkA11y(bob, "the dashboard");
+      await screenshot(bob, `19-${lang}-bob-dashboard`);
+    });
   });
 }
 

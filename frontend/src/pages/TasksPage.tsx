@@ -260,7 +260,7 @@ export function TasksPage() {
           </h2>
           <ul className="bulk-result-list">
             {results.outcomes.map((o) => (
-              <li key={o.task.id} className={`wrap-anywhere ${o.ok ? "bulk-ok" : "bulk-refused"}`} data-testid="bulk-result" data-task-id={o.task.id} data-ok={o.ok}>
+              <li key={o.task.id} className={`wrap-anywhere ${o.ok ? "bulk-ok" : "bulk-refused"}`} data-testid="bulk-result" data-task-id={o.task.id} data-ticket-id={o.task.ticket.id} data-ok={o.ok}>
                 <Link to={`/tickets/${o.task.ticket.id}`}>{o.task.ticket.title}</Link>{" "}
                 <span className="muted small mono">#{o.task.ticket.id.slice(0, 8)}</span>
                 {" — "}
