@@ -89,7 +89,7 @@ def clean_text(value: Any, field_name: str, *, required: bool, max_len: int) -> 
         if len(value) > max_len:
             errors.append(f"Must be at most {max_len} characters.")
     if errors:
-        raise ValidationError(f"The {field_name} is invalid.", details={field_name: errors})
+        raise ValidationError(f"The {field_name} is invalid.", details={field_name: errors}, key="validation.invalid")
     return value or None
 
 
@@ -175,7 +175,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "edit")
         if self.status != S.DRAFT:
             raise InvalidTransition(f"Only a draft can be edited; this ticket is {self.status}.",
-                                    details={"status": self.status.value, "action": "edit"})
+                                    details={"status": self.status.value, "action": "edit"},
+                                    key="ticket.not_editable", params={"status": self.status.value})
         changed: list[str] = []
         if title is not None:
             title = clean_text(title, "title", required=True, max_len=TITLE_MAX)
@@ -200,7 +201,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "delete")
         if self.status != S.DRAFT:
             raise InvalidTransition(f"Only a draft can be deleted; this ticket is {self.status}.",
-                                    details={"status": self.status.value, "action": "delete"})
+                                    details={"status": self.status.value, "action": "delete"},
+                                    key="ticket.not_deletable", params={"status": self.status.value})
 
     # --- the process ---
 
@@ -208,7 +210,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "submit")
         if self.status != S.DRAFT:
             raise InvalidTransition(f"Cannot submit a ticket that is {self.status}.",
-                                    details={"status": self.status.value, "action": "submit"})
+                                    details={"status": self.status.value, "action": "submit"},
+                                    key="ticket.not_submittable", params={"status": self.status.value})
         now = _now()
         self.status = S.IN_PROGRESS
         self.updated_at = now
@@ -284,7 +287,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "withdraw")
         if self.status not in (S.IN_PROGRESS, S.NEEDS_ATTENTION):
             raise InvalidTransition(f"Cannot withdraw a ticket that is {self.status}.",
-                                    details={"status": self.status.value, "action": "withdraw"})
+                                    details={"status": self.status.value, "action": "withdraw"},
+                                    key="ticket.not_withdrawable", params={"status": self.status.value})
         comment = clean_comment(comment)
         now = _now()
         previous = self.status
@@ -295,17 +299,20 @@ class Ticket:
 
     def ensure_resubmittable(self, actor: User) -> None:
         if actor.username != self.requester and not actor.is_admin:
-            raise PermissionDenied("Only the requester or an admin can resubmit this ticket.")
+            raise PermissionDenied("Only the requester or an admin can resubmit this ticket.",
+                                   key="ticket.owner_only", params={"action": "resubmit"})
         if self.status not in (S.REJECTED, S.WITHDRAWN):
             raise InvalidTransition(f"Only a rejected or withdrawn ticket can be resubmitted; this one is "
-                                    f"{self.status}.", details={"status": self.status.value, "action": "resubmit"})
+                                    f"{self.status}.", details={"status": self.status.value, "action": "resubmit"},
+                                    key="ticket.not_resubmittable", params={"status": self.status.value})
 
     def ensure_retryable(self, actor: User) -> None:
         if not actor.is_admin:
-            raise PermissionDenied("Only an admin can retry a failed step.")
+            raise PermissionDenied("Only an admin can retry a failed step.", key="ticket.retry_admin_only")
         if self.status != S.NEEDS_ATTENTION:
             raise InvalidTransition(f"Nothing to retry: the ticket is {self.status}.",
-                                    details={"status": self.status.value, "action": "retry"})
+                                    details={"status": self.status.value, "action": "retry"},
+                                    key="ticket.not_retryable", params={"status": self.status.value})
 
     def resume(self, actor: User, comment: str | None = None, details: dict[str, Any] | None = None) -> None:
         """An admin retries what needed attention: the ticket is in progress again (audited as theirs).
@@ -352,7 +359,8 @@ class Ticket:
 
     def _require_owner_or_admin(self, actor: User, verb: str) -> None:
         if actor.username != self.requester and not actor.is_admin:
-            raise PermissionDenied(f"Only the requester or an admin can {verb} this ticket.")
+            raise PermissionDenied(f"Only the requester or an admin can {verb} this ticket.",
+                                   key="ticket.owner_only", params={"action": verb})
 
 
 def _step_data(step: Step) -> dict[str, Any]:

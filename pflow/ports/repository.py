@@ -54,7 +54,7 @@ class TicketQuery:
         if self.text is not None and len(self.text) > MAX_TEXT_QUERY:
             errors["q"] = [f"Must be at most {MAX_TEXT_QUERY} characters."]
         if errors:
-            raise ValidationError("Invalid list query.", details=errors)
+            raise ValidationError("Invalid list query.", details=errors, key="validation.invalid")
 
     @property
     def offset(self) -> int:
@@ -96,7 +96,7 @@ class TaskQuery:
         if self.text is not None and len(self.text) > MAX_TEXT_QUERY:
             errors["q"] = [f"Must be at most {MAX_TEXT_QUERY} characters."]
         if errors:
-            raise ValidationError("Invalid task query.", details=errors)
+            raise ValidationError("Invalid task query.", details=errors, key="validation.invalid")
 
     @property
     def offset(self) -> int:
@@ -171,9 +171,10 @@ class TicketRepository(abc.ABC):
         try:
             fresh = self._get(ticket.id)
         except NotFound:
-            raise ConcurrencyConflict(f"Ticket {ticket.id} was deleted meanwhile.") from None
+            raise ConcurrencyConflict(f"Ticket {ticket.id} was deleted meanwhile.", key="ticket.deleted_meanwhile") from None
         if fresh.version != ticket.version:
-            raise ConcurrencyConflict(f"Ticket {ticket.id} was changed by someone else; reload and try again.")
+            raise ConcurrencyConflict(f"Ticket {ticket.id} was changed by someone else; reload and try again.",
+                                      key="ticket.changed_meanwhile")
         return fresh
 
     def delete(self, ticket: Ticket) -> None:
@@ -267,7 +268,7 @@ def check_page(page: int, page_size: int) -> None:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         errors["page_size"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
     if errors:
-        raise ValidationError("Invalid page.", details=errors)
+        raise ValidationError("Invalid page.", details=errors, key="validation.invalid")
 
 
 class NotificationRepository(abc.ABC):

@@ -43,10 +43,15 @@ def access(api, user="alice", **fields):
                   fields={"system": "billing", "access_level": "read", **fields})
 
 
+from pflow.entrypoints.http.error_keys import ALL_KEYS  # noqa: E402
+
+
 def error(r, status, code=None):
     assert r.status_code == status, (r.status_code, r.get_data(as_text=True))
     body = r.json["error"]
-    assert set(body) == {"code", "message", "details"} and body["message"]
+    expected = {"code", "message", "details", "key", "params"} | ({"fields"} if status == 422 else set())
+    assert set(body) == expected and body["message"]
+    assert body["key"] in ALL_KEYS, body["key"]
     if code:
         assert body["code"] == code
     return body

@@ -118,7 +118,7 @@ class InMemoryTicketRepository(TicketRepository):
         with self._store.lock:
             stored = self._store.tickets.get(ticket_id)
             if stored is None:
-                raise NotFound(f"Ticket {ticket_id} was not found.")
+                raise NotFound(f"Ticket {ticket_id} was not found.", key="ticket.not_found", params={"id": ticket_id})
             ticket = _clone(stored)
         self.loaded_versions[ticket.id] = ticket.version
         return ticket
@@ -134,7 +134,7 @@ class InMemoryTicketRepository(TicketRepository):
         with self._store.lock:
             found = next((t for t in self._store.tickets.values() if t.step(task_id) is not None), None)
         if found is None:
-            raise NotFound(f"No ticket has an open step {task_id}.")
+            raise NotFound(f"No ticket has an open step {task_id}.", key="task.not_found", params={"id": task_id})
         return self.get(found.id)
 
     def find_by_completed_task(self, task_id: str) -> Ticket | None:
@@ -293,7 +293,8 @@ class InMemoryNotificationRepository(NotificationRepository):
         with self._store.lock:
             found = self.staged.get(notification_id) or self._store.notifications.get(notification_id)
         if found is None or found.recipient != recipient:
-            raise NotFound(f"Notification {notification_id} was not found.")
+            raise NotFound(f"Notification {notification_id} was not found.", key="notification.not_found",
+                           params={"id": notification_id})
         return _copy_notification(found)
 
     def mark_read(self, notification_id: str, recipient: str, at: datetime) -> Notification:
@@ -350,14 +351,16 @@ class InMemoryUnitOfWork(UnitOfWork):
                     changed.append((ticket, False))
                 elif stored is None or stored.version != repo.loaded_versions.get(ticket.id):
                     raise ConcurrencyConflict(
-                        f"Ticket {ticket.id} was changed by someone else; reload and try again.")
+                        f"Ticket {ticket.id} was changed by someone else; reload and try again.",
+                        key="ticket.changed_meanwhile")
                 elif _state(stored) != _state(ticket):
                     changed.append((ticket, True))
             for ticket_id, ticket in repo.deleted.items():
                 stored = self._store.tickets.get(ticket_id)
                 if stored is None or stored.version != repo.loaded_versions.get(ticket_id, ticket.version):
                     raise ConcurrencyConflict(
-                        f"Ticket {ticket_id} was changed by someone else; reload and try again.")
+                        f"Ticket {ticket_id} was changed by someone else; reload and try again.",
+                        key="ticket.changed_meanwhile")
             already = self.processed_events.staged & self._store.processed
             if already:
                 raise ConcurrencyConflict(f"Event {sorted(already)[0][1]} was already processed.")

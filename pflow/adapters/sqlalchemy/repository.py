@@ -196,7 +196,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
             ticket = self._session.get(Ticket, ticket_id, options=[joinedload(Ticket.history)],
                                        populate_existing=again)
         if ticket is None:
-            raise NotFound(f"Ticket {ticket_id} was not found.")
+            raise NotFound(f"Ticket {ticket_id} was not found.", key="ticket.not_found", params={"id": ticket_id})
         return ticket
 
     def _attach(self, ticket: Ticket) -> Ticket:
@@ -218,7 +218,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
                 select(Ticket).join(s, s.c.ticket_id == tables.tickets.c.id).where(s.c.task_id == task_id)
                 .options(joinedload(Ticket.history))).unique().first()
         if ticket is None:
-            raise NotFound(f"No ticket has an open step {task_id}.")
+            raise NotFound(f"No ticket has an open step {task_id}.", key="task.not_found", params={"id": task_id})
         self.seen.add(ticket)  # the caller completes the step and commits what it recorded
         return ticket
 
@@ -392,7 +392,8 @@ class SqlAlchemyNotificationRepository(NotificationRepository):
         with self._guard():
             found = self._session.get(Notification, notification_id)
         if found is None or found.recipient != recipient:
-            raise NotFound(f"Notification {notification_id} was not found.")
+            raise NotFound(f"Notification {notification_id} was not found.", key="notification.not_found",
+                           params={"id": notification_id})
         return found
 
     def mark_read(self, notification_id: str, recipient: str, at: datetime) -> Notification:

@@ -367,6 +367,20 @@ class ErrorBodySchema(Schema):
     details = fields.Dict(required=True, metadata={
         "description": "per field for validation errors (field name to messages); otherwise facts such as "
                        "the dependency that is down"})
+    key = fields.String(metadata={
+        "description": "stable dotted name of the error, e.g. ticket.not_editable, to word it in the reader's "
+                       "language (the UI: serverError.<key>); message is its English text"})
+    params = fields.Dict(metadata={"description": "the values the key is worded with (status: a ticket status code)"})
+    error_fields = fields.Dict(
+        data_key="fields", attribute="fields",
+        keys=fields.String(), values=fields.List(fields.Nested(lambda: FieldErrorSchema())),
+        metadata={"description": "422 only: per dotted field path, each problem as {key, params} "
+                                 "(the same fields as details)"})
+
+
+class FieldErrorSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "e.g. field.required, field.max_length"})
+    params = fields.Dict(required=True, metadata={"description": "e.g. {\"max\": \"200\"}"})
 
 
 class ErrorSchema(Schema):

@@ -196,7 +196,7 @@ def reconcile(ticket_id):
     """Repair: bring the ticket in line with its process instance now (admins; also runs periodically)."""
     user = current_user()
     if not user.is_admin:
-        raise PermissionDenied("Only an admin can repair a ticket.")
+        raise PermissionDenied("Only an admin can repair a ticket.", key="ticket.repair_admin_only")
     _tickets().get(user, ticket_id)
     return present(_tickets().sync(ticket_id))
 
