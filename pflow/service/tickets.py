@@ -534,7 +534,9 @@ class TicketService:
             return Progress(running=True, steps=tuple(self._with_rules(read.definition_id, step_from_task(t))
                                                       for t in read.tasks),
                             automated=tuple(t.activity_name or t.activity_id for t in read.automated),
-                            incident=(failed[0].error_message or "the automated step failed") if failed else None)
+                            incident=(failed[0].error_message or "the automated step failed") if failed else None,
+                            incident_step=failed[0].activity_id if failed else None,
+                            incident_step_name=(failed[0].activity_name or failed[0].activity_id) if failed else None)
         if read.state == InstanceState.COMPLETED:
             outcome = self._model(read.definition_id).outcomes.get(read.end_activity_id or "", "completed")
             return Progress(running=False, outcome=outcome)
