@@ -38,6 +38,7 @@ from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.users import UserDirectory
 from pflow.service.provisioning import ProvisioningHandler
 from pflow.service.notifications import NotificationService
+from pflow.service.oversight import OversightService
 from pflow.service.reconciler import Reconciler
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
@@ -225,6 +226,7 @@ class Container(containers.DeclarativeContainer):
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)
+    oversight = providers.Singleton(OversightService, uow_factory=uow.provider, engine=service_engine, users=users)
     notification_consumer = providers.Singleton(NotificationConsumer, consumer=event_consumer,
                                                 notifications=notifications)
 

@@ -246,7 +246,8 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
             return self._types[key]
         except KeyError:
             raise ValidationError("Unknown ticket type.", details={
-                "type": ["Must be one of: " + ", ".join(self._types) + "."]}) from None
+                "type": ["Must be one of: " + ", ".join(self._types) + "."]}, key="ticket_type.unknown",
+                params={"type": key}) from None
 
     @property
     def default(self) -> TicketType:
@@ -255,7 +256,8 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
     def validate_fields(self, key: str, fields: Any, *, partial: bool = False) -> dict[str, Any]:
         ticket_type = self.get(key)
         if not isinstance(fields, dict):
-            raise ValidationError("The ticket has invalid fields.", details={"fields": ["Must be an object."]})
+            raise ValidationError("The ticket has invalid fields.", details={"fields": ["Must be an object."]},
+                                  key="ticket.invalid_fields")
         properties = ticket_type.form.get("properties", {})
         clean: dict[str, Any] = {}
         cleared: list[str] = []
@@ -290,5 +292,5 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
                 else:
                     clean[name] = None
         if errors:
-            raise ValidationError("The ticket has invalid fields.", details=errors)
+            raise ValidationError("The ticket has invalid fields.", details=errors, key="ticket.invalid_fields")
         return clean

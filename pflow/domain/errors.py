@@ -12,11 +12,16 @@ class DomainError(Exception):
 
     code = "domain_error"
 
-    def __init__(self, message: str, details: dict | None = None, *, public_message: str | None = None):
+    def __init__(self, message: str, details: dict | None = None, *, public_message: str | None = None,
+                 key: str | None = None, params: dict | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or {}
         self._public_message = public_message
+        # A stable, dotted name of what went wrong and the values to word it with, so a client can say it
+        # in the reader's language (``message`` stays the English text). None: the entrypoint derives one.
+        self.key = key
+        self.params = dict(params or {})
 
     @property
     def public_message(self) -> str:
@@ -40,9 +45,14 @@ class PermissionDenied(DomainError):
 
 
 class ValidationError(DomainError):
-    """Input is wrong. ``details`` maps each field name to a list of messages."""
+    """Input is wrong. ``details`` maps each field name to a list of messages (``about_fields=False``:
+    ``details`` holds other facts, e.g. the tasks to choose from)."""
 
     code = "validation_error"
+
+    def __init__(self, message: str, details: dict | None = None, *, about_fields: bool = True, **kwargs):
+        super().__init__(message, details, **kwargs)
+        self.about_fields = about_fields
 
 
 class ConcurrencyConflict(DomainError):
@@ -61,9 +71,10 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
     def __init__(self, dependency: str, message: str | None = None, details: dict | None = None, *,
-                 public_message: str | None = None):
+                 public_message: str | None = None, **kwargs):
         super().__init__(message or f"{dependency} is unavailable", details,
-                         public_message=public_message or f"{_capitalised(dependency)} is unavailable; try again in a moment.")
+                         public_message=public_message or f"{_capitalised(dependency)} is unavailable; try again in a moment.",
+                         **kwargs)
         self.dependency = dependency
         self.details.setdefault("dependency", dependency)
 
@@ -72,7 +83,7 @@ class EngineUnavailable(ServiceUnavailable):
     """The workflow engine does not answer; nothing was changed on our side."""
 
     def __init__(self, engine: str = "workflow engine", message: str | None = None, details: dict | None = None, *,
-                 public_message: str | None = None):
+                 public_message: str | None = None, **kwargs):
         super().__init__(engine, message or f"the workflow engine ({engine}) is unavailable", details,
                          public_message=public_message
-                         or f"The workflow engine ({engine}) is unavailable; try again in a moment.")
+                         or f"The workflow engine ({engine}) is unavailable; try again in a moment.", **kwargs)

@@ -41,6 +41,18 @@ FINAL_STATUSES = frozenset({S.COMPLETED, S.REJECTED, S.WITHDRAWN})
 OUTCOMES = {"completed": S.COMPLETED, "rejected": S.REJECTED, "withdrawn": S.WITHDRAWN}
 
 
+#: why a ticket needs attention when it is not an automated step's error (the error itself, otherwise)
+ATTENTION_CODES = ("process_stopped", "process_missing")
+
+
+def attention_code(attention: str | None) -> str | None:
+    """The stable code of why a ticket needs attention: ``step_failed`` for an automated step's error, whose
+    text (an exception's, naming internals) is for the admins only."""
+    if attention is None:
+        return None
+    return attention if attention in ATTENTION_CODES else "step_failed"
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -49,7 +61,8 @@ def _now() -> datetime:
 class HistoryEntry:
     """One line of a ticket's audit trail. ``comment`` is what a person wrote; ``details`` are the
     facts the system recorded (``changed``: field names; ``step``/``step_name``/``values``: a completed
-    step and its form values; ``error``: why an automated step failed; ``recorded_from``: ``engine``
+    step and its form values, ``opened_at``: when it was opened; ``error``: why an automated step failed, with
+    that step's ``step``/``step_name``; ``recorded_from``: ``engine``
     when the fact was found in the engine rather than made through PFlow), kept apart so a client
     can word them in its own language."""
 
@@ -70,6 +83,8 @@ class Progress:
     steps: tuple[Step, ...] = ()  # open user tasks
     automated: tuple[str, ...] = ()  # names of open automated steps (external tasks)
     incident: str | None = None  # the error of an automated step whose retries are used up
+    incident_step: str | None = None  # that step's id in the BPMN
+    incident_step_name: str | None = None  # and its name
     outcome: str | None = None  # when ended at an end event: its outcome (completed, rejected, withdrawn)
     stopped: bool = False  # ended without reaching an end event (cancelled in the engine)
 
@@ -89,7 +104,7 @@ def clean_text(value: Any, field_name: str, *, required: bool, max_len: int) -> 
         if len(value) > max_len:
             errors.append(f"Must be at most {max_len} characters.")
     if errors:
-        raise ValidationError(f"The {field_name} is invalid.", details={field_name: errors})
+        raise ValidationError(f"The {field_name} is invalid.", details={field_name: errors}, key="validation.invalid")
     return value or None
 
 
@@ -175,7 +190,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "edit")
         if self.status != S.DRAFT:
             raise InvalidTransition(f"Only a draft can be edited; this ticket is {self.status}.",
-                                    details={"status": self.status.value, "action": "edit"})
+                                    details={"status": self.status.value, "action": "edit"},
+                                    key="ticket.not_editable", params={"status": self.status.value})
         changed: list[str] = []
         if title is not None:
             title = clean_text(title, "title", required=True, max_len=TITLE_MAX)
@@ -200,7 +216,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "delete")
         if self.status != S.DRAFT:
             raise InvalidTransition(f"Only a draft can be deleted; this ticket is {self.status}.",
-                                    details={"status": self.status.value, "action": "delete"})
+                                    details={"status": self.status.value, "action": "delete"},
+                                    key="ticket.not_deletable", params={"status": self.status.value})
 
     # --- the process ---
 
@@ -208,7 +225,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "submit")
         if self.status != S.DRAFT:
             raise InvalidTransition(f"Cannot submit a ticket that is {self.status}.",
-                                    details={"status": self.status.value, "action": "submit"})
+                                    details={"status": self.status.value, "action": "submit"},
+                                    key="ticket.not_submittable", params={"status": self.status.value})
         now = _now()
         self.status = S.IN_PROGRESS
         self.updated_at = now
@@ -243,10 +261,14 @@ class Ticket:
         for step in opened:
             self._emit(ev.TaskCreated, SYSTEM, now, data={"task": _step_data(step)})
         if self.status != previous:
-            self._log(SYSTEM, _STATUS_ACTIONS[self.status], previous, self.status, at=now,
-                      details={"error": self.attention} if self.status == S.NEEDS_ATTENTION else {})
-            self._emit(_STATUS_EVENTS[self.status], SYSTEM, now,
-                       data={"error": self.attention} if self.status == S.NEEDS_ATTENTION else {})
+            facts: dict[str, Any] = {}
+            if self.status == S.NEEDS_ATTENTION:
+                facts = {"error": self.attention}
+                if progress.incident and progress.incident_step:
+                    facts.update(step=progress.incident_step, step_name=progress.incident_step_name
+                                 or progress.incident_step)
+            self._log(SYSTEM, _STATUS_ACTIONS[self.status], previous, self.status, at=now, details=facts)
+            self._emit(_STATUS_EVENTS[self.status], SYSTEM, now, data=facts)
         changed = before != (self.status, list(self.steps), list(self.current_steps), self.attention)
         if changed:
             self.updated_at = now
@@ -265,6 +287,8 @@ class Ticket:
         now = _now()
         entry = {"step": step.definition_key, "step_name": step.name, "task_id": step.task_id,
                  "values": dict(values), **(details or {})}
+        if step.created_at is not None:  # how long the step was open (the dashboard's time per step)
+            entry.setdefault("opened_at", step.created_at.isoformat())
         if step.is_decision and actor.username not in self.deciders:
             self.deciders.append(actor.username)
         self.updated_at = now
@@ -284,7 +308,8 @@ class Ticket:
         self._require_owner_or_admin(actor, "withdraw")
         if self.status not in (S.IN_PROGRESS, S.NEEDS_ATTENTION):
             raise InvalidTransition(f"Cannot withdraw a ticket that is {self.status}.",
-                                    details={"status": self.status.value, "action": "withdraw"})
+                                    details={"status": self.status.value, "action": "withdraw"},
+                                    key="ticket.not_withdrawable", params={"status": self.status.value})
         comment = clean_comment(comment)
         now = _now()
         previous = self.status
@@ -295,17 +320,20 @@ class Ticket:
 
     def ensure_resubmittable(self, actor: User) -> None:
         if actor.username != self.requester and not actor.is_admin:
-            raise PermissionDenied("Only the requester or an admin can resubmit this ticket.")
+            raise PermissionDenied("Only the requester or an admin can resubmit this ticket.",
+                                   key="ticket.owner_only", params={"action": "resubmit"})
         if self.status not in (S.REJECTED, S.WITHDRAWN):
             raise InvalidTransition(f"Only a rejected or withdrawn ticket can be resubmitted; this one is "
-                                    f"{self.status}.", details={"status": self.status.value, "action": "resubmit"})
+                                    f"{self.status}.", details={"status": self.status.value, "action": "resubmit"},
+                                    key="ticket.not_resubmittable", params={"status": self.status.value})
 
     def ensure_retryable(self, actor: User) -> None:
         if not actor.is_admin:
-            raise PermissionDenied("Only an admin can retry a failed step.")
+            raise PermissionDenied("Only an admin can retry a failed step.", key="ticket.retry_admin_only")
         if self.status != S.NEEDS_ATTENTION:
             raise InvalidTransition(f"Nothing to retry: the ticket is {self.status}.",
-                                    details={"status": self.status.value, "action": "retry"})
+                                    details={"status": self.status.value, "action": "retry"},
+                                    key="ticket.not_retryable", params={"status": self.status.value})
 
     def resume(self, actor: User, comment: str | None = None, details: dict[str, Any] | None = None) -> None:
         """An admin retries what needed attention: the ticket is in progress again (audited as theirs).
@@ -352,7 +380,8 @@ class Ticket:
 
     def _require_owner_or_admin(self, actor: User, verb: str) -> None:
         if actor.username != self.requester and not actor.is_admin:
-            raise PermissionDenied(f"Only the requester or an admin can {verb} this ticket.")
+            raise PermissionDenied(f"Only the requester or an admin can {verb} this ticket.",
+                                   key="ticket.owner_only", params={"action": verb})
 
 
 def _step_data(step: Step) -> dict[str, Any]:

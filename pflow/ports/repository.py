@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Generic, Iterator, TypeVar
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ValidationError
@@ -54,7 +54,7 @@ class TicketQuery:
         if self.text is not None and len(self.text) > MAX_TEXT_QUERY:
             errors["q"] = [f"Must be at most {MAX_TEXT_QUERY} characters."]
         if errors:
-            raise ValidationError("Invalid list query.", details=errors)
+            raise ValidationError("Invalid list query.", details=errors, key="validation.invalid")
 
     @property
     def offset(self) -> int:
@@ -96,7 +96,7 @@ class TaskQuery:
         if self.text is not None and len(self.text) > MAX_TEXT_QUERY:
             errors["q"] = [f"Must be at most {MAX_TEXT_QUERY} characters."]
         if errors:
-            raise ValidationError("Invalid task query.", details=errors)
+            raise ValidationError("Invalid task query.", details=errors, key="validation.invalid")
 
     @property
     def offset(self) -> int:
@@ -109,6 +109,83 @@ class TaskItem:
 
     ticket: Ticket
     step: Step
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    """A ticket that needs attention, with when it came to (its latest ``needs_attention`` history entry)
+    and that entry's details (``error``, and the failed step's ``step``/``step_name`` when one failed)."""
+
+    ticket: Ticket
+    since: datetime | None
+    details: dict[str, Any]
+
+
+#: how old an open step is: (bucket, opened less than this long ago); older than the last is ``gt_7d``
+AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
+    ("lt_1d", timedelta(days=1)), ("d1_3", timedelta(days=3)), ("d3_7", timedelta(days=7)))
+OLDEST_BUCKET = "gt_7d"
+
+
+def age_bucket(opened_at: datetime | None, now: datetime) -> str | None:
+    """The bucket of a step opened at ``opened_at`` (None when that is not known)."""
+    if opened_at is None:
+        return None
+    for bucket, younger_than in AGE_BUCKETS:
+        if opened_at > now - younger_than:
+            return bucket
+    return OLDEST_BUCKET
+
+
+@dataclass(frozen=True)
+class OpenStepCount:
+    """How many open steps offered to a candidate group are of one age (``bucket`` None: opened when not
+    known). A step offered to several groups counts in each."""
+
+    group: str
+    bucket: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Duration:
+    """How long one ticket took from submission to its decision (``step`` None), or one step from being
+    opened to being completed (``step``: its BPMN id, ``step_name``: its name)."""
+
+    type: str
+    seconds: float
+    step: str | None = None
+    step_name: str | None = None
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """Tickets created, and decided (completed, rejected), on one day (UTC)."""
+
+    day: date
+    created: int = 0
+    completed: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True)
+class DecisionCount:
+    """Tickets of one type that ended completed or rejected."""
+
+    type: str
+    completed: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class TicketFigures:
+    """What the dashboard is computed from (``TicketRepository.figures``)."""
+
+    open_steps: list[OpenStepCount]
+    cycle_times: list[Duration]
+    step_times: list[Duration]
+    days: list[DayCount]
+    decisions: list[DecisionCount]
 
 
 @dataclass(frozen=True)
@@ -171,9 +248,10 @@ class TicketRepository(abc.ABC):
         try:
             fresh = self._get(ticket.id)
         except NotFound:
-            raise ConcurrencyConflict(f"Ticket {ticket.id} was deleted meanwhile.") from None
+            raise ConcurrencyConflict(f"Ticket {ticket.id} was deleted meanwhile.", key="ticket.deleted_meanwhile") from None
         if fresh.version != ticket.version:
-            raise ConcurrencyConflict(f"Ticket {ticket.id} was changed by someone else; reload and try again.")
+            raise ConcurrencyConflict(f"Ticket {ticket.id} was changed by someone else; reload and try again.",
+                                      key="ticket.changed_meanwhile")
         return fresh
 
     def delete(self, ticket: Ticket) -> None:
@@ -203,6 +281,31 @@ class TicketRepository(abc.ABC):
     def tasks(self, query: TaskQuery) -> Page[TaskItem]:
         """A page of the user's inbox (see ``TaskQuery``), one indexed query; ``total`` counts every match.
         As with ``list``, the tickets may come without their history."""
+
+    @abc.abstractmethod
+    def figures(self, since: datetime, now: datetime) -> TicketFigures:
+        """The dashboard's raw figures, from what the store records:
+
+        * ``open_steps``: the open steps per candidate group and age bucket (``age_bucket`` of the step's
+          ``created_at`` at ``now``), sorted by group then bucket order; steps offered to no group are not
+          counted.
+        * ``cycle_times``: one per ticket whose process ended completed or rejected at or after ``since``: from
+          its submission (its first ``submitted`` entry; its creation when none) to that end.
+        * ``step_times``: one per step completed at or after ``since``: from its ``opened_at`` (history
+          details) to its completion; for a completion recorded without ``opened_at``, from the ticket's
+          history entry before it.
+        * ``days``: per UTC day from ``since`` on that has any, tickets created and processes ended completed
+          or rejected, sorted by day.
+        * ``decisions``: per ticket type, the tickets whose process ended completed or rejected at or after
+          ``since``, sorted by type.
+
+        Aggregated by the store (one query per figure), never by reading every ticket."""
+
+    @abc.abstractmethod
+    def needing_attention(self, limit: int = 500) -> list[AttentionItem]:
+        """The tickets whose status is ``needs_attention``, the latest to need it first (ties by id), at most
+        ``limit``; the tickets may come without their history. ``since`` is None (and ``details`` empty) for
+        a ticket whose history records no ``needs_attention`` entry."""
 
     @abc.abstractmethod
     def _delete(self, ticket: Ticket) -> None: ...
@@ -267,7 +370,7 @@ def check_page(page: int, page_size: int) -> None:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         errors["page_size"] = [f"Must be between 1 and {MAX_PAGE_SIZE}."]
     if errors:
-        raise ValidationError("Invalid page.", details=errors)
+        raise ValidationError("Invalid page.", details=errors, key="validation.invalid")
 
 
 class NotificationRepository(abc.ABC):

@@ -6,7 +6,9 @@ Who is told what:
   the members of its candidate groups (never the ticket's requester).
 * ``task.completed`` (with the values and comment) / ``ticket.completed`` / ``ticket.rejected`` /
   ``ticket.withdrawn`` - the requester (not when they did it themselves).
-* ``ticket.needs_attention`` - the requester and every admin.
+* ``ticket.needs_attention`` - every admin, with the failed step and its error (so they can retry it),
+  and the requester, without the error: an exception's text names internals a requester can neither use
+  nor should read.
 
 Each event is applied exactly once in effect: its notifications and the record that it was
 processed are committed together, so a redelivered message finds the record and does nothing.
@@ -46,7 +48,8 @@ def _params(event_type: str, actor: str, data: dict[str, Any]) -> dict[str, str]
     if event_type not in KINDS:
         return None
     task = data.get("task") or {}
-    return pick(title=data.get("title"), actor=actor if actor != "system" else None, step=task.get("name"),
+    return pick(title=data.get("title"), actor=actor if actor != "system" else None,
+                step=task.get("name") or data.get("step_name"),
                 comment=data.get("comment"), error=data.get("error"), requester=data.get("requester"))
 
 
@@ -64,8 +67,10 @@ def _message(event_type: str, p: dict[str, str]) -> str:
         return f"Your ticket {title} was rejected."
     if event_type == "ticket.withdrawn":
         return f"Ticket {title} was withdrawn."
-    error = f": {p['error']}" if "error" in p else "."
-    return f"Ticket {title} needs attention{error} An admin can retry it."
+    if "error" in p:
+        where = f" ({p['step']})" if "step" in p else ""
+        return f"Ticket {title} needs attention: {p['error']}{where}. Retry it from the incidents page."
+    return f"Ticket {title} needs attention. An admin has been told and can retry it."
 
 
 class NotificationService:
@@ -99,11 +104,20 @@ class NotificationService:
         params = _params(event_type, body.get("actor", ""), data)
         if params is None:
             return []
-        text = _message(event_type, params)
         created_at = _parse_time(body["occurred_at"])
-        return [Notification.new(recipient=r, ticket_id=body["ticket_id"], kind=event_type, message=text,
-                                 created_at=created_at, event_id=body["event_id"], params=params)
-                for r in self.recipients(event_type, data, body.get("actor", ""))]
+        notes = []
+        for recipient in self.recipients(event_type, data, body.get("actor", "")):
+            own = params
+            if event_type == "ticket.needs_attention" and not self._is_admin(recipient):
+                own = {k: v for k, v in params.items() if k not in ("error", "step")}
+            notes.append(Notification.new(recipient=recipient, ticket_id=body["ticket_id"], kind=event_type,
+                                          message=_message(event_type, own), created_at=created_at,
+                                          event_id=body["event_id"], params=own))
+        return notes
+
+    def _is_admin(self, username: str) -> bool:
+        user = self._users.get(username)
+        return user is not None and user.is_admin
 
     def handle(self, message: ReceivedMessage) -> int:
         """Apply one ticket event; returns how many notifications it created (0 for a duplicate).

@@ -98,7 +98,8 @@ def step_from_task(task: UserTask) -> Step:
 def check_form(form: tuple[FormField, ...], variables: Any) -> dict[str, Any]:
     """The values of a step's form, checked per field (``ValidationError`` names each bad one)."""
     if not isinstance(variables, dict):
-        raise ValidationError("The step's form has invalid values.", details={"variables": ["Must be an object."]})
+        raise ValidationError("The step's form has invalid values.", details={"variables": ["Must be an object."]},
+                              key="step.invalid_values")
     errors: dict[str, list[str]] = {}
     by_id = {f.id: f for f in form}
     for name in variables:
@@ -129,7 +130,7 @@ def check_form(form: tuple[FormField, ...], variables: Any) -> dict[str, Any]:
             errors.setdefault(f.id, []).append("Must be at most 4000 characters.")
         values[f.id] = value
     if errors:
-        raise ValidationError("The step's form has invalid values.", details=errors)
+        raise ValidationError("The step's form has invalid values.", details=errors, key="step.invalid_values")
     return values
 
 
@@ -255,6 +256,7 @@ class TicketService:
                 raise ConcurrencyConflict(
                     f"The ticket was changed by someone else (version {ticket.version}, you edited {expected_version}).",
                     details={"version": ticket.version},
+                    key="ticket.changed", params={"version": ticket.version, "expected": expected_version},
                 )
             fields = None
             if data.get("fields") is not None:
@@ -349,7 +351,8 @@ class TicketService:
         refused = self.step_refusal(actor, ticket, step)
         if refused:
             self._require_visible(actor, ticket)
-            raise PermissionDenied(REFUSAL_MESSAGES[refused], details={"reason": refused})
+            raise PermissionDenied(REFUSAL_MESSAGES[refused], details={"reason": refused},
+                                   key=f"step.refused.{refused}")
         values = check_form(step.form, variables if variables is not None else {})
         comment = clean_comment(comment, required=_is_rejection(step, values))
         try:
@@ -370,7 +373,9 @@ class TicketService:
         by = done.actor if done else by
         who = f" by {by}" if by else ""
         return ConcurrencyConflict(f"This step was already completed{who}.",
-                                   details={"status": ticket.status.value, "completed_by": by})
+                                   details={"status": ticket.status.value, "completed_by": by},
+                                   key="step.already_completed_by" if by else "step.already_completed",
+                                   params={"by": by} if by else {})
 
     def approve(self, actor: User, ticket_id: str, comment: str | None = None) -> Ticket:
         return self._decide(actor, ticket_id, approve=True, comment=comment)
@@ -396,7 +401,7 @@ class TicketService:
         failed = [t for t in read.automated if t.retries == 0] if read else []
         running = read is not None and read.running
         if not failed and running:
-            raise ConcurrencyConflict("The process has no failed step to retry.")
+            raise ConcurrencyConflict("The process has no failed step to retry.", key="ticket.nothing_to_retry")
         self._write(ticket, lambda t: t.resume(actor, comment, {"steps": [f.activity_id for f in failed]}))
         if failed:
             for task in failed:
@@ -474,17 +479,21 @@ class TicketService:
                 if fresh.status in FINAL_STATUSES or not any(s.is_decision for s in fresh.steps):
                     raise ConcurrencyConflict(f"No decision is open on this ticket; it is "
                                               f"{fresh.status.value.replace('_', ' ')}.",
-                                              details={"status": fresh.status.value})
+                                              details={"status": fresh.status.value},
+                                              key="ticket.no_open_decision", params={"status": fresh.status.value})
                 ticket, decisions = fresh, [s for s in fresh.steps if s.is_decision]
                 step = self._shortcut_step(actor, fresh)
             if step is None:
                 mine = [s for s in decisions if s.is_candidate(actor)]
                 if len(mine) > 1:
                     raise ValidationError("Several decisions are open for you on this ticket; complete one of "
-                                          "them as a task.", details={"tasks": [s.task_id for s in mine]})
+                                          "them as a task.", details={"tasks": [s.task_id for s in mine]},
+                                          about_fields=False, key="ticket.several_decisions",
+                                          params={"count": len(mine)})
                 reason = self.step_refusal(actor, ticket, (mine or decisions)[0])
                 raise PermissionDenied(REFUSAL_MESSAGES[reason or Refusal.NOT_A_CANDIDATE],
-                                       details={"reason": reason or Refusal.NOT_A_CANDIDATE})
+                                       details={"reason": reason or Refusal.NOT_A_CANDIDATE},
+                                       key=f"step.refused.{reason or Refusal.NOT_A_CANDIDATE}")
         field = step.decision_field
         # The ticket was read just now with the step open; a completion that won meanwhile is seen by the engine.
         return self._complete_step(actor, ticket, step, {field.id: field.decision_value(approve)}, comment)
@@ -525,7 +534,9 @@ class TicketService:
             return Progress(running=True, steps=tuple(self._with_rules(read.definition_id, step_from_task(t))
                                                       for t in read.tasks),
                             automated=tuple(t.activity_name or t.activity_id for t in read.automated),
-                            incident=(failed[0].error_message or "the automated step failed") if failed else None)
+                            incident=(failed[0].error_message or "the automated step failed") if failed else None,
+                            incident_step=failed[0].activity_id if failed else None,
+                            incident_step_name=(failed[0].activity_name or failed[0].activity_id) if failed else None)
         if read.state == InstanceState.COMPLETED:
             outcome = self._model(read.definition_id).outcomes.get(read.end_activity_id or "", "completed")
             return Progress(running=False, outcome=outcome)
@@ -676,7 +687,7 @@ class TicketService:
 
     def _require_visible(self, actor: User, ticket: Ticket) -> None:
         if not self._visible(actor, ticket):
-            raise NotFound(f"Ticket {ticket.id} was not found.")
+            raise NotFound(f"Ticket {ticket.id} was not found.", key="ticket.not_found", params={"id": ticket.id})
 
 
 def _as_stored(value: Any) -> Any:

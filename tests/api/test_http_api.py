@@ -17,6 +17,7 @@ from tests.support import SEPARATE_ENGINE_STACKS, build_stack, wait_until
 STEP_KEYS = {"id", "step", "name", "candidate_groups", "candidate_users", "assignee", "due", "created_at", "form",
              "can_complete", "refusal"}
 TICKET_KEYS = {"id", "type", "type_name", "title", "fields", "requester", "status", "current_steps", "attention",
+               "attention_key",
                "created_at", "updated_at", "version", "steps", "allowed_actions"}
 
 
@@ -43,10 +44,15 @@ def access(api, user="alice", **fields):
                   fields={"system": "billing", "access_level": "read", **fields})
 
 
+from pflow.entrypoints.http.error_keys import ALL_KEYS  # noqa: E402
+
+
 def error(r, status, code=None):
     assert r.status_code == status, (r.status_code, r.get_data(as_text=True))
     body = r.json["error"]
-    assert set(body) == {"code", "message", "details"} and body["message"]
+    expected = {"code", "message", "details", "key", "params"} | ({"fields"} if status == 422 else set())
+    assert set(body) == expected and body["message"]
+    assert body["key"] in ALL_KEYS, body["key"]
     if code:
         assert body["code"] == code
     return body
@@ -790,11 +796,20 @@ def test_a_failed_automated_step_needs_attention_and_an_admin_retries(api, stack
 
     wait_until(attention, timeout=30, message="the failed step never needed attention")
     seen = ticket(api, t["id"])
-    assert seen["attention"] and seen["current_steps"] == ["Provision Service"]
+    # the requester reads a stable code, never the exception's text; an admin reads the error itself
+    assert (seen["attention"], seen["attention_key"]) == ("step_failed", "attention.step_failed")
+    assert seen["current_steps"] == ["Provision Service"]
     assert seen["allowed_actions"] == ["withdraw"]
-    assert ticket(api, t["id"], "carol")["allowed_actions"] == ["withdraw", "retry"]
+    admin = ticket(api, t["id"], "carol")
+    assert admin["allowed_actions"] == ["withdraw", "retry"]
+    assert admin["attention"].startswith("ProvisioningError") and admin["attention_key"] == "attention.step_failed"
     history = api.get(f"/api/tickets/{t['id']}/history", "alice").json
-    assert history[-1]["action"] == "needs_attention" and history[-1]["details"]["error"] == seen["attention"]
+    assert history[-1]["action"] == "needs_attention" and "error" not in history[-1]["details"]
+    assert history[-1]["details"]["error_key"] == "attention.step_failed"
+    assert "ProvisioningError" not in json.dumps(history) + json.dumps(seen)
+    history = api.get(f"/api/tickets/{t['id']}/history", "carol").json
+    assert history[-1]["details"]["error"] == admin["attention"]
+    assert history[-1]["details"]["step_name"] == "Provision Service"
     error(api.post(f"/api/tickets/{t['id']}/retry", "alice"), 403, "forbidden")
     error(api.post(f"/api/tickets/{t['id']}/retry", "bob"), 403)
     stack.container.provisioner().failing = False

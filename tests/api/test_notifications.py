@@ -91,12 +91,18 @@ def test_a_failed_automated_step_is_reported_to_the_requester_and_the_admins(api
 
     wait_until(attention, timeout=30, message="the failed step never needed attention")
     stack.deliver_events()
-    error = api.get(f"/api/tickets/{ticket_id}", "alice").json["attention"]
+    error = api.get(f"/api/tickets/{ticket_id}", "carol").json["attention"]
+    assert error.startswith("ProvisioningError")
     for user in ("alice", "carol"):
         newest = api.get("/api/notifications", user).json["items"][0]
         assert newest["kind"] == "ticket.needs_attention", (user, newest)
-        assert newest["message"] == f'Ticket "Server" needs attention: {error} An admin can retry it.'
-        assert newest["params"]["error"] == error
+    admin = api.get("/api/notifications", "carol").json["items"][0]
+    assert admin["params"]["error"] == error and admin["params"]["step"]
+    assert admin["message"] == (f'Ticket "Server" needs attention: {error} ({admin["params"]["step"]}). '
+                                'Retry it from the incidents page.')
+    requester = api.get("/api/notifications", "alice").json["items"][0]
+    assert "error" not in requester["params"] and "ProvisioningError" not in requester["message"]
+    assert requester["message"] == 'Ticket "Server" needs attention. An admin has been told and can retry it.'
     assert all(n["kind"] != "ticket.needs_attention" for n in api.get("/api/notifications", "bob").json["items"])
 
 

@@ -37,7 +37,7 @@ def operations(spec):
 def test_every_error_response_declares_the_error_body_the_api_sends(api, spec):
     schemas = spec["components"]["schemas"]
     assert schemas["Error"]["properties"] == {"error": {"$ref": "#/components/schemas/ErrorBody"}}
-    assert set(schemas["ErrorBody"]["properties"]) == {"code", "message", "details"}
+    assert set(schemas["ErrorBody"]["properties"]) == {"code", "message", "details", "key", "params", "fields"}
     assert schemas["ErrorBody"]["properties"]["code"]["type"] == "string"
     responses = spec["components"]["responses"]
     for path, method, operation in operations(spec):

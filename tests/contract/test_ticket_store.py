@@ -113,7 +113,8 @@ def test_every_attribute_round_trips(store):
         ("step_completed", "bob", "in_progress", "in_progress")]
     assert again.history[2].comment == "fine by me"
     assert again.history[2].details == {"step": "ManagerApproval", "step_name": "Manager approval", "task_id": "t-1",
-                                        "values": {"approved": True, "note": "ok"}}
+                                        "values": {"approved": True, "note": "ok"},
+                                        "opened_at": "2026-01-01T00:00:00+00:00"}  # the step's created_at
     assert again.version == 2
 
 

@@ -71,6 +71,20 @@ def test_a_ticket_that_needs_attention_tells_the_admins_and_the_requester(servic
     assert "needs attention: quota" in service.list(TEST_USERS.get("carol")).items[0].message
 
 
+def test_only_the_admins_are_told_the_error_of_the_failed_step(service):
+    assert service.handle(event("ticket.needs_attention", error="ProvisioningError: quota on host-7",
+                                step="Provision", step_name="Provision access")) == 2
+    (admin,) = service.list(TEST_USERS.get("carol")).items
+    assert admin.params["error"] == "ProvisioningError: quota on host-7"
+    assert admin.params["step"] == "Provision access"
+    assert admin.message == ('Ticket "Laptop" needs attention: ProvisioningError: quota on host-7 (Provision access). '
+                             'Retry it from the incidents page.')
+    (requester,) = service.list(TEST_USERS.get("alice")).items
+    assert "error" not in requester.params and "step" not in requester.params
+    assert "ProvisioningError" not in requester.message and "host-7" not in requester.message
+    assert requester.message == 'Ticket "Laptop" needs attention. An admin has been told and can retry it.'
+
+
 def test_events_nobody_is_told_about_are_still_recorded(service):
     assert service.handle(event("ticket.created")) == 0
     assert service.handle(event("ticket.submitted", event_id="e2")) == 0

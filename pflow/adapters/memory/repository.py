@@ -10,10 +10,19 @@ from typing import Callable
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable
 from pflow.domain.events import DomainEvent
-from pflow.domain.model import HistoryEntry, Ticket
+from pflow.domain.model import HistoryEntry, Ticket, TicketStatus
 from pflow.domain.notifications import Notification
 from pflow.domain.steps import Step
 from pflow.ports.repository import (
+    AGE_BUCKETS,
+    OLDEST_BUCKET,
+    AttentionItem,
+    DayCount,
+    DecisionCount,
+    Duration,
+    OpenStepCount,
+    TicketFigures,
+    age_bucket,
     NotificationPage,
     NotificationRepository,
     Outbox,
@@ -118,7 +127,7 @@ class InMemoryTicketRepository(TicketRepository):
         with self._store.lock:
             stored = self._store.tickets.get(ticket_id)
             if stored is None:
-                raise NotFound(f"Ticket {ticket_id} was not found.")
+                raise NotFound(f"Ticket {ticket_id} was not found.", key="ticket.not_found", params={"id": ticket_id})
             ticket = _clone(stored)
         self.loaded_versions[ticket.id] = ticket.version
         return ticket
@@ -134,7 +143,7 @@ class InMemoryTicketRepository(TicketRepository):
         with self._store.lock:
             found = next((t for t in self._store.tickets.values() if t.step(task_id) is not None), None)
         if found is None:
-            raise NotFound(f"No ticket has an open step {task_id}.")
+            raise NotFound(f"No ticket has an open step {task_id}.", key="task.not_found", params={"id": task_id})
         return self.get(found.id)
 
     def find_by_completed_task(self, task_id: str) -> Ticket | None:
@@ -168,6 +177,64 @@ class InMemoryTicketRepository(TicketRepository):
         matches.sort(key=lambda t: (key(t), t.id), reverse=descending)
         items = [_clone(t) for t in _page(matches, query)]
         return Page(items=items, total=len(matches), page=query.page, page_size=query.page_size)
+
+    def figures(self, since: datetime, now: datetime) -> TicketFigures:
+        open_counts: dict[tuple[str, str | None], int] = {}
+        cycle_times: list[Duration] = []
+        step_times: list[Duration] = []
+        days: dict = {}
+        decided: dict[str, dict[str, int]] = {}
+        for t in self._committed():
+            for step in t.steps:
+                for group in set(step.candidate_groups):
+                    key = (group, age_bucket(step.created_at, now))
+                    open_counts[key] = open_counts.get(key, 0) + 1
+            if t.created_at >= since:
+                days.setdefault(t.created_at.astimezone(timezone.utc).date(), {}).setdefault("created", 0)
+                days[t.created_at.astimezone(timezone.utc).date()]["created"] += 1
+            submitted = next((h.at for h in t.history if h.action == "submitted"), None) or t.created_at
+            ended = [h for h in t.history if h.action in _DECIDED]
+            if ended and max(h.at for h in ended) >= since:
+                end = max(ended, key=lambda h: h.at)
+                cycle_times.append(Duration(type=t.type, seconds=max((end.at - submitted).total_seconds(), 0.0)))
+            seen_actions: set[str] = set()
+            for h in ended:
+                if h.at >= since and h.action not in seen_actions:
+                    seen_actions.add(h.action)
+                    counts = days.setdefault(h.at.astimezone(timezone.utc).date(), {})
+                    counts[h.action] = counts.get(h.action, 0) + 1
+                    decided.setdefault(t.type, {}).setdefault(h.action, 0)
+                    decided[t.type][h.action] += 1
+            for before, h in zip([None] + t.history[:-1], t.history):
+                if h.action != "step_completed" or h.at < since:
+                    continue
+                opened = _parse_time(h.details.get("opened_at")) or (before.at if before else None)
+                if opened is not None:
+                    step_times.append(Duration(type=t.type, seconds=max((h.at - opened).total_seconds(), 0.0),
+                                               step=h.details.get("step"),
+                                               step_name=h.details.get("step_name") or h.details.get("step")))
+        order = {b: i for i, b in enumerate([b for b, _ in AGE_BUCKETS] + [OLDEST_BUCKET])}
+        open_steps = sorted((OpenStepCount(group=g, bucket=b, count=n) for (g, b), n in open_counts.items()),
+                            key=lambda o: (o.group, order.get(o.bucket, len(order))))
+        return TicketFigures(
+            open_steps=open_steps, cycle_times=cycle_times, step_times=step_times,
+            days=[DayCount(day=d, created=v.get("created", 0), completed=v.get("completed", 0),
+                           rejected=v.get("rejected", 0)) for d, v in sorted(days.items())],
+            decisions=[DecisionCount(type=k, completed=v.get("completed", 0), rejected=v.get("rejected", 0))
+                       for k, v in sorted(decided.items())])
+
+    def needing_attention(self, limit: int = 500) -> list[AttentionItem]:
+        found = []
+        for t in self._committed():
+            if t.status != TicketStatus.NEEDS_ATTENTION:
+                continue
+            entry = next((h for h in reversed(t.history) if h.action == "needs_attention"), None)
+            found.append(AttentionItem(ticket=_clone(t), since=entry.at if entry else None,
+                                       details=dict(entry.details) if entry else {}))
+        found.sort(key=lambda i: i.ticket.id)
+        dated = [i for i in found if i.since is not None]
+        dated.sort(key=lambda i: i.since, reverse=True)  # stable: ties stay by id
+        return (dated + [i for i in found if i.since is None])[:limit]
 
     def tasks(self, query: TaskQuery) -> Page[TaskItem]:
         user, groups = query.username, set(query.groups)
@@ -208,6 +275,19 @@ class InMemoryTicketRepository(TicketRepository):
         matches = with_value + without
         items = [TaskItem(ticket=_clone(t), step=step) for t, step in _page(matches, query)]
         return Page(items=items, total=len(matches), page=query.page, page_size=query.page_size)
+
+
+_DECIDED = ("completed", "rejected")
+
+
+def _parse_time(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 class InMemoryOutbox(Outbox):
@@ -293,7 +373,8 @@ class InMemoryNotificationRepository(NotificationRepository):
         with self._store.lock:
             found = self.staged.get(notification_id) or self._store.notifications.get(notification_id)
         if found is None or found.recipient != recipient:
-            raise NotFound(f"Notification {notification_id} was not found.")
+            raise NotFound(f"Notification {notification_id} was not found.", key="notification.not_found",
+                           params={"id": notification_id})
         return _copy_notification(found)
 
     def mark_read(self, notification_id: str, recipient: str, at: datetime) -> Notification:
@@ -350,14 +431,16 @@ class InMemoryUnitOfWork(UnitOfWork):
                     changed.append((ticket, False))
                 elif stored is None or stored.version != repo.loaded_versions.get(ticket.id):
                     raise ConcurrencyConflict(
-                        f"Ticket {ticket.id} was changed by someone else; reload and try again.")
+                        f"Ticket {ticket.id} was changed by someone else; reload and try again.",
+                        key="ticket.changed_meanwhile")
                 elif _state(stored) != _state(ticket):
                     changed.append((ticket, True))
             for ticket_id, ticket in repo.deleted.items():
                 stored = self._store.tickets.get(ticket_id)
                 if stored is None or stored.version != repo.loaded_versions.get(ticket_id, ticket.version):
                     raise ConcurrencyConflict(
-                        f"Ticket {ticket_id} was changed by someone else; reload and try again.")
+                        f"Ticket {ticket_id} was changed by someone else; reload and try again.",
+                        key="ticket.changed_meanwhile")
             already = self.processed_events.staged & self._store.processed
             if already:
                 raise ConcurrencyConflict(f"Event {sorted(already)[0][1]} was already processed.")

@@ -48,7 +48,8 @@ def translate(error: BaseException, url: URL) -> DomainError | None:
     if isinstance(error, DomainError):
         return error
     if isinstance(error, StaleDataError):
-        return ConcurrencyConflict("The ticket was changed by someone else; reload and try again.")
+        return ConcurrencyConflict("The ticket was changed by someone else; reload and try again.",
+                                   key="ticket.changed_meanwhile")
     if isinstance(error, sa_exc.IntegrityError):
         text = str(getattr(error, "orig", error))
         if "processed_events" in text:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, or_, select, text, update
+from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, null, or_, select, text, update
 from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.orm import Session, attributes, joinedload, raiseload, sessionmaker
 from sqlalchemy.orm.util import identity_key
@@ -17,9 +17,17 @@ from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlit
 from pflow.adapters.sqlalchemy.errors import translate
 from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
-from pflow.domain.model import Ticket
+from pflow.domain.model import Ticket, TicketStatus
 from pflow.domain.notifications import Notification
 from pflow.ports.repository import (
+    AGE_BUCKETS,
+    OLDEST_BUCKET,
+    AttentionItem,
+    DayCount,
+    DecisionCount,
+    Duration,
+    OpenStepCount,
+    TicketFigures,
     NotificationPage,
     NotificationRepository,
     Outbox,
@@ -196,7 +204,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
             ticket = self._session.get(Ticket, ticket_id, options=[joinedload(Ticket.history)],
                                        populate_existing=again)
         if ticket is None:
-            raise NotFound(f"Ticket {ticket_id} was not found.")
+            raise NotFound(f"Ticket {ticket_id} was not found.", key="ticket.not_found", params={"id": ticket_id})
         return ticket
 
     def _attach(self, ticket: Ticket) -> Ticket:
@@ -218,7 +226,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
                 select(Ticket).join(s, s.c.ticket_id == tables.tickets.c.id).where(s.c.task_id == task_id)
                 .options(joinedload(Ticket.history))).unique().first()
         if ticket is None:
-            raise NotFound(f"No ticket has an open step {task_id}.")
+            raise NotFound(f"No ticket has an open step {task_id}.", key="task.not_found", params={"id": task_id})
         self.seen.add(ticket)  # the caller completes the step and commits what it recorded
         return ticket
 
@@ -262,6 +270,98 @@ class SqlAlchemyTicketRepository(TicketRepository):
                 select(Ticket).where(*conditions).order_by(*order).offset(query.offset).limit(query.page_size)
                 .options(raiseload(Ticket.history))))
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+    def figures(self, since: datetime, now: datetime) -> TicketFigures:
+        t, h, st, c = tables.tickets, tables.ticket_history, tables.ticket_steps, tables.ticket_step_candidates
+        ended = h.c.action.in_(DECIDED_ACTIONS)
+        with self._guard():
+            # open steps per group and age: one GROUP BY over the inbox rows
+            whens = [(st.c.created_at > now - younger, bucket) for bucket, younger in AGE_BUCKETS]
+            bucket = case((st.c.created_at.is_(None), null()), *whens, else_=OLDEST_BUCKET)
+            # grouped outside: PostgreSQL does not take an expression with bound values in GROUP BY as the
+            # same expression in the select list
+            aged = (select(c.c.name.label("name"), bucket.label("bucket"))
+                    .select_from(st.join(c, and_(c.c.task_id == st.c.task_id, c.c.kind == "group"))).subquery())
+            open_rows = self._session.execute(
+                select(aged.c.name, aged.c.bucket, func.count()).group_by(aged.c.name, aged.c.bucket)).all()
+            # per ticket decided since: submitted -> end (durations are taken in Python: portable)
+            start = func.coalesce(func.min(case((h.c.action == "submitted", h.c.at))), t.c.created_at)
+            end = func.max(case((ended, h.c.at)))
+            cycle_rows = self._session.execute(
+                select(t.c.type, start.label("start"), end.label("end"))
+                .select_from(t.join(h, h.c.ticket_id == t.c.id))
+                .where(t.c.id.in_(select(h.c.ticket_id).where(ended, h.c.at >= since)))
+                .group_by(t.c.id, t.c.type, t.c.created_at)).all()
+            # per step completed since, with the entry before it (for completions recorded without opened_at)
+            done_since = select(h.c.ticket_id).where(h.c.action == "step_completed", h.c.at >= since)
+            ordered = (select(h.c.ticket_id, h.c.action, h.c.at, h.c.details,
+                              func.lag(h.c.at, type_=h.c.at.type).over(partition_by=h.c.ticket_id,
+                                                                       order_by=h.c.seq).label("before"))
+                       .where(h.c.ticket_id.in_(done_since)).subquery())
+            step_rows = self._session.execute(
+                select(t.c.type, ordered.c.at, ordered.c.before, ordered.c.details)
+                .select_from(ordered.join(t, t.c.id == ordered.c.ticket_id))
+                .where(ordered.c.action == "step_completed", ordered.c.at >= since)).all()
+            created = select(self._day(t.c.created_at).label("day")).where(t.c.created_at >= since).subquery()
+            created_rows = self._session.execute(
+                select(created.c.day, func.count()).group_by(created.c.day)).all()
+            ends = (select(self._day(h.c.at).label("day"), h.c.action.label("action"), h.c.ticket_id.label("id"))
+                    .where(ended, h.c.at >= since).subquery())
+            ended_rows = self._session.execute(
+                select(ends.c.day, ends.c.action, func.count(func.distinct(ends.c.id)))
+                .group_by(ends.c.day, ends.c.action)).all()
+            decision_rows = self._session.execute(
+                select(t.c.type, h.c.action, func.count(func.distinct(t.c.id)))
+                .select_from(h.join(t, t.c.id == h.c.ticket_id))
+                .where(ended, h.c.at >= since).group_by(t.c.type, h.c.action)).all()
+        order = {b: i for i, b in enumerate([b for b, _ in AGE_BUCKETS] + [OLDEST_BUCKET])}
+        open_steps = sorted((OpenStepCount(group=g, bucket=b, count=n) for g, b, n in open_rows),
+                            key=lambda o: (o.group, order.get(o.bucket, len(order))))
+        cycle_times = [Duration(type=type_, seconds=_seconds(end_ - start_))
+                       for type_, start_, end_ in cycle_rows if start_ is not None and end_ is not None]
+        step_times = []
+        for type_, at, before, details in step_rows:
+            details = details or {}
+            opened = _parse_time(details.get("opened_at")) or before
+            if opened is not None:
+                step_times.append(Duration(type=type_, seconds=_seconds(at - opened), step=details.get("step"),
+                                           step_name=details.get("step_name") or details.get("step")))
+        days: dict[date, dict[str, int]] = {}
+        for d, n in created_rows:
+            days.setdefault(_as_date(d), {})["created"] = n
+        for d, action, n in ended_rows:
+            counts = days.setdefault(_as_date(d), {})
+            counts[action] = counts.get(action, 0) + n
+        decided: dict[str, dict[str, int]] = {}
+        for type_, action, n in decision_rows:
+            decided.setdefault(type_, {})[action] = n
+        return TicketFigures(
+            open_steps=open_steps, cycle_times=cycle_times, step_times=step_times,
+            days=[DayCount(day=d, created=v.get("created", 0), completed=v.get("completed", 0),
+                           rejected=v.get("rejected", 0)) for d, v in sorted(days.items())],
+            decisions=[DecisionCount(type=k, completed=v.get("completed", 0), rejected=v.get("rejected", 0))
+                       for k, v in sorted(decided.items())])
+
+    def _day(self, column):
+        """The UTC day of a time column, as 'YYYY-MM-DD' text, on either database."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+        return func.strftime("%Y-%m-%d", column)  # SQLite keeps naive UTC text
+
+    def needing_attention(self, limit: int = 500) -> list[AttentionItem]:
+        t, h = tables.tickets, tables.ticket_history
+        attention = t.c.status == TicketStatus.NEEDS_ATTENTION.value
+        latest = (select(h.c.ticket_id, func.max(h.c.seq).label("seq"))
+                  .where(h.c.action == "needs_attention", h.c.ticket_id.in_(select(t.c.id).where(attention)))
+                  .group_by(h.c.ticket_id).subquery())
+        joined = (t.outerjoin(latest, latest.c.ticket_id == t.c.id)
+                  .outerjoin(h, and_(h.c.ticket_id == latest.c.ticket_id, h.c.seq == latest.c.seq)))
+        with self._guard():
+            rows = self._session.execute(
+                select(Ticket, h.c.at, h.c.details).select_from(joined).where(attention)
+                .order_by(h.c.at.desc().nulls_last(), t.c.id.asc()).limit(limit)
+                .options(raiseload(Ticket.history))).all()
+        return [AttentionItem(ticket=ticket, since=at, details=dict(details or {})) for ticket, at, details in rows]
 
     def tasks(self, query: TaskQuery) -> Page[TaskItem]:
         t, s, c, d = tables.tickets, tables.ticket_steps, tables.ticket_step_candidates, tables.ticket_deciders
@@ -312,6 +412,28 @@ class SqlAlchemyTicketRepository(TicketRepository):
             if step is not None:  # always, while the rows are written with the ticket
                 items.append(TaskItem(ticket=ticket, step=step))
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+
+#: the history actions that end a process with a decision
+DECIDED_ACTIONS = ("completed", "rejected")
+
+
+def _seconds(delta: timedelta) -> float:
+    return max(delta.total_seconds(), 0.0)
+
+
+def _parse_time(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 class SqlAlchemyOutbox(Outbox):
@@ -392,7 +514,8 @@ class SqlAlchemyNotificationRepository(NotificationRepository):
         with self._guard():
             found = self._session.get(Notification, notification_id)
         if found is None or found.recipient != recipient:
-            raise NotFound(f"Notification {notification_id} was not found.")
+            raise NotFound(f"Notification {notification_id} was not found.", key="notification.not_found",
+                           params={"id": notification_id})
         return found
 
     def mark_read(self, notification_id: str, recipient: str, at: datetime) -> Notification:

@@ -41,16 +41,17 @@ def authenticate_request() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Log in first: send 'Authorization: Bearer <token>' (POST /api/auth/login).")
+        raise Unauthorized("Log in first: send 'Authorization: Bearer <token>' (POST /api/auth/login).",
+                           "auth.login_required")
     try:
         data = _serializer().loads(token.strip(), max_age=current_app.config["PFLOW_TOKEN_TTL"])
     except SignatureExpired:
-        raise Unauthorized("Your session has expired; log in again.") from None
+        raise Unauthorized("Your session has expired; log in again.", "auth.session_expired") from None
     except BadSignature:
-        raise Unauthorized("The token is not valid; log in again.") from None
+        raise Unauthorized("The token is not valid; log in again.", "auth.invalid_token") from None
     user = container().users().get(data.get("u", "")) if isinstance(data, dict) else None
     if user is None:
-        raise Unauthorized("The token's user no longer exists.")
+        raise Unauthorized("The token's user no longer exists.", "auth.user_gone")
     g.user = user
 
 
@@ -64,7 +65,7 @@ class Login(MethodView):
         """Exchange a username and password for a bearer token."""
         user = container().users().authenticate(credentials["username"], credentials["password"])
         if user is None:
-            raise Unauthorized("Wrong username or password.")
+            raise Unauthorized("Wrong username or password.", "auth.login_failed")
         return {"token": issue_token(user.username), "expires_in": current_app.config["PFLOW_TOKEN_TTL"],
                 "user": user_dict(user)}
 
@@ -82,7 +83,7 @@ class DemoUsers(MethodView):
     def get(self):
         """The demo accounts (password = username), so the login screen can offer them; 404 when they are off."""
         if not demo_users_enabled(container().settings()):
-            raise NotFound("Demo users are not enabled.")
+            raise NotFound("Demo users are not enabled.", key="auth.demo_users_off")
         return [user_dict(user) for user in container().users().list_users()]
 
 

@@ -1,6 +1,7 @@
 """One table from domain errors to HTTP responses, and the JSON error body.
 
-Every error leaves as ``{"error": {"code", "message", "details"}}``.
+Every error leaves as ``{"error": {"code", "message", "details", "key", "params"}}`` (a 422 also with
+``fields``); the keys are listed in ``error_keys``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from pflow.domain import errors as e
+from pflow.entrypoints.http import error_keys
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +31,12 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
 
 
 class Unauthorized(Exception):
-    """Missing, malformed, expired or forged credentials."""
+    """Missing, malformed, expired or forged credentials (``key``: which, see ``error_keys``)."""
 
-    def __init__(self, message: str = "Authentication required."):
+    def __init__(self, message: str = "Authentication required.", key: str = "auth.login_required"):
         super().__init__(message)
         self.message = message
+        self.key = key
 
 
 def status_for(error: e.DomainError) -> int:
@@ -43,8 +46,14 @@ def status_for(error: e.DomainError) -> int:
     return 400
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
-    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None,
+                   *, key: str | None = None, params: dict | None = None, fields: dict | None = None):
+    key, params = error_keys.checked(key, params, fallback=error_keys.HTTP_KEYS.get(status, "error.bad_request")) \
+        if key else (error_keys.HTTP_KEYS.get(status, "error.bad_request"), {})
+    body = {"code": code, "message": message, "details": details or {}, "key": key, "params": params}
+    if status == 422:
+        body["fields"] = fields if fields is not None else error_keys.field_errors(details or {})
+    response = jsonify({"error": body})
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -83,11 +92,14 @@ def handle_http_exception(error: HTTPException):
     headers.update(data.get("headers") or {})
     if status == 422:
         details = _flatten_validation(data.get("messages") or data.get("errors") or {})
-        return error_response(422, "validation_error", "The request has invalid fields.", details, headers)
+        return error_response(422, "validation_error", "The request has invalid fields.", details, headers,
+                              key="validation.invalid")
     if status == 400 and data.get("messages"):
         details = _flatten_validation(data["messages"])
-        message = "The request body is not valid JSON." if "json" in data["messages"] else "Bad request."
-        return error_response(400, "bad_request", message, details, headers)
+        json_error = "json" in data["messages"]
+        message = "The request body is not valid JSON." if json_error else "Bad request."
+        return error_response(400, "bad_request", message, details, headers,
+                              key="http.invalid_json" if json_error else "error.bad_request")
     message = data.get("message") or error.description or error.name
     return error_response(status, HTTP_CODES.get(status, "error"), message, headers=headers)
 
@@ -99,11 +111,17 @@ def register_error_handlers(app: Flask) -> None:
         if status == 503:
             log.warning("dependency unavailable: %s", error.message)
         headers = {"Retry-After": "5"} if status == 503 else None
-        return error_response(status, error.code, error.public_message, error.details, headers)
+        key, params = error_keys.domain_key(error)
+        fields = None
+        if status == 422 and not getattr(error, "about_fields", True):
+            fields = {}  # its details are not about fields (e.g. the tasks to choose from)
+        return error_response(status, error.code, error.public_message, error.details, headers, key=key,
+                              params=params, fields=fields)
 
     @app.errorhandler(Unauthorized)
     def _unauthorized(error: Unauthorized):
-        return error_response(401, "unauthorized", error.message, headers={"WWW-Authenticate": "Bearer"})
+        return error_response(401, "unauthorized", error.message, headers={"WWW-Authenticate": "Bearer"},
+                              key=error.key)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

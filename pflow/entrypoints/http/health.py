@@ -33,6 +33,7 @@ def readyz():
     if down:
         body = {"status": "unavailable", "checks": checks,
                 "error": {"code": "service_unavailable", "message": "not ready: " + ", ".join(down) + " unavailable",
-                          "details": {"unavailable": down}}}
+                          "details": {"unavailable": down}, "key": "service.unavailable",
+                          "params": {"dependency": ", ".join(down)}}}
         return jsonify(body), 503
     return jsonify({"status": "ready", "checks": checks})

@@ -274,7 +274,13 @@ class TicketSchema(Schema):
                                          "additionalProperties": FIELD_VALUE})
     status = fields.String(metadata={"enum": STATUS_VALUES})
     current_steps = fields.List(fields.String(), metadata={"description": "names of the open steps"})
-    attention = fields.String(allow_none=True, metadata={"description": "why it needs attention"})
+    attention = fields.String(allow_none=True, metadata={
+        "description": "why it needs attention: for admins the failed step's full error (or process_stopped, "
+                       "process_missing); for everyone else only the code step_failed, process_stopped or "
+                       "process_missing"})
+    attention_key = fields.String(allow_none=True, metadata={
+        "description": "the same as an error key (serverError.<key> in the UI): attention.step_failed, "
+                       "attention.process_stopped or attention.process_missing; null when all is well"})
     requester = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -370,7 +376,9 @@ class HistoryEntrySchema(Schema):
     comment = fields.String(allow_none=True, metadata={"description": "what the actor wrote"})
     details = fields.Dict(metadata={
         "description": "facts the system recorded: changed (field names), reference (fulfilment reference), "
-                       "error (why provisioning failed), recorded_from ('engine': found in the workflow engine "
+                       "error (why an automated step failed, admins only; others get error_key, e.g. "
+                       "attention.step_failed), step/step_name (the step), opened_at (when a completed step was "
+                       "opened), recorded_from ('engine': found in the workflow engine "
                        "rather than made through PFlow), reason (why PFlow refused something it found there); "
                        "empty for entries from before they were kept"})
 
@@ -391,6 +399,20 @@ class ErrorBodySchema(Schema):
     details = fields.Dict(required=True, metadata={
         "description": "per field for validation errors (field name to messages); otherwise facts such as "
                        "the dependency that is down"})
+    key = fields.String(metadata={
+        "description": "stable dotted name of the error, e.g. ticket.not_editable, to word it in the reader's "
+                       "language (the UI: serverError.<key>); message is its English text"})
+    params = fields.Dict(metadata={"description": "the values the key is worded with (status: a ticket status code)"})
+    error_fields = fields.Dict(
+        data_key="fields", attribute="fields",
+        keys=fields.String(), values=fields.List(fields.Nested(lambda: FieldErrorSchema())),
+        metadata={"description": "422 only: per dotted field path, each problem as {key, params} "
+                                 "(the same fields as details)"})
+
+
+class FieldErrorSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "e.g. field.required, field.max_length"})
+    params = fields.Dict(required=True, metadata={"description": "e.g. {\"max\": \"200\"}"})
 
 
 class ErrorSchema(Schema):
@@ -433,3 +455,103 @@ class NotificationArgsSchema(Schema):
 @sent
 class UnreadCountSchema(Schema):
     unread = fields.Integer()
+
+
+class StatsArgsSchema(Schema):
+    weeks = fields.Integer(load_default=12, validate=_range(52),
+                           metadata={"description": "how many weeks back, this one included (1 to 52)"})
+
+
+class AgeCountSchema(Schema):
+    bucket = fields.String(metadata={"enum": ["lt_1d", "d1_3", "d3_7", "gt_7d"],
+                                     "description": "how long the steps have been open"})
+    count = fields.Integer()
+
+
+class OpenTasksSchema(Schema):
+    group = fields.String(metadata={"description": "a candidate group (a step offered to two counts in each)"})
+    total = fields.Integer(metadata={"description": "open steps offered to the group, those of unknown age included"})
+    by_age = fields.List(fields.Nested(AgeCountSchema))
+
+
+class TypeDurationSchema(Schema):
+    type = fields.String(metadata={"description": "ticket type key"})
+    count = fields.Integer()
+    median_s = fields.Float(metadata={"description": "seconds"})
+    p90_s = fields.Float(metadata={"description": "seconds (nearest-rank 90th percentile)"})
+
+
+class StepDurationSchema(TypeDurationSchema):
+    step = fields.String(metadata={"description": "the step's name in the BPMN"})
+    step_id = fields.String(metadata={"description": "the step's id in the BPMN"})
+
+
+class CycleTimeSchema(Schema):
+    by_type = fields.List(fields.Nested(TypeDurationSchema), metadata={
+        "description": "from submission to the end (completed or rejected), tickets ended in the period"})
+    by_step = fields.List(fields.Nested(StepDurationSchema), metadata={
+        "description": "from a step's opening to its completion, steps completed in the period"})
+
+
+class WeekSchema(Schema):
+    week_start = fields.String(metadata={"description": "the week's Monday (UTC), YYYY-MM-DD"})
+    created = fields.Integer()
+    completed = fields.Integer()
+    rejected = fields.Integer()
+
+
+class TypeRateSchema(Schema):
+    type = fields.String()
+    decided = fields.Integer()
+    rejected = fields.Integer()
+    rate = fields.Float(allow_none=True, metadata={"description": "rejected / decided; null when none was decided"})
+
+
+class RejectionRateSchema(Schema):
+    decided = fields.Integer(metadata={"description": "tickets ended completed or rejected in the period"})
+    rejected = fields.Integer()
+    rate = fields.Float(allow_none=True, metadata={"description": "rejected / decided; null when none was decided"})
+    by_type = fields.List(fields.Nested(TypeRateSchema))
+
+
+class StatsSchema(Schema):
+    generated_at = fields.DateTime()
+    open_tasks = fields.List(fields.Nested(OpenTasksSchema))
+    cycle_time = fields.Nested(CycleTimeSchema)
+    throughput = fields.List(fields.Nested(WeekSchema), metadata={"description": "every week of the period, oldest first"})
+    rejection_rate = fields.Nested(RejectionRateSchema)
+
+
+class IncidentSchema(Schema):
+    ticket_id = fields.String()
+    title = fields.String()
+    type = fields.String()
+    requester = fields.String()
+    step = fields.String(metadata={"description": "the failed step's name (or process_stopped/process_missing)"})
+    step_id = fields.String(allow_none=True, metadata={"description": "the failed step's id in the BPMN"})
+    error = fields.String(metadata={"description": "the full error of the failed step (admins only)"})
+    retries_left = fields.Integer(allow_none=True, metadata={
+        "description": "as the engine has it now; null when it cannot say or no step failed"})
+    failed_at = fields.DateTime()
+
+
+class IncidentPageSchema(Schema):
+    items = fields.List(fields.Nested(IncidentSchema))
+    total = fields.Integer()
+
+
+class DirectoryUserSchema(Schema):
+    username = fields.String()
+    name = fields.String(metadata={"description": "the display name"})
+    roles = fields.List(fields.String())
+    groups = fields.List(fields.String())
+
+
+class DirectoryGroupSchema(Schema):
+    name = fields.String()
+    members = fields.List(fields.String(), metadata={"description": "usernames, sorted"})
+
+
+class DirectorySchema(Schema):
+    users = fields.List(fields.Nested(DirectoryUserSchema))
+    groups = fields.List(fields.Nested(DirectoryGroupSchema))

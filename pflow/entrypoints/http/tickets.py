@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from pflow.domain.errors import PermissionDenied
-from pflow.domain.model import Ticket
+from pflow.domain.model import HistoryEntry, Ticket, attention_code
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.parsing import Blueprint
 from pflow.entrypoints.http.schemas import (
@@ -54,9 +54,14 @@ def present_step(step: Step, ticket: Ticket, user: User) -> dict:
 
 def present(ticket: Ticket) -> dict:
     user = current_user()
+    code = attention_code(ticket.attention)
     return {
-        **{k: getattr(ticket, k) for k in ("id", "type", "title", "fields", "requester", "attention",
+        **{k: getattr(ticket, k) for k in ("id", "type", "title", "fields", "requester",
                                             "created_at", "updated_at", "version")},
+        # An automated step's error names internals (an exception and its text): the admins read it, everyone
+        # else a stable code they can word.
+        "attention": ticket.attention if user.is_admin else code,
+        "attention_key": f"attention.{code}" if code else None,
         "type_name": _type_name(ticket.type),
         "status": ticket.status.value,
         "current_steps": list(ticket.current_steps),
@@ -196,7 +201,7 @@ def reconcile(ticket_id):
     """Repair: bring the ticket in line with its process instance now (admins; also runs periodically)."""
     user = current_user()
     if not user.is_admin:
-        raise PermissionDenied("Only an admin can repair a ticket.")
+        raise PermissionDenied("Only an admin can repair a ticket.", key="ticket.repair_admin_only")
     _tickets().get(user, ticket_id)
     return present(_tickets().sync(ticket_id))
 
@@ -206,7 +211,26 @@ def reconcile(ticket_id):
 @blp.errors(401, 404, 503)
 def history(ticket_id):
     """The audit trail: who did what, when, with which values, and why."""
-    return _tickets().history(current_user(), ticket_id)
+    user = current_user()
+    return [present_entry(h, user) for h in _tickets().history(user, ticket_id)]
+
+
+#: history actions whose comment, when the system wrote it, was an automated step's error (older entries)
+_ERROR_ACTIONS = {"needs_attention", "provisioning_failed"}
+
+
+def present_entry(entry: HistoryEntry, user: User) -> dict:
+    """One history entry; an automated step's error only for admins (others get its ``error_key``)."""
+    data = {k: getattr(entry, k) for k in ("at", "actor", "action", "from_status", "to_status", "comment")}
+    details = dict(entry.details)
+    if not user.is_admin:
+        if "error" in details:
+            code = attention_code(details.pop("error")) or "step_failed"
+            details["error_key"] = f"attention.{code}"
+        if entry.action in _ERROR_ACTIONS and entry.actor == "system":
+            data["comment"] = None
+    data["details"] = details
+    return data
 
 
 @blp.route("/tickets/<id:ticket_id>/process")
