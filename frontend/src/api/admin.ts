@@ -3,89 +3,28 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError, request } from "./client";
 import { keys, LIST_POLL_MS, SLOW_POLL_MS } from "./hooks";
+import type { components } from "./schema";
 import type { User } from "./types";
 
-export type AgeBucket = "lt_1d" | "d1_3" | "d3_7" | "gt_7d";
+// Every shape here is the API's own, from its OpenAPI document (schema.d.ts), so a change on the server
+// fails the type check instead of drifting.
+type Schemas = components["schemas"];
+
+export type AgeBucket = NonNullable<Schemas["AgeCount"]["bucket"]>;
 export const AGE_BUCKETS: AgeBucket[] = ["lt_1d", "d1_3", "d3_7", "gt_7d"];
 
-export interface OpenTasksOfGroup {
-  group: string;
-  total: number;
-  by_age: { bucket: AgeBucket; count: number }[];
-}
-
-export interface CycleTimeOfType {
-  type: string;
-  count: number;
-  median_s: number;
-  p90_s: number;
-}
-
-export interface CycleTimeOfStep extends CycleTimeOfType {
-  /** the step's name in the BPMN */
-  step: string;
-  step_id: string;
-}
-
-export interface WeekThroughput {
-  /** the week's Monday (UTC), YYYY-MM-DD */
-  week_start: string;
-  created: number;
-  completed: number;
-  rejected: number;
-}
-
-export interface RejectionRate {
-  decided: number;
-  rejected: number;
-  /** rejected / decided, or null while nothing was decided */
-  rate: number | null;
-}
-
-export interface Stats {
-  generated_at: string;
-  open_tasks: OpenTasksOfGroup[];
-  cycle_time: { by_type: CycleTimeOfType[]; by_step: CycleTimeOfStep[] };
-  throughput: WeekThroughput[];
-  rejection_rate: RejectionRate & { by_type: (RejectionRate & { type: string })[] };
-}
-
+export type OpenTasksOfGroup = Schemas["OpenTasks"];
+export type CycleTimeOfType = Schemas["TypeDuration"];
+export type CycleTimeOfStep = Schemas["StepDuration"];
+export type WeekThroughput = Schemas["Week"];
+export type RejectionRate = Schemas["RejectionRate"];
+export type Stats = Schemas["Stats"];
 /** An automated step that failed and waits for an admin. */
-export interface Incident {
-  ticket_id: string;
-  title: string;
-  type: string;
-  requester: string;
-  /** the step's name in the BPMN */
-  step: string;
-  step_id: string | null;
-  /** the full error text */
-  error: string;
-  retries_left: number | null;
-  failed_at: string;
-}
-
-export interface IncidentList {
-  items: Incident[];
-  total: number;
-}
-
-export interface DirectoryUser {
-  username: string;
-  name: string;
-  roles: string[];
-  groups: string[];
-}
-
-export interface DirectoryGroup {
-  name: string;
-  members: string[];
-}
-
-export interface Directory {
-  users: DirectoryUser[];
-  groups: DirectoryGroup[];
-}
+export type Incident = Schemas["Incident"];
+export type IncidentList = Schemas["IncidentPage"];
+export type DirectoryUser = Schemas["DirectoryUser"];
+export type DirectoryGroup = Schemas["DirectoryGroup"];
+export type Directory = Schemas["Directory"];
 
 export const DEFAULT_WEEKS = 12;
 

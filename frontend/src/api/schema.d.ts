@@ -170,6 +170,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tickets whose automated step failed (or whose process stopped), the latest first, with the full error
+         *     and the retries left; retry one with POST /api/tickets/<id>/retry.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IncidentPage"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can see incidents */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me": {
         parameters: {
             query?: never;
@@ -401,6 +470,79 @@ export interface paths {
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dashboard: open steps per group and age, time to decide per type and per step, tickets created and
+         *     decided per week, and the share rejected, over the last ``weeks`` weeks (this one included).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description how many weeks back, this one included (1 to 52) */
+                    weeks?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Stats"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only admins and members of a group can see the dashboard */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1861,10 +2003,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The users and groups of the user directory (read-only). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Directory"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can see the users */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgeCount: {
+            /**
+             * @description how long the steps have been open
+             * @enum {string}
+             */
+            bucket: "lt_1d" | "d1_3" | "d3_7" | "gt_7d";
+            count: number;
+        };
         Comment: {
             /**
              * @description up to 2000 characters
@@ -1883,6 +2088,28 @@ export interface components {
                 [key: string]: (string | null) | number | boolean;
             };
         };
+        CycleTime: {
+            /** @description from a step's opening to its completion, steps completed in the period */
+            by_step: components["schemas"]["StepDuration"][];
+            /** @description from submission to the end (completed or rejected), tickets ended in the period */
+            by_type: components["schemas"]["TypeDuration"][];
+        };
+        Directory: {
+            groups: components["schemas"]["DirectoryGroup"][];
+            users: components["schemas"]["DirectoryUser"][];
+        };
+        DirectoryGroup: {
+            /** @description usernames, sorted */
+            members: string[];
+            name: string;
+        };
+        DirectoryUser: {
+            groups: string[];
+            /** @description the display name */
+            name: string;
+            roles: string[];
+            username: string;
+        };
         Error: {
             error: components["schemas"]["ErrorBody"];
         };
@@ -1893,8 +2120,26 @@ export interface components {
             details: {
                 [key: string]: unknown;
             };
+            /** @description 422 only: per dotted field path, each problem as {key, params} (the same fields as details) */
+            fields?: {
+                [key: string]: components["schemas"]["FieldError"][];
+            };
+            /** @description stable dotted name of the error, e.g. ticket.not_editable, to word it in the reader's language (the UI: serverError.<key>); message is its English text */
+            key: string;
             /** @description what went wrong, in English */
             message: string;
+            /** @description the values the key is worded with (status: a ticket status code) */
+            params: {
+                [key: string]: unknown;
+            };
+        };
+        FieldError: {
+            /** @description e.g. field.required, field.max_length */
+            key: string;
+            /** @description e.g. {"max": "200"} */
+            params: {
+                [key: string]: unknown;
+            };
         };
         FormField: {
             /** @description a decision (boolean, or enum with approve/reject) */
@@ -1918,12 +2163,32 @@ export interface components {
             at: string;
             /** @description what the actor wrote */
             comment: string | null;
-            /** @description facts the system recorded: changed (field names), reference (fulfilment reference), error (why provisioning failed), recorded_from ('engine': found in the workflow engine rather than made through PFlow), reason (why PFlow refused something it found there); empty for entries from before they were kept */
+            /** @description facts the system recorded: changed (field names), reference (fulfilment reference), error (why an automated step failed, admins only; others get error_key, e.g. attention.step_failed), step/step_name (the step), opened_at (when a completed step was opened), recorded_from ('engine': found in the workflow engine rather than made through PFlow), reason (why PFlow refused something it found there); empty for entries from before they were kept */
             details: {
                 [key: string]: unknown;
             };
             from_status: string | null;
             to_status: string;
+        };
+        Incident: {
+            /** @description the full error of the failed step (admins only) */
+            error: string;
+            /** Format: date-time */
+            failed_at: string;
+            requester: string;
+            /** @description as the engine has it now; null when it cannot say or no step failed */
+            retries_left: number | null;
+            /** @description the failed step's name (or process_stopped/process_missing) */
+            step: string;
+            /** @description the failed step's id in the BPMN */
+            step_id: string | null;
+            ticket_id: string;
+            title: string;
+            type: string;
+        };
+        IncidentPage: {
+            items: components["schemas"]["Incident"][];
+            total: number;
         };
         Login: {
             password: string;
@@ -1962,6 +2227,13 @@ export interface components {
             total: number;
             unread: number;
         };
+        OpenTasks: {
+            by_age: components["schemas"]["AgeCount"][];
+            /** @description a candidate group (a step offered to two counts in each) */
+            group: string;
+            /** @description open steps offered to the group, those of unknown age included */
+            total: number;
+        };
         PaginationMetadata: {
             /** @description First available page number. */
             first_page?: number;
@@ -1992,6 +2264,23 @@ export interface components {
             /** @description required: why (1-2000 characters) */
             comment: string;
         };
+        RejectionRate: {
+            by_type: components["schemas"]["TypeRate"][];
+            /** @description tickets ended completed or rejected in the period */
+            decided: number;
+            /** @description rejected / decided; null when none was decided */
+            rate: number | null;
+            rejected: number;
+        };
+        Stats: {
+            cycle_time: components["schemas"]["CycleTime"];
+            /** Format: date-time */
+            generated_at: string;
+            open_tasks: components["schemas"]["OpenTasks"][];
+            rejection_rate: components["schemas"]["RejectionRate"];
+            /** @description every week of the period, oldest first */
+            throughput: components["schemas"]["Week"][];
+        };
         Step: {
             assignee: string | null;
             /** @description whether the caller may complete it now */
@@ -2013,6 +2302,19 @@ export interface components {
             refusal: "not_a_candidate" | "own_ticket" | "last_editor" | "second_decision" | null;
             /** @description the task's id in the BPMN */
             step: string;
+        };
+        StepDuration: {
+            count: number;
+            /** @description seconds */
+            median_s: number;
+            /** @description seconds (nearest-rank 90th percentile) */
+            p90_s: number;
+            /** @description the step's name in the BPMN */
+            step: string;
+            /** @description the step's id in the BPMN */
+            step_id: string;
+            /** @description ticket type key */
+            type: string;
         };
         Task: {
             assignee: string | null;
@@ -2060,8 +2362,10 @@ export interface components {
         Ticket: {
             /** @description what the caller may do now */
             allowed_actions: string[];
-            /** @description why it needs attention */
+            /** @description why it needs attention: for admins the failed step's full error (or process_stopped, process_missing); for everyone else only the code step_failed, process_stopped or process_missing */
             attention: string | null;
+            /** @description the same as an error key (serverError.<key> in the UI): attention.step_failed, attention.process_stopped or attention.process_missing; null when all is well */
+            attention_key: string | null;
             /** Format: date-time */
             created_at: string;
             /** @description names of the open steps */
@@ -2143,6 +2447,22 @@ export interface components {
              */
             version?: number | null;
         };
+        TypeDuration: {
+            count: number;
+            /** @description seconds */
+            median_s: number;
+            /** @description seconds (nearest-rank 90th percentile) */
+            p90_s: number;
+            /** @description ticket type key */
+            type: string;
+        };
+        TypeRate: {
+            decided: number;
+            /** @description rejected / decided; null when none was decided */
+            rate: number | null;
+            rejected: number;
+            type: string;
+        };
         UnreadCount: {
             unread: number;
         };
@@ -2153,6 +2473,13 @@ export interface components {
             /** @description PFlow permissions (admin; manager) */
             roles: string[];
             username: string;
+        };
+        Week: {
+            completed: number;
+            created: number;
+            rejected: number;
+            /** @description the week's Monday (UTC), YYYY-MM-DD */
+            week_start: string;
         };
     };
     responses: {

@@ -242,8 +242,7 @@ function ActionBar({ ticket }: { ticket: Ticket }) {
 function attentionText(t: TFunction, tk: Ticket, admin: boolean) {
   const attention = tk.attention;
   if (attention === "process_stopped" || attention === "process_missing") return t(`attention.${attention}`);
-  // The server may word the failure with a key next to the error text.
-  const extra = tk as Ticket & { attention_key?: string | null; attention_params?: Record<string, unknown> | null };
-  if (!attention && !extra.attention_key) return t("attention.unknown");
-  return stepFailureText(t, { error: attention, key: extra.attention_key, params: extra.attention_params }, admin);
+  // The server words the failure with a key next to the error text (which only admins get).
+  if (!attention && !tk.attention_key) return t("attention.unknown");
+  return stepFailureText(t, { error: attention, key: tk.attention_key }, admin);
 }

@@ -137,6 +137,7 @@ export function ticket(overrides: Partial<Ticket> = {}): Ticket {
   return {
     id: "0f1e2d3c-0000-4000-8000-000000000001",
     type: "it_request",
+    attention_key: null,
     type_name: "IT request",
     title: "New laptop",
     fields: { description: "For the new designer.", amount: 1899, priority: "normal" },

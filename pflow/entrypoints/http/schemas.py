@@ -399,10 +399,10 @@ class ErrorBodySchema(Schema):
     details = fields.Dict(required=True, metadata={
         "description": "per field for validation errors (field name to messages); otherwise facts such as "
                        "the dependency that is down"})
-    key = fields.String(metadata={
+    key = fields.String(required=True, metadata={
         "description": "stable dotted name of the error, e.g. ticket.not_editable, to word it in the reader's "
                        "language (the UI: serverError.<key>); message is its English text"})
-    params = fields.Dict(metadata={"description": "the values the key is worded with (status: a ticket status code)"})
+    params = fields.Dict(required=True, metadata={"description": "the values the key is worded with (status: a ticket status code)"})
     error_fields = fields.Dict(
         data_key="fields", attribute="fields",
         keys=fields.String(), values=fields.List(fields.Nested(lambda: FieldErrorSchema())),
@@ -462,18 +462,21 @@ class StatsArgsSchema(Schema):
                            metadata={"description": "how many weeks back, this one included (1 to 52)"})
 
 
+@sent
 class AgeCountSchema(Schema):
     bucket = fields.String(metadata={"enum": ["lt_1d", "d1_3", "d3_7", "gt_7d"],
                                      "description": "how long the steps have been open"})
     count = fields.Integer()
 
 
+@sent
 class OpenTasksSchema(Schema):
     group = fields.String(metadata={"description": "a candidate group (a step offered to two counts in each)"})
     total = fields.Integer(metadata={"description": "open steps offered to the group, those of unknown age included"})
     by_age = fields.List(fields.Nested(AgeCountSchema))
 
 
+@sent
 class TypeDurationSchema(Schema):
     type = fields.String(metadata={"description": "ticket type key"})
     count = fields.Integer()
@@ -481,11 +484,13 @@ class TypeDurationSchema(Schema):
     p90_s = fields.Float(metadata={"description": "seconds (nearest-rank 90th percentile)"})
 
 
+@sent
 class StepDurationSchema(TypeDurationSchema):
     step = fields.String(metadata={"description": "the step's name in the BPMN"})
     step_id = fields.String(metadata={"description": "the step's id in the BPMN"})
 
 
+@sent
 class CycleTimeSchema(Schema):
     by_type = fields.List(fields.Nested(TypeDurationSchema), metadata={
         "description": "from submission to the end (completed or rejected), tickets ended in the period"})
@@ -493,6 +498,7 @@ class CycleTimeSchema(Schema):
         "description": "from a step's opening to its completion, steps completed in the period"})
 
 
+@sent
 class WeekSchema(Schema):
     week_start = fields.String(metadata={"description": "the week's Monday (UTC), YYYY-MM-DD"})
     created = fields.Integer()
@@ -500,6 +506,7 @@ class WeekSchema(Schema):
     rejected = fields.Integer()
 
 
+@sent
 class TypeRateSchema(Schema):
     type = fields.String()
     decided = fields.Integer()
@@ -507,6 +514,7 @@ class TypeRateSchema(Schema):
     rate = fields.Float(allow_none=True, metadata={"description": "rejected / decided; null when none was decided"})
 
 
+@sent
 class RejectionRateSchema(Schema):
     decided = fields.Integer(metadata={"description": "tickets ended completed or rejected in the period"})
     rejected = fields.Integer()
@@ -514,6 +522,7 @@ class RejectionRateSchema(Schema):
     by_type = fields.List(fields.Nested(TypeRateSchema))
 
 
+@sent
 class StatsSchema(Schema):
     generated_at = fields.DateTime()
     open_tasks = fields.List(fields.Nested(OpenTasksSchema))
@@ -522,6 +531,7 @@ class StatsSchema(Schema):
     rejection_rate = fields.Nested(RejectionRateSchema)
 
 
+@sent
 class IncidentSchema(Schema):
     ticket_id = fields.String()
     title = fields.String()
@@ -535,11 +545,13 @@ class IncidentSchema(Schema):
     failed_at = fields.DateTime()
 
 
+@sent
 class IncidentPageSchema(Schema):
     items = fields.List(fields.Nested(IncidentSchema))
     total = fields.Integer()
 
 
+@sent
 class DirectoryUserSchema(Schema):
     username = fields.String()
     name = fields.String(metadata={"description": "the display name"})
@@ -547,11 +559,13 @@ class DirectoryUserSchema(Schema):
     groups = fields.List(fields.String())
 
 
+@sent
 class DirectoryGroupSchema(Schema):
     name = fields.String()
     members = fields.List(fields.String(), metadata={"description": "usernames, sorted"})
 
 
+@sent
 class DirectorySchema(Schema):
     users = fields.List(fields.Nested(DirectoryUserSchema))
     groups = fields.List(fields.Nested(DirectoryGroupSchema))
