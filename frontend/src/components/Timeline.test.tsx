@@ -50,6 +50,19 @@ describe("Timeline", () => {
     expect(within(timeline).getByText("Quota raised.")).toBeInTheDocument();
   });
 
+  it("words a failed step for a requester from the key the server sends instead of the error", async () => {
+    signIn(USERS.alice);
+    const requesterView: HistoryEntry[] = [
+      { at, actor: "system", action: "needs_attention", from_status: "in_progress", to_status: "needs_attention", comment: null, details: { error_key: "attention.step_failed" } },
+    ];
+    renderAt(<Timeline entries={requesterView} />);
+    const timeline = screen.getByTestId("timeline");
+    expect(within(timeline).getByText("An automated step failed. The admins have been told and can retry it.")).toBeInTheDocument();
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(within(timeline).queryByText(/automated step failed/)).not.toBeInTheDocument();
+    expect(timeline.textContent).toContain(i18n.t("serverError.attention.step_failed"));
+  });
+
   it("shows completed steps with their name, values and comment; withdrawals, resubmission links and refusals worded", async () => {
     renderAt(<Timeline entries={process} />);
     const timeline = screen.getByTestId("timeline");
