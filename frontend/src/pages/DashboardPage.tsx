@@ -185,9 +185,10 @@ function Figures({ stats }: { stats: Stats }) {
   const count = (n: number) => int.format(n);
   const rate = (r: number | null) => (r == null ? t("dashboard.noValue") : percent.format(r));
   const duration = (s: number) => formatDuration(s, locale, t("dashboard.lessThanMinute"));
-  // an axis starts at a plain 0, not at "under a minute"
+  // an axis starts at a plain 0, and ticks under a minute read in seconds (not all "under a minute")
+  const seconds = new Intl.NumberFormat(locale, { style: "unit", unit: "second", unitDisplay: "short", maximumFractionDigits: 1 });
   const durationShort = (s: number) =>
-    s === 0 ? int.format(0) : formatDuration(s, locale, t("dashboard.lessThanMinute"), "short");
+    s === 0 ? int.format(0) : s < 60 ? seconds.format(s) : formatDuration(s, locale, t("dashboard.lessThanMinute"), "short");
   const typeName = (key: string) =>
     loc.typeName(
       types.data?.find((tp) => tp.key === key),
