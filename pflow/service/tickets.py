@@ -361,10 +361,19 @@ class TicketService:
             fresh = self.sync(ticket.id)
             by = None
             if not _recorded(fresh, task_id):
-                # The winner's own commit may still be on its way: the engine knows who it was already.
+                # The winner's own commit may still be on its way: the engine knows who it was already, as the
+                # task's completer or, while the winner's completion is still running, as the one who claimed it.
                 by = next((c.completed_by for c in self._engine.completed_tasks(ticket.id) if c.id == task_id), None)
+                if by is None:
+                    by = self._claimed_by(task_id, ticket.id)
             raise self._already_completed(fresh, task_id, by) from None
         return self._record(ticket, actor, step, values, comment)
+
+    def _claimed_by(self, task_id: str, ticket_id: str) -> str | None:
+        try:
+            return self._engine.task(task_id).assignee
+        except TaskNotFound:  # completed meanwhile
+            return next((c.completed_by for c in self._engine.completed_tasks(ticket_id) if c.id == task_id), None)
 
     @staticmethod
     def _already_completed(ticket: Ticket, task_id: str, by: str | None = None) -> ConcurrencyConflict:
