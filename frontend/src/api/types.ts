@@ -93,7 +93,11 @@ export type Page<T> = Omit<Schemas["TicketPage"], "items"> & { items: T[] };
 export interface HistoryDetails {
   changed?: string[];
   reference?: string;
+  /** an automated step's error: admins only */
   error?: string;
+  /** what everyone else gets in its place (e.g. attention.step_failed), worded as serverError.<key> */
+  error_key?: string;
+  error_params?: Record<string, unknown>;
   reason?: string;
   recorded_from?: string;
   step?: string;

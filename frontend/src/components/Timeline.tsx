@@ -78,11 +78,10 @@ function detailLines(t: TFunction, locale: string, entry: HistoryEntry, admin: b
     for (const [id, value] of Object.entries(details.values)) lines.push(valueLine(t, id, value));
   }
   if (details?.reference) lines.push(t("history.reference", { reference: details.reference }));
-  const keyed = details as { error_key?: string; error_params?: Record<string, unknown> } | undefined;
-  if (details?.error || keyed?.error_key) {
+  if (details?.error || details?.error_key) {
     // An exception's text is for admins (the server sends it to them only); everyone else reads the failure
     // worded from the key the server sends in its place.
-    if (keyed?.error_key) lines.push(stepFailureText(t, { error: details.error, key: keyed.error_key, params: keyed.error_params }, admin));
+    if (details.error_key) lines.push(stepFailureText(t, { error: details.error, key: details.error_key, params: details.error_params }, admin));
     else if (admin) lines.push(t("history.error", { error: details.error }));
   }
   if (details?.reason && entry.action !== "engine_step_refused") lines.push(t("history.refusedReason", { reason: details.reason }));
