@@ -44,13 +44,22 @@ from pflow.domain.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from pflow.domain.model import FINAL_STATUSES, HistoryEntry, Progress, Ticket, TicketStatus, clean_comment
+from pflow.domain.model import (
+    FINAL_STATUSES,
+    HistoryEntry,
+    Progress,
+    Ticket,
+    TicketStatus,
+    clean_comment,
+    step_results,
+)
 from pflow.domain.steps import FormField, Refusal, Step
 from pflow.domain.types import TicketType
 from pflow.domain.users import SYSTEM, User
 from pflow.ports.catalog import TicketTypeCatalog
 from pflow.ports.process import (
     CompletedTask,
+    ExternalTask,
     InstanceProgress,
     InstanceState,
     ProcessEngine,
@@ -459,13 +468,38 @@ class TicketService:
         self._step_reads.ticket = ticket
         return ticket
 
-    def after_automated_step(self, business_key: str) -> None:
-        """The worker completed (or gave up on) an automated step of this ticket: follow the process."""
+    def after_automated_step(self, business_key: str, task: ExternalTask | None = None,
+                             results: dict[str, Any] | None = None) -> None:
+        """The worker completed (or gave up on) an automated step of this ticket: record what the step
+        returned (``task``: the step completed, ``results``: the variables it was completed with), then follow
+        the process."""
         known, self._step_reads.ticket = getattr(self._step_reads, "ticket", None), None
         try:
+            if task is not None:
+                known = self._record_results(business_key, task, results, known)
             self.sync(business_key, known)
         except NotFound:
             log.warning("automated step for %s, which is not a ticket", business_key)
+
+    def _record_results(self, ticket_id: str, task: ExternalTask, variables: dict[str, Any] | None,
+                        known: Ticket | None) -> Ticket | None:
+        """Keep the results of a completed automated step on its ticket, once (a step reported again, by a
+        worker that retried its report or a second worker that redid it, finds them recorded). A ticket
+        written meanwhile is read again and the results recorded on that."""
+        results = step_results(variables)
+        if not results:
+            return known
+        ticket = known if known is not None and known.id == ticket_id else self._fresh(ticket_id)
+        for _ in range(5):
+            try:
+                written = self._write(ticket, lambda t: t.record_results(
+                    task.id, task.activity_id, task.activity_name or None, results))
+                return written or ticket
+            except ConcurrencyConflict:
+                ticket = self._fresh(ticket_id)  # someone else wrote it (a reconciliation pass, a person)
+        log.warning("ticket %s: the results of step %s were not recorded (the ticket kept changing)", ticket_id,
+                    task.activity_id)
+        return None
 
     # ---------------------------------------------------------------- internals
 
