@@ -94,12 +94,17 @@ export interface HistoryDetails {
   changed?: string[];
   reference?: string;
   error?: string;
+  /** in place of ``error`` for everyone but the admins: the failure's key (serverError.<key>) and its params */
+  error_key?: string;
+  error_params?: Record<string, unknown>;
   reason?: string;
   recorded_from?: string;
   step?: string;
   step_name?: string;
   task_id?: string;
   values?: Record<string, FieldValue>;
+  /** on a step_results entry: what the automated step returned */
+  results?: Record<string, string | number | boolean>;
   ticket_id?: string;
   by?: string;
 }
