@@ -489,14 +489,26 @@ class TicketService:
         results = step_results(variables)
         if not results:
             return known
-        ticket = known if known is not None and known.id == ticket_id else self._fresh(ticket_id)
-        for _ in range(5):
+        ticket = known if known is not None and known.id == ticket_id else None
+        pause = 0.2
+        for attempt in range(5):
             try:
+                ticket = ticket or self._fresh(ticket_id)
                 written = self._write(ticket, lambda t: t.record_results(
                     task.id, task.activity_id, task.activity_name or None, results))
                 return written or ticket
             except ConcurrencyConflict:
-                ticket = self._fresh(ticket_id)  # someone else wrote it (a reconciliation pass, a person)
+                ticket = None  # someone else wrote it (a reconciliation pass, a person): read it again
+            except ServiceUnavailable as exc:
+                # Only this call has the results (the engine keeps them as process variables, not as the step's):
+                # a store that is away for a moment is waited for, briefly, before they are given up.
+                if attempt >= 2:
+                    log.error("ticket %s: the results of step %s (%s) could not be recorded: %s", ticket_id,
+                              task.activity_id, ", ".join(sorted(results)), exc.message)
+                    raise
+                self._sleep(pause)
+                pause *= 2
+                ticket = None
         log.warning("ticket %s: the results of step %s were not recorded (the ticket kept changing)", ticket_id,
                     task.activity_id)
         return None

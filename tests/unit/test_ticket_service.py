@@ -292,6 +292,20 @@ def test_a_step_reported_again_records_its_results_once(stack, monkeypatch):
     assert done.status == TicketStatus.COMPLETED
 
 
+def test_results_wait_for_a_store_that_is_away_for_a_moment(stack, monkeypatch):
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    pauses = []
+    monkeypatch.setattr(stack.tickets, "_sleep", pauses.append)
+    worker = stack.worker()
+    fail_commits(stack, monkeypatch, count=2)  # the engine has the completion; the ticket's store is away
+    assert worker.run_once() == 1
+    done = stack.tickets.get(alice, t.id)
+    assert done.fulfilment_reference == _reference_of(stack, t.id)
+    assert [h.action for h in done.history].count("step_results") == 1
+    assert pauses == [0.2, 0.4] and done.status == TicketStatus.COMPLETED
+
+
 def test_results_reach_a_ticket_that_followed_its_process_to_the_end_before_them(stack):
     """A reconciliation pass completes the ticket between the engine's completion and the worker's report."""
     t = it_request(stack.tickets)
