@@ -324,18 +324,27 @@ class Ticket:
         self._emit(ev.TaskCompleted, actor, now, data={"task": _step_data(step), "values": dict(values),
                                                        "comment": comment, **(details or {})})
 
-    def record_results(self, task_id: str, step: str, step_name: str | None,
-                       results: dict[str, str | int | float | bool]) -> bool:
+    def record_results(self, task_id: str | None, step: str | None, step_name: str | None,
+                       results: dict[str, str | int | float | bool], *, recorded_from: str | None = None) -> bool:
         """An automated step (external task ``task_id`` at BPMN activity ``step``) was completed with these
         results: keep them on the ticket (a later step's result of the same name replaces an earlier one) and
-        in an audit line. Once per task: a step reported again records nothing. Any status, a final one too:
-        the ticket may have followed its process to its end before the results reached it."""
-        if not results or self.has_results_of(task_id):
+        in an audit line. Once per task: a step reported again records nothing, nor do results the ticket
+        has already (found in the engine first). Any status, a final one too: the ticket may have followed its
+        process to its end before the results reached it. ``recorded_from="engine"``: read from the process's
+        variables, the step unknown."""
+        if not results or (task_id is not None and self.has_results_of(task_id)):
+            return False
+        if all(name in self.results and self.results[name] == value for name, value in results.items()):
             return False
         now = _now()
         self.results = {**self.results, **results}
-        details: dict[str, Any] = {"step": step, "step_name": step_name or step, "task_id": task_id,
-                                   "results": dict(results)}
+        details: dict[str, Any] = {"results": dict(results)}
+        if step:
+            details.update(step=step, step_name=step_name or step)
+        if task_id:
+            details["task_id"] = task_id
+        if recorded_from:
+            details["recorded_from"] = recorded_from
         if isinstance(results.get(FULFILMENT_REFERENCE), str):
             details["reference"] = results[FULFILMENT_REFERENCE]  # what the UI words as the fulfilment reference
         self.updated_at = now

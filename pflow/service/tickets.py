@@ -46,6 +46,7 @@ from pflow.domain.errors import (
 )
 from pflow.domain.model import (
     FINAL_STATUSES,
+    FULFILMENT_REFERENCE,
     HistoryEntry,
     Progress,
     Ticket,
@@ -450,8 +451,9 @@ class TicketService:
                 ticket = self._fresh(ticket_id)
                 continue
             variables = (read.variables or {}) if (lost and read) else {}
+            missed = self._missed_reference(ticket, progress, read)
             try:
-                written = self._write(ticket, lambda t: self._apply(t, progress, lost, variables))
+                written = self._write(ticket, lambda t: self._apply(t, progress, lost, variables, missed))
             except ConcurrencyConflict:
                 written = self._fresh(ticket_id)  # someone else wrote it: follow again from theirs
             if written is None:
@@ -618,8 +620,19 @@ class TicketService:
             lost.append((step, completed, reason))
         return lost, young
 
+    def _missed_reference(self, ticket: Ticket, progress: Progress, read: InstanceProgress | None) -> dict[str, Any]:
+        """The fulfilment reference of a process that ended completed, when the ticket has none: the worker
+        that provisioned it could not record it (the store was away, the worker died after completing the
+        step), so it is read from the process's variables, where the step left it. One read of the engine's
+        history, at the end of a process only; nothing for a process without the built-in step."""
+        if read is None or progress.outcome != "completed" or ticket.fulfilment_reference:
+            return {}
+        if read.variables is None:
+            read = self._engine.progress(ticket.id, history=True) or read
+        return step_results({FULFILMENT_REFERENCE: (read.variables or {}).get(FULFILMENT_REFERENCE)})
+
     def _apply(self, ticket: Ticket, progress: Progress, lost: list[tuple[Step, Any, str | None]],
-               variables: dict[str, Any]) -> None:
+               variables: dict[str, Any], missed: dict[str, Any] | None = None) -> None:
         for step, completed, _ in lost:
             user = self._users.get(completed.completed_by) if self._users else None
             values = {f.id: variables.get(f.id) for f in step.form if f.id in variables}
@@ -627,6 +640,8 @@ class TicketService:
                                variables.get("comment") or None, details={"recorded_from": "engine"})
             log.warning("ticket %s: recorded step %s completed in the engine by %s", ticket.id,
                         step.definition_key, completed.completed_by)
+        if missed and ticket.record_results(None, None, None, missed, recorded_from="engine"):
+            log.warning("ticket %s: recorded its fulfilment reference from the engine", ticket.id)
         ticket.follow(progress)
 
     def _start_over(self, ticket: Ticket, lost: list[tuple[Step, Any, str | None]]) -> None:

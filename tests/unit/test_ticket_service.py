@@ -321,8 +321,36 @@ def test_results_reach_a_ticket_that_followed_its_process_to_the_end_before_them
     done = stack.tickets.get(alice, t.id)
     assert done.status == TicketStatus.COMPLETED
     assert done.fulfilment_reference == _reference_of(stack, t.id)
-    assert [h.action for h in done.history][-2:] == ["completed", "step_results"]
+    # the pass found the reference in the process's variables; the worker's report then found it recorded
+    assert [h.action for h in done.history][-2:] == ["step_results", "completed"]
+    assert done.history[-2].details["recorded_from"] == "engine"
     assert [x.id for x in stack.tickets.list(alice, TicketQuery(text=done.fulfilment_reference)).items] == [t.id]
+
+
+def test_a_reference_the_worker_could_not_record_is_found_in_the_engine_when_the_ticket_follows(stack):
+    """The worker completed the step in the engine and died (or the store stayed away) before the ticket heard."""
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    worker = stack.worker()
+    worker._on_progress = None
+    assert worker.run_once() == 1
+    assert stack.tickets.get(alice, t.id).results == {}  # nobody told the ticket
+    done = stack.tickets.sync(t.id)  # a reconciliation pass
+    reference = _reference_of(stack, t.id)
+    assert (done.status, done.results) == (TicketStatus.COMPLETED, {"fulfilment_reference": reference})
+    [entry] = [h for h in done.history if h.action == "step_results"]
+    assert entry.details == {"results": {"fulfilment_reference": reference}, "reference": reference,
+                             "recorded_from": "engine"}
+    stack.tickets.sync(t.id)
+    assert [h.action for h in stack.tickets.get(alice, t.id).history].count("step_results") == 1
+
+
+def test_a_process_that_ends_without_a_reference_gets_none(stack):
+    t = it_request(stack.tickets)
+    stack.tickets.reject(bob, t.id, "not now")
+    done = stack.tickets.sync(t.id)
+    assert done.status == TicketStatus.REJECTED and done.results == {}
+    assert "step_results" not in [h.action for h in done.history]
 
 
 def test_commands_never_open_a_unit_of_work_inside_another(stack):

@@ -58,7 +58,7 @@ function headline(t: TFunction, entry: HistoryEntry): string {
     const key = decision === "approve" ? "history.stepApproved" : decision === "reject" ? "history.stepRejected" : "history.step_completed";
     return t(key, { actor, step });
   }
-  if (entry.action === "step_results") return t("results.entry", { step });
+  if (entry.action === "step_results") return step ? t("results.entry", { step }) : t("results.entryNoStep");
   if (entry.action === "engine_step_refused") {
     return t("history.engine_step_refused", {
       step,
