@@ -19,4 +19,14 @@ Feature: Automated steps are done by workers, and a failure waits for an admin
     Then the request succeeds
     When the automated steps have run
     Then the ticket is completed
-    And the ticket's history reads created, submitted, step_completed, needs_attention, retried, resumed, completed
+    And the ticket's history reads created, submitted, step_completed, needs_attention, retried, resumed, step_results, completed
+
+  Scenario: A provisioned ticket shows its fulfilment reference and is found by part of it
+    Given alice has submitted an IT request "Docking station"
+    And alice has submitted an IT request "Headset"
+    When bob approves the ticket
+    And the automated steps have run
+    Then the ticket is completed
+    And the ticket shows its fulfilment reference
+    And alice finds only this ticket by part of its fulfilment reference
+    And bob finds only this ticket by part of its fulfilment reference

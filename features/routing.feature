@@ -12,7 +12,7 @@ Feature: The process decides the steps, who acts on each and where the ticket go
     When the automated steps have run
     Then the ticket is completed
     And the step "Manager Approval" was completed by bob with the comment "Fine by me"
-    And the ticket's history reads created, submitted, step_completed, completed
+    And the ticket's history reads created, submitted, step_completed, step_results, completed
 
   Scenario: A rejection needs a comment and ends the ticket rejected
     Given alice has submitted an IT request "Gold-plated stapler"

@@ -135,7 +135,7 @@ class LedgerTickets:
         ticket.status = TicketStatus(status)
         return ticket
 
-    def after_automated_step(self, business_key: str) -> None:
+    def after_automated_step(self, business_key: str, task: object = None, results: object = None) -> None:
         """The ticket follows its process: completed with the engine's reference once the engine says so."""
         self.ledger.pause("completed")
         view = self.engine.instance(business_key)

@@ -41,6 +41,28 @@ FINAL_STATUSES = frozenset({S.COMPLETED, S.REJECTED, S.WITHDRAWN})
 OUTCOMES = {"completed": S.COMPLETED, "rejected": S.REJECTED, "withdrawn": S.WITHDRAWN}
 
 
+#: the result the built-in provisioning step returns: the reference the fulfilment system gave the request
+FULFILMENT_REFERENCE = "fulfilment_reference"
+#: how long one recorded result may be as text (a reference, a URL, an account name; not a document)
+RESULT_MAX = 500
+
+
+def step_results(variables: dict[str, Any] | None) -> dict[str, str | int | float | bool]:
+    """The results an automated step returned that a ticket records: its variables with a plain value (text, a
+    number, true/false), text cut to ``RESULT_MAX``. Nested values and empty ones are the process's own."""
+    results: dict[str, str | int | float | bool] = {}
+    for name, value in (variables or {}).items():
+        if not isinstance(name, str) or not name:
+            continue
+        if isinstance(value, str):
+            value = value.strip()[:RESULT_MAX]
+            if value:
+                results[name] = value
+        elif isinstance(value, (bool, int, float)) and value == value:  # NaN is nobody's result
+            results[name] = value
+    return results
+
+
 #: why a ticket needs attention when it is not an automated step's error (the error itself, otherwise)
 ATTENTION_CODES = ("process_stopped", "process_missing")
 
@@ -134,6 +156,7 @@ class Ticket:
         updated_at: datetime | None = None,
         version: int = 1,
         history: list[HistoryEntry] | None = None,
+        results: dict[str, Any] | None = None,
     ):
         self.id = id
         self.type = type
@@ -151,6 +174,8 @@ class Ticket:
         self.updated_at = updated_at or self.created_at
         self.version = version
         self.history = history if history is not None else []
+        # what its automated steps returned (``record_results``), e.g. the fulfilment reference; searchable
+        self.results = dict(results or {})
 
     # Events are transient: a mapper may build the object without __init__.
     @property
@@ -268,7 +293,10 @@ class Ticket:
                     facts.update(step=progress.incident_step, step_name=progress.incident_step_name
                                  or progress.incident_step)
             self._log(SYSTEM, _STATUS_ACTIONS[self.status], previous, self.status, at=now, details=facts)
-            self._emit(_STATUS_EVENTS[self.status], SYSTEM, now, data=facts)
+            told = dict(facts)
+            if self.status == S.COMPLETED and self.fulfilment_reference:
+                told["reference"] = self.fulfilment_reference  # the requester is told what they got
+            self._emit(_STATUS_EVENTS[self.status], SYSTEM, now, data=told)
         changed = before != (self.status, list(self.steps), list(self.current_steps), self.attention)
         if changed:
             self.updated_at = now
@@ -295,6 +323,41 @@ class Ticket:
         self._log(actor, "step_completed", self.status, self.status, at=now, comment=comment, details=entry)
         self._emit(ev.TaskCompleted, actor, now, data={"task": _step_data(step), "values": dict(values),
                                                        "comment": comment, **(details or {})})
+
+    def record_results(self, task_id: str | None, step: str | None, step_name: str | None,
+                       results: dict[str, str | int | float | bool], *, recorded_from: str | None = None) -> bool:
+        """An automated step (external task ``task_id`` at BPMN activity ``step``) was completed with these
+        results: keep them on the ticket (a later step's result of the same name replaces an earlier one) and
+        in an audit line. Once per task: a step reported again records nothing, nor do results the ticket
+        has already (found in the engine first). Any status, a final one too: the ticket may have followed its
+        process to its end before the results reached it. ``recorded_from="engine"``: read from the process's
+        variables, the step unknown."""
+        if not results or (task_id is not None and self.has_results_of(task_id)):
+            return False
+        if all(name in self.results and self.results[name] == value for name, value in results.items()):
+            return False
+        now = _now()
+        self.results = {**self.results, **results}
+        details: dict[str, Any] = {"results": dict(results)}
+        if step:
+            details.update(step=step, step_name=step_name or step)
+        if task_id:
+            details["task_id"] = task_id
+        if recorded_from:
+            details["recorded_from"] = recorded_from
+        if isinstance(results.get(FULFILMENT_REFERENCE), str):
+            details["reference"] = results[FULFILMENT_REFERENCE]  # what the UI words as the fulfilment reference
+        self.updated_at = now
+        self._log(SYSTEM, "step_results", self.status, self.status, at=now, details=details)
+        return True
+
+    def has_results_of(self, task_id: str) -> bool:
+        return any(h.action == "step_results" and h.details.get("task_id") == task_id for h in self.history)
+
+    @property
+    def fulfilment_reference(self) -> str | None:
+        value = self.results.get(FULFILMENT_REFERENCE)
+        return value if isinstance(value, str) else None
 
     def note(self, actor: User, action: str, details: dict[str, Any] | None = None,
              comment: str | None = None) -> None:

@@ -95,10 +95,11 @@ class _Inflight:
 class ExternalTaskWorker:
     def __init__(self, engine: ExternalTasks, handlers: Iterable[TaskHandler], settings: WorkerSettings | None = None,
                  *, clock: Callable[[], float] = time.monotonic,
-                 on_progress: Callable[[str], None] | None = None):
+                 on_progress: Callable[..., None] | None = None):
         self._engine = engine
         # Called with the business key once a step's outcome is in the engine (completed, or an incident),
-        # so the ticket follows its process at once rather than at the next reconciliation pass.
+        # so the ticket follows its process at once rather than at the next reconciliation pass; for a
+        # completed step also with the task and the variables it was completed with (the step's results).
         self._on_progress = on_progress
         settings = settings or WorkerSettings()
         if not settings.worker_id:
@@ -252,14 +253,18 @@ class ExternalTaskWorker:
         except NotFound:
             log.info("task %s was already completed", task.id)
         self._count("processed")
-        self._progressed(task)
+        self._progressed(task, variables or {})
         return True
 
-    def _progressed(self, task: ExternalTask) -> None:
+    def _progressed(self, task: ExternalTask, results: dict[str, Any] | None = None) -> None:
+        """``results``: the variables the step was completed with (None: it failed for good)."""
         if self._on_progress is None:
             return
         try:
-            self._on_progress(task.business_key)
+            if results is None:
+                self._on_progress(task.business_key)
+            else:
+                self._on_progress(task.business_key, task, results)
         except ServiceUnavailable as exc:  # the ticket follows at the next reconciliation pass
             log.warning("task %s: the ticket %s could not follow its process yet (%s)", task.id, task.business_key,
                         exc.message)

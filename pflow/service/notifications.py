@@ -4,7 +4,8 @@ Who is told what:
 
 * ``task.created`` - whoever may act on the new step: its assignee, else its candidate users and
   the members of its candidate groups (never the ticket's requester).
-* ``task.completed`` (with the values and comment) / ``ticket.completed`` / ``ticket.rejected`` /
+* ``task.completed`` (with the values and comment) / ``ticket.completed`` (with the fulfilment reference, when
+  its automated steps returned one) / ``ticket.rejected`` /
   ``ticket.withdrawn`` - the requester (not when they did it themselves).
 * ``ticket.needs_attention`` - every admin, with the failed step and its error (so they can retry it),
   and the requester, without the error: an exception's text names internals a requester can neither use
@@ -50,7 +51,8 @@ def _params(event_type: str, actor: str, data: dict[str, Any]) -> dict[str, str]
     task = data.get("task") or {}
     return pick(title=data.get("title"), actor=actor if actor != "system" else None,
                 step=task.get("name") or data.get("step_name"),
-                comment=data.get("comment"), error=data.get("error"), requester=data.get("requester"))
+                comment=data.get("comment"), error=data.get("error"), requester=data.get("requester"),
+                reference=data.get("reference") if event_type == "ticket.completed" else None)
 
 
 def _message(event_type: str, p: dict[str, str]) -> str:
@@ -62,7 +64,8 @@ def _message(event_type: str, p: dict[str, str]) -> str:
         comment = f" Comment: {p['comment']}" if "comment" in p else ""
         return f"{p.get('actor', 'Someone')} completed {p.get('step', 'a step')} of your ticket {title}.{comment}"
     if event_type == "ticket.completed":
-        return f"Your ticket {title} is done."
+        reference = f" (fulfilment reference {p['reference']})" if "reference" in p else ""
+        return f"Your ticket {title} is done{reference}."
     if event_type == "ticket.rejected":
         return f"Your ticket {title} was rejected."
     if event_type == "ticket.withdrawn":

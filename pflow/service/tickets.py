@@ -44,13 +44,23 @@ from pflow.domain.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from pflow.domain.model import FINAL_STATUSES, HistoryEntry, Progress, Ticket, TicketStatus, clean_comment
+from pflow.domain.model import (
+    FINAL_STATUSES,
+    FULFILMENT_REFERENCE,
+    HistoryEntry,
+    Progress,
+    Ticket,
+    TicketStatus,
+    clean_comment,
+    step_results,
+)
 from pflow.domain.steps import FormField, Refusal, Step
 from pflow.domain.types import TicketType
 from pflow.domain.users import SYSTEM, User
 from pflow.ports.catalog import TicketTypeCatalog
 from pflow.ports.process import (
     CompletedTask,
+    ExternalTask,
     InstanceProgress,
     InstanceState,
     ProcessEngine,
@@ -450,8 +460,9 @@ class TicketService:
                 ticket = self._fresh(ticket_id)
                 continue
             variables = (read.variables or {}) if (lost and read) else {}
+            missed = self._missed_reference(ticket, progress, read)
             try:
-                written = self._write(ticket, lambda t: self._apply(t, progress, lost, variables))
+                written = self._write(ticket, lambda t: self._apply(t, progress, lost, variables, missed))
             except ConcurrencyConflict:
                 written = self._fresh(ticket_id)  # someone else wrote it: follow again from theirs
             if written is None:
@@ -468,13 +479,50 @@ class TicketService:
         self._step_reads.ticket = ticket
         return ticket
 
-    def after_automated_step(self, business_key: str) -> None:
-        """The worker completed (or gave up on) an automated step of this ticket: follow the process."""
+    def after_automated_step(self, business_key: str, task: ExternalTask | None = None,
+                             results: dict[str, Any] | None = None) -> None:
+        """The worker completed (or gave up on) an automated step of this ticket: record what the step
+        returned (``task``: the step completed, ``results``: the variables it was completed with), then follow
+        the process."""
         known, self._step_reads.ticket = getattr(self._step_reads, "ticket", None), None
         try:
+            if task is not None:
+                known = self._record_results(business_key, task, results, known)
             self.sync(business_key, known)
         except NotFound:
             log.warning("automated step for %s, which is not a ticket", business_key)
+
+    def _record_results(self, ticket_id: str, task: ExternalTask, variables: dict[str, Any] | None,
+                        known: Ticket | None) -> Ticket | None:
+        """Keep the results of a completed automated step on its ticket, once (a step reported again, by a
+        worker that retried its report or a second worker that redid it, finds them recorded). A ticket
+        written meanwhile is read again and the results recorded on that."""
+        results = step_results(variables)
+        if not results:
+            return known
+        ticket = known if known is not None and known.id == ticket_id else None
+        pause = 0.2
+        for attempt in range(5):
+            try:
+                ticket = ticket or self._fresh(ticket_id)
+                written = self._write(ticket, lambda t: t.record_results(
+                    task.id, task.activity_id, task.activity_name or None, results))
+                return written or ticket
+            except ConcurrencyConflict:
+                ticket = None  # someone else wrote it (a reconciliation pass, a person): read it again
+            except ServiceUnavailable as exc:
+                # Only this call has the results (the engine keeps them as process variables, not as the step's):
+                # a store that is away for a moment is waited for, briefly, before they are given up.
+                if attempt >= 2:
+                    log.error("ticket %s: the results of step %s (%s) could not be recorded: %s", ticket_id,
+                              task.activity_id, ", ".join(sorted(results)), exc.message)
+                    raise
+                self._sleep(pause)
+                pause *= 2
+                ticket = None
+        log.warning("ticket %s: the results of step %s were not recorded (the ticket kept changing)", ticket_id,
+                    task.activity_id)
+        return None
 
     # ---------------------------------------------------------------- internals
 
@@ -581,8 +629,19 @@ class TicketService:
             lost.append((step, completed, reason))
         return lost, young
 
+    def _missed_reference(self, ticket: Ticket, progress: Progress, read: InstanceProgress | None) -> dict[str, Any]:
+        """The fulfilment reference of a process that ended completed, when the ticket has none: the worker
+        that provisioned it could not record it (the store was away, the worker died after completing the
+        step), so it is read from the process's variables, where the step left it. One read of the engine's
+        history, at the end of a process only; nothing for a process without the built-in step."""
+        if read is None or progress.outcome != "completed" or ticket.fulfilment_reference:
+            return {}
+        if read.variables is None:
+            read = self._engine.progress(ticket.id, history=True) or read
+        return step_results({FULFILMENT_REFERENCE: (read.variables or {}).get(FULFILMENT_REFERENCE)})
+
     def _apply(self, ticket: Ticket, progress: Progress, lost: list[tuple[Step, Any, str | None]],
-               variables: dict[str, Any]) -> None:
+               variables: dict[str, Any], missed: dict[str, Any] | None = None) -> None:
         for step, completed, _ in lost:
             user = self._users.get(completed.completed_by) if self._users else None
             values = {f.id: variables.get(f.id) for f in step.form if f.id in variables}
@@ -590,6 +649,8 @@ class TicketService:
                                variables.get("comment") or None, details={"recorded_from": "engine"})
             log.warning("ticket %s: recorded step %s completed in the engine by %s", ticket.id,
                         step.definition_key, completed.completed_by)
+        if missed and ticket.record_results(None, None, None, missed, recorded_from="engine"):
+            log.warning("ticket %s: recorded its fulfilment reference from the engine", ticket.id)
         ticket.follow(progress)
 
     def _start_over(self, ticket: Ticket, lost: list[tuple[Step, Any, str | None]]) -> None:

@@ -17,7 +17,7 @@ from tests.support import SEPARATE_ENGINE_STACKS, build_stack, wait_until
 STEP_KEYS = {"id", "step", "name", "candidate_groups", "candidate_users", "assignee", "due", "created_at", "form",
              "can_complete", "refusal"}
 TICKET_KEYS = {"id", "type", "type_name", "title", "fields", "requester", "status", "current_steps", "attention",
-               "attention_key",
+               "attention_key", "results",
                "created_at", "updated_at", "version", "steps", "allowed_actions"}
 
 
@@ -400,15 +400,38 @@ def test_the_whole_flow_to_completed(api, stack):
     assert done["status"] == "completed" and done["steps"] == [] and done["current_steps"] == []
     assert done["allowed_actions"] == []
     history = api.get(f"/api/tickets/{t['id']}/history", "alice").json
-    assert actions(history) == ["created", "submitted", "step_completed", "completed"]
+    assert actions(history) == ["created", "submitted", "step_completed", "step_results", "completed"]
     step = history[2]
     assert step["actor"] == "bob" and step["comment"] == "ok"
     assert step["details"]["step"] == "ManagerApproval" and step["details"]["step_name"] == "Manager Approval"
     assert step["details"]["values"] == {"approved": True} and step["details"]["task_id"]
-    assert history[3]["to_status"] == "completed"
+    reference = done["results"]["fulfilment_reference"]
+    assert history[3]["actor"] == "system" and history[3]["details"]["reference"] == reference
+    assert history[3]["details"]["results"] == {"fulfilment_reference": reference}
+    assert history[3]["details"]["step_name"] == "Provision Service"
+    assert history[4]["to_status"] == "completed"
     process = api.get(f"/api/tickets/{t['id']}/process", "alice").json
     assert process["state"] == "completed" and "Completed" in process["completed_activity_ids"]
     assert "ticket_approval" in process["definition_xml"]
+
+
+def test_a_provisioned_ticket_is_found_by_part_of_its_fulfilment_reference(api, stack):
+    t = submit(api, title="Monitor")
+    other = submit(api, title="Keyboard")
+    assert ticket(api, t["id"])["results"] == {}  # nothing returned yet
+    assert api.post(f"/api/tickets/{t['id']}/approve", "bob").status_code == 200
+    run_automated_step(stack)
+    done = ticket(api, t["id"])
+    reference = done["results"]["fulfilment_reference"]
+    assert done["status"] == "completed" and reference.startswith("PRV-")
+    part = reference[3:9].lower()  # a piece from its middle, in the other case
+    for user in ("alice", "bob"):  # the requester and a manager
+        found = api.get("/api/tickets", user, query_string={"q": part}).json
+        assert [i["id"] for i in found["items"]] == [t["id"]] and found["total"] == 1
+        assert found["items"][0]["results"] == {"fulfilment_reference": reference}
+    assert api.get("/api/tickets", "alice", query_string={"q": reference.upper()}).json["total"] == 1
+    assert ticket(api, other["id"])["results"] == {}
+    assert api.get("/api/tickets", "alice", query_string={"q": "PRV-"}).json["total"] == 1
 
 
 def test_reject_with_a_comment(api):

@@ -75,7 +75,9 @@ def test_the_requester_is_told_of_each_step_and_the_outcome(api, stack):
     stack.deliver_events()
     newest = api.get("/api/notifications", "alice").json["items"][0]
     assert (newest["kind"], newest["ticket_id"]) == ("ticket.completed", approved)
-    assert newest["message"] == 'Your ticket "Approved one" is done.'
+    reference = api.get(f"/api/tickets/{approved}", "alice").json["results"]["fulfilment_reference"]
+    assert newest["message"] == f'Your ticket "Approved one" is done (fulfilment reference {reference}).'
+    assert newest["params"]["reference"] == reference  # the UI words it from there
     assert api.get("/api/notifications", "dave").json["total"] == 2  # two task.created, nothing of the outcome
 
 

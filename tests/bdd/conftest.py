@@ -324,6 +324,22 @@ def _(api, ticket, response):
     assert (new["type"], new["title"], new["fields"]) == (old["type"], old["title"], old["fields"])
 
 
+@then("the ticket shows its fulfilment reference")
+def _(api, ticket):
+    reference = _ticket(api, ticket)["results"].get("fulfilment_reference")
+    assert reference and reference.startswith("PRV-"), _ticket(api, ticket)
+    entries = [h for h in _history(api, ticket) if h["action"] == "step_results"]
+    assert [h["details"]["reference"] for h in entries] == [reference]  # recorded once, worded by the timeline
+
+
+@then(parsers.parse("{user} finds only this ticket by part of its fulfilment reference"))
+def _(api, ticket, user):
+    reference = _ticket(api, ticket)["results"]["fulfilment_reference"]
+    found = api.get("/api/tickets", user, query_string={"q": reference[2:-1].lower()}).json
+    assert [t["id"] for t in found["items"]] == [ticket], found
+    assert found["items"][0]["results"]["fulfilment_reference"] == reference
+
+
 @then(parsers.parse("the ticket's history reads {actions}"))
 def _(api, ticket, actions):
     assert [h["action"] for h in _history(api, ticket)] == [a.strip() for a in actions.split(",")]

@@ -116,6 +116,7 @@ def test_every_attribute_round_trips(store):
                                         "values": {"approved": True, "note": "ok"},
                                         "opened_at": "2026-01-01T00:00:00+00:00"}  # the step's created_at
     assert again.version == 2
+    assert again.results == {}  # none until an automated step returns some
 
 
 def test_attention_and_the_end_of_the_process_are_kept(store):
@@ -441,6 +442,69 @@ def test_an_edited_title_or_field_is_found_by_its_new_text(store):
         uow.commit()
     assert _ids(store, text="old") == ([], 0) and _ids(store, text="first") == ([], 0)
     assert _ids(store, text="new name") == ([t.id], 1) and _ids(store, text="second") == ([t.id], 1)
+
+
+def _record_results(store, ticket_id, task_id, results, step="Provision", name="Provision the request"):
+    with store.uow() as uow:
+        ticket = uow.tickets.get(ticket_id)
+        recorded = ticket.record_results(task_id, step, name, results)
+        uow.commit()
+    return recorded
+
+
+def test_a_ticket_keeps_the_results_of_its_automated_steps_and_is_found_by_their_text(store):
+    t = add(store, title="Laptop", fields={"description": "for the new hire"}, submit=True)
+    other = add(store, title="Monitor", submit=True)
+    assert _record_results(store, t.id, "ext-1", {"fulfilment_reference": "PRV-4F2A91", "units": 2,
+                                                  "shipped": True})
+    with store.uow() as uow:
+        got = uow.tickets.get(t.id)
+    assert got.results == {"fulfilment_reference": "PRV-4F2A91", "units": 2, "shipped": True}
+    assert got.fulfilment_reference == "PRV-4F2A91"
+    entry = got.history[-1]
+    assert entry.action == "step_results" and entry.actor == "system"
+    assert entry.details == {"step": "Provision", "step_name": "Provision the request", "task_id": "ext-1",
+                             "results": {"fulfilment_reference": "PRV-4F2A91", "units": 2, "shipped": True},
+                             "reference": "PRV-4F2A91"}
+    # case-insensitive substring, like the rest of the text; numbers and true/false are not text
+    assert _ids(store, text="prv-4f2a") == ([t.id], 1)
+    assert _ids(store, text="4F2A91") == ([t.id], 1)
+    assert _ids(store, text="true") == ([], 0)
+    assert _ids(store, text="prv-0000") == ([], 0)
+    # reported again (a retried report, a second worker): recorded once
+    assert not _record_results(store, t.id, "ext-1", {"fulfilment_reference": "PRV-4F2A91"})
+    with store.uow() as uow:
+        assert [h.action for h in uow.tickets.get(t.id).history].count("step_results") == 1
+    # a later step's result of the same name replaces the earlier one, in search too
+    assert _record_results(store, other.id, "ext-2", {"fulfilment_reference": "PRV-AAA"})
+    assert _record_results(store, other.id, "ext-3", {"fulfilment_reference": "PRV-BBB", "note": "rack 4"})
+    with store.uow() as uow:
+        assert uow.tickets.get(other.id).results == {"fulfilment_reference": "PRV-BBB", "note": "rack 4"}
+    assert _ids(store, text="prv-aaa") == ([], 0)
+    assert _ids(store, text="prv-bbb") == ([other.id], 1) and _ids(store, text="RACK") == ([other.id], 1)
+    assert _ids(store, text="prv-") == ([other.id, t.id], 2)
+
+
+def test_recording_results_on_a_ticket_written_meanwhile_is_refused(store):
+    t = add(store, submit=True)
+    with store.uow() as uow:
+        read = uow.tickets.get(t.id)
+    follow(store, t.id, step("task-9", groups=("managers",)))  # someone else wrote it since
+    with pytest.raises(ConcurrencyConflict):
+        with store.uow() as uow:
+            ticket = uow.tickets.attach(read)
+            ticket.record_results("ext-1", "Provision", None, {"fulfilment_reference": "PRV-1"})
+            uow.commit()
+    with store.uow() as uow:
+        assert uow.tickets.get(t.id).results == {}
+    assert _ids(store, text="prv-1") == ([], 0)
+
+
+def test_the_inbox_finds_a_step_by_its_tickets_results(store):
+    t = _ticket_with(store, step("task-r", groups=("managers",)), title="Laptop")
+    _ticket_with(store, step("task-s", groups=("managers",)), title="Monitor")
+    _record_results(store, t.id, "ext-1", {"fulfilment_reference": "PRV-INBOX"})
+    assert task_ids(inbox(store, bob, text="prv-inbox")) == ["task-r"]
 
 
 def test_bad_queries_are_refused():

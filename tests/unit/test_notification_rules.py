@@ -51,6 +51,7 @@ def test_a_new_step_for_named_users_or_an_assignee_tells_only_them(service):
     ("task.completed", {"task": task(), "comment": "ok"}, 'bob completed Finance Approval of your ticket "Laptop". '
                                                           "Comment: ok"),
     ("ticket.completed", {}, 'Your ticket "Laptop" is done.'),
+    ("ticket.completed", {"reference": "PRV-1A"}, 'Your ticket "Laptop" is done (fulfilment reference PRV-1A).'),
     ("ticket.rejected", {}, 'Your ticket "Laptop" was rejected.'),
     ("ticket.withdrawn", {}, 'Ticket "Laptop" was withdrawn.'),
 ])

@@ -17,7 +17,7 @@ from pflow.domain.errors import (
 )
 from pflow.domain.model import TicketStatus
 from pflow.ports.process import InstanceState
-from pflow.ports.repository import TaskQuery
+from pflow.ports.repository import TaskQuery, TicketQuery
 from tests.support import TEST_USERS, build_stack
 
 alice, erin, bob, dave, frank, fiona, sam, carol = (
@@ -250,7 +250,107 @@ def test_a_ticket_written_while_its_automated_step_ran_still_follows_the_process
     assert stack.worker().run_once() == 1
     done = stack.tickets.get(bob, t.id)
     assert done.status == TicketStatus.COMPLETED
-    assert [h.action for h in done.history][-2:] == ["commented", "completed"]
+    assert [h.action for h in done.history][-3:] == ["commented", "step_results", "completed"]
+    assert done.fulfilment_reference and done.fulfilment_reference.startswith("PRV-")
+
+
+def _reference_of(stack, ticket_id):
+    return stack.container.provisioner().provision(stack.tickets.get(carol, ticket_id))
+
+
+def test_the_ticket_records_what_its_automated_step_returned_and_is_found_by_it(stack):
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    assert stack.worker().run_once() == 1
+    done = stack.tickets.get(alice, t.id)
+    reference = _reference_of(stack, t.id)
+    assert done.status == TicketStatus.COMPLETED
+    assert done.results == {"fulfilment_reference": reference}
+    [entry] = [h for h in done.history if h.action == "step_results"]
+    assert entry.actor == "system" and entry.details["reference"] == reference
+    assert entry.details["results"] == {"fulfilment_reference": reference}
+    assert entry.details["step"] and entry.details["task_id"]
+    assert [h.action for h in done.history][-2:] == ["step_results", "completed"]
+    page = stack.tickets.list(alice, TicketQuery(text=reference[2:].lower()))
+    assert [x.id for x in page.items] == [t.id]
+
+
+def test_a_step_reported_again_records_its_results_once(stack, monkeypatch):
+    """The worker's report reaches the ticket twice (a retried report, a second worker that redid the step)."""
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    seen = []
+    original = stack.tickets.after_automated_step
+    monkeypatch.setattr(stack.tickets, "after_automated_step",
+                        lambda key, *a: (seen.append(a), original(key, *a), original(key, *a)))
+    worker = stack.worker()
+    worker._on_progress = stack.tickets.after_automated_step
+    assert worker.run_once() == 1
+    assert len(seen) == 1 and seen[0][1] == {"fulfilment_reference": _reference_of(stack, t.id)}
+    done = stack.tickets.get(alice, t.id)
+    assert [h.action for h in done.history].count("step_results") == 1
+    assert done.status == TicketStatus.COMPLETED
+
+
+def test_results_wait_for_a_store_that_is_away_for_a_moment(stack, monkeypatch):
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    pauses = []
+    monkeypatch.setattr(stack.tickets, "_sleep", pauses.append)
+    worker = stack.worker()
+    fail_commits(stack, monkeypatch, count=2)  # the engine has the completion; the ticket's store is away
+    assert worker.run_once() == 1
+    done = stack.tickets.get(alice, t.id)
+    assert done.fulfilment_reference == _reference_of(stack, t.id)
+    assert [h.action for h in done.history].count("step_results") == 1
+    assert pauses == [0.2, 0.4] and done.status == TicketStatus.COMPLETED
+
+
+def test_results_reach_a_ticket_that_followed_its_process_to_the_end_before_them(stack):
+    """A reconciliation pass completes the ticket between the engine's completion and the worker's report."""
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    worker = stack.worker()
+    engine = worker._engine
+    complete = engine.complete
+    engine.complete = lambda *a, **k: (complete(*a, **k), stack.tickets.sync(t.id))[0]
+    try:
+        assert worker.run_once() == 1
+    finally:
+        engine.complete = complete
+    done = stack.tickets.get(alice, t.id)
+    assert done.status == TicketStatus.COMPLETED
+    assert done.fulfilment_reference == _reference_of(stack, t.id)
+    # the pass found the reference in the process's variables; the worker's report then found it recorded
+    assert [h.action for h in done.history][-2:] == ["step_results", "completed"]
+    assert done.history[-2].details["recorded_from"] == "engine"
+    assert [x.id for x in stack.tickets.list(alice, TicketQuery(text=done.fulfilment_reference)).items] == [t.id]
+
+
+def test_a_reference_the_worker_could_not_record_is_found_in_the_engine_when_the_ticket_follows(stack):
+    """The worker completed the step in the engine and died (or the store stayed away) before the ticket heard."""
+    t = it_request(stack.tickets)
+    stack.tickets.approve(bob, t.id)
+    worker = stack.worker()
+    worker._on_progress = None
+    assert worker.run_once() == 1
+    assert stack.tickets.get(alice, t.id).results == {}  # nobody told the ticket
+    done = stack.tickets.sync(t.id)  # a reconciliation pass
+    reference = _reference_of(stack, t.id)
+    assert (done.status, done.results) == (TicketStatus.COMPLETED, {"fulfilment_reference": reference})
+    [entry] = [h for h in done.history if h.action == "step_results"]
+    assert entry.details == {"results": {"fulfilment_reference": reference}, "reference": reference,
+                             "recorded_from": "engine"}
+    stack.tickets.sync(t.id)
+    assert [h.action for h in stack.tickets.get(alice, t.id).history].count("step_results") == 1
+
+
+def test_a_process_that_ends_without_a_reference_gets_none(stack):
+    t = it_request(stack.tickets)
+    stack.tickets.reject(bob, t.id, "not now")
+    done = stack.tickets.sync(t.id)
+    assert done.status == TicketStatus.REJECTED and done.results == {}
+    assert "step_results" not in [h.action for h in done.history]
 
 
 def test_commands_never_open_a_unit_of_work_inside_another(stack):

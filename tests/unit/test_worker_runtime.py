@@ -374,3 +374,22 @@ def test_the_fetch_loop_names_what_came_back(engine, started, caplog):
     wait_until(lambda: "the database is unreachable" in caplog.text, timeout=5)
     down["on"] = False
     wait_until(lambda: "worker w1: database reachable again" in caplog.text, timeout=5)
+
+
+def test_the_ticket_is_told_a_completed_steps_results_and_a_failed_one_without(engine):
+    """``on_progress`` gets the task and the variables it was completed with, so the ticket can record them; a step
+    that failed for good is reported by its business key alone."""
+    approved(engine, "T-OK")
+    told: list[tuple] = []
+    worker = ExternalTaskWorker(engine, [Handler()], settings(), on_progress=lambda *args: told.append(args))
+    assert worker.run_once() == 1
+    [(key, task, results)] = told
+    assert key == "T-OK" and task.business_key == "T-OK" and task.activity_id
+    assert results == {"fulfilment_reference": "REF-T-OK"}
+
+    told.clear()
+    approved(engine, "T-BAD")
+    failing = ExternalTaskWorker(engine, [Handler(lambda task: 1 / 0)], settings(max_retries=1),
+                                 on_progress=lambda *args: told.append(args))
+    assert failing.run_once() == 1
+    assert told == [("T-BAD",)]

@@ -565,6 +565,7 @@ export interface paths {
                     page?: number;
                     /** @description 1 to 100 */
                     page_size?: number;
+                    /** @description text in the step's name, or its ticket's title, fields or results (the fulfilment reference), or #id (up to 200 characters) */
                     q?: string;
                     sort?: "created" | "-created" | "due" | "-due";
                     status?: "draft" | "in_progress" | "needs_attention" | "completed" | "rejected" | "withdrawn";
@@ -851,7 +852,7 @@ export interface paths {
                     page?: number;
                     /** @description 1 to 100 */
                     page_size?: number;
-                    /** @description text in the title or fields, or #id (up to 200 characters) */
+                    /** @description text in the title, the fields or the results (the fulfilment reference), or #id (up to 200 characters) */
                     q?: string;
                     requester?: string;
                     sort?: "created" | "-created" | "updated" | "-updated" | "title" | "-title";
@@ -2163,7 +2164,7 @@ export interface components {
             at: string;
             /** @description what the actor wrote */
             comment: string | null;
-            /** @description facts the system recorded: changed (field names), reference (fulfilment reference), error (why an automated step failed, admins only; others get error_key, e.g. attention.step_failed), step/step_name (the step), opened_at (when a completed step was opened), recorded_from ('engine': found in the workflow engine rather than made through PFlow), reason (why PFlow refused something it found there); empty for entries from before they were kept */
+            /** @description facts the system recorded: changed (field names), reference (fulfilment reference), results (what an automated step returned, on a step_results entry), error (why an automated step failed, admins only; others get error_key, e.g. attention.step_failed), step/step_name (the step), opened_at (when a completed step was opened), recorded_from ('engine': found in the workflow engine rather than made through PFlow), reason (why PFlow refused something it found there); empty for entries from before they were kept */
             details: {
                 [key: string]: unknown;
             };
@@ -2376,6 +2377,10 @@ export interface components {
             };
             id: string;
             requester: string;
+            /** @description what its automated steps returned, by variable name: fulfilment_reference (the reference the built-in provisioning step got for the request) and whatever a team's own steps return; text search (q) looks in the text ones */
+            results: {
+                [key: string]: string | number | boolean;
+            };
             /** @enum {string} */
             status: "draft" | "in_progress" | "needs_attention" | "completed" | "rejected" | "withdrawn";
             steps: components["schemas"]["Step"][];

@@ -104,6 +104,8 @@ export interface HistoryDetails {
   step_name?: string;
   task_id?: string;
   values?: Record<string, FieldValue>;
+  /** on a step_results entry: what the automated step returned */
+  results?: Record<string, string | number | boolean>;
   ticket_id?: string;
   by?: string;
 }

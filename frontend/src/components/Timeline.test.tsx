@@ -87,4 +87,22 @@ describe("Timeline", () => {
     expect(within(timeline).getByText("alice 撤回了工单")).toBeInTheDocument();
     expect(within(timeline).getByRole("link", { name: "新草稿 #9a8b7c6d" })).toBeInTheDocument();
   });
+
+  it("words a fulfilment reference found in the engine, whose step is not known", async () => {
+    const healed: HistoryEntry[] = [
+      {
+        at, actor: "system", action: "step_results", from_status: "in_progress", to_status: "in_progress", comment: null,
+        details: { results: { fulfilment_reference: "PRV-77" }, reference: "PRV-77", recorded_from: "engine" },
+      },
+    ];
+    renderAt(<Timeline entries={healed} />);
+    const timeline = screen.getByTestId("timeline");
+    expect(within(timeline).getByText("An automated step returned its results")).toBeInTheDocument();
+    expect(within(timeline).getByText("Fulfilment reference PRV-77")).toBeInTheDocument();
+    expect(within(timeline).getByText("Recorded from the workflow engine")).toBeInTheDocument();
+    expect(within(timeline).getAllByText(/PRV-77/)).toHaveLength(1); // the reference once, not again as a result
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(within(timeline).getByText("一个自动步骤返回了结果")).toBeInTheDocument();
+    expect(within(timeline).getByText("交付编号 PRV-77")).toBeInTheDocument();
+  });
 });

@@ -8,6 +8,7 @@ import { StatusBadge } from "./StatusBadge";
 import { stepName } from "./StepCard";
 import { hasRole, useAuth } from "../auth/AuthContext";
 import { stepFailureText } from "../i18n/serverError";
+import { resultNames, useResultWords } from "./TicketResults";
 
 const TONE: Record<string, string> = {
   created: "neutral",
@@ -24,6 +25,7 @@ const TONE: Record<string, string> = {
   retried: "warning",
   provisioning_retried: "warning",
   engine_step_refused: "warning",
+  step_results: "info",
   engine_decision_refused: "warning",
   resubmitted_from: "neutral",
   resubmitted_as: "neutral",
@@ -56,6 +58,7 @@ function headline(t: TFunction, entry: HistoryEntry): string {
     const key = decision === "approve" ? "history.stepApproved" : decision === "reject" ? "history.stepRejected" : "history.step_completed";
     return t(key, { actor, step });
   }
+  if (entry.action === "step_results") return step ? t("results.entry", { step }) : t("results.entryNoStep");
   if (entry.action === "engine_step_refused") {
     return t("history.engine_step_refused", {
       step,
@@ -66,8 +69,10 @@ function headline(t: TFunction, entry: HistoryEntry): string {
   return t(`history.${entry.action}`, { actor, step, defaultValue: `${entry.actor}: ${entry.action}` });
 }
 
+type ResultWords = ReturnType<typeof useResultWords>;
+
 /** The facts the system recorded with an entry, in the reader's language. */
-function detailLines(t: TFunction, locale: string, entry: HistoryEntry, admin: boolean): string[] {
+function detailLines(t: TFunction, locale: string, entry: HistoryEntry, admin: boolean, words: ResultWords): string[] {
   const details = entry.details;
   const lines: string[] = [];
   if (details?.changed?.length) {
@@ -78,6 +83,13 @@ function detailLines(t: TFunction, locale: string, entry: HistoryEntry, admin: b
     for (const [id, value] of Object.entries(details.values)) lines.push(valueLine(t, id, value));
   }
   if (details?.reference) lines.push(t("history.reference", { reference: details.reference }));
+  if (entry.action === "step_results" && details?.results) {
+    // the reference has its own line above; the step's other results by their name
+    for (const name of resultNames(details.results)) {
+      if (name === "fulfilment_reference" && details.reference) continue;
+      lines.push(t("results.value", { name: words.label(name), value: words.value(details.results[name]) }));
+    }
+  }
   if (details?.error || details?.error_key) {
     // An exception's text is for admins (the server sends it to them only); everyone else reads the failure
     // worded from the key the server sends in its place.
@@ -95,6 +107,7 @@ export function Timeline({ entries }: { entries: HistoryEntry[] }) {
   const { user } = useAuth();
   const admin = hasRole(user, "admin");
   const fmt = useFormat();
+  const words = useResultWords();
   return (
     <ol className="timeline" data-testid="timeline">
       {entries.map((entry, i) => {
@@ -126,7 +139,7 @@ export function Timeline({ entries }: { entries: HistoryEntry[] }) {
                   </span>
                 )}
               </p>
-              {detailLines(t, fmt.locale, entry, admin).map((line, j) => (
+              {detailLines(t, fmt.locale, entry, admin, words).map((line, j) => (
                 <Fragment key={`${j}-${line}`}>
                   <p className="timeline-detail small">{line}</p>
                 </Fragment>

@@ -1,4 +1,5 @@
-import { screen, within } from "@testing-library/react";
+import { act, screen, within } from "@testing-library/react";
+import i18n from "../i18n";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it, vi } from "vitest";
@@ -113,6 +114,61 @@ describe("TicketDetailPage", () => {
     expect(within(fields).getByText("Temporary access").nextSibling).toHaveTextContent("Yes");
     expect(within(fields).getByText("Until").nextSibling).toHaveTextContent("Jun 30, 2026");
     expect(await screen.findByTestId("process-state")).toHaveTextContent("Current step: Manager Approval, Security Review");
+  });
+
+  it("shows the fulfilment reference and the other results of its automated steps, in the details and the timeline", async () => {
+    const tk = ticket({ status: "completed", results: { units: 2, fulfilment_reference: "PRV-4F2A91", shipped: true } });
+    const base = `/api/tickets/${tk.id}`;
+    signIn(USERS.alice);
+    fakeApi({
+      ...types,
+      [`GET ${base}`]: { body: tk },
+      [`GET ${base}/history`]: {
+        body: [
+          {
+            at: "2026-03-01T10:05:00Z", actor: "system", action: "step_results", from_status: "in_progress", to_status: "in_progress",
+            comment: null,
+            details: {
+              step: "ProvisionService", step_name: "Provision Service", task_id: "x1", reference: "PRV-4F2A91",
+              results: { fulfilment_reference: "PRV-4F2A91", units: 2, shipped: true },
+            },
+          },
+          { at: "2026-03-01T10:05:01Z", actor: "system", action: "completed", from_status: "in_progress", to_status: "completed", comment: null, details: {} },
+        ],
+      },
+      [`GET ${base}/process`]: apiError(503, "Engine down."),
+    });
+    renderAt(<TicketDetailPage />, { route: `/tickets/${tk.id}`, path: "/tickets/:id" });
+
+    const reference = await screen.findByTestId("fulfilment-reference");
+    expect(reference).toHaveTextContent("PRV-4F2A91");
+    const facts = reference.closest("dl")!;
+    const rows = [...facts.querySelectorAll("[data-result]")].map((row) => [row.querySelector("dt")!.textContent, row.querySelector("dd")!.textContent]);
+    // the reference first and worded; a team's own results by their variable name
+    expect(rows).toEqual([["Fulfilment reference", "PRV-4F2A91"], ["units", "2"], ["shipped", "Yes"]]);
+    const timeline = await screen.findByTestId("timeline");
+    expect(within(timeline).getByText("“Provision Service” returned its results")).toBeInTheDocument();
+    expect(within(timeline).getByText("Fulfilment reference PRV-4F2A91")).toBeInTheDocument();
+    expect(within(timeline).getByText("units: 2")).toBeInTheDocument();
+    expect(within(timeline).getByText("shipped: Yes")).toBeInTheDocument();
+    expect(within(timeline).queryByText(/fulfilment_reference/)).not.toBeInTheDocument();
+
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(within(facts).getByText("交付编号")).toBeInTheDocument();
+    expect(within(timeline).getByText("“开通服务”返回了结果")).toBeInTheDocument();
+    expect(within(timeline).getByText("交付编号 PRV-4F2A91")).toBeInTheDocument();
+    expect(within(timeline).getByText("shipped：是")).toBeInTheDocument();
+  });
+
+  it("shows no results row while its automated steps have returned nothing", async () => {
+    const tk = ticket({ status: "in_progress" });
+    const base = `/api/tickets/${tk.id}`;
+    signIn(USERS.alice);
+    fakeApi({ ...types, [`GET ${base}`]: { body: tk }, [`GET ${base}/history`]: { body: [] }, [`GET ${base}/process`]: apiError(503, "Engine down.") });
+    renderAt(<TicketDetailPage />, { route: `/tickets/${tk.id}`, path: "/tickets/:id" });
+    expect(await screen.findByTestId("current-steps")).toBeInTheDocument();
+    expect(screen.queryByTestId("fulfilment-reference")).not.toBeInTheDocument();
+    expect(screen.queryByText("Fulfilment reference")).not.toBeInTheDocument();
   });
 
   it("says why a ticket needs attention", async () => {

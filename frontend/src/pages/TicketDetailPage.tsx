@@ -7,6 +7,7 @@ import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
 import { currentStepNames, StepCard, stepName } from "../components/StepCard";
 import { TicketFields } from "../components/TicketFields";
+import { TicketResults } from "../components/TicketResults";
 import { ProcessPanel } from "../components/ProcessPanel";
 import { StatusBadge } from "../components/StatusBadge";
 import { Empty, ErrorBox, Loading } from "../components/States";
@@ -156,6 +157,7 @@ export function TicketDetailPage() {
                   {tk.current_steps.length ? currentStepNames(t, tk).join(", ") : "—"}
                 </dd>
               </div>
+              <TicketResults results={tk.results ?? {}} />
               <div>
                 <dt>{t("ticket.requester")}</dt>
                 <dd className="wrap-anywhere">{tk.requester}</dd>

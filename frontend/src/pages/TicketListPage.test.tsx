@@ -1,6 +1,7 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
+import i18n from "../i18n";
 import { TicketListPage } from "./TicketListPage";
 import { apiError, fakeApi, renderAt, signIn, ticket, TYPES, USERS } from "../test/utils";
 
@@ -88,7 +89,11 @@ describe("TicketListPage", () => {
     await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("?sort=title"));
     await waitFor(() => expect(fake.calls.at(-1)!.query.get("sort")).toBe("title"));
     const search = screen.getByRole("searchbox", { name: "Search tickets" });
-    expect(search).toHaveAttribute("placeholder", "Search title, fields or #id…");
+    expect(search).toHaveAttribute("placeholder", "Search title, fields, reference or #id…");
     expect(search).toHaveAccessibleDescription(/#abc finds tickets whose id starts with abc/);
+    expect(search).toHaveAccessibleDescription(/its fulfilment reference/);
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(search).toHaveAttribute("placeholder", "搜索标题、字段、交付编号或 #编号…");
+    expect(search).toHaveAccessibleDescription(/交付编号/);
   });
 });

@@ -143,6 +143,7 @@ export function ticket(overrides: Partial<Ticket> = {}): Ticket {
     fields: { description: "For the new designer.", amount: 1899, priority: "normal" },
     requester: "alice",
     status: "draft",
+    results: {},
     current_steps: [],
     attention: null,
     created_at: "2026-03-01T09:30:00Z",

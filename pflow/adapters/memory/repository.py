@@ -47,7 +47,7 @@ def _clone(ticket: Ticket) -> Ticket:
         requester=ticket.requester, status=ticket.status, steps=list(ticket.steps),
         current_steps=list(ticket.current_steps), last_editor=ticket.last_editor, deciders=list(ticket.deciders),
         attention=ticket.attention, definition_id=ticket.definition_id, created_at=ticket.created_at,
-        updated_at=ticket.updated_at, version=ticket.version,
+        updated_at=ticket.updated_at, version=ticket.version, results=dict(ticket.results or {}),
         history=[HistoryEntry(at=h.at, actor=h.actor, action=h.action, from_status=h.from_status,
                               to_status=h.to_status, comment=h.comment, details=copy.deepcopy(h.details))
                  for h in ticket.history],
@@ -62,16 +62,18 @@ def _state(ticket: Ticket) -> tuple:
     """What a write compares: the version goes up only when one of these changed (as the SQL store's mapper does)."""
     return (ticket.type, ticket.title, ticket.fields, ticket.requester, ticket.status, list(ticket.steps),
             list(ticket.current_steps), ticket.last_editor, list(ticket.deciders), ticket.attention,
-            ticket.definition_id, ticket.created_at, ticket.updated_at, len(ticket.history))
+            ticket.definition_id, ticket.created_at, ticket.updated_at, len(ticket.history), dict(ticket.results))
 
 
 def _search_text(ticket: Ticket) -> str:
+    """The SQL store's ``search_text``: title, string fields, text results (the fulfilment reference)."""
     parts = [ticket.title or ""] + [v for _, v in sorted(ticket.fields.items()) if isinstance(v, str)]
+    parts += [v for _, v in sorted((ticket.results or {}).items()) if isinstance(v, str)]
     return "\n".join(parts).lower()
 
 
 def _text_matches(text: str, ticket: Ticket, *extra: str) -> bool:
-    """The SQL store's rule: in the title, a string field (or an extra text), or ``#abc`` as an id prefix."""
+    """The SQL store's rule: in the title, a string field, a text result (or an extra text), or ``#abc`` as an id prefix."""
     needle = text.strip().lower()
     if needle in _search_text(ticket) or any(needle in e.lower() for e in extra):
         return True

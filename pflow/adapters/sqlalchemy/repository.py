@@ -73,9 +73,11 @@ class _Guard:
 
 
 def search_text(ticket: Ticket) -> str:
-    """What text search looks in: the title and the string fields, lower-cased (the query is lower-cased too,
-    so one LIKE serves SQLite and PostgreSQL alike)."""
+    """What text search looks in: the title, the string fields and the text results of its automated steps (the
+    fulfilment reference), lower-cased (the query is lower-cased too, so one LIKE serves SQLite and PostgreSQL
+    alike)."""
     parts = [ticket.title or ""] + [v for _, v in sorted(ticket.fields.items()) if isinstance(v, str)]
+    parts += [v for _, v in sorted((ticket.results or {}).items()) if isinstance(v, str)]
     return "\n".join(parts).lower()
 
 
@@ -117,7 +119,7 @@ _COPIED = ("requester", "last_editor", "type", "status")
 
 def _before_flush(session: Session, _context, _instances) -> None:
     for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, Ticket) and (obj in session.new or _changed(obj, "title", "fields")):
+        if isinstance(obj, Ticket) and (obj in session.new or _changed(obj, "title", "fields", "results")):
             text_ = search_text(obj)
             if getattr(obj, "_search_text", None) != text_:
                 obj._search_text = text_

@@ -59,7 +59,9 @@ tickets = Table(
     Column("deciders", MutableList.as_mutable(JSON), nullable=False, default=list, server_default=text("'[]'")),
     Column("attention", Text, nullable=True),
     Column("definition_id", String(255), nullable=True),
-    # lower-cased title and string fields, kept by the repository so text search is one LIKE
+    # what its automated steps returned (name -> text, number or true/false), e.g. the fulfilment reference
+    Column("results", MutableDict.as_mutable(JSON), nullable=False, default=dict, server_default=text("'{}'")),
+    # lower-cased title, string fields and text results, kept by the repository so text search is one LIKE
     Column("search_text", Text, nullable=False, default="", server_default=text("''")),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),

@@ -35,6 +35,10 @@ AMOUNT_PATTERN = r"^(\d{1,12}(\.\d{1,2})?)?$"
 FIELD_VALUE = {"oneOf": [{"type": "string", "nullable": True}, {"type": "number"}, {"type": "boolean"}]}
 
 
+# What an automated step returned: text, a number or true/false (never null: an empty result is not kept).
+RESULT_VALUE = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
+
 def sent(schema: type[Schema]) -> type[Schema]:
     """A response schema whose every field the API always sends: the document lists them all as
     required, so a generated client need not treat them as optional (dumping is unaffected)."""
@@ -281,6 +285,10 @@ class TicketSchema(Schema):
     attention_key = fields.String(allow_none=True, metadata={
         "description": "the same as an error key (serverError.<key> in the UI): attention.step_failed, "
                        "attention.process_stopped or attention.process_missing; null when all is well"})
+    results = fields.Dict(metadata={
+        "description": "what its automated steps returned, by variable name: fulfilment_reference (the reference "
+                       "the built-in provisioning step got for the request) and whatever a team's own steps return; "
+                       "text search (q) looks in the text ones", "additionalProperties": RESULT_VALUE})
     requester = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -341,7 +349,8 @@ class TicketListArgsSchema(Schema):
     type = Text(validate=[length(NAME_MAX)])
     requester = Text(validate=[length(NAME_MAX)])
     q = Text(validate=[length(SEARCH_MAX)],
-             metadata={"description": f"text in the title or fields, or #id (up to {SEARCH_MAX} characters)"})
+             metadata={"description": "text in the title, the fields or the results (the fulfilment reference), "
+                                      f"or #id (up to {SEARCH_MAX} characters)"})
     sort = Text(validate=[validate.OneOf(TICKET_SORTS, error="Must be one of: {choices}.")],
                 metadata={"enum": list(TICKET_SORTS)})
     page = page_field()
@@ -354,7 +363,9 @@ class TaskListArgsSchema(Schema):
     step = Text(validate=[length(NAME_MAX)])
     status = Text(validate=[validate.OneOf(STATUS_VALUES, error="Must be one of: {choices}.")],
                   metadata={"enum": STATUS_VALUES})
-    q = Text(validate=[length(SEARCH_MAX)])
+    q = Text(validate=[length(SEARCH_MAX)],
+             metadata={"description": "text in the step's name, or its ticket's title, fields or results (the "
+                                      f"fulfilment reference), or #id (up to {SEARCH_MAX} characters)"})
     sort = Text(load_default="created", validate=[validate.OneOf(TASK_SORTS, error="Must be one of: {choices}.")],
                 metadata={"enum": list(TASK_SORTS)})
     page = page_field()
@@ -376,6 +387,7 @@ class HistoryEntrySchema(Schema):
     comment = fields.String(allow_none=True, metadata={"description": "what the actor wrote"})
     details = fields.Dict(metadata={
         "description": "facts the system recorded: changed (field names), reference (fulfilment reference), "
+                       "results (what an automated step returned, on a step_results entry), "
                        "error (why an automated step failed, admins only; others get error_key, e.g. "
                        "attention.step_failed), step/step_name (the step), opened_at (when a completed step was "
                        "opened), recorded_from ('engine': found in the workflow engine "

@@ -65,6 +65,7 @@ def present(ticket: Ticket) -> dict:
         "type_name": _type_name(ticket.type),
         "status": ticket.status.value,
         "current_steps": list(ticket.current_steps),
+        "results": dict(ticket.results),
         "steps": [present_step(s, ticket, user) for s in ticket.steps],
         "allowed_actions": _tickets().allowed_actions(user, ticket),
     }
