@@ -196,6 +196,20 @@ describe("process-driven tickets in the browser", () => {
     await checkA11y(list, "the ticket list");
     await list.getByLabel("Status").selectOption("completed");
     await list.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"] [data-status="completed"]`).waitFor();
+
+    // The fulfilment reference the automated step returned is on the ticket, and search finds it by it.
+    const reference = (await bob.getByTestId("fulfilment-reference").innerText()).trim();
+    assert.match(reference, /^PRV-/);
+    await list.getByLabel("Status").selectOption("");
+    const part = reference.slice(4).toLowerCase();
+    const searched = list.waitForResponse((r) => new URL(r.url()).searchParams.get("q") === part);
+    await list.getByLabel("Search tickets").fill(part);
+    assert.equal((await (await searched).json()).total, 1, "only the ticket with that reference");
+    await list.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"]`).waitFor();
+    await list.waitForFunction(() => document.querySelectorAll('[data-testid="ticket-row"]').length === 1);
+    // The #id the UI shows finds it too.
+    await list.getByLabel("Search tickets").fill(`#${id.slice(0, 8)}`);
+    await list.locator(`[data-testid="ticket-row"][data-ticket-id="${id}"]`).waitFor();
   });
 
   test("purchase of 500: bob's approval is enough, finance is skipped", async () => {
