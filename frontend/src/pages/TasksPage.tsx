@@ -12,6 +12,7 @@ import { decidableAsIs, decisionVariables, groupName, stepName } from "../compon
 import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
 import { useServerError } from "../i18n/serverError";
+import { SearchBox } from "../components/SearchBox";
 
 export const TASKS_PAGE_SIZE = 20;
 
@@ -186,22 +187,14 @@ export function TasksPage() {
       </div>
 
       <div className="toolbar card" role="search">
-        <div className="field field-inline grow">
-          <label htmlFor="task-search" className="visually-hidden">
-            {t("tasks.search")}
-          </label>
-          <input
-            id="task-search"
-            type="search"
-            placeholder={t("tasks.searchPlaceholder")}
-            aria-describedby="task-search-hint"
-            value={search}
-            onChange={(e) => setSearch(e.target.value)}
-          />
-          <span id="task-search-hint" className="visually-hidden">
-            {t("tasks.searchHint")}
-          </span>
-        </div>
+        <SearchBox
+          id="task-search"
+          label={t("tasks.search")}
+          placeholder={t("tasks.searchPlaceholder")}
+          hint={t("tasks.searchHint")}
+          value={search}
+          onChange={setSearch}
+        />
         <div className="field field-inline">
           <label htmlFor="task-type">{t("tasks.typeFilter")}</label>
           <select id="task-type" value={type} onChange={(e) => update({ type: e.target.value || null })}>

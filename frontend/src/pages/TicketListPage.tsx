@@ -9,6 +9,7 @@ import { Empty, ErrorBox, Loading } from "../components/States";
 import { TicketTable } from "../components/TicketTable";
 import { useLocalized } from "../i18n/localized";
 import { useFocusOn } from "../components/focus";
+import { SearchBox } from "../components/SearchBox";
 
 export const PAGE_SIZE = 20;
 
@@ -84,22 +85,14 @@ export function TicketListPage() {
       )}
 
       <div className="toolbar card" role="search">
-        <div className="field field-inline grow">
-          <label htmlFor="ticket-search" className="visually-hidden">
-            {t("tickets.search")}
-          </label>
-          <input
-            id="ticket-search"
-            type="search"
-            placeholder={t("tickets.searchPlaceholder")}
-            aria-describedby="ticket-search-hint"
-            value={search}
-            onChange={(e) => setSearch(e.target.value)}
-          />
-          <span id="ticket-search-hint" className="visually-hidden">
-            {t("tickets.searchHint")}
-          </span>
-        </div>
+        <SearchBox
+          id="ticket-search"
+          label={t("tickets.search")}
+          placeholder={t("tickets.searchPlaceholder")}
+          hint={t("tickets.searchHint")}
+          value={search}
+          onChange={setSearch}
+        />
         <div className="field field-inline">
           <label htmlFor="status-filter">{t("tickets.statusFilter")}</label>
           <select id="status-filter" value={status} onChange={(e) => update({ status: e.target.value || null })}>
