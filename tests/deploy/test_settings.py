@@ -99,8 +99,9 @@ def test_the_secret_is_required_and_empty_in_the_example():
     assert [op for op, _ in files.interpolations()["PFLOW_SECRET_KEY"]] == [":?"]
 
 
-def test_env_example_warns_loudly_about_the_demo_users():
+def test_env_example_does_not_enable_the_demo_users():
+    """The finding: .env.example set PFLOW_DEMO_USERS=1, so the Compose stack had alice/bob/carol, password = name."""
     text = files.ENV_EXAMPLE.read_text(encoding="utf-8")
-    assert files.env_example()["PFLOW_DEMO_USERS"] == "1"
-    warning = text[:text.index("PFLOW_DEMO_USERS=1")]
-    assert "DEMO USERS ARE ON" in warning and "PFLOW_USERS_FILE=/etc/pflow/users.json" in warning
+    assert files.env_example()["PFLOW_DEMO_USERS"] == "0"
+    explanation = text[:text.index("PFLOW_DEMO_USERS=0")]
+    assert "OFF" in explanation and "PFLOW_USERS_FILE=/etc/pflow/users.json" in explanation

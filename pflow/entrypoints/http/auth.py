@@ -72,7 +72,7 @@ class Login(MethodView):
 
 def demo_users_enabled(settings) -> bool:
     """Mirrors the container's choice of user directory: demo users only when no users file is configured."""
-    return settings.users_file is None and (settings.is_embedded_default or settings.demo_users)
+    return settings.demo_users_active
 
 
 @blp.route("/auth/demo-users")
