@@ -112,6 +112,7 @@ class Settings:
     users_file: Path | None = None
     demo_users: bool | None = None  # PFLOW_DEMO_USERS; None (unset): only the embedded default on localhost
     separation_of_duties: bool = True
+    access_log: bool = True  # PFLOW_ACCESS_LOG: one `pflow.access` line per HTTP request
     workflows_dir: Path = REPO_ROOT / "deploy" / "workflows"  # every *.bpmn and *.type.yaml there
     bpmn_file: Path | None = None  # one more BPMN file deployed at start-up, outside workflows_dir
     provisioning_topic: str = "ticket-processing"  # the topic of PFlow's built-in provisioning step
@@ -178,6 +179,7 @@ class Settings:
             users_file=Path(users_file) if users_file else None,
             demo_users=_bool(env, "PFLOW_DEMO_USERS", None),
             separation_of_duties=_bool(env, "PFLOW_SEPARATION_OF_DUTIES", True),
+            access_log=_bool(env, "PFLOW_ACCESS_LOG", True),
             workflows_dir=Path(env.get("PFLOW_WORKFLOWS_DIR") or cls.workflows_dir),
             bpmn_file=Path(env["PFLOW_BPMN_FILE"]) if env.get("PFLOW_BPMN_FILE") else None,
             provisioning_topic=env.get("PFLOW_PROVISIONING_TOPIC") or cls.provisioning_topic,

@@ -14,10 +14,7 @@ from tests.deploy import files
 from tests.deploy.files import DOCS, README, environment, pflow_services
 
 # .env.example may deliberately differ from the Compose file's own fallback.
-DIFFERENT_DEFAULTS = {
-    # Demo users on in the example (with a loud warning), off when the line is removed.
-    "PFLOW_DEMO_USERS",
-}
+DIFFERENT_DEFAULTS: set[str] = set()
 
 
 def compose_pflow_environment() -> set[str]:
