@@ -61,3 +61,21 @@ def test_an_admin_manager_who_edited_someone_elses_draft_cannot_approve_it(api, 
     assert api.get(f"/api/tickets/{tid}", "alice").json["status"] == "in_progress"
     # Another manager still decides it.
     assert api.post(f"/api/tickets/{tid}/approve", "bob", json={}).status_code == 200
+
+
+def test_the_requesters_own_edit_afterwards_does_not_clear_the_editor(api):
+    """Max raises the amount, Alice then only fixes the title and submits: Max still may not approve it."""
+    r = api.post("/api/tickets", "alice", json={"type": "it_request", "title": "Laptop", "fields": {"amount": 900}})
+    draft = r.json
+    r = api.patch(f"/api/tickets/{draft['id']}", "max", json={"fields": {"amount": 250_000}},
+                  headers={"If-Match": str(draft["version"])})
+    assert r.status_code == 200, r.json
+    r = api.patch(f"/api/tickets/{draft['id']}", "alice", json={"title": "Laptop for Alice"},
+                  headers={"If-Match": str(r.json["version"])})
+    assert r.status_code == 200 and r.json["fields"]["amount"] == 250_000
+    assert api.post(f"/api/tickets/{draft['id']}/submit", "alice").status_code == 200
+    r = api.post(f"/api/tickets/{draft['id']}/approve", "max", json={})
+    assert r.status_code == 403, r.json
+    assert r.json["error"]["details"]["reason"] == "last_editor"
+    assert all(i["ticket"]["id"] != draft["id"] for i in api.get("/api/tasks", "max").json["items"])
+    assert api.post(f"/api/tickets/{draft['id']}/approve", "bob", json={}).status_code == 200
