@@ -21,7 +21,7 @@ class ConfigError(ValueError):
     """A setting is missing or wrong; the message names the variable and what to do."""
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -46,8 +46,17 @@ def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 
     return value
 
 
-def parse_http_address(raw: str) -> tuple[str, int]:
-    """``:8080``, ``8080`` or ``0.0.0.0:8080`` -> (host, port). No host means all interfaces."""
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def is_local_host(host: str) -> bool:
+    """Only this machine can reach a server bound to it (loopback)."""
+    return host in LOCAL_HOSTS or host.startswith("127.")
+
+
+def parse_http_address(raw: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
+    """``:8080``, ``8080`` or ``0.0.0.0:8080`` -> (host, port). No host means ``default_host``
+    (all interfaces, except for the embedded default, which passes 127.0.0.1)."""
     raw = raw.strip()
     host, _, port = raw.rpartition(":") if ":" in raw else ("", "", raw)
     try:
@@ -56,7 +65,7 @@ def parse_http_address(raw: str) -> tuple[str, int]:
         raise ConfigError(f"API_HTTP_PORT={raw!r} is not a port (use 8080 or :8080)") from None
     if not 0 < number < 65536:
         raise ConfigError(f"API_HTTP_PORT={raw!r} is out of range")
-    return host or "0.0.0.0", number
+    return host or default_host, number
 
 
 def normalise_database_url(url: str) -> str:
@@ -95,14 +104,15 @@ class Settings:
     rabbitmq_url: str = default_events_url(REPO_ROOT / "var")
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"
-    http_host: str = "0.0.0.0"
+    http_host: str = "127.0.0.1"  # the embedded default; from_env: all interfaces for a server engine
     http_port: int = 8080
     data_dir: Path = REPO_ROOT / "var"
     secret_key: str | None = None
     token_ttl_s: int = 8 * 3600
     users_file: Path | None = None
-    demo_users: bool = False
+    demo_users: bool | None = None  # PFLOW_DEMO_USERS; None (unset): only the embedded default on localhost
     separation_of_duties: bool = True
+    access_log: bool = True  # PFLOW_ACCESS_LOG: one `pflow.access` line per HTTP request
     workflows_dir: Path = REPO_ROOT / "deploy" / "workflows"  # every *.bpmn and *.type.yaml there
     bpmn_file: Path | None = None  # one more BPMN file deployed at start-up, outside workflows_dir
     provisioning_topic: str = "ticket-processing"  # the topic of PFlow's built-in provisioning step
@@ -127,6 +137,16 @@ class Settings:
         return self.workflow_engine in ("memory", "embedded")
 
     @property
+    def demo_users_active(self) -> bool:
+        """Whether the demo accounts (password = name) log in: never with a users file; else as
+        PFLOW_DEMO_USERS says; unset, only for the embedded default bound to this machine."""
+        if self.users_file is not None:
+            return False
+        if self.demo_users is not None:
+            return self.demo_users
+        return self.is_embedded_default and is_local_host(self.http_host)
+
+    @property
     def engine_wait_s(self) -> float:
         """``engine_wait_ms`` in seconds, with the engine's own default when unset."""
         if self.engine_wait_ms is not None:
@@ -139,7 +159,8 @@ class Settings:
         engine = (env.get("WORKFLOW_ENGINE") or cls.workflow_engine).strip().lower()
         if engine not in ENGINES:
             raise ConfigError(f"WORKFLOW_ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
-        host, port = parse_http_address(env.get("API_HTTP_PORT") or ":8080")
+        host, port = parse_http_address(env.get("API_HTTP_PORT") or ":8080",
+                                        default_host="127.0.0.1" if engine in ("memory", "embedded") else "0.0.0.0")
         data_dir = Path(env.get("PFLOW_DATA_DIR") or cls.data_dir)
         users_file = env.get("PFLOW_USERS_FILE")
         values = dict(
@@ -156,8 +177,9 @@ class Settings:
             secret_key=env.get("PFLOW_SECRET_KEY") or None,
             token_ttl_s=_int(env, "PFLOW_TOKEN_TTL", cls.token_ttl_s, minimum=60),
             users_file=Path(users_file) if users_file else None,
-            demo_users=_bool(env, "PFLOW_DEMO_USERS", False),
+            demo_users=_bool(env, "PFLOW_DEMO_USERS", None),
             separation_of_duties=_bool(env, "PFLOW_SEPARATION_OF_DUTIES", True),
+            access_log=_bool(env, "PFLOW_ACCESS_LOG", True),
             workflows_dir=Path(env.get("PFLOW_WORKFLOWS_DIR") or cls.workflows_dir),
             bpmn_file=Path(env["PFLOW_BPMN_FILE"]) if env.get("PFLOW_BPMN_FILE") else None,
             provisioning_topic=env.get("PFLOW_PROVISIONING_TOPIC") or cls.provisioning_topic,

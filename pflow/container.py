@@ -116,12 +116,14 @@ def build_catalog(settings: Settings) -> FileTicketTypeCatalog:
 def build_user_directory(settings: Settings) -> UserDirectory:
     if settings.users_file:
         return ConfiguredUserDirectory.from_file(settings.users_file)
-    if settings.is_embedded_default or settings.demo_users:
+    if settings.demo_users_active:
         return ConfiguredUserDirectory.demo()
+    why = ("PFLOW_DEMO_USERS=0 turns the demo users off" if settings.demo_users is False else
+           "the demo users (alice, bob, dave, fiona, sam, carol; password = name) are on only for the "
+           "embedded default listening on localhost, or with PFLOW_DEMO_USERS=1")
     raise ConfigError(
-        "No users are configured. Set PFLOW_USERS_FILE to a JSON file of users "
-        "(create password hashes with `pflow hash-password`), or PFLOW_DEMO_USERS=1 to allow the "
-        "demo users (alice, bob, dave, fiona, sam, carol) outside the embedded default."
+        f"No users are configured: {why}. Set PFLOW_USERS_FILE to a JSON file of users "
+        "(create password hashes with `pflow hash-password`)."
     )
 
 

@@ -233,7 +233,11 @@ class Ticket:
         if changed:
             now = _now()
             self.updated_at = now
-            self.last_editor = actor.username
+            # Separation of duties counts the last editor as a requester. The requester is refused anyway,
+            # so their own edit after someone else's does not clear that person: whoever else changed the
+            # draft (an admin who raised the amount) stays the one refused its decisions.
+            if actor.username != self.requester or self.last_editor in (None, self.requester):
+                self.last_editor = actor.username
             self._log(actor, "updated", S.DRAFT, S.DRAFT, at=now, details={"changed": sorted(changed)})
         return changed
 

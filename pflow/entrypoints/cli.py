@@ -10,7 +10,7 @@ import click
 from werkzeug.security import generate_password_hash
 
 from pflow.adapters.users import DEMO_USERS
-from pflow.config import ConfigError, Settings
+from pflow.config import ConfigError, Settings, is_local_host
 from pflow.domain.errors import DomainError
 from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm, wait_for_stop_signal
 from pflow.service.reconciler import Reconciler
@@ -37,8 +37,18 @@ def main(log_level: str) -> None:
     configure_logging(log_level.upper())
 
 
+def refuse_demo_users_on_a_network(settings) -> None:
+    """Demo accounts (password = name, carol is admin) must never be reachable from other machines."""
+    if settings.demo_users_active and not is_local_host(settings.http_host):
+        raise click.ClickException(
+            f"Refusing to serve the demo users (password = name) on {settings.http_host}, which other machines "
+            "can reach. Set PFLOW_USERS_FILE to a users file (hashes from `pflow hash-password`) and "
+            "PFLOW_DEMO_USERS=0, or listen on this machine only: API_HTTP_PORT=127.0.0.1:"
+            f"{settings.http_port} (or --host 127.0.0.1).")
+
+
 @main.command()
-@click.option("--host", default=None, help="Interface to listen on (default from API_HTTP_PORT, else all)")
+@click.option("--host", default=None, help="Interface to listen on (default from API_HTTP_PORT, else 127.0.0.1 for the embedded default, all for Camunda)")
 @click.option("--port", type=int, default=None, help="Port (default from API_HTTP_PORT, else 8080)")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the API (and the built UI) with the worker and event relay in this process."""
@@ -48,6 +58,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     settings = settings.replace(http_host=host or settings.http_host, http_port=port or settings.http_port)
+    refuse_demo_users_on_a_network(settings)
     stop_on_sigterm()
     try:
         with running(settings, worker=settings.run_worker_in_serve, relay=True,
@@ -58,10 +69,11 @@ def serve(host: str | None, port: int | None) -> None:
             url_host = "localhost" if settings.http_host in ("0.0.0.0", "::", "") else settings.http_host
             click.echo(f"PFlow is serving on http://{url_host}:{settings.http_port}  "
                        f"(engine: {settings.workflow_engine}; API docs: /api/docs)")
-            if settings.users_file is None:
+            if settings.demo_users_active:
                 logins = ", ".join(f"{u['username']}/{u['username']} ({(u.get('groups') or u.get('roles'))[0]})"
                                    for u in DEMO_USERS)
-                click.echo(f"Demo credentials, for trying PFlow only: {logins}")
+                click.echo("Using local demo users on localhost only (password = name; set PFLOW_USERS_FILE "
+                           f"for real users): {logins}")
             try:
                 server.run()
             except KeyboardInterrupt:

@@ -229,7 +229,7 @@ def test_the_loader_accepts_the_file_with_the_example_settings(loader_name, requ
         assert settings.rabbitmq_url == "amqp://guest:guest@rabbitmq:5672/"
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
         assert settings.run_worker_in_serve is False
-        assert settings.demo_users is True, ".env.example turns the demo users on (with a loud comment)"
+        assert settings.demo_users_active is False, ".env.example leaves the demo users off"
 
 
 @pytest.mark.parametrize("loader_name", LOADERS)

@@ -199,3 +199,21 @@ def test_oversized_requests_are_refused_before_reaching_the_api(served):
     r = requests.post(served + "/api/tickets", data=b"x" * (2 * 1024 * 1024),
                       headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 413
+
+
+UI_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def test_the_ui_gets_the_security_headers_pflow_serve_sends(served):
+    from pflow.entrypoints.http.security_headers import CONTENT_SECURITY_POLICY
+
+    for path in ("/", "/tickets/42", "/assets/index-3f2a.js", "/assets/index-0000.js", "/assets/app-9c1d.js.gz"):
+        r = requests.get(served + path, timeout=5)
+        assert r.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
+        assert {name: r.headers.get(name) for name in UI_HEADERS} == UI_HEADERS, path
+
+
+def test_nginx_adds_no_headers_of_its_own_to_the_api(served):
+    """The API sends its own policy (Swagger UI's names its inline script); a second one would be combined."""
+    r = requests.get(served + "/api/tickets", timeout=5)
+    assert "Content-Security-Policy" not in r.headers and "X-Frame-Options" not in r.headers

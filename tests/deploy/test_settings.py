@@ -14,10 +14,7 @@ from tests.deploy import files
 from tests.deploy.files import DOCS, README, environment, pflow_services
 
 # .env.example may deliberately differ from the Compose file's own fallback.
-DIFFERENT_DEFAULTS = {
-    # Demo users on in the example (with a loud warning), off when the line is removed.
-    "PFLOW_DEMO_USERS",
-}
+DIFFERENT_DEFAULTS: set[str] = set()
 
 
 def compose_pflow_environment() -> set[str]:
@@ -99,8 +96,9 @@ def test_the_secret_is_required_and_empty_in_the_example():
     assert [op for op, _ in files.interpolations()["PFLOW_SECRET_KEY"]] == [":?"]
 
 
-def test_env_example_warns_loudly_about_the_demo_users():
+def test_env_example_does_not_enable_the_demo_users():
+    """The finding: .env.example set PFLOW_DEMO_USERS=1, so the Compose stack had alice/bob/carol, password = name."""
     text = files.ENV_EXAMPLE.read_text(encoding="utf-8")
-    assert files.env_example()["PFLOW_DEMO_USERS"] == "1"
-    warning = text[:text.index("PFLOW_DEMO_USERS=1")]
-    assert "DEMO USERS ARE ON" in warning and "PFLOW_USERS_FILE=/etc/pflow/users.json" in warning
+    assert files.env_example()["PFLOW_DEMO_USERS"] == "0"
+    explanation = text[:text.index("PFLOW_DEMO_USERS=0")]
+    assert "OFF" in explanation and "PFLOW_USERS_FILE=/etc/pflow/users.json" in explanation

@@ -50,6 +50,34 @@ def test_bad_values_name_the_variable(env, name):
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize("engine, raw, expected", [("embedded", ":8080", ("127.0.0.1", 8080)),
+                                                   ("memory", "9000", ("127.0.0.1", 9000)),
+                                                   ("embedded", "0.0.0.0:8080", ("0.0.0.0", 8080)),
+                                                   ("camunda", ":8080", ("0.0.0.0", 8080))])
+def test_the_embedded_default_listens_on_localhost_unless_a_host_is_given(engine, raw, expected):
+    s = Settings.from_env({"WORKFLOW_ENGINE": engine, "API_HTTP_PORT": raw})
+    assert (s.http_host, s.http_port) == expected
+    assert (Settings.from_env({}).http_host, Settings.from_env({}).http_port) == ("127.0.0.1", 8080)
+
+
+@pytest.mark.parametrize("env, active", [
+    ({}, True),  # `make run`: the embedded default on localhost
+    ({"PFLOW_DEMO_USERS": "0"}, False),  # the finding: 0 changed nothing on the embedded default
+    ({"API_HTTP_PORT": "0.0.0.0:8080"}, False),  # reachable from other machines: not unless asked for
+    ({"WORKFLOW_ENGINE": "camunda", "API_HTTP_PORT": "127.0.0.1:8080"}, False),
+    ({"WORKFLOW_ENGINE": "camunda", "PFLOW_DEMO_USERS": "1"}, True),
+    ({"PFLOW_DEMO_USERS": "1", "PFLOW_USERS_FILE": "/etc/pflow/users.json"}, False),
+])
+def test_demo_users_are_off_unless_asked_for_except_the_embedded_default_on_localhost(env, active):
+    assert Settings.from_env(env).demo_users_active is active
+
+
+def test_demo_users_0_really_turns_them_off_on_the_embedded_default():
+    settings = Settings.from_env({"WORKFLOW_ENGINE": "embedded", "PFLOW_DEMO_USERS": "0"})
+    with pytest.raises(ConfigError, match="PFLOW_DEMO_USERS=0 turns the demo users off.*PFLOW_USERS_FILE"):
+        build_user_directory(settings)
+
+
 def test_demo_users_only_in_the_embedded_default_unless_allowed():
     assert build_user_directory(Settings(workflow_engine="embedded")).authenticate("bob", "bob").username == "bob"
     with pytest.raises(ConfigError, match="PFLOW_USERS_FILE"):

@@ -12,7 +12,7 @@ from flask_smorest import Api
 from pflow import __version__
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container
-from pflow.entrypoints.http import auth, health, notifications, oversight, tickets
+from pflow.entrypoints.http import audit, auth, health, notifications, oversight, security_headers, tickets
 from pflow.entrypoints.http.errors import handle_http_exception, register_error_handlers
 from pflow.entrypoints.http.parsing import IdConverter, id_parameter_schema
 from pflow.entrypoints.http.schemas import ErrorSchema
@@ -80,7 +80,10 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     api.register_blueprint(oversight.blp)
     app.register_blueprint(health.blp)
     register_error_handlers(app)
+    if settings.access_log:
+        audit.install_access_log(app)  # first: its clock also covers the token check
     app.before_request(auth.authenticate_request)
+    security_headers.install(app)
 
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 

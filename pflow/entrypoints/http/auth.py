@@ -7,6 +7,7 @@ from flask.views import MethodView
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from pflow.domain.errors import NotFound
+from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.errors import Unauthorized
 from pflow.entrypoints.http.parsing import Blueprint
@@ -65,14 +66,16 @@ class Login(MethodView):
         """Exchange a username and password for a bearer token."""
         user = container().users().authenticate(credentials["username"], credentials["password"])
         if user is None:
+            audit.login_failed(credentials["username"], container().users())
             raise Unauthorized("Wrong username or password.", "auth.login_failed")
+        audit.login_succeeded(user)
         return {"token": issue_token(user.username), "expires_in": current_app.config["PFLOW_TOKEN_TTL"],
                 "user": user_dict(user)}
 
 
 def demo_users_enabled(settings) -> bool:
     """Mirrors the container's choice of user directory: demo users only when no users file is configured."""
-    return settings.users_file is None and (settings.is_embedded_default or settings.demo_users)
+    return settings.demo_users_active
 
 
 @blp.route("/auth/demo-users")

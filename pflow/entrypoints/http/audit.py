@@ -1,0 +1,75 @@
+"""Structured log lines: the authentication audit trail (logger ``pflow.audit``) and one access line per
+request (logger ``pflow.access``, off with PFLOW_ACCESS_LOG=0).
+
+Each message is one JSON object on one line (newlines and quotes in what a client sent are escaped, so a
+user name cannot forge a line); the same fields ride on the record as ``record.audit`` / ``record.access``
+for handlers that ship structured logs. Passwords and tokens are never logged."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+audit_log = logging.getLogger("pflow.audit")
+access_log = logging.getLogger("pflow.access")
+
+MAX_FIELD = 200  # what a client sent is cut to this many characters
+
+
+def _clip(value: object) -> object:
+    return value[:MAX_FIELD] if isinstance(value, str) else value
+
+
+def client_address() -> str | None:
+    """The peer's address (the proxy's, behind nginx: its X-Forwarded-For is logged next to it, untrusted)."""
+    return request.remote_addr
+
+
+def _request_fields() -> dict:
+    fields = {"client": client_address()}
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded:
+        fields["forwarded_for"] = _clip(forwarded)
+    return fields
+
+
+def _emit(logger: logging.Logger, attribute: str, level: int, fields: dict) -> None:
+    fields = {name: _clip(value) for name, value in fields.items()}
+    logger.log(level, json.dumps(fields, ensure_ascii=False, default=str), extra={attribute: fields})
+
+
+def event(name: str, level: int = logging.INFO, **fields) -> None:
+    """One audit line: ``{"event": name, ...fields, "client": ..}``."""
+    _emit(audit_log, "audit", level, {"event": name, **fields, **_request_fields()})
+
+
+def login_succeeded(user) -> None:
+    event("login.success", username=user.username)
+
+
+def login_failed(username: str, users) -> None:
+    """A refused login: which name was tried and why (never the password)."""
+    reason = "unknown_user" if users.get(username) is None else "wrong_password"
+    event("login.failure", logging.WARNING, username=username, reason=reason)
+
+
+def _started() -> None:
+    g.pflow_started = time.perf_counter()
+
+
+def _finished(response: Response) -> Response:
+    started = g.get("pflow_started")
+    duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
+    user = g.get("user")
+    _emit(access_log, "access", logging.INFO, {
+        "method": request.method, "path": request.path, "status": response.status_code,
+        "duration_ms": duration_ms, "user": user.username if user is not None else None, **_request_fields()})
+    return response
+
+
+def install_access_log(app: Flask) -> None:
+    app.before_request(_started)
+    app.after_request(_finished)
