@@ -51,4 +51,4 @@ def test_demo_users_create_submit_approve_and_the_worker_completes(served):
 def test_sigterm_stops_it_cleanly(served):
     assert served.stop() == 0
     out = served.output()
-    assert "PFlow is serving on" in out and "Demo credentials" in out and "stopped" in out
+    assert "PFlow is serving on" in out and "Using local demo users on localhost only" in out and "stopped" in out
