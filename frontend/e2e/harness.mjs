@@ -157,6 +157,11 @@ export async function newPage(browser, baseURL, { locale, lang, viewport = { wid
   context.setDefaultTimeout(Number(env.PFLOW_E2E_TIMEOUT_MS || 20000));
   const page = await context.newPage();
   page.on("pageerror", (err) => console.error(`[browser] page error: ${err.message}`));
+  // The UI runs under the server's Content-Security-Policy: anything it blocks is a failure (checkA11y says so).
+  page.cspViolations = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && msg.text().includes("Content Security Policy")) page.cspViolations.push(msg.text());
+  });
   return page;
 }
 
@@ -178,7 +183,11 @@ export async function checkA11y(page, where, { once = false } = {}) {
   }
   // Finish running transitions (a button's hover colour) so the contrast rule reads the colours at rest.
   await page.evaluate(() => Promise.all(document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Infinity).map((a) => a.finished.catch(() => {}))));
-  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.addScriptTag({ content: AXE_SOURCE() });
+  if (page.cspViolations?.length) {
+    throw new Error(`the Content-Security-Policy blocked something on ${where} (${page.url()}):\n${page.cspViolations.join("\n")}`);
+  }
+  // Evaluated through the DevTools protocol, which the page's CSP does not govern (a script tag would be blocked).
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE_SOURCE());
   const violations = await page.evaluate(async () => {
     const result = await window.axe.run(document, { resultTypes: ["violations"] });
     return result.violations
