@@ -405,6 +405,13 @@ describe("process-driven tickets in the browser", () => {
     await carol.getByTestId("timeline").locator('[data-action="retried"]').waitFor();
   });
 
+  test("the API documentation (Swagger UI) runs under its Content-Security-Policy", async () => {
+    const page = await open();
+    await page.goto("/api/docs");
+    await page.locator(".swagger-ui .opblock").first().waitFor();
+    assert.deepEqual(page.cspViolations, [], "nothing blocked on /api/docs");
+  });
+
   test("an expired session goes back to the login screen and says why", async () => {
     const page = await open();
     await login(page, "alice");
