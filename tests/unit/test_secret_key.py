@@ -54,3 +54,9 @@ def test_the_embedded_default_generates_a_key_and_keeps_it(tmp_path):
     assert len(key.encode()) >= 32
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     assert resolve_secret_key(settings) == key
+
+
+def test_a_token_ttl_above_a_day_is_refused_at_start():
+    with pytest.raises(ConfigError, match="PFLOW_TOKEN_TTL='86401' must be at most 86400"):
+        Settings.from_env({"PFLOW_TOKEN_TTL": "86401"})
+    assert Settings.from_env({"PFLOW_TOKEN_TTL": "86400"}).token_ttl_s == 86400

@@ -42,6 +42,8 @@ ERROR_KEYS: dict[str, tuple[str, ...]] = {
     "auth.invalid_token": (),
     "auth.user_gone": (),
     "auth.login_failed": (),
+    "auth.locked": ("minutes",),
+    "auth.session_revoked": (),
     "auth.demo_users_off": (),
     "auth.admins_only": (),
     "auth.stats_forbidden": (),
