@@ -4,10 +4,9 @@ hashing runs at most a few at once so other requests stay fast during a burst of
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-
-import pytest
 
 from pflow.entrypoints.http import create_app
 from tests.conftest import ApiClient
@@ -127,8 +126,13 @@ def test_a_revocation_by_another_process_takes_effect_within_the_cache_time(memo
 
 
 def test_password_hashing_runs_at_most_hash_slots_at_once(memory_stack, monkeypatch):
-    guard = memory_stack.container.login_guard()
+    from pflow.service.login import LoginGuard
+
     directory = memory_stack.container.users()
+    shipped = memory_stack.container.login_guard()
+    assert shipped.hash_slots == max(1, (os.cpu_count() or 2) - 1)
+    # every one of the 8 waits for a slot here (none refused as busy), so the peak counts the slots alone
+    guard = LoginGuard(directory, memory_stack.container.auth_state(), hash_slots=shipped.hash_slots, max_waiting=8)
     running, peak, lock = [0], [0], threading.Lock()
     real = directory.authenticate
 
@@ -176,7 +180,8 @@ def test_me_stays_answered_during_a_burst_of_logins(memory_stack, monkeypatch):
         release.set()
         for t in threads:
             t.join(10)
-    assert results == [200] * 8
+    guard = memory_stack.container.login_guard()
+    assert sorted(results) == [200] * (guard.hash_slots + guard.max_waiting) + [503] * (8 - guard.hash_slots - guard.max_waiting)
 
 
 def test_behind_a_proxy_the_address_it_saw_is_counted_not_one_the_client_chose(tmp_path):
@@ -200,3 +205,38 @@ def test_behind_a_proxy_the_address_it_saw_is_counted_not_one_the_client_chose(t
         assert r.status_code == 200  # another client behind the same proxy is not locked out
     finally:
         stack.close()
+
+
+def test_a_burst_of_logins_holds_only_a_few_request_threads(memory_stack, monkeypatch):
+    """While hashing is stuck, logins beyond the slots and the short queue are refused at once (503 auth.busy)
+    instead of each holding a request thread that /api/me would then wait for."""
+    app = create_app(memory_stack.container)
+    guard = memory_stack.container.login_guard()
+    directory = memory_stack.container.users()
+    release = threading.Event()
+    real = directory.authenticate
+    monkeypatch.setattr(directory, "authenticate", lambda u, p: release.wait(10) and real(u, p))
+    results, lock = [], threading.Lock()
+
+    def log_in(i):
+        r = app.test_client().post("/api/auth/login", json={"username": "bob", "password": "bob"},
+                                   environ_base={"REMOTE_ADDR": f"10.3.0.{i}"})
+        with lock:
+            results.append((r.status_code, r.json["error"]["key"] if r.status_code != 200 else None,
+                            r.headers.get("Retry-After")))
+
+    threads = [threading.Thread(target=log_in, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    admitted = guard.hash_slots + guard.max_waiting
+    try:
+        deadline = time.monotonic() + 10
+        while len(results) < 8 - admitted:  # the refused ones answer while hashing is still stuck
+            assert time.monotonic() < deadline, f"logins waited for the stuck hashing: {results}"
+            time.sleep(0.01)
+        assert all(r == (503, "auth.busy", "5") for r in results)
+    finally:
+        release.set()
+        for t in threads:
+            t.join(10)
+    assert sorted(r[0] for r in results) == [200] * admitted + [503] * (8 - admitted)

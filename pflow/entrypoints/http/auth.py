@@ -76,7 +76,8 @@ class Login(MethodView):
     @blp.doc(security=[])
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResultSchema)
-    @blp.errors(400, 401, 429, e401="Wrong username or password",
+    @blp.errors(400, 401, 429, 503, e401="Wrong username or password",
+                e503="Too many logins are being checked at once, or the database is down; retry after Retry-After",
                 e429="Too many failed logins for this username or address: locked for a while (`Retry-After`)")
     def post(self, credentials):
         """Exchange a username and password for a bearer token.

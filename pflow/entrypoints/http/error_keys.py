@@ -44,6 +44,7 @@ ERROR_KEYS: dict[str, tuple[str, ...]] = {
     "auth.login_failed": (),
     "auth.locked": ("minutes",),
     "auth.session_revoked": (),
+    "auth.busy": (),
     "auth.demo_users_off": (),
     "auth.admins_only": (),
     "auth.stats_forbidden": (),
