@@ -58,7 +58,7 @@ class PFlowFlows:
         settings = Settings(workflow_engine="camunda", camunda_url=url, camunda_process_key=process.key,
                             provisioning_topic=process.topic, bpmn_file=process.bpmn,
                             database_url=f"sqlite:///{data_dir / 'pflow.db'}", rabbitmq_url="memory://",
-                            data_dir=data_dir, secret_key="bench", ui_dir=data_dir / "no-ui",
+                            data_dir=data_dir, secret_key="bench-secret-of-32-bytes-or-more-for-benchmarks", ui_dir=data_dir / "no-ui",
                             worker_id="bench-pflow", demo_users=True)
         self.container = build_container(settings)
         migrate_database(self.container)

@@ -157,7 +157,7 @@ class UseCaseFlows:
 
         reset_database(url)
         settings = Settings(workflow_engine="memory" if engine == "stub" else engine, database_url=url,
-                            rabbitmq_url="memory://", data_dir=data_dir, secret_key="bench",
+                            rabbitmq_url="memory://", data_dir=data_dir, secret_key="bench-secret-of-32-bytes-or-more-for-benchmarks",
                             ui_dir=data_dir / "no-ui", worker_id="bench-flows")
         self.container = build_container(settings)
         if engine == "stub":

@@ -33,7 +33,7 @@ class Served:
         environment = {k: v for k, v in os.environ.items()
                        if not k.startswith(("PFLOW_", "DATABASE_URL", "RABBITMQ_", "CAMUNDA_", "WORKFLOW_ENGINE"))}
         environment.update({"PFLOW_DATA_DIR": str(data_dir), "API_HTTP_PORT": f"127.0.0.1:{self.port}",
-                            "PFLOW_SECRET_KEY": "bench-secret", "PFLOW_HTTP_THREADS": str(threads),
+                            "PFLOW_SECRET_KEY": "bench-secret-of-32-bytes-or-more-for-benchmarks", "PFLOW_HTTP_THREADS": str(threads),
                             "PFLOW_UI_DIR": str(data_dir / "no-ui"), **(env or {})})
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen([sys.executable, "-m", "pflow.entrypoints.cli", "serve"], cwd=ROOT,

@@ -33,7 +33,11 @@ def _bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | Non
     raise ConfigError(f"{name}={raw!r} is not a boolean (use 1 or 0)")
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0) -> int | None:
+MAX_TOKEN_TTL_S = 24 * 3600  # a stolen token is good for at most a day
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0,
+         maximum: int | None = None) -> int | None:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -43,6 +47,8 @@ def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={raw!r} must be at most {maximum}")
     return value
 
 
@@ -109,6 +115,11 @@ class Settings:
     data_dir: Path = REPO_ROOT / "var"
     secret_key: str | None = None
     token_ttl_s: int = 8 * 3600
+    login_max_failures: int = 5  # failed logins per username within login_window_s before a lockout
+    login_address_max_failures: int = 20  # the same per client address (several users may share one)
+    login_window_s: int = 15 * 60
+    login_lockout_s: int = 15 * 60
+    proxy_hops: int = 0  # reverse proxies in front of the API that append to X-Forwarded-For (nginx in Compose: 1)
     users_file: Path | None = None
     demo_users: bool | None = None  # PFLOW_DEMO_USERS; None (unset): only the embedded default on localhost
     separation_of_duties: bool = True
@@ -175,7 +186,14 @@ class Settings:
             http_port=port,
             data_dir=data_dir,
             secret_key=env.get("PFLOW_SECRET_KEY") or None,
-            token_ttl_s=_int(env, "PFLOW_TOKEN_TTL", cls.token_ttl_s, minimum=60),
+            token_ttl_s=_int(env, "PFLOW_TOKEN_TTL", cls.token_ttl_s, minimum=60,
+                             maximum=MAX_TOKEN_TTL_S),
+            login_max_failures=_int(env, "PFLOW_LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),
+            login_address_max_failures=_int(env, "PFLOW_LOGIN_ADDRESS_MAX_FAILURES", cls.login_address_max_failures,
+                                            minimum=1),
+            login_window_s=_int(env, "PFLOW_LOGIN_WINDOW_S", cls.login_window_s, minimum=1),
+            login_lockout_s=_int(env, "PFLOW_LOGIN_LOCKOUT_S", cls.login_lockout_s, minimum=1),
+            proxy_hops=_int(env, "PFLOW_PROXY_HOPS", cls.proxy_hops),
             users_file=Path(users_file) if users_file else None,
             demo_users=_bool(env, "PFLOW_DEMO_USERS", None),
             separation_of_duties=_bool(env, "PFLOW_SEPARATION_OF_DUTIES", True),

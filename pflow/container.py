@@ -30,12 +30,16 @@ from pflow.adapters.sqlalchemy.engine import create_db_engine
 from pflow.adapters.sqlalchemy.orm import start_mappers
 from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
 from pflow.adapters.sqlalchemy.session import build_session_factory
+from pflow.adapters.memory.auth_state import InMemoryAuthState
+from pflow.adapters.sqlalchemy.auth_state import SqlAlchemyAuthState
 from pflow.adapters.users import ConfiguredUserDirectory
 from pflow.config import ConfigError, Settings
 from pflow.entrypoints.consumer import NotificationConsumer
 from pflow.entrypoints.handlers import load_task_handlers
 from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+from pflow.ports.auth_state import AuthStateStore, LoginPolicy
 from pflow.ports.users import UserDirectory
+from pflow.service.login import LoginGuard
 from pflow.service.provisioning import ProvisioningHandler
 from pflow.service.notifications import NotificationService
 from pflow.service.oversight import OversightService
@@ -127,6 +131,14 @@ def build_user_directory(settings: Settings) -> UserDirectory:
     )
 
 
+def build_login_guard(settings: Settings, users: UserDirectory, state: AuthStateStore) -> LoginGuard:
+    def policy(max_failures: int) -> LoginPolicy:
+        return LoginPolicy(max_failures, timedelta(seconds=settings.login_window_s),
+                           timedelta(seconds=settings.login_lockout_s))
+
+    return LoginGuard(users, state, policy(settings.login_max_failures), policy(settings.login_address_max_failures))
+
+
 def _worker_settings(settings: Settings) -> WorkerSettings:
     base = WorkerSettings()
     return WorkerSettings(
@@ -203,6 +215,12 @@ class Container(containers.DeclarativeContainer):
     )
 
     users = providers.Singleton(build_user_directory, settings)
+    auth_state = providers.Selector(
+        config.store,
+        memory=providers.Singleton(InMemoryAuthState),
+        sql=providers.Singleton(SqlAlchemyAuthState, engine=db_engine),
+    )
+    login_guard = providers.Singleton(build_login_guard, settings, users, auth_state)
     catalog = providers.Singleton(build_catalog, settings)
     provisioner = providers.Singleton(SimulatedProvisioner, fail_marker=config.provisioning_fail_marker)
 

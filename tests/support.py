@@ -65,7 +65,7 @@ def require_service(name: str, probe: Callable[[], object], hint: str) -> None:
 
 def settings_for(kind: str, tmp_path: Path, **overrides) -> Settings:
     """Settings for a named adapter set. New adapter sets are added here (and to STACKS)."""
-    base = dict(secret_key="test-secret", data_dir=tmp_path, workflows_dir=test_workflows(tmp_path / "workflows"),
+    base = dict(secret_key="test-secret-0123456789-abcdefghijklmnopqrstuvwxyz", data_dir=tmp_path, workflows_dir=test_workflows(tmp_path / "workflows"),
                 ui_dir=tmp_path / "no-ui",
                 worker_retry_backoff_ms=50, worker_id=f"test-worker-{kind}")
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'pflow.db'}"}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from itsdangerous import URLSafeTimedSerializer
+
 from pflow.container import build_container, shutdown
 from pflow.entrypoints.http import create_app
+from pflow.entrypoints.http.auth import SALT
 from tests.conftest import ApiClient
 from tests.support import TEST_USERS, settings_for
 
@@ -14,8 +17,13 @@ def test_an_unreachable_sqlite_database_gives_503_naming_it(tmp_path):
     container = build_container(settings_for("sqlite", tmp_path, database_url=f"sqlite:///{blocker}/pflow.db"))
     container.users.override(TEST_USERS)
     try:
-        api = ApiClient(create_app(container))
-        r = api.get("/api/tickets", "alice")
+        app = create_app(container)
+        api = ApiClient(app)
+        # logging in needs the database too (failed-login counts live there): refused, never let through
+        r = api.client.post("/api/auth/login", json={"username": "alice", "password": "alice"})
+        assert r.status_code == 503 and r.json["error"]["details"]["dependency"] == "database"
+        token = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT).dumps({"u": "alice", "g": 0})
+        r = api.client.get("/api/tickets", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 503
         error = r.json["error"]
         assert error["details"]["dependency"] == "database"

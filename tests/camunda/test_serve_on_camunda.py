@@ -29,7 +29,7 @@ def camunda_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": camunda.require_camunda(),
             # this session's process keys, so these processes never take another test run's tasks
             "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY, "PFLOW_WORKFLOWS_DIR": str(camunda.session_workflows()),
-            "PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret", "DATABASE_URL": f"sqlite:///{tmp_path / 'pflow.db'}",
+            "PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret-of-32-bytes-or-more-for-tests-only", "DATABASE_URL": f"sqlite:///{tmp_path / 'pflow.db'}",
             "RABBITMQ_URL": "memory://", "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_UI_DIR": str(tmp_path / "no-ui"),
             **extra}
 

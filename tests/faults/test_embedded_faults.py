@@ -36,7 +36,7 @@ class EmbeddedPFlow:
         self.database_url = f"sqlite:///{tmp_path / 'data' / 'pflow.db'}"
         self.env = {"PFLOW_DATA_DIR": str(tmp_path / "data"), "PFLOW_UI_DIR": str(tmp_path / "no-ui"),
                     "PFLOW_USERS_FILE": str(write_users_file(tmp_path / "users.json")),
-                    "PFLOW_SECRET_KEY": "faults-secret", "API_HTTP_PORT": f"127.0.0.1:{self.port}",
+                    "PFLOW_SECRET_KEY": "faults-secret-of-32-bytes-or-more-for-tests-only", "API_HTTP_PORT": f"127.0.0.1:{self.port}",
                     "PFLOW_FAULTS_LEDGER": str(self.ledger.path),
                     "PFLOW_FAULTS_PROVISION_DELAY_S": str(provision_delay_s)}
         for name in ("WORKFLOW_ENGINE", "DATABASE_URL", "RABBITMQ_URL"):  # the embedded default, not the caller's

@@ -74,7 +74,7 @@ class ProductionPFlow:
                     "PFLOW_CAMUNDA_TIMEOUT_S": str(CAMUNDA_TIMEOUT_S), "PFLOW_WORKER_LOCK_MS": "3000",
                     "PFLOW_SERVE_WORKER": "0", "PFLOW_SERVE_CONSUMER": "0",
                     "PFLOW_USERS_FILE": str(write_users_file(self.tmp_path / "users.json")),
-                    "PFLOW_SECRET_KEY": "faults-secret", "PFLOW_DATA_DIR": str(self.tmp_path / "data"),
+                    "PFLOW_SECRET_KEY": "faults-secret-of-32-bytes-or-more-for-tests-only", "PFLOW_DATA_DIR": str(self.tmp_path / "data"),
                     "PFLOW_UI_DIR": str(self.tmp_path / "no-ui"), "PFLOW_FAULTS_LEDGER": str(self.ledger.path),
                     "PFLOW_FAULTS_PROVISION_DELAY_S": "0.3",
                     # Divergences left by an outage heal by themselves: here within seconds, not a minute.

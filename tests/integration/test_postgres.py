@@ -121,7 +121,7 @@ def test_pflow_migrate_upgrades_postgres_and_serve_refuses_an_old_schema(tmp_pat
     require_postgres()
     url = pg_url()
     env = {"DATABASE_URL": url.replace("postgresql+psycopg2://", "postgresql://"), "RABBITMQ_URL": "memory://",
-           "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_SECRET_KEY": "x", "API_HTTP_PORT": "127.0.0.1:1"}
+           "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_SECRET_KEY": "x" * 48, "API_HTTP_PORT": "127.0.0.1:1"}
     try:
         _empty_schema(url)
         refused = _pflow("serve", env=env)

@@ -61,7 +61,7 @@ def test_pflow_reconcile_without_ids_heals_every_in_flight_ticket(tmp_path):
     finally:
         s.close()
     env = {"WORKFLOW_ENGINE": "embedded", "DATABASE_URL": s.settings.database_url, "RABBITMQ_URL": "memory://",
-           "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_SECRET_KEY": "test-secret"}
+           "PFLOW_DATA_DIR": str(tmp_path), "PFLOW_SECRET_KEY": "test-secret-of-32-bytes-or-more-for-tests-only"}
     result = CliRunner().invoke(main, ["reconcile"], env=env)
     assert result.exit_code == 0, result.output
     assert "2 in-flight tickets checked, 1 brought in line" in result.output

@@ -185,6 +185,7 @@ export const api = {
   login: (username: string, password: string) =>
     request<LoginResult>("/auth/login", { method: "POST", body: { username, password }, auth: false }),
   demoUsers: () => request<User[]>("/auth/demo-users", { auth: false }),
+  logout: () => request<null>("/auth/logout", { method: "POST" }),
   me: () => request<User>("/me"),
 
   ticketTypes: () => request<TicketType[]>("/ticket-types"),

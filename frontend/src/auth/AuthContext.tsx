@@ -34,6 +34,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const logout = useCallback(
     (reason: LogoutReason = "signed_out") => {
+      // Signing out revokes the session's tokens on the server too (sent before the token is forgotten);
+      // the screen does not wait for it, and a failure (server down, token already gone) changes nothing here.
+      if (reason === "signed_out" && tokenStore.get()) api.logout().catch(() => undefined);
       tokenStore.clear();
       localStorage.removeItem(USER_KEY);
       setLogoutReason(reason);

@@ -52,11 +52,15 @@ describe("Layout and the language switch", () => {
     expect(screen.getByRole("link", { name: "New ticket" })).toBeInTheDocument();
   });
 
-  it("signs out", async () => {
+  it("signs out, revoking the session's tokens on the server with the token it held", async () => {
     signIn(USERS.alice);
-    fakeApi(noTasks);
+    const token = localStorage.getItem("pflow.token");
+    const fake = fakeApi({ ...noTasks, "POST /api/auth/logout": { status: 204 } });
     renderAt(<Layout />);
     await userEvent.click(screen.getByRole("button", { name: "Sign out" }));
     expect(localStorage.getItem("pflow.token")).toBeNull();
+    await waitFor(() => expect(fake.callsTo("POST /api/auth/logout")).toHaveLength(1));
+    expect(token).toBeTruthy();
+    expect(fake.callsTo("POST /api/auth/logout")[0].headers.Authorization).toBe(`Bearer ${token}`);
   });
 });

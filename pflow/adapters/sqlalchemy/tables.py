@@ -175,3 +175,21 @@ processed_events = Table(
     Column("event_id", String(36), primary_key=True),
     Column("processed_at", UtcDateTime(), nullable=False),
 )
+
+# Failed logins per key ("user:<name>" / "ip:<address>"), shared by every API process (throttling, lockout).
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", UtcDateTime(), nullable=False),
+    Column("locked_until", UtcDateTime(), nullable=True),
+)
+
+# Each user's token generation: a token carries the one it was issued in; bumping it revokes older tokens.
+token_generations = Table(
+    "token_generations",
+    metadata,
+    Column("username", String(200), primary_key=True),
+    Column("generation", Integer, nullable=False),
+)

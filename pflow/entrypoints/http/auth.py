@@ -6,12 +6,13 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from pflow.domain.errors import NotFound
+from pflow.domain.errors import NotFound, PermissionDenied
 from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container, current_user
-from pflow.entrypoints.http.errors import Unauthorized
+from pflow.entrypoints.http.errors import TooManyAttempts, Unauthorized
 from pflow.entrypoints.http.parsing import Blueprint
 from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, UserSchema
+from pflow.service.login import LoginLocked
 
 blp = Blueprint("auth", __name__, url_prefix="/api", description="Log in and find out who you are")
 
@@ -25,7 +26,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def issue_token(username: str) -> str:
-    return _serializer().dumps({"u": username})
+    """A token naming the user and their token generation: bumping the generation revokes it."""
+    return _serializer().dumps({"u": username, "g": container().login_guard().token_generation(username)})
 
 
 def user_dict(user) -> dict:
@@ -53,7 +55,21 @@ def authenticate_request() -> None:
     user = container().users().get(data.get("u", "")) if isinstance(data, dict) else None
     if user is None:
         raise Unauthorized("The token's user no longer exists.", "auth.user_gone")
+    # a logout or an admin's revoke bumps the generation (cached per process for at most a second)
+    if data.get("g", 0) != container().login_guard().token_generation(user.username):
+        raise Unauthorized("This session was signed out; log in again.", "auth.session_revoked")
     g.user = user
+
+
+def client_address() -> str | None:
+    """The client's address for login throttling: behind ``PFLOW_PROXY_HOPS`` proxies, the address the
+    outermost of them saw (X-Forwarded-For, counted from the right so a client cannot choose it)."""
+    hops = container().settings().proxy_hops
+    if hops > 0:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.remote_addr
 
 
 @blp.route("/auth/login")
@@ -61,10 +77,19 @@ class Login(MethodView):
     @blp.doc(security=[])
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResultSchema)
-    @blp.errors(400, 401, e401="Wrong username or password")
+    @blp.errors(400, 401, 429, 503, e401="Wrong username or password",
+                e503="Too many logins are being checked at once, or the database is down; retry after Retry-After",
+                e429="Too many failed logins for this username or address: locked for a while (`Retry-After`)")
     def post(self, credentials):
-        """Exchange a username and password for a bearer token."""
-        user = container().users().authenticate(credentials["username"], credentials["password"])
+        """Exchange a username and password for a bearer token.
+
+        After too many failed logins for a username or from an address, logins for it are refused with 429
+        (key `auth.locked`, `Retry-After` in seconds) until the lockout ends, without looking at the password."""
+        try:
+            user = container().login_guard().login(credentials["username"], credentials["password"],
+                                                    client_address())
+        except LoginLocked as locked:
+            raise TooManyAttempts(locked.retry_after_s) from None
         if user is None:
             audit.login_failed(credentials["username"], container().users())
             raise Unauthorized("Wrong username or password.", "auth.login_failed")
@@ -97,3 +122,25 @@ class Me(MethodView):
     def get(self):
         """The logged-in user."""
         return user_dict(current_user())
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @blp.response(204)
+    @blp.errors(401)
+    def post(self):
+        """Sign out: revoke every token issued so far for the caller (on every device)."""
+        container().login_guard().revoke(current_user().username)
+
+
+@blp.route("/users/<username>/revoke")
+class RevokeUser(MethodView):
+    @blp.response(204)
+    @blp.errors(401, 403, 404)
+    def post(self, username):
+        """Admins: revoke every token issued so far for a user (they must log in again)."""
+        if not current_user().is_admin:
+            raise PermissionDenied("Only an admin can revoke a user's sessions.", key="auth.admins_only")
+        if container().users().get(username) is None:
+            raise NotFound(f"No user {username!r}.", key="error.not_found")
+        container().login_guard().revoke(username)

@@ -39,6 +39,16 @@ class Unauthorized(Exception):
         self.key = key
 
 
+class TooManyAttempts(Exception):
+    """A login while its username or client address is locked out after too many failures (429)."""
+
+    def __init__(self, retry_after_s: int):
+        self.retry_after_s = retry_after_s
+        self.minutes = max(1, -(-retry_after_s // 60))
+        super().__init__(f"Too many failed logins; try again in {self.minutes} minute(s).")
+        self.message = str(self)
+
+
 def status_for(error: e.DomainError) -> int:
     for cls, status in STATUS_FOR:
         if isinstance(error, cls):
@@ -122,6 +132,12 @@ def register_error_handlers(app: Flask) -> None:
     def _unauthorized(error: Unauthorized):
         return error_response(401, "unauthorized", error.message, headers={"WWW-Authenticate": "Bearer"},
                               key=error.key)
+
+    @app.errorhandler(TooManyAttempts)
+    def _too_many(error: TooManyAttempts):
+        return error_response(429, "too_many_requests", error.message, {"retry_after_s": error.retry_after_s},
+                              headers={"Retry-After": str(error.retry_after_s)}, key="auth.locked",
+                              params={"minutes": error.minutes})
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

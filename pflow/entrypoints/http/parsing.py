@@ -23,6 +23,7 @@ ERRORS = {
     403: "Your role may not do this (or it is your own ticket)",
     404: "No such ticket, or not one you may see",
     409: "Not allowed in the ticket's current status, or the ticket changed meanwhile",
+    429: "Too many attempts: locked for a while; retry after Retry-After seconds",
     503: "A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. "
          "Retry after Retry-After seconds",
 }
@@ -82,7 +83,7 @@ class Blueprint(flask_smorest.Blueprint):
             for status in statuses:
                 description = descriptions.get(f"e{status}", ERRORS[status])
                 func = self.alt_response(status, schema=ErrorSchema, description=description,
-                                         headers=RETRY_AFTER if status == 503 else None)(func)
+                                         headers=RETRY_AFTER if status in (429, 503) else None)(func)
             return func
 
         return decorator
