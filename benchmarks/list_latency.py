@@ -116,7 +116,7 @@ def seed(engine, count: int) -> None:
                 type_, fields = _OTHER_TYPES[i % len(_OTHER_TYPES)]
             search, step_rows, candidate_rows = _store_rows(
                 id=tid, type=type_, title=title, fields=fields, requester=requester, last_editor=requester,
-                status=TicketStatus(status), steps=open_steps, deciders=list(decided))
+                status=TicketStatus(status), steps=open_steps, deciders=list(decided), results={})
             steps += step_rows
             candidates += candidate_rows
             tickets.append(dict(
@@ -126,7 +126,7 @@ def seed(engine, count: int) -> None:
                 last_editor=requester, deciders=list(decided),
                 attention="the provisioning system is down" if status == "needs_attention" else None,
                 definition_id=None if status == "draft" else f"{type_}:1", search_text=search,
-                created_at=at, updated_at=at, version=1))
+                results={}, created_at=at, updated_at=at, version=1))
             history.append(dict(ticket_id=tid, seq=0, at=at, actor="bench", action="created", from_status=None,
                                 to_status="draft", comment=None, details={}))
         with engine.begin() as c:
