@@ -15,6 +15,10 @@ from tests.support import TEST_USERS, build_stack, pg_url, require_postgres, res
 
 ROLES = {"requester": "alice", "manager": "bob", "admin": "carol"}
 
+# The fuzzer tries thousands of logins from one address: with the lockout on, the fuzzed users would be
+# locked out of the rest of the run (the lockout itself is tested in tests/api/test_login_security.py).
+NO_LOCKOUT = {"login_max_failures": 10**9, "login_address_max_failures": 10**9}
+
 CONFIGURATIONS = [
     pytest.param("embedded", id="embedded"),
     pytest.param("production", id="production", marks=[pytest.mark.integration, pytest.mark.camunda]),
@@ -29,7 +33,7 @@ def _production(tmp_path):
     camunda.require_camunda()
     reset_postgres()
     # The shared Camunda test settings (session process keys, the test workflows folder), tickets in PostgreSQL.
-    settings = settings_for("camunda", tmp_path, database_url=pg_url())
+    settings = settings_for("camunda", tmp_path, database_url=pg_url(), **NO_LOCKOUT)
     container = build_container(settings)
     container.users.override(TEST_USERS)
     migrate_database(container)
@@ -44,7 +48,7 @@ def _production(tmp_path):
 def fuzzed_app(request, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp(request.param)
     if request.param == "embedded":
-        stack = build_stack("embedded", tmp_path)
+        stack = build_stack("embedded", tmp_path, **NO_LOCKOUT)
         container, close = stack.container, stack.close
     else:
         container = _production(tmp_path)
