@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from pflow.adapters.sqlalchemy.errors import translate
+from pflow.adapters.sqlalchemy.errors import translated
 from pflow.adapters.sqlalchemy.tables import login_attempts, token_generations
 from pflow.ports.auth_state import AttemptState, AuthStateStore, LoginPolicy, after_failure
 
@@ -18,13 +18,8 @@ def _translated(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        try:
+        with translated(self._engine.url):
             return method(self, *args, **kwargs)
-        except Exception as exc:
-            translated = translate(exc, self._engine.url)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
 
     return wrapper
 

@@ -6,6 +6,9 @@ full URL, so a password in DATABASE_URL cannot leak into a response or a log.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.orm.exc import StaleDataError
@@ -69,3 +72,16 @@ def translate(error: BaseException, url: URL) -> DomainError | None:
     if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
         return unavailable(url, error)
     return None
+
+
+@contextlib.contextmanager
+def translated(url: URL) -> Iterator[None]:
+    """Database errors raised inside the block leave as the domain's errors (see ``translate``); any other
+    error, and a database error that is a bug to let through, leaves as it was."""
+    try:
+        yield
+    except Exception as exc:
+        domain = translate(exc, url)
+        if domain is None or domain is exc:
+            raise
+        raise domain from exc

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from pflow.adapters.sqlalchemy.errors import describe, translate
+from pflow.adapters.sqlalchemy.errors import describe, translated
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -35,13 +35,8 @@ def head_revision() -> str:
 
 
 def _guarded(engine: Engine, action):
-    try:
+    with translated(engine.url):
         return action()
-    except Exception as exc:
-        translated = translate(exc, engine.url)
-        if translated is None or translated is exc:
-            raise
-        raise translated from exc
 
 
 def current_revision(engine: Engine) -> str | None:

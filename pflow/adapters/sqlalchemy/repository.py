@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Callable
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import String, and_, case, cast, delete, event, exists, func, insert, null, or_, select, text, update
@@ -14,7 +13,7 @@ from sqlalchemy.orm.util import identity_key
 
 from pflow.adapters.sqlalchemy import tables
 from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
-from pflow.adapters.sqlalchemy.errors import translate
+from pflow.adapters.sqlalchemy.errors import translated
 from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import Ticket, TicketStatus
@@ -59,17 +58,10 @@ class _Guard:
     """Maps database errors raised inside ``with guard():`` to domain errors."""
 
     def __init__(self, session: Session) -> None:
-        self._session = session
+        self._url = session.get_bind().url
 
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        try:
-            yield
-        except Exception as exc:
-            translated = translate(exc, self._session.get_bind().url)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
+    def __call__(self):
+        return translated(self._url)
 
 
 def search_text(ticket: Ticket) -> str:
