@@ -95,6 +95,58 @@ def default_events_url(data_dir: Path) -> str:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on with an OpenID Connect provider (Keycloak, Entra ID, Okta, Google, ...): OIDC_* variables."""
+
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    #: the claim that lists the user's groups, and how the provider's group names map to the groups processes name
+    groups_claim: str = "groups"
+    group_map: tuple[tuple[str, str], ...] = ()
+    #: provider groups (after mapping) whose members are PFlow admins
+    admin_groups: frozenset[str] = frozenset({"admins"})
+    username_claim: str = "preferred_username"
+    scopes: str = "openid profile email"
+    #: the audience an access token sent as a bearer token must name (default: the client id)
+    audience: str | None = None
+    #: where the provider sends the browser back; default: this server's /api/auth/oidc/callback
+    redirect_uri: str | None = None
+    #: the name the login page shows on its button
+    name: str = "single sign-on"
+
+    def pflow_group(self, provider_group: str) -> str:
+        name = provider_group.lstrip("/")
+        return dict(self.group_map).get(name, name)
+
+
+def _oidc_from_env(env: Mapping[str, str]) -> OidcSettings | None:
+    issuer = (env.get("OIDC_ISSUER") or "").strip().rstrip("/")
+    client_id = (env.get("OIDC_CLIENT_ID") or "").strip()
+    if not issuer and not client_id:
+        return None
+    if not issuer or not client_id:
+        missing = "OIDC_ISSUER" if not issuer else "OIDC_CLIENT_ID"
+        raise ConfigError(f"{missing} is not set: single sign-on needs both OIDC_ISSUER and OIDC_CLIENT_ID")
+    if not issuer.startswith(("https://", "http://")):
+        raise ConfigError(f"OIDC_ISSUER={issuer!r} is not a URL (the provider's issuer, e.g. "
+                          "https://sso.example.com/realms/pflow)")
+    pairs = []
+    for item in filter(None, (p.strip() for p in (env.get("OIDC_GROUP_MAP") or "").split(","))):
+        source, sep, target = (x.strip() for x in item.partition("="))
+        if not sep or not source or not target:
+            raise ConfigError(f"OIDC_GROUP_MAP entry {item!r} is not 'provider-group=pflow-group'")
+        pairs.append((source.lstrip("/"), target))
+    admins = frozenset(filter(None, (g.strip() for g in (env.get("OIDC_ADMIN_GROUPS") or "admins").split(","))))
+    return OidcSettings(
+        issuer=issuer, client_id=client_id, client_secret=env.get("OIDC_CLIENT_SECRET") or None,
+        groups_claim=(env.get("OIDC_GROUPS_CLAIM") or "groups").strip(), group_map=tuple(pairs),
+        admin_groups=admins, username_claim=(env.get("OIDC_USERNAME_CLAIM") or "preferred_username").strip(),
+        scopes=env.get("OIDC_SCOPES") or "openid profile email", audience=env.get("OIDC_AUDIENCE") or None,
+        redirect_uri=env.get("OIDC_REDIRECT_URI") or None, name=env.get("OIDC_PROVIDER_NAME") or "single sign-on")
+
+
+@dataclass(frozen=True)
 class Settings:
     workflow_engine: str = "embedded"
     database_url: str = default_database_url(REPO_ROOT / "var")
@@ -121,6 +173,7 @@ class Settings:
     login_lockout_s: int = 15 * 60
     proxy_hops: int = 0  # reverse proxies in front of the API that append to X-Forwarded-For (nginx in Compose: 1)
     users_file: Path | None = None
+    oidc: OidcSettings | None = None  # single sign-on (OIDC_ISSUER, OIDC_CLIENT_ID, ...); None: local users only
     demo_users: bool | None = None  # PFLOW_DEMO_USERS; None (unset): only the embedded default on localhost
     separation_of_duties: bool = True
     access_log: bool = True  # PFLOW_ACCESS_LOG: one `pflow.access` line per HTTP request
@@ -195,6 +248,7 @@ class Settings:
             login_lockout_s=_int(env, "PFLOW_LOGIN_LOCKOUT_S", cls.login_lockout_s, minimum=1),
             proxy_hops=_int(env, "PFLOW_PROXY_HOPS", cls.proxy_hops),
             users_file=Path(users_file) if users_file else None,
+            oidc=_oidc_from_env(env),
             demo_users=_bool(env, "PFLOW_DEMO_USERS", None),
             separation_of_duties=_bool(env, "PFLOW_SEPARATION_OF_DUTIES", True),
             access_log=_bool(env, "PFLOW_ACCESS_LOG", True),

@@ -122,6 +122,8 @@ def build_user_directory(settings: Settings) -> UserDirectory:
         return ConfiguredUserDirectory.from_file(settings.users_file)
     if settings.demo_users_active:
         return ConfiguredUserDirectory.demo()
+    if settings.oidc is not None:
+        return ConfiguredUserDirectory([])  # everyone signs in through the identity provider
     why = ("PFLOW_DEMO_USERS=0 turns the demo users off" if settings.demo_users is False else
            "the demo users (alice, bob, dave, fiona, sam, carol; password = name) are on only for the "
            "embedded default listening on localhost, or with PFLOW_DEMO_USERS=1")

@@ -22,11 +22,12 @@ def memory_stack(tmp_path):
 
 
 class ApiClient:
-    """The Flask test client, logged in as one user at a time."""
+    """The Flask test client as an API client: bearer tokens, logged in as one user at a time (no cookies: a
+    browser's session cookie is tested on its own, tests/api/test_session_cookies.py)."""
 
     def __init__(self, app):
         self.app = app
-        self.client = app.test_client()
+        self.client = app.test_client(use_cookies=False)
         self._tokens: dict[str, str] = {}
 
     def token(self, username: str) -> str:

@@ -28,7 +28,7 @@ def lines(caplog, logger: str) -> list[dict]:
 
 
 def test_login_success_and_failure_are_audited_without_the_password(stack, caplog):
-    client = create_app(stack.container).test_client()
+    client = create_app(stack.container).test_client(use_cookies=False)
     caplog.set_level(logging.INFO, logger="pflow.audit")
     secret = "not-alices-password-4711"
     assert client.post("/api/auth/login", json={"username": "alice", "password": secret},
@@ -49,7 +49,7 @@ def test_login_success_and_failure_are_audited_without_the_password(stack, caplo
 
 
 def test_a_user_name_cannot_forge_a_log_line(stack, caplog):
-    client = create_app(stack.container).test_client()
+    client = create_app(stack.container).test_client(use_cookies=False)
     caplog.set_level(logging.INFO, logger="pflow.audit")
     forged = 'x"}\n{"event": "login.success", "username": "carol'
     client.post("/api/auth/login", json={"username": forged, "password": "x"})
@@ -58,7 +58,7 @@ def test_a_user_name_cannot_forge_a_log_line(stack, caplog):
 
 
 def test_every_request_gets_an_access_line(stack, caplog):
-    client = create_app(stack.container).test_client()
+    client = create_app(stack.container).test_client(use_cookies=False)
     caplog.set_level(logging.INFO, logger="pflow.access")
     token = client.post("/api/auth/login", json={"username": "bob", "password": "bob"}).json["token"]
     client.get("/api/tickets?status=draft", headers={"Authorization": f"Bearer {token}"})
@@ -78,7 +78,7 @@ def test_the_access_log_can_be_turned_off(tmp_path, caplog):
     assert Settings.from_env({}).access_log is True
     stack = build_stack("memory", tmp_path, access_log=False)
     try:
-        client = create_app(stack.container).test_client()
+        client = create_app(stack.container).test_client(use_cookies=False)
         caplog.set_level(logging.INFO)
         client.get("/healthz")
         client.post("/api/auth/login", json={"username": "bob", "password": "wrong"})

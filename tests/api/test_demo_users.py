@@ -10,7 +10,7 @@ from tests.support import build_stack, settings_for
 
 
 def test_lists_demo_users_without_a_token_in_the_embedded_default(memory_stack):
-    client = create_app(memory_stack.container).test_client()
+    client = create_app(memory_stack.container).test_client(use_cookies=False)
     r = client.get("/api/auth/demo-users")
     assert r.status_code == 200, r.json
     by_name = {u["username"]: u for u in r.json}
@@ -22,7 +22,7 @@ def test_lists_demo_users_without_a_token_in_the_embedded_default(memory_stack):
 def test_the_shipped_demo_users_have_a_group_for_every_shipped_step(tmp_path):
     container = build_container(settings_for("memory", tmp_path))
     try:
-        r = create_app(container).test_client().get("/api/auth/demo-users")
+        r = create_app(container).test_client(use_cookies=False).get("/api/auth/demo-users")
         assert r.status_code == 200, r.json
         groups = {u["username"]: set(u["groups"]) for u in r.json}
         assert {"alice", "bob", "dave", "fiona", "sam", "carol"} <= set(groups)
@@ -36,7 +36,7 @@ def test_the_shipped_demo_users_have_a_group_for_every_shipped_step(tmp_path):
 def test_is_404_when_a_users_file_is_configured(tmp_path):
     stack = build_stack("memory", tmp_path, users_file=tmp_path / "users.json")
     try:
-        r = create_app(stack.container).test_client().get("/api/auth/demo-users")
+        r = create_app(stack.container).test_client(use_cookies=False).get("/api/auth/demo-users")
         assert r.status_code == 404
         assert r.json["error"]["code"] == "not_found"
     finally:
@@ -79,7 +79,7 @@ def test_make_run_keeps_its_demo_users_on_localhost_and_says_so(monkeypatch, tmp
     assert result.exit_code == 0, result.output
     assert bound["host"] == "127.0.0.1" and bound["port"] == 8080  # it listened on 0.0.0.0:8080
     assert "Using local demo users on localhost only" in result.output and "carol/carol" in result.output
-    login = bound["app"].test_client().post("/api/auth/login", json={"username": "carol", "password": "carol"})
+    login = bound["app"].test_client(use_cookies=False).post("/api/auth/login", json={"username": "carol", "password": "carol"})
     assert login.status_code == 200
 
 

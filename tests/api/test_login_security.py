@@ -166,7 +166,7 @@ def test_me_stays_answered_during_a_burst_of_logins(memory_stack, monkeypatch):
     results = []
 
     def log_in(i):
-        results.append(app.test_client().post("/api/auth/login", json={"username": "bob", "password": "bob"},
+        results.append(app.test_client(use_cookies=False).post("/api/auth/login", json={"username": "bob", "password": "bob"},
                                               environ_base={"REMOTE_ADDR": f"10.2.0.{i}"}).status_code)
 
     threads = [threading.Thread(target=log_in, args=(i,)) for i in range(8)]
@@ -219,7 +219,7 @@ def test_a_burst_of_logins_holds_only_a_few_request_threads(memory_stack, monkey
     results, lock = [], threading.Lock()
 
     def log_in(i):
-        r = app.test_client().post("/api/auth/login", json={"username": "bob", "password": "bob"},
+        r = app.test_client(use_cookies=False).post("/api/auth/login", json={"username": "bob", "password": "bob"},
                                    environ_base={"REMOTE_ADDR": f"10.3.0.{i}"})
         with lock:
             results.append((r.status_code, r.json["error"]["key"] if r.status_code != 200 else None,

@@ -13,7 +13,7 @@ from pflow.entrypoints.http.openapi import REGENERATE, UI_SPEC, openapi_document
 
 
 def served(stack) -> dict:
-    response = create_app(stack.container).test_client().get("/api/openapi.json")
+    response = create_app(stack.container).test_client(use_cookies=False).get("/api/openapi.json")
     assert response.status_code == 200
     return response.get_json()
 

@@ -17,7 +17,7 @@ from tests.support import build_stack
 @pytest.fixture
 def client(tmp_path):
     stack = build_stack("memory", tmp_path)
-    yield create_app(stack.container).test_client()
+    yield create_app(stack.container).test_client(use_cookies=False)
     stack.close()
 
 

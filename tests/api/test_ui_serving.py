@@ -34,7 +34,7 @@ def ui(tmp_path):
     (tmp_path / "secret.txt").write_text("outside the build")
     os.symlink(tmp_path / "secret.txt", dist / "assets" / "link-000000.js")
     stack = build_stack("memory", tmp_path, ui_dir=dist)
-    yield create_app(stack.container).test_client()
+    yield create_app(stack.container).test_client(use_cookies=False)
     stack.close()
 
 

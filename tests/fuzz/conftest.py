@@ -68,7 +68,7 @@ def base_url(fuzzed_app):
 
 
 def login(app, username: str) -> str:
-    r = app.test_client().post("/api/auth/login", json={"username": username, "password": username})
+    r = app.test_client(use_cookies=False).post("/api/auth/login", json={"username": username, "password": username})
     assert r.status_code == 200, r.get_json()
     return r.get_json()["token"]
 
@@ -80,7 +80,7 @@ def _headers(app, username: str) -> dict[str, str]:
 def seed_tickets(app) -> None:
     """A draft, a ticket waiting for a manager, a rejected one and a purchase waiting for finance, so
     listings and inboxes are not empty."""
-    client = app.test_client()
+    client = app.test_client(use_cookies=False)
     alice, bob = _headers(app, "alice"), _headers(app, "bob")
     ids = []
     for title in ("Laptop", "Monitor", "Desk"):
@@ -103,7 +103,7 @@ def seed_tickets(app) -> None:
 def new_ticket(app, status: str) -> dict[str, str]:
     """A ticket of alice's in ``status`` (draft, in_progress, rejected or needs_attention), for fuzzing one
     operation on it: ``{"ticket_id": .., "task_id": ..}`` (the task: its open step, when it has one)."""
-    client = app.test_client()
+    client = app.test_client(use_cookies=False)
     alice = _headers(app, "alice")
     r = client.post("/api/tickets", json={"title": "Fuzzed", "fields": {"amount": 10}}, headers=alice)
     assert r.status_code == 201, r.get_json()

@@ -48,7 +48,7 @@ def _race(app, ticket_id: str, tokens: list[str]) -> tuple[list[int], list[BaseE
 
     def approve(i: int) -> None:
         try:
-            client = app.test_client()
+            client = app.test_client(use_cookies=False)
             barrier.wait(5)
             r = client.post(f"/api/tickets/{ticket_id}/approve", json={"comment": f"approver {i}"},
                             headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"})

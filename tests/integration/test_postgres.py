@@ -33,7 +33,7 @@ def test_concurrent_approvals_of_one_ticket_one_wins(tmp_path):
         statuses: list[int] = []
 
         def approve(i: int) -> None:
-            client = app.test_client()
+            client = app.test_client(use_cookies=False)
             barrier.wait()
             r = client.post(f"/api/tickets/{ticket_id}/approve", json={"comment": f"approver {i}"},
                             headers={"Authorization": f"Bearer {tokens[i % 2]}"})

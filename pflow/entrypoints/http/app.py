@@ -12,7 +12,7 @@ from flask_smorest import Api
 from pflow import __version__
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container
-from pflow.entrypoints.http import audit, auth, health, notifications, oversight, security_headers, tickets
+from pflow.entrypoints.http import audit, auth, health, notifications, oversight, security_headers, sso, tickets
 from pflow.entrypoints.http.errors import handle_http_exception, register_error_handlers
 from pflow.entrypoints.http.parsing import IdConverter, id_parameter_schema
 from pflow.entrypoints.http.schemas import ErrorSchema
@@ -83,7 +83,9 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",  # served locally: no CDN needed
         API_SPEC_OPTIONS={
             "info": {"description": "Ticket approval on a BPMN workflow engine. Log in with POST /api/auth/login, "
-                                    "then send `Authorization: Bearer <token>`."},
+                                    "then send `Authorization: Bearer <token>` (or, with single sign-on, an access "
+                                    "token from the identity provider). Browsers use the session cookie instead, "
+                                    "and send `X-CSRF-Token` (the `pflow_csrf` cookie) with every change."},
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearerAuth": []}],
         },
@@ -94,6 +96,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     api = PFlowApi(app)
     api.register_converter(IdConverter, id_parameter_schema)
     api.register_blueprint(auth.blp)
+    api.register_blueprint(sso.blp)
     api.register_blueprint(tickets.blp)
     api.register_blueprint(notifications.blp)
     api.register_blueprint(oversight.blp)
@@ -102,6 +105,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     if settings.access_log:
         audit.install_access_log(app)  # first: its clock also covers the token check
     app.before_request(auth.authenticate_request)
+    app.after_request(auth.session_cookies)
     security_headers.install(app)
 
     assets = Path(swagger_ui_bundle.swagger_ui_path)

@@ -1,6 +1,19 @@
-"""Login with a signed, expiring bearer token (itsdangerous, which Flask ships)."""
+"""Login with a signed, expiring token (itsdangerous, which Flask ships), sent as a bearer token by API clients
+and kept by browsers in an httpOnly cookie, out of reach of scripts.
+
+- ``Authorization: Bearer <token>``: a token from ``POST /api/auth/login``, or, with single sign-on configured,
+  an access token the identity provider issued (validated against its keys; see ``sso``).
+- The ``pflow_session`` cookie (httpOnly, ``SameSite=Strict``), set by a login or a single sign-on: requests that
+  change something must also send ``X-CSRF-Token`` with the value of the ``pflow_csrf`` cookie, which is derived
+  from the session, so another site can neither read nor forge it.
+"""
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
 
 from flask import current_app, g, request
 from flask.views import MethodView
@@ -11,23 +24,70 @@ from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.errors import TooManyAttempts, Unauthorized
 from pflow.entrypoints.http.parsing import Blueprint
-from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, UserSchema
+from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, ProvidersSchema, UserSchema
 from pflow.service.login import LoginLocked
 
 blp = Blueprint("auth", __name__, url_prefix="/api", description="Log in and find out who you are")
 
 SALT = "pflow.auth.v1"
+SESSION_COOKIE = "pflow_session"
+CSRF_COOKIE = "pflow_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Routes under /api that need no token.
-PUBLIC_ENDPOINTS = {"auth.Login", "auth.DemoUsers", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_ui_assets"}
+PUBLIC_ENDPOINTS = {"auth.Login", "auth.DemoUsers", "auth.Providers", "sso.login", "sso.callback", "sso.logout",
+                    "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_ui_assets"}
 
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def issue_token(username: str) -> str:
-    """A token naming the user and their token generation: bumping the generation revokes it."""
-    return _serializer().dumps({"u": username, "g": container().login_guard().token_generation(username)})
+def issue_token(username: str, sso_user=None) -> str:
+    """A token naming the user and their token generation: bumping the generation revokes it. A user signed in
+    through the identity provider is not in the users file: the token carries who they are (name, groups, roles)
+    as the provider said at sign-in, so a group removed there takes effect at the next sign-in."""
+    data = {"u": username, "g": container().login_guard().token_generation(username)}
+    if sso_user is not None:
+        data.update(s="sso", n=sso_user.display_name, gr=sorted(sso_user.groups), r=sorted(sso_user.roles))
+    return _serializer().dumps(data)
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token that goes with a session: derived from it with the signing key (nobody else can make it)."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def _secure_cookies() -> bool:
+    """Cookies are ``Secure`` when the browser talks HTTPS to PFlow (directly or to nginx in front of it)."""
+    if request.is_secure:
+        return True
+    return container().settings().proxy_hops > 0 and request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+def set_session_cookies(response, token: str) -> None:
+    ttl = current_app.config["PFLOW_TOKEN_TTL"]
+    secure = _secure_cookies()
+    response.set_cookie(SESSION_COOKIE, token, max_age=ttl, path="/api", secure=secure, httponly=True,
+                        samesite="Strict")
+    response.set_cookie(CSRF_COOKIE, csrf_token(token), max_age=ttl, path="/", secure=secure, httponly=False,
+                        samesite="Strict")
+
+
+def clear_session_cookies(response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/api", httponly=True, samesite="Strict")
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="Strict")
+
+
+def _looks_like_provider_token(token: str) -> bool:
+    """A JWT (its first part is a JOSE header naming an algorithm), not one of PFlow's own tokens."""
+    head = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(header, dict) and "alg" in header
 
 
 def user_dict(user) -> dict:
@@ -43,22 +103,48 @@ def authenticate_request() -> None:
         return  # no such route or method (404/405): nothing to protect, and the answer says what is wrong
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Log in first: send 'Authorization: Bearer <token>' (POST /api/auth/login).",
-                           "auth.login_required")
+    token = token.strip()
+    if header:
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Send 'Authorization: Bearer <token>' (POST /api/auth/login).", "auth.login_required")
+        if container().settings().oidc is not None and _looks_like_provider_token(token):
+            from pflow.entrypoints.http.sso import user_from_access_token
+            g.user = user_from_access_token(token)
+            return
+    else:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if not token:
+            raise Unauthorized("Log in first: send 'Authorization: Bearer <token>' (POST /api/auth/login).",
+                               "auth.login_required")
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, ""), csrf_token(token)):
+            raise Unauthorized(f"A request that changes something must send the {CSRF_HEADER} header with the "
+                               f"value of the {CSRF_COOKIE} cookie.", "auth.csrf")
     try:
-        data = _serializer().loads(token.strip(), max_age=current_app.config["PFLOW_TOKEN_TTL"])
+        data = _serializer().loads(token, max_age=current_app.config["PFLOW_TOKEN_TTL"])
     except SignatureExpired:
         raise Unauthorized("Your session has expired; log in again.", "auth.session_expired") from None
     except BadSignature:
         raise Unauthorized("The token is not valid; log in again.", "auth.invalid_token") from None
-    user = container().users().get(data.get("u", "")) if isinstance(data, dict) else None
+    user = _token_user(data)
     if user is None:
         raise Unauthorized("The token's user no longer exists.", "auth.user_gone")
     # a logout or an admin's revoke bumps the generation (cached per process for at most a second)
     if data.get("g", 0) != container().login_guard().token_generation(user.username):
         raise Unauthorized("This session was signed out; log in again.", "auth.session_revoked")
     g.user = user
+
+
+def _token_user(data):
+    if not isinstance(data, dict) or not isinstance(data.get("u"), str):
+        return None
+    if data.get("s") == "sso":
+        if container().settings().oidc is None:
+            return None  # single sign-on was turned off: its sessions end
+        from pflow.domain.users import User
+        return User(data["u"], data.get("n") or data["u"], frozenset(data.get("r") or ()),
+                    frozenset(data.get("gr") or ()))
+    return container().users().get(data["u"])
 
 
 def client_address() -> str | None:
@@ -94,8 +180,10 @@ class Login(MethodView):
             audit.login_failed(credentials["username"], container().users())
             raise Unauthorized("Wrong username or password.", "auth.login_failed")
         audit.login_succeeded(user)
-        return {"token": issue_token(user.username), "expires_in": current_app.config["PFLOW_TOKEN_TTL"],
-                "user": user_dict(user)}
+        token = issue_token(user.username)
+        # browsers keep the session in the httpOnly cookie; API clients use the token in the body
+        g.pflow_set_session = token
+        return {"token": token, "expires_in": current_app.config["PFLOW_TOKEN_TTL"], "user": user_dict(user)}
 
 
 def demo_users_enabled(settings) -> bool:
@@ -129,8 +217,11 @@ class Logout(MethodView):
     @blp.response(204)
     @blp.errors(401)
     def post(self):
-        """Sign out: revoke every token issued so far for the caller (on every device)."""
+        """Sign out: revoke every token issued so far for the caller (on every device) and clear the session
+        cookies. A user who signed in through the identity provider then goes to ``GET /api/auth/oidc/logout``
+        to end the provider's session too."""
         container().login_guard().revoke(current_user().username)
+        g.pflow_clear_session = True
 
 
 @blp.route("/users/<username>/revoke")
@@ -141,6 +232,27 @@ class RevokeUser(MethodView):
         """Admins: revoke every token issued so far for a user (they must log in again)."""
         if not current_user().is_admin:
             raise PermissionDenied("Only an admin can revoke a user's sessions.", key="auth.admins_only")
-        if container().users().get(username) is None:
+        if container().users().get(username) is None and container().settings().oidc is None:
             raise NotFound(f"No user {username!r}.", key="error.not_found")
         container().login_guard().revoke(username)
+
+
+@blp.route("/auth/providers")
+class Providers(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, ProvidersSchema)
+    def get(self):
+        """How to sign in here: with a password (always, for local users) and, when configured, single sign-on."""
+        oidc = container().settings().oidc
+        return {"password": True,
+                "sso": {"name": oidc.name, "login_url": "/api/auth/oidc/login"} if oidc is not None else None}
+
+
+def session_cookies(response):
+    """After every request: set or clear the session cookies a login or logout asked for."""
+    token = g.get("pflow_set_session")
+    if token and response.status_code < 400:
+        set_session_cookies(response, token)
+    elif g.get("pflow_clear_session") and response.status_code < 400:
+        clear_session_cookies(response)
+    return response

@@ -48,6 +48,10 @@ ERROR_KEYS: dict[str, tuple[str, ...]] = {
     "auth.demo_users_off": (),
     "auth.admins_only": (),
     "auth.stats_forbidden": (),
+    "auth.csrf": (),
+    # single sign-on
+    "sso.off": (),
+    "sso.unavailable": (),
     # tickets
     "ticket.not_found": ("id",),
     "ticket.not_editable": ("status",),

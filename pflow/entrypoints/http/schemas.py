@@ -154,6 +154,18 @@ class LoginResultSchema(Schema):
     user = fields.Nested(UserSchema)
 
 
+class SsoProviderSchema(Schema):
+    name = fields.String(metadata={"description": "what the login page's button says"})
+    login_url = fields.String(metadata={"description": "open it in the browser to sign in (redirects to the provider)"})
+
+
+@sent
+class ProvidersSchema(Schema):
+    password = fields.Boolean(metadata={"description": "local users sign in with a password"})
+    sso = fields.Nested(SsoProviderSchema, allow_none=True,
+                        metadata={"description": "single sign-on through the identity provider; null when off"})
+
+
 # The default type's fields, accepted at the top level as before types existed.
 LEGACY_FIELDS = ("description", "amount", "priority")
 
