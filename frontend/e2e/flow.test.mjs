@@ -415,7 +415,13 @@ describe("process-driven tickets in the browser", () => {
   test("an expired session goes back to the login screen and says why", async () => {
     const page = await open();
     await login(page, "alice");
-    await page.evaluate(() => localStorage.setItem("pflow.token", "expired-or-forged"));
+    // the session is an httpOnly cookie: no script on the page can read it, and no token is kept in storage
+    const seen = await page.evaluate(() => ({ cookies: document.cookie, storage: JSON.stringify({ ...localStorage }) }));
+    assert.ok(!seen.cookies.includes("pflow_session"), seen.cookies);
+    const [cookie] = (await page.context().cookies()).filter((c) => c.name === "pflow_session");
+    assert.ok(cookie?.httpOnly && cookie.sameSite === "Strict", JSON.stringify(cookie));
+    assert.ok(!seen.storage.includes(cookie.value), "the session token is not in localStorage");
+    await page.context().addCookies([{ ...cookie, value: "expired-or-forged" }]);
     await page.goto("/tickets");
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     await page.getByText("Your session has ended. Please sign in again.").waitFor();

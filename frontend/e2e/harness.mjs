@@ -68,9 +68,9 @@ function checkBuildIsFresh(dist) {
  * SpiffWorkflow and tickets in one SQLite file, events in the local store), so the same suite runs
  * against any engine. PFLOW_E2E_URL points the suite at a server already running.
  */
-export async function startServer() {
+export async function startServer({ port: fixedPort, env: extraEnv = {}, name = "server" } = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  if (env.PFLOW_E2E_URL) return { url: env.PFLOW_E2E_URL.replace(/\/$/, ""), stop: async () => {} };
+  if (env.PFLOW_E2E_URL && !fixedPort) return { url: env.PFLOW_E2E_URL.replace(/\/$/, ""), stop: async () => {} };
 
   const dist = join(FRONTEND, "dist", "index.html");
   if (!existsSync(dist)) throw new Error(`${dist} is missing: build the UI first (npm run build)`);
@@ -79,7 +79,7 @@ export async function startServer() {
   if (!existsSync(pflow)) throw new Error(`${pflow} not found: install PFlow first (make install) or set PFLOW_BIN`);
 
   const dataDir = mkdtempSync(join(tmpdir(), "pflow-e2e-"));
-  const port = await freePort();
+  const port = fixedPort || (await freePort());
   const engine = env.WORKFLOW_ENGINE || "embedded";
   const childEnv = {
     ...env,
@@ -91,8 +91,9 @@ export async function startServer() {
     PFLOW_UI_DIR: join(FRONTEND, "dist"),
     PFLOW_SECRET_KEY: randomBytes(24).toString("hex"),
     PFLOW_PROVISIONING_FAIL_MARKER: FAIL_MARKER,
+    ...extraEnv,
   };
-  const log = createWriteStream(join(ARTIFACTS, "server.log"));
+  const log = createWriteStream(join(ARTIFACTS, `${name}.log`));
   const child = spawn(pflow, ["serve"], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
@@ -111,7 +112,7 @@ export async function startServer() {
     await waitForHealth(url, child, Number(env.PFLOW_E2E_START_TIMEOUT_MS || 90000));
   } catch (err) {
     await stop();
-    throw new Error(`${err.message}; see ${join(ARTIFACTS, "server.log")}`);
+    throw new Error(`${err.message}; see ${join(ARTIFACTS, `${name}.log`)}`);
   }
   return { url, stop, engine };
 }

@@ -32,8 +32,9 @@ export function makeQueryClient() {
 }
 
 function RequireAuth({ children }: { children: ReactNode }) {
-  const { user } = useAuth();
+  const { user, checking } = useAuth();
   const location = useLocation();
+  if (checking) return <p className="muted page-loading" role="status">…</p>;
   if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   return <>{children}</>;
 }

@@ -2,7 +2,9 @@ import type {
   CompleteTaskInput,
   NotificationListParams,
   HistoryEntry,
+  AuthProviders,
   LoginResult,
+  Me,
   NotificationPage,
   Page,
   ProcessView,
@@ -99,17 +101,28 @@ function normaliseFields(raw: unknown): Record<string, FieldReason[]> | undefine
   return Object.keys(out).length ? out : undefined;
 }
 
-const TOKEN_KEY = "pflow.token";
+/**
+ * The session lives in the httpOnly `pflow_session` cookie, which no script can read; the browser sends it. A
+ * request that changes something also sends `X-CSRF-Token` with the value of the readable `pflow_csrf` cookie
+ * the server sets next to it (another site can neither read it nor make it). That cookie's presence is also how
+ * the UI knows a session may be there (after a single sign-on, for instance).
+ */
+const CSRF_COOKIE = "pflow_csrf";
 
-export const tokenStore = {
-  get(): string | null {
-    return localStorage.getItem(TOKEN_KEY);
+export const session = {
+  csrfToken(): string | null {
+    for (const part of document.cookie.split(";")) {
+      const [name, ...rest] = part.trim().split("=");
+      if (name === CSRF_COOKIE) return decodeURIComponent(rest.join("=")) || null;
+    }
+    return null;
   },
-  set(token: string) {
-    localStorage.setItem(TOKEN_KEY, token);
+  present(): boolean {
+    return session.csrfToken() !== null;
   },
-  clear() {
-    localStorage.removeItem(TOKEN_KEY);
+  /** Forget the readable half here too (the server clears both on logout; this holds when it cannot). */
+  forget() {
+    document.cookie = `${CSRF_COOKIE}=; Max-Age=0; path=/; SameSite=Strict`;
   },
 };
 
@@ -138,8 +151,8 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
   const url = `/api${path}${params.size ? `?${params}` : ""}`;
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const token = tokenStore.get();
-  if (auth && token) headers.Authorization = `Bearer ${token}`;
+  const csrf = session.csrfToken();
+  if (method !== "GET" && method !== "HEAD" && csrf) headers["X-CSRF-Token"] = csrf;
 
   let response: Response;
   try {
@@ -147,6 +160,7 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
       signal,
     });
   } catch (err) {
@@ -185,8 +199,9 @@ export const api = {
   login: (username: string, password: string) =>
     request<LoginResult>("/auth/login", { method: "POST", body: { username, password }, auth: false }),
   demoUsers: () => request<User[]>("/auth/demo-users", { auth: false }),
+  providers: () => request<AuthProviders>("/auth/providers", { auth: false }),
   logout: () => request<null>("/auth/logout", { method: "POST" }),
-  me: () => request<User>("/me"),
+  me: () => request<Me>("/me"),
 
   ticketTypes: () => request<TicketType[]>("/ticket-types"),
 

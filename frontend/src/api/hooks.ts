@@ -30,6 +30,7 @@ export const keys = {
   taskCount: ["tasks", "count"] as const,
   notifications: ["notifications"] as const,
   demoUsers: ["demo-users"] as const,
+  authProviders: ["auth-providers"] as const,
 };
 
 function pollFor(status: TicketStatus | undefined) {
@@ -95,6 +96,16 @@ export function useTaskCount(enabled = true) {
     select: (page) => page.total,
     refetchInterval: LIST_POLL_MS,
     enabled,
+  });
+}
+
+/** How to sign in here: password, and single sign-on when the server has it. */
+export function useAuthProviders() {
+  return useQuery({
+    queryKey: keys.authProviders,
+    queryFn: api.providers,
+    retry: false,
+    staleTime: Infinity,
   });
 }
 

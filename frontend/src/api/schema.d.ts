@@ -205,7 +205,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign out: revoke every token issued so far for the caller (on every device). */
+        /**
+         * Sign out: revoke every token issued so far for the caller (on every device) and clear the session
+         *     cookies. A user who signed in through the identity provider then goes to ``GET /api/auth/oidc/logout``
+         *     to end the provider's session too.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -234,6 +238,154 @@ export interface paths {
                 default: components["responses"]["DEFAULT_ERROR"];
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the identity provider sends the browser back: validates everything, signs the user in (session
+         *     cookies) and redirects to the page the sign-in started from; on any failure to ``/login?sso_error=<key>``.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Found */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Start single sign-on: redirects to the identity provider's login page. ``next``: the page to come back to. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Found */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * End the identity provider's session too (RP-initiated logout), then back to PFlow's login page. Call it
+         *     after ``POST /api/auth/logout``, which revokes PFlow's own session.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Found */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How to sign in here: with a password (always, for local users) and, when configured, single sign-on. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Providers"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -332,7 +484,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["User"];
+                        "application/json": components["schemas"]["Me"];
                     };
                 };
                 /** @description Not logged in, or the token is invalid or expired */
@@ -2337,6 +2489,16 @@ export interface components {
             token: string;
             user: components["schemas"]["User"];
         };
+        Me: {
+            display_name: string;
+            /** @description the groups processes offer steps to */
+            groups: string[];
+            /** @description PFlow permissions (admin; manager) */
+            roles: string[];
+            /** @description signed in through the identity provider (sign out there too: GET /api/auth/oidc/logout) */
+            sso: boolean;
+            username: string;
+        };
         Notification: {
             /** Format: date-time */
             created_at: string;
@@ -2397,6 +2559,12 @@ export interface components {
             state: string | null;
             ticket_id: string;
         };
+        Providers: {
+            /** @description local users sign in with a password */
+            password: boolean;
+            /** @description single sign-on through the identity provider; null when off */
+            sso: components["schemas"]["SsoProvider"] | (Record<string, never> | null);
+        };
         Reject: {
             /** @description required: why (1-2000 characters) */
             comment: string;
@@ -2408,6 +2576,12 @@ export interface components {
             /** @description rejected / decided; null when none was decided */
             rate: number | null;
             rejected: number;
+        };
+        SsoProvider: {
+            /** @description open it in the browser to sign in (redirects to the provider) */
+            login_url?: string;
+            /** @description what the login page's button says */
+            name?: string;
         };
         Stats: {
             cycle_time: components["schemas"]["CycleTime"];

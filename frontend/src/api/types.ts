@@ -35,6 +35,8 @@ export type TicketAction = "edit" | "submit" | "delete" | "withdraw" | "retry" |
 export type User = Schemas["User"];
 
 export type LoginResult = Schemas["LoginResult"];
+export type Me = Schemas["Me"];
+export type AuthProviders = Schemas["Providers"];
 
 /** One property of a ticket type's form: the JSON Schema subset the server validates with. */
 export interface SchemaProperty {

@@ -1,9 +1,10 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Layout } from "./Layout";
 import { StatusBadge } from "./StatusBadge";
-import { fakeApi, renderAt, signIn, USERS } from "../test/utils";
+import { csrfCookie, fakeApi, renderAt, signIn, USERS } from "../test/utils";
+import { navigation, SSO_LOGOUT_URL } from "../auth/AuthContext";
 
 const noTasks = { "GET /api/tasks": { body: { items: [], total: 0, page: 1, page_size: 1 } } };
 
@@ -52,15 +53,27 @@ describe("Layout and the language switch", () => {
     expect(screen.getByRole("link", { name: "New ticket" })).toBeInTheDocument();
   });
 
-  it("signs out, revoking the session's tokens on the server with the token it held", async () => {
+  it("signs out, revoking the session on the server with its CSRF token, and forgets it here", async () => {
     signIn(USERS.alice);
-    const token = localStorage.getItem("pflow.token");
     const fake = fakeApi({ ...noTasks, "POST /api/auth/logout": { status: 204 } });
     renderAt(<Layout />);
     await userEvent.click(screen.getByRole("button", { name: "Sign out" }));
-    expect(localStorage.getItem("pflow.token")).toBeNull();
+    expect(csrfCookie()).toBeNull();
+    expect(localStorage.getItem("pflow.user")).toBeNull();
     await waitFor(() => expect(fake.callsTo("POST /api/auth/logout")).toHaveLength(1));
-    expect(token).toBeTruthy();
-    expect(fake.callsTo("POST /api/auth/logout")[0].headers.Authorization).toBe(`Bearer ${token}`);
+    const sent = fake.callsTo("POST /api/auth/logout")[0].headers;
+    expect(sent["X-CSRF-Token"]).toBe("csrf-alice");
+    expect(sent.Authorization).toBeUndefined();
   });
+
+  it("signs someone who came through single sign-on out at the identity provider too", async () => {
+    signIn({ ...USERS.alice, sso: true });
+    const assign = vi.spyOn(navigation, "assign").mockImplementation(() => undefined);
+    const fake = fakeApi({ ...noTasks, "POST /api/auth/logout": { status: 204 } });
+    renderAt(<Layout />);
+    await userEvent.click(screen.getByRole("button", { name: "Sign out" }));
+    await waitFor(() => expect(assign).toHaveBeenCalledWith(SSO_LOGOUT_URL));
+    expect(fake.callsTo("POST /api/auth/logout")).toHaveLength(1); // PFlow's own session is revoked first
+  });
+
 });

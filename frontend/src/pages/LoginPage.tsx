@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
-import { useDemoUsers } from "../api/hooks";
+import { useAuthProviders, useDemoUsers } from "../api/hooks";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useErrorMessage } from "../components/States";
 import { membershipLabel } from "../i18n/localized";
@@ -15,6 +15,8 @@ export function LoginPage() {
   const location = useLocation();
   const errorMessage = useErrorMessage();
   const demo = useDemoUsers();
+  const providers = useAuthProviders();
+  const sso = providers.data?.sso ?? null;
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -23,6 +25,7 @@ export function LoginPage() {
   const from = (location.state as { from?: string } | null)?.from ?? "/tickets";
 
   if (user) return <Navigate to={from} replace />;
+  const ssoError = new URLSearchParams(location.search).get("sso_error");
 
   const doLogin = async (name: string, pass: string) => {
     setBusy(true);
@@ -58,6 +61,19 @@ export function LoginPage() {
             <p className="muted">{t("login.tagline")}</p>
           </div>
         </div>
+        {ssoError && (
+          <div className="alert alert-error" role="alert">
+            {t(`login.ssoError.${ssoError.replace(/^sso\./, "")}`, { defaultValue: t("login.ssoError.failed") })}
+          </div>
+        )}
+        {sso && (
+          <div className="sso">
+            <a className="btn btn-primary btn-block" href={`${sso.login_url}?next=${encodeURIComponent(from)}`}>
+              {t("login.sso", { name: sso.name })}
+            </a>
+            <p className="sso-or muted small">{t("login.orPassword")}</p>
+          </div>
+        )}
         {logoutReason === "expired" && (
           <div className="alert alert-info" role="status">
             {t("login.expired")}

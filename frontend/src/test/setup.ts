@@ -5,6 +5,7 @@ import i18n from "../i18n";
 
 beforeEach(async () => {
   localStorage.clear();
+  document.cookie = "pflow_csrf=; Max-Age=0; path=/";
   await i18n.changeLanguage("en");
 });
 

@@ -61,9 +61,15 @@ export const USERS: Record<string, User> = {
   carol: { username: "carol", display_name: "Carol", roles: ["admin"], groups: [] },
 };
 
-export function signIn(user: User) {
-  localStorage.setItem("pflow.token", `token-${user.username}`);
+/** A browser with a session: the readable CSRF cookie the server sets next to the httpOnly session cookie. */
+export function signIn(user: User & { sso?: boolean }) {
+  document.cookie = `pflow_csrf=csrf-${user.username}; path=/`;
   localStorage.setItem("pflow.user", JSON.stringify(user));
+}
+
+export function csrfCookie(): string | null {
+  const found = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("pflow_csrf="));
+  return found ? found.slice("pflow_csrf=".length) || null : null;
 }
 
 /** The three shipped ticket types, as GET /api/ticket-types answers (deploy/workflows/*.type.yaml). */

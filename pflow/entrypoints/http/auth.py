@@ -24,7 +24,7 @@ from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.errors import TooManyAttempts, Unauthorized
 from pflow.entrypoints.http.parsing import Blueprint
-from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, ProvidersSchema, UserSchema
+from pflow.entrypoints.http.schemas import LoginResultSchema, LoginSchema, MeSchema, ProvidersSchema, UserSchema
 from pflow.service.login import LoginLocked
 
 blp = Blueprint("auth", __name__, url_prefix="/api", description="Log in and find out who you are")
@@ -109,7 +109,7 @@ def authenticate_request() -> None:
             raise Unauthorized("Send 'Authorization: Bearer <token>' (POST /api/auth/login).", "auth.login_required")
         if container().settings().oidc is not None and _looks_like_provider_token(token):
             from pflow.entrypoints.http.sso import user_from_access_token
-            g.user = user_from_access_token(token)
+            g.user, g.signed_in_with_sso = user_from_access_token(token), True
             return
     else:
         token = request.cookies.get(SESSION_COOKIE, "")
@@ -132,7 +132,7 @@ def authenticate_request() -> None:
     # a logout or an admin's revoke bumps the generation (cached per process for at most a second)
     if data.get("g", 0) != container().login_guard().token_generation(user.username):
         raise Unauthorized("This session was signed out; log in again.", "auth.session_revoked")
-    g.user = user
+    g.user, g.signed_in_with_sso = user, data.get("s") == "sso"
 
 
 def _token_user(data):
@@ -205,11 +205,11 @@ class DemoUsers(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.response(200, UserSchema)
+    @blp.response(200, MeSchema)
     @blp.errors(401)
     def get(self):
         """The logged-in user."""
-        return user_dict(current_user())
+        return {**user_dict(current_user()), "sso": bool(g.get("signed_in_with_sso"))}
 
 
 @blp.route("/auth/logout")

@@ -148,6 +148,12 @@ class UserSchema(Schema):
 
 
 @sent
+class MeSchema(UserSchema):
+    sso = fields.Boolean(metadata={"description": "signed in through the identity provider (sign out there too: "
+                                                  "GET /api/auth/oidc/logout)"})
+
+
+@sent
 class LoginResultSchema(Schema):
     token = fields.String()
     expires_in = fields.Integer(metadata={"description": "seconds"})
