@@ -31,7 +31,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
-from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable
+from pflow.domain.errors import ConcurrencyConflict, EngineAccessDenied, NotFound, ServiceUnavailable
 from pflow.ports.process import ExternalTask, ExternalTasks
 
 log = logging.getLogger(__name__)
@@ -356,6 +356,7 @@ class ExternalTaskWorker:
         s = self.settings
         backoff = 0.0
         down = self._engine.name  # what the last failed fetch could not reach
+        refused: str | None = None  # the engine's last refusal of PFlow's credentials, said once
         while not self._stop.is_set():
             if not self._slots.acquire(timeout=0.5):
                 continue
@@ -367,12 +368,21 @@ class ExternalTaskWorker:
                 if not self._stop.is_set():
                     tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=free,
                                                         lock_duration_ms=s.lock_duration_ms, wait_ms=s.poll_wait_ms)
-                    if backoff:
+                    if refused:
+                        log.info("worker %s: %s accepts PFlow's credentials again", s.worker_id, down)
+                    elif backoff:
                         log.info("worker %s: %s reachable again", s.worker_id, down)
-                    backoff = 0.0
+                    backoff, refused = 0.0, None
+            except EngineAccessDenied as exc:
+                # A setting to fix, not an outage: said once as an error, then asked again only every
+                # engine_backoff_max_s (so the worker resumes once the engine's user is fixed).
+                if refused != exc.message:
+                    log.error("worker %s: %s; fetching no tasks until it accepts them (asking again every %.0fs)",
+                              s.worker_id, exc.message, s.engine_backoff_max_s)
+                backoff, refused, down = s.engine_backoff_max_s, exc.message, exc.dependency
             except ServiceUnavailable as exc:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
-                down = exc.dependency
+                down, refused = exc.dependency, None
                 log.warning("worker %s: %s; retrying in %.1fs", s.worker_id, exc.message, backoff)
             except Exception:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
