@@ -120,6 +120,8 @@ class ExternalTaskWorker:
         if not self._handlers:
             raise ValueError("an external-task worker needs at least one handler")
         self._clock = clock
+        #: why the worker stopped fetching on its own: the engine refused its credentials (None: it did not)
+        self.gave_up: EngineAccessDenied | None = None
         self._stop = threading.Event()
         self._slots = threading.Semaphore(settings.concurrency)
         self._queue: queue.Queue[ExternalTask | None] = queue.Queue()
@@ -356,7 +358,6 @@ class ExternalTaskWorker:
         s = self.settings
         backoff = 0.0
         down = self._engine.name  # what the last failed fetch could not reach
-        refused: str | None = None  # the engine's last refusal of PFlow's credentials, said once
         while not self._stop.is_set():
             if not self._slots.acquire(timeout=0.5):
                 continue
@@ -368,21 +369,24 @@ class ExternalTaskWorker:
                 if not self._stop.is_set():
                     tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=free,
                                                         lock_duration_ms=s.lock_duration_ms, wait_ms=s.poll_wait_ms)
-                    if refused:
-                        log.info("worker %s: %s accepts PFlow's credentials again", s.worker_id, down)
-                    elif backoff:
+                    if backoff:
                         log.info("worker %s: %s reachable again", s.worker_id, down)
-                    backoff, refused = 0.0, None
+                    backoff = 0.0
             except EngineAccessDenied as exc:
-                # A setting to fix, not an outage: said once as an error, then asked again only every
-                # engine_backoff_max_s (so the worker resumes once the engine's user is fixed).
-                if refused != exc.message:
-                    log.error("worker %s: %s; fetching no tasks until it accepts them (asking again every %.0fs)",
-                              s.worker_id, exc.message, s.engine_backoff_max_s)
-                backoff, refused, down = s.engine_backoff_max_s, exc.message, exc.dependency
+                # A setting to fix, not an outage. Asking again would not help and can do harm: Camunda locks
+                # a user out for a while after each refused password (and for good after ten), which would
+                # also lock out every PFlow process that uses that user correctly. So the worker stops
+                # fetching, says why once, and `pflow worker` exits (see ``gave_up``).
+                self.gave_up = exc
+                log.error("worker %s: %s; the worker stops fetching tasks (restart it once that is fixed)",
+                          s.worker_id, exc.message)
+                for _ in range(free):
+                    self._slots.release()
+                self._stop.set()
+                return
             except ServiceUnavailable as exc:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
-                down, refused = exc.dependency, None
+                down = exc.dependency
                 log.warning("worker %s: %s; retrying in %.1fs", s.worker_id, exc.message, backoff)
             except Exception:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)

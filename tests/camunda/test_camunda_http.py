@@ -480,7 +480,9 @@ def test_the_password_never_reaches_the_log(fake, authed, caplog):
     assert PASSWORD not in caplog.text and basic(USER, PASSWORD).split()[1] not in caplog.text
 
 
-def test_a_worker_whose_credentials_are_refused_says_so_once_and_does_not_hammer_the_engine(fake, authed, caplog):
+def test_a_worker_whose_credentials_are_refused_says_so_once_and_stops_fetching(fake, authed, caplog):
+    """Asking again would not help, and each refused password makes Camunda lock the user out for a while
+    (for good after ten), which would lock out every PFlow process that uses that user correctly."""
     from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 
     class Handler:
@@ -490,18 +492,20 @@ def test_a_worker_whose_credentials_are_refused_says_so_once_and_does_not_hammer
             raise AssertionError("no task can be fetched")
 
     fake.on("POST", "/external-task/fetchAndLock", (401, "text/plain", ""))
-    worker = ExternalTaskWorker(authed, [Handler()], WorkerSettings(worker_id="w1", concurrency=1, poll_wait_ms=10,
-                                                                      engine_backoff_max_s=30.0))
+    worker = ExternalTaskWorker(authed, [Handler()], WorkerSettings(worker_id="w1", concurrency=2, poll_wait_ms=10,
+                                                                      engine_backoff_max_s=0.2))
     with caplog.at_level("INFO", logger="pflow.entrypoints.worker"):
         worker.start()
         try:
-            wait_until(lambda: calls(fake, "POST", "/external-task/fetchAndLock"), timeout=5)
-            time.sleep(1.0)  # an outage would have been asked again 2-3 times by now (0.5 s, 1 s, ...)
+            wait_until(lambda: worker.gave_up is not None, timeout=5)
+            time.sleep(1.0)  # an outage would have been asked again several times by now (backoff 0.2 s)
         finally:
             worker.stop()
     assert len(calls(fake, "POST", "/external-task/fetchAndLock")) == 1
+    assert isinstance(worker.gave_up, EngineAccessDenied)
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "refused PFlow's credentials" in r.getMessage()]
     assert len(errors) == 1 and "CAMUNDA_PASSWORD" in errors[0].getMessage()
+    assert "stops fetching" in errors[0].getMessage() and "retrying" not in caplog.text
     assert PASSWORD not in caplog.text
 
 
