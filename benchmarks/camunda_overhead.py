@@ -55,7 +55,10 @@ class PFlowFlows:
 
         # The default type runs this run's copy of its process (CAMUNDA_PROCESS_KEY), whose provisioning step
         # has a topic of this run's (PFLOW_PROVISIONING_TOPIC): the worker takes no other process's tasks.
-        settings = Settings(workflow_engine="camunda", camunda_url=url, camunda_process_key=process.key,
+        from benchmarks.common import CAMUNDA_AUTH
+
+        settings = Settings(workflow_engine="camunda", camunda_url=url, camunda_username=CAMUNDA_AUTH[0],
+                            camunda_password=CAMUNDA_AUTH[1], camunda_process_key=process.key,
                             provisioning_topic=process.topic, bpmn_file=process.bpmn,
                             database_url=f"sqlite:///{data_dir / 'pflow.db'}", rabbitmq_url="memory://",
                             data_dir=data_dir, secret_key="bench-secret-of-32-bytes-or-more-for-benchmarks", ui_dir=data_dir / "no-ui",
@@ -134,7 +137,10 @@ class DirectFlows:
         self.key = process.key
         self.topic = process.topic
         self.minimal = minimal
+        from benchmarks.common import CAMUNDA_AUTH
+
         self.session = requests.Session()
+        self.session.auth = CAMUNDA_AUTH
         self.session.headers.update({"Accept": "application/json"})
         self.calls: Counter = Counter()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from benchmarks.common import CAMUNDA_AUTH
 from pflow.config import REPO_ROOT, Settings
 
 # The default ticket type's process (it_request), as shipped; the benchmark deploys a copy under its own names.
@@ -39,6 +40,7 @@ class BenchProcess:
         self.bpmn = Path(self._dir.name) / "ticket-process.bpmn"
         self.bpmn.write_text(text, encoding="utf-8")
         self.session = requests.Session()
+        self.session.auth = CAMUNDA_AUTH
         self._local = threading.local()
         self.deployment_id: str | None = None
         self.definition_id: str | None = None
@@ -59,6 +61,7 @@ class BenchProcess:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            session.auth = CAMUNDA_AUTH
         return session
 
     def start_waiting(self, count: int, prefix: str = "wait") -> None:

@@ -33,6 +33,21 @@ DEFAULT_CAMUNDA = "http://localhost:8081/engine-rest"
 DEFAULT_AMQP = "amqp://guest:guest@localhost:5672/"
 
 
+def _camunda_auth(env) -> tuple[str, str]:
+    """The user the benchmarks call Camunda's REST API as (it runs with authentication on):
+    PFLOW_BENCH_CAMUNDA_USERNAME / _PASSWORD, else CAMUNDA_USERNAME / CAMUNDA_PASSWORD, else the local
+    test engine's dev-only user (deploy/camunda-dev: pflow, CAMUNDA_DEV_PASSWORD or its default)."""
+    user = env.get("PFLOW_BENCH_CAMUNDA_USERNAME") or env.get("CAMUNDA_USERNAME") or "pflow"
+    password = (env.get("PFLOW_BENCH_CAMUNDA_PASSWORD") or env.get("CAMUNDA_PASSWORD")
+                or env.get("CAMUNDA_DEV_PASSWORD") or "pflow-dev-only")
+    return user, password
+
+
+CAMUNDA_AUTH = _camunda_auth(os.environ)
+#: the same as PFlow's settings, for processes the benchmarks start (PFlow, the other clients)
+CAMUNDA_AUTH_ENV = {"CAMUNDA_USERNAME": CAMUNDA_AUTH[0], "CAMUNDA_PASSWORD": CAMUNDA_AUTH[1]}
+
+
 class Skipped(Exception):
     """A part of a benchmark cannot run here (a service or tool is missing); the message says why."""
 
@@ -302,11 +317,12 @@ def need_camunda(ctx: Context) -> str:
     import requests
 
     def probe():
-        answer = requests.get(f"{ctx.camunda_url}/version", timeout=5)
+        answer = requests.get(f"{ctx.camunda_url}/version", auth=CAMUNDA_AUTH, timeout=5)
         answer.raise_for_status()
         ctx.versions["Camunda"] = answer.json()["version"]
 
-    ctx.need("Camunda", probe, "start it with `make camunda-up` (or set PFLOW_BENCH_CAMUNDA_URL / CAMUNDA_URL)")
+    ctx.need("Camunda", probe, "start it with `make camunda-up` (or set PFLOW_BENCH_CAMUNDA_URL / CAMUNDA_URL, "
+                               "and CAMUNDA_USERNAME / CAMUNDA_PASSWORD)")
     return ctx.camunda_url
 
 

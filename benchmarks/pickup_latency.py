@@ -165,9 +165,10 @@ def run(ctx: Context) -> Section:
         from pflow.adapters.camunda import CamundaWorkflowEngine
 
         from benchmarks.camunda_support import BenchProcess
+        from benchmarks.common import CAMUNDA_AUTH
 
         process = BenchProcess(url).deploy()
-        engine = CamundaWorkflowEngine(url, process.key)  # sees this run's process only
+        engine = CamundaWorkflowEngine(url, process.key, auth=CAMUNDA_AUTH)  # sees this run's process only
         try:
             cases.append((f"Camunda {ctx.versions.get('Camunda', '')} (REST, long polls of 2 s slices)",
                           measure(engine, count, settle_s=0.05, process_key=process.key, topic=process.topic)))

@@ -5,9 +5,12 @@ imports nothing from PFlow. Prints one JSON line: completed, seconds, tasks_per_
 starts when the worker is created and stops when the last completion call returned.
 
     python pyclient_drain.py URL TOPIC COUNT ['{"maxTasks": 10, ...}']
+
+Credentials for Camunda's REST API come from CAMUNDA_USERNAME / CAMUNDA_PASSWORD (as for PFlow).
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -19,6 +22,9 @@ from camunda.external_task.external_task_worker import ExternalTaskWorker
 def main() -> int:
     url, topic, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     config = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+    if os.environ.get("CAMUNDA_USERNAME"):
+        config["auth_basic"] = {"username": os.environ["CAMUNDA_USERNAME"],
+                                "password": os.environ.get("CAMUNDA_PASSWORD", "")}
     done = [0]
     finished = threading.Event()
     ended = [0.0]

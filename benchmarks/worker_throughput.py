@@ -19,6 +19,7 @@ this machine) are read from /proc.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -32,6 +33,8 @@ if __package__ in (None, ""):
 
 from benchmarks.common import (  # noqa: E402
     BENCH,
+    CAMUNDA_AUTH,
+    CAMUNDA_AUTH_ENV,
     Context,
     Section,
     Skipped,
@@ -86,7 +89,7 @@ def _drain_pflow(url: str, process, count: int, options: dict) -> tuple[float, f
     from pflow.adapters.camunda import CamundaWorkflowEngine
     from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 
-    engine = CamundaWorkflowEngine(url, process.key)
+    engine = CamundaWorkflowEngine(url, process.key, auth=CAMUNDA_AUTH)
     worker = ExternalTaskWorker(engine, [NoOpHandler(process.topic)],
                                 WorkerSettings(worker_id="pflow-drain", **options))
     cpu = time.process_time()
@@ -112,7 +115,8 @@ def _children_cpu() -> float:
 
 def _drain_process(args: list[str]) -> tuple[float, float]:
     cpu = _children_cpu()
-    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    # The other clients read the credentials from the environment, as PFlow does (not from the command line).
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900, env={**os.environ, **CAMUNDA_AUTH_ENV})
     cpu = _children_cpu() - cpu
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:

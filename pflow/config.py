@@ -1,7 +1,7 @@
 """Configuration, read once from the environment.
 
 Variable names follow the system PFlow replaces (DATABASE_URL, CAMUNDA_URL,
-CAMUNDA_PROCESS_KEY, RABBITMQ_URL, RABBITMQ_TICKET_EXCHANGE,
+CAMUNDA_USERNAME, CAMUNDA_PASSWORD, CAMUNDA_PROCESS_KEY, RABBITMQ_URL, RABBITMQ_TICKET_EXCHANGE,
 RABBITMQ_TICKET_QUEUE, API_HTTP_PORT) plus PFlow's own ``WORKFLOW_ENGINE`` and
 ``PFLOW_*`` settings. The README's configuration table lists every one.
 """
@@ -9,7 +9,7 @@ RABBITMQ_TICKET_QUEUE, API_HTTP_PORT) plus PFlow's own ``WORKFLOW_ENGINE`` and
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping
 
@@ -50,6 +50,22 @@ def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 
     if maximum is not None and value > maximum:
         raise ConfigError(f"{name}={raw!r} must be at most {maximum}")
     return value
+
+
+def _camunda_credentials(env: Mapping[str, str]) -> dict[str, str | None]:
+    """CAMUNDA_USERNAME and CAMUNDA_PASSWORD: both (basic authentication on every REST call) or neither."""
+    username, password = env.get("CAMUNDA_USERNAME") or None, env.get("CAMUNDA_PASSWORD") or None
+    if username is not None and not username.strip():
+        raise ConfigError("CAMUNDA_USERNAME is blank; set it to the Camunda user PFlow calls the REST API as")
+    if username and ":" in username:
+        raise ConfigError("CAMUNDA_USERNAME must not contain ':' (HTTP basic authentication cannot carry it)")
+    if username and not password:
+        raise ConfigError("CAMUNDA_PASSWORD is not set but CAMUNDA_USERNAME is: set both (the Camunda user PFlow "
+                          "calls the REST API as, and its password) or neither")
+    if password and not username:
+        raise ConfigError("CAMUNDA_USERNAME is not set but CAMUNDA_PASSWORD is: set both (the Camunda user PFlow "
+                          "calls the REST API as, and its password) or neither")
+    return {"camunda_username": username, "camunda_password": password}
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -151,6 +167,9 @@ class Settings:
     workflow_engine: str = "embedded"
     database_url: str = default_database_url(REPO_ROOT / "var")
     camunda_url: str = "http://localhost:8081/engine-rest"
+    #: HTTP basic authentication on Camunda's REST API (both or neither); the password never shows in a repr
+    camunda_username: str | None = None
+    camunda_password: str | None = field(default=None, repr=False)
     camunda_process_key: str = "ticket_approval"
     camunda_timeout_s: int = 10  # read timeout of every Camunda REST call except long polls
     camunda_max_poll_ms: int = 2_000  # longest single fetchAndLock long poll (Camunda's asyncResponseTimeout)
@@ -195,6 +214,19 @@ class Settings:
     reconcile_interval_s: int = 60  # how often serve/worker compare in-flight tickets with the engine; 0: never
     task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
+    def __post_init__(self) -> None:
+        if bool(self.camunda_username) != bool(self.camunda_password):
+            missing = "camunda_password" if self.camunda_username else "camunda_username"
+            raise ConfigError(f"{missing} is not set: Camunda credentials need both camunda_username and "
+                              "camunda_password (CAMUNDA_USERNAME / CAMUNDA_PASSWORD), or neither")
+
+    @property
+    def camunda_auth(self) -> tuple[str, str] | None:
+        """(user, password) for Camunda's REST API, or None to send no credentials."""
+        if self.camunda_username and self.camunda_password:
+            return self.camunda_username, self.camunda_password
+        return None
+
     @property
     def is_embedded_default(self) -> bool:
         """The one-process demo setup (memory or embedded engine), where demo users are fine."""
@@ -231,6 +263,7 @@ class Settings:
             workflow_engine=engine,
             database_url=normalise_database_url(env.get("DATABASE_URL") or default_database_url(data_dir)),
             camunda_url=(env.get("CAMUNDA_URL") or cls.camunda_url).rstrip("/"),
+            **_camunda_credentials(env),
             camunda_process_key=env.get("CAMUNDA_PROCESS_KEY") or cls.camunda_process_key,
             rabbitmq_url=env.get("RABBITMQ_URL") or default_events_url(data_dir),
             rabbitmq_exchange=env.get("RABBITMQ_TICKET_EXCHANGE") or cls.rabbitmq_exchange,

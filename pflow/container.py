@@ -81,10 +81,10 @@ def camunda_scope(settings: Settings) -> list[str]:
     return sorted(keys)
 
 
-def _camunda_engine(url: str, timeout_s: int, max_poll_ms: int,
-                    process_keys: list[str]) -> Iterator[CamundaWorkflowEngine]:
+def _camunda_engine(url: str, timeout_s: int, max_poll_ms: int, process_keys: list[str],
+                    auth: tuple[str, str] | None = None) -> Iterator[CamundaWorkflowEngine]:
     """Camunda 7 over REST; the resource owns the HTTP session (closed at shutdown)."""
-    engine = CamundaWorkflowEngine(url, process_keys, timeout_s=timeout_s, max_poll_ms=max_poll_ms)
+    engine = CamundaWorkflowEngine(url, process_keys, timeout_s=timeout_s, max_poll_ms=max_poll_ms, auth=auth)
     yield engine
     engine.close()
 
@@ -192,7 +192,8 @@ class Container(containers.DeclarativeContainer):
         embedded=providers.Resource(_embedded_engine, database_url=config.database_url, db_engine=db_engine.provider),
         camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
                                    max_poll_ms=config.camunda_max_poll_ms,
-                                   process_keys=providers.Callable(camunda_scope, settings)),
+                                   process_keys=providers.Callable(camunda_scope, settings),
+                                   auth=settings.provided.camunda_auth),
     )
 
     # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most

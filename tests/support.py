@@ -222,9 +222,9 @@ def make_engine(kind: str, tmp_path: Path):
         return make_embedded_engine(kind, tmp_path)
     if kind == "camunda":
         from pflow.adapters.camunda import CamundaWorkflowEngine
-        from tests.camunda.stack import require_camunda
+        from tests.camunda.stack import AUTH, require_camunda
 
-        return CamundaWorkflowEngine(require_camunda())
+        return CamundaWorkflowEngine(require_camunda(), auth=AUTH)
     raise ValueError(f"unknown engine {kind!r}")
 
 

@@ -6,6 +6,13 @@
 #   camunda-dev.sh status   exit 0 if running and answering, 3 if stopped, 1 if unhealthy
 #   camunda-dev.sh reset    down, then delete the H2 data
 #   camunda-dev.sh build    (re)build the jar if pom.xml/src are newer than it
+#   camunda-dev.sh env      print the export line PFlow needs for this engine:
+#                           eval "$(deploy/camunda-dev/camunda-dev.sh env)"
+#
+# The REST API runs with HTTP basic authentication on (as PFlow's production
+# engine must): user "pflow", password $CAMUNDA_DEV_PASSWORD, by default the fixed
+# dev-only password below -- for local tests only, never for an engine anyone else
+# can reach. PFlow sends them from CAMUNDA_USERNAME / CAMUNDA_PASSWORD.
 #
 # The build also extracts the jar (target/app/) and records a class-data-sharing
 # archive (target/app.jsa) with one training start; starting from those cuts the
@@ -22,6 +29,8 @@
 #   CAMUNDA_DEV_JAVA_OPTS   JVM options (default: small heap, fast-start flags)
 #   CAMUNDA_DEV_TIMEOUT     seconds `up` waits for the REST API (default 120)
 #   CAMUNDA_DEV_CDS         1 (default) = extracted jar + CDS archive, 0 = fat jar
+#   CAMUNDA_DEV_PASSWORD    password of the REST user "pflow" (default pflow-dev-only;
+#                           the user is created on first start: `reset` after changing it)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,6 +53,8 @@ JAVA_OPTS="${CAMUNDA_DEV_JAVA_OPTS:--Xms64m -Xmx512m -XX:+UseSerialGC -XX:Tiered
 # Loopback is what clients use even when BIND is 0.0.0.0.
 case "$BIND" in 0.0.0.0 | ::) HOST=127.0.0.1 ;; *) HOST="$BIND" ;; esac
 URL="http://$HOST:$PORT/engine-rest"
+REST_USER=pflow
+REST_PASSWORD="${CAMUNDA_DEV_PASSWORD:-pflow-dev-only}" # dev-only default, also in application.yaml
 
 log() { printf 'camunda-dev: %s\n' "$*"; }
 die() { printf 'camunda-dev: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -62,8 +73,31 @@ running_pid() {
     echo "$pid"
 }
 
+# GET /engine is the one REST path Camunda's authentication filter leaves open.
 engine_answers() {
     curl -fsS --max-time 2 -o /dev/null "$URL/engine" 2>/dev/null
+}
+
+# HTTP status of an authenticated call with the dev credentials (200 when they work).
+auth_status() {
+    curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -K - "$URL/version" 2>/dev/null <<<"user = \"$REST_USER:$REST_PASSWORD\"" || true
+}
+
+print_env() {
+    printf 'export CAMUNDA_URL=%q CAMUNDA_USERNAME=%q CAMUNDA_PASSWORD=%q\n' "$URL" "$REST_USER" "$REST_PASSWORD"
+}
+
+# Say what PFlow must send; warn when the engine refuses it (a user left in the data
+# with another password).
+check_auth() {
+    local status shown="\$CAMUNDA_DEV_PASSWORD"
+    [[ -n "${CAMUNDA_DEV_PASSWORD:-}" ]] || shown="$REST_PASSWORD"
+    status="$(auth_status)"
+    if [[ "$status" == 200 ]]; then
+        log "REST needs basic auth; for PFlow: CAMUNDA_USERNAME=$REST_USER CAMUNDA_PASSWORD=$shown (or: eval \"\$($0 env)\")"
+    else
+        log "WARNING: $URL refuses user $REST_USER with CAMUNDA_DEV_PASSWORD (HTTP $status); the user was created with another password: \`$0 reset\` recreates it"
+    fi
 }
 
 log_tail() {
@@ -163,6 +197,7 @@ cmd_up() {
             wait_ready "$pid"
         fi
         log "already running (pid $pid) at $URL"
+        check_auth
         return 0
     fi
     rm -f "$PIDFILE"
@@ -182,12 +217,13 @@ cmd_up() {
     t0=$(date +%s%N)
     # setsid: the engine must not die with the shell (or make target) that started it.
     # shellcheck disable=SC2086  # JAVA_OPTS is a list of words on purpose
-    CAMUNDA_DEV_PORT="$PORT" CAMUNDA_DEV_BIND="$BIND" CAMUNDA_DEV_DATA="$DATA" \
+    CAMUNDA_DEV_PORT="$PORT" CAMUNDA_DEV_BIND="$BIND" CAMUNDA_DEV_DATA="$DATA" CAMUNDA_DEV_PASSWORD="$REST_PASSWORD" \
         setsid java $JAVA_OPTS "${launch[@]}" >>"$LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PIDFILE"
     wait_ready "$pid"
     log "up (pid $pid) in $((($(date +%s%N) - t0) / 1000000)) ms: $URL"
+    check_auth
 }
 
 cmd_down() {
@@ -247,8 +283,9 @@ case "${1:-}" in
     status) cmd_status ;;
     reset) cmd_reset ;;
     build) cmd_build ;;
+    env) print_env ;;
     *)
-        echo "usage: $0 {up|down|status|reset|build}" >&2
+        echo "usage: $0 {up|down|status|reset|build|env}" >&2
         exit 2
         ;;
 esac

@@ -9,7 +9,8 @@ one down the reject path (ends at Rejected, no external task), over REST only.
     python3 deploy/camunda-dev/smoke.py [--url http://127.0.0.1:8081/engine-rest]
 
 URL default: $CAMUNDA_URL, else http://127.0.0.1:$CAMUNDA_DEV_PORT/engine-rest
-(port 8081). Business keys are "smoke-<random>", and the worker fetches with
+(port 8081). Credentials: $CAMUNDA_USERNAME / $CAMUNDA_PASSWORD, else camunda-dev's
+dev-only user (pflow, $CAMUNDA_DEV_PASSWORD or its default). Business keys are "smoke-<random>", and the worker fetches with
 a businessKey filter, so it never locks another ticket's task. A PFlow worker
 polling the same engine may take the smoke ticket's external task first;
 run the smoke check without one. Exit status 0 when every check passed.
@@ -38,6 +39,10 @@ class Engine:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.http = requests.Session()
+        # The engine's REST API runs with basic authentication on (camunda-dev.sh).
+        self.http.auth = (os.environ.get("CAMUNDA_USERNAME") or "pflow",
+                          os.environ.get("CAMUNDA_PASSWORD") or os.environ.get("CAMUNDA_DEV_PASSWORD")
+                          or "pflow-dev-only")
 
     def call(self, method: str, path: str, expect: int = 200, **kw):
         resp = self.http.request(method, self.url + path, timeout=30, **kw)

@@ -87,3 +87,18 @@ class EngineUnavailable(ServiceUnavailable):
         super().__init__(engine, message or f"the workflow engine ({engine}) is unavailable", details,
                          public_message=public_message
                          or f"The workflow engine ({engine}) is unavailable; try again in a moment.", **kwargs)
+
+
+class EngineAccessDenied(ServiceUnavailable):
+    """The workflow engine refused PFlow's credentials (HTTP 401) or a permission (403).
+
+    A setting to fix, not an outage to wait out: it is not an ``EngineUnavailable``, so nothing retries
+    the call, and it answers 503 with ``service.misconfigured``. ``message`` (log, readiness, the CLI)
+    says which settings to check; ``public_message`` only that PFlow's settings need an administrator.
+    """
+
+    def __init__(self, engine: str, message: str, details: dict | None = None, **kwargs):
+        super().__init__(engine, message, details,
+                         public_message=f"The workflow engine ({engine}) refused PFlow's credentials; an administrator "
+                                        "must fix PFlow's settings.",
+                         key="service.misconfigured", params={"dependency": engine}, **kwargs)

@@ -105,10 +105,14 @@ def worker() -> None:
             assert services.worker is not None
             click.echo(f"Worker {services.worker.settings.worker_id} polling {', '.join(services.worker.topics)} "
                        f"on the {settings.workflow_engine} engine")
+            worker_ = services.worker
             try:
-                signal_name = wait_for_stop_signal()
+                signal_name = wait_for_stop_signal(stop_when=lambda: worker_.gave_up)
             except KeyboardInterrupt:  # a signal that arrived before the handlers were installed
                 signal_name = "SIGINT"
+            if signal_name is None:  # the engine refused PFlow's credentials: exit, naming what to set
+                assert worker_.gave_up is not None
+                raise worker_.gave_up
             click.echo(f"{signal_name}: stopping the worker; letting in-flight tasks finish…")
     except KeyboardInterrupt:
         click.echo("Stopped without waiting for in-flight tasks; they are redelivered when their locks expire.",

@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container, prepare_database, shutdown
@@ -127,8 +127,8 @@ def running(settings: Settings | None = None, *, worker: bool, relay: bool, depl
         shutdown(container)
 
 
-def wait_for_stop_signal(poll_s: float = 0.5) -> str:
-    """Block until SIGTERM or SIGINT arrives and return its name.
+def wait_for_stop_signal(poll_s: float = 0.5, stop_when: Callable[[], object] | None = None) -> str | None:
+    """Block until SIGTERM or SIGINT arrives and return its name, or None once ``stop_when()`` is truthy.
 
     The handlers are put back afterwards, so a second signal during the
     graceful stop that follows interrupts it (as Ctrl-C twice does elsewhere).
@@ -143,7 +143,8 @@ def wait_for_stop_signal(poll_s: float = 0.5) -> str:
     previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stop.wait(poll_s):
-            pass
+            if stop_when is not None and stop_when():
+                return None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -31,7 +31,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
-from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable
+from pflow.domain.errors import ConcurrencyConflict, EngineAccessDenied, NotFound, ServiceUnavailable
 from pflow.ports.process import ExternalTask, ExternalTasks
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ class ExternalTaskWorker:
         if not self._handlers:
             raise ValueError("an external-task worker needs at least one handler")
         self._clock = clock
+        #: why the worker stopped fetching on its own: the engine refused its credentials (None: it did not)
+        self.gave_up: EngineAccessDenied | None = None
         self._stop = threading.Event()
         self._slots = threading.Semaphore(settings.concurrency)
         self._queue: queue.Queue[ExternalTask | None] = queue.Queue()
@@ -370,6 +372,18 @@ class ExternalTaskWorker:
                     if backoff:
                         log.info("worker %s: %s reachable again", s.worker_id, down)
                     backoff = 0.0
+            except EngineAccessDenied as exc:
+                # A setting to fix, not an outage. Asking again would not help and can do harm: Camunda locks
+                # a user out for a while after each refused password (and for good after ten), which would
+                # also lock out every PFlow process that uses that user correctly. So the worker stops
+                # fetching, says why once, and `pflow worker` exits (see ``gave_up``).
+                self.gave_up = exc
+                log.error("worker %s: %s; the worker stops fetching tasks (restart it once that is fixed)",
+                          s.worker_id, exc.message)
+                for _ in range(free):
+                    self._slots.release()
+                self._stop.set()
+                return
             except ServiceUnavailable as exc:
                 backoff = min(s.engine_backoff_max_s, backoff * 2 or 0.5)
                 down = exc.dependency

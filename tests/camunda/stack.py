@@ -8,6 +8,11 @@ test session (``ticket_approval_t<hex>``): a worker of one run never takes anoth
 run's tasks. Each stack cancels the instances it left running when it closes, and
 the session deletes its deployment (with its instances and history) at the end.
 
+Credentials: the test engine runs with REST authentication on (deploy/camunda-dev), so every
+adapter, PFlow process and raw request of the tests authenticates with ``AUTH`` (user ``pflow``,
+the engine's dev-only password; PFLOW_TEST_CAMUNDA_USERNAME / _PASSWORD, else CAMUNDA_DEV_PASSWORD,
+name another); ``AUTH_ENV`` holds them as PFlow's settings for child processes.
+
 Outages: a stack talks to Camunda through a ``TcpProxy``; setting
 ``stack.engine.available = False`` cuts it (connections refused, as with a stopped
 engine), so tests written for any engine can take Camunda down and bring it back.
@@ -32,6 +37,11 @@ log = logging.getLogger(__name__)
 
 CAMUNDA_URL = os.environ.get("PFLOW_TEST_CAMUNDA_URL", "http://localhost:8081/engine-rest").rstrip("/")
 HINT = "start it with `make camunda-up` (deploy/camunda-dev/camunda-dev.sh up) or set PFLOW_TEST_CAMUNDA_URL"
+#: camunda-dev's REST user and its dev-only default password (deploy/camunda-dev/camunda-dev.sh)
+DEV_USER, DEV_PASSWORD = "pflow", "pflow-dev-only"
+AUTH = (os.environ.get("PFLOW_TEST_CAMUNDA_USERNAME") or DEV_USER,
+        os.environ.get("PFLOW_TEST_CAMUNDA_PASSWORD") or os.environ.get("CAMUNDA_DEV_PASSWORD") or DEV_PASSWORD)
+AUTH_ENV = {"CAMUNDA_USERNAME": AUTH[0], "CAMUNDA_PASSWORD": AUTH[1]}
 BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
 SESSION_KEY = f"ticket_approval_t{uuid.uuid4().hex[:10]}"
 
@@ -91,7 +101,7 @@ def session_process_keys() -> list[str]:
 
 
 def probe() -> None:
-    engine = CamundaWorkflowEngine(CAMUNDA_URL, timeout_s=5)
+    engine = CamundaWorkflowEngine(CAMUNDA_URL, timeout_s=5, auth=AUTH)
     try:
         engine.check()
     finally:
@@ -122,7 +132,8 @@ def settings(base: dict, overrides: dict) -> Settings:
     """A Camunda stack's settings: this session's process key and BPMN; memory store and bus unless overridden."""
     workflows = session_workflows(base.get("workflows_dir"))
     return Settings(**{**base, "workflow_engine": "camunda", "database_url": "memory://", "rabbitmq_url": "memory://",
-                       "camunda_url": CAMUNDA_URL, "camunda_process_key": SESSION_KEY, "workflows_dir": workflows,
+                       "camunda_url": CAMUNDA_URL, "camunda_username": AUTH[0], "camunda_password": AUTH[1],
+                       "camunda_process_key": SESSION_KEY, "workflows_dir": workflows,
                        **overrides})
 
 
@@ -135,7 +146,8 @@ class SwitchableCamundaEngine(CamundaWorkflowEngine):
 
         self.proxy = TcpProxy.for_url(settings.camunda_url)
         super().__init__(self.proxy.url_for(settings.camunda_url), process_keys_of(settings.workflows_dir),
-                         timeout_s=settings.camunda_timeout_s, max_poll_ms=settings.camunda_max_poll_ms)
+                         timeout_s=settings.camunda_timeout_s, max_poll_ms=settings.camunda_max_poll_ms,
+                         auth=settings.camunda_auth)
 
     @property
     def available(self) -> bool:
@@ -182,11 +194,11 @@ def cancel_running(process_keys: str) -> None:
     for process_key in [k.strip() for k in process_keys.split(",") if k.strip()]:
         try:
             running = requests.get(f"{CAMUNDA_URL}/process-instance", params={"processDefinitionKey": process_key},
-                                   timeout=10).json()
+                                   auth=AUTH, timeout=10).json()
             for instance in running:
                 if instance.get("definitionKey") != process_key:  # never trust a filter the engine might ignore
                     continue
-                requests.delete(f"{CAMUNDA_URL}/process-instance/{instance['id']}", timeout=10)
+                requests.delete(f"{CAMUNDA_URL}/process-instance/{instance['id']}", auth=AUTH, timeout=10)
         except requests.RequestException as exc:
             log.warning("could not clean up Camunda instances of %s: %s", process_key, exc)
 
@@ -197,11 +209,13 @@ def cleanup_session() -> None:
         return
     try:
         # The adapter names a deployment pflow-<process keys of the file, joined by +>.
-        deployments = requests.get(f"{CAMUNDA_URL}/deployment", params={"nameLike": "pflow-%"}, timeout=10).json()
+        deployments = requests.get(f"{CAMUNDA_URL}/deployment", params={"nameLike": "pflow-%"}, auth=AUTH,
+                                   timeout=10).json()
         for deployment in deployments:
             keys = (deployment.get("name") or "").removeprefix("pflow-").split("+")
             if not deployment.get("name", "").startswith("pflow-") or not all(k.endswith(SUFFIX) for k in keys):
                 continue
-            requests.delete(f"{CAMUNDA_URL}/deployment/{deployment['id']}", params={"cascade": "true"}, timeout=30)
+            requests.delete(f"{CAMUNDA_URL}/deployment/{deployment['id']}", params={"cascade": "true"}, auth=AUTH,
+                            timeout=30)
     except (requests.RequestException, ValueError) as exc:
         log.warning("could not delete the test deployments of %s: %s", SESSION_KEY, exc)

@@ -94,9 +94,9 @@ def files(url, tmp_path_factory):
 
 def delete_deployments(url: str) -> None:
     """This run's deployments, with their instances and history."""
-    for deployment in requests.get(f"{url}/deployment", params={"nameLike": f"pflow-e2t{RUN}_%"}, timeout=10).json():
+    for deployment in requests.get(f"{url}/deployment", params={"nameLike": f"pflow-e2t{RUN}_%"}, auth=camunda.AUTH, timeout=10).json():
         if deployment.get("name", "").startswith(f"pflow-e2t{RUN}_"):
-            requests.delete(f"{url}/deployment/{deployment['id']}", params={"cascade": "true"}, timeout=30)
+            requests.delete(f"{url}/deployment/{deployment['id']}", params={"cascade": "true"}, auth=camunda.AUTH, timeout=30)
 
 
 KEYS = [own_key(k) for k in ("purchase_request", "access_request", "ticket_approval", "small", "two_a", "two_b",
@@ -105,7 +105,7 @@ KEYS = [own_key(k) for k in ("purchase_request", "access_request", "ticket_appro
 
 @pytest.fixture(scope="module")
 def engine(url, files):
-    e = CamundaWorkflowEngine(url, KEYS)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
     for path in files.values():
         e.deploy(path)
     yield e
@@ -127,7 +127,7 @@ def decide(engine, key, definition_key, value, who):
 
 
 def running(url, key):
-    return requests.get(f"{url}/process-instance", params={"businessKey": key}, timeout=5).json()
+    return requests.get(f"{url}/process-instance", params={"businessKey": key}, auth=camunda.AUTH, timeout=5).json()
 
 
 class LoseAnswers(HTTPAdapter):
@@ -289,11 +289,11 @@ def test_a_refused_completion_gives_the_claim_back(engine, key):
 def test_a_task_claimed_by_someone_else_is_theirs_until_the_claim_is_stale(engine, url, files, key):
     engine.start(own_key("purchase_request"), key, {"amount": 10, "requester": "alice"})
     [task] = engine.open_tasks(key)
-    requests.post(f"{url}/task/{task.id}/claim", json={"userId": "ghost"}, timeout=5).raise_for_status()
+    requests.post(f"{url}/task/{task.id}/claim", json={"userId": "ghost"}, auth=camunda.AUTH, timeout=5).raise_for_status()
     with pytest.raises(ConcurrencyConflict):
         engine.complete_task(task.id, {"manager_decision": "approve"}, completed_by="bob")
     assert engine.task(task.id).assignee == "ghost"
-    impatient = CamundaWorkflowEngine(url, KEYS, stale_claim_s=0)
+    impatient = CamundaWorkflowEngine(url, KEYS, stale_claim_s=0, auth=camunda.AUTH)
     try:
         impatient.complete_task(task.id, {"manager_decision": "approve"}, completed_by="bob")
     finally:
@@ -304,7 +304,7 @@ def test_a_task_claimed_by_someone_else_is_theirs_until_the_claim_is_stale(engin
 def test_the_claimer_itself_may_complete_its_claim(engine, url, key):
     engine.start(own_key("purchase_request"), key, {"amount": 10, "requester": "alice"})
     [task] = engine.open_tasks(key)
-    requests.post(f"{url}/task/{task.id}/claim", json={"userId": "bob"}, timeout=5).raise_for_status()
+    requests.post(f"{url}/task/{task.id}/claim", json={"userId": "bob"}, auth=camunda.AUTH, timeout=5).raise_for_status()
     engine.complete_task(task.id, {"manager_decision": "approve"}, completed_by="bob")
     assert [c.completed_by for c in engine.completed_tasks(key)] == ["bob"]
 
@@ -346,7 +346,7 @@ def test_deploying_is_by_content_and_an_older_file_never_becomes_the_latest_agai
     [back] = engine.deploy(old)  # `pflow deploy new.bpmn`, then `pflow serve` with the old file
     assert not back.created and back.definition_id == first.definition_id
     assert engine.latest_definition_id(versions) == second.definition_id
-    assert len(requests.get(f"{url}/process-definition", params={"key": versions}, timeout=5).json()) == 2
+    assert len(requests.get(f"{url}/process-definition", params={"key": versions}, auth=camunda.AUTH, timeout=5).json()) == 2
     assert "New name" in engine.definition_xml(second.definition_id)
 
 
@@ -359,7 +359,7 @@ def test_concurrent_deploys_of_a_new_file_make_one_version(url, tmp_path, monkey
     concurrent = own_key(f"concurrent_{int(across_processes)}")
     path = tmp_path / "concurrent.bpmn"
     path.write_text(SMALL.format(key=concurrent, pick="Once"), encoding="utf-8")
-    adapters = [CamundaWorkflowEngine(url, KEYS) for _ in range(4)]
+    adapters = [CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH) for _ in range(4)]
     barrier = threading.Barrier(len(adapters))
     results = []
 
@@ -375,11 +375,11 @@ def test_concurrent_deploys_of_a_new_file_make_one_version(url, tmp_path, monkey
     for a in adapters:
         a.close()
     assert len({r.definition_id for r in results}) == 1 and sum(r.created for r in results) == 1
-    assert len(requests.get(f"{url}/process-definition", params={"key": concurrent}, timeout=5).json()) == 1
+    assert len(requests.get(f"{url}/process-definition", params={"key": concurrent}, auth=camunda.AUTH, timeout=5).json()) == 1
 
 
 def test_a_fresh_adapter_sees_an_unchanged_file_as_deployed(url, files):
-    fresh = CamundaWorkflowEngine(url, KEYS)
+    fresh = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
     try:
         [again] = fresh.deploy(files["purchase"])
         assert not again.created and again.definition_id == fresh.latest_definition_id(own_key("purchase_request"))
@@ -432,11 +432,11 @@ def test_malformed_xml_is_refused_with_camunda_s_parser_message(engine, files, t
 def test_a_file_without_an_executable_process_is_refused_before_deploying(engine, url, tmp_path):
     path = tmp_path / "none.bpmn"
     path.write_text(SMALL.format(key=own_key("none"), pick="x").replace('isExecutable="true"', 'isExecutable="false"'))
-    before = requests.get(f"{url}/deployment/count", timeout=5).json()["count"]
+    before = requests.get(f"{url}/deployment/count", auth=camunda.AUTH, timeout=5).json()["count"]
     with pytest.raises(DeploymentRejected) as err:
         engine.deploy(path)
     assert "no executable process" in err.value.message
-    assert requests.get(f"{url}/deployment/count", timeout=5).json()["count"] == before
+    assert requests.get(f"{url}/deployment/count", auth=camunda.AUTH, timeout=5).json()["count"] == before
 
 
 def test_unknown_definitions_and_processes_are_not_found(engine):
@@ -471,7 +471,7 @@ def test_concurrent_starts_for_one_key_make_one_instance(engine, key, url):
 
 
 def test_a_start_whose_answer_was_lost_does_not_start_twice(url, files, key):
-    e = CamundaWorkflowEngine(url, KEYS)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
     try:
         e._client.session.mount(url, LoseAnswers("/start"))
         instance = e.start(own_key("ticket_approval"), key, {"requester": "alice"})
@@ -508,7 +508,7 @@ def test_an_incident_is_reported_with_its_activity_and_retried(engine, key):
 # --- external tasks -------------------------------------------------------------------------------
 
 def test_a_completion_whose_answer_was_lost_counts_as_done(url, files, key):
-    e = CamundaWorkflowEngine(url, KEYS)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
     try:
         e.start(own_key("purchase_request"), key, {"amount": 1, "requester": "alice"})
         decide(e, key, "ManagerApproval", "approve", "bob")
@@ -541,7 +541,7 @@ def test_unlock_frees_only_the_worker_s_own_lock(engine, key):
 
 def test_fetching_takes_only_tasks_of_the_adapter_s_processes(engine, url, key):
     engine.start(own_key("purchase_request"), key, {"amount": 1, "requester": "alice"})
-    elsewhere = CamundaWorkflowEngine(url, [own_key("access_request")])
+    elsewhere = CamundaWorkflowEngine(url, [own_key("access_request")], auth=camunda.AUTH)
     try:
         [task] = engine.open_tasks(key)
         with pytest.raises(TaskNotFound):
@@ -571,7 +571,7 @@ def polling(engine) -> threading.Event:
 
 
 def test_interrupting_a_long_wait_returns_nothing_early(url, files, key):
-    e = CamundaWorkflowEngine(url, KEYS)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
     outcome = []
     sent = polling(e)
     poller = threading.Thread(target=lambda: outcome.append(
@@ -586,7 +586,7 @@ def test_interrupting_a_long_wait_returns_nothing_early(url, files, key):
 
 def test_a_task_locked_by_an_interrupted_poll_is_given_back(url, files, key):
     """The poll's slice may lock a task after the interrupt; it is unlocked, not left to its lock expiry."""
-    e = CamundaWorkflowEngine(url, KEYS)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
     try:
         e.start(own_key("ticket_approval"), key, {})
         [task] = e.open_tasks(key)

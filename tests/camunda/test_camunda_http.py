@@ -15,9 +15,9 @@ import pytest
 
 from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.adapters.camunda.variables import from_typed, from_typed_map, to_typed, to_typed_map
-from pflow.domain.errors import ConcurrencyConflict, EngineUnavailable, ValidationError
+from pflow.domain.errors import ConcurrencyConflict, EngineAccessDenied, EngineUnavailable, ValidationError
 from pflow.ports.process import TaskLockedByOtherWorker, TaskNotFound
-from tests.support import free_port
+from tests.support import free_port, wait_until
 
 
 class Script:
@@ -27,6 +27,9 @@ class Script:
     def __init__(self):
         self.routes: dict[tuple[str, str], list] = {}
         self.calls: list[tuple[str, str, bytes]] = []
+        self.authorization: list[tuple[str, str, str | None]] = []  # (method, path, Authorization header)
+
+    default = (404, "text/html", "<html>nope</html>")  # the answer to a route not scripted
 
     def on(self, method, path, *answers):
         self.routes[(method, path)] = list(answers)
@@ -49,7 +52,8 @@ def fake():
             body = self.rfile.read(length) if length else b""
             path = self.path.split("?")[0].removeprefix("/engine-rest")
             script.calls.append((self.command, path, body))
-            answers = script.routes.get((self.command, path)) or [(404, "text/html", "<html>nope</html>")]
+            script.authorization.append((self.command, path, self.headers.get("Authorization")))
+            answers = script.routes.get((self.command, path)) or [script.default]
             answer = answers.pop(0) if len(answers) > 1 else answers[0]
             if answer == "drop":  # the request arrived, the answer never does
                 self.close_connection = True
@@ -61,6 +65,8 @@ def fake():
             status, ctype, text = answer
             data = text.encode()
             self.send_response(status)
+            if status == 401:
+                self.send_header("WWW-Authenticate", 'Basic realm="default"')
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -107,7 +113,7 @@ def test_a_closed_port_says_camunda_is_not_reachable_and_what_to_do():
 
 
 def test_an_html_error_page_while_the_engine_stops_is_unavailability(fake, engine):
-    fake.on("GET", "/engine", (500, "text/html", "<html><body>HTTP Status 500</body></html>"))
+    fake.on("GET", "/version", (500, "text/html", "<html><body>HTTP Status 500</body></html>"))
     with pytest.raises(EngineUnavailable) as err:
         engine.check()
     assert "without an error body" in err.value.message
@@ -121,7 +127,7 @@ def test_a_url_that_is_not_the_rest_root_is_named(fake):
 
 
 def test_a_slow_engine_times_out_as_unavailable(fake, engine):
-    fake.on("GET", "/engine", ("sleep", 1.5))
+    fake.on("GET", "/version", ("sleep", 1.5))
     with pytest.raises(EngineUnavailable) as err:
         engine.check()
     assert "no answer within 1s" in err.value.message
@@ -196,9 +202,9 @@ def test_a_refused_connect_is_still_retried_within_the_budget(fake):
 
 def test_gateway_errors_are_retried_for_reads_but_not_for_a_start(fake, engine):
     busy = (503, "text/html", "<html>busy</html>")
-    fake.on("GET", "/engine", busy, busy, (200, "application/json", '[{"name": "default"}]'))
+    fake.on("GET", "/version", busy, busy, (200, "application/json", '{"version": "7.24.0"}'))
     engine.check()
-    assert len(calls(fake, "GET", "/engine")) == 3
+    assert len(calls(fake, "GET", "/version")) == 3
     fake.on("GET", "/process-instance", (200, "application/json", "[]"))
     fake.on("POST", "/process-definition/key/ticket_approval/start", busy)
     with pytest.raises(EngineUnavailable):
@@ -363,3 +369,179 @@ def test_a_task_being_completed_by_another_user_is_a_conflict(fake, engine):
     with pytest.raises(ConcurrencyConflict) as err:
         engine.complete_task("ut1", {"approved": True}, completed_by="bob")
     assert "carol" in err.value.message and calls(fake, "POST", "/task/ut1/complete") == []
+
+
+# --- credentials (CAMUNDA_USERNAME / CAMUNDA_PASSWORD) -------------------------------------------
+
+USER, PASSWORD = "pflow", "s3cret-pässword"
+
+
+def basic(user, password):
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def authed(fake):
+    e = CamundaWorkflowEngine(fake.url, ["ticket_approval"], timeout_s=1, retry_pause_s=0.01, auth=(USER, PASSWORD))
+    yield e
+    e.close()
+
+
+def test_every_call_sends_basic_authentication_start_complete_fetch_and_deploy(fake, authed, tmp_path):
+    from pflow.config import REPO_ROOT
+
+    fake.on("GET", "/process-instance", (200, "application/json", "[]"),
+            (200, "application/json", json.dumps([{"id": "pi-1", "businessKey": "TCK-1",
+                                                   "definitionId": "ticket_approval:1:d-1",
+                                                   "definitionKey": "ticket_approval"}])))
+    fake.on("POST", "/process-definition/key/ticket_approval/start",
+            (200, "application/json", json.dumps({"id": "pi-1", "businessKey": "TCK-1",
+                                                  "definitionId": "ticket_approval:1:d-1"})))
+    assert authed.start("ticket_approval", "TCK-1", {"requester": "alice"}).created
+    fake.on("GET", "/task/ut1", open_task(assignee="bob"))
+    fake.on("POST", "/task/ut1/complete", (204, "application/json", ""))
+    authed.complete_task("ut1", {"approved": True}, completed_by="bob")
+    fake.on("POST", "/external-task/fetchAndLock", (200, "application/json", "[]"))
+    assert authed.fetch_and_lock("w1", ["ticket-processing"], max_tasks=1, lock_duration_ms=1000, wait_ms=10) == []
+    fake.on("POST", "/external-task/et1/complete", (204, "application/json", ""))
+    authed.complete("et1", "w1", {"serviceRef": "svc-1"})
+    fake.on("GET", "/version", (200, "application/json", '{"version": "7.24.0"}'))
+    authed.check()
+    before_deploy = len(fake.authorization)
+    with pytest.raises(Exception):  # the fake knows no deployments: what matters is what was sent
+        authed.deploy(REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn")
+    assert len(fake.authorization) > before_deploy  # the deploy asked the engine something
+
+    sent = {(method, path) for method, path, _ in fake.authorization}
+    for call in [("POST", "/process-definition/key/ticket_approval/start"), ("POST", "/task/ut1/complete"),
+                 ("POST", "/external-task/fetchAndLock"), ("POST", "/external-task/et1/complete"),
+                 ("GET", "/version")]:
+        assert call in sent, call
+    headers = {header for _, _, header in fake.authorization}
+    assert headers == {basic(USER, PASSWORD)}, headers  # every single request, deploys included
+
+
+def test_without_credentials_no_authorization_header_is_sent(fake, engine):
+    fake.on("GET", "/version", (200, "application/json", '{"version": "7.24.0"}'))
+    engine.check()
+    assert fake.authorization == [("GET", "/version", None)]
+
+
+def test_refused_credentials_are_a_clear_error_at_once_not_an_outage_to_retry(fake, authed):
+    fake.on("POST", "/process-definition/key/ticket_approval/start", (401, "text/plain", ""))
+    fake.on("GET", "/process-instance", (401, "text/plain", ""))
+    fake.on("POST", "/external-task/fetchAndLock", (401, "text/plain", ""))
+    fake.on("POST", "/external-task/et1/complete", (401, "text/plain", ""))
+    fake.on("GET", "/version", (401, "text/plain", ""))
+    for call in (lambda: authed.start("ticket_approval", "TCK-1", {}), authed.check,
+                 lambda: authed.fetch_and_lock("w1", ["ticket-processing"], lock_duration_ms=1000, wait_ms=10),
+                 lambda: authed.complete("et1", "w1", {})):
+        fake.calls.clear()
+        with pytest.raises(EngineAccessDenied) as err:
+            call()
+        assert not isinstance(err.value, EngineUnavailable)  # nothing treats it as "try again"
+        assert len(fake.calls) == 1, fake.calls  # asked once: no retry of any kind
+        message = err.value.message
+        assert "refused PFlow's credentials" in message and "user 'pflow'" in message
+        assert "CAMUNDA_USERNAME" in message and "CAMUNDA_PASSWORD" in message and fake.url in message
+        assert PASSWORD not in message and PASSWORD not in str(err.value.details)
+        assert err.value.dependency == "Camunda" and err.value.key == "service.misconfigured"
+        public = err.value.public_message
+        assert "refused PFlow's credentials" in public and "127.0.0.1" not in public and "CAMUNDA_" not in public
+
+
+def test_an_engine_that_needs_credentials_when_none_are_set_says_what_to_set(fake, engine):
+    fake.on("GET", "/version", (401, "text/plain", ""))
+    with pytest.raises(EngineAccessDenied) as err:
+        engine.check()
+    assert "requires credentials" in err.value.message and "PFlow sent none" in err.value.message
+    assert "set CAMUNDA_USERNAME and CAMUNDA_PASSWORD" in err.value.message
+
+
+def test_a_missing_permission_names_the_user_and_camundas_reason(fake, authed):
+    fake.on("POST", "/external-task/fetchAndLock", camunda_error(
+        403, "AuthorizationException", "The user with id 'pflow' does not have 'READ' permission on resource "
+                                       "'ProcessDefinition'."))
+    with pytest.raises(EngineAccessDenied) as err:
+        authed.fetch_and_lock("w1", ["ticket-processing"], lock_duration_ms=1000, wait_ms=10)
+    assert "denied user 'pflow' POST /external-task/fetchAndLock" in err.value.message
+    assert "'READ' permission" in err.value.message and err.value.details["reason"] == "permission_denied"
+    assert len(fake.calls) == 1
+
+
+def test_the_password_never_reaches_the_log(fake, authed, caplog):
+    fake.on("POST", "/process-definition/key/ticket_approval/start", (401, "text/plain", ""))
+    fake.on("GET", "/process-instance", (200, "application/json", "[]"))
+    with caplog.at_level("DEBUG"):
+        with pytest.raises(EngineAccessDenied):
+            authed.start("ticket_approval", "TCK-1", {})
+    assert PASSWORD not in caplog.text and basic(USER, PASSWORD).split()[1] not in caplog.text
+
+
+def test_a_worker_whose_credentials_are_refused_says_so_once_and_stops_fetching(fake, authed, caplog):
+    """Asking again would not help, and each refused password makes Camunda lock the user out for a while
+    (for good after ten), which would lock out every PFlow process that uses that user correctly."""
+    from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+
+    class Handler:
+        topic = "ticket-processing"
+
+        def handle(self, task):
+            raise AssertionError("no task can be fetched")
+
+    fake.on("POST", "/external-task/fetchAndLock", (401, "text/plain", ""))
+    worker = ExternalTaskWorker(authed, [Handler()], WorkerSettings(worker_id="w1", concurrency=2, poll_wait_ms=10,
+                                                                      engine_backoff_max_s=0.2))
+    with caplog.at_level("INFO", logger="pflow.entrypoints.worker"):
+        worker.start()
+        try:
+            wait_until(lambda: worker.gave_up is not None, timeout=5)
+            time.sleep(1.0)  # an outage would have been asked again several times by now (backoff 0.2 s)
+        finally:
+            worker.stop()
+    assert len(calls(fake, "POST", "/external-task/fetchAndLock")) == 1
+    assert isinstance(worker.gave_up, EngineAccessDenied)
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "refused PFlow's credentials" in r.getMessage()]
+    assert len(errors) == 1 and "CAMUNDA_PASSWORD" in errors[0].getMessage()
+    assert "stops fetching" in errors[0].getMessage() and "retrying" not in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+def test_readiness_and_the_api_say_the_engine_refused_pflows_credentials(fake, tmp_path):
+    from pflow.config import Settings
+    from pflow.container import build_container, shutdown
+    from pflow.entrypoints.http import create_app
+    from tests.conftest import ApiClient
+    from tests.support import TEST_USERS, test_workflows
+
+    fake.default = (401, "text/plain", "")  # every call
+    settings = Settings(workflow_engine="camunda", camunda_url=fake.url, camunda_username=USER,
+                        camunda_password=PASSWORD, camunda_timeout_s=2, database_url="memory://",
+                        rabbitmq_url="memory://", secret_key="test-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
+                        data_dir=tmp_path, workflows_dir=test_workflows(tmp_path / "workflows"),
+                        ui_dir=tmp_path / "no-ui")
+    container = build_container(settings)
+    container.users.override(TEST_USERS)
+    try:
+        api = ApiClient(create_app(container))
+        ready = api.get("/readyz")
+        assert ready.status_code == 503 and ready.json["error"]["details"]["unavailable"] == ["workflow_engine"]
+        check = ready.json["checks"]["workflow_engine"]
+        assert "refused PFlow's credentials" in check and "CAMUNDA_USERNAME" in check and "CAMUNDA_PASSWORD" in check
+        assert PASSWORD not in ready.get_data(as_text=True)
+
+        draft = api.post("/api/tickets", "alice", json={"title": "Laptop"})
+        assert draft.status_code == 201, draft.json
+        fake.calls.clear()
+        r = api.post(f"/api/tickets/{draft.json['id']}/submit", "alice")
+        assert r.status_code == 503 and "Retry-After" not in r.headers  # waiting does not fix a setting
+        error = r.json["error"]
+        assert error["code"] == "service_unavailable" and error["key"] == "service.misconfigured"
+        assert error["params"] == {"dependency": "Camunda"} and error["details"]["dependency"] == "Camunda"
+        assert "refused PFlow's credentials" in error["message"] and fake.url not in str(r.json)
+        assert len(fake.calls) == 1  # refused once, not retried
+        assert api.get(f"/api/tickets/{draft.json['id']}", "alice").json["status"] == "draft"
+    finally:
+        shutdown(container)

@@ -62,7 +62,7 @@ def served(tmp_path):
 @pytest.fixture
 def direct():
     """The same engine, not through the proxy: what really is in Camunda."""
-    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY)
+    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH)
     yield engine
     engine.close()
 

@@ -30,7 +30,7 @@ def api(stack):
 @pytest.fixture
 def direct():
     """The same engine, not through the proxy: what really is in Camunda."""
-    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY)
+    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH)
     yield engine
     engine.close()
 

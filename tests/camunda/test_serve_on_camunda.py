@@ -26,7 +26,7 @@ HAS_SQL_STORE = "sql" in Container.uow.providers
 
 
 def camunda_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {"WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": camunda.require_camunda(),
+    return {"WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": camunda.require_camunda(), **camunda.AUTH_ENV,
             # this session's process keys, so these processes never take another test run's tasks
             "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY, "PFLOW_WORKFLOWS_DIR": str(camunda.session_workflows()),
             "PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret-of-32-bytes-or-more-for-tests-only", "DATABASE_URL": f"sqlite:///{tmp_path / 'pflow.db'}",
@@ -85,7 +85,7 @@ def carry_a_ticket_to_completed(url: str) -> dict:
     assert "Completed" in process["completed_activity_ids"]
     assert f'id="{camunda.SESSION_KEY}"' in process["definition_xml"]
     # The provisioning step's result is a process variable, as any automated step's is.
-    direct = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY)
+    direct = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH)
     try:
         assert direct.instance(t["id"]).variables["fulfilment_reference"].startswith("PRV-")
     finally:

@@ -30,7 +30,7 @@ class Workers:
     def __init__(self, url: str, tmp_path: Path):
         self.url = url
         self.tmp_path = tmp_path
-        self.engine = CamundaWorkflowEngine(url, camunda.SESSION_KEY)
+        self.engine = CamundaWorkflowEngine(url, camunda.SESSION_KEY, auth=camunda.AUTH)
         self.engine.deploy(camunda.session_bpmn())
         self.ledger = Ledger(tmp_path / "ledger.db")
         self.ledger.create()
@@ -44,7 +44,7 @@ class Workers:
             cmd += ["--pause-at", pause_at]
         log = open(self.tmp_path / f"{worker_id}.log", "w")
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                env={**os.environ, **camunda.AUTH_ENV, "PYTHONUNBUFFERED": "1"})
         self.procs.append(proc)
         return proc
 

@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                         format=f"%(asctime)s {args.worker_id} %(levelname)s %(name)s: %(message)s")
 
     ledger = Ledger(args.ledger, args.worker_id, args.pause_at)
-    engine = CamundaWorkflowEngine(args.url, args.process_key)
+    # The credentials come as PFlow's own settings (CAMUNDA_USERNAME / CAMUNDA_PASSWORD, tests/camunda/stack.py).
+    engine = CamundaWorkflowEngine(args.url, args.process_key, auth=Settings.from_env().camunda_auth)
     tickets = LedgerTickets(ledger, engine)
     handler = ProvisioningHandler(tickets, LedgerProvisioner(ledger),  # type: ignore[arg-type]
                                   Settings().provisioning_topic)

@@ -145,3 +145,35 @@ def test_the_engine_bulkhead_waits_per_engine_unless_told(env, wait_s):
 def test_a_bad_engine_wait_names_the_variable():
     with pytest.raises(ConfigError, match="PFLOW_ENGINE_WAIT_MS='soon' is not a whole number"):
         Settings.from_env({"PFLOW_ENGINE_WAIT_MS": "soon"})
+
+
+def test_camunda_credentials_are_read_and_the_password_stays_out_of_the_repr():
+    s = Settings.from_env({"WORKFLOW_ENGINE": "camunda", "CAMUNDA_USERNAME": "pflow", "CAMUNDA_PASSWORD": "hunter2"})
+    assert (s.camunda_username, s.camunda_password, s.camunda_auth) == ("pflow", "hunter2", ("pflow", "hunter2"))
+    assert "hunter2" not in repr(s) and "camunda_username='pflow'" in repr(s)
+    assert s.replace(camunda_url="http://x/engine-rest").camunda_auth == ("pflow", "hunter2")
+
+
+def test_without_camunda_credentials_none_are_sent():
+    s = Settings.from_env({"WORKFLOW_ENGINE": "camunda"})
+    assert s.camunda_username is None and s.camunda_password is None and s.camunda_auth is None
+    assert Settings.from_env({"CAMUNDA_USERNAME": "", "CAMUNDA_PASSWORD": ""}).camunda_auth is None  # empty = unset
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"CAMUNDA_USERNAME": "pflow"}, "CAMUNDA_PASSWORD is not set but CAMUNDA_USERNAME is"),
+    ({"CAMUNDA_PASSWORD": "hunter2"}, "CAMUNDA_USERNAME is not set but CAMUNDA_PASSWORD is"),
+    ({"CAMUNDA_USERNAME": "pf:low", "CAMUNDA_PASSWORD": "hunter2"}, "CAMUNDA_USERNAME must not contain ':'"),
+    ({"CAMUNDA_USERNAME": "  ", "CAMUNDA_PASSWORD": "hunter2"}, "CAMUNDA_USERNAME is blank"),
+])
+def test_camunda_credentials_come_both_or_neither_and_the_error_names_the_variable(env, named):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"WORKFLOW_ENGINE": "camunda", **env})
+    assert named in str(err.value) and "hunter2" not in str(err.value)
+
+
+@pytest.mark.parametrize("values, missing", [({"camunda_username": "pflow"}, "camunda_password"),
+                                             ({"camunda_password": "hunter2"}, "camunda_username")])
+def test_settings_made_in_code_need_both_camunda_credentials_too(values, missing):
+    with pytest.raises(ConfigError, match=f"{missing} is not set"):
+        Settings(**values)

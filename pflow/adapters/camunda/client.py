@@ -20,6 +20,12 @@
   answering and why. Camunda's own errors (``{"type", "message", "code"}``)
   raise ``CamundaHttpError`` for the adapter to map per endpoint: the status
   codes are not consistent across endpoints (see deploy/camunda-dev/NOTES.md).
+* Credentials: with ``auth`` (CAMUNDA_USERNAME / CAMUNDA_PASSWORD) every request,
+  long polls and deployments included, sends HTTP basic authentication; the
+  engine must run with REST authentication on. A 401 (credentials missing or
+  refused) or 403 (a permission missing) raises ``EngineAccessDenied`` at once:
+  no retry, since waiting does not fix a setting. The password is never logged
+  or put into a message.
 """
 
 from __future__ import annotations
@@ -32,13 +38,15 @@ from typing import Any, Iterator, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
 
-from pflow.domain.errors import EngineUnavailable
+from pflow.domain.errors import EngineAccessDenied, EngineUnavailable
 
 log = logging.getLogger(__name__)
 
 ENGINE_NAME = "Camunda"
 HINT = "start it (make camunda-up) or check CAMUNDA_URL"
+AUTH_HINT = "set CAMUNDA_USERNAME and CAMUNDA_PASSWORD to a user of that engine"
 OPTIMISTIC_LOCKING = 1  # Camunda's error code for a concurrent modification
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 GATEWAY_STATUSES = (502, 503, 504)
@@ -97,8 +105,10 @@ class CamundaClient:
     """Thin JSON-over-HTTP client for one Camunda REST root (``…/engine-rest``)."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 10.0, connect_timeout_s: float = 3.0,
-                 pool_size: int = 20, retry_pause_s: float = 0.1) -> None:
+                 pool_size: int = 20, retry_pause_s: float = 0.1, auth: tuple[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        #: the user PFlow authenticates as (None: no credentials are sent); the password stays in the session
+        self.username = auth[0] if auth else None
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.retry_pause_s = retry_pause_s
@@ -108,12 +118,35 @@ class CamundaClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "pflow-camunda-adapter"})
+        if auth:
+            # every request of the session; UTF-8 (requests would send str as Latin-1, which Camunda on a UTF-8
+            # JVM does not read back)
+            self.session.auth = HTTPBasicAuth(auth[0].encode("utf-8"), auth[1].encode("utf-8"))
         self._budget = threading.local()
 
     def unavailable(self, reason: str, public_reason: str | None = None) -> EngineUnavailable:
         return EngineUnavailable(ENGINE_NAME, f"Camunda is not reachable at {self.base_url}: {reason} — {HINT}",
                                  public_message=f"Camunda is not reachable: {public_reason or reason}. "
                                                 "Try again in a moment.")
+
+    def access_denied(self, status: int, method: str, path: str, detail: str = "") -> EngineAccessDenied:
+        """The engine refused PFlow's credentials (401) or a permission of its user (403)."""
+        if status == 403:
+            who = f"user {self.username!r}" if self.username else "the anonymous user"
+            problem = f"Camunda at {self.base_url} denied {who} {method} {path}" + (f" ({detail})" if detail else "")
+            hint = (f"give that user the permission (or use one that has it: {AUTH_HINT})" if self.username
+                    else AUTH_HINT)
+        elif self.username:
+            problem = (f"Camunda at {self.base_url} refused PFlow's credentials (HTTP 401, user {self.username!r}) "
+                       f"on {method} {path}")
+            hint = "check CAMUNDA_USERNAME and CAMUNDA_PASSWORD against that engine's users"
+        else:
+            problem = (f"Camunda at {self.base_url} requires credentials (HTTP 401 on {method} {path}) and PFlow "
+                       "sent none")
+            hint = AUTH_HINT
+        return EngineAccessDenied(ENGINE_NAME, f"{problem} — {hint}",
+                                  {"status": status, "reason": "credentials_refused" if status == 401
+                                   else "permission_denied"})
 
     @contextmanager
     def call_budget(self, seconds: float | None = None) -> Iterator[None]:
@@ -190,6 +223,9 @@ class CamundaClient:
                 body = response.json()
             except ValueError:
                 body = None
+        if status in (401, 403):
+            detail = str(body.get("message") or "")[:300] if isinstance(body, dict) else ""
+            raise self.access_denied(status, method, path, detail)
         if isinstance(body, dict) and "type" in body and "message" in body:
             raise CamundaHttpError(method, path, status, body)
         if status >= 500:

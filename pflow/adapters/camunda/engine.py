@@ -56,6 +56,11 @@ on 7.24, deploy/camunda-dev/NOTES.md):
 * scope: ``process_keys`` (optional) limits what the adapter sees — instances,
   tasks, fetched external tasks — to those processes, so test runs or PFlow
   installations sharing one Camunda never take each other's work.
+* credentials: ``auth`` (user, password) goes with every request as HTTP basic
+  authentication; the engine must run with REST authentication on. A refusal
+  (401/403) is ``EngineAccessDenied``, never retried (client.py). ``check`` asks
+  ``GET /version``, which needs them, not ``GET /engine``, which Camunda's
+  authentication filter leaves open.
 """
 
 from __future__ import annotations
@@ -166,7 +171,8 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
 
     def __init__(self, base_url: str, process_keys: Sequence[str] | str | None = None, *, timeout_s: float = 10.0,
                  max_poll_ms: int = 2_000, report_attempts: int = 3, retry_pause_s: float = 0.2,
-                 stale_claim_s: float = 60.0, client: CamundaClient | None = None) -> None:
+                 stale_claim_s: float = 60.0, client: CamundaClient | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
         if max_poll_ms < 1:
             raise ValueError("max_poll_ms must be at least 1")
         if isinstance(process_keys, str):
@@ -177,7 +183,7 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         self.report_attempts = max(1, report_attempts)
         self.retry_pause_s = retry_pause_s
         self.stale_claim_s = stale_claim_s
-        self._client = client or CamundaClient(base_url, timeout_s=timeout_s)
+        self._client = client or CamundaClient(base_url, timeout_s=timeout_s, auth=auth)
         self.timeout_s = self._client.timeout_s
         # Deployed definitions never change: their XML and what the reader makes of it are cached by id.
         self._xml_by_definition: dict[str, str] = {}
@@ -903,10 +909,11 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
 
     @_bounded
     def check(self) -> None:
+        """Camunda answers an authenticated request (so wrong credentials are reported, as ``EngineAccessDenied``)."""
         try:
-            self._client.get("/engine")
+            self._client.get("/version")
         except CamundaHttpError as exc:
-            raise self._client.unavailable(f"GET /engine answered {exc.status}: {exc.message}") from None
+            raise self._client.unavailable(f"GET /version answered {exc.status}: {exc.message}") from None
 
     def interrupt_waits(self) -> None:
         """Waiting polls return (with no tasks) when their current slice ends, within ``max_poll_ms``."""

@@ -29,6 +29,7 @@ ERROR_KEYS: dict[str, tuple[str, ...]] = {
     "error.internal": (),
     "validation.invalid": (),
     "service.unavailable": ("dependency",),
+    "service.misconfigured": ("dependency",),
     # the HTTP layer
     "http.not_found": (),
     "http.method_not_allowed": (),

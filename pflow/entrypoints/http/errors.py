@@ -118,9 +118,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(e.DomainError)
     def _domain(error: e.DomainError):
         status = status_for(error)
-        if status == 503:
+        misconfigured = isinstance(error, e.EngineAccessDenied)  # a setting to fix: retrying soon does not help
+        if misconfigured:
+            log.error("dependency refuses PFlow: %s", error.message)
+        elif status == 503:
             log.warning("dependency unavailable: %s", error.message)
-        headers = {"Retry-After": "5"} if status == 503 else None
+        headers = {"Retry-After": "5"} if status == 503 and not misconfigured else None
         key, params = error_keys.domain_key(error)
         fields = None
         if status == 422 and not getattr(error, "about_fields", True):

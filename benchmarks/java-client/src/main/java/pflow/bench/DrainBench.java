@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import org.camunda.bpm.client.ExternalTaskClient;
 import org.camunda.bpm.client.ExternalTaskClientBuilder;
+import org.camunda.bpm.client.interceptor.auth.BasicAuthProvider;
 
 /**
  * Drains --count waiting external tasks of --topic with a no-op handler and prints one JSON line:
@@ -40,6 +41,12 @@ public final class DrainBench {
             ExternalTaskClientBuilder builder = ExternalTaskClient.create()
                     .baseUrl(url)
                     .workerId(args.getOrDefault("worker-id", "java-drain") + "-" + i);
+            // Credentials for the REST API from the environment, as PFlow reads them (not the command line).
+            String user = System.getenv("CAMUNDA_USERNAME");
+            if (user != null && !user.isEmpty()) {
+                String password = System.getenv("CAMUNDA_PASSWORD");
+                builder.addInterceptor(new BasicAuthProvider(user, password == null ? "" : password));
+            }
             if (args.containsKey("max-tasks")) {
                 builder.maxTasks(Integer.parseInt(args.get("max-tasks")));
             }
