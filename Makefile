@@ -12,15 +12,31 @@ HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 CAMUNDA := deploy/camunda-dev/camunda-dev.sh
 
-.PHONY: run test install ui services-up camunda-up camunda-down migrate worker consume bench bench-quick clean
+.PHONY: run test install lock ui services-up camunda-up camunda-down migrate worker consume bench bench-quick clean
 
-$(STAMP): pyproject.toml
+# Locked dependencies with their hashes (generated from pyproject.toml by `make lock`): the runtime set
+# the image installs, and the dev set (runtime + test tools) for this venv and CI.
+LOCK     := requirements.lock
+DEV_LOCK := requirements-dev.lock
+LOCK_VENV := $(VENV)-lock
+
+# Reinstalls when pyproject.toml or the dev lock changes (a new pin is installed, a removed one stays).
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolves both locks after a change to pyproject.toml's dependencies (existing pins are kept where
+# they still fit; `make lock LOCK_ARGS=--upgrade` moves everything to the newest versions). Run it with
+# Python 3.11, the version of the images: PYTHON=python3.11 make lock. Needs PyPI.
+lock:
+	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools; }
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) --extra dev --output-file $(DEV_LOCK) pyproject.toml
 
 $(UI_DEPS): $(UI)/package.json $(UI)/package-lock.json
 	npm --prefix $(UI) ci --no-audit --no-fund
@@ -77,4 +93,4 @@ bench-quick: install
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) var .pytest_cache $(UI)/dist $(UI)/node_modules artifacts
+	rm -rf $(VENV) $(LOCK_VENV) var .pytest_cache $(UI)/dist $(UI)/node_modules artifacts

@@ -20,6 +20,11 @@ from pflow.config import REPO_ROOT
 REQUIRE_SERVICES = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
 
 COMPOSE_FILE = REPO_ROOT / "deploy" / "docker-compose.yml"
+# Publishes the internal services on 127.0.0.1 for the local debug flow; never used on a server.
+COMPOSE_DEBUG_FILE = REPO_ROOT / "deploy" / "docker-compose.debug.yml"
+TLS_DIR = REPO_ROOT / "deploy" / "tls"
+TLS_SCRIPT = TLS_DIR / "make-self-signed.sh"
+PIN_SCRIPT = REPO_ROOT / "deploy" / "pin-images.sh"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 BACKEND_DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
 FRONTEND_DOCKERFILE = REPO_ROOT / "deploy" / "frontend.Dockerfile"
@@ -83,12 +88,20 @@ def environment(service: dict) -> dict[str, str]:
 _INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
-def interpolations() -> dict[str, list[tuple[str, str]]]:
-    """Every ${NAME...} in the Compose file ($${...} is an escaped literal): NAME -> [(operator, argument)]."""
+def interpolations(path: Path = COMPOSE_FILE) -> dict[str, list[tuple[str, str]]]:
+    """Every ${NAME...} in a Compose file ($${...} is an escaped literal, and comment lines, such as the
+    commented-out single sign-on settings, are not read by Compose): NAME -> [(operator, argument)]."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for name, operator, argument in _INTERPOLATION.findall(COMPOSE_FILE.read_text(encoding="utf-8")):
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")]
+    for name, operator, argument in _INTERPOLATION.findall("\n".join(lines)):
         found.setdefault(name, []).append((operator, argument))
     return found
+
+
+@lru_cache(maxsize=None)
+def compose_debug() -> dict:
+    """deploy/docker-compose.debug.yml, the override that publishes the internal services."""
+    return yaml.safe_load(COMPOSE_DEBUG_FILE.read_text(encoding="utf-8"))
 
 
 def published_ports(service: dict) -> list[tuple[str, int, int]]:
@@ -237,6 +250,15 @@ def fenced_blocks(text: str) -> list[str]:
     """The content of every fenced code block, including those indented inside list items (dedented)."""
     return [textwrap.dedent(m.group(2))
             for m in re.finditer(r"^([ \t]*)```[^\n]*\n(.*?)^\1```", text, re.S | re.M)]
+
+
+def image_parts(reference: str) -> tuple[str, str, str]:
+    """(name, tag, digest) of an image reference name[:tag][@sha256:<64 hex>]; '' for a missing part."""
+    name, _, digest = reference.partition("@")
+    tag = ""
+    if ":" in name.rsplit("/", 1)[-1]:
+        name, tag = name.rsplit(":", 1)
+    return name, tag, digest
 
 
 def dockerfile_from_images(path: Path) -> list[str]:

@@ -19,8 +19,23 @@ from pflow.config import REPO_ROOT, Settings
 from tests.deploy import files
 from tests.deploy.files import COMPOSE_FILE, compose, environment, pflow_services, services
 
-EXPECTED_SERVICES = {"db", "camunda", "rabbitmq", "api", "worker", "consumer", "frontend"}
-SECRET = "test-secret-0123456789abcdef"
+EXPECTED_SERVICES = {"db", "camunda", "rabbitmq", "api", "worker", "consumer", "frontend", "keycloak"}
+# Services of an optional profile: Compose v2 leaves them out of the project unless the profile is on.
+PROFILE_SERVICES = {"keycloak": ["sso"]}
+DEFAULT_SERVICES = EXPECTED_SERVICES - set(PROFILE_SERVICES)
+SECRET = "test-secret-0123456789abcdef0123456789"
+# What a test deploy/.env fills into the values .env.example leaves empty (every one is required).
+REQUIRED_VALUES = {
+    "PFLOW_SECRET_KEY": SECRET,
+    "POSTGRES_PASSWORD": "pg-pass-4f1c",
+    "RABBITMQ_DEFAULT_PASS": "mq-pass-9a2e",
+    "CAMUNDA_PASSWORD": "engine-pass-77d0",
+    "KEYCLOAK_DB_PASSWORD": "kc-db-pass-1b3f",
+    "KEYCLOAK_ADMIN_USER": "kc-admin",
+    "KEYCLOAK_ADMIN_PASSWORD": "kc-admin-pass-5e6a",
+}
+# Credentials: no fallback value may stand in for these, only `${NAME:?message}`.
+CREDENTIAL = re.compile(r"PASSWORD|_PASS$|SECRET|_USER$|USERNAME")
 
 
 # --- the Compose specification's JSON schema -----------------------------------------------------
@@ -56,6 +71,7 @@ def test_the_schema_check_rejects_a_broken_file():
 
 def test_the_stack_has_every_service():
     assert set(services()) == EXPECTED_SERVICES
+    assert {name: s["profiles"] for name, s in services().items() if "profiles" in s} == PROFILE_SERVICES
 
 
 def test_uses_nothing_compose_v1_lacks():
@@ -90,12 +106,16 @@ def test_start_order():
 def test_healthchecks_use_tools_the_images_have():
     check = {name: " ".join(s["healthcheck"]["test"]) for name, s in services().items() if "healthcheck" in s}
     assert "pg_isready" in check["db"]
-    # Camunda Run's image (Alpine) ships curl; /engine-rest/engine answers once the engine is up.
-    assert "curl" in check["camunda"] and "http://localhost:8080/engine-rest/engine" in check["camunda"]
+    # Camunda Run's image (Alpine) ships curl; /engine-rest/version answers once the engine is up, and only to an
+    # engine user, so the check also proves the credentials work.
+    assert "curl" in check["camunda"] and "http://localhost:8080/engine-rest/version" in check["camunda"]
     assert "rabbitmq-diagnostics" in check["rabbitmq"]
     # The backend image is python:slim (no curl): Python itself probes /healthz.
     assert check["api"].startswith("CMD python -c") and "/healthz" in check["api"]
-    assert "wget" in check["frontend"] and ":5173/" in check["frontend"]  # busybox wget (Alpine)
+    # busybox wget (Alpine) on nginx's loopback-only health listener (deploy/nginx/default.conf)
+    assert "wget" in check["frontend"] and "http://127.0.0.1:8081/nginx-health" in check["frontend"]
+    # With authentication on, Camunda's probe logs in like every other client.
+    assert '-u "$${CAMUNDA_BPM_ADMINUSER_ID}:$${CAMUNDA_BPM_ADMINUSER_PASSWORD}"' in check["camunda"]
 
 
 def test_one_backend_image_runs_api_worker_and_consumer():
@@ -156,18 +176,144 @@ def test_state_lives_in_named_volumes():
         assert all(str(v).endswith(":ro") for v in service.get("volumes", [])), f"{name} must stay stateless"
 
 
-def test_infrastructure_ports_are_published_on_loopback_only():
-    # Camunda's REST API has no authentication: only PFlow (over the compose network) and the host may use it.
-    for name in ("db", "camunda", "rabbitmq"):
-        assert {ip for ip, _, _ in files.published_ports(services()[name])} == {"127.0.0.1"}, name
+def test_nothing_but_nginx_is_published_to_the_host():
+    """The finding: the API, PostgreSQL, RabbitMQ (and its management UI) and Camunda's REST API were
+    published on the host, so anything on it (or, for the API and the UI, on the network) reached them
+    without going through nginx and TLS."""
+    published = {name: files.published_ports(s) for name, s in services().items() if s.get("ports")}
+    assert published == {"frontend": [("", 443, 8443), ("", 80, 8080)]}
+    for name in ("db", "camunda", "rabbitmq", "api", "keycloak"):
+        assert services()[name].get("expose"), f"{name}: say which port the others reach it on (expose)"
+
+
+def test_the_debug_override_publishes_the_internal_services_on_loopback_only():
+    override = files.compose_debug()["services"]
+    assert set(override) <= set(services())
+    assert "frontend" not in override and "keycloak" not in override
+    ports = {name: files.published_ports(s) for name, s in override.items()}
+    assert ports == {
+        "db": [("127.0.0.1", 5432, 5432)],
+        "camunda": [("127.0.0.1", 8081, 8080)],
+        "rabbitmq": [("127.0.0.1", 5672, 5672), ("127.0.0.1", 15672, 15672)],
+        "api": [("127.0.0.1", 8080, 8080)],
+    }
+    for name, service in override.items():
+        assert set(service) == {"ports"}, f"{name}: the override only publishes ports"
+
+
+# --- secrets ----------------------------------------------------------------------------------------
+
+def credential_problems(interpolated: dict[str, list[tuple[str, str]]]) -> list[str]:
+    problems = []
+    for name, uses in interpolated.items():
+        if not CREDENTIAL.search(name):
+            continue
+        for operator, message in uses:
+            if operator != ":?":
+                problems.append(f"${{{name}{operator}{message}}}: a credential must be required, not defaulted")
+            elif name not in message or ".env" not in message:
+                problems.append(f"{name}: the message should say what to set where, not {message!r}")
+    return problems
+
+
+def test_every_credential_is_a_required_variable():
+    """The finding: passwords fell back to guest/guest and pflow/pflow when deploy/.env did not set them."""
+    interpolated = files.interpolations()
+    assert {"POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_PASS", "CAMUNDA_PASSWORD", "PFLOW_SECRET_KEY", "KEYCLOAK_DB_PASSWORD",
+            "KEYCLOAK_ADMIN_PASSWORD", "POSTGRES_USER", "RABBITMQ_DEFAULT_USER", "CAMUNDA_USERNAME",
+            "KEYCLOAK_DB_USER", "KEYCLOAK_ADMIN_USER"} <= {name for name in interpolated if CREDENTIAL.search(name)}
+    assert credential_problems(interpolated) == []
+
+
+def test_the_credential_check_catches_a_fallback(tmp_path):
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text(encoding="utf-8").replace(
+        "${RABBITMQ_DEFAULT_PASS:?RABBITMQ_DEFAULT_PASS is not set - see .env.example}", "${RABBITMQ_DEFAULT_PASS:-guest}"))
+    assert credential_problems(files.interpolations(broken)) == [
+        "${RABBITMQ_DEFAULT_PASS:-guest}: a credential must be required, not defaulted"] * 2
+
+
+def test_no_well_known_credentials_anywhere_in_the_file():
+    text = "\n".join(line for line in COMPOSE_FILE.read_text(encoding="utf-8").splitlines()
+                     if not line.lstrip().startswith("#"))
+    for default in ("guest", "demo"):
+        assert default not in text, default
+
+
+def test_env_example_leaves_every_secret_empty_and_says_how_to_make_one():
+    example = files.env_example()
+    for name in REQUIRED_VALUES:
+        assert example[name] == "", f".env.example gives {name} a value; it must be generated"
+    text = files.ENV_EXAMPLE.read_text(encoding="utf-8")
+    assert 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"' in text
+    assert "openssl rand" in text
+
+
+# --- the engine, single sign-on and TLS --------------------------------------------------------------
+
+def test_camunda_rest_requires_authentication_and_pflow_logs_in():
+    camunda = environment(services()["camunda"])
+    assert camunda["CAMUNDA_BPM_RUN_AUTH_ENABLED"] == "true"
+    assert camunda["CAMUNDA_BPM_RUN_AUTH_AUTHENTICATION"] == "basic"
+    assert camunda["CAMUNDA_BPM_ADMINUSER_ID"].startswith("${CAMUNDA_USERNAME:?")
+    assert camunda["CAMUNDA_BPM_ADMINUSER_PASSWORD"].startswith("${CAMUNDA_PASSWORD:?")
+    for name, service in pflow_services().items():
+        env = environment(service)
+        assert env["CAMUNDA_USERNAME"] == camunda["CAMUNDA_BPM_ADMINUSER_ID"], name
+        assert env["CAMUNDA_PASSWORD"] == camunda["CAMUNDA_BPM_ADMINUSER_PASSWORD"], name
+
+
+def test_keycloak_is_an_optional_production_mode_service():
+    keycloak = services()["keycloak"]
+    assert keycloak["profiles"] == ["sso"]
+    assert re.fullmatch(r"quay\.io/keycloak/keycloak:26\.\d+\.\d+@sha256:[0-9a-f]{64}", keycloak["image"])
+    assert keycloak["command"][0] == "start" and "start-dev" not in keycloak["command"]
+    assert "--import-realm" in keycloak["command"]
+    env = environment(keycloak)
+    assert env["KC_HOSTNAME"] == "https://${PFLOW_HOSTNAME:-localhost}/auth"
+    assert env["KC_HTTP_RELATIVE_PATH"] == "/auth"
+    assert env["KC_PROXY_HEADERS"] == "xforwarded"
+    assert (env["KC_DB"], env["KC_DB_URL"]) == ("postgres", "jdbc:postgresql://db:5432/keycloak")
+    # Its own login, which the database's first start creates (not PFlow's).
+    db = environment(services()["db"])
+    assert env["KC_DB_USERNAME"] == db["KEYCLOAK_DB_USER"] and env["KC_DB_PASSWORD"] == db["KEYCLOAK_DB_PASSWORD"]
+    init = (COMPOSE_FILE.parent / "postgres" / "init" / "20-keycloak.sh").read_text(encoding="utf-8")
+    assert 'CREATE ROLE :"kc_user" LOGIN PASSWORD :\'kc_password\';' in init
+    assert 'CREATE DATABASE keycloak OWNER :"kc_user";' in init
+    assert "./keycloak/pflow-realm.json:/opt/keycloak/data/import/pflow-realm.json:ro" in keycloak["volumes"]
+    assert keycloak["depends_on"] == {"db": {"condition": "service_healthy"}}
+
+
+def test_the_api_names_the_single_sign_on_settings_commented_out():
+    """Off by default (the OIDC client needs a realm and its secret); the commented lines give the names."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    api = text[text.index("\n  api:\n"):text.index("\n  worker:\n")]
+    commented = {m.group(1) for m in re.finditer(r"^\s*# (OIDC_[A-Z_]+): ", api, re.M)}
+    assert commented == {"OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_GROUPS_CLAIM",
+                         "OIDC_ADMIN_GROUPS", "OIDC_GROUP_MAP", "OIDC_REDIRECT_URI"}
+    assert "# OIDC_ISSUER: https://${PFLOW_HOSTNAME}/auth/realms/pflow" in api
+    assert "# OIDC_GROUPS_CLAIM: groups" in api and "# OIDC_ADMIN_GROUPS: admins" in api
+    assert not any(name.startswith("OIDC_") for name in environment(services()["api"]))
+
+
+def test_nginx_gets_the_certificate_read_only():
+    assert services()["frontend"]["volumes"] == ["./tls:/etc/nginx/tls:ro"]
+    conf = files.NGINX_CONF.read_text(encoding="utf-8")
+    assert "ssl_certificate /etc/nginx/tls/tls.crt;" in conf and "ssl_certificate_key /etc/nginx/tls/tls.key;" in conf
+    ignored = (files.REPO_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert {"deploy/tls/*.crt", "deploy/tls/*.key"} <= set(ignored)
 
 
 # --- the real loaders ------------------------------------------------------------------------------
 
-def write_env(path: Path, secret: str | None = SECRET) -> Path:
+def write_env(path: Path, secret: str | None = SECRET, **values: str) -> Path:
+    """.env.example with the required values filled in (secret=None leaves them all empty, as the
+    example has them); keyword arguments override single values ("" empties one)."""
     text = files.ENV_EXAMPLE.read_text(encoding="utf-8")
     if secret is not None:
-        text = re.sub(r"^PFLOW_SECRET_KEY=.*$", f"PFLOW_SECRET_KEY={secret}", text, flags=re.M)
+        for name, value in {**REQUIRED_VALUES, "PFLOW_SECRET_KEY": secret, **values}.items():
+            text, count = re.subn(rf"^{name}=.*$", f"{name}={value}", text, flags=re.M)
+            assert count == 1, f".env.example has no {name}="
     path.write_text(text)
     return path
 
@@ -218,15 +364,17 @@ LOADERS = [pytest.param("compose_v1", id="compose-v1"), pytest.param("compose_v2
 def test_the_loader_accepts_the_file_with_the_example_settings(loader_name, request, tmp_path):
     loader = request.getfixturevalue(loader_name)
     project = resolved(loader, loader_name == "compose_v2", COMPOSE_FILE, write_env(tmp_path / "env"), REPO_ROOT)
-    assert set(project["services"]) == EXPECTED_SERVICES
+    # Compose v2 leaves the services of profiles that are off out of the project; v1 lists them.
+    assert DEFAULT_SERVICES <= set(project["services"]) <= EXPECTED_SERVICES
     # What the containers get must be settings PFlow accepts, wired for production.
     for name in ("api", "worker", "consumer"):
         env = {k: str(v) for k, v in project["services"][name]["environment"].items()}
         assert env["PFLOW_SECRET_KEY"] == SECRET
+        assert (env["CAMUNDA_USERNAME"], env["CAMUNDA_PASSWORD"]) == ("pflow", REQUIRED_VALUES["CAMUNDA_PASSWORD"])
         settings = Settings.from_env(env)
         assert settings.workflow_engine == "camunda"
-        assert settings.database_url == "postgresql+psycopg2://pflow:pflow@db:5432/pflow"
-        assert settings.rabbitmq_url == "amqp://guest:guest@rabbitmq:5672/"
+        assert settings.database_url == f"postgresql+psycopg2://pflow:{REQUIRED_VALUES['POSTGRES_PASSWORD']}@db:5432/pflow"
+        assert settings.rabbitmq_url == f"amqp://pflow:{REQUIRED_VALUES['RABBITMQ_DEFAULT_PASS']}@rabbitmq:5672/"
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
         assert settings.run_worker_in_serve is False
         assert settings.demo_users_active is False, ".env.example leaves the demo users off"
@@ -249,6 +397,43 @@ def test_the_loader_refuses_to_start_without_a_secret(loader_name, request, tmp_
                         loader_name == "compose_v2")
     assert result.returncode != 0
     assert "PFLOW_SECRET_KEY is not set - copy .env.example to deploy/.env and set it" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(set(REQUIRED_VALUES) - {"PFLOW_SECRET_KEY"}))
+@pytest.mark.parametrize("loader_name", LOADERS)
+def test_the_loader_refuses_to_start_without_each_credential(loader_name, name, request, tmp_path):
+    loader = request.getfixturevalue(loader_name)
+    result = run_loader(loader, COMPOSE_FILE, write_env(tmp_path / "env", **{name: ""}), REPO_ROOT,
+                        loader_name == "compose_v2")
+    assert result.returncode != 0, f"Compose started with {name} empty"
+    assert f"{name} is not set - see .env.example" in result.stderr
+
+
+@pytest.mark.parametrize("loader_name", LOADERS)
+def test_the_loader_refuses_the_example_as_it_is_and_a_missing_env_file(loader_name, request, tmp_path):
+    loader = request.getfixturevalue(loader_name)
+    v2 = loader_name == "compose_v2"
+    as_is = run_loader(loader, COMPOSE_FILE, write_env(tmp_path / "env", secret=None), REPO_ROOT, v2)
+    assert as_is.returncode != 0 and "is not set" in as_is.stderr
+    compose_file = copy_compose_dir(tmp_path)  # no deploy/.env beside it
+    missing = run_loader(loader, compose_file, None, compose_file.parent.parent, v2)
+    assert missing.returncode != 0 and "is not set" in missing.stderr
+
+
+@pytest.mark.parametrize("loader_name", LOADERS)
+def test_the_loader_accepts_the_debug_override(loader_name, request, tmp_path):
+    loader = request.getfixturevalue(loader_name)
+    v2 = loader_name == "compose_v2"
+    env_file = write_env(tmp_path / "env")
+    args = list(loader) + (["-f", str(COMPOSE_FILE), "-f", str(files.COMPOSE_DEBUG_FILE), "--env-file", str(env_file)]
+                           if v2 else ["--env-file", str(env_file), "-f", str(COMPOSE_FILE), "-f",
+                                       str(files.COMPOSE_DEBUG_FILE), "config"])
+    result = subprocess.run(args, cwd=REPO_ROOT, env=files.clean_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    model = _normalise(json.loads(result.stdout) if v2 else yaml.safe_load(result.stdout))
+    assert model["api"]["ports"] == {("127.0.0.1", 8080, 8080)}
+    assert model["db"]["ports"] == {("127.0.0.1", 5432, 5432)}
+    assert model["frontend"]["ports"] == {("", 443, 8443), ("", 80, 8080)}
 
 
 def _normalise(project: dict) -> dict:
@@ -280,6 +465,8 @@ def test_compose_v1_and_v2_see_the_same_stack(compose_v1, compose_v2, tmp_path):
     env_file = write_env(tmp_path / "env")
     v1 = _normalise(resolved(compose_v1, False, COMPOSE_FILE, env_file, REPO_ROOT))
     v2 = _normalise(resolved(compose_v2, True, COMPOSE_FILE, env_file, REPO_ROOT))
+    for name in PROFILE_SERVICES:  # v2 leaves out services whose profile is off; v1 lists them
+        v1.pop(name, None)
     # Compose v2 also interpolates the $${...} escapes of healthcheck commands into ${...}; v1 prints $$.
     for model in (v1, v2):
         for service in model.values():

@@ -40,7 +40,9 @@ def test_the_services_table_lists_every_service_with_its_image(language):
     rows = service_rows(language)
     assert set(rows) == set(services())
     for name, row in rows.items():
-        assert files.code_spans(row[1]) == [services()[name]["image"]], name
+        # The guide names the release (name:tag); the Compose file pins its digest as well.
+        image, tag, _ = files.image_parts(services()[name]["image"])
+        assert files.code_spans(row[1]) == [f"{image}:{tag}"], name
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -97,9 +99,14 @@ def test_the_local_debug_settings_reach_the_published_ports(language):
     assert set(env) <= files.config_variables(), f"not read by PFlow: {set(env) - files.config_variables()}"
     settings = Settings.from_env(env)
     assert settings.workflow_engine == "camunda"
+    assert "docker compose -f deploy/docker-compose.yml -f deploy/docker-compose.debug.yml up -d db camunda rabbitmq" \
+        in doc(language)
+    assert "guest" not in env["RABBITMQ_URL"] and "pflow:pflow" not in env["DATABASE_URL"], "passwords come from deploy/.env"
 
     def host_port(service: str) -> set[int]:
-        return {port for _, port, _ in files.published_ports(services()[service])}
+        """Published by the debug override (deploy/docker-compose.debug.yml), on loopback only."""
+        return {port for ip, port, _ in files.published_ports(files.compose_debug()["services"][service])
+                if ip == "127.0.0.1"}
 
     assert urlsplit(env["DATABASE_URL"]).port in host_port("db")
     assert urlsplit(env["CAMUNDA_URL"]).port in host_port("camunda")

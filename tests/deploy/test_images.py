@@ -143,7 +143,7 @@ def test_what_the_dockerfiles_copy_exists_and_reaches_the_build_context(dockerfi
 
 def test_dockerignore_keeps_secrets_and_local_state_out():
     patterns = dockerignore_patterns()
-    for path in (".env", "deploy/.env", "deploy/config/users.json", ".venv/bin/python", ".git/config",
+    for path in (".env", "deploy/.env", "deploy/config/users.json", "deploy/tls/tls.key", ".venv/bin/python", ".git/config",
                  "frontend/node_modules/react/index.js", "var/pflow.db"):
         assert _ignored(path, patterns), f"{path} would be sent to the Docker build"
     for path in ("pyproject.toml", "README.md", "pflow/config.py", "deploy/workflows/ticket-process.bpmn",
@@ -154,7 +154,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
 # --- versions --------------------------------------------------------------------------------------
 
 def image_tag(service: str) -> str:
-    return services()[service]["image"].rsplit(":", 1)[1]
+    return files.image_parts(services()[service]["image"])[1]
 
 
 def test_camunda_image_is_the_version_the_tests_run():
@@ -183,7 +183,7 @@ def test_rabbitmq_image_is_the_major_version_the_tests_run():
 def test_python_image_satisfies_requires_python():
     requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["requires-python"]
     for image in files.dockerfile_from_images(BACKEND_DOCKERFILE):
-        name, tag = image.split(":")
+        name, tag, _ = files.image_parts(image)
         assert name == "python"
         version = re.match(r"\d+\.\d+", tag).group(0)
         assert SpecifierSet(requires).contains(version + ".0"), f"{image} does not satisfy {requires}"
@@ -195,7 +195,7 @@ def test_node_image_satisfies_the_frontend_engines():
     engines = json.loads(package.read_text(encoding="utf-8")).get("engines", {}).get("node", "")
     node = [i for i in files.dockerfile_from_images(FRONTEND_DOCKERFILE) if i.startswith("node:")]
     assert len(node) == 1
-    major = int(re.match(r"node:(\d+)", node[0]).group(1))
+    major = int(re.match(r"\d+", files.image_parts(node[0])[1]).group(0))
     wanted = re.match(r">=\s*(\d+)", engines)
     assert wanted, f"frontend/package.json engines.node {engines!r}: expected a >= range"
     assert major >= int(wanted.group(1)), f"{node[0]} is older than {engines}"
@@ -267,3 +267,97 @@ def test_the_backend_image_installs_every_package_pflow_imports():
         if not dists & declared:
             missing[module] = (where, sorted(dists) or "not installed")
     assert not missing, f"imported by pflow/ but not among pyproject's dependencies: {missing}"
+
+
+# --- pinned by digest ------------------------------------------------------------------------------
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# Images PFlow builds itself (deploy/docker-compose.yml `build:`): no registry digest to pin.
+LOCAL_IMAGES = {"pflow", "pflow-frontend"}
+# Pulled images still without a digest, each with why. Only a digest found tied to the exact tag is
+# used; deploy/pin-images.sh adds the missing ones where the registry is reachable (then remove the
+# entry here: the test below fails while an entry is pinned or a new unpinned image appears).
+UNPINNED = {
+    "camunda/camunda-bpm-platform:run-7.24.0": "no public source tying a digest to this tag was found; "
+                                               "run deploy/pin-images.sh where Docker Hub is reachable",
+}
+
+
+def image_references() -> dict[str, str]:
+    """Every image the stack pulls or builds from -> where it is named."""
+    found = {s["image"]: f"deploy/docker-compose.yml service {name}" for name, s in services().items()}
+    for dockerfile in DOCKERFILES:
+        for image in files.dockerfile_from_images(dockerfile):
+            found[image] = f"deploy/{dockerfile.name}"
+    return found
+
+
+def test_every_pulled_image_is_pinned_by_digest_with_its_tag():
+    unpinned = {}
+    for reference, where in image_references().items():
+        name, tag, digest = files.image_parts(reference)
+        if name in LOCAL_IMAGES:
+            assert not digest, f"{reference} ({where}) is built here"
+            continue
+        assert tag, f"{reference} ({where}): keep the tag next to the digest, so it says which release it is"
+        if not digest:
+            unpinned[reference] = where
+            continue
+        assert DIGEST.fullmatch(digest), f"{reference} ({where}): the digest must be sha256 with 64 hex digits"
+    assert set(unpinned) == set(UNPINNED), f"not pinned by digest: {unpinned}"
+
+
+def test_one_digest_per_image_everywhere():
+    """The build and final stages of deploy/Dockerfile use the same python image, so the same digest."""
+    digests: dict[tuple[str, str], set[str]] = {}
+    for reference in image_references():
+        name, tag, digest = files.image_parts(reference)
+        digests.setdefault((name, tag), set()).add(digest)
+    assert all(len(d) == 1 for d in digests.values()), digests
+
+
+def test_the_image_reference_parser():
+    d = "a" * 64
+    assert files.image_parts(f"quay.io/keycloak/keycloak:26.4.7@sha256:{d}") == ("quay.io/keycloak/keycloak", "26.4.7",
+                                                                                f"sha256:{d}")
+    assert files.image_parts("postgres:15") == ("postgres", "15", "")
+    assert files.image_parts("localhost:5000/pflow") == ("localhost:5000/pflow", "", "")
+
+
+def test_pin_images_rewrites_every_reference_to_the_registry_digest(tmp_path):
+    """deploy/pin-images.sh against a stand-in `crane` that answers one digest for every tag."""
+    shellcheck = files.require_tool("shellcheck", "install Debian's shellcheck (apt-get install -y shellcheck)")
+    lint = subprocess.run([shellcheck, "--shell=bash", "--severity=style", str(files.PIN_SCRIPT)], capture_output=True,
+                          text=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    for path in (files.PIN_SCRIPT, files.COMPOSE_FILE, BACKEND_DOCKERFILE, FRONTEND_DOCKERFILE):
+        shutil.copy(path, repo / "deploy" / path.name)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    new = "sha256:" + "0123456789abcdef" * 4
+    (fake / "crane").write_text(f'#!/bin/sh\n[ "$1" = digest ] && echo {new}\n')
+    (fake / "crane").chmod(0o755)
+    env = {"PATH": f"{fake}:/usr/bin:/bin"}
+    check = subprocess.run(["bash", str(repo / "deploy" / "pin-images.sh"), "--check"], capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert check.returncode == 1 and "new digest" in check.stdout
+    assert (repo / "deploy" / "docker-compose.yml").read_text() == files.COMPOSE_FILE.read_text(), "--check writes nothing"
+    run = subprocess.run(["bash", str(repo / "deploy" / "pin-images.sh")], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    compose_text = (repo / "deploy" / "docker-compose.yml").read_text()
+    from_lines = [line for name in ("Dockerfile", "frontend.Dockerfile")
+                  for line in (repo / "deploy" / name).read_text().splitlines() if line.startswith("FROM ")]
+    for reference in image_references():
+        name, tag, _ = files.image_parts(reference)
+        if name in LOCAL_IMAGES:
+            assert f"image: {reference}\n" in compose_text
+            continue
+        wanted = f"{name}:{tag}@{new}"
+        assert wanted in compose_text or any(line.split()[1] == wanted for line in from_lines), wanted
+    assert "AS build" in from_lines[0], "the rest of a FROM line is kept"
+    again = subprocess.run(["bash", str(repo / "deploy" / "pin-images.sh"), "--check"], capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert again.returncode == 0 and "new digest" not in again.stdout

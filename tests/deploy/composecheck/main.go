@@ -3,7 +3,7 @@
 // prints the resolved project as JSON. PFlow's tests use it to check deploy/docker-compose.yml
 // without a Docker engine.
 //
-//	composecheck -f deploy/docker-compose.yml [--env-file FILE]
+//	composecheck -f deploy/docker-compose.yml [-f OVERRIDE.yml ...] [--env-file FILE]
 //
 // Exit status 1 with the loader's message when the file is invalid.
 package main
@@ -18,10 +18,14 @@ import (
 )
 
 func main() {
-	file := flag.String("f", "", "compose file")
+	var composeFiles []string
+	flag.Func("f", "compose file; repeat for overrides, merged in order as `docker compose -f a -f b` does", func(value string) error {
+		composeFiles = append(composeFiles, value)
+		return nil
+	})
 	envFile := flag.String("env-file", "", "environment file used for interpolation (default: .env beside the compose file)")
 	flag.Parse()
-	if *file == "" {
+	if len(composeFiles) == 0 {
 		fmt.Fprintln(os.Stderr, "composecheck: -f FILE is required")
 		os.Exit(2)
 	}
@@ -32,7 +36,7 @@ func main() {
 		options = append(options, cli.WithEnvFiles())
 	}
 	options = append(options, cli.WithDotEnv)
-	opts, err := cli.NewProjectOptions([]string{*file}, options...)
+	opts, err := cli.NewProjectOptions(composeFiles, options...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
