@@ -11,8 +11,9 @@ UI_DIST := $(UI)/dist/index.html
 HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 CAMUNDA := deploy/camunda-dev/camunda-dev.sh
+KEYCLOAK := deploy/keycloak-dev/keycloak-dev.sh
 
-.PHONY: run test install lock ui services-up camunda-up camunda-down migrate worker consume bench bench-quick clean
+.PHONY: run test install lock ui services-up camunda-up camunda-down keycloak-up keycloak-down migrate worker consume bench bench-quick clean
 
 # Locked dependencies with their hashes (generated from pyproject.toml by `make lock`): the runtime set
 # the image installs, and the dev set (runtime + test tools) for this venv and CI.
@@ -74,6 +75,13 @@ camunda-up:
 
 camunda-down:
 	$(CAMUNDA) down
+
+# A development Keycloak with PFlow's test realm (single sign-on tests; docs/sso.md), on :8180.
+keycloak-up:
+	$(KEYCLOAK) up
+
+keycloak-down:
+	$(KEYCLOAK) down
 
 migrate: install
 	$(BIN)/pflow migrate

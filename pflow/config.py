@@ -130,6 +130,9 @@ class OidcSettings:
     redirect_uri: str | None = None
     #: the name the login page shows on its button
     name: str = "single sign-on"
+    #: where PFlow reads the discovery document, when it reaches the provider by another address than browsers
+    #: do (Compose: Keycloak on the internal network); default: <issuer>/.well-known/openid-configuration
+    discovery_url: str | None = None
 
     def pflow_group(self, provider_group: str) -> str:
         name = provider_group.lstrip("/")
@@ -159,7 +162,8 @@ def _oidc_from_env(env: Mapping[str, str]) -> OidcSettings | None:
         groups_claim=(env.get("OIDC_GROUPS_CLAIM") or "groups").strip(), group_map=tuple(pairs),
         admin_groups=admins, username_claim=(env.get("OIDC_USERNAME_CLAIM") or "preferred_username").strip(),
         scopes=env.get("OIDC_SCOPES") or "openid profile email", audience=env.get("OIDC_AUDIENCE") or None,
-        redirect_uri=env.get("OIDC_REDIRECT_URI") or None, name=env.get("OIDC_PROVIDER_NAME") or "single sign-on")
+        redirect_uri=env.get("OIDC_REDIRECT_URI") or None, name=env.get("OIDC_PROVIDER_NAME") or "single sign-on",
+        discovery_url=env.get("OIDC_DISCOVERY_URL") or None)
 
 
 @dataclass(frozen=True)

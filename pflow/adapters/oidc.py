@@ -69,7 +69,7 @@ class OidcIdentityProvider(IdentityProvider):
         with self._lock:
             if self._discovery and self._monotonic() - self._discovery[0] < DISCOVERY_TTL_S:
                 return self._discovery[1]
-        data = self._fetch(f"{self.settings.issuer}/.well-known/openid-configuration")
+        data = self._fetch(self.settings.discovery_url or f"{self.settings.issuer}/.well-known/openid-configuration")
         if data.get("issuer", "").rstrip("/") != self.settings.issuer:
             raise IdentityProviderUnavailable(
                 f"the provider's discovery document names issuer {data.get('issuer')!r}, not OIDC_ISSUER "

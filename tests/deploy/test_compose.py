@@ -33,9 +33,10 @@ REQUIRED_VALUES = {
     "KEYCLOAK_DB_PASSWORD": "kc-db-pass-1b3f",
     "KEYCLOAK_ADMIN_USER": "kc-admin",
     "KEYCLOAK_ADMIN_PASSWORD": "kc-admin-pass-5e6a",
+    "OIDC_CLIENT_SECRET": "oidc-client-secret-3c9d",
 }
 # Credentials: no fallback value may stand in for these, only `${NAME:?message}`.
-CREDENTIAL = re.compile(r"PASSWORD|_PASS$|SECRET|_USER$|USERNAME")
+CREDENTIAL = re.compile(r"PASSWORD|_PASS$|SECRET|_USER$|USERNAME(?!_CLAIM)")
 
 
 # --- the Compose specification's JSON schema -----------------------------------------------------
@@ -284,16 +285,22 @@ def test_keycloak_is_an_optional_production_mode_service():
     assert keycloak["depends_on"] == {"db": {"condition": "service_healthy"}}
 
 
-def test_the_api_names_the_single_sign_on_settings_commented_out():
-    """Off by default (the OIDC client needs a realm and its secret); the commented lines give the names."""
-    text = COMPOSE_FILE.read_text(encoding="utf-8")
-    api = text[text.index("\n  api:\n"):text.index("\n  worker:\n")]
-    commented = {m.group(1) for m in re.finditer(r"^\s*# (OIDC_[A-Z_]+): ", api, re.M)}
-    assert commented == {"OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_GROUPS_CLAIM",
-                         "OIDC_ADMIN_GROUPS", "OIDC_GROUP_MAP", "OIDC_REDIRECT_URI"}
-    assert "# OIDC_ISSUER: https://${PFLOW_HOSTNAME}/auth/realms/pflow" in api
-    assert "# OIDC_GROUPS_CLAIM: groups" in api and "# OIDC_ADMIN_GROUPS: admins" in api
-    assert not any(name.startswith("OIDC_") for name in environment(services()["api"]))
+def test_the_api_gets_the_single_sign_on_settings_off_by_default():
+    """Off until deploy/.env names an issuer and a client; Keycloak's realm import and the api share the client
+    secret, and the api reads Keycloak's discovery document over the Compose network."""
+    api = environment(services()["api"])
+    from pflow.config import Settings
+
+    names = {name for name in files.config_variables() if name.startswith("OIDC_")}
+    assert names and names <= set(api)
+    assert Settings.from_env({k: "" if v.startswith("${") else v for k, v in api.items()
+                              if k.startswith("OIDC_")}).oidc is None
+    keycloak = environment(services()["keycloak"])
+    assert keycloak["OIDC_CLIENT_SECRET"] == api["OIDC_CLIENT_SECRET"]
+    assert keycloak["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
+    example = (files.REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    assert "#   OIDC_DISCOVERY_URL=http://keycloak:8080/auth/realms/pflow/.well-known/openid-configuration" in example
+    assert "#   OIDC_ISSUER=https://localhost/auth/realms/pflow" in example
 
 
 def test_nginx_gets_the_certificate_read_only():

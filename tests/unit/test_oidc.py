@@ -133,6 +133,23 @@ def test_a_discovery_document_for_another_issuer_is_not_trusted(idp):
         adapter(idp).user_from_access_token(idp.token())
 
 
+def test_the_discovery_document_may_come_from_an_internal_address_but_must_name_the_issuer(idp):
+    internal = "http://keycloak:8080/realms/pflow/.well-known/openid-configuration"
+    asked = []
+
+    def fetch(url):
+        asked.append(url)
+        return idp.fetch(f"{ISSUER}/.well-known/openid-configuration" if url == internal else url)
+
+    oidc = OidcIdentityProvider(OidcSettings(issuer=ISSUER, client_id="pflow", discovery_url=internal), fetch_json=fetch)
+    assert oidc.user_from_access_token(idp.token()).username == "noah"
+    assert asked[0] == internal
+    idp.issuer = "https://elsewhere.example.test"  # what the internal address serves must still be the issuer's
+    with pytest.raises(IdentityProviderUnavailable):
+        OidcIdentityProvider(OidcSettings(issuer=ISSUER, client_id="pflow", discovery_url=internal),
+                             fetch_json=fetch).user_from_access_token(idp.token())
+
+
 def test_the_authorization_url_uses_pkce_and_a_nonce(idp):
     url = adapter(idp).authorization_url("https://pflow.test/api/auth/oidc/callback", "st", "no", "v" * 48)
     assert url.startswith(f"{ISSUER}/auth?")
