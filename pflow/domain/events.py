@@ -8,6 +8,7 @@ ticket_id, actor, data}``.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -148,8 +149,9 @@ ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 NAME_MAX = 150  # a username or group name
 STEP_MAX = 255  # a step's BPMN id or name
-TEXT_MAX = 2000  # a comment (pflow.domain.model.COMMENT_MAX)
-ERROR_MAX = 20000  # an automated step's error
+TEXT_MAX = 20_000  # a comment: 2000 through PFlow (COMMENT_MAX), but one found in the engine is the engine's
+ERROR_MAX = 100_000  # an automated step's error, as the engine reported it
+VALUES_MAX = 100_000  # a step's form values, as JSON
 LIST_MAX = 200  # candidates, current steps, form values
 SHOWN_MAX = 60  # how much of a refused value a reason quotes
 REASON_MAX = 300  # how much of a reason a log line keeps
@@ -170,7 +172,10 @@ def shown(value: Any) -> str:
     return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX] + "…"
 
 
-def _text(where: str, value: Any, max_len: int, *, optional: bool = False, pattern: re.Pattern | None = None) -> None:
+def _text(where: str, value: Any, max_len: int, *, optional: bool = False, pattern: re.Pattern | None = None,
+          name: bool = False) -> None:
+    """A string of at most ``max_len`` characters (a ``name``: a username or group, without control characters;
+    free text such as a title, a comment or a step's BPMN name is as PFlow took it)."""
     if value is None and optional:
         return
     if type(value) is not str:
@@ -181,17 +186,17 @@ def _text(where: str, value: Any, max_len: int, *, optional: bool = False, patte
         raise InvalidEvent(f"{where} is longer than {max_len} characters")
     if pattern is not None and not pattern.fullmatch(value):
         raise InvalidEvent(f"{where} is not an id of PFlow's format: {shown(value)}")
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+    if name and any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidEvent(f"{where} holds control characters")
 
 
-def _names(where: str, value: Any, max_len: int = NAME_MAX) -> None:
+def _names(where: str, value: Any, max_len: int = NAME_MAX, *, name: bool = True) -> None:
     if type(value) is not list:
         raise InvalidEvent(f"{where} must be a list, not {type(value).__name__}")
     if len(value) > LIST_MAX:
         raise InvalidEvent(f"{where} has more than {LIST_MAX} entries")
-    for i, name in enumerate(value):
-        _text(f"{where}[{i}]", name, max_len)
+    for i, item in enumerate(value):
+        _text(f"{where}[{i}]", item, max_len, name=name)
 
 
 def _time(where: str, value: Any, *, optional: bool = False) -> None:
@@ -218,7 +223,7 @@ def _task(value: Any) -> None:
     for key in ("candidate_groups", "candidate_users"):
         if key in value:
             _names(f"data.task.{key}", value[key])
-    _text("data.task.assignee", value.get("assignee"), NAME_MAX, optional=True)
+    _text("data.task.assignee", value.get("assignee"), NAME_MAX, optional=True, name=True)
     _time("data.task.due", value.get("due"), optional=True)
 
 
@@ -227,12 +232,14 @@ def _values(value: Any) -> None:
         raise InvalidEvent(f"data.values must be an object, not {type(value).__name__}")
     if len(value) > LIST_MAX:
         raise InvalidEvent(f"data.values has more than {LIST_MAX} entries")
-    for key, item in value.items():
+    for key in value:
         _text("a name in data.values", key, STEP_MAX)
-        if type(item) is str:
-            _text(f"data.values.{key}", item, TEXT_MAX, optional=True)
-        elif item is not None and type(item) not in (bool, int, float):
-            raise InvalidEvent(f"data.values.{key} must be a plain value, not {type(item).__name__}")
+    try:  # values found in the engine may be the engine's own (a list, an object); nobody is told them
+        size = len(json.dumps(value))
+    except (TypeError, ValueError):
+        raise InvalidEvent("data.values is not JSON") from None
+    if size > VALUES_MAX:
+        raise InvalidEvent(f"data.values is longer than {VALUES_MAX} characters as JSON")
 
 
 def _one_of(where: str, value: Any, known: frozenset[str]) -> None:
@@ -244,9 +251,9 @@ def _one_of(where: str, value: Any, known: frozenset[str]) -> None:
 _DATA_CHECKS: dict[str, Any] = {
     "type": lambda v: _text("data.type", v, 64),
     "title": lambda v: _text("data.title", v, 200),
-    "requester": lambda v: _text("data.requester", v, NAME_MAX),
+    "requester": lambda v: _text("data.requester", v, NAME_MAX, name=True),
     "status": lambda v: _one_of("data.status", v, STATUSES),
-    "current_steps": lambda v: _names("data.current_steps", v, STEP_MAX),
+    "current_steps": lambda v: _names("data.current_steps", v, STEP_MAX, name=False),  # BPMN names may break lines
     "task": _task,
     "values": _values,
     "comment": lambda v: _text("data.comment", v, TEXT_MAX, optional=True),
@@ -274,7 +281,7 @@ def check_message(body: Any) -> None:
         raise InvalidEvent(f"unknown event type {shown(body['type'])}")
     _text("event_id", body["event_id"], 36, pattern=ID_PATTERN)
     _text("ticket_id", body["ticket_id"], 36, pattern=ID_PATTERN)
-    _text("actor", body["actor"], NAME_MAX)
+    _text("actor", body["actor"], NAME_MAX, name=True)
     _time("occurred_at", body["occurred_at"])
     data = body["data"]
     if type(data) is not dict:

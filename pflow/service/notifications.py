@@ -58,9 +58,11 @@ def _facts(body: dict[str, Any], ticket: Ticket) -> tuple[str, dict[str, Any]] |
         task_id = data["task"]["id"]
         step = ticket.step(task_id)
         if step is None:
-            if _completion(ticket, task_id) is None:
+            # Completed, or gone with a withdrawal or a change in the engine, since: it awaits nobody now. Unless
+            # the ticket did not change since the event says it opened: then there never was such a step.
+            if _completion(ticket, task_id) is None and ticket.updated_at <= _parse_time(body["occurred_at"]):
                 raise InvalidEvent(f"the ticket has no step {shown(task_id)}")
-            return None  # opened and already completed: it awaits nobody
+            return None
         told["task"] = {"name": step.name, "assignee": step.assignee, "candidate_groups": list(step.candidate_groups),
                         "candidate_users": list(step.candidate_users)}
         return actor, told
@@ -82,6 +84,8 @@ def _facts(body: dict[str, Any], ticket: Ticket) -> tuple[str, dict[str, Any]] |
                                "the ticket")
         if event_type == "ticket.completed":
             told["reference"] = ticket.fulfilment_reference
+        if event_type == "ticket.withdrawn":
+            told["comment"] = entry.comment  # why, as the one who withdrew it wrote it
         return actor, told
     if event_type == "ticket.needs_attention":
         _require_system(actor)

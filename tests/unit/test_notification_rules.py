@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 
@@ -102,6 +103,15 @@ def test_a_new_step_for_named_users_or_an_assignee_tells_only_them(store, servic
     assert recipients(service, "sam", "bob") == {"sam": 1, "bob": 1}  # bob only from the first event
 
 
+def test_a_step_gone_before_its_opening_was_handled_awaits_nobody(store, service):
+    """Withdrawn before the consumer came to the step's opening: a real event, which tells nobody now."""
+    ticket = stored(store, steps=[step(candidate_groups=("managers",))])
+    opened = last(ticket, "task.created")
+    change(store, ticket.id, lambda t: t.withdraw(TEST_USERS.get("alice")))
+    assert service.handle(opened) == 0 and service.rejected == 0
+    assert recipients(service, "bob", "dave") == {"bob": 0, "dave": 0}
+
+
 def test_a_step_completed_before_its_opening_was_handled_awaits_nobody(store, service):
     ticket = stored(store, steps=[step(candidate_groups=("managers",))])
     opened = last(ticket, "task.created")
@@ -149,6 +159,17 @@ def test_the_end_of_a_ticket_goes_to_the_requester(store, service, outcome, says
     assert service.handle(_ended(store, ticket, outcome)) == 1
     (note,) = service.list(TEST_USERS.get("alice")).items
     assert (note.kind, note.message) == (f"ticket.{outcome}", says)
+
+
+def test_a_withdrawal_by_an_admin_tells_the_requester_with_the_admins_comment(store, service):
+    ticket = stored(store)
+    (withdrawn,) = change(store, ticket.id, lambda t: t.withdraw(carol, "duplicate of another ticket"))
+    message = received(withdrawn)
+    message.body["data"]["comment"] = PHISHING  # what the ticket's history says is told, not the message
+    assert service.handle(message) == 1
+    (note,) = service.list(TEST_USERS.get("alice")).items
+    assert note.params == {"title": "Laptop", "actor": "carol", "comment": "duplicate of another ticket",
+                           "requester": "alice"}
 
 
 def test_the_requester_is_not_told_what_they_did_themselves(store, service):
@@ -205,7 +226,8 @@ PHISHING = "Your account is locked: sign in again at https://pflow-login.example
 
 
 def forged(type_="ticket.completed", ticket_id=None, actor="system", **data):
-    body = {"event_id": str(uuid.uuid4()), "type": type_, "version": 2, "occurred_at": "2026-01-01T10:00:00+00:00",
+    body = {"event_id": str(uuid.uuid4()), "type": type_, "version": 2,
+            "occurred_at": datetime.now(timezone.utc).isoformat(),
             "ticket_id": ticket_id or str(uuid.uuid4()), "actor": actor,
             "data": {"title": PHISHING, "requester": "alice", "status": "completed", **data}}
     return ReceivedMessage(type_, body, body["event_id"])
@@ -241,7 +263,8 @@ def test_a_forged_event_about_a_real_ticket_says_only_what_the_ticket_says(store
     # A real step's opening, forged again with other text and a fresh id, says what the ticket says.
     assert service.handle(forged("task.created", ticket.id, task={"id": "k1", "name": PHISHING},
                                  title=PHISHING)) == 3
-    assert {n.message for n in service.list(bob).items} == {'Finance Approval of ticket "Laptop" from alice awaits you.'}
+    assert {n.message for n in service.list(bob).items} == {
+        'Finance Approval of ticket "Laptop" from alice awaits you.'}
 
 
 @pytest.mark.parametrize("change_body, why", [
@@ -259,7 +282,9 @@ def test_a_forged_event_about_a_real_ticket_says_only_what_the_ticket_says(store
     (lambda b: b.update(data="x"), "data must be an object"),
     (lambda b: b.update(extra=1), "unknown fields"),
     (lambda b: b["data"].update(title="x" * 201), "data.title is longer than 200 characters"),
-    (lambda b: b["data"].update(comment="x" * 5000), "data.comment is longer than 2000 characters"),
+    (lambda b: b["data"].update(comment="x" * 30_000), "data.comment is longer than 20000 characters"),
+    (lambda b: b["data"].update(values={"a": "x" * 200_000}), "data.values is longer than"),
+    (lambda b: b["data"].update(current_steps=["x"] * 500), "data.current_steps has more than 200 entries"),
     (lambda b: b["data"].update(status="approved"), "data.status must be one of"),
     (lambda b: b["data"].update(html="<script>"), "data has unknown fields"),
     (lambda b: b["data"].update(requester="alice\r\nINFO forged"), "data.requester holds control characters"),
