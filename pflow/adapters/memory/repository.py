@@ -62,8 +62,9 @@ def _copy_notification(n: Notification) -> Notification:
 def _state(ticket: Ticket) -> tuple:
     """What a write compares: the version goes up only when one of these changed (as the SQL store's mapper does)."""
     return (ticket.type, ticket.title, ticket.fields, ticket.requester, ticket.status, list(ticket.steps),
-            list(ticket.current_steps), ticket.last_editor, list(ticket.deciders), list(ticket.editors), ticket.attention,
-            ticket.definition_id, ticket.created_at, ticket.updated_at, len(ticket.history), dict(ticket.results))
+            list(ticket.current_steps), ticket.last_editor, list(ticket.deciders), list(ticket.editors),
+            ticket.attention, ticket.definition_id, ticket.created_at, ticket.updated_at, len(ticket.history),
+            dict(ticket.results))
 
 
 def _search_text(ticket: Ticket) -> str:
