@@ -21,10 +21,29 @@ DEMO_USERS = (
 )
 
 # A dummy hash to compare against for unknown users, so timing does not reveal which names exist.
-_DUMMY_HASH = generate_password_hash("pflow-dummy-password")
+_DUMMY_PASSWORD = "pflow-dummy-password"
+_DUMMY_HASH = generate_password_hash(_DUMMY_PASSWORD)
+
+
+def hash_method(password_hash: str) -> str:
+    """The werkzeug method a hash was made with, with its cost (``pbkdf2:sha256:600000``, ``scrypt:32768:8:1``)."""
+    return password_hash.split("$", 1)[0]
 
 
 _demo: "ConfiguredUserDirectory | None" = None
+
+
+def _dummy_hashes(hashes: Iterable[str]) -> dict[str, str]:
+    """A dummy hash of each method among ``hashes`` (the default method's when there are none)."""
+    dummies: dict[str, str] = {}
+    for password_hash in hashes:
+        method = hash_method(password_hash)
+        if method not in dummies:
+            try:
+                dummies[method] = generate_password_hash(_DUMMY_PASSWORD, method=method)
+            except (ValueError, TypeError):
+                continue  # not a method werkzeug knows: that user's check fails anyway
+    return dummies or {hash_method(_DUMMY_HASH): _DUMMY_HASH}
 
 
 class UserConfigError(ValueError):
@@ -49,6 +68,7 @@ class ConfiguredUserDirectory(UserDirectory):
                                                                                 if r not in ROLES)
             user = User(username, rec.get("display_name") or username, roles, groups)
             self._users[username] = (user, password_hash)
+        self._dummies = _dummy_hashes(h for _, h in self._users.values())
 
     @classmethod
     def from_file(cls, path: str | Path) -> "ConfiguredUserDirectory":
@@ -77,12 +97,20 @@ class ConfiguredUserDirectory(UserDirectory):
         return entry[0] if entry else None
 
     def authenticate(self, username: str, password: str) -> User | None:
+        """Every login costs the same, known name or not: one check per hash method the file uses (the user's own
+        hash for their method, a dummy hash of each other one). With one dummy for unknown names only, a file
+        that mixes methods (old pbkdf2 hashes next to new scrypt ones) told names apart by how long they took."""
         entry = self._users.get(username)
-        if entry is None:
-            check_password_hash(_DUMMY_HASH, password)
-            return None
-        user, password_hash = entry
-        return user if check_password_hash(password_hash, password) else None
+        method = hash_method(entry[1]) if entry is not None else None
+        right = False
+        for dummy_method, dummy in self._dummies.items():
+            if dummy_method == method:
+                right = check_password_hash(entry[1], password)
+            else:
+                check_password_hash(dummy, password)
+        if entry is not None and method not in self._dummies:  # a hash werkzeug could not make again
+            right = check_password_hash(entry[1], password)
+        return entry[0] if entry is not None and right else None
 
     def list_users(self) -> list[User]:
         return sorted((u for u, _ in self._users.values()), key=lambda u: u.username)

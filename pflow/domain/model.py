@@ -150,6 +150,7 @@ class Ticket:
         current_steps: tuple[str, ...] | list[str] = (),
         last_editor: str | None = None,
         deciders: tuple[str, ...] | list[str] = (),
+        editors: tuple[str, ...] | list[str] = (),
         attention: str | None = None,
         definition_id: str | None = None,
         created_at: datetime | None = None,
@@ -168,6 +169,8 @@ class Ticket:
         self.current_steps = list(current_steps)
         self.last_editor = last_editor
         self.deciders = list(deciders)
+        # everyone besides the requester who changed the draft (separation of duties refuses them all)
+        self.editors = list(editors)
         self.attention = attention  # why it needs attention (the failed step's error)
         self.definition_id = definition_id  # the process version its instance runs on
         self.created_at = created_at or _now()
@@ -233,11 +236,13 @@ class Ticket:
         if changed:
             now = _now()
             self.updated_at = now
-            # Separation of duties counts the last editor as a requester. The requester is refused anyway,
-            # so their own edit after someone else's does not clear that person: whoever else changed the
-            # draft (an admin who raised the amount) stays the one refused its decisions.
+            # Separation of duties counts every editor as a requester: ``editors`` keeps all of them (two admins
+            # editing in turn are both refused), ``last_editor`` the latest. The requester is refused anyway, so
+            # their own edit after someone else's does not clear that person.
             if actor.username != self.requester or self.last_editor in (None, self.requester):
                 self.last_editor = actor.username
+            if actor.username != self.requester and actor.username not in self.editors:
+                self.editors = [*self.editors, actor.username]
             self._log(actor, "updated", S.DRAFT, S.DRAFT, at=now, details={"changed": sorted(changed)})
         return changed
 
@@ -311,7 +316,7 @@ class Ticket:
         """None when the user may complete the step, else why not (``pflow.domain.steps.Refusal``)."""
         return refusal(user, step, requester=self.requester, last_editor=self.last_editor,
                        deciders=tuple(self.deciders), separation_of_duties=separation_of_duties,
-                       four_eyes=four_eyes)
+                       four_eyes=four_eyes, editors=tuple(self.editors or ()))
 
     def record_step(self, actor: User, step: Step, values: dict[str, Any], comment: str | None, *,
                     details: dict[str, Any] | None = None) -> None:

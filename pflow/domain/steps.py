@@ -71,12 +71,12 @@ class Refusal:
 
     NOT_A_CANDIDATE = "not_a_candidate"
     OWN_TICKET = "own_ticket"  # separation of duties: the requester
-    LAST_EDITOR = "last_editor"  # separation of duties: whoever last changed the ticket's fields
+    LAST_EDITOR = "last_editor"  # separation of duties: whoever (besides the requester) changed the ticket's fields
     SECOND_DECISION = "second_decision"  # four eyes across levels
 
 
 def refusal(user: User, step: Step, *, requester: str, last_editor: str | None, deciders: tuple[str, ...],
-            separation_of_duties: bool = True, four_eyes: bool = True) -> str | None:
+            separation_of_duties: bool = True, four_eyes: bool = True, editors: tuple[str, ...] = ()) -> str | None:
     """None when ``user`` may complete ``step``, else a ``Refusal`` code."""
     if not step.is_candidate(user):
         return Refusal.NOT_A_CANDIDATE
@@ -85,7 +85,8 @@ def refusal(user: User, step: Step, *, requester: str, last_editor: str | None, 
     if separation_of_duties and step.is_decision:
         if user.username == requester:
             return Refusal.OWN_TICKET
-        if last_editor and user.username == last_editor:
+        # every editor counts, not only the last: two admins editing a draft in turn are both refused
+        if (last_editor and user.username == last_editor) or user.username in editors:
             return Refusal.LAST_EDITOR
     if four_eyes and step.is_decision and user.username in deciders:
         return Refusal.SECOND_DECISION

@@ -48,3 +48,17 @@ class User:
 
 # The automated side of the flow (provisioning worker, reconciliation) acts as this user.
 SYSTEM = User("system", "PFlow", frozenset({"system"}))
+
+
+#: the shortest password PFlow hashes for a users file
+MIN_PASSWORD_LENGTH = 12
+
+
+def password_problem(password: str, username: str | None = None) -> str | None:
+    """Why PFlow refuses to set ``password`` (for ``username``), or None: shorter than ``MIN_PASSWORD_LENGTH``
+    characters, or the username itself (in any case, spaces around it ignored)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must be at least {MIN_PASSWORD_LENGTH} characters long (it has {len(password)})."
+    if username and password.strip().casefold() == username.strip().casefold():
+        return "The password must not be the username."
+    return None

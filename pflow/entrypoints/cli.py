@@ -12,6 +12,7 @@ from werkzeug.security import generate_password_hash
 from pflow.adapters.users import DEMO_USERS
 from pflow.config import ConfigError, Settings, is_local_host
 from pflow.domain.errors import DomainError
+from pflow.domain.users import password_problem
 from pflow.entrypoints.runtime import configure_logging, running, stop_on_sigterm, wait_for_stop_signal
 from pflow.service.reconciler import Reconciler
 
@@ -281,14 +282,19 @@ def openapi(output: str | None) -> None:
 
 @main.command("hash-password")
 @click.option("--password", default=None, help="The password (prompted for when omitted)")
-def hash_password(password: str | None) -> None:
-    """Print a password hash for PFLOW_USERS_FILE."""
+@click.option("--username", default=None,
+              help="Whose password it is: it must not be their username (prompted for with the password)")
+def hash_password(password: str | None, username: str | None) -> None:
+    """Print a password hash for PFLOW_USERS_FILE (passwords of at least 12 characters, not the username)."""
     if password is None:
+        if username is None:
+            username = click.prompt("Username", default="", show_default=False, err=True) or None
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Again: "):
             raise click.ClickException("The passwords differ.")
-    if not password:
-        raise click.ClickException("The password must not be empty.")
+    problem = password_problem(password, username)
+    if problem:
+        raise click.ClickException(problem)
     click.echo(generate_password_hash(password))
 
 

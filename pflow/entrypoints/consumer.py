@@ -44,4 +44,9 @@ class NotificationConsumer:
         if self._thread:
             self._thread.join(timeout)
             self._thread = None
-        log.info("event consumer stopped (%d events handled)", self.handled)
+        log.info("event consumer stopped (%d events handled, %d refused)", self.handled, self.rejected)
+
+    @property
+    def rejected(self) -> int:
+        """Messages refused so far (not ticket events of the contract, or about no ticket the store knows)."""
+        return self._notifications.rejected

@@ -65,7 +65,7 @@ class TicketQuery:
 class TaskQuery:
     """The inbox of one user: open steps they may complete. A step matches when the user is its
     assignee, or (with no assignee) a candidate user or in a candidate group; decision steps of tickets
-    the user requested or last edited, and those they may not decide after deciding another step of the
+    the user requested or edited, and those they may not decide after deciding another step of the
     ticket (four eyes, unless the step opts out), are left out (separation of duties;
     ``separation_of_duties=False`` keeps them in)."""
 

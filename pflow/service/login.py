@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pflow.domain.errors import ServiceUnavailable
@@ -32,6 +33,16 @@ class LoginLocked(Exception):
         super().__init__(f"locked until {until.isoformat()}")
         self.until = until
         self.retry_after_s = max(1, int((until - now).total_seconds() + 0.999))
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """How one login went: the user for a right password, else None; ``locked``: what this failure locked
+    (``username``, ``address``: it reached the limit), until ``locked_until``."""
+
+    user: User | None
+    locked: tuple[str, ...] = ()
+    locked_until: datetime | None = None
 
 
 class LoginGuard:
@@ -57,6 +68,10 @@ class LoginGuard:
 
     def login(self, username: str, password: str, address: str | None) -> User | None:
         """The user for a right password; None for a wrong one (counted); LoginLocked while locked."""
+        return self.attempt(username, password, address).user
+
+    def attempt(self, username: str, password: str, address: str | None) -> LoginAttempt:
+        """``login``, saying also whether this failure locked the username or the address (for the audit trail)."""
         now = self._clock()
         keys = self.keys(username, address)
         untils = [u for u in (self._state.locked_until(k, now) for k in keys) if u is not None]
@@ -71,11 +86,15 @@ class LoginGuard:
         finally:
             self._admitted.release()
         if user is None:
-            self._state.record_failure(keys[0], now, self.policy)
-            self._state.record_failure(keys[1], now, self.address_policy)
-            return None  # this answer says "wrong"; the next attempt meets the lockout
+            states = (self._state.record_failure(keys[0], now, self.policy),
+                      self._state.record_failure(keys[1], now, self.address_policy))
+            # locked by this very failure: the limit was reached now (a later failure in a lockout counts anew)
+            locked = [(kind, s.locked_until) for kind, s in zip(("username", "address"), states)
+                      if s.locked_until is not None and s.locked_until > now]
+            # this answer says "wrong"; the next attempt meets the lockout
+            return LoginAttempt(None, tuple(k for k, _ in locked), max((u for _, u in locked), default=None))
         self._state.clear(keys[0])
-        return user
+        return LoginAttempt(user)
 
     def token_generation(self, username: str) -> int:
         mono = time.monotonic()

@@ -11,6 +11,12 @@ Who is told what:
   and the requester, without the error: an exception's text names internals a requester can neither use
   nor should read.
 
+The bus is not trusted: a message is taken only when it is exactly a ticket event of the contract
+(``pflow.domain.events.check_message``), names a ticket the store knows and fits it (its requester, a step
+the ticket has, a completion its history records, the final status it reached, who did it). What a
+notification says (title, step, comment, error, reference) is read from the stored ticket, not the
+message. Anything else is refused (``RejectMessage``: dropped, logged once, counted in ``rejected``).
+
 Each event is applied exactly once in effect: its notifications and the record that it was
 processed are committed together, so a redelivered message finds the record and does nothing.
 """
@@ -18,13 +24,16 @@ processed are committed together, so a redelivered message finds the record and 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
-from pflow.domain.errors import ConcurrencyConflict
-from pflow.domain.events import SCHEMA_VERSION
+from pflow.domain.errors import ConcurrencyConflict, NotFound
+from pflow.domain.events import InvalidEvent, check_message, shown
+from pflow.domain.model import HistoryEntry, Ticket
+from pflow.domain.model import TicketStatus as S
 from pflow.domain.notifications import Notification
-from pflow.domain.users import User
+from pflow.domain.users import SYSTEM, User
 from pflow.ports.events import ReceivedMessage, RejectMessage
 from pflow.ports.repository import NotificationPage, UnitOfWork, check_page
 from pflow.ports.users import UserDirectory
@@ -32,9 +41,80 @@ from pflow.ports.users import UserDirectory
 log = logging.getLogger(__name__)
 
 CONSUMER = "notifications"
-REQUIRED_FIELDS = ("event_id", "type", "ticket_id", "occurred_at")
 KINDS = ("task.created", "task.completed", "ticket.completed", "ticket.rejected", "ticket.withdrawn",
          "ticket.needs_attention")
+
+
+def _facts(body: dict[str, Any], ticket: Ticket) -> tuple[str, dict[str, Any]] | None:
+    """Who did it and the data a notification is made from, taken from the stored ticket (its title, requester,
+    steps and history), not from the message's text; None when the event is real but nobody needs telling now (a
+    step that was opened and is already done). Raises ``InvalidEvent`` when the message does not fit the ticket."""
+    event_type, data, actor = body["type"], body["data"], body["actor"]
+    if "requester" in data and data["requester"] != ticket.requester:
+        raise InvalidEvent("its requester is not the ticket's")
+    told: dict[str, Any] = {"title": ticket.title, "requester": ticket.requester}
+    if event_type == "task.created":
+        _require_system(actor)
+        task_id = data["task"]["id"]
+        step = ticket.step(task_id)
+        if step is None:
+            # Completed, or gone with a withdrawal or a change in the engine, since: it awaits nobody now. Unless
+            # the ticket did not change since the event says it opened: then there never was such a step.
+            if _completion(ticket, task_id) is None and ticket.updated_at <= _parse_time(body["occurred_at"]):
+                raise InvalidEvent(f"the ticket has no step {shown(task_id)}")
+            return None
+        told["task"] = {"name": step.name, "assignee": step.assignee, "candidate_groups": list(step.candidate_groups),
+                        "candidate_users": list(step.candidate_users)}
+        return actor, told
+    if event_type == "task.completed":
+        entry = _completion(ticket, data["task"]["id"])
+        if entry is None:
+            raise InvalidEvent(f"the ticket records no completion of step {shown(data['task']['id'])}")
+        if entry.actor != actor:
+            raise InvalidEvent("its actor did not complete that step")
+        told.update(task={"name": entry.details.get("step_name")}, comment=entry.comment)
+        return actor, told
+    final = {"ticket.completed": S.COMPLETED, "ticket.rejected": S.REJECTED, "ticket.withdrawn": S.WITHDRAWN}
+    if event_type in final:
+        if ticket.status != final[event_type]:
+            raise InvalidEvent(f"the ticket is {ticket.status.value}")
+        entry = _latest(ticket, _ACTIONS[event_type])
+        if entry is None or entry.actor != actor:
+            raise InvalidEvent(f"its actor is not who {'withdrew' if event_type == 'ticket.withdrawn' else 'ended'} "
+                               "the ticket")
+        if event_type == "ticket.completed":
+            told["reference"] = ticket.fulfilment_reference
+        if event_type == "ticket.withdrawn":
+            told["comment"] = entry.comment  # why, as the one who withdrew it wrote it
+        return actor, told
+    if event_type == "ticket.needs_attention":
+        _require_system(actor)
+        entries = [h for h in ticket.history if h.action == "needs_attention"]
+        if not entries:
+            raise InvalidEvent("the ticket never needed attention")
+        at = _parse_time(body["occurred_at"])
+        entry = next((h for h in reversed(entries) if h.at == at), entries[-1])
+        told.update(error=entry.details.get("error"), step_name=entry.details.get("step_name"))
+        return actor, told
+    return None
+
+
+#: the history entry a final event was recorded with
+_ACTIONS = {"ticket.completed": "completed", "ticket.rejected": "rejected", "ticket.withdrawn": "withdrawn"}
+
+
+def _require_system(actor: str) -> None:
+    if actor != SYSTEM.username:
+        raise InvalidEvent("only the process itself does that")
+
+
+def _completion(ticket: Ticket, task_id: str) -> HistoryEntry | None:
+    return next((h for h in ticket.history if h.action == "step_completed" and h.details.get("task_id") == task_id),
+                None)
+
+
+def _latest(ticket: Ticket, action: str) -> HistoryEntry | None:
+    return next((h for h in reversed(ticket.history) if h.action == action), None)
 
 
 def _quote(text: Any) -> str:
@@ -80,6 +160,8 @@ class NotificationService:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], users: UserDirectory) -> None:
         self._uow = uow_factory
         self._users = users
+        self._lock = threading.Lock()
+        self.rejected = 0  # messages refused since the start (forged, malformed, for no known ticket)
 
     # ------------------------------------------------------------ from events
 
@@ -101,19 +183,25 @@ class NotificationService:
             return sorted(admins | ({requester} if requester else set()))
         return []
 
-    def notifications_for(self, body: dict[str, Any]) -> list[Notification]:
+    def notifications_for(self, body: dict[str, Any], ticket: Ticket) -> list[Notification]:
+        """The notifications of a checked event (``check_message``) about ``ticket``: who is told what is read from
+        the ticket as stored, the message only says which event it is. Raises ``InvalidEvent`` when the event does
+        not fit the ticket (a forgery, or a message about another ticket's step)."""
         event_type = body["type"]
-        data = body.get("data") or {}
-        params = _params(event_type, body.get("actor", ""), data)
+        facts = _facts(body, ticket)
+        if facts is None:
+            return []
+        actor, data = facts
+        params = _params(event_type, actor, data)
         if params is None:
             return []
         created_at = _parse_time(body["occurred_at"])
         notes = []
-        for recipient in self.recipients(event_type, data, body.get("actor", "")):
+        for recipient in self.recipients(event_type, data, actor):
             own = params
             if event_type == "ticket.needs_attention" and not self._is_admin(recipient):
                 own = {k: v for k, v in params.items() if k not in ("error", "step")}
-            notes.append(Notification.new(recipient=recipient, ticket_id=body["ticket_id"], kind=event_type,
+            notes.append(Notification.new(recipient=recipient, ticket_id=ticket.id, kind=event_type,
                                           message=_message(event_type, own), created_at=created_at,
                                           event_id=body["event_id"], params=own))
         return notes
@@ -122,23 +210,35 @@ class NotificationService:
         user = self._users.get(username)
         return user is not None and user.is_admin
 
+    def _reject(self, why: str) -> NoReturn:
+        with self._lock:
+            self.rejected += 1
+        raise RejectMessage(why)
+
     def handle(self, message: ReceivedMessage) -> int:
         """Apply one ticket event; returns how many notifications it created (0 for a duplicate).
-        Raises ``RejectMessage`` for a body that is not a ticket event of this schema version."""
+        Raises ``RejectMessage`` (counted in ``rejected``) for a body that is not a ticket event of this schema
+        version, names no ticket the store knows, or does not fit that ticket."""
         body = message.body
-        missing = [f for f in REQUIRED_FIELDS if not body.get(f)]
-        if missing:
-            raise RejectMessage(f"not a ticket event: missing {', '.join(missing)}")
-        if body.get("version", 1) != SCHEMA_VERSION:
-            raise RejectMessage(f"unsupported event schema version {body.get('version')!r}")
         try:
-            notes = self.notifications_for(body)
-        except (TypeError, ValueError) as exc:
-            raise RejectMessage(f"malformed ticket event: {exc}") from exc
+            check_message(body)
+        except InvalidEvent as exc:
+            self._reject(str(exc))
         with self._uow() as uow:
             if uow.processed_events.contains(CONSUMER, body["event_id"]):
                 log.debug("event %s already processed", body["event_id"])
                 return 0
+            notes: list[Notification] = []
+            if body["type"] in KINDS:  # the other kinds tell nobody (a deleted draft's ticket.created is one)
+                try:
+                    ticket = uow.tickets.get(body["ticket_id"])
+                except NotFound:
+                    self._reject(f"{body['type']} event {body['event_id']} names no known ticket "
+                                 f"({body['ticket_id']})")
+                try:
+                    notes = self.notifications_for(body, ticket)
+                except InvalidEvent as exc:
+                    self._reject(f"{body['type']} event {body['event_id']} does not fit ticket {ticket.id}: {exc}")
             for note in notes:
                 uow.notifications.add(note)
             uow.processed_events.add(CONSUMER, body["event_id"])

@@ -82,7 +82,7 @@ FOUR_EYES_PROPERTY = "pflow.fourEyes"
 REFUSAL_MESSAGES = {
     Refusal.NOT_A_CANDIDATE: "You are not among the people this step is offered to.",
     Refusal.OWN_TICKET: "You cannot complete a step of your own ticket (separation of duties).",
-    Refusal.LAST_EDITOR: "You last edited this ticket, so you cannot complete its steps (separation of duties).",
+    Refusal.LAST_EDITOR: "You edited this ticket, so you cannot complete its steps (separation of duties).",
     Refusal.SECOND_DECISION: "You already decided another step of this ticket (four eyes).",
 }
 

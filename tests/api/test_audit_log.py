@@ -86,3 +86,70 @@ def test_the_access_log_can_be_turned_off(tmp_path, caplog):
         assert [e["event"] for e in lines(caplog, "pflow.audit")] == ["login.failure"]  # the audit trail stays
     finally:
         stack.close()
+
+
+def _login(client, username, password, address="203.0.113.9"):
+    return client.post("/api/auth/login", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_a_lockout_and_the_logins_it_refuses_are_audited(stack, caplog):
+    client = create_app(stack.container).test_client()
+    caplog.set_level(logging.INFO, logger="pflow.audit")
+    secret = "wrong-password-of-alice"
+    for _ in range(5):
+        assert _login(client, "alice", secret).status_code == 401
+    assert _login(client, "alice", "alice").status_code == 429
+    events = lines(caplog, "pflow.audit")
+    assert [(e["event"], e.get("reason")) for e in events] == [("login.failure", "wrong_password")] * 5 + [
+        ("login.lockout", "too_many_failures"), ("login.locked", "locked")]
+    lockout, refused = events[-2], events[-1]
+    assert lockout["username"] == refused["username"] == "alice"
+    assert lockout["client"] == refused["client"] == "203.0.113.9"
+    assert lockout["locked"] == ["username"] and lockout["until"]
+    assert 14 * 60 < refused["retry_after_s"] <= 15 * 60
+    warnings = [r.audit["event"] for r in caplog.records if r.name == "pflow.audit" and r.levelno == logging.WARNING]
+    assert warnings[-2:] == ["login.lockout", "login.locked"]
+    assert all(secret not in r.getMessage() and "password\":" not in r.getMessage() for r in caplog.records)
+
+
+def test_an_address_lockout_is_audited_once_with_what_it_locked(stack, caplog):
+    client = create_app(stack.container).test_client()
+    caplog.set_level(logging.INFO, logger="pflow.audit")
+    for i in range(20):
+        assert _login(client, f"nobody{i}", "x", address="198.51.100.40").status_code == 401
+    lockouts = [e for e in lines(caplog, "pflow.audit") if e["event"] == "login.lockout"]
+    assert [(e["username"], e["locked"]) for e in lockouts] == [("nobody19", ["address"])]
+
+
+def test_logout_and_an_admins_revoke_are_audited(stack, caplog):
+    client = create_app(stack.container).test_client()
+    caplog.set_level(logging.INFO, logger="pflow.audit")
+    bob = _login(client, "bob", "bob").json["token"]
+    carol = _login(client, "carol", "carol").json["token"]
+    assert client.post("/api/auth/logout", headers={"Authorization": f"Bearer {bob}"}).status_code == 204
+    assert client.post("/api/users/alice/revoke", headers={"Authorization": f"Bearer {carol}"}).status_code == 204
+    refused = client.post("/api/users/alice/revoke", headers={"Authorization": f"Bearer {bob}"})
+    assert refused.status_code == 401  # bob signed out: nothing was done, nothing audited
+    events = [e for e in lines(caplog, "pflow.audit") if e["event"] != "login.success"]
+    assert [(e["event"], e["username"], e.get("by")) for e in events] == [
+        ("logout", "bob", None), ("sessions.revoke", "alice", "carol")]
+    assert all(e["client"] == "203.0.113.9" or e["client"] == "127.0.0.1" for e in events)
+    assert all(bob not in r.getMessage() and carol not in r.getMessage() for r in caplog.records)
+
+
+def test_an_admins_retry_and_repair_are_audited(stack, caplog):
+    from tests.conftest import ApiClient
+
+    api = ApiClient(create_app(stack.container))
+    r = api.post("/api/tickets", "alice", json={"title": "Laptop"})
+    tid = r.json["id"]
+    assert api.post(f"/api/tickets/{tid}/submit", "alice").status_code == 200
+    assert stack.engine.cancel(tid, "stopped in the engine") is True
+    caplog.set_level(logging.INFO, logger="pflow.audit")
+    assert api.post(f"/api/tickets/{tid}/reconcile", "bob").status_code == 403
+    assert api.post(f"/api/tickets/{tid}/reconcile", "carol").status_code == 200
+    assert api.post(f"/api/tickets/{tid}/retry", "carol", json={"comment": "start over"}).status_code == 200
+    events = [e for e in lines(caplog, "pflow.audit") if e["event"].startswith("ticket.")]
+    assert [(e["event"], e["username"], e["ticket_id"]) for e in events] == [
+        ("ticket.reconcile", "carol", tid), ("ticket.retry", "carol", tid)]

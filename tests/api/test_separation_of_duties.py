@@ -1,4 +1,4 @@
-"""Separation of duties through the HTTP API: whoever last edited a draft counts as a requester of it.
+"""Separation of duties through the HTTP API: whoever edited a draft counts as a requester of it.
 
 The finding: a user with the admin and manager roles edited someone else's draft (amount 900 -> 250 000),
 submitted it and approved it himself."""
@@ -15,6 +15,7 @@ from tests.support import _TEST_USERS, build_stack
 
 #: an admin who is also a manager: a candidate of the managers' approval steps
 MAX = ("max", "Max", ["admin", "manager"], ["managers"])
+NINA = ("nina", "Nina", ["admin", "manager"], ["managers"])
 
 
 @pytest.fixture(params=["memory", "sqlite", "embedded"])
@@ -23,7 +24,7 @@ def api(request, tmp_path):
     stack.container.users.override(ConfiguredUserDirectory(
         {"username": u, "display_name": n, "roles": r, "groups": g,
          "password_hash": generate_password_hash(u, "pbkdf2:sha256:1000")}
-        for u, n, r, g in [*_TEST_USERS, MAX]))
+        for u, n, r, g in [*_TEST_USERS, MAX, NINA]))
     yield ApiClient(create_app(stack.container))
     stack.close()
 
@@ -78,4 +79,30 @@ def test_the_requesters_own_edit_afterwards_does_not_clear_the_editor(api):
     assert r.status_code == 403, r.json
     assert r.json["error"]["details"]["reason"] == "last_editor"
     assert all(i["ticket"]["id"] != draft["id"] for i in api.get("/api/tasks", "max").json["items"])
+    assert api.post(f"/api/tickets/{draft['id']}/approve", "bob", json={}).status_code == 200
+
+
+def test_two_admins_who_edited_a_draft_in_turn_are_both_refused_its_decisions(api):
+    """Max raises the amount, Nina then edits it too: not only Nina, the last editor, but Max as well is refused."""
+    r = api.post("/api/tickets", "alice", json={"type": "it_request", "title": "Laptop", "fields": {"amount": 900}})
+    draft = r.json
+    r = api.patch(f"/api/tickets/{draft['id']}", "max", json={"fields": {"amount": 250_000}},
+                  headers={"If-Match": str(draft["version"])})
+    assert r.status_code == 200, r.json
+    r = api.patch(f"/api/tickets/{draft['id']}", "nina", json={"title": "Laptops"},
+                  headers={"If-Match": str(r.json["version"])})
+    assert r.status_code == 200, r.json
+    assert api.post(f"/api/tickets/{draft['id']}/submit", "alice").status_code == 200
+    seen = api.get(f"/api/tickets/{draft['id']}", "max").json
+    step = seen["steps"][0]
+    for who in ("max", "nina"):
+        mine = api.get(f"/api/tickets/{draft['id']}", who).json["steps"][0]
+        assert (mine["can_complete"], mine["refusal"]) == (False, "last_editor"), who
+        r = api.post(f"/api/tickets/{draft['id']}/approve", who, json={})
+        assert r.status_code == 403, r.json
+        assert r.json["error"]["details"]["reason"] == "last_editor"
+        assert r.json["error"]["key"] == "step.refused.last_editor"
+        r = api.post(f"/api/tasks/{step['id']}/complete", who, json={"variables": {"approved": True}})
+        assert r.status_code == 403 and r.json["error"]["details"]["reason"] == "last_editor"
+        assert all(i["ticket"]["id"] != draft["id"] for i in api.get("/api/tasks", who).json["items"]), who
     assert api.post(f"/api/tickets/{draft['id']}/approve", "bob", json={}).status_code == 200

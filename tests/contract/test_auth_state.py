@@ -70,3 +70,26 @@ def test_token_generations_start_at_zero_and_bump_per_user(store):
     assert store.bump_token_generation("alice") == 2
     assert store.token_generation("alice") == 2
     assert store.token_generation("bob") == 0
+
+
+def test_the_login_guard_says_which_failure_locked_and_what(store):
+    """The failure that reaches the limit says so (for the audit trail); the ones before and the refusals after
+    do not."""
+    from pflow.service.login import LoginGuard, LoginLocked
+    from tests.support import TEST_USERS
+
+    now = [T0]
+    guard = LoginGuard(TEST_USERS, store, POLICY, LoginPolicy(max_failures=5, window=timedelta(minutes=10),
+                                                              lockout=timedelta(minutes=5)), clock=lambda: now[0])
+    first = guard.attempt("alice", "wrong", "10.1.1.1")
+    assert (first.user, first.locked, first.locked_until) == (None, (), None)
+    guard.attempt("alice", "wrong", "10.1.1.1")
+    third = guard.attempt("alice", "wrong", "10.1.1.1")
+    assert (third.user, third.locked, third.locked_until) == (None, ("username",), T0 + timedelta(minutes=5))
+    with pytest.raises(LoginLocked):
+        guard.attempt("alice", "alice", "10.1.1.1")
+    guard.attempt("bob", "wrong", "10.1.1.1")
+    both = guard.attempt("bob", "wrong", "10.1.1.1")  # the address's fifth failure
+    assert both.locked == ("address",)
+    now[0] = T0 + timedelta(minutes=6)
+    assert guard.attempt("alice", "alice", "10.1.1.2").user.username == "alice"

@@ -564,6 +564,22 @@ def test_separation_of_duties_and_four_eyes_leave_steps_out(store):
     assert inbox(store, bob, ticket_id=fresh.id).total == 1
 
 
+def test_every_editor_of_a_ticket_is_left_out_of_its_decisions_not_only_the_last(store):
+    edited = _ticket_with(store, step("edited", groups=("managers",), minutes=1), minutes=1)
+    with store.uow() as uow:
+        ticket = uow.tickets.get(edited.id)
+        ticket.editors = ["bob", "max"]
+        ticket.last_editor = "max"
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.tickets.get(edited.id).editors == ["bob", "max"]
+    fresh = _ticket_with(store, step("fresh", groups=("managers",), minutes=2), minutes=2)
+    assert task_ids(inbox(store, bob)) == ["fresh"]  # an earlier editor, not the last
+    assert task_ids(inbox(store, User("max", groups=frozenset({"managers"})))) == ["fresh"]
+    assert task_ids(inbox(store, bob, separation_of_duties=False)) == ["edited", "fresh"]
+    assert fresh.editors == []
+
+
 def test_inbox_filters(store):
     a = _ticket_with(store, step("a1", key="ManagerApproval", groups=("managers",)), title="Laptop", minutes=1)
     b = _ticket_with(store, step("b1", key="FinanceApproval", name="Finance approval", groups=("finance", "managers")),

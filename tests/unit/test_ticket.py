@@ -128,6 +128,30 @@ def test_the_last_editor_counts_as_a_requester():
     assert t.refusal(User("carol", groups=frozenset({"managers"})), MANAGER_STEP) == Refusal.LAST_EDITOR
 
 
+def test_every_editor_counts_as_a_requester_not_only_the_last():
+    """Two admins edit alice's draft in turn: each of them is refused its decisions, the first one too."""
+    max_ = User("max", roles=frozenset({"admin"}), groups=frozenset({"managers"}))
+    nina = User("nina", roles=frozenset({"admin"}), groups=frozenset({"managers"}))
+    t = draft()
+    t.update(max_, fields={"priority": "high"})
+    t.update(nina, fields={"priority": "low"})
+    t.update(alice, title="Laptop for Alice")
+    t.update(max_, title="Laptop for Alice!")  # once on the list is enough
+    assert t.editors == ["max", "nina"] and t.last_editor == "max"
+    t.submit(alice)
+    t.follow(Progress(running=True, steps=(MANAGER_STEP,)))
+    assert t.refusal(max_, MANAGER_STEP) == Refusal.LAST_EDITOR
+    assert t.refusal(nina, MANAGER_STEP) == Refusal.LAST_EDITOR
+    assert t.refusal(bob, MANAGER_STEP) is None
+    assert t.refusal(nina, MANAGER_STEP, separation_of_duties=False) is None
+
+
+def test_the_requesters_own_edits_do_not_make_them_an_editor():
+    t = draft()
+    t.update(alice, fields={"priority": "high"})
+    assert t.editors == []
+
+
 def test_nobody_decides_two_steps_of_one_ticket_unless_the_process_allows_it():
     t = submitted()
     t.record_step(frank, MANAGER_STEP, {"approved": True}, None)

@@ -118,7 +118,7 @@ describe("StepCard: a step's form generated from its FormFields", () => {
   it.each([
     ["not_a_candidate", "This step is not offered to you."],
     ["own_ticket", "You requested this ticket, so someone else decides its steps."],
-    ["last_editor", "You last edited this ticket, so someone else decides its steps."],
+    ["last_editor", "You edited this ticket, so someone else decides its steps."],
     ["second_decision", "You already decided another step of this ticket; a second person decides this one."],
   ] as const)("words the refusal %s instead of offering the form", (refusal, words) => {
     signIn(USERS.alice);

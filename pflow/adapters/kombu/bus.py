@@ -24,6 +24,7 @@ from kombu.utils.url import maybe_sanitize_url
 
 from pflow.adapters.kombu import memory_transport, sql_transport
 from pflow.domain.errors import ServiceUnavailable
+from pflow.domain.events import REASON_MAX, shown
 from pflow.ports.events import EventConsumer, EventPublisher, MessageHandler, ReceivedMessage, RejectMessage
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,8 @@ class KombuEventConsumer(EventConsumer):
                 try:
                     handler(received)
                 except RejectMessage as exc:
-                    log.error("dropping message %s (%s): %s", received.message_id, routing_key, exc)
+                    log.warning("dropping message %s (%s): %s", shown(received.message_id), shown(routing_key),
+                                str(exc)[:REASON_MAX])
                     message.reject(requeue=False)
                 except Exception as exc:  # keep it: put it back and slow down
                     message.requeue()

@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 from pflow.domain.errors import ServiceUnavailable
+from pflow.domain.events import REASON_MAX, shown
 from pflow.ports.events import EventConsumer, EventPublisher, MessageHandler, ReceivedMessage, RejectMessage
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ class InMemoryEventConsumer(EventConsumer):
             try:
                 handler(received)
             except RejectMessage as exc:
-                log.error("dropping message %s (%s): %s", received.message_id, received.routing_key, exc)
+                log.warning("dropping message %s (%s): %s", shown(received.message_id), shown(received.routing_key),
+                            str(exc)[:REASON_MAX])
             except Exception as exc:  # put it back first in line, then slow down
                 with self._bus.arrived:
                     self._bus.queue.appendleft((message, True))

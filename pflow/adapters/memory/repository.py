@@ -46,6 +46,7 @@ def _clone(ticket: Ticket) -> Ticket:
         id=ticket.id, type=ticket.type, title=ticket.title, fields=copy.deepcopy(dict(ticket.fields)),
         requester=ticket.requester, status=ticket.status, steps=list(ticket.steps),
         current_steps=list(ticket.current_steps), last_editor=ticket.last_editor, deciders=list(ticket.deciders),
+        editors=list(ticket.editors),
         attention=ticket.attention, definition_id=ticket.definition_id, created_at=ticket.created_at,
         updated_at=ticket.updated_at, version=ticket.version, results=dict(ticket.results or {}),
         history=[HistoryEntry(at=h.at, actor=h.actor, action=h.action, from_status=h.from_status,
@@ -61,8 +62,9 @@ def _copy_notification(n: Notification) -> Notification:
 def _state(ticket: Ticket) -> tuple:
     """What a write compares: the version goes up only when one of these changed (as the SQL store's mapper does)."""
     return (ticket.type, ticket.title, ticket.fields, ticket.requester, ticket.status, list(ticket.steps),
-            list(ticket.current_steps), ticket.last_editor, list(ticket.deciders), ticket.attention,
-            ticket.definition_id, ticket.created_at, ticket.updated_at, len(ticket.history), dict(ticket.results))
+            list(ticket.current_steps), ticket.last_editor, list(ticket.deciders), list(ticket.editors),
+            ticket.attention, ticket.definition_id, ticket.created_at, ticket.updated_at, len(ticket.history),
+            dict(ticket.results))
 
 
 def _search_text(ticket: Ticket) -> str:
@@ -243,7 +245,7 @@ class InMemoryTicketRepository(TicketRepository):
         text = query.text if query.text and query.text.strip() else None
         found: list[tuple[Ticket, Step]] = []
         for t in self._committed():
-            own = t.requester == user or t.last_editor == user
+            own = t.requester == user or t.last_editor == user or user in t.editors
             if query.type is not None and t.type != query.type:
                 continue
             if query.ticket_status is not None and t.status != query.ticket_status:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -29,16 +30,42 @@ SQLITE_WRITE_WAIT_S = 10.0
 SQLITE_POOL_SIZE = 24
 
 
+def create_private_dir(path: Path) -> None:
+    """Make the folder ``path`` and any missing parents, each one it creates readable by its owner only (0700);
+    a folder that exists already keeps its mode (it may be shared on purpose, like /tmp)."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        folder.chmod(0o700)
+
+
+def create_private_file(path: Path) -> None:
+    """Make an empty file (a SQLite database before its first connection) readable and writable by its owner
+    only (0600), in a private folder; SQLite gives its -wal and -shm files the database file's mode. A file that
+    exists already is left as it is."""
+    create_private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    path.chmod(0o600)  # an odd umask may have taken the owner's own write bit
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``. SQLite files get WAL mode, foreign keys and a bounded busy timeout so
     several threads of one process can share them, and a pool that never makes a thread wait for a
-    connection; their folder is created if missing."""
+    connection; the file and its folder are created if missing, owner-only (0600 and 0700): they hold every
+    ticket, the login state and the events."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         file_backed = bool(path) and path != ":memory:" and "mode=memory" not in path
         if file_backed:
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                create_private_file(Path(path))
             except OSError:
                 pass  # connecting fails next, and the unit of work names the file and what to check
         pool = dict(poolclass=QueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=-1) if file_backed else {}

@@ -142,9 +142,9 @@ def _plain(value):
 
 
 def _after_flush(session: Session, _context) -> None:
-    """Keep the inbox rows (ticket_steps, ticket_step_candidates, ticket_deciders) in line with the tickets just
-    written, in the same transaction: a ticket whose steps or deciders changed gets its rows replaced. Runs after
-    the versioned UPDATE, so a stale ticket has already failed and writes none."""
+    """Keep the inbox rows (ticket_steps, ticket_step_candidates, ticket_deciders, ticket_editors) in line with the
+    tickets just written, in the same transaction: a ticket whose steps, deciders or editors changed gets its rows
+    replaced. Runs after the versioned UPDATE, so a stale ticket has already failed and writes none."""
     connection = session.connection()
     for obj in list(session.new) + list(session.dirty):
         if not isinstance(obj, Ticket) or obj in session.deleted:
@@ -167,6 +167,12 @@ def _after_flush(session: Session, _context) -> None:
             deciders = [{"ticket_id": obj.id, "username": u} for u in dict.fromkeys(obj.deciders)]
             if deciders:
                 connection.execute(insert(tables.ticket_deciders), deciders)
+        if new or _changed(obj, "editors"):
+            if not new and _had(obj, "editors"):
+                connection.execute(delete(tables.ticket_editors).where(tables.ticket_editors.c.ticket_id == obj.id))
+            editors = [{"ticket_id": obj.id, "username": u} for u in dict.fromkeys(obj.editors or ())]
+            if editors:
+                connection.execute(insert(tables.ticket_editors), editors)
 
 
 class SqlAlchemyTicketRepository(TicketRepository):
@@ -370,8 +376,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
         if query.separation_of_duties:
             # Separation of duties guards decisions: a step that decides nothing may be the requester's own.
             decided = exists().where(d.c.ticket_id == s.c.ticket_id, d.c.username == user)
+            e = tables.ticket_editors
+            edited = exists().where(e.c.ticket_id == s.c.ticket_id, e.c.username == user)
             conditions.append(or_(s.c.is_decision.is_(False), and_(
-                s.c.requester != user, or_(s.c.last_editor.is_(None), s.c.last_editor != user),
+                s.c.requester != user, or_(s.c.last_editor.is_(None), s.c.last_editor != user), ~edited,
                 or_(s.c.four_eyes.is_(False), ~decided))))
         if query.type is not None:
             conditions.append(s.c.ticket_type == query.type)

@@ -57,6 +57,8 @@ tickets = Table(
     Column("last_editor", String(150), nullable=True),
     # who decided a decision step (four eyes); ticket_deciders holds them as rows for the inbox
     Column("deciders", MutableList.as_mutable(JSON), nullable=False, default=list, server_default=text("'[]'")),
+    # everyone besides the requester who edited it (separation of duties); ticket_editors holds them as rows
+    Column("editors", MutableList.as_mutable(JSON), nullable=False, default=list, server_default=text("'[]'")),
     Column("attention", Text, nullable=True),
     Column("definition_id", String(255), nullable=True),
     # what its automated steps returned (name -> text, number or true/false), e.g. the fulfilment reference
@@ -112,6 +114,14 @@ ticket_step_candidates = Table(
 
 ticket_deciders = Table(
     "ticket_deciders",
+    metadata,
+    Column("ticket_id", String(36), ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("username", String(150), primary_key=True),
+)
+
+# the inbox leaves out decision steps of tickets the user edited (separation of duties)
+ticket_editors = Table(
+    "ticket_editors",
     metadata,
     Column("ticket_id", String(36), ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
     Column("username", String(150), primary_key=True),

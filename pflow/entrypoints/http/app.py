@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from pflow import __version__
+from pflow.adapters.sqlalchemy.engine import create_private_dir
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container
 from pflow.entrypoints.http import audit, auth, health, notifications, oversight, security_headers, sso, tickets
@@ -58,9 +60,11 @@ def resolve_secret_key(settings: Settings) -> str:
     path = settings.data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private_dir(path.parent)
     key = secrets.token_hex(32)
-    path.write_text(key)
+    # owner-only from the start: written first and chmod-ed after, it was readable by anyone in between
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(key)
     path.chmod(0o600)
     return key
 

@@ -56,6 +56,31 @@ def login_failed(username: str, users) -> None:
     event("login.failure", logging.WARNING, username=username, reason=reason)
 
 
+def locked_out(username: str, locked: tuple[str, ...], until) -> None:
+    """This failed login reached the limit: the username and/or the client address is locked until ``until``."""
+    event("login.lockout", logging.WARNING, username=username, reason="too_many_failures", locked=list(locked),
+          until=until.isoformat() if until is not None else None)
+
+
+def login_locked(username: str, retry_after_s: int) -> None:
+    """A login refused unchecked because its username or address is locked."""
+    event("login.locked", logging.WARNING, username=username, reason="locked", retry_after_s=retry_after_s)
+
+
+def logged_out(user) -> None:
+    event("logout", username=user.username)
+
+
+def sessions_revoked(admin, username: str) -> None:
+    """An admin revoked every session of ``username``."""
+    event("sessions.revoke", username=username, by=admin.username)
+
+
+def ticket_repaired(user, action: str, ticket_id: str) -> None:
+    """An admin's repair of a ticket: ``retry`` (its failed step) or ``reconcile`` (in line with its process)."""
+    event(f"ticket.{action}", username=user.username, ticket_id=ticket_id)
+
+
 def _started() -> None:
     g.pflow_started = time.perf_counter()
 

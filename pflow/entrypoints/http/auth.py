@@ -172,12 +172,16 @@ class Login(MethodView):
         After too many failed logins for a username or from an address, logins for it are refused with 429
         (key `auth.locked`, `Retry-After` in seconds) until the lockout ends, without looking at the password."""
         try:
-            user = container().login_guard().login(credentials["username"], credentials["password"],
-                                                    client_address())
+            attempt = container().login_guard().attempt(credentials["username"], credentials["password"],
+                                                        client_address())
         except LoginLocked as locked:
+            audit.login_locked(credentials["username"], locked.retry_after_s)
             raise TooManyAttempts(locked.retry_after_s) from None
+        user = attempt.user
         if user is None:
             audit.login_failed(credentials["username"], container().users())
+            if attempt.locked:
+                audit.locked_out(credentials["username"], attempt.locked, attempt.locked_until)
             raise Unauthorized("Wrong username or password.", "auth.login_failed")
         audit.login_succeeded(user)
         token = issue_token(user.username)
@@ -222,6 +226,7 @@ class Logout(MethodView):
         to end the provider's session too."""
         container().login_guard().revoke(current_user().username)
         g.pflow_clear_session = True
+        audit.logged_out(current_user())
 
 
 @blp.route("/users/<username>/revoke")
@@ -235,6 +240,7 @@ class RevokeUser(MethodView):
         if container().users().get(username) is None and container().settings().oidc is None:
             raise NotFound(f"No user {username!r}.", key="error.not_found")
         container().login_guard().revoke(username)
+        audit.sessions_revoked(current_user(), username)
 
 
 @blp.route("/auth/providers")

@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from pflow.domain.errors import PermissionDenied
 from pflow.domain.model import HistoryEntry, Ticket, attention_code
+from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.parsing import Blueprint
 from pflow.entrypoints.http.schemas import (
@@ -192,7 +193,9 @@ def resubmit(ticket_id):
 @blp.errors(400, 401, 403, 404, 409, 503)
 def retry(data, ticket_id):
     """Retry the failed automated step of a ticket that needs attention (admins); audited."""
-    return present(_tickets().retry(current_user(), ticket_id, (data or {}).get("comment")))
+    retried = _tickets().retry(current_user(), ticket_id, (data or {}).get("comment"))
+    audit.ticket_repaired(current_user(), "retry", ticket_id)
+    return present(retried)
 
 
 @blp.route("/tickets/<id:ticket_id>/reconcile", methods=["POST"])
@@ -204,7 +207,9 @@ def reconcile(ticket_id):
     if not user.is_admin:
         raise PermissionDenied("Only an admin can repair a ticket.", key="ticket.repair_admin_only")
     _tickets().get(user, ticket_id)
-    return present(_tickets().sync(ticket_id))
+    repaired = _tickets().sync(ticket_id)
+    audit.ticket_repaired(user, "reconcile", ticket_id)
+    return present(repaired)
 
 
 @blp.route("/tickets/<id:ticket_id>/history")
