@@ -114,3 +114,7 @@ class ConfiguredUserDirectory(UserDirectory):
 
     def list_users(self) -> list[User]:
         return sorted((u for u, _ in self._users.values()), key=lambda u: u.username)
+
+    def credential_version(self, username: str) -> str | None:
+        entry = self._users.get(username)
+        return entry[1] if entry is not None else None  # the hash: a new password has a new one

@@ -100,6 +100,15 @@ class TicketNeedsAttention(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TicketDecisionRefused(DomainEvent):
+    """A step was completed in the engine, outside PFlow, by someone PFlow's checks do not allow (``data.by``,
+    ``data.reason``: e.g. the requester approving their own ticket); it was not applied and the process started
+    over. Admins are told: someone reached the engine around PFlow."""
+
+    type: ClassVar[str] = "ticket.decision_refused"
+
+
+@dataclass(frozen=True, kw_only=True)
 class TicketResumed(DomainEvent):
     """A ticket that needed attention is moving again (an admin retried the failed step)."""
 
@@ -117,6 +126,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         TicketRejected,
         TicketWithdrawn,
         TicketNeedsAttention,
+        TicketDecisionRefused,
         TicketResumed,
     )
 }
@@ -262,6 +272,8 @@ _DATA_CHECKS: dict[str, Any] = {
     "step_name": lambda v: _text("data.step_name", v, STEP_MAX),
     "reference": lambda v: _text("data.reference", v, 500),
     "recorded_from": lambda v: _one_of("data.recorded_from", v, frozenset({"engine"})),
+    "by": lambda v: _text("data.by", v, NAME_MAX, optional=True, name=True),
+    "reason": lambda v: _text("data.reason", v, 64),
 }
 
 

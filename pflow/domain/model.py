@@ -375,6 +375,14 @@ class Ticket:
         self._log(actor, action, self.status, self.status, at=self.updated_at, comment=comment,
                   details=dict(details or {}))
 
+    def refuse_engine_decision(self, step_key: str, step_name: str, by: str | None, reason: str) -> None:
+        """A step completed in the engine outside PFlow's checks is not applied (the process starts over): noted in
+        the history, and an event tells the admins."""
+        details = {"recorded_from": "engine", "reason": reason, "step": step_key, "step_name": step_name, "by": by}
+        self.note(SYSTEM, "engine_step_refused", details)
+        self._emit(ev.TicketDecisionRefused, SYSTEM, self.updated_at,
+                   {"step": step_key, "step_name": step_name, "by": by, "reason": reason, "recorded_from": "engine"})
+
     def withdraw(self, actor: User, comment: str | None = None) -> None:
         """The requester (or an admin) takes back a ticket in progress; the service cancels its instance."""
         self._require_owner_or_admin(actor, "withdraw")

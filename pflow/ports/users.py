@@ -19,3 +19,8 @@ class UserDirectory(abc.ABC):
     @abc.abstractmethod
     def list_users(self) -> list[User]:
         """Every known user, sorted by username."""
+
+    def credential_version(self, username: str) -> str | None:
+        """Something that changes whenever the user's password changes (tokens issued before are then
+        refused); None when the directory cannot tell."""
+        return None

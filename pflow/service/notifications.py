@@ -7,6 +7,8 @@ Who is told what:
 * ``task.completed`` (with the values and comment) / ``ticket.completed`` (with the fulfilment reference, when
   its automated steps returned one) / ``ticket.rejected`` /
   ``ticket.withdrawn`` - the requester (not when they did it themselves).
+* ``ticket.decision_refused`` - every admin: a step was completed in the engine, around PFlow, by someone its
+  checks do not allow (who, which step, why); it was not applied and the process started over.
 * ``ticket.needs_attention`` - every admin, with the failed step and its error (so they can retry it),
   and the requester, without the error: an exception's text names internals a requester can neither use
   nor should read.
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "notifications"
 KINDS = ("task.created", "task.completed", "ticket.completed", "ticket.rejected", "ticket.withdrawn",
-         "ticket.needs_attention")
+         "ticket.needs_attention", "ticket.decision_refused")
 
 
 def _facts(body: dict[str, Any], ticket: Ticket) -> tuple[str, dict[str, Any]] | None:
@@ -86,6 +88,15 @@ def _facts(body: dict[str, Any], ticket: Ticket) -> tuple[str, dict[str, Any]] |
             told["reference"] = ticket.fulfilment_reference
         if event_type == "ticket.withdrawn":
             told["comment"] = entry.comment  # why, as the one who withdrew it wrote it
+        return actor, told
+    if event_type == "ticket.decision_refused":
+        _require_system(actor)
+        at = _parse_time(body["occurred_at"])
+        entry = next((h for h in reversed(ticket.history) if h.action == "engine_step_refused" and h.at == at), None)
+        if entry is None or entry.details.get("step") != data.get("step"):
+            raise InvalidEvent("the ticket's history records no such refused decision")
+        told.update(step_name=entry.details.get("step_name"), by=entry.details.get("by"),
+                    reason=entry.details.get("reason"))
         return actor, told
     if event_type == "ticket.needs_attention":
         _require_system(actor)
@@ -132,7 +143,9 @@ def _params(event_type: str, actor: str, data: dict[str, Any]) -> dict[str, str]
     return pick(title=data.get("title"), actor=actor if actor != "system" else None,
                 step=task.get("name") or data.get("step_name"),
                 comment=data.get("comment"), error=data.get("error"), requester=data.get("requester"),
-                reference=data.get("reference") if event_type == "ticket.completed" else None)
+                reference=data.get("reference") if event_type == "ticket.completed" else None,
+                by=data.get("by") if event_type == "ticket.decision_refused" else None,
+                reason=data.get("reason") if event_type == "ticket.decision_refused" else None)
 
 
 def _message(event_type: str, p: dict[str, str]) -> str:
@@ -150,6 +163,9 @@ def _message(event_type: str, p: dict[str, str]) -> str:
         return f"Your ticket {title} was rejected."
     if event_type == "ticket.withdrawn":
         return f"Ticket {title} was withdrawn."
+    if event_type == "ticket.decision_refused":
+        return (f"{p.get('step', 'A step')} of ticket {title} was completed in the engine by {p.get('by', 'someone')}, "
+                f"outside PFlow's checks ({p.get('reason', 'refused')}): not applied, the process started over.")
     if "error" in p:
         where = f" ({p['step']})" if "step" in p else ""
         return f"Ticket {title} needs attention: {p['error']}{where}. Retry it from the incidents page."
@@ -181,6 +197,8 @@ class NotificationService:
         if event_type == "ticket.needs_attention":
             admins = {u.username for u in self._users.list_users() if u.is_admin}
             return sorted(admins | ({requester} if requester else set()))
+        if event_type == "ticket.decision_refused":
+            return sorted(u.username for u in self._users.list_users() if u.is_admin)
         return []
 
     def notifications_for(self, body: dict[str, Any], ticket: Ticket) -> list[Notification]:

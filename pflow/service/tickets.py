@@ -28,6 +28,7 @@ the ticket-type files.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -73,6 +74,7 @@ from pflow.ports.repository import Page, TaskItem, TaskQuery, TicketQuery, UnitO
 from pflow.ports.users import UserDirectory
 
 log = logging.getLogger(__name__)
+audit_log = logging.getLogger("pflow.audit")  # the audit trail (pflow.entrypoints.http.audit writes the API's lines)
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -663,11 +665,14 @@ class TicketService:
             log.error("ticket %s: refused step %s completed in the engine by %r (%s); the process starts over",
                       ticket.id, step.definition_key, completed.completed_by, reason)
 
+        for step, completed, reason in refused:
+            audit_log.warning(json.dumps({"event": "decision.refused", "ticket_id": ticket.id,
+                                          "step": step.definition_key, "by": completed.completed_by,
+                                          "reason": reason, "recorded_from": "engine"}, ensure_ascii=False))
+
         def note(t: Ticket) -> None:
             for step, completed, reason in refused:
-                t.note(SYSTEM, "engine_step_refused", {"recorded_from": "engine", "reason": reason,
-                                                      "step": step.definition_key, "step_name": step.name,
-                                                      "by": completed.completed_by})
+                t.refuse_engine_decision(step.definition_key, step.name, completed.completed_by, reason)
             t.steps = []  # the new instance's steps come with the next sync
             t.definition_id = instance.definition_id
 

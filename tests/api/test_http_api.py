@@ -109,7 +109,7 @@ def test_login_returns_a_token_and_the_user_with_groups(api, username, roles, gr
     assert r.json["user"] == {"username": username, "display_name": username.title(), "roles": roles,
                               "groups": groups}
     me = api.get("/api/me", headers={"Authorization": f"Bearer {r.json['token']}"})
-    assert me.json == r.json["user"]
+    assert me.json == {**r.json["user"], "sso": False}
 
 
 @pytest.mark.parametrize("credentials", [{"username": "bob", "password": "nope"},

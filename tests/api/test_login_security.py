@@ -244,3 +244,34 @@ def test_a_burst_of_logins_holds_only_a_few_request_threads(memory_stack, monkey
         for t in threads:
             t.join(10)
     assert sorted(r[0] for r in results) == [200] * admitted + [503] * (8 - admitted)
+
+
+def test_a_password_change_ends_the_sessions_opened_with_the_old_password(memory_stack):
+    from werkzeug.security import generate_password_hash
+
+    from pflow.adapters.users import ConfiguredUserDirectory
+
+    def directory(password):
+        return ConfiguredUserDirectory([{"username": "alice", "roles": ["requester"],
+                                         "password_hash": generate_password_hash(password, "pbkdf2:sha256:1000")}])
+
+    def restart_with(users):  # the users file is read at start: a new password means a restart
+        memory_stack.container.users.override(users)
+        memory_stack.container.login_guard.reset()
+
+    restart_with(directory("first-password-1"))
+    api = ApiClient(create_app(memory_stack.container))
+    old = login(api, "alice", "first-password-1").json["token"]
+    assert me(api, old).status_code == 200
+    # the users file gets a new hash for alice (an admin reset her password) and PFlow reloads it
+    restart_with(directory("second-password-2"))
+    r = me(api, old)
+    assert r.status_code == 401 and r.json["error"]["key"] == "auth.session_revoked"
+    new = login(api, "alice", "second-password-2").json["token"]
+    assert me(api, new).status_code == 200
+    # nothing in the token gives the hash away
+    import base64
+    import json as json_
+
+    payload = json_.loads(base64.urlsafe_b64decode(new.split(".")[0] + "=="))
+    assert "pbkdf2" not in json_.dumps(payload) and len(payload["c"]) == 32

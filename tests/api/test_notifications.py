@@ -161,3 +161,30 @@ def test_a_redelivered_event_creates_no_second_notification(api, stack):
         publisher.publish(key, body, message_id=message_id)
     assert stack.container.notification_consumer().drain(0.2) == 3  # handled (acknowledged) ...
     assert api.get("/api/notifications", "bob").json["total"] == 1  # ... but applied only once
+
+
+def test_a_decision_made_around_pflow_in_the_engine_is_refused_and_reported_to_the_admins(api, stack, caplog):
+    """Dave, a manager, requests a server, then approves it himself straight in the engine: PFlow does not apply
+    it, starts the process over, writes an audit line and tells every admin (not the requester)."""
+    import json
+    import logging
+
+    ticket_id = _ticket(api, "Server", who="dave", amount="1200.50")
+    assert api.post(f"/api/tickets/{ticket_id}/submit", "dave").status_code == 200
+    task_id = api.get(f"/api/tickets/{ticket_id}", "dave").json["steps"][0]["id"]
+    stack.engine.complete_task(task_id, {"approved": True}, completed_by="dave")
+    stack.tickets.heal_after_s = -60  # old enough to be healed now
+    with caplog.at_level(logging.WARNING, logger="pflow.audit"):
+        healed = api.post(f"/api/tickets/{ticket_id}/reconcile", "carol")
+    assert healed.status_code == 200, healed.json
+    assert healed.json["status"] == "in_progress" and [s["name"] for s in healed.json["steps"]] == ["Manager Approval"]
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "pflow.audit"
+             and '"decision.refused"' in r.getMessage()]
+    assert lines == [{"event": "decision.refused", "ticket_id": ticket_id, "step": lines[0]["step"], "by": "dave",
+                      "reason": "own_ticket", "recorded_from": "engine"}]
+    stack.deliver_events()
+    admin = api.get("/api/notifications", "carol").json["items"][0]
+    assert admin["kind"] == "ticket.decision_refused", admin
+    assert admin["params"]["by"] == "dave" and admin["params"]["reason"] == "own_ticket"
+    assert "completed in the engine by dave" in admin["message"]
+    assert all(n["kind"] != "ticket.decision_refused" for n in api.get("/api/notifications", "dave").json["items"])

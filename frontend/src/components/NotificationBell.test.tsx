@@ -107,6 +107,8 @@ describe("notificationMessage", () => {
       .toBe("Ticket “Laptops” was withdrawn by carol.");
     expect(notificationMessage(en, result.current, note("ticket.needs_attention", { title: "Laptops", error: "quota" }), { admin: true }))
       .toBe("Ticket “Laptops” needs attention: quota. An admin can retry it.");
+    expect(notificationMessage(en, result.current, note("ticket.decision_refused", { title: "Laptops", step: "Manager Approval", by: "dave", reason: "own_ticket" }), { admin: true }))
+      .toBe("“Manager Approval” of ticket “Laptops” was completed in the engine by dave, outside PFlow’s checks (it is their own ticket): it was not applied and the step is open again.");
     // the error text is for admins: everyone else reads the failure without it
     expect(notificationMessage(en, result.current, note("ticket.needs_attention", { title: "Laptops", error: "Traceback: quota" })))
       .toBe("Ticket “Laptops” needs attention. An admin can retry it.");

@@ -23,6 +23,7 @@ const VARIANT: Record<string, string | null> = {
   ticket_rejected: "actor",
   ticket_withdrawn: "actor",
   ticket_needs_attention: "error",
+  ticket_decision_refused: null,
   // notifications kept from before (a single manager approval)
   ticket_submitted: "amount",
   ticket_approved: null,
@@ -41,7 +42,11 @@ export function notificationMessage(t: TFunction, fmt: Format, n: Notification, 
   if (!params.title || !(kind in VARIANT)) return n.message;
   const variant = VARIANT[kind];
   const key = variant && params[variant] ? `${kind}_${variant}` : kind;
-  const values = { ...params, amount: params.amount ? fmt.amount(params.amount) : "" };
+  const values = {
+    ...params,
+    amount: params.amount ? fmt.amount(params.amount) : "",
+    reason: params.reason ? t(`history.refusal.${params.reason}`, { defaultValue: params.reason }) : "",
+  };
   const text = t(`notificationText.${key}`, values);
   return params.comment ? `${text} ${t("notificationText.comment", { comment: params.comment })}` : text;
 }

@@ -50,7 +50,19 @@ def issue_token(username: str, sso_user=None) -> str:
     data = {"u": username, "g": container().login_guard().token_generation(username)}
     if sso_user is not None:
         data.update(s="sso", n=sso_user.display_name, gr=sorted(sso_user.groups), r=sorted(sso_user.roles))
+    else:
+        data["c"] = credential_stamp(username)
     return _serializer().dumps(data)
+
+
+def credential_stamp(username: str) -> str | None:
+    """A keyed digest of the user's password hash: a token carries it, so a password changed in the users file
+    ends every session that was opened with the old one (the digest reveals nothing about the hash)."""
+    version = container().users().credential_version(username)
+    if version is None:
+        return None
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"credential:" + version.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def csrf_token(session_token: str) -> str:
@@ -129,6 +141,9 @@ def authenticate_request() -> None:
     user = _token_user(data)
     if user is None:
         raise Unauthorized("The token's user no longer exists.", "auth.user_gone")
+    if data.get("s") != "sso" and not hmac.compare_digest(str(data.get("c")), str(credential_stamp(user.username))):
+        raise Unauthorized("The password was changed since this session began; log in again.",
+                           "auth.session_revoked")
     # a logout or an admin's revoke bumps the generation (cached per process for at most a second)
     if data.get("g", 0) != container().login_guard().token_generation(user.username):
         raise Unauthorized("This session was signed out; log in again.", "auth.session_revoked")
