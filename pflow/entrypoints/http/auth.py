@@ -141,12 +141,12 @@ def authenticate_request() -> None:
     user = _token_user(data)
     if user is None:
         raise Unauthorized("The token's user no longer exists.", "auth.user_gone")
-    if data.get("s") != "sso" and not hmac.compare_digest(str(data.get("c")), str(credential_stamp(user.username))):
-        raise Unauthorized("The password was changed since this session began; log in again.",
-                           "auth.session_revoked")
     # a logout or an admin's revoke bumps the generation (cached per process for at most a second)
     if data.get("g", 0) != container().login_guard().token_generation(user.username):
         raise Unauthorized("This session was signed out; log in again.", "auth.session_revoked")
+    if data.get("s") != "sso" and not hmac.compare_digest(str(data.get("c")), str(credential_stamp(user.username))):
+        raise Unauthorized("The password was changed since this session began; log in again.",
+                           "auth.session_revoked")
     g.user, g.signed_in_with_sso = user, data.get("s") == "sso"
 
 
