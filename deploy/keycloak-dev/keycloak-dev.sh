@@ -121,10 +121,20 @@ up() {
         nohup bin/kc.sh start-dev --import-realm --http-host=127.0.0.1 --http-port="$PORT" \
             --http-management-port="$MGMT_PORT" --hostname-strict=false >"$LOG" 2>&1 &
     )
-    local deadline=$((SECONDS + TIMEOUT)) pid=""
+    # On the first start kc.sh runs one JVM to build the server (about 20 s), then the server's own JVM:
+    # follow whichever is there, and give up only when none has been for a while.
+    local deadline=$((SECONDS + TIMEOUT)) pid="" gone=0
     until realm_answers; do
-        [[ -n "$pid" ]] || { pid="$(jvm_pid)"; [[ -z "$pid" ]] || echo "$pid" >"$PIDFILE"; }
-        if ((SECONDS > 15)) && [[ -z "$(running_pid)" ]]; then
+        if [[ -z "$(running_pid)" ]]; then
+            pid="$(jvm_pid)"
+            if [[ -n "$pid" ]]; then
+                echo "$pid" >"$PIDFILE"
+                gone=0
+            else
+                gone=$((gone + 1))
+            fi
+        fi
+        if ((gone > 10)); then
             tail -n 40 "$LOG" >&2 || true
             die "Keycloak exited before the realm answered"
         fi
@@ -134,13 +144,14 @@ up() {
         fi
         sleep 1
     done
-    [[ -n "$pid" ]] || jvm_pid >"$PIDFILE"
+    jvm_pid >"$PIDFILE"
     log "ready: issuer $REALM_URL"
 }
 
 down() {
     local pid
     pid="$(running_pid)"
+    [[ -n "$pid" ]] || pid="$(jvm_pid)"  # a JVM the pid file missed (a start that gave up half-way)
     if [[ -z "$pid" ]]; then
         rm -f "$PIDFILE"
         return 0
