@@ -184,3 +184,14 @@ def test_settings_from_the_environment():
 def test_incomplete_settings_say_what_to_set(env, names):
     with pytest.raises(ConfigError, match=names):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/tasks", "/tasks"), ("/tickets/abc?x=1", "/tickets/abc?x=1"), (None, "/"), ("", "/"),
+    ("https://evil.example.test/", "/"), ("//evil.example.test/", "/"), ("/\\evil.example.test", "/"),
+    ("/\t/evil.example.test", "/"), ("/\n/evil.example.test", "/"), ("/ /evil", "/"), ("tasks", "/"),
+])
+def test_after_sign_in_the_browser_goes_only_to_a_path_of_pflow(target, expected):
+    from pflow.entrypoints.http.sso import _local_path
+
+    assert _local_path(target) == expected

@@ -75,8 +75,12 @@ def _redirect_uri() -> str:
 
 
 def _local_path(value: str | None) -> str:
-    """Only a path on this site (no open redirect to another one)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or "\n" in value:
+    """Only a path on this site (no open redirect to another one). Browsers drop tabs and line breaks from a
+    Location and read a backslash as a slash, so a slash, a tab and ``/evil.example`` would be ``//evil.example``:
+    with any of those, or any other control character or a space, it is the start page."""
+    if not value or not value.startswith("/") or "\\" in value or any(ord(c) <= 32 or ord(c) == 127 for c in value):
+        return "/"
+    if value.startswith("//") or len(value) > 2000:
         return "/"
     return value
 
