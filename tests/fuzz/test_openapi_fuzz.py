@@ -25,6 +25,12 @@ MAX_EXAMPLES = int(os.environ.get("PFLOW_FUZZ_EXAMPLES", "14"))
 OPERATIONS = [
     ("POST", "/api/auth/login"),
     ("GET", "/api/auth/demo-users"),
+    ("GET", "/api/auth/providers"),
+    # browser redirects of single sign-on; off in the fuzzed stacks (404), run against Keycloak in
+    # tests/integration/test_keycloak.py and frontend/e2e/sso.test.mjs
+    ("GET", "/api/auth/oidc/login"),
+    ("GET", "/api/auth/oidc/callback"),
+    ("GET", "/api/auth/oidc/logout"),
     ("GET", "/api/me"),
     ("GET", "/api/ticket-types"),
     ("GET", "/api/tickets"),

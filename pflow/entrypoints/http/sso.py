@@ -94,6 +94,7 @@ def _to_login(key: str):
 @blp.route("/login", endpoint="login")
 @blp.doc(security=[])
 @blp.response(302)
+@blp.errors(404, e404="Single sign-on is not configured (OIDC_ISSUER, OIDC_CLIENT_ID)")
 def login():
     """Start single sign-on: redirects to the identity provider's login page. ``next``: the page to come back to."""
     idp = provider()
@@ -115,6 +116,7 @@ def login():
 @blp.route("/callback", endpoint="callback")
 @blp.doc(security=[])
 @blp.response(302)
+@blp.errors(404, e404="Single sign-on is not configured (OIDC_ISSUER, OIDC_CLIENT_ID)")
 def callback():
     """Where the identity provider sends the browser back: validates everything, signs the user in (session
     cookies) and redirects to the page the sign-in started from; on any failure to ``/login?sso_error=<key>``."""
@@ -152,6 +154,7 @@ def callback():
 @blp.route("/logout", endpoint="logout")
 @blp.doc(security=[])
 @blp.response(302)
+@blp.errors(404, e404="Single sign-on is not configured (OIDC_ISSUER, OIDC_CLIENT_ID)")
 def logout():
     """End the identity provider's session too (RP-initiated logout), then back to PFlow's login page. Call it
     after ``POST /api/auth/logout``, which revokes PFlow's own session."""
