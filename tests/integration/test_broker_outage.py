@@ -121,8 +121,10 @@ def test_no_event_is_lost_while_the_broker_is_down(kind, tmp_path, rabbit_proxy)
         expected_events = 3 + EVENTS_WHILE_DOWN  # the first ticket: created, submitted, task.created
         _assert_each_event_applied_once(stack, expected_events)
         counts = {name: notifications.list(user).total for name, user in users.items()}
-        # alice: each decision (task.completed) and each rejection; the managers: each new step.
-        assert counts == {"alice": TICKETS + REJECTED, "bob": TICKETS + 1, "dave": TICKETS + 1}
+        # alice: each decision (task.completed) and each rejection. The managers: the first ticket's step only;
+        # the steps opened during the outage were decided before their task.created arrived, and a step that is
+        # already done is not announced as waiting (the event is applied all the same, once).
+        assert counts == {"alice": TICKETS + REJECTED, "bob": 1, "dave": 1}
         told = notifications.list(users["alice"], page_size=100).items
         assert len([n for n in told if n.kind == "ticket.rejected"]) == REJECTED
         decisions = [n for n in told if n.kind == "task.completed"]
