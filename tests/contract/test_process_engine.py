@@ -404,6 +404,20 @@ def test_access_request_is_rejected_when_one_group_rejects(engine, names):
 
 # ------------------------------------------------------------------ who may act, when, with which form
 
+def test_plain_and_manual_tasks_pass_through_as_on_camunda(engine, names):
+    """Camunda Modeler's default shape (bpmn:task) and a manual task are done outside the engine: Camunda 7 passes
+    straight through both, and so does every engine here; neither is ever an open step."""
+    key_ = f"contract_pass_{names.suffix}"
+    engine.deploy(names.file("pass-through.bpmn", {'id="contract_pass"': f'id="{key_}"'}))
+    key = names.key()
+    engine.start(key_, key, {"requester": "alice"})
+    review = only_task(engine, key)
+    assert review.definition_key == "Review"
+    engine.complete_task(review.id, {}, completed_by="bob")
+    assert ended(engine, key).state == InstanceState.COMPLETED
+    assert engine.open_tasks(key) == []
+
+
 def test_candidates_assignee_and_due_dates_are_resolved_as_camunda_does(engine, names):
     engine.deploy(names.assignment())
     key = names.key()

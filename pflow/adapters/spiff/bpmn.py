@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import NoneTask, ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
@@ -50,7 +50,7 @@ _C = "{" + CAMUNDA_MODEL_NS + "}"
 
 # Flow elements the embedded engine runs, and elements that only annotate the diagram.
 RUNNABLE = {"startEvent", "endEvent", "userTask", "serviceTask", "exclusiveGateway", "parallelGateway",
-            "sequenceFlow"}
+            "sequenceFlow", "task", "manualTask"}
 DECORATION = {"documentation", "extensionElements", "laneSet", "textAnnotation", "association", "group"}
 # Children a runnable element may have (anything else, e.g. loop characteristics, is refused).
 _ALLOWED_CHILDREN = {"incoming", "outgoing", "documentation", "extensionElements", "conditionExpression"}
@@ -69,6 +69,15 @@ class ExternalTaskSpec(ServiceTask):
 
     def _run_hook(self, task):
         return None  # stay STARTED; complete_external_task() completes it
+
+
+class PassThroughTaskSpec(NoneTask):
+    """A plain ``bpmn:task`` or a ``bpmn:manualTask``: work done outside the engine, which Camunda 7 passes straight
+    through. (SpiffWorkflow would wait for someone to complete either by hand.)"""
+
+    def __init__(self, wf_spec, bpmn_id, **kwargs):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
 
 
 class ApprovalUserTaskSpec(CamundaUserTask):
@@ -100,6 +109,8 @@ class PFlowCamundaParser(CamundaParser):
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (_UserTaskParser, ApprovalUserTaskSpec),
         full_tag("serviceTask"): (_ExternalTaskParser, ExternalTaskSpec),
+        full_tag("task"): (CamundaTaskParser, PassThroughTaskSpec),
+        full_tag("manualTask"): (CamundaTaskParser, PassThroughTaskSpec),
     }
 
 
@@ -124,6 +135,7 @@ def make_serializer() -> BpmnWorkflowSerializer:
     config = deepcopy(CAMUNDA_CONFIG)
     config[ApprovalUserTaskSpec] = _ApprovalUserTaskConverter
     config[ExternalTaskSpec] = _ExternalTaskConverter
+    config[PassThroughTaskSpec] = config[NoneTask]
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
