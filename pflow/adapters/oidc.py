@@ -9,7 +9,6 @@ groups the processes name (``OIDC_GROUP_MAP``); members of ``OIDC_ADMIN_GROUPS``
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any, Callable
@@ -24,8 +23,6 @@ from joserfc.jwk import KeySet
 from pflow.config import OidcSettings
 from pflow.domain.users import ADMIN, User
 from pflow.ports.identity import IdentityError, IdentityProvider, IdentityProviderUnavailable, SignIn
-
-log = logging.getLogger(__name__)
 
 #: the signature algorithms accepted (asymmetric only: a provider's shared secret must never sign users in)
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]

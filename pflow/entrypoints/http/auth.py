@@ -20,6 +20,7 @@ from flask.views import MethodView
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from pflow.domain.errors import NotFound, PermissionDenied
+from pflow.domain.users import User
 from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.errors import TooManyAttempts, Unauthorized
@@ -156,7 +157,6 @@ def _token_user(data):
     if data.get("s") == "sso":
         if container().settings().oidc is None:
             return None  # single sign-on was turned off: its sessions end
-        from pflow.domain.users import User
         return User(data["u"], data.get("n") or data["u"], frozenset(data.get("r") or ()),
                     frozenset(data.get("gr") or ()))
     return container().users().get(data["u"])

@@ -32,8 +32,6 @@ from pflow.entrypoints.http.errors import Unauthorized
 from pflow.entrypoints.http.parsing import Blueprint
 from pflow.ports.identity import IdentityError, IdentityProviderUnavailable
 
-log = logging.getLogger(__name__)
-
 blp = Blueprint("sso", __name__, url_prefix="/api/auth/oidc",
                 description="Single sign-on through the identity provider (browser redirects)")
 
@@ -85,7 +83,10 @@ def _local_path(value: str | None) -> str:
     return value
 
 
-def _to_login(key: str):
+def _to_login(key: str, reason: str | None = None, detail: str | None = None):
+    """Back to the login page saying why (``key``), with an audit line for the refused sign-in."""
+    fields = {"reason": reason or key, **({"detail": detail} if detail else {})}
+    audit.event("sso.failure", logging.WARNING, **fields)
     response = redirect(f"/login?sso_error={key}", 302)
     response.delete_cookie(FLOW_COOKIE, path="/api/auth/oidc")
     return response
@@ -102,8 +103,7 @@ def login():
     try:
         url = idp.authorization_url(_redirect_uri(), state, nonce, verifier)
     except IdentityProviderUnavailable as exc:
-        audit.event("sso.failure", logging.WARNING, reason="unavailable", detail=str(exc))
-        return _to_login("sso.unavailable")
+        return _to_login("sso.unavailable", "unavailable", str(exc))
     response = redirect(url, 302)
     flow = _flow_serializer().dumps({"s": state, "n": nonce, "v": verifier,
                                      "next": _local_path(request.args.get("next"))})
@@ -124,23 +124,18 @@ def callback():
     try:
         flow = _flow_serializer().loads(request.cookies.get(FLOW_COOKIE, ""), max_age=FLOW_MAX_AGE_S)
     except BadSignature:
-        audit.event("sso.failure", logging.WARNING, reason="no_flow")
-        return _to_login("sso.state_mismatch")
+        return _to_login("sso.state_mismatch", "no_flow")
     if request.args.get("error"):
-        audit.event("sso.failure", logging.WARNING, reason="provider_error", detail=request.args.get("error"))
-        return _to_login("sso.refused")
+        return _to_login("sso.refused", "provider_error", request.args.get("error"))
     if not secrets.compare_digest(request.args.get("state", ""), flow.get("s", "")):
-        audit.event("sso.failure", logging.WARNING, reason="state_mismatch")
-        return _to_login("sso.state_mismatch")
+        return _to_login("sso.state_mismatch", "state_mismatch")
     code = request.args.get("code", "")
     if not code:
-        audit.event("sso.failure", logging.WARNING, reason="no_code")
-        return _to_login("sso.refused")
+        return _to_login("sso.refused", "no_code")
     try:
         signed_in = idp.complete(code, _redirect_uri(), flow["v"], flow["n"])
     except IdentityError as exc:
-        audit.event("sso.failure", logging.WARNING, reason=exc.key, detail=str(exc))
-        return _to_login(exc.key)
+        return _to_login(exc.key, exc.key, str(exc))
     user = signed_in.user
     audit.event("login.success", username=user.username, method="sso", groups=",".join(sorted(user.groups)))
     response = redirect(flow.get("next") or "/", 302)
