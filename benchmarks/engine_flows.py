@@ -77,7 +77,7 @@ class RawSpiff:
         from sqlalchemy import Column, MetaData, String, Table, Text
 
         from pflow.adapters.spiff.bpmn import ConditionEngine, load_definition, make_serializer
-        from pflow.adapters.sqlalchemy.engine import create_db_engine
+        from pflow.adapters.database.engine import create_db_engine
 
         self.db = create_db_engine(url)
         metadata = MetaData()
@@ -200,7 +200,7 @@ class EngineOnlyFlows:
 
     def __init__(self, url: str) -> None:
         from pflow.adapters.spiff import SpiffWorkflowEngine, tables
-        from pflow.adapters.sqlalchemy.engine import create_db_engine
+        from pflow.adapters.database.engine import create_db_engine
         from pflow.config import Settings
 
         reset_database(url)

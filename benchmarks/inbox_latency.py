@@ -27,8 +27,8 @@ if __package__ in (None, ""):
 from sqlalchemy import insert, text  # noqa: E402
 
 from pflow.adapters.sqlalchemy import tables  # noqa: E402
-from pflow.adapters.sqlalchemy.engine import create_db_engine  # noqa: E402
-from pflow.adapters.sqlalchemy.migrate import upgrade  # noqa: E402
+from pflow.adapters.database.engine import create_db_engine  # noqa: E402
+from pflow.adapters.database.migrate import upgrade  # noqa: E402
 from pflow.adapters.sqlalchemy.orm import start_mappers  # noqa: E402
 from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork, search_text  # noqa: E402
 from pflow.adapters.sqlalchemy.session import build_session_factory  # noqa: E402

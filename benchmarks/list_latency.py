@@ -27,8 +27,8 @@ if __package__ in (None, ""):
 from sqlalchemy import insert, text  # noqa: E402
 
 from pflow.adapters.sqlalchemy import tables  # noqa: E402
-from pflow.adapters.sqlalchemy.engine import create_db_engine  # noqa: E402
-from pflow.adapters.sqlalchemy.migrate import upgrade  # noqa: E402
+from pflow.adapters.database.engine import create_db_engine  # noqa: E402
+from pflow.adapters.database.migrate import upgrade  # noqa: E402
 from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork  # noqa: E402
 from pflow.adapters.sqlalchemy.session import build_session_factory  # noqa: E402
 from pflow.domain.model import TicketStatus  # noqa: E402

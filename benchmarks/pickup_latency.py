@@ -112,7 +112,7 @@ def measure(engine, count: int, *, settle_s: float = 0.0, process_key: str | Non
 
 def _embedded(url: str):
     from pflow.adapters.spiff import SpiffWorkflowEngine, tables
-    from pflow.adapters.sqlalchemy.engine import create_db_engine
+    from pflow.adapters.database.engine import create_db_engine
     from pflow.config import REPO_ROOT
 
     from benchmarks.engine_flows import reset_database

@@ -24,9 +24,9 @@ from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPub
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
 from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
-from pflow.adapters.sqlalchemy import migrate as sql_migrate
+from pflow.adapters.database import migrate as sql_migrate
 from pflow.adapters.spiff import SpiffWorkflowEngine
-from pflow.adapters.sqlalchemy.engine import create_db_engine
+from pflow.adapters.database.engine import create_db_engine
 from pflow.adapters.sqlalchemy.orm import start_mappers
 from pflow.adapters.sqlalchemy.repository import SqlAlchemyUnitOfWork
 from pflow.adapters.sqlalchemy.session import build_session_factory

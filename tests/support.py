@@ -193,7 +193,7 @@ def embedded_database_url(kind: str, tmp_path: Path) -> str:
 
 def make_embedded_engine(kind: str, tmp_path: Path, *, fresh: bool = True, **options):
     from pflow.adapters.spiff import SpiffWorkflowEngine, tables
-    from pflow.adapters.sqlalchemy.engine import create_db_engine
+    from pflow.adapters.database.engine import create_db_engine
 
     db = create_db_engine(embedded_database_url(kind, tmp_path))
     if kind == "embedded-postgres":
@@ -289,8 +289,8 @@ class SqlStoreHarness:
     """Units of work on a migrated SQLite file or PostgreSQL database; 'unreachable' points them at nothing."""
 
     def __init__(self, url: str, on_commit=None):
-        from pflow.adapters.sqlalchemy.engine import create_db_engine
-        from pflow.adapters.sqlalchemy.migrate import upgrade
+        from pflow.adapters.database.engine import create_db_engine
+        from pflow.adapters.database.migrate import upgrade
         from pflow.adapters.sqlalchemy.session import build_session_factory
 
         self.engine = create_db_engine(url)
@@ -305,7 +305,7 @@ class SqlStoreHarness:
         return SqlAlchemyUnitOfWork(self.session_factory, self.on_commit)
 
     def make_unreachable(self):
-        from pflow.adapters.sqlalchemy.engine import create_db_engine
+        from pflow.adapters.database.engine import create_db_engine
 
         if self.engine.dialect.name == "sqlite":
             dead = f"sqlite:///{Path(self.engine.url.database).parent}/not-a-dir/x/pflow.db"
@@ -385,7 +385,7 @@ def reset_postgres(rebuild: bool = False) -> None:
     from sqlalchemy import create_engine, text
 
     from pflow.adapters.spiff.tables import metadata as engine_metadata
-    from pflow.adapters.sqlalchemy.migrate import upgrade
+    from pflow.adapters.database.migrate import upgrade
     from pflow.adapters.sqlalchemy.tables import metadata
 
     engine = create_engine(pg_url())

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import create_engine, text
 
-from pflow.adapters.sqlalchemy.migrate import current_revision, head_revision
+from pflow.adapters.database.migrate import current_revision, head_revision
 from pflow.entrypoints.http import create_app
 from tests.conftest import ApiClient
 from tests.support import REPO_ROOT, TEST_USERS, build_stack, pg_url, require_postgres, reset_postgres

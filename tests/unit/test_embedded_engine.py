@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from pflow.adapters.spiff import SpiffWorkflowEngine, tables
-from pflow.adapters.sqlalchemy.engine import create_db_engine
+from pflow.adapters.database.engine import create_db_engine
 from pflow.domain.errors import EngineUnavailable, ValidationError
 from pflow.ports.process import InstanceState
 from tests.support import BPMN, embedded_database_url, make_embedded_engine

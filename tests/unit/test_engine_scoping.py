@@ -13,8 +13,8 @@ from sqlalchemy import MetaData, insert, inspect, select, text
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.adapters.spiff import SpiffWorkflowEngine, tables
 from pflow.adapters.spiff.engine import _add_duration, _due_ms
-from pflow.adapters.sqlalchemy.engine import create_db_engine
-from pflow.adapters.sqlalchemy.migrate import alembic_config, upgrade
+from pflow.adapters.database.engine import create_db_engine
+from pflow.adapters.database.migrate import alembic_config, upgrade
 from pflow.domain.errors import EngineUnavailable, ValidationError
 from pflow.ports.process import InstanceState, TaskLockedByOtherWorker
 from tests.support import BPMN, pg_url, require_postgres, reset_postgres

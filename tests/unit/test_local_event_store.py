@@ -62,7 +62,7 @@ def test_a_publish_the_locked_store_cannot_take_fails_and_the_next_one_is_stored
 
     import pytest
 
-    import pflow.adapters.sqlalchemy.engine as engine
+    import pflow.adapters.database.engine as engine
     from pflow.domain.errors import ServiceUnavailable
 
     monkeypatch.setattr(engine, "SQLITE_WRITE_WAIT_S", 0.3)  # SQLite's busy timeout, for this store's engine

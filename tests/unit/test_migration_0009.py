@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
-from pflow.adapters.sqlalchemy.migrate import alembic_config, upgrade
+from pflow.adapters.database.migrate import alembic_config, upgrade
 from tests.support import pg_url, require_postgres, reset_postgres
 
 BEFORE = "0008_login_state"

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from pflow.adapters.sqlalchemy.engine import create_db_engine
+from pflow.adapters.database.engine import create_db_engine
 from pflow.config import Settings
 from pflow.container import build_container, prepare_database, shutdown
 from pflow.entrypoints.http import create_app

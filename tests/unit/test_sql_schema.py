@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from pflow.adapters.sqlalchemy.migrate import SchemaNotCurrent, current_revision, ensure_current, head_revision, upgrade
+from pflow.adapters.database.migrate import SchemaNotCurrent, current_revision, ensure_current, head_revision, upgrade
 from pflow.adapters.spiff.tables import metadata as engine_metadata
 from pflow.adapters.sqlalchemy.tables import metadata
 from pflow.config import Settings
@@ -49,7 +49,7 @@ def test_the_migration_chain_is_linear_and_reversible(tmp_path):
     ensure_current(engine)
     from alembic import command
 
-    from pflow.adapters.sqlalchemy.migrate import alembic_config
+    from pflow.adapters.database.migrate import alembic_config
 
     command.downgrade(alembic_config(engine), "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
@@ -63,7 +63,7 @@ def test_rows_from_before_0004_upgrade_with_empty_params_and_details(kind, tmp_p
     from sqlalchemy import select, text
 
     from pflow.adapters.sqlalchemy import tables
-    from pflow.adapters.sqlalchemy.migrate import alembic_config
+    from pflow.adapters.database.migrate import alembic_config
     from tests.support import pg_url, require_postgres, reset_postgres
 
     if kind == "postgres":

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import event
 
-from pflow.adapters.sqlalchemy.engine import (
+from pflow.adapters.database.engine import (
     SQLITE_POOL_SIZE,
     SQLITE_WRITE_WAIT_S,
     PRECEDENCE,

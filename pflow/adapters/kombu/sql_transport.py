@@ -32,7 +32,7 @@ from kombu.utils.encoding import bytes_to_str
 from sqlalchemy import and_, insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from pflow.adapters.sqlalchemy.engine import create_db_engine
+from pflow.adapters.database.engine import create_db_engine
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 300.0
 

@@ -21,7 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from pflow.adapters.spiff import tables
 from pflow.adapters.spiff.engine import SpiffWorkflowEngine
-from pflow.adapters.sqlalchemy.engine import SqliteWriterLock
+from pflow.adapters.database.engine import SqliteWriterLock
 from pflow.domain.errors import EngineUnavailable
 
 

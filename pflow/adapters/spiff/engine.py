@@ -66,7 +66,7 @@ from SpiffWorkflow.task import TaskState
 
 from pflow.adapters.bpmn.reader import BpmnReadError, ProcessDefinitionInfo, read_processes, split_names
 from pflow.adapters.spiff import tables as t
-from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
+from pflow.adapters.database.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff.bpmn import (
     ApprovalUserTaskSpec,
     ConditionEngine,

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from pflow.adapters.sqlalchemy.errors import translated
+from pflow.adapters.database.errors import translated
 from pflow.adapters.sqlalchemy.tables import login_attempts, token_generations
 from pflow.ports.auth_state import AttemptState, AuthStateStore, LoginPolicy, after_failure
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, attributes, joinedload, raiseload, sessionma
 from sqlalchemy.orm.util import identity_key
 
 from pflow.adapters.sqlalchemy import tables
-from pflow.adapters.sqlalchemy.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
-from pflow.adapters.sqlalchemy.errors import translated
+from pflow.adapters.database.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
+from pflow.adapters.database.errors import translated
 from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import Ticket, TicketStatus

@@ -11,7 +11,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from pflow import __version__
-from pflow.adapters.sqlalchemy.engine import create_private_dir
+from pflow.adapters.database.engine import create_private_dir
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container
 from pflow.entrypoints.http import audit, auth, health, notifications, oversight, security_headers, sso, tickets

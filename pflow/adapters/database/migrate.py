@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from pflow.adapters.sqlalchemy.errors import describe, translated
+from pflow.adapters.database.errors import describe, translated
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -20,10 +20,14 @@ class SchemaNotCurrent(RuntimeError):
     """The database's schema is not at the revision this code needs."""
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, metadata=None) -> Config:
+    """Alembic's configuration on ``engine``; ``metadata`` (a MetaData or a list of them) only for
+    comparing or autogenerating, e.g. the ticket store's and the embedded engine's tables."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
+    if metadata is not None:
+        config.attributes["metadata"] = metadata
     return config
 
 

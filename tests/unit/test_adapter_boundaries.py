@@ -1,0 +1,59 @@
+"""The adapters stay apart: no adapter package imports another one.
+
+Shared infrastructure lives in packages every adapter may use: ``adapters.database`` (engine
+creation, the SQLite writer lock, error translation, migrations) and ``adapters.bpmn`` (the BPMN
+reader both engines use). One deliberate exception: the in-memory process engine *is* the embedded
+engine on an in-memory database, so ``memory`` may import ``spiff``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pflow.adapters
+
+ADAPTERS = Path(pflow.adapters.__file__).parent
+SHARED = {"database", "bpmn"}
+ALLOWED = {("memory", "spiff")}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _package_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[:2] != ["pflow", "adapters"] or len(parts) < 3:
+        return None
+    return parts[2]
+
+
+def test_no_adapter_imports_another():
+    crossings = []
+    for path in sorted(ADAPTERS.rglob("*.py")):
+        own = path.relative_to(ADAPTERS).parts[0]
+        if own.endswith(".py"):
+            continue  # single-module adapters (catalog, users, oidc…) import no package below
+        for module in _imports(path):
+            other = _package_of(module)
+            if other is None or other == own or other in SHARED or (own, other) in ALLOWED:
+                continue
+            if (ADAPTERS / other).is_dir() or (ADAPTERS / f"{other}.py").exists():
+                crossings.append(f"{path.relative_to(ADAPTERS)} imports {module}")
+    assert crossings == []
+
+
+def test_shared_packages_import_no_adapter():
+    for shared in SHARED:
+        for path in (ADAPTERS / shared).rglob("*.py"):
+            for module in _imports(path):
+                other = _package_of(module)
+                assert other in (None, shared), f"{path.relative_to(ADAPTERS)} imports {module}"
