@@ -12,7 +12,7 @@ from sqlalchemy import MetaData, insert, inspect, select, text
 
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.adapters.spiff import SpiffWorkflowEngine, tables
-from pflow.adapters.spiff.engine import _add_duration, _due_ms
+from pflow.adapters.spiff.values import add_duration as _add_duration, due_ms as _due_ms
 from pflow.adapters.database.engine import create_db_engine
 from pflow.adapters.database.migrate import alembic_config, upgrade
 from pflow.domain.errors import EngineUnavailable, ValidationError

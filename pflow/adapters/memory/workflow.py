@@ -47,11 +47,11 @@ class InMemoryWorkflowEngine(SpiffWorkflowEngine):
 
     def __init__(self, clock: Callable[[], float] = time.time, **options) -> None:
         db = _memory_database()
-        super().__init__(db, clock=clock, listen=False, **options)
+        # A private writer lock, so engines of one test process do not queue behind each other.
+        super().__init__(db, clock=clock, listen=False, write_lock=SqliteWriterLock("in-memory engine"), **options)
         # The shared connection cannot hold two transactions: calls take turns (waits for tasks happen
-        # outside it). A private writer lock, so engines of one test process do not queue behind each other.
+        # outside it).
         self._call_lock = threading.RLock()
-        self._write_lock = SqliteWriterLock("in-memory engine")
         self.available = True  # tests flip this to simulate an outage
 
     def _ensure(self) -> None:
