@@ -15,9 +15,12 @@ conditions outside the supported JUEL subset (see ``expressions``).
 
 from __future__ import annotations
 
+import re
+import time
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
@@ -32,14 +35,17 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, ParallelMultiInstanceTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
 
 from pflow.adapters.bpmn import reader as bpmn_reader
 from pflow.adapters.spiff.expressions import (
     ExpressionFailed,
     ExpressionRejected,
     check_value_expression,
-    evaluate_condition,
+    evaluate_value,
+    is_expression,
     parse_condition,
 )
 from pflow.ports.process import DeploymentRejected
@@ -146,18 +152,47 @@ class ConditionError(ValueError):
 
 
 class ConditionEngine(PythonScriptEngine):
-    """SpiffWorkflow's script engine slot, filled with the JUEL-subset interpreter.
+    """SpiffWorkflow's script engine slot, filled with the JUEL-subset interpreter and the engine's clock.
 
-    It never runs Python: script tasks are refused at deploy time, and
-    conditions are interpreted by ``expressions.evaluate_condition``.
+    It never runs Python: script tasks are refused at deploy time, and conditions, multi-instance
+    cardinalities and completion conditions are interpreted by ``expressions``. Expressions see the
+    process variables (``workflow.pflow_variables``, kept by the engine, as Camunda's process scope)
+    over the task's own data, and inside a multi-instance activity also ``nrOfInstances``,
+    ``nrOfCompletedInstances``, ``nrOfActiveInstances``, ``loopCounter`` and the element variable.
     """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
 
     def validate(self, expression):
         parse_condition(expression)
 
+    def variables(self, task) -> dict[str, Any]:
+        top = task.workflow.top_workflow
+        values = {**task.data, **(getattr(top, "pflow_variables", None) or {})}
+        values.update(_loop_variables(task))
+        return values
+
     def evaluate(self, task, expression, external_context=None):
+        text = (expression or "").strip()
         try:
-            return evaluate_condition(expression, task.data)
+            if not is_expression(text):
+                return int(text) if text.lstrip("-").isdigit() else text  # a literal cardinality
+            value = evaluate_value(text, self.variables(task))
+        except (ExpressionRejected, ExpressionFailed) as exc:
+            raise ConditionError(f"element {task.task_spec.bpmn_id!r}: cannot evaluate {expression!r}: {exc}") from None
+        if isinstance(value, str):  # a condition: EL coerces text to a boolean as Boolean.valueOf does
+            return value.strip().lower() == "true"
+        return value
+
+    def timer_text(self, task, expression):
+        """The text of a timer definition with its ``${...}`` parts resolved."""
+        try:
+            return evaluate_text(expression, self.variables(task))
         except (ExpressionRejected, ExpressionFailed) as exc:
             raise ConditionError(f"element {task.task_spec.bpmn_id!r}: cannot evaluate {expression!r}: {exc}") from None
 
@@ -166,6 +201,51 @@ class ConditionEngine(PythonScriptEngine):
 
     def call_service(self, task, **kwargs):
         raise ConditionError(f"element {task.task_spec.bpmn_id!r}: the embedded engine does not call services")
+
+
+def evaluate_text(text: str, variables: dict[str, Any]) -> Any:
+    """A value as Camunda reads attribute text: one expression gives its value, text with expressions in
+    it the text with each replaced, plain text itself."""
+    stripped = (text or "").strip()
+    if not is_expression(stripped):
+        return stripped
+    if _ONE_EXPRESSION.match(stripped):
+        return evaluate_value("${" + stripped[2:], variables)
+    return _EMBEDDED.sub(lambda m: str(evaluate_value("${" + m.group(0)[2:], variables)), stripped)
+
+
+_ONE_EXPRESSION = re.compile(r"^[$#]\{[^}]*\}$")
+_EMBEDDED = re.compile(r"[$#]\{[^}]*\}")
+
+
+def _loop_variables(task) -> dict[str, Any]:
+    """Camunda's multi-instance variables for a task that is, or runs inside, a multi-instance activity."""
+    node = task
+    while node is not None and not isinstance(node.task_spec, MultiInstanceTask):
+        if node.parent is not None and isinstance(node.parent.task_spec, MultiInstanceTask):
+            node = node.parent
+            break
+        node = None
+    if node is None:
+        return {}
+    spec = node.task_spec
+    children = [c for c in node.children if c.task_spec.name == spec.task_spec]
+    done = sum(1 for c in children if c.state == TaskState.COMPLETED)
+    active = sum(1 for c in children if not c.has_state(TaskState.FINISHED_MASK))
+    total = len(children)
+    if not isinstance(spec, ParallelMultiInstanceTask):  # sequential: one child at a time
+        cardinality = node.internal_data.get("cardinality")
+        remaining = node.internal_data.get("remaining")
+        if cardinality is not None:
+            total = int(cardinality)
+        elif remaining is not None:
+            total = done + active + len(remaining)
+    values: dict[str, Any] = {"nrOfInstances": total, "nrOfCompletedInstances": done, "nrOfActiveInstances": active}
+    if task is not node:
+        index = task.internal_data.get("key_or_index")
+        if isinstance(index, int):
+            values["loopCounter"] = index
+    return values
 
 
 # ------------------------------------------------------------------ deploy checks
