@@ -216,6 +216,7 @@ class Settings:
     run_relay_in_worker: bool = True
     outbox_retention_days: int = 7  # sent events kept in the outbox; 0 keeps them forever
     reconcile_interval_s: int = 60  # how often serve/worker compare in-flight tickets with the engine; 0: never
+    timer_interval_s: int = 1  # how often serve/worker fire the embedded engine's due timers; 0: never
     task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     def __post_init__(self) -> None:
@@ -305,6 +306,7 @@ class Settings:
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
             outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),
             reconcile_interval_s=_int(env, "PFLOW_RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
+            timer_interval_s=_int(env, "PFLOW_TIMER_INTERVAL_S", cls.timer_interval_s),
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),

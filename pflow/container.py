@@ -44,6 +44,7 @@ from pflow.service.provisioning import ProvisioningHandler
 from pflow.service.notifications import NotificationService
 from pflow.service.oversight import OversightService
 from pflow.service.reconciler import Reconciler
+from pflow.service.timers import TimerFiring
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
 
@@ -246,6 +247,8 @@ class Container(containers.DeclarativeContainer):
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
                                settings=worker_settings, on_progress=tickets.provided.after_automated_step)
     reconciler = providers.Factory(Reconciler, tickets=tickets, interval_s=settings.provided.reconcile_interval_s)
+    timers = providers.Factory(TimerFiring, engine=workflow_engine, tickets=tickets,
+                               interval_s=settings.provided.timer_interval_s)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)

@@ -83,6 +83,8 @@ class BackgroundServices:
         self.consumer = container.notification_consumer() if consumer else None
         # Wherever a worker runs, divergences between tickets and the engine heal on their own.
         self.reconciler = container.reconciler() if worker else None
+        # ...and the embedded engine's timers fire (each once, whichever process gets to it first).
+        self.timers = container.timers() if worker else None
 
     def start(self) -> None:
         if self.worker:
@@ -93,6 +95,10 @@ class BackgroundServices:
             self._threads.append(thread)
         if self.consumer:
             self.consumer.start()
+        if self.timers and self.timers.active:
+            thread = threading.Thread(target=self.timers.run, args=(self._stop,), name="pflow-timers", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         if self.reconciler and self.reconciler.interval_s > 0:
             thread = threading.Thread(target=self.reconciler.run, args=(self._stop,), name="pflow-reconciler",
                                       daemon=True)

@@ -291,3 +291,19 @@ class ExternalTasks(abc.ABC):
 
     def close(self) -> None:
         """Release connections and threads. Idempotent."""
+
+
+class TimerJobs(abc.ABC):
+    """An engine whose timer events fire in PFlow's own processes (the embedded engine): ``pflow serve``
+    and every ``pflow worker`` call ``fire_due_timers`` now and then. Camunda and Operaton fire theirs in
+    their own job executor, so their adapters do not implement this."""
+
+    @abc.abstractmethod
+    def fire_due_timers(self, *, limit: int = 100) -> list[str]:
+        """Fire the timers due by now (late ones too, after downtime), each exactly once across every
+        process sharing the database, and move their instances on. Returns the business keys of the
+        instances that moved, so their tickets follow at once."""
+
+    @abc.abstractmethod
+    def next_timer_due(self) -> datetime | None:
+        """When the earliest waiting timer is due (None when none waits)."""

@@ -3,7 +3,8 @@
 Camunda needs a type for every variable it stores; BPMN conditions such as
 ``${approved}`` only work when ``approved`` is a real Boolean. dicts and lists
 become ``Json`` (Camunda Run and the official images ship the Spin plugin that
-provides it). Reading back, the REST API is asked not to deserialize values
+provides it), except lists of plain values, which become a ``java.util.ArrayList`` serialized as JSON
+so that multi-instance activities can loop over them. Reading back, the REST API is asked not to deserialize values
 (``deserializeValues=false``), so ``Json`` arrives as text and is parsed here.
 """
 
@@ -65,6 +66,13 @@ def to_typed(name: str, value: Any) -> dict[str, Any]:
         return {"value": value.isoformat(), "type": "String"}
     if isinstance(value, (bytes, bytearray)):
         return {"value": base64.b64encode(bytes(value)).decode("ascii"), "type": "Bytes"}
+    if isinstance(value, (list, tuple)) and all(v is None or isinstance(v, (str, bool, int, float)) for v in value):
+        # A list of plain values is a Java list, so BPMN can loop over it (a multi-instance camunda:collection
+        # must resolve to a java.util.Collection; a Json value does not).
+        strings = all(isinstance(v, str) for v in value)
+        return {"value": json.dumps(list(value), allow_nan=False), "type": "Object",
+                "valueInfo": {"objectTypeName": "java.util.ArrayList<java.lang.String>" if strings
+                              else "java.util.ArrayList", "serializationDataFormat": "application/json"}}
     if isinstance(value, (dict, list, tuple)):
         try:
             text = json.dumps(value, allow_nan=False, default=_json_default)
@@ -104,7 +112,8 @@ def from_typed(typed: Mapping[str, Any]) -> Any:
         return bool(value)
     if kind == "date":
         return parse_date(value)
-    if kind == "json" and isinstance(value, str):
+    json_object = kind == "object" and (typed.get("valueInfo") or {}).get("serializationDataFormat") == "application/json"
+    if (kind == "json" or json_object) and isinstance(value, str):
         try:
             return json.loads(value)
         except ValueError:

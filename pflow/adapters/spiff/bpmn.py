@@ -40,6 +40,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from pflow.adapters.bpmn import reader as bpmn_reader
+from pflow.adapters.spiff.timers import use_engine_clock
 from pflow.adapters.spiff.expressions import (
     ExpressionFailed,
     ExpressionRejected,
@@ -56,12 +57,26 @@ _C = "{" + CAMUNDA_MODEL_NS + "}"
 
 # Flow elements the embedded engine runs, and elements that only annotate the diagram.
 RUNNABLE = {"startEvent", "endEvent", "userTask", "serviceTask", "exclusiveGateway", "parallelGateway",
-            "sequenceFlow", "task", "manualTask"}
+            "inclusiveGateway", "eventBasedGateway", "sequenceFlow", "task", "manualTask", "subProcess",
+            "callActivity", "boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"}
 DECORATION = {"documentation", "extensionElements", "laneSet", "textAnnotation", "association", "group"}
-# Children a runnable element may have (anything else, e.g. loop characteristics, is refused).
-_ALLOWED_CHILDREN = {"incoming", "outgoing", "documentation", "extensionElements", "conditionExpression"}
-# Camunda extension elements that only describe (forms, properties); the rest change behaviour.
+# Children a runnable element may have (anything else is refused).
+_ALLOWED_CHILDREN = {"incoming", "outgoing", "documentation", "extensionElements", "conditionExpression",
+                     "multiInstanceLoopCharacteristics"}
+# Event definitions per kind of event, as the embedded engine runs them.
+_EVENTS = {
+    "startEvent": set(),
+    "endEvent": {"terminateEventDefinition", "errorEventDefinition", "escalationEventDefinition"},
+    "boundaryEvent": {"timerEventDefinition", "errorEventDefinition", "escalationEventDefinition"},
+    "intermediateCatchEvent": {"timerEventDefinition"},
+    "intermediateThrowEvent": {"escalationEventDefinition"},
+}
+_LOOPS = {"userTask", "serviceTask", "task", "manualTask", "subProcess", "callActivity"}
+# Camunda extension elements that only describe (forms, properties) or that the engine maps (in/out).
 _ALLOWED_EXTENSIONS = {"properties", "formData", "property"}
+_CALL_EXTENSIONS = {"in", "out"}
+# Names SpiffWorkflow gives its own task specs: elements with these ids are renamed inside the engine.
+_SPIFF_NAMES = {"Start", "End"}
 
 
 # ------------------------------------------------------------------------ task specs
@@ -245,6 +260,9 @@ def _loop_variables(task) -> dict[str, Any]:
         index = task.internal_data.get("key_or_index")
         if isinstance(index, int):
             values["loopCounter"] = index
+        item = getattr(spec, "input_item", None)
+        if item is not None and item.bpmn_id in task.data:  # the element variable is local to the instance
+            values[item.bpmn_id] = task.data[item.bpmn_id]
     return values
 
 
@@ -285,9 +303,16 @@ def check_definition(root: etree._Element, source: str, process_key: str) -> etr
     process = next((p for p in root.iter(_B + "process") if p.get("id") == process_key), None)
     if process is None:
         raise DeploymentRejected(f"{source}: no process with id {process_key!r}")
+    _check_scope(process, source, process_key, top=True)
+    return process
+
+
+def _check_scope(scope: etree._Element, source: str, scope_id: str, *, top: bool) -> None:
+    """The flow elements of a process or an embedded subprocess."""
     kinds: dict[str, str] = {}
-    reserved = {"Start", "End", f"{process_key}.EndJoin"}  # names of SpiffWorkflow's own task specs
-    for el in process:
+    if scope.get("triggeredByEvent") == "true":
+        raise _reject(source, scope_id, "event subprocesses are not supported by the embedded engine")
+    for el in scope:
         kind = _local(el.tag)
         el_id = el.get("id")
         if kind is None:
@@ -296,39 +321,69 @@ def check_definition(root: etree._Element, source: str, process_key: str) -> etr
             continue  # comments, processing instructions
         if kind in DECORATION:
             if kind == "extensionElements":
-                _check_extensions(el, source, process_key)
+                _check_extensions(el, source, scope_id)
             continue
         if kind not in RUNNABLE:
-            raise _reject(source, el_id, f"a {kind} is not supported by the embedded engine")
-        if not el_id:
+            raise _reject(source, el_id, f"a {kind} is not supported by the embedded engine"
+                          + (_SERVICE_HINT if kind in ("scriptTask", "sendTask", "businessRuleTask") else ""))
+        if not el_id and kind != "sequenceFlow":
             raise _reject(source, None, f"a {kind} has no id")
-        if el_id in reserved:
-            raise _reject(source, el_id, f"the id {el_id!r} is reserved by the embedded engine; rename the {kind}")
-        kinds[el_id] = kind
+        if el_id:
+            kinds[el_id] = kind
         _check_element(el, kind, source)
-    for el in process:
+        if kind == "subProcess":
+            _check_scope(el, source, el_id, top=False)
+    for el in scope:
         if _local(el.tag) == "sequenceFlow":
             _check_flow(el, kinds, source)
+        elif _local(el.tag) == "boundaryEvent" and el.get("attachedToRef") not in kinds:
+            raise _reject(source, el.get("id"), "the boundary event is attached to no activity of its scope")
     starts = [i for i, k in kinds.items() if k == "startEvent"]
     if len(starts) != 1:
-        raise _reject(source, process_key, f"the process needs exactly one start event, it has {len(starts)}")
-    return process
+        raise _reject(source, scope_id, f"the {'process' if top else 'subprocess'} needs exactly one start event, "
+                                        f"it has {len(starts)}")
+
+
+_SERVICE_HINT = "; use a service task with camunda:type=\"external\" and a camunda:topic, done by a worker"
 
 
 def _check_element(el: etree._Element, kind: str, source: str) -> None:
     el_id = el.get("id")
+    events = _EVENTS.get(kind, set())
+    found_events = []
     for child in el:
         child_kind = _local(child.tag)
         if child_kind is None:
             if isinstance(child.tag, str):
                 raise _reject(source, el_id, f"the child element {child.tag} is not supported")
             continue
+        if kind == "subProcess" and (child_kind in RUNNABLE or child_kind in DECORATION):
+            continue  # its own flow, checked as a scope
         if child_kind.endswith("EventDefinition"):
-            raise _reject(source, el_id, f"a {kind} with a {child_kind} is not supported by the embedded engine")
+            if child_kind not in events:
+                raise _reject(source, el_id, f"a {kind} with a {child_kind} is not supported by the embedded engine")
+            found_events.append(child)
+            if child_kind == "timerEventDefinition":
+                _check_timer(child, el_id, source)
+            continue
+        if child_kind == "multiInstanceLoopCharacteristics":
+            if kind not in _LOOPS:
+                raise _reject(source, el_id, f"multi-instance on a {kind} is not supported")
+            _check_loop(child, el_id, source)
+            continue
+        if child_kind == "standardLoopCharacteristics":
+            raise _reject(source, el_id, "standard loops are not supported by the embedded engine (Camunda 7 "
+                                         "does not run them either); use multi-instance")
         if child_kind not in _ALLOWED_CHILDREN:
             raise _reject(source, el_id, f"{child_kind} on a {kind} is not supported by the embedded engine")
         if child_kind == "extensionElements":
-            _check_extensions(child, source, el_id)
+            _check_extensions(child, source, el_id, call=kind == "callActivity")
+    if len(found_events) > 1:
+        raise _reject(source, el_id, "an event with several event definitions is not supported")
+    if kind == "boundaryEvent" and found_events and _local(found_events[0].tag) == "errorEventDefinition" \
+            and el.get("cancelActivity") == "false":
+        raise _reject(source, el_id, "an error boundary event always interrupts (cancelActivity=\"false\" is not "
+                                     "valid BPMN)")
     for name, value in el.attrib.items():
         if kind == "userTask" and name[len(_C):] in _RESOLVED_ATTRIBUTES and name.startswith(_C):
             _check_resolved(el_id, name[len(_C):], value, source)
@@ -336,20 +391,68 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
         if name.startswith(_C) and _has_expression(value):
             attr = "camunda:" + name[len(_C):]
             raise _reject(source, el_id, f"unsupported expression '{value}' in {attr}: the embedded engine "
-                                         "evaluates expressions only in sequence-flow conditions")
+                                         "evaluates expressions only in conditions, timers, multi-instance and "
+                                         "user task assignment")
     if kind == "serviceTask":
         for attr in ("class", "expression", "delegateExpression"):
             if el.get(_C + attr):
-                raise _reject(source, el_id, f"a service task with camunda:{attr} is not supported; "
-                                             "use camunda:type=\"external\" with a camunda:topic")
+                raise _reject(source, el_id, f"a service task with camunda:{attr} (Java code) is not supported by "
+                                             f"the embedded engine{_SERVICE_HINT}")
         if el.get(_C + "type") != "external" or not el.get(_C + "topic"):
             raise _reject(source, el_id, "a service task must be camunda:type=\"external\" with a camunda:topic")
+    if kind == "callActivity":
+        if not el.get("calledElement"):
+            raise _reject(source, el_id, "a call activity needs a calledElement (the key of the called process)")
+        binding = el.get(_C + "calledElementBinding") or "latest"
+        if binding not in ("latest", "deployment", "version"):
+            raise _reject(source, el_id, f"camunda:calledElementBinding={binding!r} is not supported "
+                                         "(latest, deployment or version)")
     if kind == "userTask" and el.get(_C + "candidateGroups") is not None:
         raw = el.get(_C + "candidateGroups")
-        groups = [raw] if raw.strip().startswith("${") and raw.strip().endswith("}") else \
+        groups = [raw] if is_expression(raw.strip()) and _ONE_EXPRESSION.match(raw.strip()) else \
             [g.strip() for g in raw.split(",")]
         if not all(groups):
             raise _reject(source, el_id, "camunda:candidateGroups has an empty group name")
+
+
+def _check_timer(definition: etree._Element, el_id: str | None, source: str) -> None:
+    values = [c for c in definition if _local(c.tag) in ("timeDate", "timeDuration", "timeCycle")]
+    if len(values) != 1:
+        raise _reject(source, el_id, "a timer needs exactly one of timeDate, timeDuration or timeCycle")
+    text = (values[0].text or "").strip()
+    if not text:
+        raise _reject(source, el_id, f"the timer's {_local(values[0].tag)} is empty")
+    _check_text(text, el_id, f"the timer's {_local(values[0].tag)}", source)
+
+
+def _check_text(text: str, el_id: str | None, what: str, source: str) -> None:
+    for part in _EMBEDDED.findall(text):
+        try:
+            check_value_expression("${" + part[2:])
+        except ExpressionRejected as exc:
+            raise _reject(source, el_id, f"unsupported expression '{text}' in {what}: {exc}") from None
+
+
+def _check_loop(loop: etree._Element, el_id: str | None, source: str) -> None:
+    collection = loop.get(_C + "collection")
+    cardinality = loop.find(_B + "loopCardinality")
+    if collection is None and cardinality is None:
+        raise _reject(source, el_id, "a multi-instance activity needs camunda:collection or a loopCardinality")
+    if collection is not None and is_expression(collection) and not _VARIABLE.match(collection.strip()):
+        raise _reject(source, el_id, f"camunda:collection {collection!r}: only a variable name or ${{variable}} "
+                                     "is supported")
+    for child in loop:
+        child_kind = _local(child.tag)
+        if child_kind in ("loopCardinality", "completionCondition"):
+            _check_text((child.text or "").strip(), el_id, child_kind, source)
+        elif child_kind not in (None, "extensionElements", "documentation"):
+            raise _reject(source, el_id, f"{child_kind} in multi-instance is not supported; use camunda:collection "
+                                         "and camunda:elementVariable")
+
+
+_EXPRESSION_TEXTS = {"conditionExpression", "completionCondition", "loopCardinality", "timeDate", "timeDuration",
+                     "timeCycle"}
+_VARIABLE = re.compile(r"^[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
 
 
 # User-task attributes the engine resolves per instance, as Camunda does: literals or one ${...} each.
@@ -358,21 +461,24 @@ _RESOLVED_ATTRIBUTES = {"assignee", "candidateUsers", "candidateGroups", "dueDat
 
 def _check_resolved(el_id: str | None, attr: str, value: str, source: str) -> None:
     stripped = value.strip()
-    whole = stripped.startswith("${") and stripped.endswith("}") and stripped.count("${") == 1
+    whole = bool(_ONE_EXPRESSION.match(stripped))
     parts = [stripped] if whole or attr in ("assignee", "dueDate") else [p.strip() for p in value.split(",")]
     for part in parts:
         try:
-            check_value_expression(part)
+            check_value_expression("${" + part[2:] if part.startswith("#{") else part)
         except ExpressionRejected as exc:
             raise _reject(source, el_id, f"unsupported expression '{value}' in camunda:{attr}: {exc}") from None
 
 
-def _check_extensions(ext: etree._Element, source: str, el_id: str | None) -> None:
+def _check_extensions(ext: etree._Element, source: str, el_id: str | None, *, call: bool = False) -> None:
     for item in ext:
         if not isinstance(item.tag, str):
             continue
         if item.tag.startswith(_C):
             name = item.tag[len(_C):]
+            if call and name in _CALL_EXTENSIONS:
+                _check_mapping(item, name, source, el_id)
+                continue
             if name not in _ALLOWED_EXTENSIONS:
                 raise _reject(source, el_id, f"camunda:{name} is not supported by the embedded engine")
             for node in item.iter():
@@ -382,11 +488,23 @@ def _check_extensions(ext: etree._Element, source: str, el_id: str | None) -> No
         # extensions of other tools (bpmn.io colours, zeebe…) do not change how Camunda runs the process
 
 
+def _check_mapping(item: etree._Element, name: str, source: str, el_id: str | None) -> None:
+    if item.get("variables") == "all" or item.get("businessKey") is not None:
+        return
+    if item.get("sourceExpression") is not None:
+        _check_text(item.get("sourceExpression"), el_id, f"camunda:{name} sourceExpression", source)
+    elif not item.get("source"):
+        raise _reject(source, el_id, f"camunda:{name} needs source, sourceExpression, variables=\"all\" or "
+                                     "businessKey")
+    if not item.get("target") and item.get("businessKey") is None:
+        raise _reject(source, el_id, f"camunda:{name} needs a target")
+
+
 def _check_flow(el: etree._Element, kinds: dict[str, str], source: str) -> None:
     flow_id = el.get("id")
     src, dst = el.get("sourceRef"), el.get("targetRef")
     if src not in kinds or dst not in kinds:
-        raise _reject(source, flow_id, "the sequence flow connects unknown elements")
+        raise _reject(source, flow_id, f"the sequence flow {src!r} -> {dst!r} connects unknown elements")
     condition = el.find(_B + "conditionExpression")
     if condition is None:
         return
@@ -395,27 +513,105 @@ def _check_flow(el: etree._Element, kinds: dict[str, str], source: str) -> None:
     if language:
         raise _reject(source, flow_id, f"unsupported expression '{text}': script conditions ({language}) are "
                                        "not supported, only ${...} expressions")
-    if kinds[src] != "exclusiveGateway":
+    if kinds[src] not in ("exclusiveGateway", "inclusiveGateway"):
         raise _reject(source, flow_id, f"unsupported expression '{text}': conditions are supported only on "
-                                       "flows leaving an exclusive gateway")
+                                       "flows leaving an exclusive or inclusive gateway")
     try:
-        parse_condition(text)
+        parse_condition("${" + text[2:] if text.startswith("#{") else text)
     except ExpressionRejected as exc:
         raise _reject(source, flow_id, f"unsupported expression '{text}': {exc}") from None
 
 
-def load_definition(xml: str, source: str, process_key: str) -> ParsedDefinition:
-    """Check and parse a BPMN file into the specs of ``process_key``; raise ``DeploymentRejected``."""
+def prepare_tree(root: etree._Element) -> dict[str, str]:
+    """Make the file what SpiffWorkflow can parse without changing how it runs, in place: sequence flows
+    without an id get one, elements named like SpiffWorkflow's own specs are renamed (returned: new id ->
+    the id in the file, to report the file's ids), ``#{...}`` is read as ``${...}``, and a collection
+    written as ``${variable}`` becomes the variable's name."""
+    renamed: dict[str, str] = {}
+    for process in root.iter(_B + "process"):
+        taken = {el.get("id") for el in process.iter() if el.get("id")}
+        for el in process.iter():
+            if not isinstance(el.tag, str):
+                continue
+            el_id = el.get("id")
+            if el_id in _SPIFF_NAMES or (el_id and el_id.endswith(".EndJoin")):
+                new_id = f"{el_id}__pflow"
+                renamed[new_id] = el_id
+                el.set("id", new_id)
+        if renamed:
+            for el in process.iter():
+                for attr in ("sourceRef", "targetRef", "attachedToRef", "default"):
+                    if el.get(attr) in _SPIFF_NAMES or (el.get(attr) or "").endswith(".EndJoin"):
+                        el.set(attr, f"{el.get(attr)}__pflow")
+                if _local(el.tag) in ("incoming", "outgoing") and el.text and el.text.strip() in _SPIFF_NAMES:
+                    el.text = f"{el.text.strip()}__pflow"
+        count = 0
+        for flow in process.iter(_B + "sequenceFlow"):
+            if not flow.get("id"):
+                count += 1
+                new_id = f"flow_{flow.get('sourceRef')}_{flow.get('targetRef')}_{count}"
+                while new_id in taken:
+                    new_id += "_"
+                taken.add(new_id)
+                flow.set("id", new_id)
+        for el in process.iter():
+            if _local(el.tag) in _EXPRESSION_TEXTS and el.text and "#{" in el.text:
+                el.text = el.text.replace("#{", "${")
+            if _local(el.tag) == "multiInstanceLoopCharacteristics" and el.get(_C + "collection"):
+                match = _VARIABLE.match(el.get(_C + "collection").strip())
+                if match:
+                    el.set(_C + "collection", match.group(1))
+    return renamed
+
+
+def called_elements(root: etree._Element, process_key: str) -> list[tuple[str, str, str | None]]:
+    """(calledElement, binding, version) of every call activity of a process, nested ones included."""
+    process = next((p for p in root.iter(_B + "process") if p.get("id") == process_key), None)
+    if process is None:
+        return []
+    return [(el.get("calledElement"), el.get(_C + "calledElementBinding") or "latest", el.get(_C + "calledElementVersion"))
+            for el in process.iter(_B + "callActivity") if el.get("calledElement")]
+
+
+def load_definition(xml: str, source: str, process_key: str,
+                    called: dict[str, str] | None = None) -> ParsedDefinition:
+    """Check and parse a BPMN file into the specs of ``process_key``; raise ``DeploymentRejected``.
+
+    ``called``: the XML of processes that call activities name and this file does not hold, by key (the
+    engine resolves them from its deployed definitions)."""
     root = parse_xml(xml, source)
     process = check_definition(root, source, process_key)
+    names = {el.get("id"): el.get("name") or el.get("id") for el in process.iter() if el.get("id")}
+    in_file = {p.get("id") for p in root.iter(_B + "process")}
     parser = PFlowCamundaParser()
     try:
+        renamed = prepare_tree(root)
         parser.add_bpmn_xml(root, source)
+        for key, other in sorted((called or {}).items()):
+            if key in in_file:
+                continue
+            other_root = parse_xml(other, f"the deployed process {key!r}")
+            check_definition(other_root, f"the deployed process {key!r}", key)
+            for process in list(other_root.iter(_B + "process")):
+                if process.get("id") in in_file:  # the parser holds it already
+                    process.getparent().remove(process)
+            in_file |= {p.get("id") for p in other_root.iter(_B + "process")}
+            renamed.update(prepare_tree(other_root))
+            parser.add_bpmn_xml(other_root, f"{key}.bpmn")
         spec = parser.get_spec(process_key)
         subprocess_specs = parser.get_subprocess_specs(process_key)
         BpmnWorkflow(spec, subprocess_specs)  # SpiffWorkflow checks the graph when an instance is created
     except (ValidationException, SpiffWorkflowException) as exc:
         element = getattr(exc, "id", None) or getattr(getattr(exc, "task_spec", None), "bpmn_id", None)
         raise _reject(source, str(element) if element else None, str(exc).splitlines()[0]) from None
-    names = {el.get("id"): el.get("name") or el.get("id") for el in process if el.get("id")}
+    except KeyError as exc:  # a called element SpiffWorkflow could not find
+        raise _reject(source, None, f"the called process {exc.args[0]!r} is not deployed; deploy it first or in "
+                                    "the same file") from None
+    specs = [spec, *subprocess_specs.values()]
+    use_engine_clock(specs)
+    for one in specs:
+        for task_spec in one.task_specs.values():
+            original = renamed.get(getattr(task_spec, "bpmn_id", None))
+            if original is not None:
+                task_spec.bpmn_id = original
     return ParsedDefinition(spec, subprocess_specs, names)

@@ -47,8 +47,10 @@ error translation), ``state`` (definitions and instance state), ``waiting`` (lon
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -61,13 +63,13 @@ from SpiffWorkflow.task import TaskState
 from pflow.adapters.bpmn.reader import BpmnReadError, read_processes, split_names
 from pflow.adapters.database.engine import SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff import tables as t
-from pflow.adapters.spiff.bpmn import load_definition
+from pflow.adapters.spiff.bpmn import called_elements, load_definition, parse_xml
 from pflow.adapters.spiff.state import RUNNING, InstanceStates, Row, completed_of, end_of
 from pflow.adapters.spiff.statements import Sql
 from pflow.adapters.spiff.transactions import Transactions
 from pflow.adapters.spiff.values import check_json, datetime_of, ms_of
 from pflow.adapters.spiff.waiting import Waiters
-from pflow.domain.errors import NotFound
+from pflow.domain.errors import NotFound, ValidationError
 from pflow.ports.process import (
     CompletedTask,
     Deployment,
@@ -82,11 +84,15 @@ from pflow.ports.process import (
     ProcessModel,
     TaskLockedByOtherWorker,
     TaskNotFound,
+    TimerJobs,
     UserTask,
 )
 
 
-class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
+log = logging.getLogger(__name__)
+
+
+class SpiffWorkflowEngine(ProcessEngine, ExternalTasks, TimerJobs):
     """The process ports on SpiffWorkflow, persisted with SQLAlchemy (SQLite or PostgreSQL).
 
     Any number of processes and versions live side by side: every query is scoped by the business
@@ -150,8 +156,11 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
             raise DeploymentRejected(str(exc)) from None
         if not processes:
             raise DeploymentRejected(f"{source}: the file has no executable process (isExecutable=\"true\")")
+        root = parse_xml(xml, source)
+        calls = {key: [c for c in called_elements(root, key) if c[0] not in processes] for key in processes}
         for key in processes:
-            load_definition(xml, source, key)  # refuse before touching the database
+            if not calls[key]:
+                load_definition(xml, source, key)  # refuse before touching the database
         digest = hashlib.sha256(xml.encode("utf-8")).hexdigest()
         for attempt in range(3):
             try:
@@ -166,13 +175,17 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
                         row = tx.conn.execute(Sql.definition_by_digest, {"process_key": key, "digest": digest}).first()
                         created = row is None
                         if created:
+                            called = self._resolve_called(tx.conn, source, calls[key])
+                            if calls[key]:
+                                load_definition(xml, source, key, {k: tx.conn.execute(Sql.definition, {"definition_id": d}).one().xml
+                                                                   for k, d in called.items()})
                             latest = self._states.latest_definition_row(tx.conn, key)
                             version = (latest.version if latest is not None else 0) + 1
                             definition_id = f"{key}:{version}:{digest[:12]}"
                             tx.conn.execute(insert(t.definitions).values(
                                 id=definition_id, process_key=key, version=version, digest=digest,
                                 source_name=source, xml=xml, deployed_ms=self._now_ms(),
-                                deployment_id=deployment_id))
+                                deployment_id=deployment_id, called=called or None))
                             row = tx.conn.execute(Sql.definition, {"definition_id": definition_id}).one()
                         done.append(Deployment(deployment_id=row.deployment_id or row.id, process_key=key,
                                                definition_id=row.id, version=row.version, created=created))
@@ -181,6 +194,23 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
                 if attempt == 2:
                     raise  # pragma: no cover - three concurrent deploys of different content
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _resolve_called(self, conn: Connection, source: str, calls) -> dict[str, str]:
+        """The deployed definition each call activity of a new version calls, fixed now: ``version`` binding
+        that version, ``latest``/``deployment`` the latest one deployed (see docs/embedded-engine.md)."""
+        resolved: dict[str, str] = {}
+        for key, binding, version in calls:
+            if binding == "version":
+                row = conn.execute(sql_select(t.definitions.c.id).where(and_(
+                    t.definitions.c.process_key == key, t.definitions.c.version == int(version or 0)))).first()
+                missing = f"version {version} of the called process {key!r} is not deployed"
+            else:
+                row = self._states.latest_definition_row(conn, key)
+                missing = f"the called process {key!r} is not deployed; deploy it first or in the same file"
+            if row is None:
+                raise DeploymentRejected(f"{source}: {missing}")
+            resolved[key] = row.id
+        return resolved
 
     def _lock_process_key(self, conn: Connection, process_key: str) -> None:
         """Deploys of one process take turns until their transaction ends. PostgreSQL: an advisory lock,
@@ -208,6 +238,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
                     workflow = BpmnWorkflow(definition.parsed.spec, definition.parsed.subprocess_specs,
                                             script_engine=self._states.conditions)
                     workflow.task_tree.data.update(variables)
+                    workflow.pflow_variables = variables
                     self._states.run_steps(workflow)
                     inst = dict(id=str(uuid.uuid4()), business_key=business_key, process_key=process_key,
                                 definition_id=definition.id, state=InstanceState.ACTIVE, variables=variables,
@@ -233,6 +264,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
             conn.execute(delete(t.user_task_groups).where(t.user_task_groups.c.task_id.in_(open_user)))
             conn.execute(delete(t.user_tasks).where(t.user_tasks.c.instance_id == inst["id"]))
             conn.execute(delete(t.external_tasks).where(t.external_tasks.c.instance_id == inst["id"]))
+            conn.execute(Sql.delete_timers_of_instance, {"instance_id": inst["id"]})
             now = self._now_ms()
             conn.execute(update(t.instances).where(t.instances.c.id == inst["id"]).values(
                 state=InstanceState.TERMINATED, running_key=None, active_activity_ids=[], ended_ms=now,
@@ -300,6 +332,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
 
             def run() -> None:
                 task.data.update(inst["variables"])
+                workflow.pflow_variables = inst["variables"]
                 task.run()
 
             self._states.run_steps(workflow, run)
@@ -421,6 +454,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
 
             def run() -> None:
                 task.data.update(inst["variables"])
+                workflow.pflow_variables = inst["variables"]
                 task.complete()
 
             self._states.run_steps(workflow, run)
@@ -497,6 +531,58 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks):
                 conn.execute(update(t.instances).where(t.instances.c.id == inst["id"]).values(
                     state=state, updated_ms=self._now_ms()))
             tx.wake = True
+
+    # ------------------------------------------------------------------ timers
+
+    def fire_due_timers(self, *, limit: int = 100) -> list[str]:
+        fired: list[str] = []
+        skipped: list[str] = []
+        while len(fired) < limit:
+            outcome = self._fire_next(skipped)
+            if outcome is None:
+                break
+            if outcome:
+                fired.append(outcome)
+        return list(dict.fromkeys(fired))
+
+    def _fire_next(self, skipped: list[str]) -> str | None:
+        """Fire the due timers of the instance whose timer is due first; its business key, "" when that
+        instance was busy or ended meanwhile (try the next), None when nothing is due."""
+        with self._write(automated=True) as tx:
+            conn, now = tx.conn, self._now_ms()
+            instance_id = conn.execute(Sql.due_timer_instance, {"now": now, "skipped": skipped}).scalar()
+            if instance_id is None:
+                return None
+            # The instance first, as every other change takes it, so a timer never deadlocks a completion;
+            # another process firing or completing on it right now: leave it to them.
+            lock = Sql.lock_instance_skip_locked if self._postgres else Sql.lock_instance
+            row = conn.execute(lock, {"instance_id": instance_id}).first()
+            if row is None:
+                skipped.append(instance_id)
+                return ""
+            inst = dict(row._mapping)
+            if inst["state"] not in RUNNING:
+                conn.execute(Sql.delete_timers_of_instance, {"instance_id": instance_id})
+                return ""
+            if conn.execute(Sql.instance_has_due_timer, {"instance_id": instance_id, "now": now}).first() is None:
+                return ""  # fired by another process between our two reads
+            workflow = self._states.restore(conn, Row(inst))
+            before = self._states.completed_ids(workflow)
+            try:
+                self._states.run_steps(workflow, workflow.refresh_waiting_tasks)
+            except ValidationError as exc:
+                # The model cannot go on from the timer (e.g. an expression fails): the timer stays due and is
+                # retried later, never lost; the operator sees why in the log.
+                log.warning("embedded engine: timer of instance %s (%s) cannot fire: %s", instance_id,
+                            inst["business_key"], exc.message)
+                skipped.append(instance_id)
+                return ""
+            self._states.save(tx, inst, workflow, before, None)
+            return inst["business_key"]
+
+    def next_timer_due(self) -> datetime | None:
+        with self._read(snapshot=False) as conn:
+            return datetime_of(conn.execute(Sql.next_timer_due).scalar())
 
     # ------------------------------------------------------------------ queries
 

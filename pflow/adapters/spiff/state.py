@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from typing import Any, Callable
 
 from sqlalchemy.engine import Connection
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
@@ -29,6 +31,7 @@ from pflow.adapters.spiff.bpmn import (
 )
 from pflow.adapters.spiff.expressions import ExpressionFailed, ExpressionRejected, evaluate_names, evaluate_value
 from pflow.adapters.spiff.statements import Sql
+from pflow.adapters.spiff.timers import due_ms_of, is_timer
 from pflow.adapters.spiff.transactions import Tx
 from pflow.adapters.spiff.values import datetime_of, due_ms, ms_of
 from pflow.domain.errors import NotFound, ValidationError
@@ -72,13 +75,20 @@ def completed_of(row: Any, info: ProcessDefinitionInfo) -> list[CompletedTask]:
     return done
 
 
+def _with_called(info: ProcessDefinitionInfo, called: ProcessDefinitionInfo) -> ProcessDefinitionInfo:
+    """What the reader sees of a process and of a process it calls: the called one's user tasks, topics and
+    names count as the caller's (they run in its instance); its end events are not the caller's outcomes."""
+    return replace(info, user_tasks={**called.user_tasks, **info.user_tasks}, topics={**called.topics, **info.topics},
+                   names={**called.names, **info.names})
+
+
 class InstanceStates:
     """Definitions and instance state of one engine object."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._serializer = make_serializer()
-        self.conditions = ConditionEngine()
+        self.conditions = ConditionEngine(clock)
         self._definitions: dict[str, Definition] = {}
         self._definitions_lock = threading.Lock()
 
@@ -91,8 +101,18 @@ class InstanceStates:
         row = conn.execute(Sql.definition, {"definition_id": definition_id}).first()
         if row is None:
             raise NotFound(f"process definition {definition_id} was not found")
-        parsed = load_definition(row.xml, row.source_name, row.process_key)
+        called: dict[str, str] = {}
         info = read_processes(row.xml, row.source_name)[row.process_key]
+        for key, called_id in sorted((getattr(row, "called", None) or {}).items()):
+            other = conn.execute(Sql.definition, {"definition_id": called_id}).first()
+            if other is None:
+                raise NotFound(f"process definition {called_id}, called by {definition_id}, was not found")
+            called[key] = other.xml
+            info = _with_called(info, read_processes(other.xml, other.source_name)[key])
+        for key, other_info in read_processes(row.xml, row.source_name).items():
+            if key != row.process_key:  # processes of the same file a call activity may call
+                info = _with_called(info, other_info)
+        parsed = load_definition(row.xml, row.source_name, row.process_key, called)
         with self._definitions_lock:
             return self._definitions.setdefault(definition_id, Definition(row, parsed, info))
 
@@ -113,6 +133,7 @@ class InstanceStates:
         dct["subprocess_specs"] = dict(definition.parsed.subprocess_specs)
         workflow = self._serializer.from_dict(dct)
         workflow.script_engine = self.conditions  # not serialized: attach it again after every restore
+        workflow.pflow_variables = row.variables  # the process scope expressions see (see ConditionEngine)
         return workflow
 
     def serialize(self, workflow: BpmnWorkflow) -> str:
@@ -145,18 +166,25 @@ class InstanceStates:
               *, new: bool = False) -> None:
         """Write the instance and bring its open-task side tables in line with the SpiffWorkflow state."""
         conn, now = tx.conn, ms_of(self._clock())
-        newly, open_user, open_external = [], [], []
+        newly, open_user, open_external, waiting = [], [], [], []
         for task in workflow.get_tasks():  # one walk over the task tree
             spec = task.task_spec
             if task.state == TaskState.COMPLETED:
-                if task.id not in before and getattr(spec, "bpmn_id", None):
-                    newly.append(task)
+                if task.id not in before and getattr(spec, "bpmn_id", None) and not isinstance(spec, MultiInstanceTask):
+                    newly.append(task)  # a multi-instance body is not an activity of its own: its instances are
+            elif task.state == TaskState.WAITING and is_timer(spec):
+                due = due_ms_of(task)
+                if due is not None:
+                    waiting.append((task, due))
             elif task.state == TaskState.READY and isinstance(spec, ApprovalUserTaskSpec):
                 open_user.append(task)
             elif task.state == TaskState.STARTED and isinstance(spec, ExternalTaskSpec):
                 open_external.append(task)
         newly.sort(key=lambda task: (task.last_state_change, task.depth))
         history = list(inst["history"])
+        if newly and history:  # a task SpiffWorkflow reports as newly completed once more is recorded once
+            recorded = {entry[3] for entry in history if len(entry) > 3}
+            newly = [task for task in newly if str(task.id) not in recorded]
         for task in newly:
             by = actor if isinstance(task.task_spec, (ApprovalUserTaskSpec, ExternalTaskSpec)) else None
             history.append([task.task_spec.bpmn_id, ms_of(task.last_state_change), by, str(task.id)])
@@ -204,13 +232,21 @@ class InstanceStates:
         else:
             conn.execute(Sql.update_instance, {"_instance_id": inst["id"], **values})
 
+        if not new:
+            conn.execute(Sql.delete_timers_of_instance, {"instance_id": inst["id"]})
+        if waiting and state in RUNNING:
+            conn.execute(Sql.insert_timer, [dict(task_id=str(task.id), instance_id=inst["id"],
+                                                 business_key=inst["business_key"], activity_id=task.task_spec.bpmn_id,
+                                                 due_ms=due) for task, due in waiting])
+
         definition = self.definition(conn, inst["definition_id"]) if open_user else None
         for task in open_user:
             task_id = str(task.id)
             if task_id in existing_user:
                 continue
             spec: ApprovalUserTaskSpec = task.task_spec
-            groups, users, assignee, due = self.resolve_candidates(definition, spec.bpmn_id, inst["variables"], now)
+            groups, users, assignee, due = self.resolve_candidates(definition, spec.bpmn_id,
+                                                                   self.conditions.variables(task), now)
             conn.execute(Sql.insert_user_task, dict(
                 id=task_id, instance_id=inst["id"], business_key=inst["business_key"], activity_id=spec.bpmn_id,
                 name=spec.bpmn_name or spec.bpmn_id, candidate_groups=",".join(groups),

@@ -76,3 +76,14 @@ class Sql:
                            .values(worker_id=bindparam("worker_id"), lock_expires_ms=bindparam("expires")))
     fetched_tasks = (sql_select(_X, _I.c.variables).join(_I, _I.c.id == _X.c.instance_id)
                      .where(_X.c.id.in_(bindparam("ids", expanding=True))).order_by(_X.c.created_ms, _X.c.id))
+    delete_timers_of_instance = delete(t.timers).where(t.timers.c.instance_id == bindparam("instance_id"))
+    insert_timer = insert(t.timers)
+    due_timer_instance = (sql_select(t.timers.c.instance_id)
+                          .where(and_(t.timers.c.due_ms <= bindparam("now"),
+                                      t.timers.c.instance_id.not_in(bindparam("skipped", expanding=True))))
+                          .order_by(t.timers.c.due_ms).limit(1))
+    instance_has_due_timer = sql_select(t.timers.c.task_id).where(and_(
+        t.timers.c.instance_id == bindparam("instance_id"), t.timers.c.due_ms <= bindparam("now"))).limit(1)
+    lock_instance_skip_locked = (sql_select(_I).where(_I.c.id == bindparam("instance_id"))
+                                 .with_for_update(skip_locked=True))
+    next_timer_due = sql_select(t.timers.c.due_ms).order_by(t.timers.c.due_ms).limit(1)

@@ -20,6 +20,9 @@ the Alembic migration; ``create_schema`` is for tests and local experiments.
   too), so finding them by instance or candidate group is an indexed query.
 * ``wf_external_tasks``: the open external tasks with Camunda's lock, retry and
   incident fields; fetch-and-lock reads them by topic through an index.
+* ``wf_timers``: the waiting timer events of running instances with the time
+  each fires next; any process that fires timers finds the due ones through
+  an index and takes them with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL).
 
 Times are epoch milliseconds (BIGINT): exact, comparable in SQL on SQLite and
 PostgreSQL alike, and free of time-zone conversions.
@@ -58,6 +61,8 @@ definitions = Table(
     Column("xml", Text, nullable=False),
     Column("deployed_ms", BigInteger, nullable=False),
     Column("deployment_id", String(36), nullable=True),  # shared by the processes of one file (0005)
+    # processes its call activities call that the file does not hold: key -> definition id, fixed at deploy
+    Column("called", JSON, nullable=True),
     UniqueConstraint("process_key", "version", name="uq_wf_definitions_key_version"),
     Index("ix_wf_definitions_key_digest", "process_key", "digest"),
 )
@@ -141,7 +146,20 @@ external_tasks = Table(
     Index("ix_wf_external_tasks_instance", "instance_id"),
 )
 
-ALL_TABLES = (definitions, instances, user_tasks, user_task_groups, external_tasks)
+timers = Table(
+    "wf_timers",
+    metadata,
+    Column("task_id", String(36), primary_key=True),  # the SpiffWorkflow task of the timer event
+    Column("instance_id", String(36), ForeignKey("wf_instances.id", ondelete="CASCADE",
+                                                 name="fk_wf_timers_instance"), nullable=False),
+    Column("business_key", String(200), nullable=False),
+    Column("activity_id", String(200), nullable=False),
+    Column("due_ms", BigInteger, nullable=False),
+    Index("ix_wf_timers_due", "due_ms"),
+    Index("ix_wf_timers_instance", "instance_id"),
+)
+
+ALL_TABLES = (definitions, instances, user_tasks, user_task_groups, external_tasks, timers)
 
 
 def create_schema(engine: Engine) -> None:
