@@ -102,3 +102,18 @@ class EngineAccessDenied(ServiceUnavailable):
                          public_message=f"The workflow engine ({engine}) refused PFlow's credentials; an administrator "
                                         "must fix PFlow's settings.",
                          key="service.misconfigured", params={"dependency": engine}, **kwargs)
+
+
+class BpmnError(Exception):
+    """Raised by an automated step's handler for a *business* error the process models (Camunda's
+    ``BpmnError``): no retry, no incident; the worker reports it with its code, and an error boundary
+    event catching that code takes the process on (nothing catching it ends the step's execution).
+    ``variables`` are set on the process instance first. Technical failures raise anything else."""
+
+    def __init__(self, code: str, message: str | None = None, variables: dict | None = None):
+        if not isinstance(code, str) or not code.strip():
+            raise ValueError("a BPMN error needs a code (the errorCode of a bpmn:error in the process)")
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+        self.variables = dict(variables or {})

@@ -31,7 +31,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
-from pflow.domain.errors import ConcurrencyConflict, EngineAccessDenied, NotFound, ServiceUnavailable
+from pflow.domain.errors import BpmnError, ConcurrencyConflict, EngineAccessDenied, NotFound, ServiceUnavailable
 from pflow.ports.process import ExternalTask, ExternalTasks
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ class ExternalTaskWorker:
         self.processed = 0
         self.failed = 0
         self.released = 0
+        self.business_errors = 0  # tasks whose handler raised a BpmnError, reported for the process to handle
         self.postponed = 0  # attempts given back because our own infrastructure was down (no retry used)
         self._outages: dict[str, int] = {}  # task id -> postponements in a row, for the backoff
         #: called with each task just before its handler runs (benchmarks measure pick-up latency with it)
@@ -199,6 +200,22 @@ class ExternalTaskWorker:
         with self._counts_lock:
             self._outages.pop(task.id, None)
 
+    def _business_error(self, task: ExternalTask, error: BpmnError) -> bool:
+        """Report a BPMN error the handler raised: the process handles it (no retry, no incident)."""
+        self._forget_outages(task)
+        log.info("task %s (%s, %s) ended with BPMN error %r%s", task.id, task.topic, task.business_key, error.code,
+                 f": {error.message}" if error.message else "")
+        try:
+            self._report(lambda: self._engine.bpmn_error(
+                task.id, self.settings.worker_id, error.code, error_message=error.message,
+                variables=error.variables), "the BPMN error", task)
+        except (ConcurrencyConflict, NotFound):
+            log.warning("task %s: lock lost before the BPMN error could be reported", task.id)
+            return False
+        self._count("business_errors")
+        self._progressed(task)
+        return False
+
     def execute(self, task: ExternalTask) -> bool:
         """Run the handler for one locked task and report the outcome. True on success."""
         handler = self._handlers[task.topic]
@@ -209,6 +226,8 @@ class ExternalTaskWorker:
             variables = handler.handle(task)
         except ServiceUnavailable as exc:
             return self._postpone(task, exc)
+        except BpmnError as exc:
+            return self._business_error(task, exc)
         except Exception as exc:  # any other handler error is a failed attempt, reported to the engine
             self._forget_outages(task)
             self._count("failed")

@@ -278,6 +278,14 @@ class ExternalTasks(abc.ABC):
         """Report a failed attempt; retries become ``retries`` (0: incident). Same errors as complete."""
 
     @abc.abstractmethod
+    def bpmn_error(self, task_id: str, worker_id: str, error_code: str, *, error_message: str | None = None,
+                   variables: dict[str, Any] | None = None) -> None:
+        """Report a business error (Camunda's ``bpmnError``): the task ends and an error boundary event
+        catching ``error_code`` takes over, on the task or else on the nearest enclosing subprocess or call
+        activity; with none the execution ends there, as Camunda 7 ends it. ``variables`` are set on the
+        instance first. Same errors as complete."""
+
+    @abc.abstractmethod
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
         """Extend the worker's lock to now + ``new_duration_ms``. Same errors as complete."""
 

@@ -34,7 +34,7 @@ class Clock:
 def _file(tmp_path: Path, template: str, suffix: str) -> Path:
     xml = (HERE / template).read_text(encoding="utf-8")
     for key in ("contract_quorum", "contract_escalation", "contract_caller", "contract_called",
-                "contract_subprocess"):
+                "contract_subprocess", "contract_error"):
         xml = xml.replace(f'"{key}"', f'"{key}_{suffix}"')
     path = tmp_path / f"{suffix}-{template}"
     path.write_text(xml, encoding="utf-8")
@@ -249,3 +249,102 @@ def test_concurrent_firers_fire_each_timer_exactly_once(kind, tmp_path, suffix):
     finally:
         for engine in engines:
             engine.close()
+
+
+# --- BPMN errors thrown by workers -------------------------------------------------------------------
+
+def _fetch(engine, key, topic, worker="w-error"):
+    (task,) = engine.fetch_and_lock(worker, [topic], business_key=key, lock_duration_ms=60_000)
+    return task
+
+
+def _start_errors(engine, tmp_path, suffix, name):
+    engine.deploy(_file(tmp_path, "error.bpmn", suffix))
+    key = f"{name}-{suffix}"
+    engine.start(f"contract_error_{suffix}", key, {"item": "desk"})
+    return key
+
+
+def test_a_bpmn_error_is_caught_by_the_boundary_event_of_its_task(engine, tmp_path, suffix):
+    key = _start_errors(engine, tmp_path, suffix, "err-task")
+    try:
+        task = _fetch(engine, key, "contract-error-reserve")
+        engine.bpmn_error(task.id, "w-error", "OUT_OF_STOCK", error_message="2 desks short",
+                          variables={"short_by": 2})
+        assert engine.automated_steps(key) == []  # the error interrupts the task
+        (reorder,) = engine.open_tasks(key)
+        assert (reorder.definition_key, reorder.candidate_groups) == ("Reorder", ("managers",))
+        variables = engine.instance(key).variables
+        # the boundary's camunda:errorCodeVariable / errorMessageVariable, and the worker's own variables
+        assert (variables["errorCode"], variables["errorMessage"], variables["short_by"]) == (
+            "OUT_OF_STOCK", "2 desks short", 2)
+        engine.complete_task(reorder.id, {}, completed_by="mia")
+        view = engine.instance(key)
+        assert (view.state, view.end_activity_id) == (InstanceState.COMPLETED, "End_Reordered")
+    finally:
+        engine.cancel(key, "test finished")
+
+
+def test_a_bpmn_error_in_a_subprocess_is_caught_on_the_subprocess(engine, tmp_path, suffix):
+    key = _start_errors(engine, tmp_path, suffix, "err-sub")
+    try:
+        engine.complete(_fetch(engine, key, "contract-error-reserve").id, "w-error")
+        ship = _fetch(engine, key, "contract-error-ship")
+        engine.bpmn_error(ship.id, "w-error", "SHIP_FAILED")
+        view = engine.instance(key)
+        assert (view.state, view.end_activity_id) == (InstanceState.COMPLETED, "End_Undelivered")
+        assert engine.automated_steps(key) == []
+    finally:
+        engine.cancel(key, "test finished")
+
+
+def test_a_bpmn_error_nothing_catches_ends_the_execution(engine, tmp_path, suffix):
+    # Camunda 7 (without enableExceptionsAfterUnhandledBpmnError) ends the execution that threw: in the
+    # process itself the instance ends, at no end event; inside a subprocess the subprocess ends and the
+    # process goes on after it.
+    key = _start_errors(engine, tmp_path, suffix, "err-uncaught")
+    try:
+        reserve = _fetch(engine, key, "contract-error-reserve")
+        engine.bpmn_error(reserve.id, "w-error", "NO_SUCH_CODE", variables={"tried": 1})  # catches OUT_OF_STOCK
+        view = engine.instance(key)
+        assert (view.state, view.end_activity_id) == (InstanceState.COMPLETED, None)
+        assert view.variables["tried"] == 1 and "errorCode" not in view.variables
+        assert engine.automated_steps(key) == [] and engine.open_tasks(key) == []
+    finally:
+        engine.cancel(key, "test finished")
+
+    key = _start_errors(engine, tmp_path, suffix, "err-uncaught-sub")
+    try:
+        engine.complete(_fetch(engine, key, "contract-error-reserve").id, "w-error")
+        ship = _fetch(engine, key, "contract-error-ship")
+        engine.bpmn_error(ship.id, "w-error", "NO_SUCH_CODE")  # the subprocess's boundary catches SHIP_FAILED
+        view = engine.instance(key)
+        assert (view.state, view.end_activity_id) == (InstanceState.COMPLETED, "End_Delivered")
+    finally:
+        engine.cancel(key, "test finished")
+
+
+def test_a_caught_bpmn_error_without_a_message_sets_the_message_variable_to_null(engine, tmp_path, suffix):
+    key = _start_errors(engine, tmp_path, suffix, "err-nomsg")
+    try:
+        engine.bpmn_error(_fetch(engine, key, "contract-error-reserve").id, "w-error", "OUT_OF_STOCK")
+        variables = engine.instance(key).variables
+        assert variables["errorCode"] == "OUT_OF_STOCK" and variables["errorMessage"] is None
+    finally:
+        engine.cancel(key, "test finished")
+
+
+def test_a_bpmn_error_needs_the_lock_of_the_worker(engine, tmp_path, suffix):
+    from pflow.ports.process import TaskLockedByOtherWorker, TaskNotFound
+
+    key = _start_errors(engine, tmp_path, suffix, "err-lock")
+    try:
+        task = _fetch(engine, key, "contract-error-reserve")
+        with pytest.raises(TaskLockedByOtherWorker):
+            engine.bpmn_error(task.id, "someone-else", "OUT_OF_STOCK")
+        with pytest.raises(TaskNotFound):
+            engine.bpmn_error(str(uuid.uuid4()), "w-error", "OUT_OF_STOCK")
+        assert [t.activity_id for t in engine.automated_steps(key)] == ["Reserve"]  # nothing moved
+        assert engine.open_tasks(key) == []
+    finally:
+        engine.cancel(key, "test finished")

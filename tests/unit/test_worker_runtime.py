@@ -393,3 +393,31 @@ def test_the_ticket_is_told_a_completed_steps_results_and_a_failed_one_without(e
                                  on_progress=lambda *args: told.append(args))
     assert failing.run_once() == 1
     assert told == [("T-BAD",)]
+
+
+def test_a_bpmn_error_from_a_handler_goes_to_the_process_without_a_retry_or_an_incident(engine):
+    from pflow.domain.errors import BpmnError
+
+    approved(engine, "k1")
+    progressed = []
+
+    def refuse(task):
+        raise BpmnError("NO_LICENCE", "no licence left", {"licences_left": 0})
+
+    handler = Handler(refuse)
+    worker = ExternalTaskWorker(engine, [handler], settings(), on_progress=lambda key, *rest: progressed.append(key))
+    worker.run_once()
+    assert engine.failures == [] and handler.incidents == []
+    assert (worker.business_errors, worker.failed, worker.processed) == (1, 0, 0)
+    view = engine.instance("k1")
+    # The seed process catches no error on its step: the execution ends there, as on Camunda 7.
+    assert (view.state, view.end_activity_id) == (InstanceState.COMPLETED, None)
+    assert view.variables["licences_left"] == 0 and engine.automated_steps("k1") == []
+    assert progressed == ["k1"]
+
+
+def test_a_bpmn_error_needs_a_code():
+    from pflow.domain.errors import BpmnError
+
+    with pytest.raises(ValueError, match="code"):
+        BpmnError("  ")

@@ -54,6 +54,8 @@ class ProcessDefinitionInfo:
     outcomes: dict[str, str]  # end event id -> outcome
     properties: dict[str, str]
     names: dict[str, str]  # every flow node id -> its name (or id)
+    #: error boundary event id -> the variables its camunda:errorCodeVariable / errorMessageVariable name
+    error_variables: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     @property
     def candidate_groups(self) -> tuple[str, ...]:
@@ -152,6 +154,7 @@ def read_processes(xml: bytes | str, source: str = "the BPMN file") -> dict[str,
         topics: dict[str, str] = {}
         outcomes: dict[str, str] = {}
         names: dict[str, str] = {}
+        error_variables: dict[str, tuple[str | None, str | None]] = {}
         for el in process.iter():
             if not isinstance(el.tag, str) or not el.tag.startswith(BPMN) or not el.get("id"):
                 continue
@@ -169,7 +172,12 @@ def read_processes(xml: bytes | str, source: str = "the BPMN file") -> dict[str,
                 topics[el_id] = _attr(el, "topic")
             elif kind == "endEvent":
                 outcomes[el_id] = _properties(el).get(OUTCOME_PROPERTY) or DEFAULT_OUTCOME
+            elif kind == "boundaryEvent":
+                error = el.find(BPMN + "errorEventDefinition")
+                if error is not None and (_attr(error, "errorCodeVariable") or _attr(error, "errorMessageVariable")):
+                    error_variables[el_id] = (_attr(error, "errorCodeVariable"), _attr(error, "errorMessageVariable"))
         found[process.get("id")] = ProcessDefinitionInfo(
             key=process.get("id"), name=process.get("name") or process.get("id"), user_tasks=tasks,
-            topics=topics, outcomes=outcomes, properties=_properties(process), names=names)
+            topics=topics, outcomes=outcomes, properties=_properties(process), names=names,
+            error_variables=error_variables)
     return found

@@ -882,6 +882,30 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             raise self._map_external_task_error(exc, task_id, worker_id) from None
 
     @_bounded
+    def bpmn_error(self, task_id: str, worker_id: str, error_code: str, *, error_message: str | None = None,
+                   variables: dict[str, Any] | None = None) -> None:
+        body: dict[str, Any] = {"workerId": worker_id, "errorCode": error_code,
+                                "variables": to_typed_map(variables or {})}
+        if error_message is not None:
+            body["errorMessage"] = error_message
+        attempts = 0
+
+        def report() -> None:
+            nonlocal attempts
+            attempts += 1
+            self._client.post(f"/external-task/{task_id}/bpmnError", body)
+
+        try:
+            self._retrying(report, f"reporting a BPMN error of external task {task_id}")
+        except CamundaHttpError as exc:
+            if exc.status == 404 and attempts > 1:
+                # A repeat after a lost answer: the first report ended the task (nothing else ends a task
+                # this worker still held).
+                log.info("external task %s: the answer to the BPMN error was lost; the task has ended", task_id)
+                return
+            raise self._map_external_task_error(exc, task_id, worker_id) from None
+
+    @_bounded
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
         body = {"workerId": worker_id, "newDuration": new_duration_ms}
         try:

@@ -64,6 +64,7 @@ from pflow.adapters.bpmn.reader import BpmnReadError, read_processes, split_name
 from pflow.adapters.database.engine import SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff import tables as t
 from pflow.adapters.spiff.bpmn import called_elements, load_definition, parse_xml
+from pflow.adapters.spiff.bpmn_errors import catch, catching_boundary, end_execution
 from pflow.adapters.spiff.state import RUNNING, InstanceStates, Row, completed_of, end_of
 from pflow.adapters.spiff.statements import Sql
 from pflow.adapters.spiff.transactions import Transactions
@@ -474,6 +475,42 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks, TimerJobs):
                 conn.execute(update(t.instances).where(t.instances.c.id == inst["id"]).values(
                     state=InstanceState.INCIDENT, updated_ms=now))
             tx.wake = True  # waiting fetches recompute when this task comes back
+
+    def bpmn_error(self, task_id: str, worker_id: str, error_code: str, *, error_message: str | None = None,
+                   variables: dict[str, Any] | None = None) -> None:
+        if not isinstance(error_code, str) or not error_code.strip():
+            raise ValidationError("errorCode: a BPMN error needs a code (the errorCode of a bpmn:error)")
+        variables = check_json(variables or {})
+        with self._write(automated=True) as tx:
+            conn = tx.conn
+            _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
+            workflow = self._states.restore(conn, Row(inst))
+            task = self._spiff_task(workflow, task_id)
+            if task is None or task.state != TaskState.STARTED:
+                raise TaskNotFound(f"external task {task_id} is not open in its process instance")
+            before = self._states.completed_ids(workflow)
+            boundary = catching_boundary(task, error_code)
+            if boundary is not None:
+                info = self._states.definition(conn, inst["definition_id"]).info
+                code_var, message_var = info.error_variables.get(boundary.task_spec.bpmn_id, (None, None))
+                variables = {**variables, **({code_var: error_code} if code_var else {}),
+                             **({message_var: error_message} if message_var else {})}
+            inst["variables"] = {**inst["variables"], **variables}
+            if inst["state"] == InstanceState.INCIDENT:
+                inst["state"] = InstanceState.ACTIVE  # recomputed from the remaining tasks in _save
+
+            def run() -> None:
+                task.data.update(inst["variables"])
+                workflow.pflow_variables = inst["variables"]
+                if boundary is not None:
+                    catch(boundary, error_code, task.data)
+                else:
+                    log.info("embedded engine: BPMN error %r of %s (%s) is caught nowhere; its execution ends",
+                             error_code, task.task_spec.bpmn_id, inst["business_key"])
+                    end_execution(task)
+
+            self._states.run_steps(workflow, run)
+            self._states.save(tx, inst, workflow, before, worker_id)
 
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
         with self._write(automated=True) as tx:

@@ -79,7 +79,8 @@ def _with_called(info: ProcessDefinitionInfo, called: ProcessDefinitionInfo) -> 
     """What the reader sees of a process and of a process it calls: the called one's user tasks, topics and
     names count as the caller's (they run in its instance); its end events are not the caller's outcomes."""
     return replace(info, user_tasks={**called.user_tasks, **info.user_tasks}, topics={**called.topics, **info.topics},
-                   names={**called.names, **info.names})
+                   names={**called.names, **info.names},
+                   error_variables={**called.error_variables, **info.error_variables})
 
 
 class InstanceStates:
