@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Callable, Iterator
 
@@ -51,13 +52,13 @@ from pflow.service.tickets import TicketService
 log = logging.getLogger(__name__)
 
 
-def _memory_engine() -> Iterator[InMemoryWorkflowEngine]:
-    engine = InMemoryWorkflowEngine()
+def _memory_engine(clock: Callable[[], float]) -> Iterator[InMemoryWorkflowEngine]:
+    engine = InMemoryWorkflowEngine(clock=clock)
     yield engine
     engine.close()
 
 
-def _embedded_engine(database_url: str, db_engine: Callable) -> Iterator[SpiffWorkflowEngine]:
+def _embedded_engine(database_url: str, db_engine: Callable, clock: Callable[[], float]) -> Iterator[SpiffWorkflowEngine]:
     """The embedded engine keeps its state next to the tickets, so it needs a real database."""
     if database_url.startswith("memory:"):
         raise ConfigError(
@@ -65,7 +66,7 @@ def _embedded_engine(database_url: str, db_engine: Callable) -> Iterator[SpiffWo
             "Set DATABASE_URL to a SQLite file (sqlite:///var/pflow.db) or PostgreSQL "
             "(postgresql://user:password@host:5432/pflow), or use WORKFLOW_ENGINE=memory."
         )
-    engine = SpiffWorkflowEngine(db_engine())
+    engine = SpiffWorkflowEngine(db_engine(), clock=clock)
     yield engine
     engine.close()
 
@@ -187,10 +188,13 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- workflow engine
+    # The time the engines PFlow runs itself go by (their timers, due dates, history); tests move it.
+    clock = providers.Object(time.time)
     workflow_engine = providers.Selector(
         config.workflow_engine,
-        memory=providers.Resource(_memory_engine),
-        embedded=providers.Resource(_embedded_engine, database_url=config.database_url, db_engine=db_engine.provider),
+        memory=providers.Resource(_memory_engine, clock=clock),
+        embedded=providers.Resource(_embedded_engine, database_url=config.database_url, db_engine=db_engine.provider,
+                                    clock=clock),
         camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
                                    max_poll_ms=config.camunda_max_poll_ms,
                                    process_keys=providers.Callable(camunda_scope, settings),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from dependency_injector import providers
 from werkzeug.security import generate_password_hash
 
 from pflow.adapters.users import ConfiguredUserDirectory
@@ -30,6 +31,7 @@ _TEST_USERS = [
     ("fiona", "Fiona", [], ["finance"]),
     ("sam", "Sam", [], ["security"]),
     ("pat", "Pat", [], ["legal"]),
+    ("lena", "Lena", [], ["leads"]),
     ("carol", "Carol", ["admin"], []),
 ]
 TEST_USERS = ConfiguredUserDirectory(
@@ -107,11 +109,38 @@ def prepare_stack(kind: str) -> None:
         require_camunda()
 
 
+class MovableClock:
+    """Real time plus an offset tests move forward, for the engines PFlow runs itself (their timers)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 @dataclass
 class Stack:
     kind: str
     container: Container
     settings: Settings
+    clock: MovableClock | None = None
+
+    def pass_time(self, seconds: float, business_key: str) -> None:
+        """Let ``seconds`` go by for the instance of ``business_key``: the embedded engines' clock moves and
+        their due timers fire; on Camunda, whose clock is its own, the instance's timer jobs due by then run
+        now. Either way the ticket then follows its process."""
+        self.clock.advance(seconds)
+        if self.kind == "camunda":
+            from tests.camunda.stack import run_due_timer_jobs
+
+            run_due_timer_jobs(self.engine, business_key, self.clock.offset)
+            self.tickets.sync(business_key)
+            return
+        self.container.timers().run_once()
 
     @property
     def tickets(self):
@@ -155,6 +184,8 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
     settings = settings_for(kind, tmp_path, **overrides)
     container = build_container(settings)
     container.users.override(TEST_USERS)
+    clock = MovableClock()
+    container.clock.override(providers.Object(clock))
     migrate_database(container)
     if kind == "camunda":
         from tests.camunda.stack import install
@@ -163,7 +194,7 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
     from pflow.entrypoints.runtime import deploy_processes
 
     deploy_processes(container)
-    return Stack(kind, container, settings)
+    return Stack(kind, container, settings, clock)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, message: str = ""):

@@ -17,6 +17,7 @@ DEMO_USERS = (
     {"username": "dave", "display_name": "Dave (manager)", "roles": ["manager"], "groups": ["managers"]},
     {"username": "fiona", "display_name": "Fiona (finance)", "groups": ["finance"]},
     {"username": "sam", "display_name": "Sam (security)", "groups": ["security"]},
+    {"username": "lena", "display_name": "Lena (team lead)", "groups": ["leads"]},
     {"username": "carol", "display_name": "Carol (admin)", "roles": ["admin"]},
 )
 

@@ -79,6 +79,13 @@ def _(api, user, amount, supplier):
     return _submit(api, user, _create(api, user, body))
 
 
+@given(parsers.parse('{user} has submitted an expense claim of {amount} for "{purpose}"'), target_fixture="ticket")
+def _(api, user, amount, purpose):
+    body = {"type": "expense_claim", "title": purpose,
+            "fields": {"amount": float(amount), "purpose": purpose, "spent_on": "2026-11-30"}}
+    return _submit(api, user, _create(api, user, body))
+
+
 @given(parsers.parse('{user} has submitted an access request for "{system}" with {level} access'),
        target_fixture="ticket")
 def _(api, user, system, level):
@@ -202,6 +209,11 @@ def _(api, first, second, ticket):
     for th in threads:
         th.join()
     return list(responses.values())
+
+
+@when(parsers.parse("{hours:d} hours pass"))
+def _(stack, ticket, hours):
+    stack.pass_time(hours * 3600, ticket)
 
 
 @when("the automated steps have run")

@@ -219,3 +219,24 @@ def cleanup_session() -> None:
                             timeout=30)
     except (requests.RequestException, ValueError) as exc:
         log.warning("could not delete the test deployments of %s: %s", SESSION_KEY, exc)
+
+
+def run_due_timer_jobs(engine, business_key: str, seconds: float) -> int:
+    """Camunda keeps its own clock: run now the timer jobs of ``business_key``'s instance that are due within
+    ``seconds`` from now (POST /job/{id}/execute), as if the clock stood that much later. Returns how many ran."""
+    from datetime import datetime, timedelta, timezone
+
+    view = engine.instance(business_key)
+    if view is None:
+        return 0
+    until = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    jobs = requests.get(f"{CAMUNDA_URL}/job", params={"processInstanceId": view.instance_id, "timers": "true"},
+                        auth=AUTH, timeout=10).json()
+    ran = 0
+    for job in sorted(jobs, key=lambda j: j.get("dueDate") or ""):
+        due = job.get("dueDate")
+        if due and datetime.fromisoformat(due.replace("Z", "+00:00")) <= until:
+            r = requests.post(f"{CAMUNDA_URL}/job/{job['id']}/execute", auth=AUTH, timeout=30)
+            assert r.status_code == 204, (r.status_code, r.text)
+            ran += 1
+    return ran

@@ -22,14 +22,14 @@ def catalog():
 
 def test_the_shipped_types_load_with_the_it_request_as_default(catalog):
     assert [t.key for t in catalog.list()][0] == "it_request" == catalog.default.key
-    assert {t.key for t in catalog.list()} == {"it_request", "purchase_request", "access_request"}
+    assert {t.key for t in catalog.list()} == {"it_request", "purchase_request", "access_request", "expense_claim"}
     assert catalog.get("purchase_request").process_key == "purchase_request"
     assert catalog.get("purchase_request").name("zh-CN") == "采购申请"
     assert catalog.get("it_request").process_key == "ticket_approval"
 
 
 def test_every_shipped_process_is_found_in_its_bpmn_file():
-    assert set(process_keys_in(WORKFLOWS)) == {"ticket_approval", "purchase_request", "access_request"}
+    assert set(process_keys_in(WORKFLOWS)) == {"ticket_approval", "purchase_request", "access_request", "expense_claim"}
 
 
 def test_fields_are_normalised_and_defaults_filled(catalog):
