@@ -411,6 +411,11 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
             and el.get("cancelActivity") == "false":
         raise _reject(source, el_id, "an error boundary event always interrupts (cancelActivity=\"false\" is not "
                                      "valid BPMN)")
+    if kind == "serviceTask":  # Java code first: a delegate expression is refused as code, not as an expression
+        for attr in ("class", "expression", "delegateExpression"):
+            if el.get(_C + attr):
+                raise _reject(source, el_id, f"a service task with camunda:{attr} (Java code) is not supported by "
+                                             f"the embedded engine{_SERVICE_HINT}")
     for name, value in el.attrib.items():
         if kind == "userTask" and name[len(_C):] in _RESOLVED_ATTRIBUTES and name.startswith(_C):
             _check_resolved(el_id, name[len(_C):], value, source)
@@ -421,10 +426,6 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
                                          "evaluates expressions only in conditions, timers, multi-instance and "
                                          "user task assignment")
     if kind == "serviceTask":
-        for attr in ("class", "expression", "delegateExpression"):
-            if el.get(_C + attr):
-                raise _reject(source, el_id, f"a service task with camunda:{attr} (Java code) is not supported by "
-                                             f"the embedded engine{_SERVICE_HINT}")
         if el.get(_C + "type") != "external" or not el.get(_C + "topic"):
             raise _reject(source, el_id, "a service task must be camunda:type=\"external\" with a camunda:topic")
     if kind == "callActivity":
