@@ -46,3 +46,15 @@ def test_the_manifest_names_every_model_of_the_corpus_once():
         assert model.get("source") and model.get("covers"), model["file"]
         assert ("runs" in model) != ("refused" in model), model["file"]
         assert not (model.get("known_gap") and "refused" in model), model["file"]
+
+
+def test_the_report_in_the_docs_covers_the_corpus_as_it_is():
+    from tests.contract.corpus.report import BEGIN, DOC, END
+
+    text = DOC.read_text(encoding="utf-8")
+    report = text[text.index(BEGIN):text.index(END)]
+    for model in MODELS:
+        assert f"| `{model['file']}` |" in report, f"{model['file']} is missing: run python -m tests.contract.corpus.report"
+    assert f"{len(MODELS)} models" in report
+    gaps = [m["file"] for m in MODELS if m.get("known_gap")]
+    assert f"**{len(gaps)} fail**" in report

@@ -90,7 +90,7 @@ def test_a_script_condition_is_refused():
      "element TicketSubmitted: a startEvent with a timerEventDefinition is not supported"),
     ('<bpmn:endEvent id="Rejected" name="Rejected">',
      '<bpmn:endEvent id="Rejected" name="Rejected"><bpmn:messageEventDefinition id="Term" />',
-     "element Rejected: a endEvent with a messageEventDefinition is not supported"),
+     "element Rejected: an endEvent with a messageEventDefinition is not supported"),
     ('<bpmn:endEvent id="Completed" name="Completed">',
      '<bpmn:scriptTask id="Notify" scriptFormat="python"><bpmn:script>print(1)</bpmn:script></bpmn:scriptTask>'
      '<bpmn:endEvent id="Completed" name="Completed">',
@@ -104,7 +104,7 @@ def test_a_script_condition_is_refused():
      '<bpmn:intermediateCatchEvent id="Wait"><bpmn:signalEventDefinition id="T3" />'
      '</bpmn:intermediateCatchEvent>'
      '<bpmn:endEvent id="Completed" name="Completed">',
-     "element Wait: a intermediateCatchEvent with a signalEventDefinition is not supported by the embedded engine"),
+     "element Wait: an intermediateCatchEvent with a signalEventDefinition is not supported by the embedded engine"),
     ('sourceRef="ProvisionService" targetRef="Completed" />',
      'sourceRef="ProvisionService" targetRef="Completed"><bpmn:conditionExpression '
      'xsi:type="bpmn:tFormalExpression">${approved}</bpmn:conditionExpression></bpmn:sequenceFlow>',

@@ -313,6 +313,11 @@ def _reject(source: str, element_id: str | None, why: str) -> DeploymentRejected
     return DeploymentRejected(f"{source}: {where}: {why}")
 
 
+def _a(word: str) -> str:
+    """``a userTask``, ``an intermediateCatchEvent``: element names in messages read as English."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def _has_expression(value: str) -> bool:
     return "${" in value or "#{" in value
 
@@ -351,10 +356,10 @@ def _check_scope(scope: etree._Element, source: str, scope_id: str, *, top: bool
                 _check_extensions(el, source, scope_id)
             continue
         if kind not in RUNNABLE:
-            raise _reject(source, el_id, f"a {kind} is not supported by the embedded engine"
+            raise _reject(source, el_id, f"{_a(kind)} is not supported by the embedded engine"
                           + (_SERVICE_HINT if kind in ("scriptTask", "sendTask", "businessRuleTask") else ""))
         if not el_id and kind != "sequenceFlow":
-            raise _reject(source, None, f"a {kind} has no id")
+            raise _reject(source, None, f"{_a(kind)} has no id")
         if el_id:
             kinds[el_id] = kind
         _check_element(el, kind, source)
@@ -388,7 +393,7 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
             continue  # its own flow, checked as a scope
         if child_kind.endswith("EventDefinition"):
             if child_kind not in events:
-                raise _reject(source, el_id, f"a {kind} with a {child_kind} is not supported by the embedded engine")
+                raise _reject(source, el_id, f"{_a(kind)} with {_a(child_kind)} is not supported by the embedded engine")
             found_events.append(child)
             if child_kind == "timerEventDefinition":
                 _check_timer(child, el_id, source)
