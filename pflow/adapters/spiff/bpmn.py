@@ -10,7 +10,7 @@ Before SpiffWorkflow sees the file, :func:`check_definition` walks it and
 refuses, naming the file and element, everything the embedded engine would not
 run the way Camunda does: other element types (timers, script tasks, boundary
 events…), listeners and input/output mappings, expressions in attributes, and
-conditions outside the supported JUEL subset (see ``expressions``).
+expressions outside the JUEL the embedded engine evaluates (see ``expressions``).
 """
 
 from __future__ import annotations
