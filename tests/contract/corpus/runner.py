@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -268,5 +268,3 @@ def outcome(kind: str, model: dict[str, Any], tmp_path: Path) -> tuple[str, str]
         driver.cleanup()
         driver.engine.close()
 
-
-Runner = Callable[[Any, dict, Path], None]
