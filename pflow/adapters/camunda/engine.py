@@ -103,8 +103,10 @@ T = TypeVar("T")
 DEPLOYMENT_SOURCE = "pflow"
 MAX_ASYNC_RESPONSE_MS = 1_800_000  # Camunda refuses longer long polls
 POLL_MARGIN_S = 5.0  # read timeout beyond the long poll, so Camunda always answers first
-#: Camunda's words (500) for a condition or expression reading a variable the instance does not have
-UNRESOLVED_MARKERS = ("Unknown property used in expression", "Cannot resolve identifier")
+#: Camunda's words (500) for a condition or expression that fails on the instance's variables (one it does
+#: not have, text where a number or a boolean result is needed): the caller sent unfit variables
+UNRESOLVED_MARKERS = ("Unknown property used in expression", "Cannot resolve identifier",
+                      "condition expression returns", "Error while evaluating expression")
 
 _DEPLOY_LOCK = threading.Lock()
 

@@ -10,7 +10,7 @@ Before SpiffWorkflow sees the file, :func:`check_definition` walks it and
 refuses, naming the file and element, everything the embedded engine would not
 run the way Camunda does: other element types (timers, script tasks, boundary
 events…), listeners and input/output mappings, expressions in attributes, and
-conditions outside the supported JUEL subset (see ``expressions``).
+expressions outside the JUEL the embedded engine evaluates (see ``expressions``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Callable
 
 from lxml import etree
@@ -28,7 +29,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.defaults import NoneTask, ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway, NoneTask, ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
@@ -48,6 +49,8 @@ from pflow.adapters.spiff.expressions import (
     evaluate_value,
     is_expression,
     parse_condition,
+    require_boolean,
+    split_names,
 )
 from pflow.ports.process import DeploymentRejected
 
@@ -193,15 +196,20 @@ class ConditionEngine(PythonScriptEngine):
         return values
 
     def evaluate(self, task, expression, external_context=None):
+        """SpiffWorkflow asks for flow conditions, completion conditions and loop cardinalities here. A
+        condition must give a real boolean and a cardinality a number (or numeric text), as in Camunda."""
         text = (expression or "").strip()
         try:
             if not is_expression(text):
                 return int(text) if text.lstrip("-").isdigit() else text  # a literal cardinality
             value = evaluate_value(text, self.variables(task))
+            role = _role(task, expression)
+            if role == "condition":
+                return require_boolean(value)
+            if role == "cardinality":
+                return _cardinality(value)
         except (ExpressionRejected, ExpressionFailed) as exc:
             raise ConditionError(f"element {task.task_spec.bpmn_id!r}: cannot evaluate {expression!r}: {exc}") from None
-        if isinstance(value, str):  # a condition: EL coerces text to a boolean as Boolean.valueOf does
-            return value.strip().lower() == "true"
         return value
 
     def timer_text(self, task, expression):
@@ -220,17 +228,36 @@ class ConditionEngine(PythonScriptEngine):
 
 def evaluate_text(text: str, variables: dict[str, Any]) -> Any:
     """A value as Camunda reads attribute text: one expression gives its value, text with expressions in
-    it the text with each replaced, plain text itself."""
+    it the text with each replaced (EL's coercion to text), plain text itself."""
     stripped = (text or "").strip()
     if not is_expression(stripped):
         return stripped
-    if _ONE_EXPRESSION.match(stripped):
-        return evaluate_value("${" + stripped[2:], variables)
-    return _EMBEDDED.sub(lambda m: str(evaluate_value("${" + m.group(0)[2:], variables)), stripped)
+    return evaluate_value(stripped, variables)
 
 
-_ONE_EXPRESSION = re.compile(r"^[$#]\{[^}]*\}$")
-_EMBEDDED = re.compile(r"[$#]\{[^}]*\}")
+def _role(task, expression: str) -> str:
+    """What SpiffWorkflow evaluates: a flow or completion condition, a loop cardinality, or a value."""
+    spec = task.task_spec
+    for owner in (spec, getattr(task.parent, "task_spec", None)):
+        if isinstance(owner, MultiInstanceTask):
+            if expression == getattr(owner, "condition", None):
+                return "condition"
+            if expression == getattr(owner, "cardinality", None) and owner is spec:
+                return "cardinality"
+    if isinstance(spec, (ExclusiveGateway, InclusiveGateway)):
+        return "condition"
+    return "value"
+
+
+def _cardinality(value: Any) -> int:
+    """Camunda's loopCardinality: a number, or text holding an integer."""
+    if isinstance(value, bool) or value is None:
+        raise ExpressionFailed(f"the loop cardinality is {value!r}, not a number")
+    if isinstance(value, (int, float, Decimal)):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ExpressionFailed(f"the loop cardinality is {value!r}, not a number")
 
 
 def _loop_variables(task) -> dict[str, Any]:
@@ -286,6 +313,11 @@ def _reject(source: str, element_id: str | None, why: str) -> DeploymentRejected
     return DeploymentRejected(f"{source}: {where}: {why}")
 
 
+def _a(word: str) -> str:
+    """``a userTask``, ``an intermediateCatchEvent``: element names in messages read as English."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def _has_expression(value: str) -> bool:
     return "${" in value or "#{" in value
 
@@ -324,10 +356,10 @@ def _check_scope(scope: etree._Element, source: str, scope_id: str, *, top: bool
                 _check_extensions(el, source, scope_id)
             continue
         if kind not in RUNNABLE:
-            raise _reject(source, el_id, f"a {kind} is not supported by the embedded engine"
+            raise _reject(source, el_id, f"{_a(kind)} is not supported by the embedded engine"
                           + (_SERVICE_HINT if kind in ("scriptTask", "sendTask", "businessRuleTask") else ""))
         if not el_id and kind != "sequenceFlow":
-            raise _reject(source, None, f"a {kind} has no id")
+            raise _reject(source, None, f"{_a(kind)} has no id")
         if el_id:
             kinds[el_id] = kind
         _check_element(el, kind, source)
@@ -361,7 +393,7 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
             continue  # its own flow, checked as a scope
         if child_kind.endswith("EventDefinition"):
             if child_kind not in events:
-                raise _reject(source, el_id, f"a {kind} with a {child_kind} is not supported by the embedded engine")
+                raise _reject(source, el_id, f"{_a(kind)} with {_a(child_kind)} is not supported by the embedded engine")
             found_events.append(child)
             if child_kind == "timerEventDefinition":
                 _check_timer(child, el_id, source)
@@ -384,6 +416,11 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
             and el.get("cancelActivity") == "false":
         raise _reject(source, el_id, "an error boundary event always interrupts (cancelActivity=\"false\" is not "
                                      "valid BPMN)")
+    if kind == "serviceTask":  # Java code first: a delegate expression is refused as code, not as an expression
+        for attr in ("class", "expression", "delegateExpression"):
+            if el.get(_C + attr):
+                raise _reject(source, el_id, f"a service task with camunda:{attr} (Java code) is not supported by "
+                                             f"the embedded engine{_SERVICE_HINT}")
     for name, value in el.attrib.items():
         if kind == "userTask" and name[len(_C):] in _RESOLVED_ATTRIBUTES and name.startswith(_C):
             _check_resolved(el_id, name[len(_C):], value, source)
@@ -394,10 +431,6 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
                                          "evaluates expressions only in conditions, timers, multi-instance and "
                                          "user task assignment")
     if kind == "serviceTask":
-        for attr in ("class", "expression", "delegateExpression"):
-            if el.get(_C + attr):
-                raise _reject(source, el_id, f"a service task with camunda:{attr} (Java code) is not supported by "
-                                             f"the embedded engine{_SERVICE_HINT}")
         if el.get(_C + "type") != "external" or not el.get(_C + "topic"):
             raise _reject(source, el_id, "a service task must be camunda:type=\"external\" with a camunda:topic")
     if kind == "callActivity":
@@ -409,8 +442,10 @@ def _check_element(el: etree._Element, kind: str, source: str) -> None:
                                          "(latest, deployment or version)")
     if kind == "userTask" and el.get(_C + "candidateGroups") is not None:
         raw = el.get(_C + "candidateGroups")
-        groups = [raw] if is_expression(raw.strip()) and _ONE_EXPRESSION.match(raw.strip()) else \
-            [g.strip() for g in raw.split(",")]
+        try:
+            groups = split_names(raw)
+        except ExpressionRejected:
+            groups = [raw]  # refused with its reason by _check_resolved
         if not all(groups):
             raise _reject(source, el_id, "camunda:candidateGroups has an empty group name")
 
@@ -426,9 +461,9 @@ def _check_timer(definition: etree._Element, el_id: str | None, source: str) -> 
 
 
 def _check_text(text: str, el_id: str | None, what: str, source: str) -> None:
-    for part in _EMBEDDED.findall(text):
+    if is_expression(text):
         try:
-            check_value_expression("${" + part[2:])
+            check_value_expression(text)
         except ExpressionRejected as exc:
             raise _reject(source, el_id, f"unsupported expression '{text}' in {what}: {exc}") from None
 
@@ -443,7 +478,13 @@ def _check_loop(loop: etree._Element, el_id: str | None, source: str) -> None:
                                      "is supported")
     for child in loop:
         child_kind = _local(child.tag)
-        if child_kind in ("loopCardinality", "completionCondition"):
+        if child_kind == "completionCondition":
+            text = (child.text or "").strip()
+            try:
+                parse_condition(text)
+            except ExpressionRejected as exc:
+                raise _reject(source, el_id, f"unsupported expression '{text}' in completionCondition: {exc}") from None
+        elif child_kind == "loopCardinality":
             _check_text((child.text or "").strip(), el_id, child_kind, source)
         elif child_kind not in (None, "extensionElements", "documentation"):
             raise _reject(source, el_id, f"{child_kind} in multi-instance is not supported; use camunda:collection "
@@ -460,14 +501,12 @@ _RESOLVED_ATTRIBUTES = {"assignee", "candidateUsers", "candidateGroups", "dueDat
 
 
 def _check_resolved(el_id: str | None, attr: str, value: str, source: str) -> None:
-    stripped = value.strip()
-    whole = bool(_ONE_EXPRESSION.match(stripped))
-    parts = [stripped] if whole or attr in ("assignee", "dueDate") else [p.strip() for p in value.split(",")]
-    for part in parts:
-        try:
-            check_value_expression("${" + part[2:] if part.startswith("#{") else part)
-        except ExpressionRejected as exc:
-            raise _reject(source, el_id, f"unsupported expression '{value}' in camunda:{attr}: {exc}") from None
+    try:
+        parts = [value] if attr in ("assignee", "dueDate") else split_names(value)
+        for part in parts:
+            check_value_expression(part)
+    except ExpressionRejected as exc:
+        raise _reject(source, el_id, f"unsupported expression '{value}' in camunda:{attr}: {exc}") from None
 
 
 def _check_extensions(ext: etree._Element, source: str, el_id: str | None, *, call: bool = False) -> None:
@@ -517,7 +556,7 @@ def _check_flow(el: etree._Element, kinds: dict[str, str], source: str) -> None:
         raise _reject(source, flow_id, f"unsupported expression '{text}': conditions are supported only on "
                                        "flows leaving an exclusive or inclusive gateway")
     try:
-        parse_condition("${" + text[2:] if text.startswith("#{") else text)
+        parse_condition(text)
     except ExpressionRejected as exc:
         raise _reject(source, flow_id, f"unsupported expression '{text}': {exc}") from None
 
