@@ -25,11 +25,12 @@ from typing import Any, Callable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.task_parsers import CallActivityParser, SubprocessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway, NoneTask, ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity, ExclusiveGateway, InclusiveGateway, NoneTask, ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
@@ -41,7 +42,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from pflow.adapters.bpmn import reader as bpmn_reader
-from pflow.adapters.spiff.timers import use_engine_clock
+from pflow.adapters.spiff.timers import CLOCKED, use_engine_clock
 from pflow.adapters.spiff.expressions import (
     ExpressionFailed,
     ExpressionRejected,
@@ -126,6 +127,65 @@ class _ExternalTaskParser(CamundaTaskParser):
         return self.spec_class(self.spec, self.bpmn_id, topic=self.node.get(_C + "topic"), **self.bpmn_attributes)
 
 
+class MappedCallActivity(CallActivity):
+    """A call activity applying its ``camunda:in``/``camunda:out`` mappings by source or sourceExpression.
+
+    The called process runs in the caller's instance and shares its variables (Camunda gives it a scope
+    of its own; docs/embedded-engine.md): each ``in`` sets its target when the call starts, each ``out``
+    sets its target in the caller when the called process ends. ``variables="all"`` and ``businessKey``
+    need nothing more here: the variables and the business key are the caller's already."""
+
+    def __init__(self, wf_spec, bpmn_id, subworkflow_spec, in_mappings=(), out_mappings=(), **kwargs):
+        super().__init__(wf_spec, bpmn_id, subworkflow_spec, **kwargs)
+        self.in_mappings = tuple(in_mappings)
+        self.out_mappings = tuple(out_mappings)
+
+    @staticmethod
+    def _apply(mappings, source_task, target_data: dict) -> None:
+        if not mappings:
+            return
+        engine = source_task.workflow.script_engine
+        variables = engine.variables(source_task)
+        shared = source_task.workflow.top_workflow
+        for source, expression, target in mappings:
+            if expression is not None:
+                value = evaluate_text(expression, variables)
+            elif source in variables:
+                value = variables[source]
+            else:
+                continue  # Camunda maps a missing source to nothing as well
+            target_data[target] = value
+            if getattr(shared, "pflow_variables", None) is not None:
+                shared.pflow_variables[target] = value
+
+    def copy_data(self, my_task, subworkflow):
+        super().copy_data(my_task, subworkflow)
+        start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
+        self._apply(self.in_mappings, my_task, start.data)
+
+    def update_data(self, my_task, subworkflow):
+        super().update_data(my_task, subworkflow)
+        if self.out_mappings and subworkflow.last_task is not None:
+            self._apply(self.out_mappings, subworkflow.last_task, my_task.data)
+
+
+def _mappings(node, name: str) -> list[tuple[str | None, str | None, str]]:
+    ext = node.find(_B + "extensionElements")
+    found = []
+    for item in ext if ext is not None else ():
+        if item.tag == _C + name and item.get("target") and (item.get("source") or item.get("sourceExpression")):
+            found.append((item.get("source"), item.get("sourceExpression"), item.get("target")))
+    return found
+
+
+class _CallActivityParser(CallActivityParser):
+    def create_task(self):
+        subworkflow_spec = SubprocessParser.get_call_activity_spec(self)
+        return self.spec_class(self.spec, self.bpmn_id, subworkflow_spec=subworkflow_spec,
+                               in_mappings=_mappings(self.node, "in"), out_mappings=_mappings(self.node, "out"),
+                               **self.bpmn_attributes)
+
+
 class PFlowCamundaParser(CamundaParser):
     """SpiffWorkflow's Camunda parser, keeping topics and candidate groups."""
 
@@ -135,6 +195,7 @@ class PFlowCamundaParser(CamundaParser):
         full_tag("serviceTask"): (_ExternalTaskParser, ExternalTaskSpec),
         full_tag("task"): (CamundaTaskParser, PassThroughTaskSpec),
         full_tag("manualTask"): (CamundaTaskParser, PassThroughTaskSpec),
+        full_tag("callActivity"): (_CallActivityParser, MappedCallActivity),
     }
 
 
@@ -160,6 +221,9 @@ def make_serializer() -> BpmnWorkflowSerializer:
     config[ApprovalUserTaskSpec] = _ApprovalUserTaskConverter
     config[ExternalTaskSpec] = _ExternalTaskConverter
     config[PassThroughTaskSpec] = config[NoneTask]
+    config[MappedCallActivity] = config[CallActivity]
+    for timer, clocked in CLOCKED.items():  # an event-based gateway keeps the timers it saw in its task's data
+        config[clocked] = config[timer]
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

@@ -606,7 +606,7 @@ class SpiffWorkflowEngine(ProcessEngine, ExternalTasks, TimerJobs):
             workflow = self._states.restore(conn, Row(inst))
             before = self._states.completed_ids(workflow)
             try:
-                self._states.run_steps(workflow, workflow.refresh_waiting_tasks)
+                self._states.run_steps(workflow, workflow.refresh_timers)
             except ValidationError as exc:
                 # The model cannot go on from the timer (e.g. an expression fails): the timer stays due and is
                 # retried later, never lost; the operator sees why in the log.

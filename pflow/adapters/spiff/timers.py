@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -39,6 +40,15 @@ def _moment(text: str) -> datetime:
     return TimerEventDefinition.get_datetime(text.replace("Z", "+00:00"))
 
 
+_VALUE = "event_value"
+
+
+def _key(definition) -> str:
+    """Where a timer keeps its due time in the task's internal data: its own key when it is one of the
+    events an event-based gateway waits for (several timers share that task)."""
+    return getattr(definition, "_pflow_key", _VALUE)
+
+
 def _after(start: datetime, duration_text: str) -> datetime:
     parsed = TimerEventDefinition.parse_iso_duration(duration_text)
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
@@ -46,10 +56,10 @@ def _after(start: datetime, duration_text: str) -> datetime:
 
 class ClockedTimeDate(TimeDateEventDefinition):
     def has_fired(self, my_task):
-        value = my_task._get_internal_data("event_value")
+        value = my_task._get_internal_data(_key(self))
         if value is None:
             value = _moment(_text(my_task, self.expression)).isoformat()
-            my_task._set_internal_data(event_value=value)
+            my_task._set_internal_data(**{_key(self): value})
         if datetime.fromisoformat(value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)
@@ -57,10 +67,10 @@ class ClockedTimeDate(TimeDateEventDefinition):
 
 class ClockedDuration(DurationTimerEventDefinition):
     def has_fired(self, my_task):
-        value = my_task._get_internal_data("event_value")
+        value = my_task._get_internal_data(_key(self))
         if value is None:
             value = _after(_now(my_task), _text(my_task, self.expression)).isoformat()
-            my_task._set_internal_data(event_value=value)
+            my_task._set_internal_data(**{_key(self): value})
         if datetime.fromisoformat(value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)
@@ -83,7 +93,7 @@ def parse_cycle(text: str, now: datetime) -> tuple[int, datetime, float]:
 
 class ClockedCycle(CycleTimerEventDefinition):
     def cycle_complete(self, my_task):
-        value = my_task._get_internal_data("event_value")
+        value = my_task._get_internal_data(_key(self))
         now = _now(my_task)
         if value is None:
             cycles, start, seconds = parse_cycle(_text(my_task, self.expression), now)
@@ -96,14 +106,14 @@ class ClockedCycle(CycleTimerEventDefinition):
                 value["cycles"] -= 1
                 ready = True
         else:
-            my_task.internal_data.pop("event_value", None)
+            my_task.internal_data.pop(_key(self), None)
             my_task.internal_data["event_fired"] = True
             return False
-        my_task._set_internal_data(event_value=value)
+        my_task._set_internal_data(**{_key(self): value})
         return ready
 
 
-_CLOCKED = {TimeDateEventDefinition: ClockedTimeDate, DurationTimerEventDefinition: ClockedDuration,
+CLOCKED = {TimeDateEventDefinition: ClockedTimeDate, DurationTimerEventDefinition: ClockedDuration,
             CycleTimerEventDefinition: ClockedCycle}
 
 
@@ -114,22 +124,29 @@ def use_engine_clock(specs) -> None:
             definition = getattr(task_spec, "event_definition", None)
             if definition is None:
                 continue
-            for inner in [definition, *getattr(definition, "event_definitions", [])]:
-                clocked = _CLOCKED.get(type(inner))
+            inner_definitions = getattr(definition, "event_definitions", [])
+            for index, inner in enumerate([definition, *inner_definitions]):
+                clocked = CLOCKED.get(type(inner))
                 if clocked is not None:
                     inner.__class__ = clocked
+                    if index:
+                        inner._pflow_key = f"{_VALUE}:{index}"
+
+
+def _timers(task_spec: Any) -> list:
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition):  # an event-based gateway with a timer among its events
+        return [d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)]
+    return []
 
 
 def is_timer(task_spec: Any) -> bool:
-    definition = getattr(task_spec, "event_definition", None)
-    return isinstance(definition, TimerEventDefinition)
+    return bool(_timers(task_spec))
 
 
-def due_ms_of(task) -> int | None:
-    """When a waiting timer task fires next (ms since the epoch), or None if it does not wait on time."""
-    if task.state != TaskState.WAITING or not is_timer(task.task_spec):
-        return None
-    value = task._get_internal_data("event_value")
+def _due_ms(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, dict):
@@ -140,3 +157,12 @@ def due_ms_of(task) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
+
+
+def due_ms_of(task) -> int | None:
+    """When a waiting timer task fires next (ms since the epoch), or None if it does not wait on time."""
+    if task.state != TaskState.WAITING:
+        return None
+    due = [_due_ms(task._get_internal_data(_key(d))) for d in _timers(task.task_spec)]
+    due = [d for d in due if d is not None]
+    return min(due) if due else None

@@ -57,8 +57,9 @@ def build(kinds: list[str]) -> str:
         "",
         f"{len(models)} models (`tests/contract/corpus/`, expected paths in `manifest.yaml`, run by "
         f"`tests/contract/test_corpus.py`): on the embedded engine **{embedded['runs']} run** the expected "
-        f"path to the expected end, **{embedded['refused']} are refused** at deploy with the reason below, "
-        f"**{embedded['fails']} fail** (known gaps, listed below)."
+        f"path to the expected end, **{embedded['refused']} are refused** at deploy with the reason below"
+        + (f", **{embedded['fails']} fail** (known gaps, listed below)." if embedded['fails'] else
+           ", and none fails.")
         + (" Camunda 7 runs every model that has a path the same way and deploys the refused ones."
            if "camunda" in kinds and all(results[m["file"]]["camunda"][0] in ("runs", "deploys") for m in models)
            else ""),
