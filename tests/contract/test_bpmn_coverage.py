@@ -34,7 +34,7 @@ class Clock:
 def _file(tmp_path: Path, template: str, suffix: str) -> Path:
     xml = (HERE / template).read_text(encoding="utf-8")
     for key in ("contract_quorum", "contract_escalation", "contract_caller", "contract_called",
-                "contract_subprocess", "contract_error"):
+                "contract_subprocess", "contract_error", "contract_order", "contract_fulfil"):
         xml = xml.replace(f'"{key}"', f'"{key}_{suffix}"')
     path = tmp_path / f"{suffix}-{template}"
     path.write_text(xml, encoding="utf-8")
@@ -94,12 +94,7 @@ def test_embedded_subprocess_runs_its_steps_in_the_instance(engine, tmp_path, su
         engine.cancel(key, "test finished")
 
 
-# Call activities: the embedded engines. The Camunda adapter still reads one process instance per business
-# key, so the steps of a called instance are not yet among the ticket's there (docs/embedded-engine.md).
-EMBEDDED_ENGINES = [p for p in ENGINES if p.values[0] != "camunda"]
-
-
-@pytest.mark.parametrize("kind", EMBEDDED_ENGINES)
+@pytest.mark.parametrize("kind", ENGINES)
 def test_call_activity_runs_the_called_process_under_the_business_key(kind, tmp_path, suffix):
     engine = make_engine(kind, tmp_path)
     try:
@@ -140,7 +135,8 @@ def test_a_call_activity_of_a_process_not_deployed_is_refused_at_deploy(tmp_path
 
 # --------------------------------------------------------------------------- timers (PFlow fires them)
 
-TIMER_ENGINES = EMBEDDED_ENGINES
+# Camunda fires its timers in its own job executor (tests/contract/test_corpus.py runs its timer jobs).
+TIMER_ENGINES = [p for p in ENGINES if p.values[0] != "camunda"]
 
 
 def _timer_engine(kind, tmp_path, clock, **options):
@@ -348,3 +344,34 @@ def test_a_bpmn_error_needs_the_lock_of_the_worker(engine, tmp_path, suffix):
         assert engine.open_tasks(key) == []
     finally:
         engine.cancel(key, "test finished")
+
+
+def test_a_worker_step_of_a_called_process_completes_or_raises_an_error_the_caller_catches(engine, tmp_path,
+                                                                                          suffix):
+    engine.deploy(_file(tmp_path, "call-error.bpmn", suffix))
+    shipped, failed = f"order-ok-{suffix}", f"order-err-{suffix}"
+    for key in (shipped, failed):
+        engine.start(f"contract_order_{suffix}", key, {"item": "desk"})
+    try:
+        # The called instance's worker step is the ticket's: found by the caller's business key.
+        (step,) = engine.automated_steps(shipped)
+        assert step.activity_id == "Ship" and step.business_key == shipped
+        ship = _fetch(engine, shipped, "contract-call-ship")
+        assert ship.variables.get("item", "desk") == "desk"
+        engine.complete(ship.id, "w-error", {"reference": "R-1"})
+        view = engine.instance(shipped)
+        assert (view.state, view.end_activity_id) == (InstanceState.COMPLETED, "End_Fulfilled")
+        assert view.variables["reference"] == "R-1"  # camunda:out
+
+        ship = _fetch(engine, failed, "contract-call-ship")
+        engine.bpmn_error(ship.id, "w-error", "OUT_OF_STOCK", error_message="no desks left")
+        (apologise,) = engine.open_tasks(failed)
+        assert (apologise.definition_key, apologise.candidate_groups) == ("Apologise", ("managers",))
+        assert engine.automated_steps(failed) == []
+        assert engine.instance(failed).variables["why"] == "no desks left"
+        engine.complete_task(apologise.id, {}, completed_by="mia")
+        view = engine.instance(failed)
+        assert (view.state, view.end_activity_id) == (InstanceState.COMPLETED, "End_Apologised")
+    finally:
+        for key in (shipped, failed):
+            engine.cancel(key, "test finished")

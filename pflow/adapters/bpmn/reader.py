@@ -56,6 +56,8 @@ class ProcessDefinitionInfo:
     names: dict[str, str]  # every flow node id -> its name (or id)
     #: error boundary event id -> the variables its camunda:errorCodeVariable / errorMessageVariable name
     error_variables: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    #: the process has call activities (their called instances' steps belong to the same business key)
+    calls: bool = False
 
     @property
     def candidate_groups(self) -> tuple[str, ...]:
@@ -155,6 +157,7 @@ def read_processes(xml: bytes | str, source: str = "the BPMN file") -> dict[str,
         outcomes: dict[str, str] = {}
         names: dict[str, str] = {}
         error_variables: dict[str, tuple[str | None, str | None]] = {}
+        calls = False
         for el in process.iter():
             if not isinstance(el.tag, str) or not el.tag.startswith(BPMN) or not el.get("id"):
                 continue
@@ -172,6 +175,8 @@ def read_processes(xml: bytes | str, source: str = "the BPMN file") -> dict[str,
                 topics[el_id] = _attr(el, "topic")
             elif kind == "endEvent":
                 outcomes[el_id] = _properties(el).get(OUTCOME_PROPERTY) or DEFAULT_OUTCOME
+            elif kind == "callActivity":
+                calls = True
             elif kind == "boundaryEvent":
                 error = el.find(BPMN + "errorEventDefinition")
                 if error is not None and (_attr(error, "errorCodeVariable") or _attr(error, "errorMessageVariable")):
@@ -179,5 +184,34 @@ def read_processes(xml: bytes | str, source: str = "the BPMN file") -> dict[str,
         found[process.get("id")] = ProcessDefinitionInfo(
             key=process.get("id"), name=process.get("name") or process.get("id"), user_tasks=tasks,
             topics=topics, outcomes=outcomes, properties=_properties(process), names=names,
-            error_variables=error_variables)
+            error_variables=error_variables, calls=calls)
     return found
+
+
+BUSINESS_KEY_DOWN = "#{execution.processBusinessKey}"
+
+
+def pass_business_key_down(content: bytes, source: str = "the BPMN file") -> bytes:
+    """The file with ``<camunda:in businessKey="#{execution.processBusinessKey}"/>`` on every call activity
+    that passes no business key: Camunda starts a called instance without one otherwise, and PFlow finds a
+    ticket's steps by its business key (the embedded engine runs called processes under it anyway).
+    Unchanged bytes when there is nothing to add."""
+    if b"callActivity" not in content:
+        return content
+    root = parse(content, source)
+    changed = False
+    for call in root.iter(BPMN + "callActivity"):
+        ext = call.find(BPMN + "extensionElements")
+        if ext is not None and any(c.get("businessKey") is not None for c in _ext(call, "in")):
+            continue
+        if ext is None:
+            ext = etree.Element(BPMN + "extensionElements")
+            first = next((i for i, c in enumerate(call) if isinstance(c.tag, str)
+                          and c.tag != BPMN + "documentation"), len(call))
+            call.insert(first, ext)
+        mapping = etree.SubElement(ext, CAMUNDA + "in", nsmap={"camunda": CAMUNDA[1:-1]})
+        mapping.set("businessKey", BUSINESS_KEY_DOWN)
+        changed = True
+    if not changed:
+        return content
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")

@@ -74,7 +74,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from pflow.adapters.bpmn.reader import BpmnReadError, ProcessDefinitionInfo, parse, read_processes, split_names
+from pflow.adapters.bpmn.reader import (
+    BpmnReadError,
+    ProcessDefinitionInfo,
+    parse,
+    pass_business_key_down,
+    read_processes,
+    split_names,
+)
 from pflow.domain.errors import ConcurrencyConflict, EngineUnavailable, NotFound, ValidationError
 from pflow.ports.process import (
     CompletedTask,
@@ -224,14 +231,17 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         return {"processDefinitionKeyIn": ",".join(self.process_keys)} if self.process_keys else {}
 
     def _running_instances(self, business_key: str) -> list[dict[str, Any]]:
-        found = self._client.get("/process-instance", businessKey=business_key, **self._scope_filter()) or []
+        # Root instances only: a called process runs under its caller's business key too (passed down).
+        found = self._client.get("/process-instance", businessKey=business_key, rootProcessInstances="true",
+                                 **self._scope_filter()) or []
         # Never trust a filter the engine might ignore: unknown query parameters are ignored by Camunda.
         return [i for i in found if i.get("businessKey") == business_key
                 and self._in_scope(i.get("definitionKey") or _definition_key(i.get("definitionId") or ""))]
 
     def _latest_history(self, business_key: str, **filters: Any) -> list[dict[str, Any]]:
         found = self._client.get("/history/process-instance", processInstanceBusinessKey=business_key,
-                                 sortBy="startTime", sortOrder="desc", **self._scope_filter(), **filters) or []
+                                 rootProcessInstances="true", sortBy="startTime", sortOrder="desc",
+                                 **self._scope_filter(), **filters) or []
         return [h for h in found if h.get("businessKey") == business_key and self._in_scope(
             h.get("processDefinitionKey"))]
 
@@ -246,6 +256,35 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
 
     def _start_lock(self, business_key: str) -> threading.Lock:
         return self._start_locks[zlib.crc32(business_key.encode()) % len(self._start_locks)]
+
+    def _tree(self, instance_id: str, definition_id: str, *, history: bool = False) -> list[str]:
+        """The instance and the instances its call activities started, at any depth (only the instance
+        itself when its process calls nothing). ``history``: ended ones too."""
+        try:
+            calls = self._info(definition_id).calls
+        except (NotFound, ValidationError):
+            calls = False
+        if not calls:
+            return [instance_id]
+        ids, frontier = [instance_id], [instance_id]
+        while frontier:
+            parent = frontier.pop()
+            if history:
+                children = self._client.get("/history/process-instance", superProcessInstanceId=parent) or []
+            else:
+                children = self._client.get("/process-instance", superProcessInstance=parent) or []
+            for child in children:
+                if child.get("id") and child["id"] not in ids:
+                    ids.append(child["id"])
+                    frontier.append(child["id"])
+        return ids
+
+    def _open_task_dtos(self, instance: dict[str, Any]) -> list[dict[str, Any]]:
+        ids = self._tree(instance["id"], instance.get("definitionId") or instance.get("processDefinitionId") or "")
+        if len(ids) == 1:
+            return self._client.get("/task", processInstanceId=ids[0], sortBy="created", sortOrder="asc") or []
+        dtos = self._client.get("/task", processInstanceIdIn=",".join(ids), sortBy="created", sortOrder="asc") or []
+        return [d for d in dtos if d.get("processInstanceId") in ids]  # never trust a filter Camunda might ignore
 
     def _xml(self, definition_id: str) -> str:
         with self._cache_lock:
@@ -330,6 +369,10 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         except OSError as exc:
             raise DeploymentRejected(f"{path}: cannot read the BPMN file ({exc.strerror})") from None
         name = path.name if path.name.endswith((".bpmn", ".bpmn20.xml")) else path.name + ".bpmn"
+        try:
+            content = pass_business_key_down(content, name)
+        except BpmnReadError:
+            pass  # Camunda's parser names what is wrong with the file
         keys = self._process_keys_of(content, name)
         known = {key: self._deployed_with_content(key, content) for key in keys}
         if keys and all(known.values()):
@@ -561,18 +604,18 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             return InstanceProgress(
                 instance_id=instance_id, definition_id=view.definition_id, state=view.state,
                 end_activity_id=view.end_activity_id, started_at=view.started_at,
-                completed=tuple(self._completed(instance_id)) if history else None,
+                completed=tuple(self._completed(instance_id, view.definition_id)) if history else None,
                 variables=dict(view.variables) if history else None)
         scope = {"id": instance_id, "definitionId": instance["processDefinitionId"],
                  "definitionKey": instance.get("processDefinitionKey")}
-        dtos = self._client.get("/task", processInstanceId=instance_id, sortBy="created", sortOrder="asc") or []
+        dtos = self._open_task_dtos(scope)
         tasks = tuple(task for task in (self._user_task(dto, business_key, scope) for dto in dtos) if task is not None)
-        automated = tuple(self._automated(instance_id))
+        automated = tuple(self._automated(instance_id, instance["processDefinitionId"]))
         return InstanceProgress(
             instance_id=instance_id, definition_id=instance["processDefinitionId"],
             state=InstanceState.INCIDENT if any(a.retries == 0 for a in automated) else InstanceState.ACTIVE,
             tasks=tasks, automated=automated, started_at=parse_date(instance.get("startTime")),
-            completed=tuple(self._completed(instance_id)) if history else None,
+            completed=tuple(self._completed(instance_id, instance["processDefinitionId"])) if history else None,
             variables=self._variables(instance_id) if history else None)
 
     def _variables(self, instance_id: str) -> dict[str, Any]:
@@ -609,7 +652,8 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
             end_activity_id = None
         incidents: tuple[str, ...] = ()
         if state == InstanceState.ACTIVE:
-            open_incidents = self._client.get("/incident", processInstanceId=instance_id) or []
+            open_incidents = [i for member in self._tree(instance_id, definition_id)
+                              for i in self._client.get("/incident", processInstanceId=member) or []]
             incidents = tuple(dict.fromkeys(i.get("activityId") or "" for i in open_incidents))
             if incidents:
                 state = InstanceState.INCIDENT
@@ -627,11 +671,14 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
     @_bounded
     def completed_tasks(self, business_key: str) -> list[CompletedTask]:
         found = self._latest_history(business_key, maxResults=1)
-        return self._completed(found[0]["id"]) if found else []
+        return self._completed(found[0]["id"], found[0].get("processDefinitionId") or "") if found else []
 
-    def _completed(self, instance_id: str) -> list[CompletedTask]:
-        tasks = self._client.get("/history/task", processInstanceId=instance_id, finished=True,
-                                 sortBy="endTime", sortOrder="asc") or []
+    def _completed(self, instance_id: str, definition_id: str) -> list[CompletedTask]:
+        tasks = []
+        for member in self._tree(instance_id, definition_id, history=True):
+            tasks += self._client.get("/history/task", processInstanceId=member, finished=True,
+                                      sortBy="endTime", sortOrder="asc") or []
+        tasks.sort(key=lambda t: t.get("endTime") or "")
         return [CompletedTask(id=t["id"], definition_key=t.get("taskDefinitionKey") or "", name=t.get("name") or "",
                               completed_by=t.get("assignee"), completed_at=parse_date(t.get("endTime")))
                 for t in tasks if t.get("deleteReason") == "completed"]
@@ -643,7 +690,7 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
         instance = self._current_instance(business_key)
         if instance is None:
             return []
-        dtos = self._client.get("/task", processInstanceId=instance["id"], sortBy="created", sortOrder="asc") or []
+        dtos = self._open_task_dtos(instance)
         tasks = []
         for dto in dtos:
             task = self._user_task(dto, business_key, instance)
@@ -776,11 +823,14 @@ class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
     def automated_steps(self, business_key: str) -> list[ExternalTask]:
         # GET /external-task has no business-key filter (unknown parameters are ignored!): go by instance.
         instance = self._current_instance(business_key)
-        return self._automated(instance["id"]) if instance is not None else []
+        return self._automated(instance["id"], instance.get("definitionId") or "") if instance is not None else []
 
-    def _automated(self, instance_id: str) -> list[ExternalTask]:
+    def _automated(self, instance_id: str, definition_id: str) -> list[ExternalTask]:
         tasks: list[ExternalTask] = []
-        for dto in self._client.get("/external-task", processInstanceId=instance_id) or []:
+        dtos = []
+        for member in self._tree(instance_id, definition_id):
+            dtos += self._client.get("/external-task", processInstanceId=member) or []
+        for dto in dtos:
             task = self._external_task(dto)
             if task.lock_expires_at is not None and task.lock_expires_at <= datetime.now(timezone.utc):
                 task = ExternalTask(**{**task.__dict__, "worker_id": None, "lock_expires_at": None})
