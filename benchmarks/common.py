@@ -197,6 +197,7 @@ class Section:
     load_before: str = ""
     load_after: str = ""
     seconds: float = 0.0
+    machine: str = ""  # set when the part ran on another machine than the run the header describes
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.common import Section, Table, met_text
 
-ORDER = ["worker", "pickup", "flows", "http", "load", "list", "memory", "camunda"]
+ORDER = ["worker", "pickup", "flows", "http", "load", "list", "memory", "camunda", "timers"]
 
 INTRO = """\
 # Benchmarks
@@ -45,6 +45,8 @@ def summary_rows(section: Section) -> list[list[str]]:
 def section_markdown(section: Section) -> list[str]:
     out = [f"## {section.title}", ""]
     when = f"Measured {section.measured_at} ({section.mode} sizes, {section.seconds:.0f} s)"
+    if section.machine:
+        when += f" on {section.machine}"
     out.append(f"{when}; load average before {section.load_before}, after {section.load_after}.")
     out.append("")
     if section.setup:

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/run.py --quick                # tiny sizes, 1 round -> var/bench/benchmarks-quick.md
     .venv/bin/python benchmarks/run.py --full --only flows --only http --repeat 5
 
-Parts (--only, repeatable): worker, pickup, flows, http, load, list, memory, camunda. Results are kept per
+Parts (--only, repeatable): worker, pickup, flows, http, load, list, memory, camunda, timers. Results are kept per
 part in a JSON file next to the report (benchmarks/results.json for full runs), so running one part
 again updates its section and leaves the others as they were measured.
 
@@ -51,6 +51,7 @@ PARTS = {
     "list": "benchmarks.list_latency",
     "memory": "benchmarks.memory",
     "camunda": "benchmarks.camunda_overhead",
+    "timers": "benchmarks.timers",
 }
 NAMES = list(PARTS)
 
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         section.measured_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         section.load_before, section.load_after = load_before, load_average()
         section.seconds = time.perf_counter() - began
+        here = machine()
+        section.machine = f"{here.get('cores', '?')} cores ({here.get('cpu', '?')})"
         print_section(section)
         results["sections"][section.key] = section.to_dict()
         # Kept after every part, so an interrupted run keeps what it measured.

@@ -212,6 +212,10 @@ class StubProcessEngine(ProcessEngine, ExternalTasks):
             self._set(external, replace(external, worker_id=None, lock_expires_at=None, retries=retries,
                                         error_message=error_message))
 
+    def bpmn_error(self, task_id: str, worker_id: str, error_code: str, *, error_message: str | None = None,
+                   variables: dict[str, Any] | None = None) -> None:
+        raise NotImplementedError("the benchmark's stub engine runs no error boundary events")
+
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:
         with self._lock:
             external = self._held(task_id, worker_id)

@@ -44,11 +44,12 @@ def test_the_parts_without_services_run_and_write_the_report(tmp_path):
     out, results = tmp_path / "benchmarks.md", tmp_path / "results.json"
     done = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--smoke", "--no-services", "--only", "flows", "--only", "pickup",
-         "--only", "list", "--out", str(out), "--results", str(results)],
+         "--only", "list", "--only", "timers", "--out", str(out), "--results", str(results)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = out.read_text()
-    for title in ("2. Pick-up latency", "3. Embedded engine: full flows per second", "5. List latency"):
+    for title in ("2. Pick-up latency", "3. Embedded engine: full flows per second", "5. List latency",
+                  "8. Embedded engine: durable timers"):
         assert f"## {title}" in report
     # Each measured figure is a number next to its peer or limit, with a ratio and a verdict.
     flows = re.search(r"\| PFlow full flow on SQLite, flows/s \| ([\d.]+) \| raw SpiffWorkflow, same database \| "
@@ -65,7 +66,10 @@ def test_the_parts_without_services_run_and_write_the_report(tmp_path):
     # What could not run says why.
     assert "PostgreSQL: services are off for this run" in report
     stored = json.loads(results.read_text())
-    assert set(stored["sections"]) == {"flows", "pickup", "list"}
+    assert set(stored["sections"]) == {"flows", "pickup", "list", "timers"}
+    # Timers: fired per second, each exactly once, and the delay after the due time, next to the interval.
+    assert re.search(r"\| timers fired per second, SQLite, one firer \| [\d.]+ \|", report)
+    assert re.search(r"\| due → fired, SQLite, p50 / p99 ms \| \d+ / \d+ \| the firing interval \| 1000 \|", report)
     assert stored["run"]["machine"]["cores"] and stored["run"]["versions"]["SpiffWorkflow"]
 
 
