@@ -274,10 +274,10 @@ def test_the_camunda_adapter_is_scoped_to_the_processes_pflow_deploys(tmp_path):
 
     shipped = REPO_ROOT / "deploy" / "workflows"
     assert camunda_scope(Settings(workflow_engine="camunda", workflows_dir=shipped)) == [
-        "access_request", "purchase_request", "ticket_approval"]
+        "access_request", "expense_claim", "purchase_request", "ticket_approval"]
     extra = tmp_path / "more [v2].bpmn"  # a file name with glob characters is one file, not a pattern
     shutil.copy(REPO_ROOT / "tests" / "bdd" / "processes" / "contract-review.bpmn", extra)
     scope = camunda_scope(Settings(workflow_engine="camunda", workflows_dir=shipped, bpmn_file=extra,
                                    camunda_process_key="ticket_approval_eu"))
-    assert scope == ["access_request", "contract_review", "purchase_request", "ticket_approval",
+    assert scope == ["access_request", "contract_review", "expense_claim", "purchase_request", "ticket_approval",
                      "ticket_approval_eu"]

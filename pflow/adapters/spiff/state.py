@@ -50,6 +50,9 @@ class Definition:
         self.version = row.version
         self.parsed = parsed
         self.info = info  # what the shared BPMN reader sees: forms, candidates, outcomes, properties
+        # Whether any of its processes waits on time: instances of one that does not never touch wf_timers.
+        self.has_timers = any(is_timer(task_spec) for spec in [parsed.spec, *parsed.subprocess_specs.values()]
+                              for task_spec in spec.task_specs.values())
 
 
 
@@ -233,7 +236,7 @@ class InstanceStates:
         else:
             conn.execute(Sql.update_instance, {"_instance_id": inst["id"], **values})
 
-        if not new:
+        if not new and self.definition(conn, inst["definition_id"]).has_timers:
             conn.execute(Sql.delete_timers_of_instance, {"instance_id": inst["id"]})
         if waiting and state in RUNNING:
             conn.execute(Sql.insert_timer, [dict(task_id=str(task.id), instance_id=inst["id"],
