@@ -41,10 +41,10 @@ class Substitution:
         if starts.tzinfo is None or ends.tzinfo is None:
             errors.setdefault("starts" if starts.tzinfo is None else "ends", []).append(
                 "Must include a time zone (e.g. 2026-12-24T08:00:00Z).")
-        elif ends <= starts:
-            errors["ends"] = ["Must be after the start."]
         elif ends <= now:
             errors["ends"] = ["Must be in the future."]
+        elif ends <= starts:
+            errors["ends"] = ["Must be after the start."]
         elif ends - starts > MAX_PERIOD:
             errors["ends"] = [f"The period may be at most {MAX_PERIOD.days} days long."]
         if errors:

@@ -123,6 +123,8 @@ FIELD_MESSAGES: list[tuple[str, str]] = [
     (r"No such user\.", "field.unknown_user"),
     (r"Must be after the start\.", "field.after_start"),
     (r"Must be in the future\.", "field.future"),
+    (r"Must be a date and time \(e\.g\. [^)]*\)\.", "field.datetime"),
+    (r"Separation of duties refuses this user this step\.", "field.separation_of_duties"),
     (r"Must include a time zone \(e\.g\. [^)]*\)\.", "field.time_zone"),
     (r"The period may be at most (?P<days>\d+) days long\.", "field.max_days"),
     (r"A JSON body is required \(Content-Type: application/json\)\.", "body.required"),
