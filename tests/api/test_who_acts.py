@@ -82,3 +82,18 @@ def test_a_substitute_is_refused_naming_the_field(api):
         refused = error(api.put("/api/me/substitute", "bob", json=body), 422)
         assert [f["key"] for f in refused["fields"][field]] == [key], (body, refused)
     assert api.get("/api/me/substitute", "bob").json["substitute"] is None
+
+
+def test_a_substitute_decides_a_step_held_for_whom_they_stand_in_for(api):
+    t = purchase(api, 5000)
+    task = t["steps"][0]["id"]
+    assert api.post(f"/api/tasks/{task}/claim", "bob").status_code == 200
+    r = api.put("/api/me/substitute", "bob", json={"substitute": "erin", "ends": _iso(timedelta(days=1))})
+    assert r.status_code == 200, r.json
+    [mine] = ticket(api, t["id"], "erin")["steps"]
+    assert mine["on_behalf_of"] == "bob" and mine["can_complete"] and mine["can_unclaim"]
+    r = api.post(f"/api/tasks/{task}/complete", "erin", json={"variables": {"manager_decision": "approve"}})
+    assert r.status_code == 200, r.json
+    assert [s["name"] for s in r.json["steps"]] == ["Finance Approval"]
+    done = [h for h in api.get(f"/api/tickets/{t['id']}/history", "alice").json if h["action"] == "step_completed"]
+    assert [(h["actor"], h["details"]["on_behalf_of"]) for h in done] == [("erin", "bob")]
