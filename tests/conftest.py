@@ -52,6 +52,12 @@ class ApiClient:
     def patch(self, path, as_user=None, **kw):
         return self.call("PATCH", path, as_user, **kw)
 
+    def put(self, path, as_user=None, **kw):
+        return self.call("PUT", path, as_user, **kw)
+
+    def delete(self, path, as_user=None, **kw):
+        return self.call("DELETE", path, as_user, **kw)
+
 
 @pytest.fixture
 def api(stack):

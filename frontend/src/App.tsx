@@ -10,6 +10,7 @@ import { IncidentsPage } from "./pages/IncidentsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { NotificationsPage } from "./pages/NotificationsPage";
+import { SubstitutePage } from "./pages/SubstitutePage";
 import { TasksPage } from "./pages/TasksPage";
 import { TicketDetailPage } from "./pages/TicketDetailPage";
 import { EditTicketPage, NewTicketPage } from "./pages/TicketFormPage";
@@ -59,6 +60,7 @@ export function AppRoutes() {
         {/* The managers' approvals page became everyone's task inbox; old links and bookmarks land there. */}
         <Route path="/approvals" element={<Navigate to="/tasks" replace />} />
         <Route path="/notifications" element={<NotificationsPage />} />
+        <Route path="/me/substitute" element={<SubstitutePage />} />
         <Route path="/dashboard" element={<DashboardPage />} />
         <Route path="/admin/incidents" element={<IncidentsPage />} />
         <Route path="/admin/users" element={<UsersPage />} />

@@ -130,6 +130,15 @@ class BoundedProcessEngine(ProcessEngine):
         return self._call("a task completion",
                           lambda: self._engine.complete_task(task_id, variables, completed_by=completed_by))
 
+    def claim(self, task_id: str, user: str) -> None:
+        self._call("a claim", lambda: self._engine.claim(task_id, user))
+
+    def unclaim(self, task_id: str) -> None:
+        self._call("an unclaim", lambda: self._engine.unclaim(task_id))
+
+    def set_assignee(self, task_id: str, user: str | None) -> None:
+        self._call("a reassignment", lambda: self._engine.set_assignee(task_id, user))
+
     def instance(self, business_key: str) -> InstanceView | None:
         return self._call("a state query", lambda: self._engine.instance(business_key))
 

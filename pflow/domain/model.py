@@ -312,26 +312,30 @@ class Ticket:
         return changed
 
     def refusal(self, user: User, step: Step, *, separation_of_duties: bool = True,
-                four_eyes: bool = True) -> str | None:
-        """None when the user may complete the step, else why not (``pflow.domain.steps.Refusal``)."""
+                four_eyes: bool = True, acting_for: User | None = None) -> str | None:
+        """None when the user may complete the step, else why not (``pflow.domain.steps.Refusal``);
+        ``acting_for``: as that person's substitute (the rules then hold for both)."""
         return refusal(user, step, requester=self.requester, last_editor=self.last_editor,
                        deciders=tuple(self.deciders), separation_of_duties=separation_of_duties,
-                       four_eyes=four_eyes, editors=tuple(self.editors or ()))
+                       four_eyes=four_eyes, editors=tuple(self.editors or ()), acting_for=acting_for)
 
     def record_step(self, actor: User, step: Step, values: dict[str, Any], comment: str | None, *,
-                    details: dict[str, Any] | None = None) -> None:
-        """A person completed ``step`` with these form values (the service checked who and what)."""
+                    details: dict[str, Any] | None = None, on_behalf_of: str | None = None) -> None:
+        """A person completed ``step`` with these form values (the service checked who and what);
+        ``on_behalf_of``: as that user's substitute (recorded, and both count as deciders of the ticket)."""
         now = _now()
+        details = {**(details or {}), **({"on_behalf_of": on_behalf_of} if on_behalf_of else {})}
         entry = {"step": step.definition_key, "step_name": step.name, "task_id": step.task_id,
-                 "values": dict(values), **(details or {})}
+                 "values": dict(values), **details}
         if step.created_at is not None:  # how long the step was open (the dashboard's time per step)
             entry.setdefault("opened_at", step.created_at.isoformat())
-        if step.is_decision and actor.username not in self.deciders:
-            self.deciders.append(actor.username)
+        for who in (actor.username, on_behalf_of):
+            if step.is_decision and who and who not in self.deciders:
+                self.deciders.append(who)
         self.updated_at = now
         self._log(actor, "step_completed", self.status, self.status, at=now, comment=comment, details=entry)
         self._emit(ev.TaskCompleted, actor, now, data={"task": _step_data(step), "values": dict(values),
-                                                       "comment": comment, **(details or {})})
+                                                       "comment": comment, **details})
 
     def record_results(self, task_id: str | None, step: str | None, step_name: str | None,
                        results: dict[str, str | int | float | bool], *, recorded_from: str | None = None) -> bool:

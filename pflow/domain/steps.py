@@ -76,18 +76,22 @@ class Refusal:
 
 
 def refusal(user: User, step: Step, *, requester: str, last_editor: str | None, deciders: tuple[str, ...],
-            separation_of_duties: bool = True, four_eyes: bool = True, editors: tuple[str, ...] = ()) -> str | None:
-    """None when ``user`` may complete ``step``, else a ``Refusal`` code."""
-    if not step.is_candidate(user):
+            separation_of_duties: bool = True, four_eyes: bool = True, editors: tuple[str, ...] = (),
+            acting_for: User | None = None) -> str | None:
+    """None when ``user`` may complete ``step``, else a ``Refusal`` code. ``acting_for``: ``user`` acts as that
+    person's substitute; then the step must be offered to them, and separation of duties and four eyes hold
+    for both: neither may decide a ticket they requested, edited or decided an earlier step of."""
+    if not step.is_candidate(acting_for or user):
         return Refusal.NOT_A_CANDIDATE
-    # Separation of duties guards decisions: a step that decides nothing (confirm receipt, add details) may be
-    # the requester's own, as when the process assigns it to ${requester}.
-    if separation_of_duties and step.is_decision:
-        if user.username == requester:
-            return Refusal.OWN_TICKET
-        # every editor counts, not only the last: two admins editing a draft in turn are both refused
-        if (last_editor and user.username == last_editor) or user.username in editors:
-            return Refusal.LAST_EDITOR
-    if four_eyes and step.is_decision and user.username in deciders:
-        return Refusal.SECOND_DECISION
+    for who in ((acting_for, user) if acting_for is not None else (user,)):
+        # Separation of duties guards decisions: a step that decides nothing (confirm receipt, add details) may be
+        # the requester's own, as when the process assigns it to ${requester}.
+        if separation_of_duties and step.is_decision:
+            if who.username == requester:
+                return Refusal.OWN_TICKET
+            # every editor counts, not only the last: two admins editing a draft in turn are both refused
+            if (last_editor and who.username == last_editor) or who.username in editors:
+                return Refusal.LAST_EDITOR
+        if four_eyes and step.is_decision and who.username in deciders:
+            return Refusal.SECOND_DECISION
     return None

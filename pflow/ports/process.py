@@ -30,6 +30,14 @@ class TaskLockedByOtherWorker(ConcurrencyConflict):
     """The external task is locked by another worker (or the caller's lock has expired)."""
 
 
+class TaskClaimedByOther(ConcurrencyConflict):
+    """The user task is assigned to someone else (``assignee`` names them), so it cannot be claimed."""
+
+    def __init__(self, message: str, *, assignee: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.assignee = assignee
+
+
 class DeploymentRejected(ValidationError):
     """The engine refused the BPMN; the message names the file, element and reason."""
 
@@ -198,6 +206,22 @@ class ProcessEngine(abc.ABC):
         """Complete an open user task with variables, recording ``completed_by`` as its assignee.
         Exactly one of two concurrent completions succeeds; the other raises ``TaskNotFound`` or
         ``ConcurrencyConflict``."""
+
+    @abc.abstractmethod
+    def claim(self, task_id: str, user: str) -> None:
+        """Make ``user`` the assignee of an open user task that has none (Camunda's claim). Claiming a task
+        ``user`` holds already changes nothing. Raises ``TaskClaimedByOther`` when someone else holds it (of
+        two concurrent claims exactly one wins), ``TaskNotFound`` when it does not exist or is completed."""
+
+    @abc.abstractmethod
+    def unclaim(self, task_id: str) -> None:
+        """Clear the assignee of an open user task, so its candidates see it again (whoever held it, and also
+        when nobody did). Raises ``TaskNotFound``."""
+
+    @abc.abstractmethod
+    def set_assignee(self, task_id: str, user: str | None) -> None:
+        """Make ``user`` the assignee of an open user task whoever holds it now (None: nobody), as an
+        admin's reassignment does; the service decides who may. Raises ``TaskNotFound``."""
 
     @abc.abstractmethod
     def instance(self, business_key: str) -> InstanceView | None:

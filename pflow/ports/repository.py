@@ -12,6 +12,7 @@ from pflow.domain.events import DomainEvent
 from pflow.domain.model import Ticket, TicketStatus
 from pflow.domain.notifications import Notification
 from pflow.domain.steps import Step
+from pflow.domain.substitutes import Substitution
 
 T = TypeVar("T")
 
@@ -62,15 +63,25 @@ class TicketQuery:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """Someone whose steps a substitute sees in their inbox (the user and their groups)."""
+
+    username: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TaskQuery:
     """The inbox of one user: open steps they may complete. A step matches when the user is its
     assignee, or (with no assignee) a candidate user or in a candidate group; decision steps of tickets
     the user requested or edited, and those they may not decide after deciding another step of the
     ticket (four eyes, unless the step opts out), are left out (separation of duties;
-    ``separation_of_duties=False`` keeps them in)."""
+    ``separation_of_duties=False`` keeps them in). ``on_behalf_of``: people the user substitutes now; their
+    steps match too, unless separation of duties refuses the step to them or to the user."""
 
     username: str
     groups: tuple[str, ...] = ()
+    on_behalf_of: tuple[Principal, ...] = ()
     type: str | None = None
     group: str | None = None  # only steps offered to this candidate group
     step: str | None = None  # only steps of this BPMN task id
@@ -105,10 +116,12 @@ class TaskQuery:
 
 @dataclass(frozen=True)
 class TaskItem:
-    """One inbox entry: an open step and the ticket it belongs to."""
+    """One inbox entry: an open step and the ticket it belongs to (``on_behalf_of``: the user whose step it
+    is, when the caller sees it as their substitute)."""
 
     ticket: Ticket
     step: Step
+    on_behalf_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -419,6 +432,26 @@ class ProcessedEvents(abc.ABC):
         ``commit()`` raises ``ConcurrencyConflict`` and stores nothing."""
 
 
+class SubstituteRepository(abc.ABC):
+    """Who stands in for whom (one substitution per user at a time). Writes take effect on commit."""
+
+    @abc.abstractmethod
+    def get(self, user: str) -> Substitution | None:
+        """The user's substitution (running, upcoming or over), or None."""
+
+    @abc.abstractmethod
+    def put(self, substitution: Substitution) -> None:
+        """Name the user's substitute, replacing one named before."""
+
+    @abc.abstractmethod
+    def remove(self, user: str) -> bool:
+        """Forget the user's substitution; returns whether there was one."""
+
+    @abc.abstractmethod
+    def standing_in_for(self, substitute: str, at: datetime) -> list[Substitution]:
+        """The substitutions in which ``substitute`` acts at ``at`` (starts <= at < ends), by user."""
+
+
 class UnitOfWork(abc.ABC):
     """One business transaction. Use as a context manager; nothing is stored
     unless ``commit()`` is called, and leaving the block rolls back the rest.
@@ -433,6 +466,7 @@ class UnitOfWork(abc.ABC):
     outbox: Outbox
     notifications: NotificationRepository
     processed_events: ProcessedEvents
+    substitutes: SubstituteRepository
 
     def __enter__(self) -> "UnitOfWork":
         return self

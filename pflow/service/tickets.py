@@ -56,6 +56,7 @@ from pflow.domain.model import (
     step_results,
 )
 from pflow.domain.steps import FormField, Refusal, Step
+from pflow.domain.substitutes import Substitution
 from pflow.domain.types import TicketType
 from pflow.domain.users import SYSTEM, User
 from pflow.ports.catalog import TicketTypeCatalog
@@ -67,10 +68,11 @@ from pflow.ports.process import (
     ProcessEngine,
     ProcessInstance,
     ProcessModel,
+    TaskClaimedByOther,
     TaskNotFound,
     UserTask,
 )
-from pflow.ports.repository import Page, TaskItem, TaskQuery, TicketQuery, UnitOfWork
+from pflow.ports.repository import Page, Principal, TaskItem, TaskQuery, TicketQuery, UnitOfWork
 from pflow.ports.users import UserDirectory
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,7 @@ class TicketService:
         separation_of_duties: bool = True,
         retries: int = 3,
         heal_after_s: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._uow = uow_factory
         self._engine = engine
@@ -193,6 +196,7 @@ class TicketService:
         self._models_lock = threading.Lock()
         self._step_reads = threading.local()  # automated_step_ticket's read, for after_automated_step
         self._sleep = time.sleep
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
 
     # ------------------------------------------------------------------ queries
 
@@ -216,26 +220,212 @@ class TicketService:
             return uow.tickets.list(query)
 
     def tasks(self, actor: User, query: TaskQuery) -> Page[TaskItem]:
-        """The caller's inbox: steps they may complete now."""
+        """The caller's inbox: steps they may complete now, their own and those of the people they
+        substitute now (``on_behalf_of`` names whose step it is)."""
+        principals = self.standing_in_for(actor)
         query = TaskQuery(**{**query.__dict__, "username": actor.username, "groups": tuple(sorted(actor.groups)),
-                             "separation_of_duties": self.separation_of_duties})
+                             "separation_of_duties": self.separation_of_duties,
+                             "on_behalf_of": tuple(Principal(p.username, tuple(sorted(p.groups)))
+                                                   for p in principals)})
         with self._uow() as uow:
-            return uow.tickets.tasks(query)
+            page = uow.tickets.tasks(query)
+        if not principals:
+            return page
+        items = [replace(item, on_behalf_of=getattr(self.acting(actor, item.ticket, item.step, principals)[1],
+                                                    "username", None)) for item in page.items]
+        return replace(page, items=items)
 
     def task(self, actor: User, task_id: str) -> TaskItem:
         with self._uow() as uow:
             ticket = uow.tickets.find_by_task(task_id)
         self._require_visible(actor, ticket)
-        return TaskItem(ticket=ticket, step=ticket.step(task_id))
+        step = ticket.step(task_id)
+        principal = self.acting(actor, ticket, step)[1] if step is not None else None
+        return TaskItem(ticket=ticket, step=step, on_behalf_of=principal.username if principal else None)
 
-    def step_refusal(self, actor: User, ticket: Ticket, step: Step) -> str | None:
-        """None when the caller may complete the step now, else why not (a ``Refusal`` code)."""
-        return ticket.refusal(actor, step, separation_of_duties=self.separation_of_duties,
-                              four_eyes=step.four_eyes)
+    def step_refusal(self, actor: User, ticket: Ticket, step: Step,
+                     principals: tuple[User, ...] | None = None) -> str | None:
+        """None when the caller may complete the step now (themselves or as a substitute), else why not (a
+        ``Refusal`` code). ``principals``: whom the caller substitutes now, when already read."""
+        return self.acting(actor, ticket, step, principals)[0]
 
-    def allowed_actions(self, actor: User, ticket: Ticket) -> list[str]:
+    def acting(self, actor: User, ticket: Ticket, step: Step,
+               principals: tuple[User, ...] | None = None) -> tuple[str | None, User | None]:
+        """(refusal or None, whom the caller would act for): the caller's own right to the step first; else,
+        as the substitute of someone it is offered to, with separation of duties and four eyes for both."""
+        rules = {"separation_of_duties": self.separation_of_duties, "four_eyes": step.four_eyes}
+        reason = ticket.refusal(actor, step, **rules)
+        if reason != Refusal.NOT_A_CANDIDATE:
+            return reason, None
+        for principal in (self.standing_in_for(actor) if principals is None else principals):
+            if step.is_candidate(principal):
+                return ticket.refusal(actor, step, acting_for=principal, **rules), principal
+        return reason, None
+
+    # ---------------------------------------------------------- substitutes
+
+    def standing_in_for(self, actor: User) -> tuple[User, ...]:
+        """The users whose substitute ``actor`` is now, with their groups (from the directory)."""
+        if actor is SYSTEM:
+            return ()
+        with self._uow() as uow:
+            running = uow.substitutes.standing_in_for(actor.username, self._clock())
+        return tuple(self._user_named(s.user) for s in running)
+
+    def _user_named(self, username: str) -> User:
+        user = self._users.get(username) if self._users is not None else None
+        return user or User(username)
+
+    def substitute(self, actor: User) -> Substitution | None:
+        """The substitute the caller named (running, upcoming or over), or None."""
+        with self._uow() as uow:
+            return uow.substitutes.get(actor.username)
+
+    def substitutions_for(self, actor: User) -> list[Substitution]:
+        """The substitutions in which the caller stands in for someone now."""
+        with self._uow() as uow:
+            return uow.substitutes.standing_in_for(actor.username, self._clock())
+
+    def name_substitute(self, actor: User, substitute: Any, starts: datetime | None, ends: datetime) -> Substitution:
+        """Name who acts for the caller from ``starts`` (now when None) until ``ends``, replacing an earlier one."""
+        now = self._clock()
+        name = substitute.strip() if isinstance(substitute, str) else ""
+        if name and name != actor.username and self._users is not None and self._users.get(name) is None:
+            raise ValidationError("The substitute cannot be named (substitute: No such user.)",
+                                  details={"substitute": ["No such user."]}, key="validation.invalid")
+        substitution = Substitution.name(actor.username, name, starts or now, ends, now)
+        with self._uow() as uow:
+            uow.substitutes.put(substitution)
+            uow.commit()
+        audit_log.info(json.dumps({"event": "substitute.named", "user": actor.username, "substitute": name,
+                                   "starts": substitution.starts.isoformat(), "ends": substitution.ends.isoformat()},
+                                  ensure_ascii=False))
+        return substitution
+
+    def remove_substitute(self, actor: User) -> bool:
+        with self._uow() as uow:
+            removed = uow.substitutes.remove(actor.username)
+            uow.commit()
+        if removed:
+            audit_log.info(json.dumps({"event": "substitute.removed", "user": actor.username}))
+        return removed
+
+    # ---------------------------------------------------------- who holds a step
+
+    def claim(self, actor: User, task_id: str) -> Ticket:
+        """Take a step offered to the caller (or, as a substitute, to the one they stand in for, who then
+        holds it), so the other candidates no longer see it. Refused to whoever may not complete it."""
+        ticket, step = self._open_step(actor, task_id)
+        if step.assignee and step.assignee != actor.username:
+            reason, principal = self.acting(actor, ticket, step)
+            if principal is None or principal.username != step.assignee or reason:
+                raise ConcurrencyConflict(f"{step.assignee} has claimed this step already.",
+                                          details={"assignee": step.assignee}, key="task.claimed_by",
+                                          params={"by": step.assignee})
+            return ticket  # held for the one the caller stands in for already
+        reason, principal = self.acting(actor, ticket, replace(step, assignee=None))
+        if reason:
+            raise PermissionDenied("This step is not offered to you, so you cannot claim it."
+                                   if reason == Refusal.NOT_A_CANDIDATE else REFUSAL_MESSAGES[reason],
+                                   details={"reason": reason}, key="task.not_claimable"
+                                   if reason == Refusal.NOT_A_CANDIDATE else f"step.refused.{reason}")
+        holder = principal.username if principal else actor.username
+        if step.assignee == holder:
+            return ticket
+        try:
+            self._engine.claim(task_id, holder)
+        except TaskClaimedByOther as exc:
+            self.sync(ticket.id)
+            raise ConcurrencyConflict(f"{exc.assignee} has claimed this step already.",
+                                      details={"assignee": exc.assignee}, key="task.claimed_by",
+                                      params={"by": exc.assignee}) from None
+        except TaskNotFound:
+            raise self._already_completed(self.sync(ticket.id), task_id) from None
+        return self._noted(ticket, actor, "step_claimed", step, holder, principal)
+
+    def unclaim(self, actor: User, task_id: str) -> Ticket:
+        """Give a claimed step back to its candidates: whoever holds it, their substitute, or an admin."""
+        ticket, step = self._open_step(actor, task_id)
+        if not step.assignee:
+            return ticket
+        principals = {p.username for p in self.standing_in_for(actor)}
+        if step.assignee != actor.username and step.assignee not in principals and not actor.is_admin:
+            raise PermissionDenied("Only whoever holds this step (or an admin) can give it back.",
+                                   key="task.not_yours")
+        try:
+            self._engine.unclaim(task_id)
+        except TaskNotFound:
+            raise self._already_completed(self.sync(ticket.id), task_id) from None
+        return self._noted(ticket, actor, "step_unclaimed", step, None, None, previous=step.assignee)
+
+    def reassign(self, actor: User, task_id: str, assignee: Any) -> Ticket:
+        """An admin gives a step to someone (None: back to its candidates). The new assignee must be a known
+        user whom separation of duties lets complete it."""
+        if not actor.is_admin:
+            raise PermissionDenied("Only an admin can reassign a step.", key="task.reassign_admin_only")
+        ticket, step = self._open_step(actor, task_id)
+        name = assignee.strip() if isinstance(assignee, str) else None
+        name = name or None
+        if name is not None:
+            user = self._users.get(name) if self._users is not None else User(name)
+            if user is None:
+                raise ValidationError("The step cannot be reassigned (assignee: No such user.)",
+                                      details={"assignee": ["No such user."]}, key="validation.invalid")
+            reason = ticket.refusal(user, replace(step, assignee=name), separation_of_duties=self.separation_of_duties,
+                                    four_eyes=step.four_eyes)
+            if reason:
+                raise ValidationError("The step cannot be reassigned (assignee: Separation of duties refuses "
+                                      "this user this step.)",
+                                      details={"assignee": ["Separation of duties refuses this user this step."]},
+                                      key="validation.invalid")
+        if step.assignee == name:
+            return ticket
+        try:
+            self._engine.set_assignee(task_id, name)
+        except TaskNotFound:
+            raise self._already_completed(self.sync(ticket.id), task_id) from None
+        return self._noted(ticket, actor, "step_reassigned", step, name, None, previous=step.assignee)
+
+    def _open_step(self, actor: User, task_id: str) -> tuple[Ticket, Step]:
+        with self._uow() as uow:
+            try:
+                ticket = uow.tickets.find_by_task(task_id)
+            except NotFound:
+                done = uow.tickets.find_by_completed_task(task_id)
+                if done is None or not self._visible(actor, done):
+                    raise
+                raise self._already_completed(done, task_id) from None
+        self._require_visible(actor, ticket)
+        return ticket, ticket.step(task_id)
+
+    def _noted(self, ticket: Ticket, actor: User, action: str, step: Step, assignee: str | None,
+               principal: User | None, previous: str | None = None) -> Ticket:
+        """The ticket following its process after a change of who holds ``step``, with an audit line of it."""
+        details: dict[str, Any] = {"step": step.definition_key, "step_name": step.name, "task_id": step.task_id}
+        if assignee:
+            details["assignee"] = assignee
+        if previous:
+            details["previous"] = previous
+        if principal is not None:
+            details["on_behalf_of"] = principal.username
+        audit_log.info(json.dumps({"event": action.replace("step_", "step."), "ticket_id": ticket.id,
+                                   "by": actor.username, **details}, ensure_ascii=False))
+        for attempt in range(5):
+            progress = self._progress(ticket.id)
+
+            def change(t: Ticket) -> None:
+                t.note(actor, action, details)
+                t.follow(progress)
+
+            try:
+                return self._write(ticket, change, force=attempt > 0) or ticket
+            except ConcurrencyConflict:
+                continue
+        return self.sync(ticket.id)
+
+    def allowed_actions(self, actor: User, ticket: Ticket, principals: tuple[User, ...] | None = None) -> list[str]:
         actions = ticket.allowed_actions(actor)
-        if self._shortcut_step(actor, ticket) is not None:
+        if self._shortcut_step(actor, ticket, principals) is not None:
             actions += ["approve", "reject"]
         return actions
 
@@ -360,14 +550,20 @@ class TicketService:
 
     def _complete_step(self, actor: User, ticket: Ticket, step: Step, variables: Any, comment: Any) -> Ticket:
         task_id = step.task_id
-        refused = self.step_refusal(actor, ticket, step)
+        refused, principal = self.acting(actor, ticket, step)
         if refused:
             self._require_visible(actor, ticket)
             raise PermissionDenied(REFUSAL_MESSAGES[refused], details={"reason": refused},
                                    key=f"step.refused.{refused}")
         values = check_form(step.form, variables if variables is not None else {})
         comment = clean_comment(comment, required=_is_rejection(step, values))
+        handed = False
         try:
+            if principal is not None and step.assignee == principal.username:
+                # The step is held for the one the caller stands in for: the engine records the caller as the
+                # one who completed it, so it is handed to them first (and back should the completion fail).
+                self._engine.set_assignee(task_id, actor.username)
+                handed = True
             self._engine.complete_task(task_id, {**values, "comment": comment or ""}, completed_by=actor.username)
         except (TaskNotFound, ConcurrencyConflict):
             fresh = self.sync(ticket.id)
@@ -379,7 +575,17 @@ class TicketService:
                 if by is None:
                     by = self._claimed_by(task_id, ticket.id)
             raise self._already_completed(fresh, task_id, by) from None
-        return self._record(ticket, actor, step, values, comment)
+        except BaseException:
+            if handed:
+                self._give_back(task_id, principal.username)
+            raise
+        return self._record(ticket, actor, step, values, comment, on_behalf_of=principal.username if principal else None)
+
+    def _give_back(self, task_id: str, assignee: str) -> None:
+        try:
+            self._engine.set_assignee(task_id, assignee)
+        except Exception:  # the original error matters more
+            log.warning("could not give user task %s back to %s after a failed completion", task_id, assignee)
 
     def _claimed_by(self, task_id: str, ticket_id: str) -> str | None:
         try:
@@ -557,13 +763,16 @@ class TicketService:
         # The ticket was read just now with the step open; a completion that won meanwhile is seen by the engine.
         return self._complete_step(actor, ticket, step, {field.id: field.decision_value(approve)}, comment)
 
-    def _shortcut_step(self, actor: User, ticket: Ticket) -> Step | None:
+    def _shortcut_step(self, actor: User, ticket: Ticket, principals: tuple[User, ...] | None = None) -> Step | None:
         """The one decision step the caller may complete now, if exactly one is open for them."""
-        mine = [s for s in ticket.steps if s.is_decision and self.step_refusal(actor, ticket, s) is None]
+        if principals is None:
+            principals = self.standing_in_for(actor) if ticket.steps else ()
+        mine = [s for s in ticket.steps if s.is_decision and self.step_refusal(actor, ticket, s, principals) is None]
         only_decision_fields = [s for s in mine if all(f.is_decision or not f.required for f in s.form)]
         return only_decision_fields[0] if len(mine) == 1 and only_decision_fields else None
 
-    def _record(self, read: Ticket, actor: User, step: Step, values: dict[str, Any], comment: str | None) -> Ticket:
+    def _record(self, read: Ticket, actor: User, step: Step, values: dict[str, Any], comment: str | None,
+                on_behalf_of: str | None = None) -> Ticket:
         """Record a completion the engine took, with the ticket's new progress, on the ticket as ``read``
         before the completion. A concurrent writer of the ticket (the worker following its own step) makes
         this read it again and apply again, never give up."""
@@ -573,7 +782,7 @@ class TicketService:
             with self._uow() as uow:
                 ticket = uow.tickets.attach(read) if attempt == 0 else uow.tickets.get(ticket_id)
                 if not _recorded(ticket, step.task_id):
-                    ticket.record_step(actor, step, values, comment)
+                    ticket.record_step(actor, step, values, comment, on_behalf_of=on_behalf_of)
                 ticket.follow(progress)
                 try:
                     uow.commit()
@@ -647,8 +856,10 @@ class TicketService:
         for step, completed, _ in lost:
             user = self._users.get(completed.completed_by) if self._users else None
             values = {f.id: variables.get(f.id) for f in step.form if f.id in variables}
+            principal = self.acting(user, ticket, step)[1] if user is not None else None
             ticket.record_step(user or User(completed.completed_by or "unknown"), step, values,
-                               variables.get("comment") or None, details={"recorded_from": "engine"})
+                               variables.get("comment") or None, details={"recorded_from": "engine"},
+                               on_behalf_of=principal.username if principal else None)
             log.warning("ticket %s: recorded step %s completed in the engine by %s", ticket.id,
                         step.definition_key, completed.completed_by)
         if missed and ticket.record_results(None, None, None, missed, recorded_from="engine"):
@@ -756,9 +967,12 @@ class TicketService:
         return actor.is_manager or actor.is_admin or actor is SYSTEM
 
     def _visible(self, actor: User, ticket: Ticket) -> bool:
-        return (self._sees_all(actor) or ticket.requester == actor.username
+        if (self._sees_all(actor) or ticket.requester == actor.username
                 or any(s.is_candidate(actor) for s in ticket.steps)
-                or any(h.actor == actor.username for h in ticket.history))
+                or any(h.actor == actor.username for h in ticket.history)):
+            return True
+        # a substitute sees the tickets whose steps are offered to the one they stand in for
+        return bool(ticket.steps) and any(s.is_candidate(p) for p in self.standing_in_for(actor) for s in ticket.steps)
 
     def _require_visible(self, actor: User, ticket: Ticket) -> None:
         if not self._visible(actor, ticket):

@@ -4,6 +4,7 @@ never an adapter, so the same features run on every engine (see tests/support.ST
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -235,6 +236,47 @@ def _(api, user, ticket):
     return api.post(f"/api/tickets/{ticket}/retry", user, json={"comment": "backend fixed"})
 
 
+@when(parsers.parse('{user} claims "{name}"'), target_fixture="response")
+def _(api, user, ticket, name):
+    return api.post(f"/api/tasks/{_step(api, ticket, name)['id']}/claim", user)
+
+
+@when(parsers.parse('{user} gives "{name}" back'), target_fixture="response")
+def _(api, user, ticket, name):
+    r = api.post(f"/api/tasks/{_step(api, ticket, name)['id']}/unclaim", user)
+    assert r.status_code == 200, r.json
+    return r
+
+
+@when(parsers.parse('{user} reassigns "{name}" to {assignee}'), target_fixture="response")
+def _(api, user, ticket, name, assignee):
+    return api.put(f"/api/tasks/{_step(api, ticket, name)['id']}/assignee", user, json={"assignee": assignee})
+
+
+def _name_substitute(api, user, substitute, starts, ends):
+    return api.put("/api/me/substitute", user, json={"substitute": substitute, "starts": starts.isoformat(),
+                                                     "ends": ends.isoformat()})
+
+
+@given(parsers.parse("{user} has named {substitute} his substitute for the next {days:d} days"))
+def _(api, user, substitute, days):
+    now = datetime.now(timezone.utc)
+    r = _name_substitute(api, user, substitute, now - timedelta(minutes=1), now + timedelta(days=days))
+    assert r.status_code == 200, r.json
+
+
+@when(parsers.parse("{user} names {substitute} his substitute for the next {days:d} days"), target_fixture="response")
+def _(api, user, substitute, days):
+    now = datetime.now(timezone.utc)
+    return _name_substitute(api, user, substitute, now, now + timedelta(days=days))
+
+
+@when(parsers.parse("{user} names {substitute} his substitute ending before it starts"), target_fixture="response")
+def _(api, user, substitute):
+    now = datetime.now(timezone.utc)
+    return _name_substitute(api, user, substitute, now + timedelta(days=3), now + timedelta(days=2))
+
+
 # --- then --------------------------------------------------------------------------------------
 
 @then("the request succeeds")
@@ -327,6 +369,18 @@ def _(api, ticket, users):
 def _(api, user, ticket, name):
     tasks = api.get("/api/tasks", user).json["items"]
     assert [t["name"] for t in tasks if t["ticket"]["id"] == ticket] == [name]
+
+
+@then(parsers.parse('{user} has a task "{name}" for the ticket on behalf of {principal}'))
+def _(api, user, ticket, name, principal):
+    tasks = api.get("/api/tasks", user).json["items"]
+    assert [(t["name"], t["on_behalf_of"]) for t in tasks if t["ticket"]["id"] == ticket] == [(name, principal)]
+
+
+@then(parsers.parse('the step "{name}" was completed by {user} on behalf of {principal}'))
+def _(api, ticket, name, user, principal):
+    done = [h for h in _history(api, ticket) if h["action"] == "step_completed" and h["details"]["step_name"] == name]
+    assert [(h["actor"], h["details"].get("on_behalf_of")) for h in done] == [(user, principal)]
 
 
 @then("a new draft has the same type, title and fields")

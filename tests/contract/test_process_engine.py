@@ -24,6 +24,7 @@ from pflow.ports.process import (
     ExternalTasks,
     InstanceState,
     ProcessEngine,
+    TaskClaimedByOther,
     TaskLockedByOtherWorker,
     TaskNotFound,
 )
@@ -543,6 +544,92 @@ def test_two_concurrent_completions_one_wins(engine, names):
     assert len(outcomes) == 2 and outcomes.count("lost") == 1
     [winner] = [o for o in outcomes if o != "lost"]
     assert [c.completed_by for c in engine.completed_tasks(key)] == [winner]
+
+
+# ------------------------------------------------------------------ who holds a task
+
+def test_claim_unclaim_and_reassign_a_group_task(engine, names):
+    engine.deploy(names.steps())
+    key = names.key()
+    engine.start(names.steps_key, key, {"requester": "alice"})
+    task = only_task(engine, key)
+    assert task.assignee is None
+    engine.claim(task.id, "bob")
+    assert engine.task(task.id).assignee == "bob" and only_task(engine, key).assignee == "bob"
+    engine.claim(task.id, "bob")  # again by the holder: nothing changes
+    with pytest.raises(TaskClaimedByOther) as refused:
+        engine.claim(task.id, "dave")
+    assert refused.value.assignee == "bob" and isinstance(refused.value, ConcurrencyConflict)
+    assert engine.task(task.id).assignee == "bob"
+    engine.unclaim(task.id)
+    assert engine.task(task.id).assignee is None
+    engine.unclaim(task.id)  # nobody holds it: still fine
+    engine.claim(task.id, "dave")
+    engine.set_assignee(task.id, "erin")  # an admin's reassignment takes it from whoever holds it
+    assert engine.task(task.id).assignee == "erin"
+    engine.set_assignee(task.id, None)
+    assert engine.task(task.id).assignee is None
+    # the candidates stay what the process said, and the claim survives the rest of the instance moving on
+    engine.claim(task.id, "bob")
+    assert set(engine.task(task.id).candidate_groups) == {"team"}
+    engine.complete_task(task.id, {"decision": "approve"}, completed_by="bob")
+    [done] = engine.completed_tasks(key)
+    assert done.completed_by == "bob"
+    assert only_task(engine, key).assignee is None  # the next step is offered afresh
+
+
+def test_a_reassigned_task_is_completed_by_its_new_assignee(engine, names):
+    engine.deploy(names.steps())
+    key = names.key()
+    engine.start(names.steps_key, key, {"requester": "alice"})
+    task = only_task(engine, key)
+    engine.claim(task.id, "bob")
+    engine.set_assignee(task.id, "dave")
+    engine.complete_task(task.id, {"decision": "approve"}, completed_by="dave")
+    assert [c.completed_by for c in engine.completed_tasks(key)] == ["dave"]
+
+
+def test_claiming_unknown_or_finished_tasks_is_not_found(engine, names):
+    engine.deploy(names.steps())
+    missing = str(uuid.uuid4())
+    for call in (lambda: engine.claim(missing, "bob"), lambda: engine.unclaim(missing),
+                 lambda: engine.set_assignee(missing, "bob")):
+        with pytest.raises(TaskNotFound):
+            call()
+    key = names.key()
+    engine.start(names.steps_key, key, {"requester": "alice"})
+    task = only_task(engine, key)
+    engine.complete_task(task.id, {"decision": "approve"}, completed_by="bob")
+    with pytest.raises(TaskNotFound):
+        engine.claim(task.id, "bob")
+    with pytest.raises(TaskNotFound):
+        engine.set_assignee(task.id, None)
+
+
+def test_two_concurrent_claims_one_wins(engine, names):
+    engine.deploy(names.steps())
+    key = names.key()
+    engine.start(names.steps_key, key, {"requester": "alice"})
+    task = only_task(engine, key)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def claim(who):
+        barrier.wait()
+        try:
+            engine.claim(task.id, who)
+            outcomes.append(who)
+        except TaskClaimedByOther:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=claim, args=(who,)) for who in ("bob", "dave")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[0] in ("bob", "dave") and outcomes.count("lost") == 1
+    [winner] = [o for o in outcomes if o != "lost"]
+    assert engine.task(task.id).assignee == winner
 
 
 # ------------------------------------------------------------------ external tasks

@@ -963,3 +963,50 @@ def test_after_a_failed_commit_a_retry_on_fresh_state_stores_in_place_changes(st
 def test_the_relay_lock_is_free_when_nobody_relays(store):
     with store.uow() as uow:
         assert uow.outbox.try_lock_relay() is True
+
+
+# --- substitutes ------------------------------------------------------------------------------------
+
+def test_a_substitution_is_stored_replaced_and_removed_on_commit(store):
+    from pflow.domain.substitutes import Substitution
+
+    now = datetime.now(timezone.utc)
+    away = Substitution.name("bob", "fay", now - timedelta(hours=1), now + timedelta(days=2), now)
+    with store.uow() as uow:
+        uow.substitutes.put(away)  # not committed
+    with store.uow() as uow:
+        assert uow.substitutes.get("bob") is None
+        uow.substitutes.put(away)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.substitutes.get("bob") == away
+        assert [s.user for s in uow.substitutes.standing_in_for("fay", now)] == ["bob"]
+        assert uow.substitutes.standing_in_for("fay", now + timedelta(days=3)) == []  # over
+        assert uow.substitutes.standing_in_for("fay", now - timedelta(hours=2)) == []  # not yet
+        assert uow.substitutes.standing_in_for("bob", now) == []
+        later = Substitution.name("bob", "erin", now + timedelta(days=1), now + timedelta(days=3), now)
+        uow.substitutes.put(later)  # one per user: replaces
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.substitutes.get("bob").substitute == "erin"
+        assert uow.substitutes.standing_in_for("fay", now) == []
+        assert uow.substitutes.remove("bob") and not uow.substitutes.remove("nobody")
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.substitutes.get("bob") is None
+
+
+def test_a_substitute_sees_the_steps_of_whom_they_stand_in_for_under_both_their_duties(store):
+    from pflow.ports.repository import Principal
+
+    _ticket_with(store, step("managers", groups=("managers",), minutes=1), minutes=1)
+    _ticket_with(store, step("bobs-own", groups=("managers",), minutes=2), requester=bob, minutes=2)
+    _ticket_with(store, step("fays-own", groups=("managers",), minutes=3), requester=fay, minutes=3)
+    _ticket_with(store, step("claimed", groups=("managers",), assignee="max", minutes=4), minutes=4)
+    assert task_ids(inbox(store, fay)) == []
+    as_bob = (Principal("bob", ("managers",)),)
+    # fay stands in for bob: his group's steps, but neither his own ticket's nor hers; not a step max holds
+    assert task_ids(inbox(store, fay, on_behalf_of=as_bob)) == ["managers"]
+    assert task_ids(inbox(store, fay, on_behalf_of=as_bob, separation_of_duties=False)) == [
+        "managers", "bobs-own", "fays-own"]
+    assert task_ids(inbox(store, fay, on_behalf_of=(Principal("max"),))) == ["claimed"]

@@ -50,6 +50,12 @@ OPERATIONS = [
     ("GET", "/api/tasks"),
     ("GET", "/api/tasks/{task_id}"),
     ("POST", "/api/tasks/{task_id}/complete"),
+    ("POST", "/api/tasks/{task_id}/claim"),
+    ("POST", "/api/tasks/{task_id}/unclaim"),
+    ("PUT", "/api/tasks/{task_id}/assignee"),
+    ("GET", "/api/me/substitute"),
+    ("PUT", "/api/me/substitute"),
+    ("DELETE", "/api/me/substitute"),
     ("GET", "/api/approvals"),
     ("GET", "/api/notifications"),
     ("POST", "/api/notifications/read-all"),
@@ -84,6 +90,9 @@ ON_A_TICKET = {
     "GET /api/tickets/{ticket_id}/process": "in_progress",
     "GET /api/tasks/{task_id}": "in_progress",
     "POST /api/tasks/{task_id}/complete": "in_progress",
+    "POST /api/tasks/{task_id}/claim": "in_progress",
+    "POST /api/tasks/{task_id}/unclaim": "in_progress",
+    "PUT /api/tasks/{task_id}/assignee": "in_progress",
 }
 
 

@@ -201,3 +201,27 @@ def test_withdraw_delete_resubmit_and_retry_rules():
     assert failing.allowed_actions(carol) == ["withdraw", "retry"]
     with pytest.raises(PermissionDenied):
         failing.ensure_retryable(bob)
+
+
+# --- acting as a substitute ------------------------------------------------------------------------
+
+def _decision(task_id="t1", groups=("managers",), assignee=None) -> Step:
+    return Step(task_id=task_id, definition_key="ManagerApproval", name="Manager Approval", candidate_groups=groups,
+                assignee=assignee, form=(FormField("approved", "Approve?", "boolean", required=True),))
+
+
+def test_a_substitute_acts_on_steps_offered_to_whom_they_stand_in_for_under_both_their_duties():
+    ticket = Ticket.create(alice, "it_request", "Laptop", {})
+    step = _decision()
+    assert ticket.refusal(erin, step) == Refusal.NOT_A_CANDIDATE
+    assert ticket.refusal(erin, step, acting_for=bob) is None
+    assert ticket.refusal(erin, _decision(assignee="frank"), acting_for=bob) == Refusal.NOT_A_CANDIDATE
+    assert ticket.refusal(alice, step, acting_for=bob) == Refusal.OWN_TICKET  # the substitute's own ticket
+    bobs = Ticket.create(bob, "it_request", "Laptop", {})
+    assert bobs.refusal(erin, step, acting_for=bob) == Refusal.OWN_TICKET  # the absent user's own ticket
+    ticket.record_step(erin, step, {"approved": True}, None, on_behalf_of="bob")
+    assert ticket.deciders == ["erin", "bob"] and ticket.history[-1].details["on_behalf_of"] == "bob"
+    second = _decision("t2")
+    assert ticket.refusal(bob, second) == Refusal.SECOND_DECISION  # four eyes: bob decided through erin
+    assert ticket.refusal(erin, second, acting_for=frank) == Refusal.SECOND_DECISION
+    assert ticket.refusal(erin, second, acting_for=frank, four_eyes=False) is None

@@ -8,6 +8,8 @@ import type {
   NotificationPage,
   Page,
   ProcessView,
+  SubstituteInput,
+  SubstituteState,
   Task,
   TaskListParams,
   Ticket,
@@ -229,6 +231,15 @@ export const api = {
   task: (id: string) => request<Task>(`/tasks/${enc(id)}`),
   completeTask: (id: string, input: CompleteTaskInput) =>
     request<Ticket>(`/tasks/${enc(id)}/complete`, { method: "POST", body: input }),
+  claimTask: (id: string) => request<Ticket>(`/tasks/${enc(id)}/claim`, { method: "POST" }),
+  unclaimTask: (id: string) => request<Ticket>(`/tasks/${enc(id)}/unclaim`, { method: "POST" }),
+  reassignTask: (id: string, assignee: string | null) =>
+    request<Ticket>(`/tasks/${enc(id)}/assignee`, { method: "PUT", body: { assignee } }),
+
+  mySubstitute: () => request<SubstituteState>("/me/substitute"),
+  setSubstitute: (input: SubstituteInput) =>
+    request<SubstituteState>("/me/substitute", { method: "PUT", body: input }),
+  removeSubstitute: () => request<null>("/me/substitute", { method: "DELETE" }),
 
   notifications: (params: NotificationListParams) =>
     request<NotificationPage>("/notifications", { query: params }),

@@ -3,6 +3,7 @@ import { api, ApiError } from "./client";
 import {
   MOVING_STATUSES,
   type CompleteTaskInput,
+  type SubstituteInput,
   type Task,
   type TaskListParams,
   type Ticket,
@@ -30,6 +31,7 @@ export const keys = {
   taskCount: ["tasks", "count"] as const,
   notifications: ["notifications"] as const,
   demoUsers: ["demo-users"] as const,
+  substitute: ["me", "substitute"] as const,
   authProviders: ["auth-providers"] as const,
 };
 
@@ -215,6 +217,42 @@ export function useCompleteTask(ticketId: string) {
     mutationFn: ({ taskId, input }: { taskId: string; input: CompleteTaskInput }) => api.completeTask(taskId, input),
     onSuccess: (t) => invalidate(t),
     onError: () => invalidate(null, ticketId),
+  });
+}
+
+/** Claim a step, give it back, or (admins) give it to someone: the ticket comes back with the step's new holder. */
+export function useTaskHolder(ticketId: string) {
+  const invalidate = useInvalidateTicket();
+  return useMutation({
+    mutationFn: (change: { taskId: string } & ({ action: "claim" } | { action: "unclaim" } | { action: "reassign"; assignee: string | null })) =>
+      change.action === "claim"
+        ? api.claimTask(change.taskId)
+        : change.action === "unclaim"
+          ? api.unclaimTask(change.taskId)
+          : api.reassignTask(change.taskId, change.assignee),
+    onSuccess: (t) => invalidate(t),
+    onError: () => invalidate(null, ticketId),
+  });
+}
+
+/** The substitute the caller named, and whom they stand in for now. */
+export function useMySubstitute() {
+  return useQuery({ queryKey: keys.substitute, queryFn: api.mySubstitute });
+}
+
+export function useSetSubstitute() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (input: SubstituteInput) => api.setSubstitute(input),
+    onSuccess: (state) => qc.setQueryData(keys.substitute, state),
+  });
+}
+
+export function useRemoveSubstitute() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: () => api.removeSubstitute(),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: keys.substitute }),
   });
 }
 

@@ -534,6 +534,162 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/substitute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The substitute you named, and whom you stand in for now. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubstituteState"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        /**
+         * Name who acts for you from ``starts`` (now when left out) until ``ends``: they see your steps and decide
+         *     them on your behalf, each decision recorded as theirs on your behalf; separation of duties holds for both of
+         *     you. Replaces a substitute named before. 422 names the field: an unknown user, yourself, an end before the
+         *     start or in the past.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SubstituteInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubstituteState"];
+                    };
+                };
+                /** @description The body is not valid JSON (malformed, nested too deeply, or a number with too many digits) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        post?: never;
+        /** End your substitution now (nothing happens when there is none). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notifications": {
         parameters: {
             query?: never;
@@ -938,6 +1094,202 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{task_id}/assignee": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Give a step to someone (admins): a known user whom separation of duties lets complete it; null gives it
+         *     back to its candidates. Audited.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    task_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Assignee"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Ticket"];
+                    };
+                };
+                /** @description The body is not valid JSON (malformed, nested too deeply, or a number with too many digits) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can reassign a step */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such ticket, or not one you may see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed in the ticket's current status, or the ticket changed meanwhile */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{task_id}/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim a step offered to you or your group (or, as a substitute, to the one you stand in for), so the other
+         *     candidates no longer see it; 409 naming who, when someone holds it already.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    task_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Ticket"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Your role may not do this (or it is your own ticket) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such ticket, or not one you may see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed in the ticket's current status, or the ticket changed meanwhile */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks/{task_id}/complete": {
         parameters: {
             query?: never;
@@ -1020,6 +1372,94 @@ export interface paths {
                     };
                 };
                 422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{task_id}/unclaim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Give a step you hold (or the one you stand in for holds) back to its candidates; admins may for anyone. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    task_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Ticket"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Your role may not do this (or it is your own ticket) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such ticket, or not one you may see */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed in the ticket's current status, or the ticket changed meanwhile */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
                 503: {
                     headers: {
@@ -2386,6 +2826,10 @@ export interface components {
             bucket: "lt_1d" | "d1_3" | "d3_7" | "gt_7d";
             count: number;
         };
+        Assignee: {
+            /** @description the username to give the step to; null gives it back to its candidates */
+            assignee: string | null;
+        };
         Comment: {
             /**
              * @description up to 2000 characters
@@ -2621,8 +3065,12 @@ export interface components {
         };
         Step: {
             assignee: string | null;
+            /** @description whether the caller may claim it now (POST /api/tasks/<id>/claim): nobody holds it and they may complete it */
+            can_claim: boolean;
             /** @description whether the caller may complete it now */
             can_complete: boolean;
+            /** @description whether the caller may give it back to its candidates (POST /api/tasks/<id>/unclaim): they hold it, the one they stand in for does, or they are an admin */
+            can_unclaim: boolean;
             candidate_groups: string[];
             candidate_users: string[];
             /** Format: date-time */
@@ -2633,6 +3081,8 @@ export interface components {
             /** @description the task id (POST /api/tasks/<id>/complete) */
             id: string;
             name: string;
+            /** @description whose step it is when the caller acts on it as their substitute (null: the caller's own) */
+            on_behalf_of: string | null;
             /**
              * @description why not: not_a_candidate, own_ticket, last_editor, second_decision
              * @enum {string|null}
@@ -2654,10 +3104,49 @@ export interface components {
             /** @description ticket type key */
             type: string;
         };
+        SubstituteInput: {
+            /**
+             * Format: date-time
+             * @description until when (ISO 8601 with a time zone): after the start, in the future, at most 366 days on
+             */
+            ends: string;
+            /**
+             * Format: date-time
+             * @description from when (ISO 8601 with a time zone); now when left out
+             * @default null
+             */
+            starts?: string | null;
+            /** @description the username of who acts for you (not yourself) */
+            substitute: string;
+        };
+        SubstituteState: {
+            /** @description whom you stand in for now: their steps are in your inbox */
+            standing_in_for: components["schemas"]["Substitution"][];
+            /** @description the substitute you named (running, upcoming or over); null when none */
+            substitute: components["schemas"]["Substitution"] | (Record<string, never> | null);
+        };
+        Substitution: {
+            /** @description whether it runs now */
+            active: boolean;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            ends: string;
+            /** Format: date-time */
+            starts: string;
+            /** @description who acts for them */
+            substitute: string;
+            /** @description who is away */
+            user: string;
+        };
         Task: {
             assignee: string | null;
+            /** @description whether the caller may claim it now (POST /api/tasks/<id>/claim): nobody holds it and they may complete it */
+            can_claim: boolean;
             /** @description whether the caller may complete it now */
             can_complete: boolean;
+            /** @description whether the caller may give it back to its candidates (POST /api/tasks/<id>/unclaim): they hold it, the one they stand in for does, or they are an admin */
+            can_unclaim: boolean;
             candidate_groups: string[];
             candidate_users: string[];
             /** Format: date-time */
@@ -2668,6 +3157,8 @@ export interface components {
             /** @description the task id (POST /api/tasks/<id>/complete) */
             id: string;
             name: string;
+            /** @description whose step it is when the caller acts on it as their substitute (null: the caller's own) */
+            on_behalf_of: string | null;
             /**
              * @description why not: not_a_candidate, own_ticket, last_editor, second_decision
              * @enum {string|null}

@@ -110,6 +110,11 @@ export interface HistoryDetails {
   results?: Record<string, string | number | boolean>;
   ticket_id?: string;
   by?: string;
+  /** a step decided (or claimed) by a substitute: the user they stood in for */
+  on_behalf_of?: string;
+  /** a claim or reassignment: who holds the step now, and who held it before */
+  assignee?: string;
+  previous?: string;
 }
 
 /** `from_status`/`to_status` may also be a status of an entry recorded before process-driven tickets
@@ -136,6 +141,12 @@ export type TaskListParams = Query<"/api/tasks"> & { page: number; page_size: nu
 /** The orders the API's `sort` takes, from its spec. */
 export type TicketSort = NonNullable<TicketListParams["sort"]>;
 export type TaskSort = NonNullable<TaskListParams["sort"]>;
+
+/** Who acts for the caller while away, and whom the caller stands in for (GET /api/me/substitute). */
+export type Substitution = Schemas["Substitution"];
+export type SubstituteState = Narrow<Schemas["SubstituteState"], { substitute: Substitution | null }>;
+/** Naming a substitute (PUT /api/me/substitute): `starts` null means now. */
+export type SubstituteInput = Schemas["SubstituteInput"];
 
 export type NotificationListParams = Query<"/api/notifications">;
 

@@ -16,6 +16,7 @@ const ROUTES: { path: string; title: (t: TFunction, params: Record<string, strin
   { path: "/tasks", title: (t) => t("title.tasks") },
   { path: "/approvals", title: (t) => t("title.tasks") }, // redirects to /tasks
   { path: "/notifications", title: (t) => t("title.notifications") },
+  { path: "/me/substitute", title: (t) => t("title.substitute") },
   { path: "/", title: (t) => t("title.tickets") }, // redirects to /tickets
 ];
 

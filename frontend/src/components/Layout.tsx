@@ -85,6 +85,9 @@ export function Layout() {
                 </span>
               </div>
             )}
+            <Link to="/me/substitute" className="btn btn-ghost btn-sm" data-testid="substitute-link">
+              {t("nav.substitute")}
+            </Link>
             <button type="button" className="btn btn-ghost btn-sm" onClick={() => logout("signed_out")}>
               {t("nav.logout")}
             </button>

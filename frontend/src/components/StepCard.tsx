@@ -2,7 +2,8 @@ import { useEffect, useId, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import type { TFunction } from "i18next";
 import { ApiError, type FieldErrors } from "../api/client";
-import { useCompleteTask } from "../api/hooks";
+import { useCompleteTask, useTaskHolder } from "../api/hooks";
+import { hasRole, useAuth } from "../auth/AuthContext";
 import { COMMENT_MAX } from "../api/limits";
 import type { FieldValue, FormField, Step, Ticket } from "../api/types";
 import { useFormat } from "../i18n/format";
@@ -107,6 +108,8 @@ export function StepCard({
   const [comment, setComment] = useState("");
   const uid = useId();
   const name = stepName(t, step);
+  const { user } = useAuth();
+  const admin = hasRole(user, "admin");
 
   // The step may be completed by someone else while its form is open: the card goes when the step does,
   // and a refusal that arrives later closes the form.
@@ -160,6 +163,12 @@ export function StepCard({
         {t("step.whoCanAct")}: {whoCanAct(t, step, fmt.locale)}
       </p>
       {step.due && <p className="small muted">{t("step.due", { when: fmt.dateTime(step.due) })}</p>}
+      {step.on_behalf_of && (
+        <p className="small" data-testid="step-on-behalf">
+          {t("step.onBehalfOf", { user: step.on_behalf_of })}
+        </p>
+      )}
+      <StepHolder ticketId={ticket.id} step={step} admin={admin} />
 
       {!step.can_complete ? (
         <p className="muted small" data-testid="step-refusal">
@@ -254,6 +263,67 @@ export function StepCard({
         </form>
       )}
     </li>
+  );
+}
+
+/** Claim the step, give it back, and for admins give it to someone else. */
+function StepHolder({ ticketId, step, admin }: { ticketId: string; step: Step; admin: boolean }) {
+  const { t } = useTranslation();
+  const errorMessage = useErrorMessage();
+  const holder = useTaskHolder(ticketId);
+  const [assignee, setAssignee] = useState("");
+  const uid = useId();
+  const fieldErrors: FieldErrors = fieldErrorTexts(t, holder.error);
+  if (!step.can_claim && !step.can_unclaim && !admin) return null;
+  const reassign = (e: FormEvent) => {
+    e.preventDefault();
+    holder.mutate({ taskId: step.id, action: "reassign", assignee: assignee.trim() || null }, { onSuccess: () => setAssignee("") });
+  };
+  const assigneeError = fieldErrors.assignee?.join(" ");
+  return (
+    <div className="step-holder" data-testid="step-holder">
+      {holder.error && !assigneeError && (
+        <p className="field-error" role="alert" data-testid="holder-error">
+          {errorMessage(holder.error)}
+        </p>
+      )}
+      <div className="action-buttons">
+        {step.can_claim && (
+          <button type="button" className="btn btn-sm" disabled={holder.isPending} onClick={() => holder.mutate({ taskId: step.id, action: "claim" })}>
+            {t("step.claim")}
+          </button>
+        )}
+        {step.can_unclaim && (
+          <button type="button" className="btn btn-sm btn-ghost" disabled={holder.isPending} onClick={() => holder.mutate({ taskId: step.id, action: "unclaim" })}>
+            {t("step.unclaim")}
+          </button>
+        )}
+      </div>
+      {admin && (
+        <form className="reassign" onSubmit={reassign} noValidate aria-label={t("step.reassignLabel", { step: stepName(t, step) })}>
+          <div className={`field ${assigneeError ? "has-error" : ""}`}>
+            <label htmlFor={`${uid}-assignee`}>{t("step.reassignTo")}</label>
+            <input
+              id={`${uid}-assignee`}
+              name="assignee"
+              value={assignee}
+              placeholder={t("step.reassignPlaceholder")}
+              aria-invalid={assigneeError ? true : undefined}
+              aria-describedby={assigneeError ? `${uid}-assignee-error` : undefined}
+              onChange={(e) => setAssignee(e.target.value)}
+            />
+            {assigneeError && (
+              <p className="field-error" id={`${uid}-assignee-error`} data-testid="error-assignee">
+                {assigneeError}
+              </p>
+            )}
+          </div>
+          <button type="submit" className="btn btn-sm" disabled={holder.isPending}>
+            {assignee.trim() ? t("step.reassign") : t("step.reassignToCandidates")}
+          </button>
+        </form>
+      )}
+    </div>
   );
 }
 

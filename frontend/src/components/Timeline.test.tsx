@@ -106,3 +106,30 @@ describe("Timeline", () => {
     expect(within(timeline).getByText("交付编号 PRV-77")).toBeInTheDocument();
   });
 });
+
+describe("Timeline: who acts", () => {
+  it("words a substitute's decision as on behalf of, and claims and reassignments", async () => {
+    signIn(USERS.alice);
+    const step = { step: "ManagerApproval", step_name: "Manager Approval", task_id: "t1" };
+    renderAt(
+      <Timeline
+        entries={[
+          { at, actor: "bob", action: "step_claimed", from_status: "in_progress", to_status: "in_progress", comment: null, details: { ...step, assignee: "bob" } },
+          { at, actor: "bob", action: "step_unclaimed", from_status: "in_progress", to_status: "in_progress", comment: null, details: { ...step, previous: "bob" } },
+          { at, actor: "carol", action: "step_reassigned", from_status: "in_progress", to_status: "in_progress", comment: null, details: { ...step, assignee: "dave", previous: "bob" } },
+          { at, actor: "carol", action: "step_reassigned", from_status: "in_progress", to_status: "in_progress", comment: null, details: { ...step, previous: "dave" } },
+          { at, actor: "erin", action: "step_completed", from_status: "in_progress", to_status: "in_progress", comment: null, details: { ...step, values: { manager_decision: "approve" }, on_behalf_of: "bob" } },
+        ]}
+      />,
+    );
+    const timeline = screen.getByTestId("timeline");
+    expect(within(timeline).getByText("bob claimed “Manager Approval”")).toBeInTheDocument();
+    expect(within(timeline).getByText("bob gave “Manager Approval” back to its candidates")).toBeInTheDocument();
+    expect(within(timeline).getByText("carol gave “Manager Approval” to dave")).toBeInTheDocument();
+    expect(within(timeline).getByText("carol gave “Manager Approval” back to its candidates")).toBeInTheDocument();
+    expect(within(timeline).getByText("erin on behalf of bob approved “Manager Approval”")).toBeInTheDocument();
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(timeline).toHaveTextContent("代 bob");
+    await act(() => i18n.changeLanguage("en"));
+  });
+});

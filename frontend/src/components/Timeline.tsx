@@ -27,6 +27,9 @@ const TONE: Record<string, string> = {
   engine_step_refused: "warning",
   step_results: "info",
   engine_decision_refused: "warning",
+  step_claimed: "neutral",
+  step_unclaimed: "neutral",
+  step_reassigned: "warning",
   resubmitted_from: "neutral",
   resubmitted_as: "neutral",
 };
@@ -50,13 +53,18 @@ function valueLine(t: TFunction, id: string, value: FieldValue): string {
 
 /** The headline of an entry in the reader's language. */
 function headline(t: TFunction, entry: HistoryEntry): string {
-  const actor = entry.actor === "system" ? t("history.system") : entry.actor;
   const d = entry.details ?? {};
+  const who = entry.actor === "system" ? t("history.system") : entry.actor;
+  // a substitute's act: "erin on behalf of bob"
+  const actor = d.on_behalf_of ? t("history.onBehalfOf", { actor: who, user: d.on_behalf_of }) : who;
   const step = d.step_name || d.step ? stepName(t, { step: d.step, name: d.step_name || d.step || "" }) : "";
   if (entry.action === "step_completed") {
     const decision = decisionOf(d.values);
     const key = decision === "approve" ? "history.stepApproved" : decision === "reject" ? "history.stepRejected" : "history.step_completed";
     return t(key, { actor, step });
+  }
+  if (entry.action === "step_reassigned") {
+    return d.assignee ? t("history.step_reassigned", { actor, step, assignee: d.assignee }) : t("history.step_reassigned_to_candidates", { actor, step });
   }
   if (entry.action === "step_results") return step ? t("results.entry", { step }) : t("results.entryNoStep");
   if (entry.action === "engine_step_refused") {

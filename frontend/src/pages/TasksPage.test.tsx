@@ -196,3 +196,19 @@ describe("TasksPage: deciding several tasks at once", () => {
     expect(screen.getByRole("heading", { name: "Results: 2 decided, 0 refused" })).toHaveFocus();
   });
 });
+
+describe("TasksPage: a substitute's inbox", () => {
+  it("says whose step a task is when the caller stands in for them", async () => {
+    signIn(USERS.fiona);
+    const theirs = task({ id: "task-sub", on_behalf_of: "bob" }, ticket({ id: "ticket-sub-0000", title: "Chairs", status: "in_progress" }));
+    const own = task({ id: "task-own" }, ticket({ id: "ticket-own-0000", title: "Desk", status: "in_progress" }));
+    fakeApi({
+      "GET /api/tasks": { body: { items: [theirs, own], total: 2, page: 1, page_size: 20 } },
+      "GET /api/ticket-types": { body: TYPES },
+    });
+    renderAt(<TasksPage />, { route: "/tasks" });
+    const rows = await screen.findAllByTestId("task-row");
+    expect(within(rows[0]).getByTestId("task-on-behalf")).toHaveTextContent("for bob");
+    expect(within(rows[1]).queryByTestId("task-on-behalf")).not.toBeInTheDocument();
+  });
+});

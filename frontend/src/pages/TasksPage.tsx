@@ -416,7 +416,17 @@ export function TasksPage() {
                         <div className="muted small mono">#{task.ticket.id.slice(0, 8)}</div>
                       </td>
                       <td data-label={t("ticket.type")}>{typeName(task)}</td>
-                      <td data-label={t("tasks.step")}>{stepName(t, task)}</td>
+                      <td data-label={t("tasks.step")}>
+                        {stepName(t, task)}
+                        {task.on_behalf_of && (
+                          <div className="muted small" data-testid="task-on-behalf">
+                            {t("tasks.onBehalfOf", { user: task.on_behalf_of })}
+                          </div>
+                        )}
+                        {task.assignee && !task.on_behalf_of && (
+                          <div className="muted small">{t("step.assignee", { user: task.assignee })}</div>
+                        )}
+                      </td>
                       <td data-label={t("ticket.status")}>
                         <StatusBadge status={task.ticket.status} />
                       </td>

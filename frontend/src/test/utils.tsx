@@ -188,6 +188,9 @@ export function step(overrides: Partial<Step> = {}): Step {
     ],
     can_complete: true,
     refusal: null,
+    on_behalf_of: null,
+    can_claim: false,
+    can_unclaim: false,
     ...overrides,
   };
 }

@@ -100,6 +100,7 @@ from pflow.ports.process import (
     UserTask,
 )
 
+from .assignment import CamundaTaskAssignment
 from .client import ENGINE_NAME, CamundaClient, CamundaHttpError
 from .variables import from_typed_map, parse_date, to_typed_map
 
@@ -175,7 +176,7 @@ def _same_content(deployed: str, content: bytes) -> bool:
     return deployed.lstrip("\ufeff") == text
 
 
-class CamundaWorkflowEngine(ProcessEngine, ExternalTasks):
+class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks):
     name = ENGINE_NAME
 
     def __init__(self, base_url: str, process_keys: Sequence[str] | str | None = None, *, timeout_s: float = 10.0,

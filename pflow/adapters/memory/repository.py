@@ -13,6 +13,7 @@ from pflow.domain.events import DomainEvent
 from pflow.domain.model import HistoryEntry, Ticket, TicketStatus
 from pflow.domain.notifications import Notification
 from pflow.domain.steps import Step
+from pflow.domain.substitutes import Substitution
 from pflow.ports.repository import (
     AGE_BUCKETS,
     OLDEST_BUCKET,
@@ -29,6 +30,7 @@ from pflow.ports.repository import (
     OutboxMessage,
     Page,
     ProcessedEvents,
+    SubstituteRepository,
     TaskItem,
     TaskQuery,
     TicketQuery,
@@ -101,6 +103,7 @@ class InMemoryStore:
         self._next_outbox_id = 1
         self.notifications: dict[str, Notification] = {}
         self.processed: set[tuple[str, str]] = set()
+        self.substitutes: dict[str, Substitution] = {}  # by the user who is away
         self.available = True  # tests flip this to simulate an unreachable database
 
     def ensure_available(self) -> None:
@@ -245,23 +248,29 @@ class InMemoryTicketRepository(TicketRepository):
         text = query.text if query.text and query.text.strip() else None
         found: list[tuple[Ticket, Step]] = []
         for t in self._committed():
-            own = t.requester == user or t.last_editor == user or user in t.editors
             if query.type is not None and t.type != query.type:
                 continue
             if query.ticket_status is not None and t.status != query.ticket_status:
                 continue
             if query.ticket_id is not None and t.id != query.ticket_id:
                 continue
-            for step in t.steps:
+
+            def offered(name: str, their_groups: set[str], step: Step) -> bool:
                 if step.assignee:
-                    offered = step.assignee == user
-                else:
-                    offered = user in step.candidate_users or bool(groups & set(step.candidate_groups))
-                if not offered:
-                    continue
+                    return step.assignee == name
+                return name in step.candidate_users or bool(their_groups & set(step.candidate_groups))
+
+            def refused(name: str, step: Step) -> bool:
                 # Separation of duties guards decisions: a step that decides nothing may be the requester's own.
-                if query.separation_of_duties and step.is_decision and (
-                        own or (step.four_eyes and user in t.deciders)):
+                own = t.requester == name or t.last_editor == name or name in t.editors
+                return query.separation_of_duties and step.is_decision and (
+                    own or (step.four_eyes and name in t.deciders))
+
+            for step in t.steps:
+                reach = offered(user, groups, step) or any(
+                    offered(p.username, set(p.groups), step) and not refused(p.username, step)
+                    for p in query.on_behalf_of)
+                if not reach or refused(user, step):
                     continue
                 if query.group is not None and query.group not in step.candidate_groups:
                     continue
@@ -411,6 +420,41 @@ class InMemoryProcessedEvents(ProcessedEvents):
         self.staged.add((consumer, event_id))
 
 
+class InMemorySubstituteRepository(SubstituteRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.staged: dict[str, Substitution | None] = {}  # user -> new substitution, None: removed
+
+    def _current(self) -> dict[str, Substitution]:
+        self._store.ensure_available()
+        with self._store.lock:
+            merged = {**self._store.substitutes, **self.staged}
+        return {user: sub for user, sub in merged.items() if sub is not None}
+
+    def get(self, user: str) -> Substitution | None:
+        return self._current().get(user)
+
+    def put(self, substitution: Substitution) -> None:
+        self.staged[substitution.user] = substitution
+
+    def remove(self, user: str) -> bool:
+        had = user in self._current()
+        self.staged[user] = None
+        return had
+
+    def standing_in_for(self, substitute: str, at: datetime) -> list[Substitution]:
+        return sorted((s for s in self._current().values() if s.substitute == substitute and s.active(at)),
+                      key=lambda s: s.user)
+
+    def apply(self) -> None:
+        for user, sub in self.staged.items():
+            if sub is None:
+                self._store.substitutes.pop(user, None)
+            else:
+                self._store.substitutes[user] = sub
+        self.staged.clear()
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     def __init__(self, store: InMemoryStore, on_events_committed: Callable[[], None] | None = None) -> None:
         self._store = store
@@ -419,6 +463,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.outbox = InMemoryOutbox(store)
         self.notifications = InMemoryNotificationRepository(store)
         self.processed_events = InMemoryProcessedEvents(store)
+        self.substitutes = InMemorySubstituteRepository(store)
         self.committed = False
 
     def _commit(self) -> None:
@@ -460,6 +505,7 @@ class InMemoryUnitOfWork(UnitOfWork):
             written = self.outbox._apply()
             self._store.notifications.update(self.notifications.staged)
             self._store.processed.update(self.processed_events.staged)
+            self.substitutes.apply()
             self.notifications.staged.clear()
             self.processed_events.staged.clear()
         self.committed = True
@@ -474,6 +520,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.outbox.staged_purge = None
         self.notifications.staged.clear()
         self.processed_events.staged.clear()
+        self.substitutes.staged.clear()
 
     def check(self) -> None:
         self._store.ensure_available()

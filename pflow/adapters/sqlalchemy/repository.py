@@ -18,6 +18,7 @@ from pflow.domain.errors import NotFound
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import Ticket, TicketStatus
 from pflow.domain.notifications import Notification
+from pflow.domain.substitutes import Substitution
 from pflow.ports.repository import (
     AGE_BUCKETS,
     OLDEST_BUCKET,
@@ -33,6 +34,7 @@ from pflow.ports.repository import (
     OutboxMessage,
     Page,
     ProcessedEvents,
+    SubstituteRepository,
     TaskItem,
     TaskQuery,
     TicketQuery,
@@ -366,21 +368,33 @@ class SqlAlchemyTicketRepository(TicketRepository):
     def tasks(self, query: TaskQuery) -> Page[TaskItem]:
         t, s, c, d = tables.tickets, tables.ticket_steps, tables.ticket_step_candidates, tables.ticket_deciders
         user = query.username
-        offered = [and_(c.c.kind == "user", c.c.name == user)]
-        if query.groups:
-            offered.append(and_(c.c.kind == "group", c.c.name.in_(query.groups)))
-        # An uncorrelated IN: the candidates' (kind, name) index yields the user's task ids, which then are looked
-        # up by key (a correlated EXISTS made SQLite walk every open step; see benchmarks/inbox_latency.py).
-        candidate = s.c.task_id.in_(select(c.c.task_id).where(or_(*offered)))
-        conditions = [or_(s.c.assignee == user, and_(s.c.assignee.is_(None), candidate))]
-        if query.separation_of_duties:
+
+        def offered_to(name: str, groups: tuple[str, ...]):
+            offered = [and_(c.c.kind == "user", c.c.name == name)]
+            if groups:
+                offered.append(and_(c.c.kind == "group", c.c.name.in_(groups)))
+            # An uncorrelated IN: the candidates' (kind, name) index yields the user's task ids, which then are
+            # looked up by key (a correlated EXISTS made SQLite walk every open step; see benchmarks/inbox_latency.py).
+            candidate = s.c.task_id.in_(select(c.c.task_id).where(or_(*offered)))
+            return or_(s.c.assignee == name, and_(s.c.assignee.is_(None), candidate))
+
+        def may_decide(name: str):
             # Separation of duties guards decisions: a step that decides nothing may be the requester's own.
-            decided = exists().where(d.c.ticket_id == s.c.ticket_id, d.c.username == user)
+            decided = exists().where(d.c.ticket_id == s.c.ticket_id, d.c.username == name)
             e = tables.ticket_editors
-            edited = exists().where(e.c.ticket_id == s.c.ticket_id, e.c.username == user)
-            conditions.append(or_(s.c.is_decision.is_(False), and_(
-                s.c.requester != user, or_(s.c.last_editor.is_(None), s.c.last_editor != user), ~edited,
-                or_(s.c.four_eyes.is_(False), ~decided))))
+            edited = exists().where(e.c.ticket_id == s.c.ticket_id, e.c.username == name)
+            return or_(s.c.is_decision.is_(False), and_(
+                s.c.requester != name, or_(s.c.last_editor.is_(None), s.c.last_editor != name), ~edited,
+                or_(s.c.four_eyes.is_(False), ~decided)))
+
+        sod = query.separation_of_duties
+        reach = [offered_to(user, query.groups)]
+        for principal in query.on_behalf_of:  # a substitute: the rules hold for the absent user and for them
+            theirs = offered_to(principal.username, principal.groups)
+            reach.append(and_(theirs, may_decide(principal.username)) if sod else theirs)
+        conditions = [or_(*reach) if len(reach) > 1 else reach[0]]
+        if sod:
+            conditions.append(may_decide(user))
         if query.type is not None:
             conditions.append(s.c.ticket_type == query.type)
         if query.group is not None:
@@ -612,6 +626,43 @@ def _on_orm_execute(state) -> None:
             uow._begin_writing()
 
 
+class SqlAlchemySubstituteRepository(SubstituteRepository):
+    def __init__(self, session: Session, guard: _Guard) -> None:
+        self._session = session
+        self._guard = guard
+
+    @staticmethod
+    def _of(row) -> Substitution:
+        return Substitution(user=row.username, substitute=row.substitute, starts=row.starts, ends=row.ends,
+                            created=row.created)
+
+    def get(self, user: str) -> Substitution | None:
+        s = tables.substitutes
+        with self._guard():
+            row = self._session.execute(select(s).where(s.c.username == user)).first()
+        return self._of(row) if row is not None else None
+
+    def put(self, substitution: Substitution) -> None:
+        s = tables.substitutes
+        with self._guard():
+            self._session.execute(delete(s).where(s.c.username == substitution.user))
+            self._session.execute(insert(s).values(
+                username=substitution.user, substitute=substitution.substitute, starts=substitution.starts,
+                ends=substitution.ends, created=substitution.created))
+
+    def remove(self, user: str) -> bool:
+        s = tables.substitutes
+        with self._guard():
+            return self._session.execute(delete(s).where(s.c.username == user)).rowcount > 0
+
+    def standing_in_for(self, substitute: str, at: datetime) -> list[Substitution]:
+        s = tables.substitutes
+        with self._guard():
+            rows = self._session.execute(select(s).where(s.c.substitute == substitute, s.c.starts <= at,
+                                                         s.c.ends > at).order_by(s.c.username)).all()
+        return [self._of(r) for r in rows]
+
+
 class SqlAlchemyUnitOfWork(UnitOfWork):
     """One session per business transaction; leaving the block without ``commit()`` discards everything."""
 
@@ -634,6 +685,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.outbox = SqlAlchemyOutbox(self.session, self._guard)
         self.notifications = SqlAlchemyNotificationRepository(self.session, self._guard)
         self.processed_events = SqlAlchemyProcessedEvents(self.session, self._guard)
+        self.substitutes = SqlAlchemySubstituteRepository(self.session, self._guard)
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
         super().__enter__()

@@ -203,3 +203,15 @@ token_generations = Table(
     Column("username", String(200), primary_key=True),
     Column("generation", Integer, nullable=False),
 )
+
+# Who stands in for whom while away (0012): one row per user who named a substitute, found by substitute too.
+substitutes = Table(
+    "substitutes",
+    metadata,
+    Column("username", String(200), primary_key=True),
+    Column("substitute", String(200), nullable=False),
+    Column("starts", UtcDateTime(), nullable=False),
+    Column("ends", UtcDateTime(), nullable=False),
+    Column("created", UtcDateTime(), nullable=False),
+    Index("ix_substitutes_substitute", "substitute", "ends"),
+)

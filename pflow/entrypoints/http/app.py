@@ -14,7 +14,17 @@ from pflow import __version__
 from pflow.adapters.database.engine import create_private_dir
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container
-from pflow.entrypoints.http import audit, auth, health, notifications, oversight, security_headers, sso, tickets
+from pflow.entrypoints.http import (
+    audit,
+    auth,
+    health,
+    notifications,
+    oversight,
+    security_headers,
+    sso,
+    substitutes,
+    tickets,
+)
 from pflow.entrypoints.http.errors import handle_http_exception, register_error_handlers
 from pflow.entrypoints.http.parsing import IdConverter, id_parameter_schema
 from pflow.entrypoints.http.schemas import ErrorSchema
@@ -103,6 +113,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     api.register_blueprint(sso.blp)
     api.register_blueprint(tickets.blp)
     api.register_blueprint(notifications.blp)
+    api.register_blueprint(substitutes.blp)
     api.register_blueprint(oversight.blp)
     app.register_blueprint(health.blp)
     register_error_handlers(app)

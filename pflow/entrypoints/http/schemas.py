@@ -280,6 +280,14 @@ class StepSchema(Schema):
     created_at = fields.DateTime(allow_none=True)
     form = fields.List(fields.Nested(FormFieldSchema))
     can_complete = fields.Boolean(metadata={"description": "whether the caller may complete it now"})
+    on_behalf_of = fields.String(allow_none=True, metadata={
+        "description": "whose step it is when the caller acts on it as their substitute (null: the caller's own)"})
+    can_claim = fields.Boolean(metadata={
+        "description": "whether the caller may claim it now (POST /api/tasks/<id>/claim): nobody holds it and "
+                       "they may complete it"})
+    can_unclaim = fields.Boolean(metadata={
+        "description": "whether the caller may give it back to its candidates (POST /api/tasks/<id>/unclaim): "
+                       "they hold it, the one they stand in for does, or they are an admin"})
     refusal = fields.String(allow_none=True, metadata={
         "description": "why not: not_a_candidate, own_ticket, last_editor, second_decision",
         "enum": ["not_a_candidate", "own_ticket", "last_editor", "second_decision", None]})
@@ -411,6 +419,44 @@ class HistoryEntrySchema(Schema):
                        "opened), recorded_from ('engine': found in the workflow engine "
                        "rather than made through PFlow), reason (why PFlow refused something it found there); "
                        "empty for entries from before they were kept"})
+
+
+class AssigneeSchema(Schema):
+    assignee = Text(required=True, allow_none=True, validate=[length(NAME_MAX)], metadata={
+        "description": "the username to give the step to; null gives it back to its candidates"})
+
+
+def _moment(description: str, **kwargs) -> fields.AwareDateTime:
+    return fields.AwareDateTime(format="iso", error_messages={
+        "invalid": "Must be a date and time (e.g. 2026-12-24T08:00:00Z).",
+        "invalid_awareness": "Must include a time zone (e.g. 2026-12-24T08:00:00Z)."},
+        metadata={"description": description}, **kwargs)
+
+
+class SubstituteInputSchema(Schema):
+    substitute = Text(required=True, validate=[length(NAME_MAX)],
+                      metadata={"description": "the username of who acts for you (not yourself)"})
+    starts = _moment("from when (ISO 8601 with a time zone); now when left out", load_default=None, allow_none=True)
+    ends = _moment("until when (ISO 8601 with a time zone): after the start, in the future, at most 366 days on",
+                   required=True)
+
+
+@sent
+class SubstitutionSchema(Schema):
+    user = fields.String(metadata={"description": "who is away"})
+    substitute = fields.String(metadata={"description": "who acts for them"})
+    starts = fields.DateTime()
+    ends = fields.DateTime()
+    created = fields.DateTime()
+    active = fields.Boolean(metadata={"description": "whether it runs now"})
+
+
+@sent
+class SubstituteStateSchema(Schema):
+    substitute = fields.Nested(SubstitutionSchema, allow_none=True, metadata={
+        "description": "the substitute you named (running, upcoming or over); null when none"})
+    standing_in_for = fields.List(fields.Nested(SubstitutionSchema), metadata={
+        "description": "whom you stand in for now: their steps are in your inbox"})
 
 
 @sent

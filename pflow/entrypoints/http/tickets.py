@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import g
 from flask.views import MethodView
 
 from pflow.domain.errors import PermissionDenied
@@ -10,6 +11,7 @@ from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container, current_user
 from pflow.entrypoints.http.parsing import Blueprint
 from pflow.entrypoints.http.schemas import (
+    AssigneeSchema,
     CommentSchema,
     CompleteTaskSchema,
     HistoryEntrySchema,
@@ -45,12 +47,27 @@ def present_field(f: FormField) -> dict:
             "values": [{"id": v, "name": n} for v, n in f.values], "decision": f.is_decision}
 
 
+def standing_in_for(user: User) -> tuple[User, ...]:
+    """Whom the caller substitutes now, read once per request."""
+    cached = g.get("standing_in_for")
+    if cached is None or cached[0] != user.username:
+        cached = g.standing_in_for = (user.username, _tickets().standing_in_for(user))
+    return cached[1]
+
+
 def present_step(step: Step, ticket: Ticket, user: User) -> dict:
-    refusal = _tickets().step_refusal(user, ticket, step)
+    principals = standing_in_for(user)
+    service = _tickets()
+    refusal, principal = service.acting(user, ticket, step, principals)
+    holders = {user.username} | {p.username for p in principals}
+    can_claim = not step.assignee and refusal is None
+    can_unclaim = bool(step.assignee) and (step.assignee in holders or user.is_admin)
     return {"id": step.task_id, "step": step.definition_key, "name": step.name,
             "candidate_groups": list(step.candidate_groups), "candidate_users": list(step.candidate_users),
             "assignee": step.assignee, "due": step.due, "created_at": step.created_at,
-            "form": [present_field(f) for f in step.form], "can_complete": refusal is None, "refusal": refusal}
+            "form": [present_field(f) for f in step.form], "can_complete": refusal is None, "refusal": refusal,
+            "on_behalf_of": principal.username if principal is not None and refusal is None else None,
+            "can_claim": can_claim, "can_unclaim": can_unclaim}
 
 
 def present(ticket: Ticket) -> dict:
@@ -68,7 +85,7 @@ def present(ticket: Ticket) -> dict:
         "current_steps": list(ticket.current_steps),
         "results": dict(ticket.results),
         "steps": [present_step(s, ticket, user) for s in ticket.steps],
-        "allowed_actions": _tickets().allowed_actions(user, ticket),
+        "allowed_actions": _tickets().allowed_actions(user, ticket, standing_in_for(user)),
     }
 
 
@@ -276,6 +293,33 @@ def task(task_id):
 def complete_task(data, task_id):
     """Complete a step with its form values (and a comment, required for a rejection)."""
     return present(_tickets().complete_task(current_user(), task_id, data["variables"], data.get("comment")))
+
+
+@blp.route("/tasks/<id:task_id>/claim", methods=["POST"])
+@blp.response(200, TicketSchema)
+@blp.errors(401, 403, 404, 409, 503)
+def claim_task(task_id):
+    """Claim a step offered to you or your group (or, as a substitute, to the one you stand in for), so the other
+    candidates no longer see it; 409 naming who, when someone holds it already."""
+    return present(_tickets().claim(current_user(), task_id))
+
+
+@blp.route("/tasks/<id:task_id>/unclaim", methods=["POST"])
+@blp.response(200, TicketSchema)
+@blp.errors(401, 403, 404, 409, 503)
+def unclaim_task(task_id):
+    """Give a step you hold (or the one you stand in for holds) back to its candidates; admins may for anyone."""
+    return present(_tickets().unclaim(current_user(), task_id))
+
+
+@blp.route("/tasks/<id:task_id>/assignee", methods=["PUT"])
+@blp.arguments(AssigneeSchema)
+@blp.response(200, TicketSchema)
+@blp.errors(400, 401, 403, 404, 409, 503, e403="Only an admin can reassign a step")
+def reassign_task(data, task_id):
+    """Give a step to someone (admins): a known user whom separation of duties lets complete it; null gives it
+    back to its candidates. Audited."""
+    return present(_tickets().reassign(current_user(), task_id, data["assignee"]))
 
 
 @blp.route("/approvals")
