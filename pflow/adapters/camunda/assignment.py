@@ -21,7 +21,10 @@ def _missing(error: CamundaHttpError) -> bool:
 
 
 def _already_claimed(error: CamundaHttpError) -> bool:
-    return error.type == "TaskAlreadyClaimedException" or "already claimed" in error.message
+    # Two claims at the same moment: the later one fails on the task's claim check, or on its version
+    # (an OptimisticLockingException) when both read the task unclaimed.
+    return (error.type in ("TaskAlreadyClaimedException", "OptimisticLockingException")
+            or "already claimed" in error.message)
 
 
 class CamundaTaskAssignment:
@@ -58,15 +61,20 @@ class CamundaTaskAssignment:
                 return
             if holder:
                 raise TaskClaimedByOther(f"user task {task_id} is claimed by {holder}", assignee=holder)
-            try:
-                self._post_task(task_id, "claim", {"userId": user})
-            except CamundaHttpError as exc:
-                if not _already_claimed(exc):
-                    raise
+            for attempt in (1, 2):
+                try:
+                    self._post_task(task_id, "claim", {"userId": user})
+                    return
+                except CamundaHttpError as exc:
+                    if not _already_claimed(exc):
+                        raise
                 holder = self._open_task_dto(task_id).get("assignee")  # who won the race
-                if holder != user:
-                    raise TaskClaimedByOther(f"user task {task_id} is claimed by {holder}",
-                                             assignee=holder) from None
+                if holder == user:
+                    return
+                if holder:
+                    raise TaskClaimedByOther(f"user task {task_id} is claimed by {holder}", assignee=holder)
+                # The other claim was given back meanwhile: try once more.
+            raise TaskClaimedByOther(f"user task {task_id} is being claimed by someone else", assignee=None)
 
     def unclaim(self, task_id: str) -> None:
         with self._client.call_budget():
