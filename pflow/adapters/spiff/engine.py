@@ -63,6 +63,7 @@ from SpiffWorkflow.task import TaskState
 from pflow.adapters.bpmn.reader import BpmnReadError, read_processes, split_names
 from pflow.adapters.database.engine import SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff import tables as t
+from pflow.adapters.spiff.due import TaskDueDates
 from pflow.adapters.spiff.bpmn import called_elements, load_definition, parse_xml
 from pflow.adapters.spiff.state import RUNNING, InstanceStates, Row, completed_of, end_of
 from pflow.adapters.spiff.statements import Sql
@@ -92,7 +93,7 @@ from pflow.ports.process import (
 log = logging.getLogger(__name__)
 
 
-class SpiffWorkflowEngine(ProcessEngine, ExternalTasks, TimerJobs):
+class SpiffWorkflowEngine(TaskDueDates, ProcessEngine, ExternalTasks, TimerJobs):
     """The process ports on SpiffWorkflow, persisted with SQLAlchemy (SQLite or PostgreSQL).
 
     Any number of processes and versions live side by side: every query is scoped by the business
