@@ -14,7 +14,7 @@ from pflow.entrypoints.http import create_app
 from tests.conftest import ApiClient
 from tests.support import SEPARATE_ENGINE_STACKS, build_stack, wait_until
 
-STEP_KEYS = {"id", "step", "name", "candidate_groups", "candidate_users", "assignee", "due", "created_at", "form",
+STEP_KEYS = {"id", "step", "name", "candidate_groups", "candidate_users", "assignee", "due", "overdue", "created_at", "form",
              "can_complete", "refusal"}
 TICKET_KEYS = {"id", "type", "type_name", "title", "fields", "requester", "status", "current_steps", "attention",
                "attention_key", "results",
