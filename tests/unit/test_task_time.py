@@ -274,3 +274,28 @@ def test_two_scanners_at_once_send_each_reminder_once(any_store):
     assert len(sent) == len(set(sent)) == 6
     assert sum(refused) >= 1  # they did race for the same reminder
     assert len(outbox_events(stack, "task.reminder")) == 6
+
+
+def test_serve_and_worker_run_the_scanner_in_the_background(tmp_path):
+    """Where the worker runs (pflow serve, pflow worker), the scanner runs too, every PFLOW_REMINDER_INTERVAL_S."""
+    from dependency_injector import providers
+
+    from pflow.entrypoints.runtime import BackgroundServices
+    from tests.support import wait_until
+
+    stack = build_stack("memory", tmp_path, reminder_interval_s=1)
+    try:
+        t = purchase(stack.tickets)
+        stack.container.clock.override(providers.Object(lambda: t.steps[0].due + timedelta(minutes=1)))
+        services = BackgroundServices(stack.container, worker=True, relay=False)
+        assert services.reminders is not None and services.reminders.active
+        services.start()
+        try:
+            wait_until(lambda: outbox_events(stack, "task.overdue"), timeout=10,
+                       message="the background scanner sent no overdue notice")
+        finally:
+            services.stop(timeout=10)
+        assert [b["data"]["task"]["id"] for b in outbox_events(stack, "task.overdue")] == [t.steps[0].task_id]
+    finally:
+        stack.container.clock.reset_override()
+        stack.close()
