@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping
 
+from pflow.domain.durations import check_duration
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ("memory", "embedded", "camunda")
 
@@ -34,6 +36,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | Non
 
 
 MAX_TOKEN_TTL_S = 24 * 3600  # a stolen token is good for at most a day
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return check_duration(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an ISO 8601 duration (e.g. PT4H, PT30M, P1D)") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 0,
@@ -217,6 +229,8 @@ class Settings:
     outbox_retention_days: int = 7  # sent events kept in the outbox; 0 keeps them forever
     reconcile_interval_s: int = 60  # how often serve/worker compare in-flight tickets with the engine; 0: never
     timer_interval_s: int = 1  # how often serve/worker fire the embedded engine's due timers; 0: never
+    remind_before: str = "PT4H"  # PFLOW_REMIND_BEFORE: a step's reminder goes out this long before it is due
+    reminder_interval_s: int = 60  # how often serve/worker look for steps to remind of; 0: never
     task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
 
     def __post_init__(self) -> None:
@@ -307,6 +321,8 @@ class Settings:
             outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),
             reconcile_interval_s=_int(env, "PFLOW_RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
             timer_interval_s=_int(env, "PFLOW_TIMER_INTERVAL_S", cls.timer_interval_s),
+            remind_before=_duration(env, "PFLOW_REMIND_BEFORE", cls.remind_before),
+            reminder_interval_s=_int(env, "PFLOW_REMINDER_INTERVAL_S", cls.reminder_interval_s),
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),

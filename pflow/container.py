@@ -45,6 +45,7 @@ from pflow.service.provisioning import ProvisioningHandler
 from pflow.service.notifications import NotificationService
 from pflow.service.oversight import OversightService
 from pflow.service.reconciler import Reconciler
+from pflow.service.reminders import TaskReminderScanner, utc_now
 from pflow.service.timers import TimerFiring
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
@@ -253,6 +254,11 @@ class Container(containers.DeclarativeContainer):
     reconciler = providers.Factory(Reconciler, tickets=tickets, interval_s=settings.provided.reconcile_interval_s)
     timers = providers.Factory(TimerFiring, engine=workflow_engine, tickets=tickets,
                                interval_s=settings.provided.timer_interval_s)
+    # What "now" is for due times (overdue steps, reminders): tests override it to move time instead of sleeping.
+    clock = providers.Object(utc_now)
+    reminders = providers.Factory(TaskReminderScanner, uow_factory=uow.provider,
+                                  remind_before=settings.provided.remind_before,
+                                  interval_s=settings.provided.reminder_interval_s, clock=clock)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)

@@ -7,6 +7,9 @@ A type file (docs/processes.md)::
     description: {en: Buy goods or services, zh-CN: 购买商品或服务}
     process: purchase_request          # the id of a <bpmn:process> in deploy/workflows/
     summary: [amount, supplier]        # fields shown next to the title in lists and inboxes
+    due: PT48H                         # a step is due this long after it opens (ISO 8601 duration) when
+    steps:                             #   its BPMN has no camunda:dueDate; per step (BPMN task id):
+      FinanceApproval: {due: P1D}
     form:                              # JSON Schema (draft 2020-12) of the ticket's own fields
       type: object
       required: [amount]
@@ -29,6 +32,7 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
+from pflow.domain.durations import check_duration
 from pflow.domain.errors import ValidationError
 from pflow.domain.types import DEFAULT_LANGUAGE, LANGUAGES, TicketType
 from pflow.ports.catalog import TicketTypeCatalog
@@ -60,6 +64,9 @@ TYPE_FILE_SCHEMA = {
         "process": {"type": "string", "minLength": 1},
         "default": {"type": "boolean"},
         "summary": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "due": {"type": "string"},
+        "steps": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": False, "properties": {"due": {"type": "string"}}}},
         "form": {"type": "object", "required": ["type", "properties"],
                  "properties": {"type": {"const": "object"}, "properties": {"type": "object"}}},
     },
@@ -82,6 +89,37 @@ def process_keys_in(folder: Path, pattern: str = "*.bpmn") -> dict[str, Path]:
             if process.get("isExecutable", "false").lower() == "true" and process.get("id"):
                 found.setdefault(process.get("id"), path)
     return found
+
+
+def user_task_ids(path: Path, process_key: str) -> set[str]:
+    """The ids of the user tasks of one process of a BPMN file (subprocesses included)."""
+    root = ET.parse(path).getroot()
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        if process.get("id") == process_key:
+            return {e.get("id") for e in process.iter(f"{{{BPMN_NS}}}userTask") if e.get("id")}
+    return set()
+
+
+def _due_defaults(data: dict[str, Any], path: Path, bpmn: Path) -> tuple[str | None, dict[str, str]]:
+    """The type's ``due`` and ``steps.<id>.due``, each an ISO 8601 duration, naming the field when not."""
+    due = data.get("due")
+    if due is not None:
+        try:
+            due = check_duration(due)
+        except ValueError as exc:
+            raise CatalogError(f"{path}: due: {exc}") from None
+    steps: dict[str, str] = {}
+    known = user_task_ids(bpmn, data["process"]) if data.get("steps") else set()
+    for step, spec in (data.get("steps") or {}).items():
+        if step not in known:
+            raise CatalogError(f"{path}: steps.{step}: process {data['process']!r} has no user task {step!r} "
+                               f"(its user tasks: {', '.join(sorted(known)) or 'none'})")
+        if "due" in spec:
+            try:
+                steps[step] = check_duration(spec["due"])
+            except ValueError as exc:
+                raise CatalogError(f"{path}: steps.{step}.due: {exc}") from None
+    return due, steps
 
 
 def _i18n(value: Any) -> dict[str, str]:
@@ -217,9 +255,10 @@ class FileTicketTypeCatalog(TicketTypeCatalog):
                     raise CatalogError(f"{path}: summary names {name!r}, which is not in form.properties")
             if any(t.key == data["key"] for t in types):
                 raise CatalogError(f"{path}: type key {data['key']!r} is declared twice")
+            due, step_due = _due_defaults(data, path, processes[data["process"]])
             ticket_type = TicketType(key=data["key"], names=_i18n(data["name"]), process_key=data["process"],
                                      form=form, descriptions=_i18n(data.get("description")),
-                                     summary_fields=summary, source=str(path))
+                                     summary_fields=summary, source=str(path), due=due, step_due=step_due)
             if data.get("default"):
                 if default_key is not None:
                     raise CatalogError(f"{path}: default: true, but {default_key!r} is the default already")

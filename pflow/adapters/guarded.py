@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -125,6 +126,9 @@ class BoundedProcessEngine(ProcessEngine):
 
     def task(self, task_id: str) -> UserTask:
         return self._call("a task query", lambda: self._engine.task(task_id))
+
+    def set_due(self, task_id: str, due: datetime) -> None:
+        return self._call("setting a due time", lambda: self._engine.set_due(task_id, due))
 
     def complete_task(self, task_id: str, variables: dict[str, Any], *, completed_by: str) -> None:
         return self._call("a task completion",

@@ -78,6 +78,20 @@ class TaskCompleted(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TaskReminder(DomainEvent):
+    """A step is due soon (``PFLOW_REMIND_BEFORE`` before ``data.task.due``) and still open; once per step."""
+
+    type: ClassVar[str] = "task.reminder"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskOverdue(DomainEvent):
+    """A step's due time (``data.task.due``) has passed and it is still open; once per step."""
+
+    type: ClassVar[str] = "task.overdue"
+
+
+@dataclass(frozen=True, kw_only=True)
 class TicketCompleted(DomainEvent):
     type: ClassVar[str] = "ticket.completed"
 
@@ -122,6 +136,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         TicketSubmitted,
         TaskCreated,
         TaskCompleted,
+        TaskReminder,
+        TaskOverdue,
         TicketCompleted,
         TicketRejected,
         TicketWithdrawn,
@@ -303,5 +319,6 @@ def check_message(body: Any) -> None:
         raise InvalidEvent(f"data has unknown fields: {shown(sorted(map(str, unknown)))}")
     for key, value in data.items():
         _DATA_CHECKS[key](value)
-    if body["type"] in (TaskCreated.type, TaskCompleted.type) and "task" not in data:
+    if body["type"] in (TaskCreated.type, TaskCompleted.type, TaskReminder.type, TaskOverdue.type) \
+            and "task" not in data:
         raise InvalidEvent(f"a {body['type']} event names no data.task")

@@ -311,6 +311,13 @@ class Ticket:
             self.updated_at = now
         return changed
 
+    def due_notice(self, step: Step, overdue: bool, at: datetime) -> ev.DomainEvent:
+        """The event telling that an open step is due soon (``overdue`` False) or past its due time. It changes
+        nothing about the ticket, so it is returned to be stored (once per step and kind) rather than recorded."""
+        cls = ev.TaskOverdue if overdue else ev.TaskReminder
+        return cls(ticket_id=self.id, actor=SYSTEM.username, occurred_at=at,
+                   data={**self._summary(), "task": _step_data(step)})
+
     def refusal(self, user: User, step: Step, *, separation_of_duties: bool = True,
                 four_eyes: bool = True, acting_for: User | None = None) -> str | None:
         """None when the user may complete the step, else why not (``pflow.domain.steps.Refusal``);
@@ -329,6 +336,8 @@ class Ticket:
                  "values": dict(values), **details}
         if step.created_at is not None:  # how long the step was open (the dashboard's time per step)
             entry.setdefault("opened_at", step.created_at.isoformat())
+        if step.due is not None:  # whether it was done in time (the dashboard's SLA)
+            entry.setdefault("due", step.due.isoformat())
         for who in (actor.username, on_behalf_of):
             if step.is_decision and who and who not in self.deciders:
                 self.deciders.append(who)

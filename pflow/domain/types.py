@@ -25,12 +25,20 @@ class TicketType:
     summary_fields: tuple[str, ...] = ()
     #: where the type was declared, for messages
     source: str = ""
+    #: how long a step may stay open (ISO 8601 duration, e.g. ``PT48H``) when its BPMN gives no
+    #: ``camunda:dueDate``; ``step_due`` sets it per step (BPMN task id -> duration)
+    due: str | None = None
+    step_due: dict[str, str] = field(default_factory=dict)
 
     def name(self, language: str = DEFAULT_LANGUAGE) -> str:
         return self.names.get(language) or self.names[DEFAULT_LANGUAGE]
 
     def description(self, language: str = DEFAULT_LANGUAGE) -> str:
         return self.descriptions.get(language) or self.descriptions.get(DEFAULT_LANGUAGE, "")
+
+    def default_due(self, step: str) -> str | None:
+        """The duration a step of this type is due after when its process gives it no due date."""
+        return self.step_due.get(step, self.due)
 
     @property
     def field_names(self) -> tuple[str, ...]:

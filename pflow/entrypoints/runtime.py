@@ -85,6 +85,8 @@ class BackgroundServices:
         self.reconciler = container.reconciler() if worker else None
         # ...and the embedded engine's timers fire (each once, whichever process gets to it first).
         self.timers = container.timers() if worker else None
+        # ...and the people who may act on a step are reminded before and at its due time (each reminder once).
+        self.reminders = container.reminders() if worker else None
 
     def start(self) -> None:
         if self.worker:
@@ -97,6 +99,11 @@ class BackgroundServices:
             self.consumer.start()
         if self.timers and self.timers.active:
             thread = threading.Thread(target=self.timers.run, args=(self._stop,), name="pflow-timers", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self.reminders and self.reminders.active:
+            thread = threading.Thread(target=self.reminders.run, args=(self._stop,), name="pflow-reminders",
+                                      daemon=True)
             thread.start()
             self._threads.append(thread)
         if self.reconciler and self.reconciler.interval_s > 0:

@@ -224,6 +224,12 @@ class ProcessEngine(abc.ABC):
         admin's reassignment does; the service decides who may. Raises ``TaskNotFound``."""
 
     @abc.abstractmethod
+    def set_due(self, task_id: str, due: datetime) -> None:
+        """Give an open user task a due time (an aware datetime), keeping everything else about it
+        (name, assignee, candidates). What PFlow calls when the BPMN gives a task no ``camunda:dueDate``
+        and the ticket type does. Raises ``TaskNotFound`` when the task does not exist or is completed."""
+
+    @abc.abstractmethod
     def instance(self, business_key: str) -> InstanceView | None:
         """The latest instance for the key (running or ended), or None if none was started."""
 

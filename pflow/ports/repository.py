@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Generic, Iterator, TypeVar
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ValidationError
@@ -89,6 +89,9 @@ class TaskQuery:
     text: str | None = None
     ticket_id: str | None = None
     separation_of_duties: bool = True
+    #: True: only steps past their due time at ``at``; False: only steps not past it (or with none)
+    overdue: bool | None = None
+    at: datetime | None = None  # when ``overdue`` is judged (None: now)
     page: int = 1
     page_size: int = 20
     sort: str = "created"  # one of TASK_SORTS: oldest first by default, as an inbox is worked
@@ -112,6 +115,16 @@ class TaskQuery:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+    @property
+    def moment(self) -> datetime:
+        """When ``overdue`` is judged."""
+        return self.at or datetime.now(timezone.utc)
+
+
+def is_overdue(step: Step, at: datetime) -> bool:
+    """A step is overdue once its due time has passed (a step without one never is)."""
+    return step.due is not None and step.due <= at
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,8 @@ class Duration:
     seconds: float
     step: str | None = None
     step_name: str | None = None
+    #: for a step that had a due time: whether it was completed by then (None: it had none)
+    on_time: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +206,14 @@ class DecisionCount:
 
 
 @dataclass(frozen=True)
+class OverdueCount:
+    """How many open steps of tickets of one type are past their due time."""
+
+    type: str
+    count: int
+
+
+@dataclass(frozen=True)
 class TicketFigures:
     """What the dashboard is computed from (``TicketRepository.figures``)."""
 
@@ -199,6 +222,7 @@ class TicketFigures:
     step_times: list[Duration]
     days: list[DayCount]
     decisions: list[DecisionCount]
+    overdue: list[OverdueCount] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -306,11 +330,13 @@ class TicketRepository(abc.ABC):
           its submission (its first ``submitted`` entry; its creation when none) to that end.
         * ``step_times``: one per step completed at or after ``since``: from its ``opened_at`` (history
           details) to its completion; for a completion recorded without ``opened_at``, from the ticket's
-          history entry before it.
+          history entry before it. ``on_time``: completed at or before its ``due`` (history details), None
+          for a step recorded without one.
         * ``days``: per UTC day from ``since`` on that has any, tickets created and processes ended completed
           or rejected, sorted by day.
         * ``decisions``: per ticket type, the tickets whose process ended completed or rejected at or after
           ``since``, sorted by type.
+        * ``overdue``: per ticket type, the open steps whose due time is at or before ``now``, sorted by type.
 
         Aggregated by the store (one query per figure), never by reading every ticket."""
 
@@ -452,6 +478,36 @@ class SubstituteRepository(abc.ABC):
         """The substitutions in which ``substitute`` acts at ``at`` (starts <= at < ends), by user."""
 
 
+#: the two reminders a step with a due time gets: some time before it (``PFLOW_REMIND_BEFORE``), and at it
+REMINDER = "reminder"
+OVERDUE = "overdue"
+REMINDER_KINDS = (REMINDER, OVERDUE)
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """An open step with a due time, as the reminder scanner finds it."""
+
+    task_id: str
+    ticket_id: str
+    due: datetime
+
+
+class TaskReminders(abc.ABC):
+    """Which reminders were sent, so each step gets each kind once, whichever process scans."""
+
+    @abc.abstractmethod
+    def pending(self, kind: str, due_by: datetime, *, due_after: datetime | None = None,
+                limit: int = 100) -> list[DueStep]:
+        """Open steps due at or before ``due_by`` (and after ``due_after``, when given) that have not had a
+        reminder of ``kind``, earliest due first."""
+
+    @abc.abstractmethod
+    def add(self, task_id: str, ticket_id: str, kind: str, at: datetime) -> None:
+        """Record that the step had its reminder of ``kind``; stored on commit, with the outbox. A commit that
+        would record one a second time (another process was first) raises ``ConcurrencyConflict``."""
+
+
 class UnitOfWork(abc.ABC):
     """One business transaction. Use as a context manager; nothing is stored
     unless ``commit()`` is called, and leaving the block rolls back the rest.
@@ -467,6 +523,7 @@ class UnitOfWork(abc.ABC):
     notifications: NotificationRepository
     processed_events: ProcessedEvents
     substitutes: SubstituteRepository
+    reminders: TaskReminders
 
     def __enter__(self) -> "UnitOfWork":
         return self

@@ -4,6 +4,8 @@ Who is told what:
 
 * ``task.created`` - whoever may act on the new step: its assignee, else its candidate users and
   the members of its candidate groups (never the ticket's requester).
+* ``task.reminder`` / ``task.overdue`` - the same people, when the step is due soon / past its due time and
+  still open (``pflow.service.reminders`` sends them, once each).
 * ``task.completed`` (with the values and comment) / ``ticket.completed`` (with the fulfilment reference, when
   its automated steps returned one) / ``ticket.rejected`` /
   ``ticket.withdrawn`` - the requester (not when they did it themselves).
@@ -43,7 +45,7 @@ from pflow.ports.users import UserDirectory
 log = logging.getLogger(__name__)
 
 CONSUMER = "notifications"
-KINDS = ("task.created", "task.completed", "ticket.completed", "ticket.rejected", "ticket.withdrawn",
+KINDS = ("task.created", "task.reminder", "task.overdue", "task.completed", "ticket.completed", "ticket.rejected", "ticket.withdrawn",
          "ticket.needs_attention", "ticket.decision_refused")
 
 
@@ -67,6 +69,18 @@ def _facts(body: dict[str, Any], ticket: Ticket) -> tuple[str, dict[str, Any]] |
             return None
         told["task"] = {"name": step.name, "assignee": step.assignee, "candidate_groups": list(step.candidate_groups),
                         "candidate_users": list(step.candidate_users)}
+        return actor, told
+    if event_type in ("task.reminder", "task.overdue"):
+        _require_system(actor)
+        step = ticket.step(data["task"]["id"])
+        if step is None:
+            if _completion(ticket, data["task"]["id"]) is None and ticket.updated_at <= _parse_time(body["occurred_at"]):
+                raise InvalidEvent(f"the ticket has no step {shown(data['task']['id'])}")
+            return None  # done since: nobody needs reminding
+        if step.due is None:
+            raise InvalidEvent(f"step {shown(step.task_id)} has no due time")
+        told["task"] = {"name": step.name, "assignee": step.assignee, "candidate_groups": list(step.candidate_groups),
+                        "candidate_users": list(step.candidate_users), "due": step.due.isoformat()}
         return actor, told
     if event_type == "task.completed":
         entry = _completion(ticket, data["task"]["id"])
@@ -145,6 +159,7 @@ def _params(event_type: str, actor: str, data: dict[str, Any]) -> dict[str, str]
                 comment=data.get("comment"), error=data.get("error"), requester=data.get("requester"),
                 reference=data.get("reference") if event_type == "ticket.completed" else None,
                 by=data.get("by") if event_type == "ticket.decision_refused" else None,
+                due=task.get("due") if event_type in ("task.reminder", "task.overdue") else None,
                 reason=data.get("reason") if event_type == "ticket.decision_refused" else None)
 
 
@@ -153,6 +168,11 @@ def _message(event_type: str, p: dict[str, str]) -> str:
     title = _quote(p.get("title"))
     if event_type == "task.created":
         return f"{p.get('step', 'A step')} of ticket {title} from {p.get('requester', '')} awaits you."
+    if event_type == "task.reminder":
+        return f"Reminder: {p.get('step', 'A step')} of ticket {title} from {p.get('requester', '')} is due {p.get('due', '')}."
+    if event_type == "task.overdue":
+        return (f"{p.get('step', 'A step')} of ticket {title} from {p.get('requester', '')} is overdue "
+                f"(it was due {p.get('due', '')}).")
     if event_type == "task.completed":
         comment = f" Comment: {p['comment']}" if "comment" in p else ""
         return f"{p.get('actor', 'Someone')} completed {p.get('step', 'a step')} of your ticket {title}.{comment}"
@@ -183,7 +203,7 @@ class NotificationService:
 
     def recipients(self, event_type: str, data: dict[str, Any], actor: str = "") -> list[str]:
         requester = data.get("requester")
-        if event_type == "task.created":
+        if event_type in ("task.created", "task.reminder", "task.overdue"):
             task = data.get("task") or {}
             if task.get("assignee"):
                 people = {task["assignee"]}

@@ -98,6 +98,16 @@ class OversightService:
                 counts["completed"] += day.completed
                 counts["rejected"] += day.rejected
 
+        sla: dict[str, dict[str, int]] = defaultdict(lambda: {"with_due": 0, "on_time": 0, "open_overdue": 0})
+        for d in figures.step_times:
+            if d.on_time is not None:
+                sla[d.type]["with_due"] += 1
+                sla[d.type]["on_time"] += int(d.on_time)
+        for o in figures.overdue:
+            sla[o.type]["open_overdue"] += o.count
+        with_due = sum(v["with_due"] for v in sla.values())
+        on_time = sum(v["on_time"] for v in sla.values())
+
         decided = sum(d.completed + d.rejected for d in figures.decisions)
         rejected = sum(d.rejected for d in figures.decisions)
         return {
@@ -111,6 +121,10 @@ class OversightService:
                                "by_type": [{"type": d.type, "decided": d.completed + d.rejected,
                                             "rejected": d.rejected, "rate": _rate(d.rejected, d.completed + d.rejected)}
                                            for d in figures.decisions]},
+            "sla": {"with_due": with_due, "on_time": on_time, "share": _rate(on_time, with_due),
+                    "open_overdue": sum(v["open_overdue"] for v in sla.values()),
+                    "by_type": [{"type": k, **v, "share": _rate(v["on_time"], v["with_due"])}
+                                for k, v in sorted(sla.items())]},
         }
 
     # ------------------------------------------------------------- incidents

@@ -37,6 +37,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
+from pflow.domain.durations import add_duration
 from pflow.domain.errors import (
     ConcurrencyConflict,
     EngineUnavailable,
@@ -506,7 +507,7 @@ class TicketService:
                 instance = self._restart_if_stale(ticket, type_, instance)
             try:
                 ticket.definition_id = instance.definition_id
-                ticket.follow(self._progress(key))
+                ticket.follow(self._progress(key, ticket.type))
                 uow.commit()
             except ServiceUnavailable as exc:
                 if instance.created and not isinstance(exc, EngineUnavailable):
@@ -653,12 +654,12 @@ class TicketService:
                 self._cancel_orphan(ticket)
                 return ticket
             read = self._engine.progress(ticket_id)
-            progress = self._progress_of(read)
+            progress = self._progress_of(read, ticket.type)
             gone = self._gone(ticket, progress)
             if gone:
                 # Steps the ticket has open are no longer open in the engine: read who completed them.
                 read = self._engine.progress(ticket_id, history=True)
-                progress = self._progress_of(read)
+                progress = self._progress_of(read, ticket.type)
                 gone = self._gone(ticket, progress)
             lost, young = self._lost_completions(ticket, gone, progress.running, read.completed if read else ())
             if young:
@@ -778,7 +779,7 @@ class TicketService:
         this read it again and apply again, never give up."""
         ticket_id = read.id
         for attempt in range(5):
-            progress = self._progress(ticket_id)
+            progress = self._progress(ticket_id, read.type)
             with self._uow() as uow:
                 ticket = uow.tickets.attach(read) if attempt == 0 else uow.tickets.get(ticket_id)
                 if not _recorded(ticket, step.task_id):
@@ -791,12 +792,14 @@ class TicketService:
                     continue
         return self._fresh(ticket_id)
 
-    def _progress(self, ticket_id: str) -> Progress:
-        return self._progress_of(self._engine.progress(ticket_id))
+    def _progress(self, ticket_id: str, ticket_type: str | None = None) -> Progress:
+        return self._progress_of(self._engine.progress(ticket_id), ticket_type)
 
-    def _progress_of(self, read: InstanceProgress | None) -> Progress:
+    def _progress_of(self, read: InstanceProgress | None, ticket_type: str | None = None) -> Progress:
         if read is None:
             return Progress(running=False)
+        if read.running and ticket_type is not None:
+            read = replace(read, tasks=tuple(self._with_due(ticket_type, t) for t in read.tasks))
         if read.running:
             failed = [t for t in read.automated if t.retries == 0]
             return Progress(running=True, steps=tuple(self._with_rules(read.definition_id, step_from_task(t))
@@ -927,6 +930,29 @@ class TicketService:
             with self._models_lock:
                 self._models[definition_id] = model
         return model
+
+    def _with_due(self, ticket_type: str, task: UserTask) -> UserTask:
+        """The task with its type's default due time when its BPMN gave it none: set in the engine once (the
+        engine then has it, so later reads find it there), counted from when the task was created."""
+        if task.due is not None:
+            return task
+        try:
+            duration = self.catalog.get(ticket_type).default_due(task.definition_key)
+        except ValidationError:
+            return task  # a type no longer declared: nothing to apply
+        if duration is None:
+            return task
+        due = add_duration(task.created_at or datetime.now(timezone.utc), duration)
+        try:
+            self._engine.set_due(task.id, due)
+        except TaskNotFound:
+            return task  # completed meanwhile
+        except ServiceUnavailable as exc:
+            # The step stays without a due time for now; the next read of the ticket sets it.
+            log.warning("ticket %s: could not set the due time of step %s (%s)", task.business_key,
+                        task.definition_key, exc.message)
+            return task
+        return replace(task, due=due)
 
     def _with_rules(self, definition_id: str | None, step: Step) -> Step:
         """The step with its process's rules: four eyes unless the task or its process opts out."""

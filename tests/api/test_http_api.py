@@ -14,8 +14,8 @@ from pflow.entrypoints.http import create_app
 from tests.conftest import ApiClient
 from tests.support import SEPARATE_ENGINE_STACKS, build_stack, wait_until
 
-STEP_KEYS = {"id", "step", "name", "candidate_groups", "candidate_users", "assignee", "due", "created_at", "form",
-             "can_complete", "refusal", "on_behalf_of", "can_claim", "can_unclaim"}
+STEP_KEYS = {"id", "step", "name", "candidate_groups", "candidate_users", "assignee", "due", "overdue", "created_at",
+             "form", "can_complete", "refusal", "on_behalf_of", "can_claim", "can_unclaim"}
 TICKET_KEYS = {"id", "type", "type_name", "title", "fields", "requester", "status", "current_steps", "attention",
                "attention_key", "results",
                "created_at", "updated_at", "version", "steps", "allowed_actions"}

@@ -64,8 +64,9 @@ def test_tickets_steps_tasks_and_types_conform_to_their_declared_schemas(api, sp
     assert set(schemas["Ticket"]["properties"]["status"]["enum"]) == {
         "draft", "in_progress", "needs_attention", "completed", "rejected", "withdrawn"}
     assert set(schemas["Step"]["properties"]) == {"id", "step", "name", "candidate_groups", "candidate_users",
-                                                   "assignee", "due", "created_at", "form", "can_complete",
-                                                   "refusal", "on_behalf_of", "can_claim", "can_unclaim"}
+                                                   "assignee", "due", "overdue", "created_at", "form",
+                                                   "can_complete", "refusal", "on_behalf_of", "can_claim",
+                                                   "can_unclaim"}
     assert set(schemas["FormField"]["properties"]) == {"id", "label", "type", "required", "default", "values",
                                                         "decision"}
     assert set(schemas["Task"]["properties"]) == set(schemas["Step"]["properties"]) | {"ticket"}

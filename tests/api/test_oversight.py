@@ -41,7 +41,7 @@ def test_the_dashboard_counts_what_the_tickets_recorded(api, stack):
     r = api.get("/api/stats?weeks=4", "carol")
     assert r.status_code == 200, r.json
     s = r.json
-    assert set(s) == {"generated_at", "open_tasks", "cycle_time", "throughput", "rejection_rate"}
+    assert set(s) == {"generated_at", "open_tasks", "cycle_time", "throughput", "rejection_rate", "sla"}
     assert datetime.fromisoformat(s["generated_at"]) <= datetime.now(timezone.utc)
     managers = next(g for g in s["open_tasks"] if g["group"] == "managers")
     assert managers["total"] == 1  # the waiting ticket's manager step
@@ -76,6 +76,7 @@ def test_an_empty_dashboard_has_zero_weeks_and_no_rate(api):
     assert len(s["throughput"]) == 12 and s["open_tasks"] == []
     assert s["rejection_rate"] == {"decided": 0, "rejected": 0, "rate": None, "by_type": []}
     assert s["cycle_time"] == {"by_type": [], "by_step": []}
+    assert s["sla"] == {"with_due": 0, "on_time": 0, "share": None, "open_overdue": 0, "by_type": []}
 
 
 def test_weeks_out_of_range_name_the_field(api):

@@ -433,3 +433,87 @@ def _(api, ticket, name):
 def _(responses):
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 409], [r.json for r in responses]
+
+
+# --- due times and reminders (features/due_dates.feature) ----------------------------------------
+
+def _time(text):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def clock(stack):
+    """The container's clock, which the API and the reminder scanner judge due times by; steps move it."""
+    from datetime import datetime, timezone
+
+    from dependency_injector import providers
+
+    moment = {"now": datetime.now(timezone.utc)}
+    stack.container.clock.override(providers.Object(lambda: moment["now"]))
+    yield moment
+    stack.container.clock.reset_override()
+
+
+def _notes(api, user, kind, ticket):
+    items = api.get("/api/notifications", user, query_string={"page_size": 100}).json["items"]
+    return [n for n in items if n["kind"] == kind and n["ticket_id"] == ticket]
+
+
+@then(parsers.parse('the step "{name}" is due {hours:d} hours after it opened'))
+def _(api, ticket, name, hours):
+    from datetime import timedelta
+
+    step = _step(api, ticket, name)
+    assert step["due"] and step["overdue"] is False, step
+    assert abs(_time(step["due"]) - _time(step["created_at"]) - timedelta(hours=hours)) < timedelta(seconds=2), step
+
+
+@when(parsers.parse('{hours:d} hours have passed since the step "{name}" opened'))
+def _(api, ticket, clock, name, hours):
+    from datetime import timedelta
+
+    clock["now"] = _time(_step(api, ticket, name)["created_at"]) + timedelta(hours=hours)
+
+
+@when("the reminders have been sent")
+def _(stack, clock):
+    stack.container.reminders().run_once()
+    stack.deliver_events()
+
+
+@then(parsers.parse("{user} has no overdue task"))
+def _(api, user, clock):
+    assert api.get("/api/tasks", user, query_string={"overdue": "true"}).json["items"] == []
+
+
+@then(parsers.parse('{user} has an overdue task "{name}" for the ticket'))
+def _(api, user, ticket, name, clock):
+    tasks = api.get("/api/tasks", user, query_string={"overdue": "true"}).json["items"]
+    mine = [t for t in tasks if t["ticket"]["id"] == ticket]
+    assert [(t["name"], t["overdue"]) for t in mine] == [(name, True)], tasks
+
+
+@then(parsers.re(r'(?P<user>\w+) is reminded (?:once )?that "(?P<name>[^"]+)" is due$'))
+def _(api, user, ticket, name):
+    notes = _notes(api, user, "task.reminder", ticket)
+    assert [n["params"]["step"] for n in notes] == [name], notes
+
+
+@then(parsers.parse('{user} is told once that "{name}" is overdue'))
+def _(api, user, ticket, name):
+    notes = _notes(api, user, "task.overdue", ticket)
+    assert [n["params"]["step"] for n in notes] == [name], notes
+
+
+@then(parsers.parse("{user} is not reminded of the ticket"))
+def _(api, user, ticket):
+    assert _notes(api, user, "task.reminder", ticket) == [] and _notes(api, user, "task.overdue", ticket) == []
+
+
+@then(parsers.parse("the dashboard shows {on_time:d} of {with_due:d} {type_} steps done in time"))
+def _(api, on_time, with_due, type_):
+    sla = api.get("/api/stats", "carol").json["sla"]
+    (row,) = [r for r in sla["by_type"] if r["type"] == type_]
+    assert (row["on_time"], row["with_due"]) == (on_time, with_due), sla

@@ -440,6 +440,35 @@ def test_candidates_assignee_and_due_dates_are_resolved_as_camunda_does(engine, 
     assert engine.task(routed.id).candidate_groups == routed.candidate_groups
 
 
+def test_set_due_gives_an_open_task_a_due_time_and_keeps_the_rest(engine, names):
+    """What PFlow does when the ticket type gives a due time the BPMN does not: the task keeps its name,
+    candidates and assignee (Camunda's PUT /task/{id} would clear what it is not sent)."""
+    engine.deploy(names.assignment())
+    key = names.key()
+    engine.start(names.assignment_key, key, {"requester": "erin", "reviewers": "security, audit",
+                                             "amount": 10, "priority": "low"})
+    tasks = {t.definition_key: t for t in wait_until(lambda: len(engine.open_tasks(key)) == 3
+                                                     and engine.open_tasks(key))}
+    routed, confirm = tasks["ByGroups"], tasks["ByAssignee"]
+    assert routed.due is None
+    due = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    engine.set_due(routed.id, due)
+    engine.set_due(confirm.id, due + timedelta(hours=1))
+    again = engine.task(routed.id)
+    assert again.due == due
+    assert (again.name, again.candidate_groups, again.assignee) == (routed.name, routed.candidate_groups, None)
+    assigned = engine.task(confirm.id)
+    assert assigned.due == due + timedelta(hours=1) and assigned.assignee == "erin"
+    # kept when the instance moves on elsewhere
+    engine.complete_task(tasks["ByUsers"].id, {}, completed_by="alice")
+    assert {t.id: t.due for t in engine.open_tasks(key)}[routed.id] == due
+    with pytest.raises(TaskNotFound):
+        engine.set_due(str(uuid.uuid4()), due)
+    engine.complete_task(routed.id, {}, completed_by="bob")
+    with pytest.raises(TaskNotFound):
+        engine.set_due(routed.id, due)
+
+
 @pytest.mark.parametrize("variables, end", [
     ({"amount": Decimal("1000.50"), "priority": "low"}, "Big"),
     ({"amount": 1000, "priority": "high"}, "Urgent"),

@@ -114,7 +114,8 @@ def test_every_attribute_round_trips(store):
     assert again.history[2].comment == "fine by me"
     assert again.history[2].details == {"step": "ManagerApproval", "step_name": "Manager approval", "task_id": "t-1",
                                         "values": {"approved": True, "note": "ok"},
-                                        "opened_at": "2026-01-01T00:00:00+00:00"}  # the step's created_at
+                                        "opened_at": "2026-01-01T00:00:00+00:00",  # the step's created_at
+                                        "due": due.isoformat()}  # and its due time (the dashboard's SLA)
     assert again.version == 2
     assert again.results == {}  # none until an automated step returns some
 

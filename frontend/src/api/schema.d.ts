@@ -966,6 +966,8 @@ export interface paths {
             parameters: {
                 query?: {
                     group?: string;
+                    /** @description true: only steps past their due time; false: only the others */
+                    overdue?: boolean;
                     /** @description 1 to 100000 */
                     page?: number;
                     /** @description 1 to 100 */
@@ -3048,6 +3050,15 @@ export interface components {
             rate: number | null;
             rejected: number;
         };
+        Sla: {
+            /** @description types with a step completed in the period with a due time, or an open step overdue */
+            by_type: components["schemas"]["TypeSla"][];
+            on_time: number;
+            open_overdue: number;
+            /** @description on_time / with_due; null when with_due is 0 */
+            share: number | null;
+            with_due: number;
+        };
         SsoProvider: {
             /** @description open it in the browser to sign in (redirects to the provider) */
             login_url?: string;
@@ -3060,6 +3071,8 @@ export interface components {
             generated_at: string;
             open_tasks: components["schemas"]["OpenTasks"][];
             rejection_rate: components["schemas"]["RejectionRate"];
+            /** @description steps done before their due time, per ticket type */
+            sla: components["schemas"]["Sla"];
             /** @description every week of the period, oldest first */
             throughput: components["schemas"]["Week"][];
         };
@@ -3075,7 +3088,10 @@ export interface components {
             candidate_users: string[];
             /** Format: date-time */
             created_at: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when the step is due: its BPMN's camunda:dueDate, else its ticket type's default; null: none
+             */
             due: string | null;
             form: components["schemas"]["FormField"][];
             /** @description the task id (POST /api/tasks/<id>/complete) */
@@ -3083,6 +3099,8 @@ export interface components {
             name: string;
             /** @description whose step it is when the caller acts on it as their substitute (null: the caller's own) */
             on_behalf_of: string | null;
+            /** @description whether its due time has passed */
+            overdue: boolean;
             /**
              * @description why not: not_a_candidate, own_ticket, last_editor, second_decision
              * @enum {string|null}
@@ -3151,7 +3169,10 @@ export interface components {
             candidate_users: string[];
             /** Format: date-time */
             created_at: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when the step is due: its BPMN's camunda:dueDate, else its ticket type's default; null: none
+             */
             due: string | null;
             form: components["schemas"]["FormField"][];
             /** @description the task id (POST /api/tasks/<id>/complete) */
@@ -3159,6 +3180,8 @@ export interface components {
             name: string;
             /** @description whose step it is when the caller acts on it as their substitute (null: the caller's own) */
             on_behalf_of: string | null;
+            /** @description whether its due time has passed */
+            overdue: boolean;
             /**
              * @description why not: not_a_candidate, own_ticket, last_editor, second_decision
              * @enum {string|null}
@@ -3295,6 +3318,18 @@ export interface components {
             rate: number | null;
             rejected: number;
             type: string;
+        };
+        TypeSla: {
+            /** @description of those, completed at or before their due time */
+            on_time: number;
+            /** @description open steps past their due time now */
+            open_overdue: number;
+            /** @description on_time / with_due; null when with_due is 0 */
+            share: number | null;
+            /** @description ticket type key */
+            type: string;
+            /** @description steps completed in the period that had a due time */
+            with_due: number;
         };
         UnreadCount: {
             unread: number;

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import i18n from "../i18n";
 import { useFormat } from "../i18n/format";
 import type { Notification } from "../api/types";
-import { notificationMessage, NotificationBell } from "./NotificationBell";
+import { notificationMessage, notificationTitle, NotificationBell } from "./NotificationBell";
 import { apiError, fakeApi, renderAt, signIn, USERS } from "../test/utils";
 
 const page = {
@@ -116,6 +116,23 @@ describe("notificationMessage", () => {
     rerender();
     expect(notificationMessage(i18n.t.bind(i18n), result.current, note("task.created", { title: "笔记本", step: "财务审批", requester: "alice" })))
       .toBe("alice 的工单“笔记本”的步骤“财务审批”等待你处理。");
+  });
+
+  it("words the reminders of a due step and of an overdue one, with the due time in the reader's format", async () => {
+    const { result, rerender } = renderHook(() => useFormat());
+    const en = i18n.t.bind(i18n);
+    const params = { title: "Chairs", step: "Manager Approval", requester: "alice", due: "2026-03-03T09:31:00Z" };
+    const due = result.current.dateTime(params.due);
+    expect(notificationMessage(en, result.current, note("task.reminder", params)))
+      .toBe(`Reminder: “Manager Approval” of ticket “Chairs” from alice is due ${due}.`);
+    expect(notificationMessage(en, result.current, note("task.overdue", params)))
+      .toBe(`“Manager Approval” of ticket “Chairs” from alice is overdue (it was due ${due}).`);
+    await act(() => i18n.changeLanguage("zh-CN"));
+    rerender();
+    const zhDue = result.current.dateTime(params.due);
+    expect(notificationMessage(i18n.t.bind(i18n), result.current, note("task.overdue", { ...params, step: "经理审批" })))
+      .toBe(`alice 的工单“Chairs”的步骤“经理审批”已逾期（截止时间 ${zhDue}）。`);
+    expect(notificationTitle(i18n.t.bind(i18n), note("task.reminder", params))).toBe("有步骤即将到期");
   });
 
   it("falls back to the server's text for older notifications and kinds it does not know", () => {

@@ -18,6 +18,8 @@ type Format = ReturnType<typeof useFormat>;
 const VARIANT: Record<string, string | null> = {
   // process-driven tickets
   task_created: null,
+  task_reminder: null,
+  task_overdue: null,
   task_completed: null,
   ticket_completed: "reference",
   ticket_rejected: "actor",
@@ -45,6 +47,7 @@ export function notificationMessage(t: TFunction, fmt: Format, n: Notification, 
   const values = {
     ...params,
     amount: params.amount ? fmt.amount(params.amount) : "",
+    due: params.due ? fmt.dateTime(params.due) : "",
     reason: params.reason ? t(`history.refusal.${params.reason}`, { defaultValue: params.reason }) : "",
   };
   const text = t(`notificationText.${key}`, values);

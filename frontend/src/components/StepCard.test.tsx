@@ -136,3 +136,24 @@ describe("StepCard: a step's form generated from its FormFields", () => {
     expect(screen.getByTestId("step-who")).toHaveTextContent("Who can act: dave, anyone in Security, or anyone in Managers");
   });
 });
+
+describe("StepCard: when the step is due", () => {
+  it("shows the due time, and an Overdue badge once the server says it has passed", () => {
+    signIn(USERS.bob);
+    fakeApi({});
+    const { unmount } = renderStep(step({ due: "2026-03-03T09:31:00Z", overdue: false }));
+    expect(screen.getByTestId("due-time")).toHaveTextContent(/^Due /);
+    expect(screen.queryByTestId("overdue")).not.toBeInTheDocument();
+    unmount();
+    renderStep(step({ due: "2026-03-03T09:31:00Z", overdue: true }));
+    expect(screen.getByTestId("overdue")).toHaveTextContent("Overdue");
+    expect(screen.getByTestId("overdue")).toHaveAttribute("title", expect.stringMatching(/^Overdue since /));
+  });
+
+  it("shows nothing about time for a step without a due time", () => {
+    signIn(USERS.bob);
+    fakeApi({});
+    renderStep(step({ due: null, overdue: false }));
+    expect(screen.queryByTestId("due-time")).not.toBeInTheDocument();
+  });
+});

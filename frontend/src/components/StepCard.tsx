@@ -10,6 +10,7 @@ import { useFormat } from "../i18n/format";
 import { useErrorMessage } from "./States";
 import { fieldErrorTexts } from "../i18n/serverError";
 import { useFocusOn } from "./focus";
+import { DueTime } from "./DueTime";
 
 /** A step's name in the reader's language: `bpmn.<task id>` when the UI has one, else the BPMN's name. */
 export function stepName(t: TFunction, step: { step?: string; name: string }) {
@@ -162,7 +163,11 @@ export function StepCard({
       <p className="small" data-testid="step-who">
         {t("step.whoCanAct")}: {whoCanAct(t, step, fmt.locale)}
       </p>
-      {step.due && <p className="small muted">{t("step.due", { when: fmt.dateTime(step.due) })}</p>}
+      {step.due && (
+        <p className="small">
+          <DueTime due={step.due} overdue={step.overdue} />
+        </p>
+      )}
       {step.on_behalf_of && (
         <p className="small" data-testid="step-on-behalf">
           {t("step.onBehalfOf", { user: step.on_behalf_of })}

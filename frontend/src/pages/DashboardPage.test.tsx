@@ -46,6 +46,13 @@ const STATS: Stats = {
       { type: "access_request", decided: 0, rejected: 0, rate: null },
     ],
   },
+  sla: {
+    with_due: 4,
+    on_time: 3,
+    share: 0.75,
+    open_overdue: 2,
+    by_type: [{ type: "purchase_request", with_due: 4, on_time: 3, share: 0.75, open_overdue: 2 }],
+  },
 };
 
 const EMPTY: Stats = {
@@ -54,6 +61,7 @@ const EMPTY: Stats = {
   cycle_time: { by_type: [], by_step: [] },
   throughput: [{ week_start: "2026-03-02", created: 0, completed: 0, rejected: 0 }],
   rejection_rate: { decided: 0, rejected: 0, rate: null, by_type: [] },
+  sla: { with_due: 0, on_time: 0, share: null, open_overdue: 0, by_type: [] },
 };
 
 /** The figures of a table, row by row (header row left out), as a reader hears them. */
@@ -84,6 +92,7 @@ describe("DashboardPage", () => {
       "Cycle time per step",
       "Throughput per week",
       "Rejection rate",
+      "Steps done in time",
     ]);
     expect(fake.callsTo("GET /api/stats")[0].query.get("weeks")).toBe("12");
 
@@ -113,8 +122,13 @@ describe("DashboardPage", () => {
       ["Overall", "8", "2", "25%"],
     ]);
     expect(screen.getByTestId("rejection-overall")).toHaveTextContent("25% rejected (2 of 8 decided)");
+    expect(figures("Steps done in time")).toEqual([
+      ["Purchase request", "4", "3", "75%", "2"],
+      ["Overall", "4", "3", "75%", "2"],
+    ]);
+    expect(screen.getByTestId("sla-overall")).toHaveTextContent("75% in time (3 of 4); 2 open overdue");
     // every chart says what it is and where its figures are
-    expect(screen.getAllByRole("img", { name: /^Chart: / })).toHaveLength(5);
+    expect(screen.getAllByRole("img", { name: /^Chart: / })).toHaveLength(6);
     expect(screen.getByRole("img", { name: "Chart: Throughput per week. The same figures are in the table “Figures as a table”." })).toBeInTheDocument();
   });
 
@@ -125,14 +139,15 @@ describe("DashboardPage", () => {
     renderAt(<DashboardPage />, { route: "/dashboard" });
 
     await screen.findByRole("table", { name: "各组待办任务" });
-    expect(headings()).toEqual(["仪表盘", "各组待办任务", "各类型处理时长", "各步骤处理时长", "每周吞吐量", "驳回率"]);
+    expect(headings()).toEqual(["仪表盘", "各组待办任务", "各类型处理时长", "各步骤处理时长", "每周吞吐量", "驳回率", "按时完成的步骤"]);
     expect(figures("各组待办任务").map((r) => r[0])).toEqual(["经理", "财务"]);
     await waitFor(() => expect(figures("各类型处理时长")[0]).toEqual(["采购申请", "5", "1.5小时", "3天"]));
     expect(figures("各类型处理时长")[1][2]).toBe("不到一分钟");
     // a step with a Chinese name under bpmn.* is translated; one without keeps the BPMN's name
     expect(figures("各步骤处理时长").map((r) => r[0])).toEqual(["财务审批", "Custom Step"]);
     expect(screen.getByTestId("rejection-overall")).toHaveTextContent("驳回 25%（已决定 8 件，驳回 2 件）");
-    expect(screen.getAllByText("以表格查看数据")).toHaveLength(5);
+    expect(screen.getByTestId("sla-overall")).toHaveTextContent("按时 75%（4 个中 3 个）；2 个未完成已逾期");
+    expect(screen.getAllByText("以表格查看数据")).toHaveLength(6);
   });
 
   it("words an empty state per chart instead of drawing nothing", async () => {
@@ -146,6 +161,7 @@ describe("DashboardPage", () => {
       "No step was completed in this period.",
       "No ticket was created or decided in this period.",
       "No ticket was decided in this period.",
+      "No step with a due time was completed in this period, and none is overdue.",
     ]);
     expect(screen.queryByRole("table")).not.toBeInTheDocument();
     expect(screen.queryByRole("img")).not.toBeInTheDocument();

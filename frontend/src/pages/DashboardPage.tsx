@@ -228,6 +228,8 @@ function Figures({ stats }: { stats: Stats }) {
 
   const rejection = stats.rejection_rate;
   const ratedTypes = rejection.by_type.filter((r) => r.rate != null);
+  const sla = stats.sla;
+  const slaTypes = sla.by_type.filter((r) => r.share != null);
 
   return (
     <div className="dash-grid">
@@ -357,6 +359,44 @@ function Figures({ stats }: { stats: Stats }) {
             rows={[
               ...rejection.by_type.map((r) => [typeName(r.type), count(r.decided), count(r.rejected), rate(r.rate)]),
               [t("dashboard.rejection.overall"), count(rejection.decided), count(rejection.rejected), rate(rejection.rate)],
+            ]}
+          />
+        }
+      />
+
+      <ChartSection
+        id="sla"
+        title={t("dashboard.sla.title")}
+        hint={t("dashboard.sla.hint")}
+        empty={sla.with_due || sla.open_overdue ? null : t("dashboard.sla.empty")}
+        summary={
+          sla.with_due || sla.open_overdue ? (
+            <p className="dash-figure" data-testid="sla-overall">
+              {t("dashboard.sla.overallText", {
+                share: rate(sla.share),
+                onTime: count(sla.on_time),
+                withDue: count(sla.with_due),
+                overdue: count(sla.open_overdue),
+              })}
+            </p>
+          ) : null
+        }
+        chart={
+          <HBarChart
+            rows={slaTypes.map((r) => ({ name: typeName(r.type), share: r.share }))}
+            series={[{ key: "share", label: t("dashboard.sla.share"), color: "#15803d" }]}
+            format={(v) => percent.format(v)}
+            domain={[0, 1]}
+            decimals
+          />
+        }
+        table={
+          <FigureTable
+            caption={t("dashboard.sla.title")}
+            head={[t("dashboard.sla.type"), t("dashboard.sla.withDue"), t("dashboard.sla.onTime"), t("dashboard.sla.share"), t("dashboard.sla.openOverdue")]}
+            rows={[
+              ...sla.by_type.map((r) => [typeName(r.type), count(r.with_due), count(r.on_time), rate(r.share), count(r.open_overdue)]),
+              [t("dashboard.sla.overall"), count(sla.with_due), count(sla.on_time), rate(sla.share), count(sla.open_overdue)],
             ]}
           />
         }

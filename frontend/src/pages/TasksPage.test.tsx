@@ -106,6 +106,31 @@ describe("TasksPage", () => {
   });
 });
 
+describe("TasksPage: due times", () => {
+  it("marks overdue tasks and filters to them with the API's overdue=true", async () => {
+    signIn(USERS.bob);
+    const late = task({ id: "t-late", due: "2026-03-02T09:00:00Z", overdue: true }, ticket({ id: "late0000-1", title: "Late", status: "in_progress" }));
+    const soon = task({ id: "t-soon", due: "2099-03-02T09:00:00Z", overdue: false }, ticket({ id: "soon0000-2", title: "Soon", status: "in_progress" }));
+    const fake = fakeApi({
+      "GET /api/tasks": (call) => ({
+        body: { items: call.query.get("overdue") === "true" ? [late] : [late, soon], total: 2, page: 1, page_size: 20 },
+      }),
+      "GET /api/ticket-types": { body: TYPES },
+    });
+    renderAt(<TasksPage />, { route: "/tasks" });
+    const rows = await screen.findAllByTestId("task-row");
+    expect(rows).toHaveLength(2);
+    expect(within(rows[0]).getByTestId("overdue")).toHaveTextContent("Overdue");
+    expect(within(rows[1]).queryByTestId("overdue")).not.toBeInTheDocument();
+    expect(within(rows[1]).getByTestId("due-time")).toHaveTextContent(/^Due /);
+    expect(fake.callsTo("GET /api/tasks").at(-1)!.query.get("overdue")).toBeNull();
+    await userEvent.click(screen.getByRole("checkbox", { name: "Overdue only" }));
+    await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("/tasks?overdue=true"));
+    await waitFor(() => expect(fake.callsTo("GET /api/tasks").at(-1)!.query.get("overdue")).toBe("true"));
+    await waitFor(() => expect(screen.getAllByTestId("task-row")).toHaveLength(1));
+  });
+});
+
 describe("TasksPage: deciding several tasks at once", () => {
   const mk = (n: number, overrides = {}, tk = {}) =>
     task({ id: `t-${n}`, ...overrides }, ticket({ id: `${n}0000000-aaaa`, title: `Laptop ${n}`, status: "in_progress", ...tk }));

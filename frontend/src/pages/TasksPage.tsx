@@ -13,6 +13,7 @@ import { useFormat } from "../i18n/format";
 import { useLocalized } from "../i18n/localized";
 import { useServerError } from "../i18n/serverError";
 import { SearchBox } from "../components/SearchBox";
+import { DueTime } from "../components/DueTime";
 
 export const TASKS_PAGE_SIZE = 20;
 
@@ -37,6 +38,7 @@ export function TasksPage() {
   const group = params.get("group") ?? "";
   const stepFilter = params.get("step") ?? "";
   const q = params.get("q") ?? "";
+  const overdue = params.get("overdue") === "true";
   const sortParam = params.get("sort") ?? "";
   const sort = TASK_SORTS.find((s) => s === sortParam) ?? "created";
   const [search, setSearch] = useState(q);
@@ -49,8 +51,9 @@ export function TasksPage() {
     ...(group ? { group } : {}),
     ...(stepFilter ? { step: stepFilter } : {}),
     ...(q ? { q } : {}),
+    ...(overdue ? { overdue: true } : {}),
   });
-  const filtered = Boolean(type || group || stepFilter || q);
+  const filtered = Boolean(type || group || stepFilter || q || overdue);
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -230,6 +233,14 @@ export function TasksPage() {
             ))}
           </select>
         </div>
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            checked={overdue}
+            onChange={(e) => update({ overdue: e.target.checked ? "true" : null })}
+          />
+          {t("tasks.overdueOnly")}
+        </label>
         <div className="field field-inline">
           <label htmlFor="task-sort">{t("tasks.sortLabel")}</label>
           <select id="task-sort" value={sort} onChange={(e) => update({ sort: e.target.value === "created" ? null : e.target.value })}>
@@ -433,7 +444,11 @@ export function TasksPage() {
                       <td data-label={t("ticket.requester")}>{task.ticket.requester}</td>
                       <td data-label={t("tasks.waiting")} title={fmt.dateTime(task.created_at ?? task.ticket.created_at)}>
                         {fmt.ago(task.created_at ?? task.ticket.created_at)}
-                        {task.due && <div className="muted small">{t("step.due", { when: fmt.dateTime(task.due) })}</div>}
+                        {task.due && (
+                          <div>
+                            <DueTime due={task.due} overdue={task.overdue} />
+                          </div>
+                        )}
                       </td>
                     </tr>
                   );

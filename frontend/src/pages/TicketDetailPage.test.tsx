@@ -88,7 +88,7 @@ describe("TicketDetailPage", () => {
       type: "access_request", type_name: "Access request", title: "Payroll read access",
       fields: { system: "Payroll", access_level: "read", temporary: true, until: "2026-06-30" },
       status: "in_progress", current_steps: ["Manager Approval", "Security Review"],
-      steps: [step({ id: "task-mgr" }), security],
+      steps: [step({ id: "task-mgr", due: "2026-03-03T09:31:00Z", overdue: true }), security],
     });
     const base = `/api/tickets/${tk.id}`;
     signIn(USERS.bob);
@@ -108,6 +108,10 @@ describe("TicketDetailPage", () => {
     expect(within(sec).queryByRole("button", { name: "Approve" })).not.toBeInTheDocument();
     expect(within(sec).getByTestId("step-refusal")).toHaveTextContent("This step is not offered to you.");
     expect(within(sec).getByTestId("step-who")).toHaveTextContent("anyone in Security");
+    // the manager's step is past its due time; the security review has none
+    expect(within(mgr).getByTestId("overdue")).toHaveTextContent("Overdue");
+    expect(within(mgr).getByTestId("due-time")).toHaveTextContent(/Due Mar 3, 2026/);
+    expect(within(sec).queryByTestId("due-time")).not.toBeInTheDocument();
     expect(screen.getByTestId("current-steps")).toHaveTextContent("Manager Approval, Security Review");
     const fields = await screen.findByTestId("ticket-fields");
     expect(within(fields).getByText("Access level").nextSibling).toHaveTextContent("Read");

@@ -171,6 +171,7 @@ export function step(overrides: Partial<Step> = {}): Step {
     candidate_users: [],
     assignee: null,
     due: null,
+    overdue: false,
     created_at: "2026-03-01T09:31:00Z",
     form: [
       {

@@ -102,7 +102,7 @@ from pflow.ports.process import (
 
 from .assignment import CamundaTaskAssignment
 from .client import ENGINE_NAME, CamundaClient, CamundaHttpError
-from .variables import from_typed_map, parse_date, to_typed_map
+from .variables import format_date, from_typed_map, parse_date, to_typed_map
 
 log = logging.getLogger(__name__)
 
@@ -744,6 +744,27 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                                      info.candidate_users if info else None),
             assignee=dto.get("assignee"), due=parse_date(dto.get("due")), created_at=parse_date(dto.get("created")),
             form=info.form if info else ())
+
+    #: what PUT /task/{id} takes: every field it is given replaces the task's, and one left out is cleared
+    _TASK_FIELDS = ("name", "description", "assignee", "owner", "delegationState", "due", "followUp", "priority",
+                    "parentTaskId", "caseInstanceId", "tenantId")
+
+    @_bounded
+    def set_due(self, task_id: str, due: datetime) -> None:
+        # PUT /task/{id} replaces the whole task (a field left out is cleared): read it first and send every
+        # field back as it is, with the new due time.
+        try:
+            dto = self._client.get(f"/task/{task_id}")
+            key = _definition_key(dto.get("processDefinitionId") or "")
+            if key and not self._in_scope(key):
+                raise TaskNotFound(f"user task {task_id} does not exist or is completed")
+            body = {name: dto.get(name) for name in self._TASK_FIELDS}
+            body["due"] = format_date(due)
+            self._client.put(f"/task/{task_id}", body)
+        except CamundaHttpError as exc:
+            if _is_task_missing(exc):
+                raise TaskNotFound(f"user task {task_id} does not exist or is completed") from None
+            raise
 
     @_bounded
     def complete_task(self, task_id: str, variables: dict[str, Any], *, completed_by: str) -> None:

@@ -57,6 +57,8 @@ def translate(error: BaseException, url: URL) -> DomainError | None:
         text = str(getattr(error, "orig", error))
         if "processed_events" in text:
             return ConcurrencyConflict("The event was already processed.")
+        if "task_reminders" in text:
+            return ConcurrencyConflict("The reminder was sent already (or its ticket is gone).")
         if "tickets" in text:
             return ConcurrencyConflict("A ticket with this id already exists.")
         if "notifications" in text:

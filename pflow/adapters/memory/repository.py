@@ -20,10 +20,13 @@ from pflow.ports.repository import (
     AttentionItem,
     DayCount,
     DecisionCount,
+    DueStep,
     Duration,
     OpenStepCount,
+    OverdueCount,
     TicketFigures,
     age_bucket,
+    is_overdue,
     NotificationPage,
     NotificationRepository,
     Outbox,
@@ -33,6 +36,7 @@ from pflow.ports.repository import (
     SubstituteRepository,
     TaskItem,
     TaskQuery,
+    TaskReminders,
     TicketQuery,
     TicketRepository,
     UnitOfWork,
@@ -104,6 +108,7 @@ class InMemoryStore:
         self.notifications: dict[str, Notification] = {}
         self.processed: set[tuple[str, str]] = set()
         self.substitutes: dict[str, Substitution] = {}  # by the user who is away
+        self.reminders: dict[tuple[str, str], datetime] = {}  # (task id, kind) -> when sent
         self.available = True  # tests flip this to simulate an unreachable database
 
     def ensure_available(self) -> None:
@@ -191,8 +196,11 @@ class InMemoryTicketRepository(TicketRepository):
         step_times: list[Duration] = []
         days: dict = {}
         decided: dict[str, dict[str, int]] = {}
+        overdue: dict[str, int] = {}
         for t in self._committed():
             for step in t.steps:
+                if is_overdue(step, now):
+                    overdue[t.type] = overdue.get(t.type, 0) + 1
                 for group in set(step.candidate_groups):
                     key = (group, age_bucket(step.created_at, now))
                     open_counts[key] = open_counts.get(key, 0) + 1
@@ -217,9 +225,11 @@ class InMemoryTicketRepository(TicketRepository):
                     continue
                 opened = _parse_time(h.details.get("opened_at")) or (before.at if before else None)
                 if opened is not None:
+                    due = _parse_time(h.details.get("due"))
                     step_times.append(Duration(type=t.type, seconds=max((h.at - opened).total_seconds(), 0.0),
                                                step=h.details.get("step"),
-                                               step_name=h.details.get("step_name") or h.details.get("step")))
+                                               step_name=h.details.get("step_name") or h.details.get("step"),
+                                               on_time=None if due is None else h.at <= due))
         order = {b: i for i, b in enumerate([b for b, _ in AGE_BUCKETS] + [OLDEST_BUCKET])}
         open_steps = sorted((OpenStepCount(group=g, bucket=b, count=n) for (g, b), n in open_counts.items()),
                             key=lambda o: (o.group, order.get(o.bucket, len(order))))
@@ -228,7 +238,8 @@ class InMemoryTicketRepository(TicketRepository):
             days=[DayCount(day=d, created=v.get("created", 0), completed=v.get("completed", 0),
                            rejected=v.get("rejected", 0)) for d, v in sorted(days.items())],
             decisions=[DecisionCount(type=k, completed=v.get("completed", 0), rejected=v.get("rejected", 0))
-                       for k, v in sorted(decided.items())])
+                       for k, v in sorted(decided.items())],
+            overdue=[OverdueCount(type=k, count=n) for k, n in sorted(overdue.items())])
 
     def needing_attention(self, limit: int = 500) -> list[AttentionItem]:
         found = []
@@ -275,6 +286,8 @@ class InMemoryTicketRepository(TicketRepository):
                 if query.group is not None and query.group not in step.candidate_groups:
                     continue
                 if query.step is not None and step.definition_key != query.step:
+                    continue
+                if query.overdue is not None and is_overdue(step, query.moment) != query.overdue:
                     continue
                 if text is not None and not _text_matches(text, t, step.name):
                     continue
@@ -455,6 +468,29 @@ class InMemorySubstituteRepository(SubstituteRepository):
         self.staged.clear()
 
 
+class InMemoryTaskReminders(TaskReminders):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.staged: dict[tuple[str, str], datetime] = {}
+
+    def pending(self, kind: str, due_by: datetime, *, due_after: datetime | None = None,
+                limit: int = 100) -> list[DueStep]:
+        self._store.ensure_available()
+        found = []
+        with self._store.lock:
+            for t in self._store.tickets.values():
+                for step in t.steps:
+                    if step.due is None or step.due > due_by or (due_after is not None and step.due <= due_after):
+                        continue
+                    if (step.task_id, kind) not in self._store.reminders:
+                        found.append(DueStep(task_id=step.task_id, ticket_id=t.id, due=step.due))
+        found.sort(key=lambda d: (d.due, d.task_id))
+        return found[:limit]
+
+    def add(self, task_id: str, ticket_id: str, kind: str, at: datetime) -> None:
+        self.staged[(task_id, kind)] = at
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     def __init__(self, store: InMemoryStore, on_events_committed: Callable[[], None] | None = None) -> None:
         self._store = store
@@ -464,6 +500,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.notifications = InMemoryNotificationRepository(store)
         self.processed_events = InMemoryProcessedEvents(store)
         self.substitutes = InMemorySubstituteRepository(store)
+        self.reminders = InMemoryTaskReminders(store)
         self.committed = False
 
     def _commit(self) -> None:
@@ -493,6 +530,9 @@ class InMemoryUnitOfWork(UnitOfWork):
             already = self.processed_events.staged & self._store.processed
             if already:
                 raise ConcurrencyConflict(f"Event {sorted(already)[0][1]} was already processed.")
+            sent = set(self.reminders.staged) & set(self._store.reminders)
+            if sent:
+                raise ConcurrencyConflict(f"The {sorted(sent)[0][1]} of step {sorted(sent)[0][0]} was sent already.")
             for ticket_id in repo.deleted:
                 del self._store.tickets[ticket_id]
             repo.deleted.clear()
@@ -506,8 +546,10 @@ class InMemoryUnitOfWork(UnitOfWork):
             self._store.notifications.update(self.notifications.staged)
             self._store.processed.update(self.processed_events.staged)
             self.substitutes.apply()
+            self._store.reminders.update(self.reminders.staged)
             self.notifications.staged.clear()
             self.processed_events.staged.clear()
+            self.reminders.staged.clear()
         self.committed = True
         if written and self._on_events_committed:
             self._on_events_committed()
@@ -521,6 +563,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.notifications.staged.clear()
         self.processed_events.staged.clear()
         self.substitutes.staged.clear()
+        self.reminders.staged.clear()
 
     def check(self) -> None:
         self._store.ensure_available()

@@ -64,6 +64,7 @@ from pflow.adapters.bpmn.reader import BpmnReadError, read_processes, split_name
 from pflow.adapters.database.engine import SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.spiff import tables as t
 from pflow.adapters.spiff.assignment import TaskAssignment
+from pflow.adapters.spiff.due import TaskDueDates
 from pflow.adapters.spiff.bpmn import called_elements, load_definition, parse_xml
 from pflow.adapters.spiff.bpmn_errors import catch, catching_boundary, end_execution
 from pflow.adapters.spiff.state import RUNNING, InstanceStates, Row, completed_of, end_of
@@ -94,7 +95,7 @@ from pflow.ports.process import (
 log = logging.getLogger(__name__)
 
 
-class SpiffWorkflowEngine(TaskAssignment, ProcessEngine, ExternalTasks, TimerJobs):
+class SpiffWorkflowEngine(TaskAssignment, TaskDueDates, ProcessEngine, ExternalTasks, TimerJobs):
     """The process ports on SpiffWorkflow, persisted with SQLAlchemy (SQLite or PostgreSQL).
 
     Any number of processes and versions live side by side: every query is scoped by the business

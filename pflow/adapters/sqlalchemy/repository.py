@@ -25,8 +25,10 @@ from pflow.ports.repository import (
     AttentionItem,
     DayCount,
     DecisionCount,
+    DueStep,
     Duration,
     OpenStepCount,
+    OverdueCount,
     TicketFigures,
     NotificationPage,
     NotificationRepository,
@@ -37,6 +39,7 @@ from pflow.ports.repository import (
     SubstituteRepository,
     TaskItem,
     TaskQuery,
+    TaskReminders,
     TicketQuery,
     TicketRepository,
     UnitOfWork,
@@ -312,6 +315,9 @@ class SqlAlchemyTicketRepository(TicketRepository):
             ended_rows = self._session.execute(
                 select(ends.c.day, ends.c.action, func.count(func.distinct(ends.c.id)))
                 .group_by(ends.c.day, ends.c.action)).all()
+            overdue_rows = self._session.execute(
+                select(st.c.ticket_type, func.count()).where(st.c.due.is_not(None), st.c.due <= now)
+                .group_by(st.c.ticket_type).order_by(st.c.ticket_type)).all()
             decision_rows = self._session.execute(
                 select(t.c.type, h.c.action, func.count(func.distinct(t.c.id)))
                 .select_from(h.join(t, t.c.id == h.c.ticket_id))
@@ -326,8 +332,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
             details = details or {}
             opened = _parse_time(details.get("opened_at")) or before
             if opened is not None:
+                due = _parse_time(details.get("due"))
                 step_times.append(Duration(type=type_, seconds=_seconds(at - opened), step=details.get("step"),
-                                           step_name=details.get("step_name") or details.get("step")))
+                                           step_name=details.get("step_name") or details.get("step"),
+                                           on_time=None if due is None else _aware(at) <= due))
         days: dict[date, dict[str, int]] = {}
         for d, n in created_rows:
             days.setdefault(_as_date(d), {})["created"] = n
@@ -342,7 +350,8 @@ class SqlAlchemyTicketRepository(TicketRepository):
             days=[DayCount(day=d, created=v.get("created", 0), completed=v.get("completed", 0),
                            rejected=v.get("rejected", 0)) for d, v in sorted(days.items())],
             decisions=[DecisionCount(type=k, completed=v.get("completed", 0), rejected=v.get("rejected", 0))
-                       for k, v in sorted(decided.items())])
+                       for k, v in sorted(decided.items())],
+            overdue=[OverdueCount(type=k, count=n) for k, n in overdue_rows])
 
     def _day(self, column):
         """The UTC day of a time column, as 'YYYY-MM-DD' text, on either database."""
@@ -405,6 +414,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
             conditions.append(s.c.ticket_status == query.ticket_status)
         if query.ticket_id is not None:
             conditions.append(s.c.ticket_id == query.ticket_id)
+        if query.overdue is True:
+            conditions.append(and_(s.c.due.is_not(None), s.c.due <= query.moment))
+        elif query.overdue is False:
+            conditions.append(or_(s.c.due.is_(None), s.c.due > query.moment))
         searching = bool(query.text and query.text.strip())
         if searching:
             conditions.append(_text_condition(query.text, t.c.search_text, t.c.id, s.c.name))
@@ -446,6 +459,10 @@ def _parse_time(value) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _as_date(value) -> date:
@@ -568,6 +585,28 @@ class SqlAlchemyProcessedEvents(ProcessedEvents):
         self.staged.append((consumer, event_id))
 
 
+class SqlAlchemyTaskReminders(TaskReminders):
+    def __init__(self, session: Session, guard: _Guard) -> None:
+        self._session = session
+        self._guard = guard
+        self.staged: list[dict] = []
+
+    def pending(self, kind: str, due_by: datetime, *, due_after: datetime | None = None,
+                limit: int = 100) -> list[DueStep]:
+        st, r = tables.ticket_steps, tables.task_reminders
+        sent = exists().where(r.c.task_id == st.c.task_id, r.c.kind == kind)
+        conditions = [st.c.due.is_not(None), st.c.due <= due_by, ~sent]
+        if due_after is not None:
+            conditions.append(st.c.due > due_after)
+        with self._guard():
+            rows = self._session.execute(select(st.c.task_id, st.c.ticket_id, st.c.due).where(*conditions)
+                                         .order_by(st.c.due, st.c.task_id).limit(limit)).all()
+        return [DueStep(task_id=a, ticket_id=b, due=c) for a, b, c in rows]
+
+    def add(self, task_id: str, ticket_id: str, kind: str, at: datetime) -> None:
+        self.staged.append({"task_id": task_id, "ticket_id": ticket_id, "kind": kind, "sent_at": at})
+
+
 def _snapshot(session: Session) -> list[tuple[object, dict]]:
     """The loaded state of every object in the session, to put back if the commit fails
     (SQLAlchemy expires everything on rollback; callers may still read what they changed)."""
@@ -686,6 +725,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.notifications = SqlAlchemyNotificationRepository(self.session, self._guard)
         self.processed_events = SqlAlchemyProcessedEvents(self.session, self._guard)
         self.substitutes = SqlAlchemySubstituteRepository(self.session, self._guard)
+        self.reminders = SqlAlchemyTaskReminders(self.session, self._guard)
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
         super().__enter__()
@@ -722,6 +762,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
                 try:
                     # Ticket changes first: a lost optimistic-locking race stops here, before any event is written.
                     self.session.flush()
+                    if self.reminders.staged:  # before the events: a reminder sent already stops here
+                        self.session.execute(insert(tables.task_reminders), self.reminders.staged)
                     if self.outbox.staged:
                         self.session.execute(insert(tables.outbox), self.outbox.rows())
                     if self.processed_events.staged:
@@ -737,6 +779,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         finally:
             self.outbox.staged.clear()
             self.processed_events.staged.clear()
+            self.reminders.staged.clear()
             self._end_writing()
         if written and self._on_events_committed:
             self._on_events_committed()
@@ -746,6 +789,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         # returned from inside the block stays readable after it.
         self.outbox.staged.clear()
         self.processed_events.staged.clear()
+        self.reminders.staged.clear()
         try:
             try:
                 self.session.close()

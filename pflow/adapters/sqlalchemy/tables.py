@@ -186,6 +186,18 @@ processed_events = Table(
     Column("processed_at", UtcDateTime(), nullable=False),
 )
 
+# Each reminder a step had, once per (step, kind): the key makes a second sender's commit fail, so several
+# processes scanning at once still send each one once.
+task_reminders = Table(
+    "task_reminders",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # 'reminder' | 'overdue'
+    Column("ticket_id", String(36), ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=False),
+    Index("ix_task_reminders_ticket", "ticket_id"),
+)
+
 # Failed logins per key ("user:<name>" / "ip:<address>"), shared by every API process (throttling, lockout).
 login_attempts = Table(
     "login_attempts",

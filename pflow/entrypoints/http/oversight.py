@@ -20,7 +20,7 @@ def _oversight():
 def stats(args):
     """The dashboard: open steps per group and age, time to decide per type and per step, tickets created and
     decided per week, and the share rejected, over the last ``weeks`` weeks (this one included)."""
-    return _oversight().stats(current_user(), args["weeks"])
+    return _oversight().stats(current_user(), args["weeks"], now=container().clock()())
 
 
 @blp.route("/incidents")

@@ -276,7 +276,9 @@ class StepSchema(Schema):
     candidate_groups = fields.List(fields.String())
     candidate_users = fields.List(fields.String())
     assignee = fields.String(allow_none=True)
-    due = fields.DateTime(allow_none=True)
+    due = fields.DateTime(allow_none=True, metadata={
+        "description": "when the step is due: its BPMN's camunda:dueDate, else its ticket type's default; null: none"})
+    overdue = fields.Boolean(metadata={"description": "whether its due time has passed"})
     created_at = fields.DateTime(allow_none=True)
     form = fields.List(fields.Nested(FormFieldSchema))
     can_complete = fields.Boolean(metadata={"description": "whether the caller may complete it now"})
@@ -392,6 +394,8 @@ class TaskListArgsSchema(Schema):
     q = Text(validate=[length(SEARCH_MAX)],
              metadata={"description": "text in the step's name, or its ticket's title, fields or results (the "
                                       f"fulfilment reference), or #id (up to {SEARCH_MAX} characters)"})
+    overdue = fields.Boolean(truthy={"true"}, falsy={"false"}, error_messages={"invalid": "Must be true or false."},
+                             metadata={"description": "true: only steps past their due time; false: only the others"})
     sort = Text(load_default="created", validate=[validate.OneOf(TASK_SORTS, error="Must be one of: {choices}.")],
                 metadata={"enum": list(TASK_SORTS)})
     page = page_field()
@@ -599,12 +603,32 @@ class RejectionRateSchema(Schema):
 
 
 @sent
+class TypeSlaSchema(Schema):
+    type = fields.String(metadata={"description": "ticket type key"})
+    with_due = fields.Integer(metadata={"description": "steps completed in the period that had a due time"})
+    on_time = fields.Integer(metadata={"description": "of those, completed at or before their due time"})
+    share = fields.Float(allow_none=True, metadata={"description": "on_time / with_due; null when with_due is 0"})
+    open_overdue = fields.Integer(metadata={"description": "open steps past their due time now"})
+
+
+@sent
+class SlaSchema(Schema):
+    with_due = fields.Integer()
+    on_time = fields.Integer()
+    share = fields.Float(allow_none=True, metadata={"description": "on_time / with_due; null when with_due is 0"})
+    open_overdue = fields.Integer()
+    by_type = fields.List(fields.Nested(TypeSlaSchema), metadata={
+        "description": "types with a step completed in the period with a due time, or an open step overdue"})
+
+
+@sent
 class StatsSchema(Schema):
     generated_at = fields.DateTime()
     open_tasks = fields.List(fields.Nested(OpenTasksSchema))
     cycle_time = fields.Nested(CycleTimeSchema)
     throughput = fields.List(fields.Nested(WeekSchema), metadata={"description": "every week of the period, oldest first"})
     rejection_rate = fields.Nested(RejectionRateSchema)
+    sla = fields.Nested(SlaSchema, metadata={"description": "steps done before their due time, per ticket type"})
 
 
 @sent

@@ -30,7 +30,7 @@ from pflow.entrypoints.http.schemas import (
 )
 from pflow.domain.steps import FormField, Step
 from pflow.domain.users import User
-from pflow.ports.repository import Page, TaskItem, TaskQuery, TicketQuery
+from pflow.ports.repository import Page, TaskItem, TaskQuery, TicketQuery, is_overdue
 
 blp = Blueprint("tickets", __name__, url_prefix="/api", description="Ticket types, tickets and the steps of their processes")
 
@@ -64,7 +64,8 @@ def present_step(step: Step, ticket: Ticket, user: User) -> dict:
     can_unclaim = bool(step.assignee) and (step.assignee in holders or user.is_admin)
     return {"id": step.task_id, "step": step.definition_key, "name": step.name,
             "candidate_groups": list(step.candidate_groups), "candidate_users": list(step.candidate_users),
-            "assignee": step.assignee, "due": step.due, "created_at": step.created_at,
+            "assignee": step.assignee, "due": step.due, "overdue": is_overdue(step, container().clock()()),
+            "created_at": step.created_at,
             "form": [present_field(f) for f in step.form], "can_complete": refusal is None, "refusal": refusal,
             "on_behalf_of": principal.username if principal is not None and refusal is None else None,
             "can_claim": can_claim, "can_unclaim": can_unclaim}
@@ -272,7 +273,7 @@ def tasks(args):
     """Your inbox: open steps you may complete now (assigned to you, offered to you or to a group of yours)."""
     query = TaskQuery(username=current_user().username, type=args.get("type"), group=args.get("group"),
                       step=args.get("step"), ticket_status=args.get("status"), text=args.get("q") or None,
-                      sort=args["sort"], page=args["page"], page_size=args["page_size"])
+                      overdue=args.get("overdue"), at=container().clock()(), sort=args["sort"], page=args["page"], page_size=args["page_size"])
     page = _tickets().tasks(current_user(), query)
     return {"items": [present_task(i) for i in page.items], "total": page.total, "page": page.page,
             "page_size": page.page_size}

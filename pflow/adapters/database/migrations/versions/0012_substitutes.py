@@ -4,7 +4,7 @@ user, found by substitute and end for the inbox).
 No data moves. Downgrade drops the table.
 
 Revision ID: 0012_substitutes
-Revises: 0010_engine_timers
+Revises: 0011_task_time
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_substitutes"
-down_revision = "0010_engine_timers"
+down_revision = "0011_task_time"
 branch_labels = None
 depends_on = None
 
