@@ -10,6 +10,7 @@ Feature: An approval nobody decides in time escalates
   Scenario: Undecided for 48 hours, the claim goes to the team leads, who approve it
     Given alice has submitted an expense claim of 120 for "Train tickets"
     Then the ticket is in_progress at "Manager Approval"
+    And the step "Manager Approval" is due 48 hours after it opened
     When 47 hours pass
     Then the ticket is in_progress at "Manager Approval"
     When 2 hours pass

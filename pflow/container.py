@@ -189,13 +189,14 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- workflow engine
-    # The time the engines PFlow runs itself go by (their timers, due dates, history); tests move it.
-    clock = providers.Object(time.time)
+    # The time the engines PFlow runs itself go by (epoch seconds: their timers, locks, history); tests move
+    # it, and ``clock`` below, together.
+    engine_clock = providers.Object(time.time)
     workflow_engine = providers.Selector(
         config.workflow_engine,
-        memory=providers.Resource(_memory_engine, clock=clock),
+        memory=providers.Resource(_memory_engine, clock=engine_clock),
         embedded=providers.Resource(_embedded_engine, database_url=config.database_url, db_engine=db_engine.provider,
-                                    clock=clock),
+                                    clock=engine_clock),
         camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
                                    max_poll_ms=config.camunda_max_poll_ms,
                                    process_keys=providers.Callable(camunda_scope, settings),

@@ -118,6 +118,11 @@ class MovableClock:
     def __call__(self) -> float:
         return time.time() + self.offset
 
+    def now(self):
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(self(), timezone.utc)
+
     def advance(self, seconds: float) -> None:
         self.offset += seconds
 
@@ -185,7 +190,8 @@ def build_stack(kind: str, tmp_path: Path, **overrides) -> Stack:
     container = build_container(settings)
     container.users.override(TEST_USERS)
     clock = MovableClock()
-    container.clock.override(providers.Object(clock))
+    container.engine_clock.override(providers.Object(clock))  # the engines' timers
+    container.clock.override(providers.Object(clock.now))  # due times, overdue steps, reminders
     migrate_database(container)
     if kind == "camunda":
         from tests.camunda.stack import install

@@ -920,18 +920,25 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
     @_bounded
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         body = {"workerId": worker_id, "variables": to_typed_map(variables)}
+        self._end_external(task_id, worker_id, "complete", body, f"completing external task {task_id}",
+                           lambda: self._completed_by(task_id, worker_id), "it did complete")
+
+    def _end_external(self, task_id: str, worker_id: str, action: str, body: dict[str, Any], what: str,
+                      happened: Callable[[], bool], outcome: str) -> None:
+        """POST an outcome that ends the task, retried while Camunda does not answer; a 404 to a repeat
+        whose first try's answer was lost is that first try having landed, when ``happened`` says so."""
         attempts = 0
 
-        def complete() -> None:
+        def post() -> None:
             nonlocal attempts
             attempts += 1
-            self._client.post(f"/external-task/{task_id}/complete", body)
+            self._client.post(f"/external-task/{task_id}/{action}", body)
 
         try:
-            self._retrying(complete, f"completing external task {task_id}")
+            self._retrying(post, what)
         except CamundaHttpError as exc:
-            if exc.status == 404 and attempts > 1 and self._completed_by(task_id, worker_id):
-                log.info("external task %s: the answer to the first completion was lost; it did complete", task_id)
+            if exc.status == 404 and attempts > 1 and happened():
+                log.info("external task %s: the answer to the first try was lost; %s", task_id, outcome)
                 return
             raise self._map_external_task_error(exc, task_id, worker_id) from None
 
@@ -962,22 +969,10 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                                 "variables": to_typed_map(variables or {})}
         if error_message is not None:
             body["errorMessage"] = error_message
-        attempts = 0
-
-        def report() -> None:
-            nonlocal attempts
-            attempts += 1
-            self._client.post(f"/external-task/{task_id}/bpmnError", body)
-
-        try:
-            self._retrying(report, f"reporting a BPMN error of external task {task_id}")
-        except CamundaHttpError as exc:
-            if exc.status == 404 and attempts > 1:
-                # A repeat after a lost answer: the first report ended the task (nothing else ends a task
-                # this worker still held).
-                log.info("external task %s: the answer to the BPMN error was lost; the task has ended", task_id)
-                return
-            raise self._map_external_task_error(exc, task_id, worker_id) from None
+        # Camunda logs no BPMN error as a success: a 404 to a repeat means the task has ended, which is
+        # what the first report did unless something else (a boundary timer) ended it at that moment.
+        self._end_external(task_id, worker_id, "bpmnError", body,
+                           f"reporting a BPMN error of external task {task_id}", lambda: True, "the task has ended")
 
     @_bounded
     def extend_lock(self, task_id: str, worker_id: str, new_duration_ms: int) -> None:

@@ -441,16 +441,20 @@ class SpiffWorkflowEngine(TaskAssignment, TaskDueDates, ProcessEngine, ExternalT
             raise TaskLockedByOtherWorker(f"external task {task_id} is not locked by worker {worker_id!r}")
         return row, inst
 
+    def _open_external(self, conn: Connection, task_id: str, worker_id: str):
+        """The instance row (locked), its workflow, the worker's open external task in it, and what had
+        completed before: where completing it or ending it with a BPMN error starts."""
+        _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
+        workflow = self._states.restore(conn, Row(inst))
+        task = self._spiff_task(workflow, task_id)
+        if task is None or task.state != TaskState.STARTED:
+            raise TaskNotFound(f"external task {task_id} is not open in its process instance")
+        return inst, workflow, task, self._states.completed_ids(workflow)
+
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         variables = check_json(variables or {})
         with self._write(automated=True) as tx:
-            conn = tx.conn
-            _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
-            workflow = self._states.restore(conn, Row(inst))
-            task = self._spiff_task(workflow, task_id)
-            if task is None or task.state != TaskState.STARTED:
-                raise TaskNotFound(f"external task {task_id} is not open in its process instance")
-            before = self._states.completed_ids(workflow)
+            inst, workflow, task, before = self._open_external(tx.conn, task_id, worker_id)
             inst["variables"] = {**inst["variables"], **variables}
             if inst["state"] == InstanceState.INCIDENT:
                 inst["state"] = InstanceState.ACTIVE  # recomputed from the remaining tasks in _save
@@ -484,16 +488,10 @@ class SpiffWorkflowEngine(TaskAssignment, TaskDueDates, ProcessEngine, ExternalT
             raise ValidationError("errorCode: a BPMN error needs a code (the errorCode of a bpmn:error)")
         variables = check_json(variables or {})
         with self._write(automated=True) as tx:
-            conn = tx.conn
-            _, inst = self._locked_task(conn, task_id, worker_id, lock_instance=True)
-            workflow = self._states.restore(conn, Row(inst))
-            task = self._spiff_task(workflow, task_id)
-            if task is None or task.state != TaskState.STARTED:
-                raise TaskNotFound(f"external task {task_id} is not open in its process instance")
-            before = self._states.completed_ids(workflow)
+            inst, workflow, task, before = self._open_external(tx.conn, task_id, worker_id)
             boundary = catching_boundary(task, error_code)
             if boundary is not None:
-                info = self._states.definition(conn, inst["definition_id"]).info
+                info = self._states.definition(tx.conn, inst["definition_id"]).info
                 code_var, message_var = info.error_variables.get(boundary.task_spec.bpmn_id, (None, None))
                 variables = {**variables, **({code_var: error_code} if code_var else {}),
                              **({message_var: error_message} if message_var else {})}
