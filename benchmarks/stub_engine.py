@@ -212,6 +212,18 @@ class StubProcessEngine(ProcessEngine, ExternalTasks):
             self._set(external, replace(external, worker_id=None, lock_expires_at=None, retries=retries,
                                         error_message=error_message))
 
+    def claim(self, task_id: str, user: str) -> None:
+        raise NotImplementedError("the benchmark's flows claim no steps")
+
+    def unclaim(self, task_id: str) -> None:
+        raise NotImplementedError("the benchmark's flows claim no steps")
+
+    def set_assignee(self, task_id: str, user: str | None) -> None:
+        raise NotImplementedError("the benchmark's flows reassign no steps")
+
+    def set_due(self, task_id: str, due: datetime) -> None:
+        raise NotImplementedError("the benchmark's process gives its steps no due time")
+
     def bpmn_error(self, task_id: str, worker_id: str, error_code: str, *, error_message: str | None = None,
                    variables: dict[str, Any] | None = None) -> None:
         raise NotImplementedError("the benchmark's stub engine runs no error boundary events")
