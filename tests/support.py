@@ -109,6 +109,19 @@ def prepare_stack(kind: str) -> None:
         require_camunda()
 
 
+class SteppedClock:
+    """A clock standing still at ``start`` (epoch seconds) until a test moves it on."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class MovableClock:
     """Real time plus an offset tests move forward, for the engines PFlow runs itself (their timers)."""
 

@@ -388,16 +388,21 @@ class TicketService:
         return self._noted(ticket, actor, "step_reassigned", step, name, None, previous=step.assignee)
 
     def _open_step(self, actor: User, task_id: str) -> tuple[Ticket, Step]:
+        ticket = self._ticket_of_open_task(actor, task_id)
+        self._require_visible(actor, ticket)
+        return ticket, ticket.step(task_id)
+
+    def _ticket_of_open_task(self, actor: User, task_id: str) -> Ticket:
+        """The ticket whose open step ``task_id`` is; a step completed already is said so to whoever sees
+        its ticket (anyone else: not found)."""
         with self._uow() as uow:
             try:
-                ticket = uow.tickets.find_by_task(task_id)
+                return uow.tickets.find_by_task(task_id)
             except NotFound:
                 done = uow.tickets.find_by_completed_task(task_id)
                 if done is None or not self._visible(actor, done):
                     raise
                 raise self._already_completed(done, task_id) from None
-        self._require_visible(actor, ticket)
-        return ticket, ticket.step(task_id)
 
     def _noted(self, ticket: Ticket, actor: User, action: str, step: Step, assignee: str | None,
                principal: User | None, previous: str | None = None) -> Ticket:
@@ -539,14 +544,7 @@ class TicketService:
     def complete_task(self, actor: User, task_id: str, variables: Any, comment: Any = None) -> Ticket:
         """Complete one open step with its form values. Checks who (a candidate, separation of duties,
         four eyes) and what (the step's form) before the engine is touched."""
-        with self._uow() as uow:
-            try:
-                ticket = uow.tickets.find_by_task(task_id)
-            except NotFound:
-                done = uow.tickets.find_by_completed_task(task_id)
-                if done is None or not self._visible(actor, done):
-                    raise
-                raise self._already_completed(done, task_id) from None
+        ticket = self._ticket_of_open_task(actor, task_id)
         return self._complete_step(actor, ticket, ticket.step(task_id), variables, comment)
 
     def _complete_step(self, actor: User, ticket: Ticket, step: Step, variables: Any, comment: Any) -> Ticket:

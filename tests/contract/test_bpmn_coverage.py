@@ -14,21 +14,14 @@ from pathlib import Path
 import pytest
 
 from pflow.ports.process import InstanceState, TimerJobs
-from tests.support import ENGINES, make_embedded_engine, make_engine
+from tests.support import ENGINES, SteppedClock, make_embedded_engine, make_engine
 
 HERE = Path(__file__).parent / "bpmn"
 T0 = 1_800_000_000.0  # a fixed start time for the moved clocks
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+def Clock() -> SteppedClock:  # noqa: N802 - the moved clock every timer test starts from
+    return SteppedClock(T0)
 
 
 def _file(tmp_path: Path, template: str, suffix: str) -> Path:

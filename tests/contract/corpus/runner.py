@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from pflow.ports.process import DeploymentRejected, InstanceState
+from tests.support import SteppedClock
 
 HERE = Path(__file__).parent
 MANIFEST = HERE / "manifest.yaml"
@@ -32,15 +33,8 @@ class CorpusMismatch(AssertionError):
     """The engine did not take the manifest's path; the message says at which step."""
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+def Clock() -> SteppedClock:  # noqa: N802 - the moved clock every timer test starts from
+    return SteppedClock(T0)
 
 
 def unique_copy(model: dict[str, Any], folder: Path, suffix: str) -> tuple[Path, dict[str, str]]:
