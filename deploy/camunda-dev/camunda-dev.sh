@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Local Camunda 7 engine (REST only) for PFlow development and tests, no Docker.
+# deploy/operaton-dev/operaton-dev.sh runs this same script for Operaton (Camunda 7's
+# open fork, same REST API): names, port and variables below then read "operaton".
 #
 #   camunda-dev.sh up       build the jar if needed, start in background, wait for REST
 #   camunda-dev.sh down     stop (SIGTERM, then SIGKILL after a grace period); idempotent
@@ -19,8 +21,8 @@
 # time to first REST answer from ~8 s to ~5 s on 2 cores. CAMUNDA_DEV_CDS=0
 # skips that and runs the plain fat jar.
 #
-# Environment (all optional):
-#   CAMUNDA_DEV_PORT        HTTP port (default 8081)
+# Environment (all optional; OPERATON_DEV_* for operaton-dev.sh):
+#   CAMUNDA_DEV_PORT        HTTP port (default 8081; Operaton 8082)
 #   CAMUNDA_DEV_BIND        listen address (default 127.0.0.1)
 #   CAMUNDA_DEV_DATA        H2 data dir (default <repo>/var/camunda-dev); the pid
 #                           file, log and build log go to its parent dir (default <repo>/var)
@@ -33,31 +35,40 @@
 #                           the user is created on first start: `reset` after changing it)
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
+FLAVOUR="${PFLOW_DEV_ENGINE:-camunda}"
+case "$FLAVOUR" in
+    camunda) P=CAMUNDA_DEV DEFAULT_PORT=8081 ;;
+    operaton) P=OPERATON_DEV DEFAULT_PORT=8082 ;;
+    *) printf 'camunda-dev: ERROR: unknown PFLOW_DEV_ENGINE=%s (camunda or operaton)\n' "$FLAVOUR" >&2; exit 2 ;;
+esac
+NAME="$FLAVOUR-dev"
+# The value of ${P}_<name> (CAMUNDA_DEV_PORT, OPERATON_DEV_PORT, ...), else the default.
+setting() { local var="${P}_$1"; printf '%s' "${!var:-${2:-}}"; }
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$REPO/deploy/$NAME"
 
-PORT="${CAMUNDA_DEV_PORT:-8081}"
-BIND="${CAMUNDA_DEV_BIND:-127.0.0.1}"
-DATA="${CAMUNDA_DEV_DATA:-$REPO/var/camunda-dev}"
+PORT="$(setting PORT "$DEFAULT_PORT")"
+BIND="$(setting BIND 127.0.0.1)"
+DATA="$(setting DATA "$REPO/var/$NAME")"
 case "$DATA" in /*) ;; *) DATA="$PWD/$DATA" ;; esac
 VAR="$(dirname "$DATA")"
-PIDFILE="$VAR/camunda-dev.pid"
-LOG="$VAR/camunda-dev.log"
-JAR="$HERE/target/camunda-dev.jar"
+PIDFILE="$VAR/$NAME.pid"
+LOG="$VAR/$NAME.log"
+JAR="$HERE/target/$NAME.jar"
 APPDIR="$HERE/target/app"
-APPJAR="$APPDIR/camunda-dev.jar"
+APPJAR="$APPDIR/$NAME.jar"
 JSA="$HERE/target/app.jsa"
-CDS="${CAMUNDA_DEV_CDS:-1}"
-TIMEOUT="${CAMUNDA_DEV_TIMEOUT:-120}"
-JAVA_OPTS="${CAMUNDA_DEV_JAVA_OPTS:--Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k}"
+CDS="$(setting CDS 1)"
+TIMEOUT="$(setting TIMEOUT 120)"
+JAVA_OPTS="$(setting JAVA_OPTS "-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k")"
 # Loopback is what clients use even when BIND is 0.0.0.0.
 case "$BIND" in 0.0.0.0 | ::) HOST=127.0.0.1 ;; *) HOST="$BIND" ;; esac
 URL="http://$HOST:$PORT/engine-rest"
 REST_USER=pflow
-REST_PASSWORD="${CAMUNDA_DEV_PASSWORD:-pflow-dev-only}" # dev-only default, also in application.yaml
+REST_PASSWORD="$(setting PASSWORD pflow-dev-only)" # dev-only default, also in application.yaml
 
-log() { printf 'camunda-dev: %s\n' "$*"; }
-die() { printf 'camunda-dev: ERROR: %s\n' "$*" >&2; exit 1; }
+log() { printf '%s: %s\n' "$NAME" "$*"; }
+die() { printf '%s: ERROR: %s\n' "$NAME" "$*" >&2; exit 1; }
 
 # pid of the engine we started, if it is still alive (and really is our jar,
 # not an unrelated process that got the recycled pid); empty otherwise.
@@ -67,7 +78,7 @@ running_pid() {
     pid="$(cat "$PIDFILE" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 0
     kill -0 "$pid" 2>/dev/null || return 0
-    if [[ -r "/proc/$pid/cmdline" ]] && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'camunda-dev\.jar'; then
+    if [[ -r "/proc/$pid/cmdline" ]] && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$NAME\\.jar"; then
         return 0
     fi
     echo "$pid"
@@ -90,13 +101,13 @@ print_env() {
 # Say what PFlow must send; warn when the engine refuses it (a user left in the data
 # with another password).
 check_auth() {
-    local status shown="\$CAMUNDA_DEV_PASSWORD"
-    [[ -n "${CAMUNDA_DEV_PASSWORD:-}" ]] || shown="$REST_PASSWORD"
+    local status shown="\$${P}_PASSWORD"
+    [[ -n "$(setting PASSWORD)" ]] || shown="$REST_PASSWORD"
     status="$(auth_status)"
     if [[ "$status" == 200 ]]; then
-        log "REST needs basic auth; for PFlow: CAMUNDA_USERNAME=$REST_USER CAMUNDA_PASSWORD=$shown (or: eval \"\$($0 env)\")"
+        log "REST needs basic auth; for PFlow: CAMUNDA_USERNAME=$REST_USER CAMUNDA_PASSWORD=$shown (or: eval \"\$(deploy/$NAME/$NAME.sh env)\")"
     else
-        log "WARNING: $URL refuses user $REST_USER with CAMUNDA_DEV_PASSWORD (HTTP $status); the user was created with another password: \`$0 reset\` recreates it"
+        log "WARNING: $URL refuses user $REST_USER with ${P}_PASSWORD (HTTP $status); the user was created with another password: \`$0 reset\` recreates it"
     fi
 }
 
@@ -137,7 +148,7 @@ build_cds() {
     fi
     tmp="$(mktemp -d)"
     # shellcheck disable=SC2086  # JAVA_OPTS is a list of words on purpose
-    if ! (cd "$tmp" && env -u CAMUNDA_DEV_DB_URL CAMUNDA_DEV_DATA="$tmp/data" CAMUNDA_DEV_PORT=0 \
+    if ! (cd "$tmp" && env -u "${P}_DB_URL" "${P}_DATA=$tmp/data" "${P}_PORT=0" \
         timeout 300 java $JAVA_OPTS -XX:ArchiveClassesAtExit="$JSA" -Dspring.context.exit=onRefresh \
         -jar "$APPJAR" >"$HERE/target/cds-training.log" 2>&1) || [[ ! -f "$JSA" ]]; then
         log "WARNING: CDS training run failed (see target/cds-training.log); using the fat jar"
@@ -152,14 +163,19 @@ build_cds() {
 cmd_build() {
     if needs_build; then
         command -v mvn >/dev/null || die "mvn not found (need Maven 3.8+ and Java 17+)"
+        # A flavour may put artifacts into the local Maven repository first (operaton-dev: one jar
+        # Maven Central serves without its parent POM).
+        if [[ -f "$HERE/prebuild.sh" ]]; then
+            bash "$HERE/prebuild.sh" || die "$HERE/prebuild.sh failed"
+        fi
         log "building $JAR (mvn package)..."
         local t0=$SECONDS
         mkdir -p "$VAR"
         # Output goes to a file (Maven 3.8 -q still prints stray ANSI resets);
         # it is shown when the build fails.
-        if ! mvn -q -B -f "$HERE/pom.xml" package -DskipTests >"$VAR/camunda-dev-build.log" 2>&1; then
-            tail -n 60 "$VAR/camunda-dev-build.log" >&2
-            die "maven build failed (full output: $VAR/camunda-dev-build.log)"
+        if ! mvn -q -B -f "$HERE/pom.xml" package -DskipTests >"$VAR/$NAME-build.log" 2>&1; then
+            tail -n 60 "$VAR/$NAME-build.log" >&2
+            die "maven build failed (full output: $VAR/$NAME-build.log)"
         fi
         [[ -f "$JAR" ]] || die "build finished but $JAR is missing"
         log "built in $((SECONDS - t0))s"
@@ -182,7 +198,7 @@ wait_ready() {
         if ((SECONDS >= deadline)); then
             log_tail
             cmd_down >&2
-            die "engine did not answer $URL/engine within ${TIMEOUT}s; stopped it (raise CAMUNDA_DEV_TIMEOUT if the machine is just slow)"
+            die "engine did not answer $URL/engine within ${TIMEOUT}s; stopped it (raise ${P}_TIMEOUT if the machine is just slow)"
         fi
         sleep 0.2
     done
@@ -212,12 +228,12 @@ cmd_up() {
     if [[ "$CDS" != 0 && -f "$JSA" && -f "$APPJAR" ]]; then
         launch=(-XX:SharedArchiveFile="$JSA" -Xshare:auto -jar "$APPJAR")
     fi
-    log "starting on $URL (data: ${CAMUNDA_DEV_DB_URL:-H2 in $DATA}, log: $LOG)"
+    log "starting on $URL (data: $(setting DB_URL "H2 in $DATA"), log: $LOG)"
     local t0
     t0=$(date +%s%N)
     # setsid: the engine must not die with the shell (or make target) that started it.
     # shellcheck disable=SC2086  # JAVA_OPTS is a list of words on purpose
-    CAMUNDA_DEV_PORT="$PORT" CAMUNDA_DEV_BIND="$BIND" CAMUNDA_DEV_DATA="$DATA" CAMUNDA_DEV_PASSWORD="$REST_PASSWORD" \
+    env "${P}_PORT=$PORT" "${P}_BIND=$BIND" "${P}_DATA=$DATA" "${P}_PASSWORD=$REST_PASSWORD" \
         setsid java $JAVA_OPTS "${launch[@]}" >>"$LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PIDFILE"
@@ -270,8 +286,8 @@ cmd_status() {
 
 cmd_reset() {
     cmd_down
-    if [[ -n "${CAMUNDA_DEV_DB_URL:-}" ]]; then
-        log "note: CAMUNDA_DEV_DB_URL is set; only the H2 dir is deleted, the external database is untouched"
+    if [[ -n "$(setting DB_URL)" ]]; then
+        log "note: ${P}_DB_URL is set; only the H2 dir is deleted, the external database is untouched"
     fi
     rm -rf "$DATA"
     log "deleted $DATA"
