@@ -533,6 +533,27 @@ def test_rejection_at_the_second_level_ends_rejected_with_the_reason(api):
     assert last[-2]["comment"] == "No budget left" and last[-2]["details"]["values"] == {"finance_decision": "reject"}
 
 
+def test_an_order_the_worker_refuses_ends_the_purchase_rejected_at_order_refused(api, stack):
+    """A worker that reports the BPMN error ORDER_REFUSED on Place Order (any worker: an official Camunda
+    client does the same, examples/external-task-clients) ends the ticket rejected at "Order refused"."""
+    t = purchase(api, 300)
+    after = completed_ok(api, "bob", step_named(t, "Manager Approval")["id"], {"manager_decision": "approve"})
+    assert after["current_steps"] == ["Place Order"]
+    engine = stack.engine
+    [order] = wait_until(lambda: engine.fetch_and_lock("refusing-worker", ["ticket-processing"], max_tasks=1,
+                                                       lock_duration_ms=30_000, wait_ms=500, business_key=t["id"]),
+                         message="Place Order was not fetched")
+    assert order.activity_id == "PlaceOrder"
+    engine.bpmn_error(order.id, "refusing-worker", "ORDER_REFUSED", error_message="the supplier refused the order")
+    stack.tickets.sync(t["id"])
+    done = ticket(api, t["id"])
+    assert done["status"] == "rejected" and done["current_steps"] == [] and done["results"] == {}
+    process = api.get(f"/api/tickets/{t['id']}/process", "alice").json
+    assert process["state"] == "completed" and "OrderRefused" in process["completed_activity_ids"]
+    assert "Completed" not in process["completed_activity_ids"]
+    assert actions(api.get(f"/api/tickets/{t['id']}/history", "alice").json)[-1] == "rejected"
+
+
 def test_four_eyes_across_levels(api):
     t = purchase(api, 5000)
     assert step_named(ticket(api, t["id"], "frank"), "Manager Approval")["can_complete"] is True

@@ -367,6 +367,25 @@ def test_a_rejection_at_the_second_level_ends_at_the_rejected_end_event(engine, 
     assert fetch_one(engine, names, key) is None
 
 
+def test_an_order_the_worker_refuses_ends_the_purchase_request_at_order_refused(engine, names):
+    """The shipped purchase request catches the BPMN error ORDER_REFUSED on Place Order (an error boundary
+    event) and ends at "Order refused", whose outcome is rejected."""
+    path, process = names.shipped("purchase-request", "purchase_request")
+    [deployed] = engine.deploy(path)
+    key = names.key()
+    engine.start(process, key, {"amount": 300, "requester": "alice", "title": "Chairs [bpmn-error]"})
+    engine.complete_task(only_task(engine, key).id, {"manager_decision": "approve"}, completed_by="bob")
+    order = fetch_soon(engine, names, key)
+    assert order.activity_id == "PlaceOrder" and order.variables["title"] == "Chairs [bpmn-error]"
+    engine.bpmn_error(order.id, "w1", "ORDER_REFUSED", error_message="the supplier refused the order")
+    view = ended(engine, key)
+    assert view.state == InstanceState.COMPLETED and view.end_activity_id == "OrderRefused"
+    assert "Completed" not in view.completed_activity_ids
+    model = engine.model(deployed.definition_id)
+    assert model.outcomes["OrderRefused"] == "rejected" and model.outcomes["Completed"] == "completed"
+    assert fetch_one(engine, names, key) is None
+
+
 def test_access_request_waits_for_both_groups_in_parallel(engine, names):
     path, process = names.shipped("access-request", "access_request")
     engine.deploy(path)

@@ -23,7 +23,9 @@ def test_the_purchase_request_has_two_decision_steps_and_one_automated_step():
     assert decision.id == "finance_decision" and decision.type == "enum" and decision.required
     assert decision.values == (("approve", "Approve"), ("reject", "Reject")) and decision.is_decision
     assert process.topics == {"PlaceOrder": "ticket-processing"}
-    assert process.outcomes == {"Completed": "completed", "Rejected": "rejected"}
+    # a worker's BPMN error ORDER_REFUSED on Place Order ends it at "Order refused", rejected
+    assert process.outcomes == {"Completed": "completed", "Rejected": "rejected", "OrderRefused": "rejected"}
+    assert process.names["OrderRefused"] == "Order refused"
     assert process.candidate_groups == ("finance", "managers")
 
 
