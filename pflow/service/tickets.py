@@ -667,7 +667,7 @@ class TicketService:
                 ticket = self._fresh(ticket_id)
                 continue
             variables = (read.variables or {}) if (lost and read) else {}
-            missed = self._missed_reference(ticket, progress, read)
+            missed = self._missed_reference(ticket, progress, read, lost)
             try:
                 written = self._write(ticket, lambda t: self._apply(t, progress, lost, variables, missed))
             except ConcurrencyConflict:
@@ -777,11 +777,19 @@ class TicketService:
         this read it again and apply again, never give up."""
         ticket_id = read.id
         for attempt in range(5):
-            progress = self._progress(ticket_id, read.type)
+            engine_read = self._engine.progress(ticket_id)
+            progress = self._progress_of(engine_read, read.type)
+            # The process may have ended already, its automated steps done by a worker that is not PFlow's:
+            # their results are read now (before the ticket's transaction), as the next sync would have.
+            missed = (self._missed_reference(read, progress, engine_read, [(step, None, None)])
+                      if engine_read is not None and not progress.running and self._has_automated_steps(engine_read)
+                      else {})
             with self._uow() as uow:
                 ticket = uow.tickets.attach(read) if attempt == 0 else uow.tickets.get(ticket_id)
                 if not _recorded(ticket, step.task_id):
                     ticket.record_step(actor, step, values, comment, on_behalf_of=on_behalf_of)
+                if missed:
+                    ticket.record_results(None, None, None, missed, recorded_from="engine")
                 ticket.follow(progress)
                 try:
                     uow.commit()
@@ -841,16 +849,41 @@ class TicketService:
             lost.append((step, completed, reason))
         return lost, young
 
-    def _missed_reference(self, ticket: Ticket, progress: Progress, read: InstanceProgress | None) -> dict[str, Any]:
-        """The fulfilment reference of a process that ended completed, when the ticket has none: the worker
-        that provisioned it could not record it (the store was away, the worker died after completing the
-        step), so it is read from the process's variables, where the step left it. One read of the engine's
-        history, at the end of a process only; nothing for a process without the built-in step."""
-        if read is None or progress.outcome != "completed" or ticket.fulfilment_reference:
+    def _missed_reference(self, ticket: Ticket, progress: Progress, read: InstanceProgress | None,
+                          lost: list[tuple[Step, Any, str | None]] = ()) -> dict[str, Any]:
+        """Automated steps' results the ticket missed, read from the process's variables at its end (one read of
+        the engine's history, at the end of a process only). When no step's results reached the ticket and the
+        process has automated steps, another worker did them (``_results_from_engine``); otherwise, the
+        fulfilment reference of a process that ended completed, when the ticket has none: the worker that
+        provisioned it could not record it (the store was away, the worker died after completing the step)."""
+        if read is None or progress.running or progress.stopped:
+            return {}
+        if not any(h.action == "step_results" for h in ticket.history) and self._has_automated_steps(read):
+            return self._results_from_engine(ticket, read, [step for step, _, _ in lost])
+        if progress.outcome != "completed" or ticket.fulfilment_reference:
             return {}
         if read.variables is None:
             read = self._engine.progress(ticket.id, history=True) or read
         return step_results({FULFILMENT_REFERENCE: (read.variables or {}).get(FULFILMENT_REFERENCE)})
+
+    def _has_automated_steps(self, read: InstanceProgress) -> bool:
+        try:
+            return bool(read.definition_id and self._model(read.definition_id).topics)
+        except (NotFound, ServiceUnavailable):
+            return False
+
+    def _results_from_engine(self, ticket: Ticket, read: InstanceProgress, lost: list[Step]) -> dict[str, Any]:
+        """The results of automated steps that a worker other than PFlow's did (an official Camunda client, a
+        worker of the user's own, on any engine): PFlow saw none of them reported, so at the end of the process
+        they are read from its variables, less what the ticket started it with and what people's steps set."""
+        if read.variables is None:
+            read = self._engine.progress(ticket.id, history=True) or read
+        known = set(self._variables(ticket)) | {"comment"} | set(ticket.results)
+        known |= {f.id for step in [*ticket.steps, *lost] for f in step.form}  # people's steps, recorded or not
+        for entry in ticket.history:
+            if entry.action == "step_completed":
+                known |= set((entry.details or {}).get("values") or {})
+        return step_results({name: value for name, value in (read.variables or {}).items() if name not in known})
 
     def _apply(self, ticket: Ticket, progress: Progress, lost: list[tuple[Step, Any, str | None]],
                variables: dict[str, Any], missed: dict[str, Any] | None = None) -> None:
@@ -864,7 +897,8 @@ class TicketService:
             log.warning("ticket %s: recorded step %s completed in the engine by %s", ticket.id,
                         step.definition_key, completed.completed_by)
         if missed and ticket.record_results(None, None, None, missed, recorded_from="engine"):
-            log.warning("ticket %s: recorded its fulfilment reference from the engine", ticket.id)
+            log.warning("ticket %s: recorded its automated steps' results from the engine (%s)", ticket.id,
+                        ", ".join(sorted(missed)))
         ticket.follow(progress)
 
     def _start_over(self, ticket: Ticket, lost: list[tuple[Step, Any, str | None]]) -> None:

@@ -554,6 +554,28 @@ def test_an_order_the_worker_refuses_ends_the_purchase_rejected_at_order_refused
     assert actions(api.get(f"/api/tickets/{t['id']}/history", "alice").json)[-1] == "rejected"
 
 
+def test_the_results_of_a_step_another_worker_did_are_read_from_the_engine(api, stack):
+    """Place Order done by a worker that is not PFlow's (an official Camunda client): PFlow never saw its
+    results reported, so when the ticket follows its ended process it records them from the process's
+    variables, less what the ticket started it with and what people's steps set."""
+    t = purchase(api, 300)
+    completed_ok(api, "bob", step_named(t, "Manager Approval")["id"], {"manager_decision": "approve"}, "ok")
+    engine = stack.engine
+    [order] = wait_until(lambda: engine.fetch_and_lock("someone-elses-worker", ["ticket-processing"], max_tasks=1,
+                                                       lock_duration_ms=30_000, wait_ms=500, business_key=t["id"]),
+                         message="Place Order was not fetched")
+    engine.complete(order.id, "someone-elses-worker", {"provisionedBy": "camunda-java-client", "order_number": 42})
+    stack.tickets.sync(t["id"])
+    done = ticket(api, t["id"])
+    assert done["status"] == "completed"
+    assert done["results"] == {"provisionedBy": "camunda-java-client", "order_number": 42}
+    [entry] = [h for h in api.get(f"/api/tickets/{t['id']}/history", "alice").json if h["action"] == "step_results"]
+    assert entry["details"]["results"] == done["results"] and entry["details"]["recorded_from"] == "engine"
+    stack.tickets.sync(t["id"])  # once
+    assert len([h for h in api.get(f"/api/tickets/{t['id']}/history", "alice").json
+                if h["action"] == "step_results"]) == 1
+
+
 def test_four_eyes_across_levels(api):
     t = purchase(api, 5000)
     assert step_named(ticket(api, t["id"], "frank"), "Manager Approval")["can_complete"] is True
