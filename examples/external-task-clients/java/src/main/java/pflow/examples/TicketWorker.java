@@ -47,10 +47,11 @@ public final class TicketWorker {
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {  // SIGTERM, Ctrl-C
-            client.stop();
+            client.stop();  // waits for a task being handled; a poll waiting for tasks is dropped
             System.out.println(CLIENT + ": stopped");
             System.out.flush();
             stopped.countDown();
+            Runtime.getRuntime().halt(0);  // a requested stop, not a crash: exit status 0 (not 143)
         }));
         System.out.println(CLIENT + ": polling " + TOPIC + " at " + url
                 + (businessKey.isEmpty() ? "" : " for business key " + businessKey));

@@ -1,0 +1,397 @@
+"""Camunda's official external-task clients (Java, Python, JavaScript), unchanged, carry PFlow tickets on
+every engine PFlow runs on: the example workers of examples/external-task-clients do the purchase request's
+automated step (Place Order, topic ticket-processing) while PFlow is used through its HTTP API only.
+
+Per client and engine, three tickets at once, each with a worker of its own (PFLOW_WORKER_BUSINESS_KEY: it
+fetches that ticket's tasks only, so no worker takes another run's, or another ticket's, tasks):
+
+- a small purchase the manager approves: the client completes Place Order with provisionedBy, the ticket
+  ends ``completed``;
+- a title with ``[bpmn-error]``: the client reports the BPMN error ORDER_REFUSED, the ticket ends
+  ``rejected`` at "Order refused";
+- a title with ``[fail]``: the client fails the first attempt with no retries left, PFlow shows the incident,
+  an admin retries it, the client completes it, the ticket ends ``completed``.
+
+Engines: Camunda 7 (PFLOW_TEST_CAMUNDA_URL) and Operaton (PFLOW_TEST_OPERATON_URL), both under the
+``camunda`` mark, and PFlow's embedded engine, whose Camunda-compatible REST (``pflow serve`` under
+/engine-rest) these same tests drive once PFlow has it (skipped until then). One ``pflow serve`` per engine
+for the module. On Camunda and Operaton the ticket follows the engine through PFlow's reconciler, which runs
+where PFlow's worker runs: that worker runs in serve with its built-in step on a topic of its own, so it
+never takes a ticket-processing task from the client under test.
+
+A missing java/mvn or node/npm skips that client, unless PFLOW_REQUIRE_SERVICES=1 (then it fails).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from pflow.config import REPO_ROOT
+from tests.camunda import stack as camunda
+from tests.support import ServedPFlow, free_port, wait_until
+
+EXAMPLES = REPO_ROOT / "examples" / "external-task-clients"
+OPERATON_URL = os.environ.get("PFLOW_TEST_OPERATON_URL", "http://127.0.0.1:8082/engine-rest").rstrip("/")
+REST_USER, REST_PASSWORD = "pflow-rest", "pflow-rest-test-only"  # the embedded engine's REST, for these tests
+HAS_EMBEDDED_REST = (REPO_ROOT / "pflow" / "entrypoints" / "http" / "engine_rest.py").exists()
+REQUIRE = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
+TIMEOUT = 60  # seconds for a ticket to reach what a step waits for
+
+CLIENTS = {"java": "camunda-java-client", "python": "camunda-python-client", "js": "camunda-js-client"}
+ENGINES = [
+    pytest.param("embedded", id="embedded", marks=pytest.mark.skipif(
+        not HAS_EMBEDDED_REST, reason="PFlow's embedded engine has no Camunda-compatible REST in this build yet "
+                                      "(pflow/entrypoints/http/engine_rest.py)")),
+    pytest.param("camunda", id="camunda", marks=pytest.mark.camunda),
+    pytest.param("operaton", id="operaton", marks=pytest.mark.camunda),
+]
+
+
+def missing(what: str) -> None:
+    if REQUIRE:
+        pytest.fail(f"{what} (PFLOW_REQUIRE_SERVICES=1)")
+    pytest.skip(what)
+
+
+# --- the clients, built once per session -------------------------------------------------------------
+
+_built: dict[str, list[str] | str] = {}
+_build_lock = threading.Lock()
+
+
+def client_command(client: str) -> list[str]:
+    """The command line that starts ``client``'s example worker (built on first use, once per session)."""
+    with _build_lock:
+        if client not in _built:
+            try:
+                _built[client] = _build(client)
+            except _Missing as exc:
+                _built[client] = str(exc)
+        built = _built[client]
+    if isinstance(built, str):
+        missing(built)
+    return list(built)
+
+
+class _Missing(Exception):
+    pass
+
+
+def _build(client: str) -> list[str]:
+    if client == "java":
+        if not (shutil.which("java") and shutil.which("mvn")):
+            raise _Missing("the Java example needs java and mvn on PATH")
+        folder = EXAMPLES / "java"
+        run = subprocess.run(["mvn", "-q", "-B", "package", "-DskipTests"], cwd=folder, capture_output=True,
+                             text=True, timeout=600)
+        assert run.returncode == 0, f"mvn package failed:\n{run.stdout}\n{run.stderr}"
+        jar = folder / "target" / "pflow-java-worker.jar"
+        assert jar.exists(), f"mvn package made no {jar}"
+        return ["java", "-jar", str(jar)]
+    if client == "js":
+        if not (shutil.which("node") and shutil.which("npm")):
+            raise _Missing("the JavaScript example needs node and npm on PATH")
+        folder = EXAMPLES / "js"
+        if not (folder / "node_modules" / "camunda-external-task-client-js").exists():
+            run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True,
+                                 text=True, timeout=600)
+            assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
+        return ["node", str(folder / "worker.mjs")]
+    if client == "python":
+        if importlib.util.find_spec("camunda") is None:
+            raise _Missing("the Python example needs camunda-external-task-client-python3 installed")
+        return [sys.executable, str(EXAMPLES / "python" / "worker.py")]
+    raise ValueError(client)
+
+
+class ClientWorker:
+    """An example worker as a child process, its output in a file."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen(command, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                                        stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            return None
+
+
+# --- PFlow on each engine, one server per engine for the module ---------------------------------------
+
+class Served(ServedPFlow):
+    """`pflow serve` as ServedPFlow starts it, its output in a file: a module's worth of log lines would fill
+    a pipe nobody reads, and the server would stop answering."""
+
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.port, self.url, self.log = port, f"http://127.0.0.1:{port}", log
+        self.process = subprocess.Popen([sys.executable, "-m", "pflow.entrypoints.cli", "serve"], cwd=REPO_ROOT,
+                                        env={**os.environ, **env, "API_HTTP_PORT": f"127.0.0.1:{port}"},
+                                        stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class Engine:
+    def __init__(self, kind: str, server: ServedPFlow, rest_url: str, auth: tuple[str, str], keys: str) -> None:
+        self.kind, self.server, self.rest_url, self.auth, self.keys = kind, server, rest_url, auth, keys
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client_env(self, business_key: str) -> dict[str, str]:
+        return {"CAMUNDA_URL": self.rest_url, "CAMUNDA_USERNAME": self.auth[0], "CAMUNDA_PASSWORD": self.auth[1],
+                "PFLOW_WORKER_BUSINESS_KEY": business_key}
+
+
+def _probe(url: str, auth: tuple[str, str], name: str) -> None:
+    try:
+        r = requests.get(url + "/version", auth=auth, timeout=5)
+    except requests.RequestException as exc:
+        missing(f"{name} is not reachable at {url} ({exc.__class__.__name__}); start it with `make camunda-up` "
+                f"(deploy/camunda-dev)")
+    if r.status_code != 200:
+        missing(f"{name} at {url} answered /version with {r.status_code}")
+
+
+def _operaton_engine_name() -> str:
+    """WORKFLOW_ENGINE for Operaton: its own name once PFlow accepts it, else camunda (the same REST)."""
+    from pflow.config import ENGINES as ACCEPTED
+
+    return "operaton" if "operaton" in ACCEPTED else "camunda"
+
+
+def _delete_session_deployments(url: str) -> None:
+    """This session's deployments on an engine the shared stack helper does not clean (Operaton)."""
+    try:
+        for d in requests.get(f"{url}/deployment", params={"nameLike": "pflow-%"}, auth=camunda.AUTH,
+                              timeout=10).json():
+            keys = (d.get("name") or "").removeprefix("pflow-").split("+")
+            if (d.get("name") or "").startswith("pflow-") and all(k.endswith(camunda.SUFFIX) for k in keys):
+                requests.delete(f"{url}/deployment/{d['id']}", params={"cascade": "true"}, auth=camunda.AUTH,
+                                timeout=30)
+    except (requests.RequestException, ValueError):
+        pass
+
+
+_engines: dict[str, Engine] = {}
+
+
+@pytest.fixture(scope="module")
+def engines():
+    yield _engines
+    for engine in _engines.values():
+        code = engine.server.stop(60)
+        assert code == 0, engine.server.output()
+        if engine.kind == "operaton":
+            _delete_session_deployments(engine.rest_url)
+    _engines.clear()
+
+
+def _start(kind: str) -> Engine:
+    data = Path(tempfile.mkdtemp(prefix=f"pflow-clients-{kind}-"))
+    env = {"PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret-of-32-bytes-or-more-for-tests-only",
+           "DATABASE_URL": f"sqlite:///{data / 'pflow.db'}", "RABBITMQ_URL": "memory://",
+           "PFLOW_DATA_DIR": str(data), "PFLOW_UI_DIR": str(data / "no-ui"), "PFLOW_RECONCILE_INTERVAL_S": "1"}
+    if kind == "embedded":
+        env.update(WORKFLOW_ENGINE="embedded", PFLOW_SERVE_WORKER="0", PFLOW_ENGINE_REST_USERNAME=REST_USER,
+                   PFLOW_ENGINE_REST_PASSWORD=REST_PASSWORD)
+        port = free_port()
+        server = Served(env, port, data / "serve.log")
+        engine = Engine(kind, server, f"http://127.0.0.1:{port}/engine-rest", (REST_USER, REST_PASSWORD), "")
+    else:
+        rest = camunda.require_camunda() if kind == "camunda" else OPERATON_URL
+        _probe(rest, camunda.AUTH, "Camunda" if kind == "camunda" else "Operaton")
+        env.update({"WORKFLOW_ENGINE": "camunda" if kind == "camunda" else _operaton_engine_name(),
+                    "CAMUNDA_URL": rest, **camunda.AUTH_ENV,
+                    # this session's process keys: nothing here touches another test run's instances
+                    "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY,
+                    "PFLOW_WORKFLOWS_DIR": str(camunda.session_workflows()),
+                    # PFlow's worker runs in serve for its reconciler (the ticket follows the engine through it);
+                    # its built-in step answers a topic of its own, never the client's ticket-processing
+                    "PFLOW_SERVE_WORKER": "1", "PFLOW_PROVISIONING_TOPIC": f"pflow-builtin-unused-{uuid.uuid4().hex[:8]}"})
+        server = Served(env, free_port(), data / "serve.log")
+        engine = Engine(kind, server, rest, camunda.AUTH, camunda.session_process_key("purchase_request"))
+    try:
+        server.wait_ready(60)
+    except AssertionError:
+        server.stop(60)
+        raise
+    return engine
+
+
+@pytest.fixture
+def engine(request, engines) -> Engine:
+    kind = request.param
+    if kind not in engines:
+        engines[kind] = _start(kind)
+    return engines[kind]
+
+
+# --- PFlow's HTTP API ---------------------------------------------------------------------------------
+
+class Api:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._tokens: dict[str, str] = {}
+
+    def headers(self, user: str) -> dict[str, str]:
+        if user not in self._tokens:
+            r = requests.post(self.url + "/api/auth/login", json={"username": user, "password": user}, timeout=10)
+            assert r.status_code == 200, r.text
+            self._tokens[user] = r.json()["token"]
+        return {"Authorization": "Bearer " + self._tokens[user]}
+
+    def post(self, path: str, user: str, body: dict | None = None, expect: int = 200) -> dict:
+        r = requests.post(self.url + path, json=body or {}, headers=self.headers(user), timeout=30)
+        assert r.status_code == expect, (path, r.status_code, r.text)
+        return r.json()
+
+    def get(self, path: str, user: str = "alice"):
+        r = requests.get(self.url + path, headers=self.headers(user), timeout=30)
+        assert r.status_code == 200, (path, r.status_code, r.text)
+        return r.json()
+
+    def ticket(self, ticket_id: str) -> dict:
+        return self.get(f"/api/tickets/{ticket_id}")
+
+    def wait_for(self, ticket_id: str, status: str, worker: ClientWorker) -> dict:
+        last: dict = {}
+
+        def reached():
+            nonlocal last
+            last = self.ticket(ticket_id)
+            return last["status"] == status and last
+
+        return wait_until(reached, timeout=TIMEOUT, interval=0.3,
+                          message=f"ticket {ticket_id} did not become {status}: {last.get('status')}, "
+                                  f"attention {last.get('attention')!r}; the worker said:\n{worker.output()}")
+
+
+def purchase_draft(api: Api, title: str) -> dict:
+    return api.post("/api/tickets", "alice", {"type": "purchase_request", "title": title,
+                                              "fields": {"amount": 250, "supplier": "ACME"}}, expect=201)
+
+
+def to_place_order(api: Api, ticket_id: str) -> None:
+    """Submit the draft and let the manager approve it: Place Order is next (250 needs no finance)."""
+    api.post(f"/api/tickets/{ticket_id}/submit", "alice")
+    after = api.post(f"/api/tickets/{ticket_id}/approve", "bob", {"comment": "fine"})
+    # (the client may have done Place Order before the approval's answer came back)
+    assert after["steps"] == [] and after["current_steps"] in (["Place Order"], []), after
+
+
+def ordered(api: Api, engine: Engine, ticket_id: str, worker: ClientWorker, client_name: str) -> None:
+    done = api.wait_for(ticket_id, "completed", worker)
+    assert done["current_steps"] == [] and done["attention"] is None
+    process = wait_until(lambda: (p := api.get(f"/api/tickets/{ticket_id}/process"))["state"] == "completed" and p,
+                         timeout=TIMEOUT, message="the process did not end")
+    assert "Completed" in process["completed_activity_ids"] and "OrderRefused" not in process["completed_activity_ids"]
+    # What the step returned, where PFlow shows automated steps' results
+    results = wait_until(lambda: api.ticket(ticket_id)["results"].get("provisionedBy") and api.ticket(ticket_id),
+                         timeout=TIMEOUT, message=f"provisionedBy is not among the results of {ticket_id}: "
+                                                  f"{api.ticket(ticket_id)['results']}")["results"]
+    assert results["provisionedBy"] == client_name
+    entries = [h for h in api.get(f"/api/tickets/{ticket_id}/history") if h["action"] == "step_results"]
+    assert entries and entries[-1]["details"]["results"]["provisionedBy"] == client_name
+
+
+def scenario_completes(api: Api, engine: Engine, ticket_id: str, worker: ClientWorker, client_name: str) -> None:
+    to_place_order(api, ticket_id)
+    ordered(api, engine, ticket_id, worker, client_name)
+    assert "completed" in worker.output()
+
+
+def scenario_refused(api: Api, engine: Engine, ticket_id: str, worker: ClientWorker, client_name: str) -> None:
+    to_place_order(api, ticket_id)
+    done = api.wait_for(ticket_id, "rejected", worker)
+    assert done["current_steps"] == [] and "provisionedBy" not in done["results"]
+    process = api.get(f"/api/tickets/{ticket_id}/process")
+    assert process["state"] == "completed" and "OrderRefused" in process["completed_activity_ids"]
+    assert "Completed" not in process["completed_activity_ids"]
+    assert "bpmn error ORDER_REFUSED" in worker.output()
+
+
+def scenario_fails_then_retried(api: Api, engine: Engine, ticket_id: str, worker: ClientWorker,
+                                client_name: str) -> None:
+    to_place_order(api, ticket_id)
+    stuck = api.wait_for(ticket_id, "needs_attention", worker)
+    assert stuck["attention_key"] == "attention.step_failed", stuck
+    incidents = api.get("/api/incidents", "carol")["items"]
+    [incident] = [i for i in incidents if i["ticket_id"] == ticket_id]
+    assert incident["step_id"] == "PlaceOrder" and incident["retries_left"] == 0
+    assert "the order system is down" in incident["error"]
+    process = api.get(f"/api/tickets/{ticket_id}/process")
+    assert process["incidents"], process
+    assert "failed (no retries left" in worker.output()
+    api.post(f"/api/tickets/{ticket_id}/retry", "carol", {"comment": "the order system is back"})
+    ordered(api, engine, ticket_id, worker, client_name)
+    history = [h["action"] for h in api.get(f"/api/tickets/{ticket_id}/history")]
+    assert "retried" in history and "resumed" in history, history
+
+
+SCENARIOS = {"Office chairs": scenario_completes, "Desks [bpmn-error]": scenario_refused,
+             "Monitors [fail]": scenario_fails_then_retried}
+
+
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_an_official_client_carries_purchase_requests(client, engine, tmp_path):
+    command = client_command(client)
+    api = Api(engine.url)
+    for user in ("alice", "bob", "carol"):  # one login each, before the scenarios run side by side
+        api.headers(user)
+    tickets = {title: purchase_draft(api, f"{title} ({client} on {engine.kind})")["id"] for title in SCENARIOS}
+    workers = {title: ClientWorker(command, engine.client_env(ticket_id), tmp_path / f"{ticket_id}.log")
+               for title, ticket_id in tickets.items()}
+    errors: dict[str, BaseException] = {}
+
+    def run(title: str) -> None:
+        try:
+            SCENARIOS[title](api, engine, tickets[title], workers[title], CLIENTS[client])
+        except BaseException as exc:  # reported below, with the scenario's name
+            errors[title] = exc
+
+    try:
+        for worker in workers.values():
+            wait_until(lambda: "polling ticket-processing" in worker.output() or worker.process.poll() is not None,
+                       timeout=60, interval=0.1, message=f"the {client} worker did not start:\n{worker.output()}")
+            assert worker.process.poll() is None, f"the {client} worker exited:\n{worker.output()}"
+        threads = [threading.Thread(target=run, args=(title,)) for title in SCENARIOS]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT * 4)
+    finally:
+        codes = {title: worker.stop() for title, worker in workers.items()}
+    if errors:
+        raise AssertionError("\n\n".join(f"{title!r} with the {client} client on {engine.kind}: {exc!r}\n"
+                                         f"worker output:\n{workers[title].output()}"
+                                         for title, exc in errors.items()))
+    for title, code in codes.items():
+        # each worker stops cleanly on SIGTERM
+        assert code == 0, (title, code, workers[title].output())
+        assert "stopped" in workers[title].output(), workers[title].output()
