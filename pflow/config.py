@@ -16,7 +16,9 @@ from typing import Mapping
 from pflow.domain.durations import check_duration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ("memory", "embedded", "camunda")
+ENGINES = ("memory", "embedded", "camunda", "operaton")
+#: engines PFlow reaches over Camunda 7's REST API (CAMUNDA_URL): Camunda 7 and its open fork Operaton
+REST_ENGINES = ("camunda", "operaton")
 
 
 class ConfigError(ValueError):
@@ -314,9 +316,9 @@ class Settings:
             worker_retry_backoff_ms=_int(env, "PFLOW_WORKER_RETRY_BACKOFF_MS", cls.worker_retry_backoff_ms),
             provisioning_retries=_int(env, "PFLOW_PROVISIONING_RETRIES", cls.provisioning_retries, minimum=1),
             provisioning_fail_marker=env.get("PFLOW_PROVISIONING_FAIL_MARKER") or None,
-            run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine != "camunda"),
+            run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine not in REST_ENGINES),
             http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
-            run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
+            run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine not in REST_ENGINES),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
             outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),
             reconcile_interval_s=_int(env, "PFLOW_RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
