@@ -44,7 +44,7 @@ def test_submit_while_camunda_is_stopped_is_503_the_ticket_stays_a_draft_and_not
     error = r.json["error"]
     assert error["code"] == "service_unavailable" and error["details"]["dependency"] == camunda.ENGINE_NAME
     assert error["message"].startswith(f"{camunda.ENGINE_NAME} is not reachable: connection refused")
-    assert "make camunda-up" not in str(error) and str(stack.engine.proxy.port) not in str(error)
+    assert f"make {camunda.FLAVOUR}-up" not in str(error) and str(stack.engine.proxy.port) not in str(error)
     assert api.get(f"/api/tickets/{ticket}", "alice").json["status"] == "draft"
     assert direct.instance(ticket) is None  # no instance was started behind PFlow's back
     ready = api.get("/readyz")

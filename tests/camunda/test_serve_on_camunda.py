@@ -103,7 +103,7 @@ def test_serve_with_its_worker_carries_a_ticket_to_completed(tmp_path):
         carry_a_ticket_to_completed(server.url)
     finally:
         assert server.stop() == 0
-    assert "engine: camunda" in server.output()
+    assert f"engine: {camunda.FLAVOUR}" in server.output()
 
 
 @pytest.mark.skipif(not HAS_SQL_STORE, reason="pflow serve and pflow worker share tickets only through a database; "
@@ -120,7 +120,7 @@ def test_serve_and_a_separate_worker_carry_a_ticket_to_completed(tmp_path):
         if worker:
             assert worker.stop() == 0, worker.output()
         assert server.stop() == 0
-    assert "polling ticket-processing on the camunda engine" in worker.output()
+    assert f"polling ticket-processing on the {camunda.FLAVOUR} engine" in worker.output()
 
 
 def test_serve_does_not_start_without_camunda_and_says_what_to_do(tmp_path):
@@ -131,7 +131,7 @@ def test_serve_does_not_start_without_camunda_and_says_what_to_do(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 1
     assert f"{camunda.ENGINE_NAME} is not reachable at {closed}: connection refused" in run.stderr
-    assert "make camunda-up" in run.stderr and "Traceback" not in run.stderr
+    assert f"make {camunda.FLAVOUR}-up" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_serve_does_not_start_with_a_bpmn_camunda_refuses(tmp_path):
