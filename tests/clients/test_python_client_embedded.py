@@ -108,3 +108,8 @@ def test_wrong_credentials_are_refused_as_camunda_refuses_them(server):
     with pytest.raises(requests.HTTPError) as refused:
         worker.fetch_and_execute(TOPIC, lambda task: task.complete({}))
     assert refused.value.response.status_code == 401
+
+
+def test_serve_says_where_the_rest_is(server):
+    assert server.stop() == 0
+    assert f"Camunda external-task REST at {server.url}/engine-rest" in server.output()
