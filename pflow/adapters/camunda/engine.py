@@ -861,6 +861,18 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
         return tasks
 
     @_bounded
+    def external_task(self, task_id: str) -> ExternalTask:
+        try:
+            task = self._external_task(self._client.get(f"/external-task/{task_id}"))
+        except CamundaHttpError as exc:
+            if exc.status == 404 or _is_task_missing(exc):
+                raise TaskNotFound(f"external task {task_id} does not exist or is completed") from None
+            raise
+        if task.lock_expires_at is not None and task.lock_expires_at <= datetime.now(timezone.utc):
+            task = ExternalTask(**{**task.__dict__, "worker_id": None, "lock_expires_at": None})
+        return task
+
+    @_bounded
     def retry_step(self, task_id: str, retries: int) -> None:
         try:
             self._client.put(f"/external-task/{task_id}/retries", {"retries": retries})
