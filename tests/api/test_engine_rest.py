@@ -399,7 +399,7 @@ def test_without_credentials_configured_it_is_off_and_says_how_to_turn_it_on(tmp
         assert PASSWORD not in message
 
 
-@pytest.mark.parametrize("engine, says", [("camunda", "Camunda or Operaton server"),
+@pytest.mark.parametrize("engine, says", [("camunda", "Camunda or Operaton server"), ("operaton", "WORKFLOW_ENGINE=operaton"),
                                           ("memory", "only on the embedded engine")])
 def test_on_another_engine_it_is_off_and_says_why(tmp_path, engine, says):
     overrides = {"workflow_engine": engine, "engine_rest_username": USER, "engine_rest_password": PASSWORD}

@@ -39,6 +39,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from pflow.adapters.camunda.variables import format_date, from_typed_map, to_typed_map
+from pflow.config import REST_ENGINES
 from pflow.domain.errors import ServiceUnavailable, ValidationError
 from pflow.entrypoints.http.context import container
 from pflow.ports.process import ExternalTask, TaskLockedByOtherWorker, TaskNotFound
@@ -115,7 +116,7 @@ def _credentials_match(expected: tuple[str, str]) -> bool:
 def _gate():
     settings = container().settings()
     if settings.workflow_engine != "embedded":
-        if settings.workflow_engine == "camunda":
+        if settings.workflow_engine in REST_ENGINES:
             return _error(404, "RestException", SERVER_ENGINE_MESSAGE.format(engine=settings.workflow_engine))
         return _error(404, "RestException", "The external-task REST runs only on the embedded engine "
                                             f"(WORKFLOW_ENGINE=embedded); this is {settings.workflow_engine}.")
