@@ -11,9 +11,11 @@ UI_DIST := $(UI)/dist/index.html
 HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 CAMUNDA := deploy/camunda-dev/camunda-dev.sh
+OPERATON := deploy/operaton-dev/operaton-dev.sh
+OPERATON_TEST_URL ?= http://127.0.0.1:8082/engine-rest
 KEYCLOAK := deploy/keycloak-dev/keycloak-dev.sh
 
-.PHONY: run test install lock ui services-up camunda-up camunda-down keycloak-up keycloak-down migrate worker consume bench bench-quick clean
+.PHONY: run test install lock ui services-up camunda-up camunda-down operaton-up operaton-down keycloak-up keycloak-down migrate worker consume bench bench-quick clean
 
 # Locked dependencies with their hashes (generated from pyproject.toml by `make lock`): the runtime set
 # the image installs, and the dev set (runtime + test tools) for this venv and CI.
@@ -59,11 +61,14 @@ endif
 run: install ui
 	$(BIN)/pflow serve
 
-# Everything: unit, contract, API, BDD, deploy checks, process-level and browser tests. Tests that need
-# PostgreSQL/RabbitMQ (`make services-up`) or Camunda (`make camunda-up`) skip and say why when those
-# are not running; with PFLOW_REQUIRE_SERVICES=1 (CI) they must run.
+# Everything: unit, contract, API, BDD, deploy checks, process-level and browser tests, then the engine
+# tests (`camunda` marker) once more on Operaton. Tests that need PostgreSQL/RabbitMQ (`make services-up`),
+# Camunda (`make camunda-up`) or Operaton (`make operaton-up`) skip and say why when those are not running;
+# with PFLOW_REQUIRE_SERVICES=1 (CI) they must run.
 test: install ui
 	$(BIN)/pytest
+	PFLOW_TEST_CAMUNDA_URL=$(OPERATON_TEST_URL) PFLOW_TEST_ENGINE_FLAVOUR=operaton \
+		PFLOW_FAULTS_ENGINE_PID="$${PFLOW_FAULTS_OPERATON_PID:-}" $(BIN)/pytest -m camunda
 
 # PostgreSQL 15 and RabbitMQ on this machine (installs RabbitMQ if missing; idempotent).
 services-up:
@@ -75,6 +80,14 @@ camunda-up:
 
 camunda-down:
 	$(CAMUNDA) down
+
+# Operaton, Camunda 7's open fork with the same REST API, for tests and local use (REST on :8082;
+# WORKFLOW_ENGINE=operaton, see docs/engines.md).
+operaton-up:
+	$(OPERATON) up
+
+operaton-down:
+	$(OPERATON) down
 
 # A development Keycloak with PFlow's test realm (single sign-on tests; docs/sso.md), on :8180.
 keycloak-up:

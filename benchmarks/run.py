@@ -4,12 +4,13 @@
     .venv/bin/python benchmarks/run.py --quick                # tiny sizes, 1 round -> var/bench/benchmarks-quick.md
     .venv/bin/python benchmarks/run.py --full --only flows --only http --repeat 5
 
-Parts (--only, repeatable): worker, pickup, flows, http, load, list, memory, camunda, timers. Results are kept per
+Parts (--only, repeatable): worker, pickup, flows, http, load, list, memory, camunda, timers, engines. Results are kept per
 part in a JSON file next to the report (benchmarks/results.json for full runs), so running one part
 again updates its section and leaves the others as they were measured.
 
 Services: PostgreSQL (PFLOW_BENCH_DATABASE_URL, default the pflow_bench database, created if missing),
-Camunda (PFLOW_BENCH_CAMUNDA_URL or CAMUNDA_URL, default http://localhost:8081/engine-rest), RabbitMQ
+Camunda (PFLOW_BENCH_CAMUNDA_URL or CAMUNDA_URL, default http://localhost:8081/engine-rest), Operaton
+(PFLOW_BENCH_OPERATON_URL, default http://127.0.0.1:8082/engine-rest), RabbitMQ
 (PFLOW_BENCH_RABBITMQ_URL). A part or sub-part whose service is missing is skipped with the reason;
 with PFLOW_REQUIRE_SERVICES=1 that is an error (exit status 1). --no-services skips them on purpose.
 The exit status is 0 when every part ran (goals missed or met: these are benchmarks, not tests).
@@ -52,6 +53,7 @@ PARTS = {
     "memory": "benchmarks.memory",
     "camunda": "benchmarks.camunda_overhead",
     "timers": "benchmarks.timers",
+    "engines": "benchmarks.engines",
 }
 NAMES = list(PARTS)
 

@@ -196,6 +196,13 @@ class StubProcessEngine(ProcessEngine, ExternalTasks):
                 locked.append(held)
         return locked
 
+    def external_task(self, task_id: str) -> ExternalTask:
+        with self._lock:
+            external = self._external(task_id)
+            if external.lock_expires_at is not None and external.lock_expires_at <= datetime.now(timezone.utc):
+                external = replace(external, worker_id=None, lock_expires_at=None)
+            return replace(external, variables=dict(self._by_task[task_id].variables))
+
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         with self._lock:
             external = self._held(task_id, worker_id)

@@ -113,10 +113,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _drain_process(args: list[str]) -> tuple[float, float]:
+def _drain_process(args: list[str], auth_env: dict[str, str] | None = None) -> tuple[float, float]:
     cpu = _children_cpu()
     # The other clients read the credentials from the environment, as PFlow does (not from the command line).
-    done = subprocess.run(args, capture_output=True, text=True, timeout=900, env={**os.environ, **CAMUNDA_AUTH_ENV})
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, **(CAMUNDA_AUTH_ENV if auth_env is None else auth_env)})
     cpu = _children_cpu() - cpu
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -125,11 +126,12 @@ def _drain_process(args: list[str]) -> tuple[float, float]:
     return result["seconds"], cpu
 
 
-def _drain_java(url: str, process, count: int, options: dict) -> tuple[float, float]:
+def _drain_java(url: str, process, count: int, options: dict,
+                auth_env: dict[str, str] | None = None) -> tuple[float, float]:
     args = ["java", "-jar", str(JAVA_JAR), "--url", url, "--topic", process.topic, "--count", str(count)]
     for name, value in options.items():
         args += [f"--{name}", str(value)]
-    return _drain_process(args)
+    return _drain_process(args, auth_env)
 
 
 def _drain_python(ctx: Context, url: str, process, count: int, options: dict) -> tuple[float, float]:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Pins every image the stack pulls to the digest its tag has now, in deploy/docker-compose.yml and
+# Pins every image the stack pulls to the digest its tag has now, in deploy/docker-compose.yml (and its
+# Operaton override deploy/docker-compose.operaton.yml) and
 # the FROM lines of deploy/Dockerfile and deploy/frontend.Dockerfile: `name:tag` or
 # `name:tag@sha256:<old>` becomes `name:tag@sha256:<current>`. Run it where the registries are
 # reachable, review the diff (a changed digest is a new image: read its release notes), run the
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-files=(deploy/docker-compose.yml deploy/Dockerfile deploy/frontend.Dockerfile)
+files=(deploy/docker-compose.yml deploy/docker-compose.operaton.yml deploy/Dockerfile deploy/frontend.Dockerfile)
 local_images='^(pflow|pflow-frontend)(:|$)'
 check=0
 case "${1:-}" in
@@ -36,7 +37,7 @@ digest_of() {
 
 # Every image reference: the value of `image:` lines and the first word after FROM.
 references() {
-    grep -hE '^\s*image:\s*\S+' deploy/docker-compose.yml | sed -E 's/^\s*image:\s*"?([^" ]+)"?.*$/\1/'
+    grep -hE '^\s*image:\s*\S+' deploy/docker-compose.yml deploy/docker-compose.operaton.yml | sed -E 's/^\s*image:\s*"?([^" ]+)"?.*$/\1/'
     grep -hE '^FROM\s+\S+' deploy/Dockerfile deploy/frontend.Dockerfile | awk '{print $2}'
 }
 

@@ -16,7 +16,9 @@ from typing import Mapping
 from pflow.domain.durations import check_duration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ("memory", "embedded", "camunda")
+ENGINES = ("memory", "embedded", "camunda", "operaton")
+#: engines PFlow reaches over Camunda 7's REST API (CAMUNDA_URL): Camunda 7 and its open fork Operaton
+REST_ENGINES = ("camunda", "operaton")
 
 
 class ConfigError(ValueError):
@@ -78,6 +80,24 @@ def _camunda_credentials(env: Mapping[str, str]) -> dict[str, str | None]:
         raise ConfigError("CAMUNDA_USERNAME is not set but CAMUNDA_PASSWORD is: set both (the Camunda user PFlow "
                           "calls the REST API as, and its password) or neither")
     return {"camunda_username": username, "camunda_password": password}
+
+
+def _engine_rest_credentials(env: Mapping[str, str]) -> dict[str, str | None]:
+    """PFLOW_ENGINE_REST_USERNAME and PFLOW_ENGINE_REST_PASSWORD: both (the embedded engine answers Camunda's
+    external-task REST under /engine-rest, behind HTTP basic authentication) or neither (it does not)."""
+    username = env.get("PFLOW_ENGINE_REST_USERNAME") or None
+    password = env.get("PFLOW_ENGINE_REST_PASSWORD") or None
+    if username is not None and not username.strip():
+        raise ConfigError("PFLOW_ENGINE_REST_USERNAME is blank; set it to the user external-task workers send")
+    if username and ":" in username:
+        raise ConfigError("PFLOW_ENGINE_REST_USERNAME must not contain ':' (HTTP basic authentication cannot "
+                          "carry it)")
+    if bool(username) != bool(password):
+        missing, given = (("PFLOW_ENGINE_REST_PASSWORD", "PFLOW_ENGINE_REST_USERNAME") if username
+                          else ("PFLOW_ENGINE_REST_USERNAME", "PFLOW_ENGINE_REST_PASSWORD"))
+        raise ConfigError(f"{missing} is not set but {given} is: set both (the user and password external-task "
+                          "workers authenticate with at /engine-rest) or neither (no /engine-rest)")
+    return {"engine_rest_username": username, "engine_rest_password": password}
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -189,6 +209,13 @@ class Settings:
     camunda_process_key: str = "ticket_approval"
     camunda_timeout_s: int = 10  # read timeout of every Camunda REST call except long polls
     camunda_max_poll_ms: int = 2_000  # longest single fetchAndLock long poll (Camunda's asyncResponseTimeout)
+    #: the embedded engine's Camunda 7 external-task REST under /engine-rest, for workers written with Camunda's
+    #: clients: on with both (HTTP basic authentication), off with neither; the password never shows in a repr
+    engine_rest_username: str | None = None
+    engine_rest_password: str | None = field(default=None, repr=False)
+    #: longest fetchAndLock long poll at /engine-rest (a client's asyncResponseTimeout is cut to it); each waiting
+    #: poll holds one of the http_threads
+    engine_rest_max_wait_ms: int = 60_000
     engine_max_calls: int = 4  # engine calls at once per process for requests and handlers (a bulkhead)
     #: when every engine call place is held by a call running longer than this, one more call answers 503;
     #: None: 500 ms for a server engine (Camunda/Operaton), 2 000 ms for the embedded one, whose calls also
@@ -238,6 +265,19 @@ class Settings:
             missing = "camunda_password" if self.camunda_username else "camunda_username"
             raise ConfigError(f"{missing} is not set: Camunda credentials need both camunda_username and "
                               "camunda_password (CAMUNDA_USERNAME / CAMUNDA_PASSWORD), or neither")
+
+        if bool(self.engine_rest_username) != bool(self.engine_rest_password):
+            missing = "engine_rest_password" if self.engine_rest_username else "engine_rest_username"
+            raise ConfigError(f"{missing} is not set: the external-task REST needs both engine_rest_username and "
+                              "engine_rest_password (PFLOW_ENGINE_REST_USERNAME / PFLOW_ENGINE_REST_PASSWORD), "
+                              "or neither")
+
+    @property
+    def engine_rest_auth(self) -> tuple[str, str] | None:
+        """(user, password) external-task workers authenticate with at /engine-rest; None: /engine-rest is off."""
+        if self.engine_rest_username and self.engine_rest_password:
+            return self.engine_rest_username, self.engine_rest_password
+        return None
 
     @property
     def camunda_auth(self) -> tuple[str, str] | None:
@@ -314,9 +354,9 @@ class Settings:
             worker_retry_backoff_ms=_int(env, "PFLOW_WORKER_RETRY_BACKOFF_MS", cls.worker_retry_backoff_ms),
             provisioning_retries=_int(env, "PFLOW_PROVISIONING_RETRIES", cls.provisioning_retries, minimum=1),
             provisioning_fail_marker=env.get("PFLOW_PROVISIONING_FAIL_MARKER") or None,
-            run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine != "camunda"),
+            run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine not in REST_ENGINES),
             http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
-            run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine != "camunda"),
+            run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine not in REST_ENGINES),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
             outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),
             reconcile_interval_s=_int(env, "PFLOW_RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
@@ -326,6 +366,9 @@ class Settings:
             task_handlers=env.get("PFLOW_TASK_HANDLERS") or None,
             camunda_timeout_s=_int(env, "PFLOW_CAMUNDA_TIMEOUT_S", cls.camunda_timeout_s, minimum=1),
             camunda_max_poll_ms=_int(env, "PFLOW_CAMUNDA_MAX_POLL_MS", cls.camunda_max_poll_ms, minimum=100),
+            **_engine_rest_credentials(env),
+            engine_rest_max_wait_ms=_int(env, "PFLOW_ENGINE_REST_MAX_WAIT_MS", cls.engine_rest_max_wait_ms,
+                                         minimum=0, maximum=300_000),
             engine_max_calls=_int(env, "PFLOW_ENGINE_MAX_CALLS", cls.engine_max_calls, minimum=1),
             engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", cls.engine_wait_ms),
         )

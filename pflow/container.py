@@ -85,9 +85,10 @@ def camunda_scope(settings: Settings) -> list[str]:
 
 
 def _camunda_engine(url: str, timeout_s: int, max_poll_ms: int, process_keys: list[str],
-                    auth: tuple[str, str] | None = None) -> Iterator[CamundaWorkflowEngine]:
-    """Camunda 7 over REST; the resource owns the HTTP session (closed at shutdown)."""
-    engine = CamundaWorkflowEngine(url, process_keys, timeout_s=timeout_s, max_poll_ms=max_poll_ms, auth=auth)
+                    auth: tuple[str, str] | None = None, flavour: str = "camunda") -> Iterator[CamundaWorkflowEngine]:
+    """Camunda 7 (or Operaton) over REST; the resource owns the HTTP session (closed at shutdown)."""
+    engine = CamundaWorkflowEngine(url, process_keys, timeout_s=timeout_s, max_poll_ms=max_poll_ms, auth=auth,
+                                   flavour=flavour)
     yield engine
     engine.close()
 
@@ -200,7 +201,12 @@ class Container(containers.DeclarativeContainer):
         camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
                                    max_poll_ms=config.camunda_max_poll_ms,
                                    process_keys=providers.Callable(camunda_scope, settings),
-                                   auth=settings.provided.camunda_auth),
+                                   auth=settings.provided.camunda_auth, flavour="camunda"),
+        # Operaton, Camunda 7's open fork: the same REST API, so the same adapter (docs/engines.md).
+        operaton=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
+                                    max_poll_ms=config.camunda_max_poll_ms,
+                                    process_keys=providers.Callable(camunda_scope, settings),
+                                    auth=settings.provided.camunda_auth, flavour="operaton"),
     )
 
     # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most

@@ -70,6 +70,11 @@ def serve(host: str | None, port: int | None) -> None:
             url_host = "localhost" if settings.http_host in ("0.0.0.0", "::", "") else settings.http_host
             click.echo(f"PFlow is serving on http://{url_host}:{settings.http_port}  "
                        f"(engine: {settings.workflow_engine}; API docs: /api/docs)")
+            if settings.workflow_engine == "embedded" and settings.engine_rest_auth is not None:
+                click.echo(f"Camunda external-task REST at http://{url_host}:{settings.http_port}/engine-rest "
+                           "(basic authentication as PFLOW_ENGINE_REST_USERNAME)"
+                           + ("; PFlow's own worker also takes its topics here (PFLOW_SERVE_WORKER=0 leaves every "
+                              "task to external workers)" if settings.run_worker_in_serve else ""))
             if settings.demo_users_active:
                 logins = ", ".join(f"{u['username']}/{u['username']} ({(u.get('groups') or u.get('roles'))[0]})"
                                    for u in DEMO_USERS)

@@ -298,6 +298,13 @@ class ExternalTasks(abc.ABC):
         wait up to that long for one (long polling). Never locked by two workers at once."""
 
     @abc.abstractmethod
+    def external_task(self, task_id: str) -> ExternalTask:
+        """One open external task by id (locked or not, incidents included), as ``fetch_and_lock`` shows it:
+        its holder while the lock lasts, its business key, retries and last error; ``variables`` are the
+        instance's where the adapter reads them with the task (the embedded engine), else empty.
+        ``TaskNotFound`` when it does not exist or is completed."""
+
+    @abc.abstractmethod
     def complete(self, task_id: str, worker_id: str, variables: dict[str, Any] | None = None) -> None:
         """Complete a task this worker holds. ``TaskLockedByOtherWorker`` when another holds it,
         ``TaskNotFound`` when it does not exist or is completed."""

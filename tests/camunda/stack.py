@@ -36,12 +36,23 @@ from pflow.config import REPO_ROOT, Settings
 log = logging.getLogger(__name__)
 
 CAMUNDA_URL = os.environ.get("PFLOW_TEST_CAMUNDA_URL", "http://localhost:8081/engine-rest").rstrip("/")
-HINT = "start it with `make camunda-up` (deploy/camunda-dev/camunda-dev.sh up) or set PFLOW_TEST_CAMUNDA_URL"
+#: which engine of Camunda 7's REST API the `camunda` tests run on: "camunda" (Camunda 7.24, by default) or
+#: "operaton" (`make test` runs them a second time on deploy/operaton-dev, PFLOW_TEST_CAMUNDA_URL pointing at it)
+FLAVOUR = os.environ.get("PFLOW_TEST_ENGINE_FLAVOUR", "camunda").strip().lower() or "camunda"
+if FLAVOUR not in ("camunda", "operaton"):
+    raise RuntimeError(f"PFLOW_TEST_ENGINE_FLAVOUR={FLAVOUR!r} is not camunda or operaton")
+ENGINE_NAME = {"camunda": "Camunda", "operaton": "Operaton"}[FLAVOUR]
+#: how the engine's GET /version begins: Camunda 7.24 answers "7.24.0", Operaton its own release ("1.0.3")
+VERSION_PREFIX = {"camunda": "7.", "operaton": "1."}[FLAVOUR]
+HINT = (f"start it with `make {FLAVOUR}-up` (deploy/{FLAVOUR}-dev/{FLAVOUR}-dev.sh up) or set "
+        "PFLOW_TEST_CAMUNDA_URL")
 #: camunda-dev's REST user and its dev-only default password (deploy/camunda-dev/camunda-dev.sh)
 DEV_USER, DEV_PASSWORD = "pflow", "pflow-dev-only"
 AUTH = (os.environ.get("PFLOW_TEST_CAMUNDA_USERNAME") or DEV_USER,
         os.environ.get("PFLOW_TEST_CAMUNDA_PASSWORD") or os.environ.get("CAMUNDA_DEV_PASSWORD") or DEV_PASSWORD)
 AUTH_ENV = {"CAMUNDA_USERNAME": AUTH[0], "CAMUNDA_PASSWORD": AUTH[1]}
+#: PFlow's settings (environment) for a child process on the engine under test, with AUTH_ENV
+ENGINE_ENV = {"WORKFLOW_ENGINE": FLAVOUR, "CAMUNDA_URL": CAMUNDA_URL, **AUTH_ENV}
 BPMN = REPO_ROOT / "deploy" / "workflows" / "ticket-process.bpmn"
 SESSION_KEY = f"ticket_approval_t{uuid.uuid4().hex[:10]}"
 
@@ -101,7 +112,7 @@ def session_process_keys() -> list[str]:
 
 
 def probe() -> None:
-    engine = CamundaWorkflowEngine(CAMUNDA_URL, timeout_s=5, auth=AUTH)
+    engine = CamundaWorkflowEngine(CAMUNDA_URL, timeout_s=5, auth=AUTH, flavour=FLAVOUR)
     try:
         engine.check()
     finally:
@@ -111,7 +122,7 @@ def probe() -> None:
 def require_camunda() -> str:
     from tests.support import require_service
 
-    require_service("Camunda", probe, HINT)
+    require_service(ENGINE_NAME, probe, HINT)
     return CAMUNDA_URL
 
 
@@ -131,7 +142,7 @@ def session_bpmn() -> Path:
 def settings(base: dict, overrides: dict) -> Settings:
     """A Camunda stack's settings: this session's process key and BPMN; memory store and bus unless overridden."""
     workflows = session_workflows(base.get("workflows_dir"))
-    return Settings(**{**base, "workflow_engine": "camunda", "database_url": "memory://", "rabbitmq_url": "memory://",
+    return Settings(**{**base, "workflow_engine": FLAVOUR, "database_url": "memory://", "rabbitmq_url": "memory://",
                        "camunda_url": CAMUNDA_URL, "camunda_username": AUTH[0], "camunda_password": AUTH[1],
                        "camunda_process_key": SESSION_KEY, "workflows_dir": workflows,
                        **overrides})
@@ -147,7 +158,7 @@ class SwitchableCamundaEngine(CamundaWorkflowEngine):
         self.proxy = TcpProxy.for_url(settings.camunda_url)
         super().__init__(self.proxy.url_for(settings.camunda_url), process_keys_of(settings.workflows_dir),
                          timeout_s=settings.camunda_timeout_s, max_poll_ms=settings.camunda_max_poll_ms,
-                         auth=settings.camunda_auth)
+                         auth=settings.camunda_auth, flavour=settings.workflow_engine)
 
     @property
     def available(self) -> bool:

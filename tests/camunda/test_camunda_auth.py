@@ -55,7 +55,7 @@ def test_the_engine_refuses_a_request_without_credentials(other_user):
     r = requests.get(url + "/version", auth=(other_user, WRONG), timeout=10)
     assert r.status_code == 401
     r = requests.get(url + "/version", auth=camunda.AUTH, timeout=10)
-    assert r.status_code == 200 and r.json()["version"].startswith("7.")
+    assert r.status_code == 200 and r.json()["version"].startswith(camunda.VERSION_PREFIX)
 
 
 @pytest.mark.camunda
@@ -120,22 +120,29 @@ def test_a_worker_with_a_wrong_password_says_so_once_and_exits(tmp_path, other_u
     out = worker.output()
     assert code == 1, out
     assert out.count("refused PFlow's credentials") == 2, out  # said once in the log, once as the exit message
-    assert "the worker stops fetching tasks" in out and "Error: Camunda at" in out
+    assert "the worker stops fetching tasks" in out and f"Error: {camunda.ENGINE_NAME} at" in out
     assert "CAMUNDA_USERNAME and CAMUNDA_PASSWORD" in out and "retrying in" not in out
     assert WRONG not in out and "Traceback" not in out
 
 
-def test_the_tests_default_password_is_the_dev_engines():
+@pytest.mark.parametrize("engine, prefix", [("camunda", "CAMUNDA_DEV"), ("operaton", "OPERATON_DEV")])
+def test_the_tests_default_password_is_the_dev_engines(engine, prefix):
     script = (REPO_ROOT / "deploy" / "camunda-dev" / "camunda-dev.sh").read_text()
-    config = (REPO_ROOT / "deploy" / "camunda-dev" / "src" / "main" / "resources" / "application.yaml").read_text()
+    config = (REPO_ROOT / "deploy" / f"{engine}-dev" / "src" / "main" / "resources" / "application.yaml").read_text()
     assert re.search(r'^REST_USER=(\S+)$', script, re.M).group(1) == camunda.DEV_USER
-    assert f'REST_PASSWORD="${{CAMUNDA_DEV_PASSWORD:-{camunda.DEV_PASSWORD}}}"' in script
-    assert f"id: {camunda.DEV_USER}" in config and f"${{CAMUNDA_DEV_PASSWORD:{camunda.DEV_PASSWORD}}}" in config
+    assert f'REST_PASSWORD="$(setting PASSWORD {camunda.DEV_PASSWORD})"' in script
+    assert f"id: {camunda.DEV_USER}" in config and f"${{{prefix}_PASSWORD:{camunda.DEV_PASSWORD}}}" in config
 
 
-def test_camunda_dev_env_prints_what_pflow_needs():
-    run = subprocess.run([str(REPO_ROOT / "deploy" / "camunda-dev" / "camunda-dev.sh"), "env"], capture_output=True,
-                         text=True, timeout=10, env={**os.environ, "CAMUNDA_DEV_PASSWORD": "p w'd", "CAMUNDA_DEV_PORT": "9"})
+@pytest.mark.parametrize("engine, prefix, port", [("camunda", "CAMUNDA_DEV", 8081), ("operaton", "OPERATON_DEV", 8082)])
+def test_the_dev_engines_env_prints_what_pflow_needs(engine, prefix, port):
+    script = str(REPO_ROOT / "deploy" / f"{engine}-dev" / f"{engine}-dev.sh")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CAMUNDA_DEV_", "OPERATON_DEV_"))}
+    run = subprocess.run([script, "env"], capture_output=True, text=True, timeout=10, env=clean)
+    assert run.returncode == 0, run.stderr
+    assert f"CAMUNDA_URL=http://127.0.0.1:{port}/engine-rest " in run.stdout
+    run = subprocess.run([script, "env"], capture_output=True, text=True, timeout=10,
+                         env={**clean, f"{prefix}_PASSWORD": "p w'd", f"{prefix}_PORT": "9"})
     assert run.returncode == 0, run.stderr
     exported = subprocess.run(["bash", "-c", run.stdout + 'printf "%s|%s|%s" "$CAMUNDA_URL" "$CAMUNDA_USERNAME" '
                                                          '"$CAMUNDA_PASSWORD"'], capture_output=True, text=True)

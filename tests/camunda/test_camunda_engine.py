@@ -105,7 +105,7 @@ KEYS = [own_key(k) for k in ("purchase_request", "access_request", "ticket_appro
 
 @pytest.fixture(scope="module")
 def engine(url, files):
-    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     for path in files.values():
         e.deploy(path)
     yield e
@@ -293,7 +293,7 @@ def test_a_task_claimed_by_someone_else_is_theirs_until_the_claim_is_stale(engin
     with pytest.raises(ConcurrencyConflict):
         engine.complete_task(task.id, {"manager_decision": "approve"}, completed_by="bob")
     assert engine.task(task.id).assignee == "ghost"
-    impatient = CamundaWorkflowEngine(url, KEYS, stale_claim_s=0, auth=camunda.AUTH)
+    impatient = CamundaWorkflowEngine(url, KEYS, stale_claim_s=0, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     try:
         impatient.complete_task(task.id, {"manager_decision": "approve"}, completed_by="bob")
     finally:
@@ -359,7 +359,7 @@ def test_concurrent_deploys_of_a_new_file_make_one_version(url, tmp_path, monkey
     concurrent = own_key(f"concurrent_{int(across_processes)}")
     path = tmp_path / "concurrent.bpmn"
     path.write_text(SMALL.format(key=concurrent, pick="Once"), encoding="utf-8")
-    adapters = [CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH) for _ in range(4)]
+    adapters = [CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH, flavour=camunda.FLAVOUR) for _ in range(4)]
     barrier = threading.Barrier(len(adapters))
     results = []
 
@@ -379,7 +379,7 @@ def test_concurrent_deploys_of_a_new_file_make_one_version(url, tmp_path, monkey
 
 
 def test_a_fresh_adapter_sees_an_unchanged_file_as_deployed(url, files):
-    fresh = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
+    fresh = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     try:
         [again] = fresh.deploy(files["purchase"])
         assert not again.created and again.definition_id == fresh.latest_definition_id(own_key("purchase_request"))
@@ -416,9 +416,24 @@ def test_an_invalid_bpmn_is_refused_with_camunda_s_message_and_the_element(engin
     with pytest.raises(DeploymentRejected) as err:
         engine.deploy(broken)
     message = err.value.message
-    assert message.startswith("Camunda refused ticket-process.bpmn: ")
+    assert message.startswith(f"{camunda.ENGINE_NAME} refused ticket-process.bpmn: ")
     assert "Invalid destination 'DoesNotExist'" in message and "[element Flow_Provisioned_To_Completed]" in message
     assert any("Flow_Provisioned_To_Completed" in m for m in err.value.details["bpmn_file"])
+
+
+def test_each_engine_spells_the_parse_error_element_key_its_own_way(url, files):
+    """The one REST difference between Camunda 7.24 and Operaton that PFlow's adapter meets (docs/deployment.md,
+    "Camunda or Operaton"): the element ids of a parse error come under "еlementIds" with a Cyrillic "е" on
+    Camunda, "elementIds" on Operaton. The adapter reads both (the test above passes on each)."""
+    text = files["ticket"].read_text().replace('targetRef="Completed"', 'targetRef="DoesNotExist"')
+    r = requests.post(f"{url}/deployment/create", auth=camunda.AUTH, timeout=30,
+                      data={"deployment-name": "pflow-parse-error-key", "deploy-changed-only": "true"},
+                      files={"broken.bpmn": ("broken.bpmn", text.encode(), "application/octet-stream")})
+    assert r.status_code == 400 and r.json()["type"] == "ParseException"
+    errors = r.json()["details"]["broken.bpmn"]["errors"]
+    keys = {key for error in errors for key in error if key.endswith("lementIds")}
+    assert keys == {"\u0435lementIds" if camunda.FLAVOUR == "camunda" else "elementIds"}
+    assert ["Flow_Provisioned_To_Completed"] in [error[next(iter(keys))] for error in errors]
 
 
 def test_malformed_xml_is_refused_with_camunda_s_parser_message(engine, files, tmp_path):
@@ -426,7 +441,7 @@ def test_malformed_xml_is_refused_with_camunda_s_parser_message(engine, files, t
     broken.write_text(files["ticket"].read_text()[:2000])
     with pytest.raises(DeploymentRejected) as err:
         engine.deploy(broken)
-    assert "Camunda refused cut.bpmn" in err.value.message and "ENGINE-09003" in err.value.message
+    assert f"{camunda.ENGINE_NAME} refused cut.bpmn" in err.value.message and "ENGINE-09003" in err.value.message
 
 
 def test_a_file_without_an_executable_process_is_refused_before_deploying(engine, url, tmp_path):
@@ -471,7 +486,7 @@ def test_concurrent_starts_for_one_key_make_one_instance(engine, key, url):
 
 
 def test_a_start_whose_answer_was_lost_does_not_start_twice(url, files, key):
-    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     try:
         e._client.session.mount(url, LoseAnswers("/start"))
         instance = e.start(own_key("ticket_approval"), key, {"requester": "alice"})
@@ -508,7 +523,7 @@ def test_an_incident_is_reported_with_its_activity_and_retried(engine, key):
 # --- external tasks -------------------------------------------------------------------------------
 
 def test_a_completion_whose_answer_was_lost_counts_as_done(url, files, key):
-    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     try:
         e.start(own_key("purchase_request"), key, {"amount": 1, "requester": "alice"})
         decide(e, key, "ManagerApproval", "approve", "bob")
@@ -541,7 +556,7 @@ def test_unlock_frees_only_the_worker_s_own_lock(engine, key):
 
 def test_fetching_takes_only_tasks_of_the_adapter_s_processes(engine, url, key):
     engine.start(own_key("purchase_request"), key, {"amount": 1, "requester": "alice"})
-    elsewhere = CamundaWorkflowEngine(url, [own_key("access_request")], auth=camunda.AUTH)
+    elsewhere = CamundaWorkflowEngine(url, [own_key("access_request")], auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     try:
         [task] = engine.open_tasks(key)
         with pytest.raises(TaskNotFound):
@@ -571,7 +586,7 @@ def polling(engine) -> threading.Event:
 
 
 def test_interrupting_a_long_wait_returns_nothing_early(url, files, key):
-    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     outcome = []
     sent = polling(e)
     poller = threading.Thread(target=lambda: outcome.append(
@@ -586,7 +601,7 @@ def test_interrupting_a_long_wait_returns_nothing_early(url, files, key):
 
 def test_a_task_locked_by_an_interrupted_poll_is_given_back(url, files, key):
     """The poll's slice may lock a task after the interrupt; it is unlocked, not left to its lock expiry."""
-    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH)
+    e = CamundaWorkflowEngine(url, KEYS, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     try:
         e.start(own_key("ticket_approval"), key, {})
         [task] = e.open_tasks(key)

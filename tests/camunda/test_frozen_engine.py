@@ -62,7 +62,7 @@ def served(tmp_path):
 @pytest.fixture
 def direct():
     """The same engine, not through the proxy: what really is in Camunda."""
-    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH)
+    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     yield engine
     engine.close()
 
@@ -100,10 +100,10 @@ def test_a_frozen_camunda_fails_submits_within_the_bound_and_lists_are_served_me
     took = sorted(r[2] for r in results)
     assert took[-1] < TIMEOUT_S + 1.5, f"a submit took {took[-1]:.1f}s for a stated bound of {TIMEOUT_S}s"
     errors = [r[1]["error"] for r in results]
-    assert all(e["details"]["dependency"] == "Camunda" for e in errors)
+    assert all(e["details"]["dependency"] == camunda.ENGINE_NAME for e in errors)
     timed_out = [e for e in errors if e["details"].get("reason") != "busy"]
     assert 1 <= len(timed_out) <= MAX_CALLS
-    assert all(e["message"] == f"Camunda is not reachable: no answer within {TIMEOUT_S}s. Try again in a moment."
+    assert all(e["message"] == f"{camunda.ENGINE_NAME} is not reachable: no answer within {TIMEOUT_S}s. Try again in a moment."
                for e in timed_out), timed_out
     port = str(stack.engine.proxy.port)
     assert not any(port in str(e) or "camunda-up" in str(e) for e in errors)

@@ -30,7 +30,7 @@ def api(stack):
 @pytest.fixture
 def direct():
     """The same engine, not through the proxy: what really is in Camunda."""
-    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH)
+    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     yield engine
     engine.close()
 
@@ -42,13 +42,13 @@ def test_submit_while_camunda_is_stopped_is_503_the_ticket_stays_a_draft_and_not
     r = api.post(f"/api/tickets/{ticket}/submit", "alice")
     assert r.status_code == 503 and r.headers["Retry-After"]
     error = r.json["error"]
-    assert error["code"] == "service_unavailable" and error["details"]["dependency"] == "Camunda"
-    assert error["message"].startswith("Camunda is not reachable: connection refused")
-    assert "make camunda-up" not in str(error) and str(stack.engine.proxy.port) not in str(error)
+    assert error["code"] == "service_unavailable" and error["details"]["dependency"] == camunda.ENGINE_NAME
+    assert error["message"].startswith(f"{camunda.ENGINE_NAME} is not reachable: connection refused")
+    assert f"make {camunda.FLAVOUR}-up" not in str(error) and str(stack.engine.proxy.port) not in str(error)
     assert api.get(f"/api/tickets/{ticket}", "alice").json["status"] == "draft"
     assert direct.instance(ticket) is None  # no instance was started behind PFlow's back
     ready = api.get("/readyz")
-    assert ready.status_code == 503 and "Camunda is not reachable" in ready.json["checks"]["workflow_engine"]
+    assert ready.status_code == 503 and f"{camunda.ENGINE_NAME} is not reachable" in ready.json["checks"]["workflow_engine"]
 
     stack.engine.available = True
     assert api.post(f"/api/tickets/{ticket}/submit", "alice").status_code == 200

@@ -26,7 +26,8 @@ HAS_SQL_STORE = "sql" in Container.uow.providers
 
 
 def camunda_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {"WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": camunda.require_camunda(), **camunda.AUTH_ENV,
+    camunda.require_camunda()
+    return {**camunda.ENGINE_ENV,
             # this session's process keys, so these processes never take another test run's tasks
             "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY, "PFLOW_WORKFLOWS_DIR": str(camunda.session_workflows()),
             "PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret-of-32-bytes-or-more-for-tests-only", "DATABASE_URL": f"sqlite:///{tmp_path / 'pflow.db'}",
@@ -85,7 +86,7 @@ def carry_a_ticket_to_completed(url: str) -> dict:
     assert "Completed" in process["completed_activity_ids"]
     assert f'id="{camunda.SESSION_KEY}"' in process["definition_xml"]
     # The provisioning step's result is a process variable, as any automated step's is.
-    direct = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH)
+    direct = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     try:
         assert direct.instance(t["id"]).variables["fulfilment_reference"].startswith("PRV-")
     finally:
@@ -102,7 +103,7 @@ def test_serve_with_its_worker_carries_a_ticket_to_completed(tmp_path):
         carry_a_ticket_to_completed(server.url)
     finally:
         assert server.stop() == 0
-    assert "engine: camunda" in server.output()
+    assert f"engine: {camunda.FLAVOUR}" in server.output()
 
 
 @pytest.mark.skipif(not HAS_SQL_STORE, reason="pflow serve and pflow worker share tickets only through a database; "
@@ -119,7 +120,7 @@ def test_serve_and_a_separate_worker_carry_a_ticket_to_completed(tmp_path):
         if worker:
             assert worker.stop() == 0, worker.output()
         assert server.stop() == 0
-    assert "polling ticket-processing on the camunda engine" in worker.output()
+    assert f"polling ticket-processing on the {camunda.FLAVOUR} engine" in worker.output()
 
 
 def test_serve_does_not_start_without_camunda_and_says_what_to_do(tmp_path):
@@ -129,8 +130,8 @@ def test_serve_does_not_start_without_camunda_and_says_what_to_do(tmp_path):
                               "API_HTTP_PORT": f"127.0.0.1:{free_port()}"},
                          capture_output=True, text=True)
     assert run.returncode == 1
-    assert f"Camunda is not reachable at {closed}: connection refused" in run.stderr
-    assert "make camunda-up" in run.stderr and "Traceback" not in run.stderr
+    assert f"{camunda.ENGINE_NAME} is not reachable at {closed}: connection refused" in run.stderr
+    assert f"make {camunda.FLAVOUR}-up" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_serve_does_not_start_with_a_bpmn_camunda_refuses(tmp_path):
@@ -143,7 +144,7 @@ def test_serve_does_not_start_with_a_bpmn_camunda_refuses(tmp_path):
                               "API_HTTP_PORT": f"127.0.0.1:{free_port()}"},
                          capture_output=True, text=True)
     assert run.returncode == 1
-    assert "Camunda refused ticket-process.bpmn" in run.stderr and "Flow_Rejected" in run.stderr
+    assert f"{camunda.ENGINE_NAME} refused ticket-process.bpmn" in run.stderr and "Flow_Rejected" in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -158,5 +159,5 @@ def test_a_worker_without_camunda_backs_off_and_stops_cleanly(tmp_path):
     finally:
         worker.kill()
     out = worker.output()
-    assert f"Camunda is not reachable at {closed}: connection refused" in out and "Traceback" not in out
+    assert f"{camunda.ENGINE_NAME} is not reachable at {closed}: connection refused" in out and "Traceback" not in out
     assert "retrying in 0.5s" in out and "retrying in 1.0s" in out  # backing off, not hammering

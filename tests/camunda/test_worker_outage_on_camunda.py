@@ -18,7 +18,7 @@ alice, bob = TEST_USERS.get("alice"), TEST_USERS.get("bob")
 
 @pytest.fixture
 def direct():
-    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH)
+    engine = CamundaWorkflowEngine(camunda.CAMUNDA_URL, camunda.SESSION_KEY, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
     yield engine
     engine.close()
 

@@ -30,7 +30,7 @@ class Workers:
     def __init__(self, url: str, tmp_path: Path):
         self.url = url
         self.tmp_path = tmp_path
-        self.engine = CamundaWorkflowEngine(url, camunda.SESSION_KEY, auth=camunda.AUTH)
+        self.engine = CamundaWorkflowEngine(url, camunda.SESSION_KEY, auth=camunda.AUTH, flavour=camunda.FLAVOUR)
         self.engine.deploy(camunda.session_bpmn())
         self.ledger = Ledger(tmp_path / "ledger.db")
         self.ledger.create()

@@ -764,6 +764,26 @@ def test_extending_a_lock_keeps_the_task(engine, names):
     engine.complete(task.id, "w1")
 
 
+def test_an_external_task_is_looked_up_by_id_with_its_holder_retries_and_error(engine, names):
+    engine.deploy(names.steps())
+    key = names.key()
+    task = to_automated_step(engine, names, key)
+    seen = engine.external_task(task.id)
+    assert (seen.id, seen.topic, seen.business_key, seen.activity_id) == (task.id, names.topic, key, "Automated")
+    assert seen.process_instance_id == task.process_instance_id and seen.worker_id == "w1"
+    assert seen.lock_expires_at is not None and seen.retries is None
+    engine.fail(task.id, "w1", "backend down", retries=2, retry_timeout_ms=0)
+    failed = engine.external_task(task.id)
+    assert (failed.worker_id, failed.lock_expires_at, failed.retries, failed.error_message) == (
+        None, None, 2, "backend down")
+    again = fetch_soon(engine, names, key, "w2")
+    engine.complete(again.id, "w2")
+    with pytest.raises(TaskNotFound):
+        engine.external_task(task.id)
+    with pytest.raises(TaskNotFound):
+        engine.external_task(str(uuid.uuid4()))
+
+
 def test_a_failure_with_retries_makes_the_task_wait_then_come_back(engine, names):
     engine.deploy(names.steps())
     key = names.key()

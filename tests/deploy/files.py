@@ -22,6 +22,7 @@ REQUIRE_SERVICES = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
 COMPOSE_FILE = REPO_ROOT / "deploy" / "docker-compose.yml"
 # Publishes the internal services on 127.0.0.1 for the local debug flow; never used on a server.
 COMPOSE_DEBUG_FILE = REPO_ROOT / "deploy" / "docker-compose.debug.yml"
+COMPOSE_OPERATON_FILE = REPO_ROOT / "deploy" / "docker-compose.operaton.yml"
 TLS_DIR = REPO_ROOT / "deploy" / "tls"
 TLS_SCRIPT = TLS_DIR / "make-self-signed.sh"
 PIN_SCRIPT = REPO_ROOT / "deploy" / "pin-images.sh"

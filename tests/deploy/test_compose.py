@@ -443,6 +443,37 @@ def test_the_loader_accepts_the_debug_override(loader_name, request, tmp_path):
     assert model["frontend"]["ports"] == {("", 443, 8443), ("", 80, 8080)}
 
 
+@pytest.mark.parametrize("loader_name", LOADERS)
+def test_the_operaton_override_runs_operaton_as_the_engine_with_the_same_login(loader_name, request, tmp_path):
+    """deploy/docker-compose.operaton.yml: the `camunda` service becomes Operaton (same REST API, its own Run
+    settings for basic authentication and the admin user from the same CAMUNDA_USERNAME/PASSWORD), and every
+    PFlow process names the engine it talks to."""
+    loader = request.getfixturevalue(loader_name)
+    v2 = loader_name == "compose_v2"
+    env_file = write_env(tmp_path / "env")
+    files_ = ["-f", str(COMPOSE_FILE), "-f", str(files.COMPOSE_OPERATON_FILE)]
+    args = list(loader) + (files_ + ["--env-file", str(env_file)] if v2 else ["--env-file", str(env_file)] + files_
+                                                                             + ["config"])
+    result = subprocess.run(args, cwd=REPO_ROOT, env=files.clean_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    model = _normalise(json.loads(result.stdout) if v2 else yaml.safe_load(result.stdout))
+    engine = model["camunda"]
+    assert re.fullmatch(r"operaton/operaton:1\.0\.3(@sha256:[0-9a-f]{64})?", engine["image"])
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line and line[0] != "#")
+    assert env["CAMUNDA_USERNAME"] and env["CAMUNDA_PASSWORD"]
+    assert engine["environment"]["OPERATON_BPM_RUN_AUTH_ENABLED"] == "true"
+    assert engine["environment"]["OPERATON_BPM_RUN_AUTH_AUTHENTICATION"] == "basic"
+    assert engine["environment"]["OPERATON_BPM_ADMINUSER_ID"] == env["CAMUNDA_USERNAME"]
+    assert engine["environment"]["OPERATON_BPM_ADMINUSER_PASSWORD"] == env["CAMUNDA_PASSWORD"]
+    assert engine["environment"]["DB_URL"] == "jdbc:postgresql://db:5432/camunda"
+    assert "OPERATON_BPM_ADMINUSER_ID" in " ".join(engine["healthcheck"])
+    assert "http://localhost:8080/engine-rest/version" in " ".join(engine["healthcheck"])
+    for name in ("api", "worker", "consumer"):
+        assert model[name]["environment"]["WORKFLOW_ENGINE"] == "operaton", name
+        assert model[name]["environment"]["CAMUNDA_URL"] == "http://camunda:8080/engine-rest", name
+    assert model["api"]["depends_on"]["camunda"] == "service_healthy"
+
+
 def _normalise(project: dict) -> dict:
     def ports(entries):
         out = set()

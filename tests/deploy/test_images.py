@@ -332,7 +332,8 @@ def test_pin_images_rewrites_every_reference_to_the_registry_digest(tmp_path):
     assert lint.returncode == 0, lint.stdout
     repo = tmp_path / "repo"
     (repo / "deploy").mkdir(parents=True)
-    for path in (files.PIN_SCRIPT, files.COMPOSE_FILE, BACKEND_DOCKERFILE, FRONTEND_DOCKERFILE):
+    for path in (files.PIN_SCRIPT, files.COMPOSE_FILE, files.COMPOSE_OPERATON_FILE, BACKEND_DOCKERFILE,
+                 FRONTEND_DOCKERFILE):
         shutil.copy(path, repo / "deploy" / path.name)
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -357,6 +358,9 @@ def test_pin_images_rewrites_every_reference_to_the_registry_digest(tmp_path):
             continue
         wanted = f"{name}:{tag}@{new}"
         assert wanted in compose_text or any(line.split()[1] == wanted for line in from_lines), wanted
+    # the Operaton override's engine image too (deploy/docker-compose.operaton.yml)
+    operaton_text = (repo / "deploy" / "docker-compose.operaton.yml").read_text()
+    assert f"image: operaton/operaton:1.0.3@{new}\n" in operaton_text
     assert "AS build" in from_lines[0], "the rest of a FROM line is kept"
     again = subprocess.run(["bash", str(repo / "deploy" / "pin-images.sh"), "--check"], capture_output=True, text=True,
                            env=env, timeout=60)

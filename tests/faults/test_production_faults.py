@@ -66,7 +66,7 @@ class ProductionPFlow:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ledger = Ledger(self.tmp_path / "ledger.db")
         self.ledger.create()
-        self.env = {"WORKFLOW_ENGINE": "camunda", "CAMUNDA_URL": self.camunda_url, **camunda.AUTH_ENV,
+        self.env = {**camunda.ENGINE_ENV, "CAMUNDA_URL": self.camunda_url,
                     "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY,
                     "PFLOW_WORKFLOWS_DIR": str(session_workflows(self.tmp_path / "workflows", camunda.SESSION_KEY,
                                                                  camunda.session_bpmn())),

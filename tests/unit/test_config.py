@@ -177,3 +177,34 @@ def test_camunda_credentials_come_both_or_neither_and_the_error_names_the_variab
 def test_settings_made_in_code_need_both_camunda_credentials_too(values, missing):
     with pytest.raises(ConfigError, match=f"{missing} is not set"):
         Settings(**values)
+
+
+def test_engine_rest_credentials_are_read_and_the_password_stays_out_of_the_repr():
+    s = Settings.from_env({"PFLOW_ENGINE_REST_USERNAME": "worker", "PFLOW_ENGINE_REST_PASSWORD": "hunter2"})
+    assert (s.engine_rest_username, s.engine_rest_password, s.engine_rest_auth) == ("worker", "hunter2",
+                                                                                    ("worker", "hunter2"))
+    assert "hunter2" not in repr(s) and "engine_rest_username='worker'" in repr(s)
+    assert s.engine_rest_max_wait_ms == 60_000
+    assert Settings.from_env({}).engine_rest_auth is None  # off unless configured
+    assert Settings.from_env({"PFLOW_ENGINE_REST_MAX_WAIT_MS": "5000"}).engine_rest_max_wait_ms == 5000
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"PFLOW_ENGINE_REST_USERNAME": "worker"}, "PFLOW_ENGINE_REST_PASSWORD is not set but PFLOW_ENGINE_REST_USERNAME is"),
+    ({"PFLOW_ENGINE_REST_PASSWORD": "hunter2"}, "PFLOW_ENGINE_REST_USERNAME is not set but PFLOW_ENGINE_REST_PASSWORD is"),
+    ({"PFLOW_ENGINE_REST_USERNAME": "wo:rker", "PFLOW_ENGINE_REST_PASSWORD": "hunter2"}, "must not contain ':'"),
+    ({"PFLOW_ENGINE_REST_USERNAME": " ", "PFLOW_ENGINE_REST_PASSWORD": "hunter2"}, "PFLOW_ENGINE_REST_USERNAME is blank"),
+    ({"PFLOW_ENGINE_REST_MAX_WAIT_MS": "forever"}, "PFLOW_ENGINE_REST_MAX_WAIT_MS='forever' is not a whole number"),
+    ({"PFLOW_ENGINE_REST_MAX_WAIT_MS": "999999"}, "must be at most 300000"),
+])
+def test_engine_rest_settings_come_both_or_neither_and_the_error_names_the_variable(env, named):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env)
+    assert named in str(err.value) and "hunter2" not in str(err.value)
+
+
+@pytest.mark.parametrize("values, missing", [({"engine_rest_username": "worker"}, "engine_rest_password"),
+                                             ({"engine_rest_password": "hunter2"}, "engine_rest_username")])
+def test_settings_made_in_code_need_both_engine_rest_credentials_too(values, missing):
+    with pytest.raises(ConfigError, match=f"{missing} is not set"):
+        Settings(**values)

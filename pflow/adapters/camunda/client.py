@@ -45,7 +45,13 @@ from pflow.domain.errors import EngineAccessDenied, EngineUnavailable
 log = logging.getLogger(__name__)
 
 ENGINE_NAME = "Camunda"
-HINT = "start it (make camunda-up) or check CAMUNDA_URL"
+#: the engines that speak Camunda 7's REST API, by PFlow's name for them (WORKFLOW_ENGINE): how messages name
+#: each and how to start its development engine
+FLAVOURS = {
+    "camunda": ("Camunda", "start it (make camunda-up) or check CAMUNDA_URL"),
+    "operaton": ("Operaton", "start it (make operaton-up) or check CAMUNDA_URL"),
+}
+HINT = FLAVOURS["camunda"][1]
 AUTH_HINT = "set CAMUNDA_USERNAME and CAMUNDA_PASSWORD to a user of that engine"
 OPTIMISTIC_LOCKING = 1  # Camunda's error code for a concurrent modification
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -105,8 +111,13 @@ class CamundaClient:
     """Thin JSON-over-HTTP client for one Camunda REST root (``…/engine-rest``)."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 10.0, connect_timeout_s: float = 3.0,
-                 pool_size: int = 20, retry_pause_s: float = 0.1, auth: tuple[str, str] | None = None) -> None:
+                 pool_size: int = 20, retry_pause_s: float = 0.1, auth: tuple[str, str] | None = None,
+                 flavour: str = "camunda") -> None:
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown engine flavour {flavour!r} (one of {', '.join(FLAVOURS)})")
         self.base_url = base_url.rstrip("/")
+        #: the engine's name in messages ("Camunda", "Operaton") and what to do when it does not answer
+        self.engine_name, self.hint = FLAVOURS[flavour]
         #: the user PFlow authenticates as (None: no credentials are sent); the password stays in the session
         self.username = auth[0] if auth else None
         self.timeout_s = timeout_s
@@ -125,26 +136,27 @@ class CamundaClient:
         self._budget = threading.local()
 
     def unavailable(self, reason: str, public_reason: str | None = None) -> EngineUnavailable:
-        return EngineUnavailable(ENGINE_NAME, f"Camunda is not reachable at {self.base_url}: {reason} — {HINT}",
-                                 public_message=f"Camunda is not reachable: {public_reason or reason}. "
+        name = self.engine_name
+        return EngineUnavailable(name, f"{name} is not reachable at {self.base_url}: {reason} — {self.hint}",
+                                 public_message=f"{name} is not reachable: {public_reason or reason}. "
                                                 "Try again in a moment.")
 
     def access_denied(self, status: int, method: str, path: str, detail: str = "") -> EngineAccessDenied:
         """The engine refused PFlow's credentials (401) or a permission of its user (403)."""
         if status == 403:
             who = f"user {self.username!r}" if self.username else "the anonymous user"
-            problem = f"Camunda at {self.base_url} denied {who} {method} {path}" + (f" ({detail})" if detail else "")
+            problem = f"{self.engine_name} at {self.base_url} denied {who} {method} {path}" + (f" ({detail})" if detail else "")
             hint = (f"give that user the permission (or use one that has it: {AUTH_HINT})" if self.username
                     else AUTH_HINT)
         elif self.username:
-            problem = (f"Camunda at {self.base_url} refused PFlow's credentials (HTTP 401, user {self.username!r}) "
+            problem = (f"{self.engine_name} at {self.base_url} refused PFlow's credentials (HTTP 401, user {self.username!r}) "
                        f"on {method} {path}")
             hint = "check CAMUNDA_USERNAME and CAMUNDA_PASSWORD against that engine's users"
         else:
-            problem = (f"Camunda at {self.base_url} requires credentials (HTTP 401 on {method} {path}) and PFlow "
+            problem = (f"{self.engine_name} at {self.base_url} requires credentials (HTTP 401 on {method} {path}) and PFlow "
                        "sent none")
             hint = AUTH_HINT
-        return EngineAccessDenied(ENGINE_NAME, f"{problem} — {hint}",
+        return EngineAccessDenied(self.engine_name, f"{problem} — {hint}",
                                   {"status": status, "reason": "credentials_refused" if status == 401
                                    else "permission_denied"})
 

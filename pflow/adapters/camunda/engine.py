@@ -182,7 +182,7 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
     def __init__(self, base_url: str, process_keys: Sequence[str] | str | None = None, *, timeout_s: float = 10.0,
                  max_poll_ms: int = 2_000, report_attempts: int = 3, retry_pause_s: float = 0.2,
                  stale_claim_s: float = 60.0, client: CamundaClient | None = None,
-                 auth: tuple[str, str] | None = None) -> None:
+                 auth: tuple[str, str] | None = None, flavour: str = "camunda") -> None:
         if max_poll_ms < 1:
             raise ValueError("max_poll_ms must be at least 1")
         if isinstance(process_keys, str):
@@ -193,7 +193,9 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
         self.report_attempts = max(1, report_attempts)
         self.retry_pause_s = retry_pause_s
         self.stale_claim_s = stale_claim_s
-        self._client = client or CamundaClient(base_url, timeout_s=timeout_s, auth=auth)
+        self._client = client or CamundaClient(base_url, timeout_s=timeout_s, auth=auth, flavour=flavour)
+        #: "Camunda" or "Operaton" (the same REST API): how errors and health checks name the engine
+        self.name = self._client.engine_name
         self.timeout_s = self._client.timeout_s
         # Deployed definitions never change: their XML and what the reader makes of it are cached by id.
         self._xml_by_definition: dict[str, str] = {}
@@ -296,7 +298,7 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
             answer = self._client.get(f"/process-definition/{definition_id}/xml")
         except CamundaHttpError as exc:
             if exc.status == 404:
-                raise NotFound(f"no process definition {definition_id!r} is deployed on Camunda") from None
+                raise NotFound(f"no process definition {definition_id!r} is deployed on {self.name}") from None
             raise
         with self._cache_lock:
             self._xml_by_definition[definition_id] = answer["bpmn20Xml"]
@@ -405,12 +407,12 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                 # (or ours was that duplicate and is gone again: then the content's earlier version).
                 definition = self._deployed_with_content(key, content)
             if definition is None:
-                raise DeploymentRejected(f"{name}: Camunda deployed it (deployment {deployment_id}) but has no "
+                raise DeploymentRejected(f"{name}: {self.name} deployed it (deployment {deployment_id}) but has no "
                                          f"process definition {key!r} for it",
                                          details={"bpmn_file": [f"process {key!r} was not deployed"]})
             with self._cache_lock:
                 self._xml_by_definition.setdefault(definition["id"], content.decode("utf-8-sig"))
-            log.info("deployed %s to Camunda: process %s, definition %s (version %s%s)", name, key,
+            log.info("deployed %s to %s: process %s, definition %s (version %s%s)", name, self.name, key,
                      definition["id"], definition.get("version"), "" if created else ", unchanged")
             deployments.append(Deployment(deployment_id=definition.get("deploymentId") or deployment_id,
                                           process_key=key, definition_id=definition["id"],
@@ -486,8 +488,7 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                 return versions[i]
         return None
 
-    @staticmethod
-    def _deployment_rejected(error: CamundaHttpError, name: str) -> DeploymentRejected:
+    def _deployment_rejected(self, error: CamundaHttpError, name: str) -> DeploymentRejected:
         problems: list[str] = []
         for resource in (error.details or {}).values():
             if not isinstance(resource, dict):
@@ -498,14 +499,14 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                 element = f" [element {', '.join(ids)}]" if ids else ""
                 problems.append(f"{entry.get('message')}{element}{where}")
         summary = "; ".join(problems) if problems else " ".join(error.message.split())
-        return DeploymentRejected(f"Camunda refused {name}: {summary}",
+        return DeploymentRejected(f"{self.name} refused {name}: {summary}",
                                   details={"bpmn_file": problems or [error.message]})
 
     @_bounded
     def latest_definition_id(self, process_key: str) -> str:
         latest = self._latest_definition(process_key)
         if latest is None:
-            raise NotFound(f"process {process_key!r} is not deployed on Camunda")
+            raise NotFound(f"process {process_key!r} is not deployed on {self.name}")
         return latest["id"]
 
     @_bounded
@@ -545,9 +546,9 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                 raise
             except CamundaHttpError as exc:
                 if exc.status == 404:
-                    raise NotFound(f"process {process_key!r} is not deployed on Camunda: {exc.message}") from None
+                    raise NotFound(f"process {process_key!r} is not deployed on {self.name}: {exc.message}") from None
                 if exc.status == 400:
-                    raise ValidationError(f"Camunda refused to start {process_key!r}: {exc.message}") from None
+                    raise ValidationError(f"{self.name} refused to start {process_key!r}: {exc.message}") from None
                 raise
             return self._keep_one(business_key, started)
 
@@ -795,7 +796,7 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                 raise TaskNotFound(f"user task {task_id} does not exist or is completed") from None
             if exc.status == 400 or (exc.status == 500 and any(m in exc.message for m in UNRESOLVED_MARKERS)):
                 # Bad variables, or a condition reading a variable the completion did not give.
-                raise ValidationError(f"Camunda refused to complete user task {task_id}: {exc.message}") from None
+                raise ValidationError(f"{self.name} refused to complete user task {task_id}: {exc.message}") from None
             if exc.status >= 500 and not self._user_task_exists(task_id):
                 # Camunda 7.24 fails with a 500 (ENGINE-03051 in a task listener) when another request
                 # completes the task while this one sets its assignee: the other request won.
@@ -858,6 +859,18 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
                 task = ExternalTask(**{**task.__dict__, "worker_id": None, "lock_expires_at": None})
             tasks.append(task)
         return tasks
+
+    @_bounded
+    def external_task(self, task_id: str) -> ExternalTask:
+        try:
+            task = self._external_task(self._client.get(f"/external-task/{task_id}"))
+        except CamundaHttpError as exc:
+            if exc.status == 404 or _is_task_missing(exc):
+                raise TaskNotFound(f"external task {task_id} does not exist or is completed") from None
+            raise
+        if task.lock_expires_at is not None and task.lock_expires_at <= datetime.now(timezone.utc):
+            task = ExternalTask(**{**task.__dict__, "worker_id": None, "lock_expires_at": None})
+        return task
 
     @_bounded
     def retry_step(self, task_id: str, retries: int) -> None:

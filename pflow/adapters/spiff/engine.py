@@ -536,6 +536,16 @@ class SpiffWorkflowEngine(TaskAssignment, TaskDueDates, ProcessEngine, ExternalT
             now = self._now_ms()
             return [self._external_view(conn, r, now) for r in rows]
 
+    def external_task(self, task_id: str) -> ExternalTask:
+        c = t.external_tasks.c
+        with self._read() as conn:
+            row = conn.execute(
+                sql_select(t.external_tasks, t.instances.c.variables)
+                .join(t.instances, t.instances.c.id == c.instance_id).where(c.id == str(task_id))).first()
+            if row is None:
+                raise TaskNotFound(f"external task {task_id} does not exist or is completed")
+            return self._external_view(conn, row, self._now_ms())
+
     def find_external_tasks_by_topic(self, topic: str, *, limit: int = 100) -> list[ExternalTask]:
         """Open external tasks of a topic (locked or not, incidents included), oldest first."""
         c = t.external_tasks.c

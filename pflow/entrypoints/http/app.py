@@ -17,6 +17,7 @@ from pflow.container import Container, build_container
 from pflow.entrypoints.http import (
     audit,
     auth,
+    engine_rest,
     health,
     notifications,
     oversight,
@@ -116,6 +117,9 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     api.register_blueprint(substitutes.blp)
     api.register_blueprint(oversight.blp)
     app.register_blueprint(health.blp)
+    # Camunda 7's external-task REST (embedded engine only; its own basic authentication, outside /api's
+    # tokens, CSRF and OpenAPI document)
+    app.register_blueprint(engine_rest.blp)
     register_error_handlers(app)
     if settings.access_log:
         audit.install_access_log(app)  # first: its clock also covers the token check
