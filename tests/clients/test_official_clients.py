@@ -12,12 +12,13 @@ fetches that ticket's tasks only, so no worker takes another run's, or another t
 - a title with ``[fail]``: the client fails the first attempt with no retries left, PFlow shows the incident,
   an admin retries it, the client completes it, the ticket ends ``completed``.
 
-Engines: Camunda 7 (PFLOW_TEST_CAMUNDA_URL) and Operaton (PFLOW_TEST_OPERATON_URL, default :8082; skipped
-when it is not running unless that variable names it and PFLOW_REQUIRE_SERVICES=1), both under the ``camunda`` mark, and PFlow's embedded engine, whose Camunda-compatible REST (``pflow serve`` under
-/engine-rest) these same tests drive once PFlow has it (skipped until then). One ``pflow serve`` per engine
-for the module. On Camunda and Operaton the ticket follows the engine through PFlow's reconciler, which runs
-where PFlow's worker runs: that worker runs in serve with its built-in step on a topic of its own, so it
-never takes a ticket-processing task from the client under test.
+Engines: PFlow's embedded engine, whose Camunda-compatible REST ``pflow serve`` answers under /engine-rest
+(PFLOW_ENGINE_REST_USERNAME / _PASSWORD), with PFlow's own worker off (PFLOW_SERVE_WORKER=0); Camunda 7
+(PFLOW_TEST_CAMUNDA_URL) and Operaton (PFLOW_TEST_OPERATON_URL, default :8082), both under the ``camunda``
+mark (in `make test`'s second, Operaton pass of that mark they skip: they ran already). One ``pflow serve``
+per engine for the module. On Camunda and Operaton the ticket follows the engine through PFlow's
+reconciler, which runs where PFlow's worker runs: that worker runs in serve with its built-in step on a
+topic of its own, so it never takes a ticket-processing task from the client under test.
 
 A missing java/mvn or node/npm skips that client, unless PFLOW_REQUIRE_SERVICES=1 (then it fails).
 """
@@ -44,18 +45,13 @@ from tests.support import ServedPFlow, free_port, wait_until
 
 EXAMPLES = REPO_ROOT / "examples" / "external-task-clients"
 OPERATON_URL = os.environ.get("PFLOW_TEST_OPERATON_URL", "http://127.0.0.1:8082/engine-rest").rstrip("/")
-#: Operaton is required (with PFLOW_REQUIRE_SERVICES=1) only where it is named: CI starts Camunda, not Operaton
-OPERATON_NAMED = bool(os.environ.get("PFLOW_TEST_OPERATON_URL"))
 REST_USER, REST_PASSWORD = "pflow-rest", "pflow-rest-test-only"  # the embedded engine's REST, for these tests
-HAS_EMBEDDED_REST = (REPO_ROOT / "pflow" / "entrypoints" / "http" / "engine_rest.py").exists()
 REQUIRE = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
 TIMEOUT = 60  # seconds for a ticket to reach what a step waits for
 
 CLIENTS = {"java": "camunda-java-client", "python": "camunda-python-client", "js": "camunda-js-client"}
 ENGINES = [
-    pytest.param("embedded", id="embedded", marks=pytest.mark.skipif(
-        not HAS_EMBEDDED_REST, reason="PFlow's embedded engine has no Camunda-compatible REST in this build yet "
-                                      "(pflow/entrypoints/http/engine_rest.py)")),
+    pytest.param("embedded", id="embedded"),
     pytest.param("camunda", id="camunda", marks=pytest.mark.camunda),
     pytest.param("operaton", id="operaton", marks=pytest.mark.camunda),
 ]
@@ -176,18 +172,8 @@ def _probe_operaton() -> None:
     except requests.RequestException as exc:
         problem = f"is not reachable ({exc.__class__.__name__})"
     if problem:
-        what = (f"Operaton at {OPERATON_URL} {problem}; start it with deploy/operaton-dev/operaton-dev.sh up, "
-                f"or set PFLOW_TEST_OPERATON_URL")
-        if OPERATON_NAMED:
-            missing(what)
-        pytest.skip(what)
-
-
-def _operaton_engine_name() -> str:
-    """WORKFLOW_ENGINE for Operaton: its own name once PFlow accepts it, else camunda (the same REST)."""
-    from pflow.config import ENGINES as ACCEPTED
-
-    return "operaton" if "operaton" in ACCEPTED else "camunda"
+        missing(f"Operaton at {OPERATON_URL} {problem}; start it with `make operaton-up` "
+                f"(deploy/operaton-dev/operaton-dev.sh up) or set PFLOW_TEST_OPERATON_URL")
 
 
 def _delete_session_deployments(url: str) -> None:
@@ -218,13 +204,19 @@ def engines():
 
 
 def _start(kind: str) -> Engine:
+    if camunda.FLAVOUR == "operaton" and kind != "embedded":
+        # `make test` runs the camunda-marked tests a second time with PFLOW_TEST_CAMUNDA_URL at Operaton
+        pytest.skip("the official clients ran on Camunda and on Operaton (PFLOW_TEST_OPERATON_URL) in the "
+                    "Camunda pass already")
     data = Path(tempfile.mkdtemp(prefix=f"pflow-clients-{kind}-"))
     env = {"PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret-of-32-bytes-or-more-for-tests-only",
            "DATABASE_URL": f"sqlite:///{data / 'pflow.db'}", "RABBITMQ_URL": "memory://",
            "PFLOW_DATA_DIR": str(data), "PFLOW_UI_DIR": str(data / "no-ui"), "PFLOW_RECONCILE_INTERVAL_S": "1"}
     if kind == "embedded":
+        # PFlow's own worker off, so the client under test gets every ticket-processing task; threads for the
+        # three workers' long polls (docs/workers.md: at most half of the threads wait at once)
         env.update(WORKFLOW_ENGINE="embedded", PFLOW_SERVE_WORKER="0", PFLOW_ENGINE_REST_USERNAME=REST_USER,
-                   PFLOW_ENGINE_REST_PASSWORD=REST_PASSWORD)
+                   PFLOW_ENGINE_REST_PASSWORD=REST_PASSWORD, PFLOW_HTTP_THREADS="16")
         port = free_port()
         server = Served(env, port, data / "serve.log")
         engine = Engine(kind, server, f"http://127.0.0.1:{port}/engine-rest", (REST_USER, REST_PASSWORD), "")
@@ -232,7 +224,7 @@ def _start(kind: str) -> Engine:
         if kind == "operaton":
             _probe_operaton()
         rest = camunda.require_camunda() if kind == "camunda" else OPERATON_URL
-        env.update({"WORKFLOW_ENGINE": "camunda" if kind == "camunda" else _operaton_engine_name(),
+        env.update({"WORKFLOW_ENGINE": kind,
                     "CAMUNDA_URL": rest, **camunda.AUTH_ENV,
                     # this session's process keys: nothing here touches another test run's instances
                     "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY,

@@ -3,9 +3,9 @@ against any engine REST that speaks Camunda 7's external-task API: PFlow's embed
 `pflow serve`, Camunda 7 or Operaton.
 
 Environment: CAMUNDA_URL (default http://localhost:8080/engine-rest), CAMUNDA_USERNAME and CAMUNDA_PASSWORD
-(basic authentication, when set), PFLOW_WORKER_BUSINESS_KEY (fetch only the tasks of that ticket: the client
-filters a topic by process variables, so it asks for the process variable ticket_id, which PFlow sets to the
-ticket's id, its business key).
+(basic authentication, when set), PFLOW_WORKER_BUSINESS_KEY (fetch only the tasks of that ticket, its id: the
+client has no business-key filter of its own, so the worker adds Camunda's topic field ``businessKey`` to its
+fetch, as the Java and JavaScript clients send it).
 
 The rule, the same in the Java and JavaScript examples: a ticket title containing "[bpmn-error]" reports the
 BPMN error ORDER_REFUSED; "[fail]" fails the first attempt with no retries left (an incident an admin retries
@@ -55,9 +55,15 @@ def main() -> int:
         config["auth_basic"] = {"username": os.environ["CAMUNDA_USERNAME"],
                                 "password": os.environ.get("CAMUNDA_PASSWORD", "")}
     business_key = os.environ.get("PFLOW_WORKER_BUSINESS_KEY") or None
-    only = {"ticket_id": business_key} if business_key else None
     logging.basicConfig(level=logging.WARNING)  # the client logs every poll at INFO
     worker = ExternalTaskWorker(worker_id=CLIENT, base_url=url.rstrip("/"), config=config)
+    if business_key:
+        topics_of = worker.client._get_topics
+
+        def topics_of_one_ticket(*args, **kwargs):
+            return [{**topic, "businessKey": business_key} for topic in topics_of(*args, **kwargs)]
+
+        worker.client._get_topics = topics_of_one_ticket
 
     state = {"stopping": False, "busy": False}
 
@@ -77,7 +83,7 @@ def main() -> int:
         while not state["stopping"]:
             try:
                 # The worker's own subscribe() loops for ever; one fetch at a time lets SIGTERM end it cleanly.
-                worker.fetch_and_execute(TOPIC, handle_marked, process_variables=only)
+                worker.fetch_and_execute(TOPIC, handle_marked)
             except NoExternalTaskFound:
                 pass
             except Exception as exc:  # the engine is away or refused a report: say so, wait, go on
