@@ -58,6 +58,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)  # the client logs every poll at INFO
     worker = ExternalTaskWorker(worker_id=CLIENT, base_url=url.rstrip("/"), config=config)
     if business_key:
+        # The client builds each fetch's topics in _get_topics; Camunda's topic field businessKey is added to them.
         topics_of = worker.client._get_topics
 
         def topics_of_one_ticket(*args, **kwargs):
