@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.common import Section, Table, met_text
 
-ORDER = ["worker", "pickup", "flows", "http", "load", "list", "memory", "camunda", "timers"]
+ORDER = ["worker", "pickup", "flows", "http", "load", "list", "memory", "camunda", "timers", "engines"]
 
 INTRO = """\
 # Benchmarks
@@ -17,8 +17,8 @@ time; `make bench-quick` in CI only checks that the scripts work.
 
 Run them with `make bench` (full sizes, updates this file) or `make bench-quick` (tiny sizes, writes
 `var/bench/benchmarks-quick.md`); one part with `.venv/bin/python benchmarks/run.py --full --only NAME`
-(names: {names}). They need what CI starts: PostgreSQL and RabbitMQ (`.ci/services.sh`) and Camunda
-(`make camunda-up`); a part whose service is missing is skipped with the reason (an error under
+(names: {names}). They need what CI starts: PostgreSQL and RabbitMQ (`.ci/services.sh`), Camunda
+(`make camunda-up`) and Operaton (`make operaton-up`); a part whose service is missing is skipped with the reason (an error under
 `PFLOW_REQUIRE_SERVICES=1`). Tools: Java 17 and Maven (Camunda's Java client), `wrk` (Debian package;
 without it a Python load generator is used and the table says so); the Python Camunda client is installed
 into its own virtualenv under `var/bench/` by the run itself.
