@@ -63,7 +63,7 @@ def serve(host: str | None, port: int | None) -> None:
     stop_on_sigterm()
     try:
         with running(settings, worker=settings.run_worker_in_serve, relay=True,
-                     consumer=settings.run_consumer_in_serve) as (container, _):
+                     consumer=settings.run_consumer_in_serve, reconcile=True) as (container, _):
             app = create_app(container)
             server = create_server(app, host=settings.http_host, port=settings.http_port,
                                    threads=settings.http_threads, ident="PFlow")

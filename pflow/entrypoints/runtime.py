@@ -74,15 +74,18 @@ def prepare(container: Container, *, deploy: bool = True) -> None:
 class BackgroundServices:
     """The worker, the outbox relay and the event consumer as threads of this process."""
 
-    def __init__(self, container: Container, *, worker: bool, relay: bool, consumer: bool = False) -> None:
+    def __init__(self, container: Container, *, worker: bool, relay: bool, consumer: bool = False,
+                 reconcile: bool | None = None) -> None:
         self._container = container
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.worker = container.worker() if worker else None
         self.relay = container.relay() if relay else None
         self.consumer = container.notification_consumer() if consumer else None
-        # Wherever a worker runs, divergences between tickets and the engine heal on their own.
-        self.reconciler = container.reconciler() if worker else None
+        # Wherever a worker runs, divergences between tickets and the engine heal on their own; `pflow serve`
+        # reconciles without its worker too, so tickets also follow steps done by workers that are not PFlow's
+        # (Camunda's own clients on Camunda or Operaton).
+        self.reconciler = container.reconciler() if (worker if reconcile is None else reconcile) else None
         # ...and the embedded engine's timers fire (each once, whichever process gets to it first).
         self.timers = container.timers() if worker else None
         # ...and the people who may act on a step are reminded before and at its due time (each reminder once).
@@ -126,11 +129,11 @@ class BackgroundServices:
 
 @contextmanager
 def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True,
-            consumer: bool = False) -> Iterator[tuple[Container, BackgroundServices]]:
+            consumer: bool = False, reconcile: bool | None = None) -> Iterator[tuple[Container, BackgroundServices]]:
     container = build_container(settings)
     try:
         prepare(container, deploy=deploy)
-        services = BackgroundServices(container, worker=worker, relay=relay, consumer=consumer)
+        services = BackgroundServices(container, worker=worker, relay=relay, consumer=consumer, reconcile=reconcile)
         services.start()
         try:
             yield container, services

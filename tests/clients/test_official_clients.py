@@ -13,12 +13,11 @@ fetches that ticket's tasks only, so no worker takes another run's, or another t
   an admin retries it, the client completes it, the ticket ends ``completed``.
 
 Engines: PFlow's embedded engine, whose Camunda-compatible REST ``pflow serve`` answers under /engine-rest
-(PFLOW_ENGINE_REST_USERNAME / _PASSWORD), with PFlow's own worker off (PFLOW_SERVE_WORKER=0); Camunda 7
-(PFLOW_TEST_CAMUNDA_URL) and Operaton (PFLOW_TEST_OPERATON_URL, default :8082), both under the ``camunda``
-mark (in `make test`'s second, Operaton pass of that mark they skip: they ran already). One ``pflow serve``
-per engine for the module. On Camunda and Operaton the ticket follows the engine through PFlow's
-reconciler, which runs where PFlow's worker runs: that worker runs in serve with its built-in step on a
-topic of its own, so it never takes a ticket-processing task from the client under test.
+(PFLOW_ENGINE_REST_USERNAME / _PASSWORD), and the Camunda 7 REST engine under test (``camunda`` mark,
+PFLOW_TEST_CAMUNDA_URL): Camunda 7.24 in `make test`'s first pass, Operaton in its second
+(tests/camunda/stack.py). One ``pflow serve`` per engine for the module, PFlow's own worker off
+(PFLOW_SERVE_WORKER=0: the client gets every ticket-processing task); on Camunda and Operaton the ticket
+follows the engine through the reconciler, which `pflow serve` runs with or without its worker.
 
 A missing java/mvn or node/npm skips that client, unless PFLOW_REQUIRE_SERVICES=1 (then it fails).
 """
@@ -33,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -44,7 +42,6 @@ from tests.camunda import stack as camunda
 from tests.support import ServedPFlow, free_port, wait_until
 
 EXAMPLES = REPO_ROOT / "examples" / "external-task-clients"
-OPERATON_URL = os.environ.get("PFLOW_TEST_OPERATON_URL", "http://127.0.0.1:8082/engine-rest").rstrip("/")
 REST_USER, REST_PASSWORD = "pflow-rest", "pflow-rest-test-only"  # the embedded engine's REST, for these tests
 REQUIRE = os.environ.get("PFLOW_REQUIRE_SERVICES") == "1"
 TIMEOUT = 60  # seconds for a ticket to reach what a step waits for
@@ -52,8 +49,8 @@ TIMEOUT = 60  # seconds for a ticket to reach what a step waits for
 CLIENTS = {"java": "camunda-java-client", "python": "camunda-python-client", "js": "camunda-js-client"}
 ENGINES = [
     pytest.param("embedded", id="embedded"),
-    pytest.param("camunda", id="camunda", marks=pytest.mark.camunda),
-    pytest.param("operaton", id="operaton", marks=pytest.mark.camunda),
+    # Camunda 7.24, or Operaton in the second pass (tests/camunda/stack.py FLAVOUR)
+    pytest.param(camunda.FLAVOUR, id=camunda.FLAVOUR, marks=pytest.mark.camunda),
 ]
 
 
@@ -151,30 +148,6 @@ class Engine:
                 "PFLOW_WORKER_BUSINESS_KEY": business_key}
 
 
-def _probe_operaton() -> None:
-    try:
-        r = requests.get(OPERATON_URL + "/version", auth=camunda.AUTH, timeout=5)
-        problem = None if r.status_code == 200 else f"answered /version with {r.status_code}"
-    except requests.RequestException as exc:
-        problem = f"is not reachable ({exc.__class__.__name__})"
-    if problem:
-        missing(f"Operaton at {OPERATON_URL} {problem}; start it with `make operaton-up` "
-                f"(deploy/operaton-dev/operaton-dev.sh up) or set PFLOW_TEST_OPERATON_URL")
-
-
-def _delete_session_deployments(url: str) -> None:
-    """This session's deployments on an engine the shared stack helper does not clean (Operaton)."""
-    try:
-        for d in requests.get(f"{url}/deployment", params={"nameLike": "pflow-%"}, auth=camunda.AUTH,
-                              timeout=10).json():
-            keys = (d.get("name") or "").removeprefix("pflow-").split("+")
-            if (d.get("name") or "").startswith("pflow-") and all(k.endswith(camunda.SUFFIX) for k in keys):
-                requests.delete(f"{url}/deployment/{d['id']}", params={"cascade": "true"}, auth=camunda.AUTH,
-                                timeout=30)
-    except (requests.RequestException, ValueError):
-        pass
-
-
 _engines: dict[str, Engine] = {}
 
 
@@ -184,16 +157,10 @@ def engines():
     for engine in _engines.values():
         code = engine.server.stop(60)
         assert code == 0, engine.server.output()
-        if engine.kind == "operaton":
-            _delete_session_deployments(engine.rest_url)
     _engines.clear()
 
 
 def _start(kind: str) -> Engine:
-    if camunda.FLAVOUR == "operaton" and kind != "embedded":
-        # `make test` runs the camunda-marked tests a second time with PFLOW_TEST_CAMUNDA_URL at Operaton
-        pytest.skip("the official clients ran on Camunda and on Operaton (PFLOW_TEST_OPERATON_URL) in the "
-                    "Camunda pass already")
     data = Path(tempfile.mkdtemp(prefix=f"pflow-clients-{kind}-"))
     env = {"PFLOW_DEMO_USERS": "1", "PFLOW_SECRET_KEY": "test-secret-of-32-bytes-or-more-for-tests-only",
            "DATABASE_URL": f"sqlite:///{data / 'pflow.db'}", "RABBITMQ_URL": "memory://",
@@ -207,17 +174,13 @@ def _start(kind: str) -> Engine:
         server = Served(env, port, data / "serve.log")
         engine = Engine(kind, server, f"http://127.0.0.1:{port}/engine-rest", (REST_USER, REST_PASSWORD), "")
     else:
-        if kind == "operaton":
-            _probe_operaton()
-        rest = camunda.require_camunda() if kind == "camunda" else OPERATON_URL
-        env.update({"WORKFLOW_ENGINE": kind,
-                    "CAMUNDA_URL": rest, **camunda.AUTH_ENV,
+        env.update({**camunda.ENGINE_ENV, "CAMUNDA_URL": camunda.require_camunda(),
                     # this session's process keys: nothing here touches another test run's instances
                     "CAMUNDA_PROCESS_KEY": camunda.SESSION_KEY,
                     "PFLOW_WORKFLOWS_DIR": str(camunda.session_workflows()),
-                    # PFlow's worker runs in serve for its reconciler (the ticket follows the engine through it);
-                    # its built-in step answers a topic of its own, never the client's ticket-processing
-                    "PFLOW_SERVE_WORKER": "1", "PFLOW_PROVISIONING_TOPIC": f"pflow-builtin-unused-{uuid.uuid4().hex[:8]}"})
+                    # the default on Camunda and Operaton: the client under test gets every ticket-processing task
+                    "PFLOW_SERVE_WORKER": "0"})
+        rest = camunda.CAMUNDA_URL
         server = Served(env, free_port(), data / "serve.log")
         engine = Engine(kind, server, rest, camunda.AUTH, camunda.session_process_key("purchase_request"))
     try:

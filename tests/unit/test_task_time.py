@@ -299,3 +299,14 @@ def test_serve_and_worker_run_the_scanner_in_the_background(tmp_path):
     finally:
         stack.container.clock.reset_override()
         stack.close()
+
+
+def test_serve_reconciles_without_its_worker(tmp_path):
+    """`pflow serve` with PFLOW_SERVE_WORKER=0 (its default on Camunda and Operaton) still runs the reconciler, so a
+    ticket follows steps that workers other than PFlow's did; a process that asks for nothing runs none."""
+    from pflow.entrypoints.runtime import BackgroundServices
+
+    stack = build_stack("memory", tmp_path)
+    assert BackgroundServices(stack.container, worker=False, relay=False, reconcile=True).reconciler is not None
+    assert BackgroundServices(stack.container, worker=False, relay=False).reconciler is None
+    assert BackgroundServices(stack.container, worker=True, relay=False).reconciler is not None
