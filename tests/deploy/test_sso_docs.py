@@ -21,12 +21,7 @@ def text(path) -> str:
 
 
 def test_both_languages_have_the_same_sections_tables_and_commands():
-    assert [level for level, _ in tr.headings(text(EN))] == [level for level, _ in tr.headings(text(ZH))]
-    en_tables, zh_tables = files.markdown_tables(text(EN)), files.markdown_tables(text(ZH))
-    assert [tr.table_signature(t) for t in en_tables] == [tr.table_signature(t) for t in zh_tables]
-    assert [tr.code_signature(*f) for f in tr.fences(text(EN))] == [tr.code_signature(*f) for f in tr.fences(text(ZH))]
-    assert sorted(set(tr.code_spans(text(EN)))) == sorted(set(tr.code_spans(text(ZH))))
-    assert tr.han_characters(text(ZH)) > 1000
+    tr.assert_says_the_same(text(EN), text(ZH))
 
 
 def test_every_oidc_setting_pflow_reads_is_in_the_table():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from pflow.config import REPO_ROOT
-from tests.deploy import files
 from tests.deploy import translations as tr
 
 EN = REPO_ROOT / "docs" / "workers.md"
@@ -19,12 +18,7 @@ def text(path) -> str:
 
 
 def test_both_languages_have_the_same_sections_tables_and_commands():
-    assert [level for level, _ in tr.headings(text(EN))] == [level for level, _ in tr.headings(text(ZH))]
-    en_tables, zh_tables = files.markdown_tables(text(EN)), files.markdown_tables(text(ZH))
-    assert [tr.table_signature(t) for t in en_tables] == [tr.table_signature(t) for t in zh_tables]
-    assert [tr.code_signature(*f) for f in tr.fences(text(EN))] == [tr.code_signature(*f) for f in tr.fences(text(ZH))]
-    assert sorted(set(tr.code_spans(text(EN)))) == sorted(set(tr.code_spans(text(ZH))))
-    assert tr.han_characters(text(ZH)) > 1000
+    tr.assert_says_the_same(text(EN), text(ZH))
 
 
 def test_the_rest_section_lists_every_route_and_setting():
@@ -35,3 +29,8 @@ def test_the_rest_section_lists_every_route_and_setting():
     for setting in ("PFLOW_ENGINE_REST_USERNAME", "PFLOW_ENGINE_REST_PASSWORD", "PFLOW_ENGINE_REST_MAX_WAIT_MS",
                     "PFLOW_SERVE_WORKER=0", "PFLOW_HTTP_THREADS"):
         assert setting in text(EN) and setting in text(ZH)
+
+
+def test_the_official_client_examples_say_the_same_in_both_languages():
+    examples = REPO_ROOT / "examples" / "external-task-clients"
+    tr.assert_says_the_same(text(examples / "README.md"), text(examples / "README.zh-CN.md"), min_han=300)

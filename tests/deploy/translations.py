@@ -284,3 +284,14 @@ def unclosed_emphasis(text: str) -> list[str]:
 
 def han_characters(text: str) -> int:
     return len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def assert_says_the_same(en: str, zh: str, *, min_han: int = 1000) -> None:
+    """A document and its Chinese twin have the same sections, tables, code blocks and code spans, and the
+    twin is in Chinese (at least ``min_han`` Han characters)."""
+    assert [level for level, _ in headings(en)] == [level for level, _ in headings(zh)]
+    en_tables, zh_tables = files.markdown_tables(en), files.markdown_tables(zh)
+    assert [table_signature(t) for t in en_tables] == [table_signature(t) for t in zh_tables]
+    assert [code_signature(*f) for f in fences(en)] == [code_signature(*f) for f in fences(zh)]
+    assert sorted(set(code_spans(en))) == sorted(set(code_spans(zh)))
+    assert han_characters(zh) > min_han
