@@ -155,6 +155,30 @@ def test_a_long_poll_is_cut_to_the_configured_maximum(stack, rest):
         stack.container.settings.reset_override()
 
 
+def test_at_most_half_of_the_http_threads_wait_in_long_polls_and_the_rest_answer_at_once(stack, rest):
+    """Each waiting poll holds one of waitress's threads: with 4 of them, two polls wait, a third answers what is
+    there now (nothing) instead of taking a thread the API needs; once the waiting ones answer, a poll waits again."""
+    from pflow.entrypoints.http import engine_rest
+
+    stack.container.settings.override(stack.settings.replace(http_threads=4))
+    try:
+        answers: list[list] = []
+        waiting = [threading.Thread(target=lambda: answers.append(rest.fetch(wait_ms=2_000))) for _ in range(2)]
+        for thread in waiting:
+            thread.start()
+        wait_until(lambda: engine_rest._waiting.count == 2, timeout=5, message="the two long polls did not wait")
+        assert rest.fetch(wait_ms=2_000) == []  # answered at once: the waiting ones are still waiting
+        assert all(thread.is_alive() for thread in waiting) and engine_rest._waiting.count == 2
+        for thread in waiting:
+            thread.join(10)
+        assert answers == [[], []] and engine_rest._waiting.count == 0
+        started = time.monotonic()
+        assert rest.fetch(wait_ms=500) == []
+        assert time.monotonic() - started >= 0.45  # a place is free again: this one waited
+    finally:
+        stack.container.settings.reset_override()
+
+
 def test_two_workers_polling_at_once_never_get_the_same_task(api, rest):
     ids = {approved(api, f"Ticket {n}") for n in range(6)}
     got: dict[str, list] = {}

@@ -443,6 +443,8 @@ def test_reject_with_a_comment(api):
     history = api.get(f"/api/tickets/{t['id']}/history", "alice").json
     assert actions(history)[-2:] == ["step_completed", "rejected"]
     assert history[-2]["comment"] == "Over budget" and history[-2]["details"]["values"] == {"approved": False}
+    # a person ended the process: no automated step ran, so there are no results to read from the engine
+    assert ticket(api, t["id"])["results"] == {} and "step_results" not in actions(history)
 
 
 def test_an_approve_body_is_optional(api):
@@ -623,6 +625,7 @@ def test_one_rejection_of_the_parallel_review_rejects(api):
     completed_ok(api, "bob", step_named(t, "Manager Approval")["id"], {"manager_decision": "approve"})
     r = complete(api, "sam", step_named(t, "Security Review")["id"], {"security_decision": "reject"}, "too broad")
     assert r.status_code == 200 and r.json["status"] == "rejected", r.json
+    assert ticket(api, t["id"])["results"] == {}
 
 
 def test_any_one_of_a_group_completes_the_step_and_the_other_gets_409(api):
