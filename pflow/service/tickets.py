@@ -782,8 +782,7 @@ class TicketService:
             # The process may have ended already, its automated steps done by a worker that is not PFlow's:
             # their results are read now (before the ticket's transaction), as the next sync would have.
             missed = (self._missed_reference(read, progress, engine_read, [(step, None, None)])
-                      if engine_read is not None and not progress.running and self._has_automated_steps(engine_read)
-                      else {})
+                      if engine_read is not None and self._has_automated_steps(engine_read) else {})
             with self._uow() as uow:
                 ticket = uow.tickets.attach(read) if attempt == 0 else uow.tickets.get(ticket_id)
                 if not _recorded(ticket, step.task_id):

@@ -190,11 +190,15 @@ def _engine():
     return container().workflow_engine()
 
 
+def _no_such_task(task_id: str) -> CamundaError:
+    return CamundaError(404, "RestException", f"External task with id {task_id} does not exist")
+
+
 def _task(task_id: str) -> ExternalTask:
     try:
         return _engine().external_task(task_id)
     except TaskNotFound:
-        raise CamundaError(404, "RestException", f"External task with id {task_id} does not exist") from None
+        raise _no_such_task(task_id) from None
 
 
 def _locked_elsewhere(task_id: str, worker_id: str, what: str) -> CamundaError:
@@ -202,7 +206,7 @@ def _locked_elsewhere(task_id: str, worker_id: str, what: str) -> CamundaError:
     try:
         holder = _engine().external_task(task_id).worker_id
     except TaskNotFound:
-        return CamundaError(404, "RestException", f"External task with id {task_id} does not exist")
+        return _no_such_task(task_id)
     held = f"It is locked by worker '{holder}'." if holder else "Its lock has expired or it is not locked."
     return CamundaError(400, "RestException", f"{what} of External Task {task_id} cannot be done by worker "
                                               f"'{worker_id}'. {held}")
@@ -212,7 +216,7 @@ def _report(task_id: str, worker_id: str, what: str, call: Callable[[], None]) -
     try:
         call()
     except TaskNotFound:
-        raise CamundaError(404, "RestException", f"External task with id {task_id} does not exist") from None
+        raise _no_such_task(task_id) from None
     except TaskLockedByOtherWorker:
         raise _locked_elsewhere(task_id, worker_id, what) from None
 
@@ -430,7 +434,6 @@ def extend_lock(task_id: str):
     body = _body()
     worker_id = _worker_id(body)
     duration = _integer(body, "newDuration", None, minimum=1, required=True)
-    _task(task_id)
     _report(task_id, worker_id, "Lock extension", lambda: _engine().extend_lock(task_id, worker_id, duration))
     return Response(status=204)
 
