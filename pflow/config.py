@@ -100,6 +100,43 @@ def _engine_rest_credentials(env: Mapping[str, str]) -> dict[str, str | None]:
     return {"engine_rest_username": username, "engine_rest_password": password}
 
 
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _smtp(env: Mapping[str, str]) -> dict[str, object]:
+    """SMTP_HOST (e-mail is off without it), SMTP_PORT, SMTP_SECURITY, SMTP_USERNAME + SMTP_PASSWORD (both or
+    neither), SMTP_FROM, SMTP_TIMEOUT_S."""
+    host = (env.get("SMTP_HOST") or "").strip() or None
+    port = _int(env, "SMTP_PORT", None, minimum=1, maximum=65535)
+    security = (env.get("SMTP_SECURITY") or "").strip().lower()
+    if security and security not in SMTP_SECURITY:
+        raise ConfigError(f"SMTP_SECURITY={security!r} is not one of {', '.join(SMTP_SECURITY)} (starttls: "
+                          "port 587; tls: TLS from the start, port 465; none: a local relay without TLS)")
+    if not security:
+        security = "tls" if port == 465 else "starttls" if port in (None, 587) else "none"
+    username = env.get("SMTP_USERNAME") or None
+    password = env.get("SMTP_PASSWORD") or None
+    if bool(username) != bool(password):
+        missing = "SMTP_PASSWORD" if username else "SMTP_USERNAME"
+        raise ConfigError(f"{missing} is not set: SMTP authentication needs both SMTP_USERNAME and SMTP_PASSWORD, "
+                          "or neither (a server that takes mail without a login)")
+    sender = (env.get("SMTP_FROM") or "").strip() or Settings.smtp_from
+    if "@" not in sender or any(c in sender for c in "\r\n"):
+        raise ConfigError(f"SMTP_FROM={sender!r} is not a sender address (e.g. PFlow <pflow@example.com>)")
+    return {"smtp_host": host, "smtp_port": port or (465 if security == "tls" else 587 if security == "starttls"
+                                                      else 25),
+            "smtp_security": security, "smtp_username": username, "smtp_password": password, "smtp_from": sender,
+            "smtp_timeout_s": _int(env, "SMTP_TIMEOUT_S", Settings.smtp_timeout_s, minimum=1)}
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("PFLOW_PUBLIC_URL") or "").strip().rstrip("/")
+    if raw and not (raw.startswith("http://") or raw.startswith("https://")):
+        raise ConfigError(f"PFLOW_PUBLIC_URL={raw!r} must start with http:// or https:// (the address people "
+                          "open PFlow at, e.g. https://pflow.example.com)")
+    return raw or None
+
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -259,6 +296,22 @@ class Settings:
     remind_before: str = "PT4H"  # PFLOW_REMIND_BEFORE: a step's reminder goes out this long before it is due
     reminder_interval_s: int = 60  # how often serve/worker look for steps to remind of; 0: never
     task_handlers: str | None = None  # PFLOW_TASK_HANDLERS: extra "module:factory" handler factories
+    # --- e-mail (docs/notifications.md): off without SMTP_HOST; the password never shows in a repr
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # SMTP_SECURITY: starttls | tls (TLS on connect, port 465) | none (local relay)
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "PFlow <pflow@localhost>"  # the sender of every e-mail
+    smtp_timeout_s: int = 10
+    #: the address people open PFlow at, for the links in e-mails and chat messages; None: http://<host>:<port>
+    public_url: str | None = None
+    email_link_ttl: str = "P3D"  # PFLOW_EMAIL_LINK_TTL: how long an e-mail's approve/reject links work
+    digest_hour: int = 8  # PFLOW_DIGEST_HOUR: the hour (UTC) the daily digest e-mails go out
+    webhook_disable_after: int = 20  # an endpoint is disabled after this many failed deliveries in a row
+    delivery_retry_base_s: int = 5  # the first retry of a failed e-mail or webhook call waits this long, doubling
+    delivery_retry_max_s: int = 900  # ...up to this long between attempts
+    delivery_max_attempts: int = 100  # ...and gives up after this many attempts (about a day at the defaults)
 
     def __post_init__(self) -> None:
         if bool(self.camunda_username) != bool(self.camunda_password):
@@ -300,6 +353,18 @@ class Settings:
         if self.demo_users is not None:
             return self.demo_users
         return self.is_embedded_default and is_local_host(self.http_host)
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def base_url(self) -> str:
+        """PFLOW_PUBLIC_URL, else this server's own address."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.http_host in ("0.0.0.0", "::", "127.0.0.1") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     @property
     def engine_wait_s(self) -> float:
@@ -371,6 +436,14 @@ class Settings:
                                          minimum=0, maximum=300_000),
             engine_max_calls=_int(env, "PFLOW_ENGINE_MAX_CALLS", cls.engine_max_calls, minimum=1),
             engine_wait_ms=_int(env, "PFLOW_ENGINE_WAIT_MS", cls.engine_wait_ms),
+            **_smtp(env),
+            public_url=_public_url(env),
+            email_link_ttl=_duration(env, "PFLOW_EMAIL_LINK_TTL", cls.email_link_ttl),
+            digest_hour=_int(env, "PFLOW_DIGEST_HOUR", cls.digest_hour, maximum=23),
+            webhook_disable_after=_int(env, "PFLOW_WEBHOOK_DISABLE_AFTER", cls.webhook_disable_after, minimum=1),
+            delivery_retry_base_s=_int(env, "PFLOW_DELIVERY_RETRY_BASE_S", cls.delivery_retry_base_s, minimum=1),
+            delivery_retry_max_s=_int(env, "PFLOW_DELIVERY_RETRY_MAX_S", cls.delivery_retry_max_s, minimum=1),
+            delivery_max_attempts=_int(env, "PFLOW_DELIVERY_MAX_ATTEMPTS", cls.delivery_max_attempts, minimum=1),
         )
         values.update(overrides)
         return cls(**values)

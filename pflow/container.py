@@ -34,6 +34,14 @@ from pflow.adapters.sqlalchemy.session import build_session_factory
 from pflow.adapters.memory.auth_state import InMemoryAuthState
 from pflow.adapters.sqlalchemy.auth_state import SqlAlchemyAuthState
 from pflow.adapters.users import ConfiguredUserDirectory
+from pflow.adapters.mail.composer import JinjaMailComposer
+from pflow.adapters.mail.smtp import SmtpMailer
+from pflow.adapters.memory.outbound import InMemoryOutboundStore
+from pflow.adapters.secret_key import resolve_secret_key
+from pflow.adapters.sqlalchemy.outbound import SqlAlchemyOutboundStore
+from pflow.adapters.webhook_http import RequestsWebhookTransport
+from pflow.domain.durations import add_duration
+from pflow.domain.outbound import RetryPolicy
 from pflow.config import ConfigError, Settings
 from pflow.entrypoints.consumer import NotificationConsumer
 from pflow.entrypoints.handlers import load_task_handlers
@@ -49,6 +57,8 @@ from pflow.service.reminders import TaskReminderScanner, utc_now
 from pflow.service.timers import TimerFiring
 from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
+from pflow.service.email_actions import EmailActions
+from pflow.service.outbound import DeliverySender, DigestSender, Links, OutboundDispatcher, PreferenceService
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +108,32 @@ def _db_engine(url: str):
     engine = create_db_engine(url)
     yield engine
     engine.dispose()
+
+
+def _mailer(settings: Settings) -> SmtpMailer | None:
+    """The SMTP server e-mails go out through (SMTP_*); None: e-mail is off (no SMTP_HOST)."""
+    if not settings.email_enabled:
+        return None
+    return SmtpMailer(settings.smtp_host, settings.smtp_port, sender=settings.smtp_from,
+                      security=settings.smtp_security, username=settings.smtp_username,
+                      password=settings.smtp_password, timeout_s=settings.smtp_timeout_s)
+
+
+def _webhook_transport() -> Iterator[RequestsWebhookTransport]:
+    transport = RequestsWebhookTransport()
+    yield transport
+    transport.close()
+
+
+def _link_ttl_s(settings: Settings) -> int:
+    """PFLOW_EMAIL_LINK_TTL in seconds."""
+    start = utc_now()
+    return int((add_duration(start, settings.email_link_ttl) - start).total_seconds())
+
+
+def _retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(base_s=settings.delivery_retry_base_s, max_s=settings.delivery_retry_max_s,
+                       max_attempts=settings.delivery_max_attempts)
 
 
 def _memory_publisher() -> Iterator[InMemoryEventPublisher]:
@@ -268,7 +304,37 @@ class Container(containers.DeclarativeContainer):
                                   interval_s=settings.provided.reminder_interval_s, clock=clock)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
                                 wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
-    notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users)
+    # --- e-mail and webhooks (docs/notifications.md)
+    outbound_store = providers.Selector(
+        config.store,
+        memory=providers.Singleton(InMemoryOutboundStore),
+        sql=providers.Singleton(SqlAlchemyOutboundStore, engine=db_engine),
+    )
+    delivery_signal = providers.Singleton(threading.Event)
+    preferences = providers.Singleton(PreferenceService, store=outbound_store)
+    outbound = providers.Singleton(OutboundDispatcher, store=outbound_store, users=users, preferences=preferences,
+                                   email_enabled=settings.provided.email_enabled,
+                                   on_enqueued=delivery_signal.provided.set)
+    links = providers.Singleton(Links, public_url=settings.provided.base_url)
+    secret_key = providers.Singleton(resolve_secret_key, settings)
+    email_actions = providers.Singleton(EmailActions, secret_key=secret_key, store=outbound_store, users=users,
+                                        tickets=tickets, uow_factory=uow.provider, links=links,
+                                        ttl_s=providers.Callable(_link_ttl_s, settings))
+    mailer = providers.Singleton(_mailer, settings)
+    webhook_transport = providers.Resource(_webhook_transport)
+    mail_composer = providers.Singleton(JinjaMailComposer,
+                                        link_days=providers.Callable(lambda s: max(1, _link_ttl_s(s) // 86400),
+                                                                     settings))
+    delivery_sender = providers.Singleton(DeliverySender, store=outbound_store, users=users, mailer=mailer,
+                                          transport=webhook_transport, composer=mail_composer, links=links,
+                                          decision_links=email_actions.provided.decision_links,
+                                          policy=providers.Callable(_retry_policy, settings),
+                                          disable_after=settings.provided.webhook_disable_after,
+                                          wakeup=delivery_signal)
+    digest = providers.Singleton(DigestSender, store=outbound_store, hour=settings.provided.digest_hour,
+                                 on_enqueued=delivery_signal.provided.set)
+    notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users,
+                                        outbound=outbound)
     oversight = providers.Singleton(OversightService, uow_factory=uow.provider, engine=service_engine, users=users)
     notification_consumer = providers.Singleton(NotificationConsumer, consumer=event_consumer,
                                                 notifications=notifications)

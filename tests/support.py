@@ -35,7 +35,8 @@ _TEST_USERS = [
     ("carol", "Carol", ["admin"], []),
 ]
 TEST_USERS = ConfiguredUserDirectory(
-    {"username": u, "display_name": n, "roles": r, "groups": g,
+    {"username": u, "display_name": n, "roles": r, "groups": g, "email": f"{u}@example.com",
+     "language": "zh" if u in ("dave", "lena") else "en",
      "password_hash": generate_password_hash(u, "pbkdf2:sha256:1000")}
     for u, n, r, g in _TEST_USERS
 )

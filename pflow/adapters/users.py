@@ -8,17 +8,21 @@ from typing import Any, Iterable
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from pflow.domain.outbound import LANGUAGES
 from pflow.domain.users import ROLES, User
 from pflow.ports.users import UserDirectory
 
 DEMO_USERS = (
-    {"username": "alice", "display_name": "Alice (requester)", "roles": ["requester"]},
-    {"username": "bob", "display_name": "Bob (manager)", "roles": ["manager"], "groups": ["managers"]},
-    {"username": "dave", "display_name": "Dave (manager)", "roles": ["manager"], "groups": ["managers"]},
-    {"username": "fiona", "display_name": "Fiona (finance)", "groups": ["finance"]},
-    {"username": "sam", "display_name": "Sam (security)", "groups": ["security"]},
-    {"username": "lena", "display_name": "Lena (team lead)", "groups": ["leads"]},
-    {"username": "carol", "display_name": "Carol (admin)", "roles": ["admin"]},
+    {"username": "alice", "display_name": "Alice (requester)", "roles": ["requester"], "email": "alice@example.com"},
+    {"username": "bob", "display_name": "Bob (manager)", "roles": ["manager"], "groups": ["managers"],
+     "email": "bob@example.com"},
+    {"username": "dave", "display_name": "Dave (manager)", "roles": ["manager"], "groups": ["managers"],
+     "email": "dave@example.com", "language": "zh"},
+    {"username": "fiona", "display_name": "Fiona (finance)", "groups": ["finance"], "email": "fiona@example.com"},
+    {"username": "sam", "display_name": "Sam (security)", "groups": ["security"], "email": "sam@example.com"},
+    {"username": "lena", "display_name": "Lena (team lead)", "groups": ["leads"], "email": "lena@example.com",
+     "language": "zh"},
+    {"username": "carol", "display_name": "Carol (admin)", "roles": ["admin"], "email": "carol@example.com"},
 )
 
 # A dummy hash to compare against for unknown users, so timing does not reveal which names exist.
@@ -67,7 +71,14 @@ class ConfiguredUserDirectory(UserDirectory):
             roles = frozenset(r for r in listed["roles"] if r in ROLES)
             groups = frozenset(g.strip() for g in listed["groups"]) | frozenset(r for r in listed["roles"]
                                                                                 if r not in ROLES)
-            user = User(username, rec.get("display_name") or username, roles, groups)
+            email = rec.get("email") or ""
+            if not isinstance(email, str) or (email and ("@" not in email or any(c in email for c in " \r\n<>,"))):
+                raise UserConfigError(f"user {username!r}: email {email!r} is not an e-mail address")
+            language = rec.get("language") or "en"
+            if language not in LANGUAGES:
+                raise UserConfigError(f"user {username!r}: language {language!r} is not one of "
+                                      f"{', '.join(LANGUAGES)}")
+            user = User(username, rec.get("display_name") or username, roles, groups, email.strip(), language)
             self._users[username] = (user, password_hash)
         self._dummies = _dummy_hashes(h for _, h in self._users.values())
 

@@ -24,6 +24,8 @@ class User:
     display_name: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
+    email: str = ""  # where PFlow's e-mails to them go; none: in-app notifications only
+    language: str = "en"  # the language of those e-mails: "en" or "zh"
 
     def __post_init__(self) -> None:
         if MANAGER in self.roles and MANAGERS_GROUP not in self.groups:

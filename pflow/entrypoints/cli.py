@@ -63,7 +63,7 @@ def serve(host: str | None, port: int | None) -> None:
     stop_on_sigterm()
     try:
         with running(settings, worker=settings.run_worker_in_serve, relay=True,
-                     consumer=settings.run_consumer_in_serve, reconcile=True) as (container, _):
+                     consumer=settings.run_consumer_in_serve, reconcile=True, deliveries=True) as (container, _):
             app = create_app(container)
             server = create_server(app, host=settings.http_host, port=settings.http_port,
                                    threads=settings.http_threads, ident="PFlow")
@@ -192,7 +192,7 @@ def consume(until_idle: float | None) -> None:
     _require_shared_transport(settings, "consume", "or let serve run the consumer: PFLOW_SERVE_CONSUMER=1")
     stop = _stop_event_on_signals()
     try:
-        with running(settings, worker=False, relay=False, deploy=False) as (container, _):
+        with running(settings, worker=False, relay=False, deploy=False, deliveries=True) as (container, _):
             click.echo(f"Consuming {settings.rabbitmq_queue} from {describe(settings.rabbitmq_url)} "
                        f"(exchange {settings.rabbitmq_exchange}, ticket.#)")
             handled = container.notification_consumer().run(stop, idle_timeout=until_idle)

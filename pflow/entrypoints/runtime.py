@@ -75,7 +75,7 @@ class BackgroundServices:
     """The worker, the outbox relay and the event consumer as threads of this process."""
 
     def __init__(self, container: Container, *, worker: bool, relay: bool, consumer: bool = False,
-                 reconcile: bool | None = None) -> None:
+                 reconcile: bool | None = None, deliveries: bool | None = None) -> None:
         self._container = container
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -90,6 +90,10 @@ class BackgroundServices:
         self.timers = container.timers() if worker else None
         # ...and the people who may act on a step are reminded before and at its due time (each reminder once).
         self.reminders = container.reminders() if worker else None
+        # E-mails and webhook calls go out wherever events are consumed (or `pflow serve` runs): each delivery
+        # is leased to one sender at a time, so several processes share them.
+        self.deliveries = container.delivery_sender() if (consumer if deliveries is None else deliveries) else None
+        self.digest = container.digest() if self.deliveries else None
 
     def start(self) -> None:
         if self.worker:
@@ -109,6 +113,11 @@ class BackgroundServices:
                                       daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.deliveries:
+            for name, target in (("pflow-deliveries", self.deliveries.run), ("pflow-digest", self.digest.run)):
+                thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
         if self.reconciler and self.reconciler.interval_s > 0:
             thread = threading.Thread(target=self.reconciler.run, args=(self._stop,), name="pflow-reconciler",
                                       daemon=True)
@@ -119,6 +128,8 @@ class BackgroundServices:
         self._stop.set()
         if self.relay:
             self.relay.notify()
+        if self.deliveries:
+            self.deliveries.notify()
         if self.worker:
             self.worker.stop(timeout)
         if self.consumer:
@@ -129,11 +140,13 @@ class BackgroundServices:
 
 @contextmanager
 def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True,
-            consumer: bool = False, reconcile: bool | None = None) -> Iterator[tuple[Container, BackgroundServices]]:
+            consumer: bool = False, reconcile: bool | None = None,
+            deliveries: bool | None = None) -> Iterator[tuple[Container, BackgroundServices]]:
     container = build_container(settings)
     try:
         prepare(container, deploy=deploy)
-        services = BackgroundServices(container, worker=worker, relay=relay, consumer=consumer, reconcile=reconcile)
+        services = BackgroundServices(container, worker=worker, relay=relay, consumer=consumer, reconcile=reconcile,
+                                      deliveries=deliveries)
         services.start()
         try:
             yield container, services

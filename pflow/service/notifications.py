@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from pflow.domain.errors import ConcurrencyConflict, NotFound
 from pflow.domain.events import InvalidEvent, check_message, shown
@@ -41,6 +41,9 @@ from pflow.domain.users import SYSTEM, User
 from pflow.ports.events import ReceivedMessage, RejectMessage
 from pflow.ports.repository import NotificationPage, UnitOfWork, check_page
 from pflow.ports.users import UserDirectory
+
+if TYPE_CHECKING:
+    from pflow.service.outbound import OutboundDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +196,12 @@ def _message(event_type: str, p: dict[str, str]) -> str:
 
 
 class NotificationService:
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], users: UserDirectory) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], users: UserDirectory,
+                 outbound: "OutboundDispatcher | None" = None) -> None:
         self._uow = uow_factory
         self._users = users
+        # e-mails and webhook calls of the same events (pflow.service.outbound), and people's in-app preferences
+        self._outbound = outbound
         self._lock = threading.Lock()
         self.rejected = 0  # messages refused since the start (forged, malformed, for no known ticket)
 
@@ -267,6 +273,7 @@ class NotificationService:
                 log.debug("event %s already processed", body["event_id"])
                 return 0
             notes: list[Notification] = []
+            ticket: Ticket | None = None
             if body["type"] in KINDS:  # the other kinds tell nobody (a deleted draft's ticket.created is one)
                 try:
                     ticket = uow.tickets.get(body["ticket_id"])
@@ -277,6 +284,16 @@ class NotificationService:
                     notes = self.notifications_for(body, ticket)
                 except InvalidEvent as exc:
                     self._reject(f"{body['type']} event {body['event_id']} does not fit ticket {ticket.id}: {exc}")
+            elif self._outbound is not None:
+                try:
+                    ticket = uow.tickets.get(body["ticket_id"])
+                except NotFound:
+                    ticket = None  # gone (a deleted draft): no webhook call about it
+            if self._outbound is not None:
+                # before the event is recorded as processed: should this fail, the event comes again and the
+                # deliveries added already are not added twice
+                self._outbound.dispatch(body, ticket, notes)
+                notes = self._outbound.in_app(notes)
             for note in notes:
                 uow.notifications.add(note)
             uow.processed_events.add(CONSUMER, body["event_id"])

@@ -541,13 +541,16 @@ class TicketService:
                  ticket.id)
         return self._engine.start(type_.process_key, ticket.id, wanted)
 
-    def complete_task(self, actor: User, task_id: str, variables: Any, comment: Any = None) -> Ticket:
+    def complete_task(self, actor: User, task_id: str, variables: Any, comment: Any = None, *,
+                      via: str | None = None) -> Ticket:
         """Complete one open step with its form values. Checks who (a candidate, separation of duties,
-        four eyes) and what (the step's form) before the engine is touched."""
+        four eyes) and what (the step's form) before the engine is touched. ``via``: where the decision was
+        taken outside the UI and API (``email``: a link in a task e-mail), recorded in the history."""
         ticket = self._ticket_of_open_task(actor, task_id)
-        return self._complete_step(actor, ticket, ticket.step(task_id), variables, comment)
+        return self._complete_step(actor, ticket, ticket.step(task_id), variables, comment, via=via)
 
-    def _complete_step(self, actor: User, ticket: Ticket, step: Step, variables: Any, comment: Any) -> Ticket:
+    def _complete_step(self, actor: User, ticket: Ticket, step: Step, variables: Any, comment: Any, *,
+                       via: str | None = None) -> Ticket:
         task_id = step.task_id
         refused, principal = self.acting(actor, ticket, step)
         if refused:
@@ -578,7 +581,8 @@ class TicketService:
             if handed:
                 self._give_back(task_id, principal.username)
             raise
-        return self._record(ticket, actor, step, values, comment, on_behalf_of=principal.username if principal else None)
+        return self._record(ticket, actor, step, values, comment, on_behalf_of=principal.username if principal else None,
+                            via=via)
 
     def _give_back(self, task_id: str, assignee: str) -> None:
         try:
@@ -771,7 +775,7 @@ class TicketService:
         return only_decision_fields[0] if len(mine) == 1 and only_decision_fields else None
 
     def _record(self, read: Ticket, actor: User, step: Step, values: dict[str, Any], comment: str | None,
-                on_behalf_of: str | None = None) -> Ticket:
+                on_behalf_of: str | None = None, via: str | None = None) -> Ticket:
         """Record a completion the engine took, with the ticket's new progress, on the ticket as ``read``
         before the completion. A concurrent writer of the ticket (the worker following its own step) makes
         this read it again and apply again, never give up."""
@@ -786,7 +790,8 @@ class TicketService:
             with self._uow() as uow:
                 ticket = uow.tickets.attach(read) if attempt == 0 else uow.tickets.get(ticket_id)
                 if not _recorded(ticket, step.task_id):
-                    ticket.record_step(actor, step, values, comment, on_behalf_of=on_behalf_of)
+                    ticket.record_step(actor, step, values, comment, on_behalf_of=on_behalf_of,
+                                       details={"via": via} if via else None)
                 if missed:
                     ticket.record_results(None, None, None, missed, recorded_from="engine")
                 ticket.follow(progress)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     text,
     true,
+    UniqueConstraint,
 )
 
 from sqlalchemy.ext.mutable import MutableDict, MutableList
@@ -226,4 +227,60 @@ substitutes = Table(
     Column("ends", UtcDateTime(), nullable=False),
     Column("created", UtcDateTime(), nullable=False),
     Index("ix_substitutes_substitute", "substitute", "ends"),
+)
+
+# What PFlow sends out (0013): one row per e-mail (target = username) or webhook call (target = endpoint id)
+# of an event; the unique key makes an event seen twice a no-op.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("response_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    UniqueConstraint("channel", "event_id", "target", name="uq_deliveries_key"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_target", "target", "created_at"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("disabled_reason", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+# Each user's notification choices (username '*': the admins' defaults).
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("username", String(200), primary_key=True),
+    Column("preferences", JSON, nullable=False),
+)
+
+# One-time e-mail decision links that were used.
+email_links = Table(
+    "email_links",
+    metadata,
+    Column("link_id", String(64), primary_key=True),
+    Column("used_at", UtcDateTime(), nullable=False),
+    Column("used_by", String(200), nullable=False),
 )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import swagger_ui_bundle
@@ -11,8 +9,8 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from pflow import __version__
-from pflow.adapters.database.engine import create_private_dir
-from pflow.config import ConfigError, Settings
+from pflow.adapters.secret_key import EXAMPLE_SECRET_KEYS, check_secret_key, resolve_secret_key  # noqa: F401
+from pflow.config import Settings
 from pflow.container import Container, build_container
 from pflow.entrypoints.http import (
     audit,
@@ -40,44 +38,6 @@ class PFlowApi(Api):
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
-
-
-MIN_SECRET_KEY_BYTES = 32
-#: keys shown as examples in the docs (README, docs/, .env.example): anyone could sign tokens with them
-EXAMPLE_SECRET_KEYS = frozenset({"dev-secret", "local-debug-secret", "change-me", "changeme", "secret"})
-MAKE_KEY_HINT = 'make one with `python -c "import secrets; print(secrets.token_urlsafe(48))"`'
-
-
-def check_secret_key(key: str) -> None:
-    """Refuse a signing key that is short or documented as an example (whoever knows it can forge any token)."""
-    if key.strip() in EXAMPLE_SECRET_KEYS:
-        raise ConfigError("PFLOW_SECRET_KEY is an example from the documentation; anyone who read it can forge "
-                          f"tokens. Set a random key of at least {MIN_SECRET_KEY_BYTES} bytes: {MAKE_KEY_HINT}.")
-    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
-        raise ConfigError(f"PFLOW_SECRET_KEY is {len(key.encode())} bytes long; it must be at least "
-                          f"{MIN_SECRET_KEY_BYTES} random bytes: {MAKE_KEY_HINT}.")
-
-
-def resolve_secret_key(settings: Settings) -> str:
-    """PFLOW_SECRET_KEY (long and not a documented example outside the embedded default); the embedded default
-    generates one if none is given and keeps it under the data dir."""
-    if settings.secret_key:
-        if not settings.is_embedded_default:
-            check_secret_key(settings.secret_key)
-        return settings.secret_key
-    if not settings.is_embedded_default:
-        raise ConfigError("PFLOW_SECRET_KEY is not set. Every API process must sign tokens with the same secret: "
-                          f"set it to a random key of at least {MIN_SECRET_KEY_BYTES} bytes: {MAKE_KEY_HINT}.")
-    path = settings.data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    create_private_dir(path.parent)
-    key = secrets.token_hex(32)
-    # owner-only from the start: written first and chmod-ed after, it was readable by anyone in between
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-        out.write(key)
-    path.chmod(0o600)
-    return key
 
 
 def create_app(container: Container | None = None, settings: Settings | None = None) -> Flask:
