@@ -37,6 +37,8 @@ REQUIRED_VALUES = {
 }
 # Credentials: no fallback value may stand in for these, only `${NAME:?message}`.
 CREDENTIAL = re.compile(r"PASSWORD|_PASS$|SECRET|_USER$|USERNAME(?!_CLAIM)")
+# Credentials of an optional service: empty (`${NAME:-}`, the service is not used) or set, never a fallback value.
+OPTIONAL_CREDENTIALS = {"SMTP_USERNAME", "SMTP_PASSWORD"}
 
 
 # --- the Compose specification's JSON schema -----------------------------------------------------
@@ -210,6 +212,8 @@ def credential_problems(interpolated: dict[str, list[tuple[str, str]]]) -> list[
         if not CREDENTIAL.search(name):
             continue
         for operator, message in uses:
+            if name in OPTIONAL_CREDENTIALS and operator == ":-" and message == "":
+                continue
             if operator != ":?":
                 problems.append(f"${{{name}{operator}{message}}}: a credential must be required, not defaulted")
             elif name not in message or ".env" not in message:
