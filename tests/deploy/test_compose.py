@@ -37,6 +37,8 @@ REQUIRED_VALUES = {
 }
 # Credentials: no fallback value may stand in for these, only `${NAME:?message}`.
 CREDENTIAL = re.compile(r"PASSWORD|_PASS$|SECRET|_USER$|USERNAME(?!_CLAIM)")
+# Credentials of an optional service: empty (`${NAME:-}`, the service is not used) or set, never a fallback value.
+OPTIONAL_CREDENTIALS = {"SMTP_USERNAME", "SMTP_PASSWORD"}
 
 
 # --- the Compose specification's JSON schema -----------------------------------------------------
@@ -210,6 +212,8 @@ def credential_problems(interpolated: dict[str, list[tuple[str, str]]]) -> list[
         if not CREDENTIAL.search(name):
             continue
         for operator, message in uses:
+            if name in OPTIONAL_CREDENTIALS and operator == ":-" and message == "":
+                continue
             if operator != ":?":
                 problems.append(f"${{{name}{operator}{message}}}: a credential must be required, not defaulted")
             elif name not in message or ".env" not in message:
@@ -511,3 +515,25 @@ def test_compose_v1_and_v2_see_the_same_stack(compose_v1, compose_v2, tmp_path):
             if service["healthcheck"]:
                 service["healthcheck"] = [t.replace("$${", "${") for t in service["healthcheck"]]
     assert v1 == v2
+
+
+def test_the_processes_that_send_deliveries_get_the_email_and_webhook_settings():
+    """`pflow serve` (api) and `pflow consume` (consumer) send e-mails and webhook calls (docs/notifications.md): both
+    get every SMTP_* and delivery setting, e-mail is off until deploy/.env names an SMTP server, the SMTP login may
+    stay empty, and the links in e-mails point at the public address Keycloak also uses."""
+    outbound = {name for name in files.config_variables()
+                if name.startswith("SMTP_") or name in ("PFLOW_PUBLIC_URL", "PFLOW_EMAIL_LINK_TTL", "PFLOW_DIGEST_HOUR",
+                                                        "PFLOW_WEBHOOK_DISABLE_AFTER") or
+                name.startswith("PFLOW_DELIVERY_")}
+    assert len(outbound) == 14
+    for name in ("api", "consumer"):
+        env = environment(services()[name])
+        assert outbound <= set(env), f"{name}: missing {sorted(outbound - set(env))}"
+        assert env["PFLOW_SECRET_KEY"] == environment(services()["api"])["PFLOW_SECRET_KEY"], \
+            "the consumer signs the e-mail links the api checks"
+        assert env["PFLOW_PUBLIC_URL"] == environment(services()["keycloak"])["PFLOW_PUBLIC_URL"]
+        assert env["SMTP_USERNAME"] == "${SMTP_USERNAME:-}" and env["SMTP_PASSWORD"] == "${SMTP_PASSWORD:-}"
+        example = files.env_example()
+        settings = Settings.from_env({k: example.get(re.match(r"\$\{(\w+)", v).group(1), "") if v.startswith("${")
+                                      else v for k, v in env.items() if k in outbound and k != "PFLOW_PUBLIC_URL"})
+        assert not settings.email_enabled and (settings.smtp_port, settings.smtp_security) == (587, "starttls")
