@@ -26,7 +26,7 @@ describe("PreferencesPage: what reaches a user where", () => {
     signIn(USERS.bob);
     const fake = fakeApi({ "GET /api/me/preferences": { body: mine() } });
     renderAt(<PreferencesPage />, { route: "/preferences" });
-    expect(screen.getByRole("heading", { level: 1, name: "Notifications" })).toBeInTheDocument();
+    expect(screen.getByRole("heading", { level: 1, name: "Notification settings" })).toBeInTheDocument();
     expect(await screen.findByRole("switch", { name: "New task: By e-mail" })).toBeChecked();
     expect(screen.getByRole("switch", { name: "Reminders: By e-mail" })).not.toBeChecked();
     expect(screen.getByRole("switch", { name: "Failures: In the app" })).toBeChecked();

@@ -34,7 +34,7 @@ describe("The addresses e-mails link to", () => {
       },
     });
     renderAt(<AppRoutes />, { route: "/preferences" });
-    expect(await screen.findByRole("heading", { level: 1, name: "Notifications" })).toBeInTheDocument();
+    expect(await screen.findByRole("heading", { level: 1, name: "Notification settings" })).toBeInTheDocument();
     expect(screen.getByTestId("preferences-link")).toHaveAttribute("href", "/preferences");
     expect(await screen.findByText("alice@example.com")).toBeInTheDocument();
   });
