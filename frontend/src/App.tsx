@@ -10,6 +10,9 @@ import { IncidentsPage } from "./pages/IncidentsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { NotificationsPage } from "./pages/NotificationsPage";
+import { PreferencesPage } from "./pages/PreferencesPage";
+import { TaskRedirect } from "./pages/TaskRedirect";
+import { WebhooksPage } from "./pages/WebhooksPage";
 import { SubstitutePage } from "./pages/SubstitutePage";
 import { TasksPage } from "./pages/TasksPage";
 import { TicketDetailPage } from "./pages/TicketDetailPage";
@@ -57,13 +60,17 @@ export function AppRoutes() {
         <Route path="/tickets/:id" element={<TicketDetailPage />} />
         <Route path="/tickets/:id/edit" element={<EditTicketPage />} />
         <Route path="/tasks" element={<TasksPage />} />
+        {/* A step's address (e-mails link to it) opens the ticket the step belongs to. */}
+        <Route path="/tasks/:id" element={<TaskRedirect />} />
         {/* The managers' approvals page became everyone's task inbox; old links and bookmarks land there. */}
         <Route path="/approvals" element={<Navigate to="/tasks" replace />} />
         <Route path="/notifications" element={<NotificationsPage />} />
         <Route path="/me/substitute" element={<SubstitutePage />} />
+        <Route path="/preferences" element={<PreferencesPage />} />
         <Route path="/dashboard" element={<DashboardPage />} />
         <Route path="/admin/incidents" element={<IncidentsPage />} />
         <Route path="/admin/users" element={<UsersPage />} />
+        <Route path="/admin/webhooks" element={<WebhooksPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

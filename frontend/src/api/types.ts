@@ -115,6 +115,8 @@ export interface HistoryDetails {
   /** a claim or reassignment: who holds the step now, and who held it before */
   assignee?: string;
   previous?: string;
+  /** a step completed from somewhere other than the app: "email" (the links of a notification e-mail) */
+  via?: string;
 }
 
 /** `from_status`/`to_status` may also be a status of an entry recorded before process-driven tickets

@@ -19,6 +19,9 @@ const EN: [string, string][] = [
   [`/tickets/${ID}/edit`, "Edit ticket #0f1e2d3c — PFlow"],
   ["/tasks", "My tasks — PFlow"],
   ["/notifications", "Notifications — PFlow"],
+  ["/preferences", "Notification settings — PFlow"],
+  ["/admin/webhooks", "Webhooks — PFlow"],
+  ["/tasks/task-1", "My tasks — PFlow"],
   ["/", "Tickets — PFlow"],
   ["/no/such/page", "Page not found — PFlow"],
 ];

@@ -9,14 +9,17 @@ const ROUTES: { path: string; title: (t: TFunction, params: Record<string, strin
   { path: "/dashboard", title: (t) => t("title.dashboard") },
   { path: "/admin/incidents", title: (t) => t("title.incidents") },
   { path: "/admin/users", title: (t) => t("title.users") },
+  { path: "/admin/webhooks", title: (t) => t("title.webhooks") },
   { path: "/tickets/new", title: (t) => t("title.newTicket") },
   { path: "/tickets/:id/edit", title: (t, p) => t("title.editTicket", { id: shortId(p.id) }) },
   { path: "/tickets/:id", title: (t, p) => t("title.ticket", { id: shortId(p.id) }) },
   { path: "/tickets", title: (t) => t("title.tickets") },
   { path: "/tasks", title: (t) => t("title.tasks") },
+  { path: "/tasks/:id", title: (t) => t("title.tasks") }, // opens the step's ticket
   { path: "/approvals", title: (t) => t("title.tasks") }, // redirects to /tasks
   { path: "/notifications", title: (t) => t("title.notifications") },
   { path: "/me/substitute", title: (t) => t("title.substitute") },
+  { path: "/preferences", title: (t) => t("title.preferences") },
   { path: "/", title: (t) => t("title.tickets") }, // redirects to /tickets
 ];
 

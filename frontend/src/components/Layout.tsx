@@ -68,6 +68,7 @@ export function Layout() {
                   <IncidentCount />
                 </NavLink>
                 <NavLink to="/admin/users">{t("nav.users")}</NavLink>
+                <NavLink to="/admin/webhooks">{t("nav.webhooks")}</NavLink>
               </>
             )}
           </nav>
@@ -85,6 +86,9 @@ export function Layout() {
                 </span>
               </div>
             )}
+            <Link to="/preferences" className="btn btn-ghost btn-sm" data-testid="preferences-link">
+              {t("nav.preferences")}
+            </Link>
             <Link to="/me/substitute" className="btn btn-ghost btn-sm" data-testid="substitute-link">
               {t("nav.substitute")}
             </Link>

@@ -2,7 +2,7 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 /** What a page says to a reader it is not for (a role they lack, or a 403 from the server). */
-export function NotAllowed({ section }: { section: "dashboard" | "incidents" | "users" }) {
+export function NotAllowed({ section }: { section: "dashboard" | "incidents" | "users" | "webhooks" }) {
   const { t } = useTranslation();
   return (
     <div className="state state-empty" data-testid="not-allowed">

@@ -133,3 +133,25 @@ describe("Timeline: who acts", () => {
     await act(() => i18n.changeLanguage("en"));
   });
 });
+
+describe("Timeline: where a step was decided", () => {
+  it("says when a decision came from the links of an e-mail", async () => {
+    signIn(USERS.alice);
+    const step = { step: "ManagerApproval", step_name: "Manager Approval", task_id: "t1" };
+    renderAt(
+      <Timeline
+        entries={[
+          { at, actor: "bob", action: "step_completed", from_status: "in_progress", to_status: "in_progress", comment: null, details: { ...step, values: { manager_decision: "approve" }, via: "email" } },
+          { at, actor: "fiona", action: "step_completed", from_status: "in_progress", to_status: "in_progress", comment: null, details: { ...step, values: { manager_decision: "reject" } } },
+        ]}
+      />,
+    );
+    const timeline = screen.getByTestId("timeline");
+    expect(within(timeline).getByText("bob approved “Manager Approval” (via e-mail)")).toBeInTheDocument();
+    expect(within(timeline).getByText("fiona rejected “Manager Approval”")).toBeInTheDocument();
+    await act(() => i18n.changeLanguage("zh-CN"));
+    expect(timeline).toHaveTextContent("（通过邮件）");
+    expect(timeline.querySelectorAll(".timeline-line")[1].textContent).not.toContain("邮件");
+    await act(() => i18n.changeLanguage("en"));
+  });
+});

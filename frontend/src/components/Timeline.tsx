@@ -61,7 +61,9 @@ function headline(t: TFunction, entry: HistoryEntry): string {
   if (entry.action === "step_completed") {
     const decision = decisionOf(d.values);
     const key = decision === "approve" ? "history.stepApproved" : decision === "reject" ? "history.stepRejected" : "history.step_completed";
-    return t(key, { actor, step });
+    const line = t(key, { actor, step });
+    // decided from the links of an e-mail
+    return d.via === "email" ? t("history.viaEmail", { line }) : line;
   }
   if (entry.action === "step_reassigned") {
     return d.assignee ? t("history.step_reassigned", { actor, step, assignee: d.assignee }) : t("history.step_reassigned_to_candidates", { actor, step });
