@@ -34,7 +34,7 @@ def test_migrations_match_the_mapped_tables(kind, tmp_path):
     try:
         assert _diff(store.engine, metadata) == []
         assert _diff(store.engine, engine_metadata) == []
-        assert current_revision(store.engine) == head_revision() == "0012_substitutes"
+        assert current_revision(store.engine) == head_revision() == "0013_outbound"
     finally:
         store.close()
 
