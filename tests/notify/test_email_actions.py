@@ -12,6 +12,7 @@ import pytest
 from dependency_injector import providers
 
 from pflow.adapters.memory.outbound import RecordingMailer, RecordingWebhookTransport
+from pflow.domain.events import check_message
 from pflow.entrypoints.http.app import create_app
 from tests.conftest import ApiClient
 from tests.support import build_stack
@@ -113,6 +114,8 @@ def test_confirming_approves_the_step_as_the_recipient_via_email(api, notify_sta
     assert r.status_code == 200, _text(r)
     assert "Approved" in _text(r) and "You approved Manager Approval of \u201cServers\u201d." in _text(r)
     assert r.headers["Cache-Control"] == "no-store"
+    assert f"https://pflow.test/tickets/{ticket_id}" in r.get_data(as_text=True)
+    assert f"https://pflow.test/tasks/{task}" not in r.get_data(as_text=True)  # that step is done
     ticket = _ticket(api, ticket_id)
     assert [s["name"] for s in ticket["steps"]] == ["Finance Approval"]
     (entry,) = [h for h in ticket["history"] if h["actor"] == "bob"]
@@ -121,6 +124,11 @@ def test_confirming_approves_the_step_as_the_recipient_via_email(api, notify_sta
     assert [a["event"] for a in audit] == ["email_action.decided"]
     assert audit[0]["username"] == "bob" and audit[0]["ticket_id"] == ticket_id and audit[0]["decision"] == "approve"
     assert links["approve"] not in caplog.text  # the credential is not logged
+    # the event says so too, within the event contract (a real broker's consumer drops what breaks it)
+    with notify_stack.container.uow() as uow:
+        (event,) = [m.body for m in uow.outbox.pending(1000) if m.body["type"] == "task.completed"]
+    check_message(event)
+    assert event["data"]["via"] == "email" and event["actor"] == "bob"
 
 
 def test_no_login_and_no_csrf_header_are_needed_even_with_a_session_cookie(api, notify_stack):

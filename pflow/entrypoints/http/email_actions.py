@@ -152,13 +152,13 @@ def _language(view: ea.LinkView | None) -> str:
     return "zh" if best.startswith("zh") else "en"
 
 
-def _links(view: ea.LinkView) -> list[tuple[str, str]]:
+def _links(view: ea.LinkView, done: bool = False) -> list[tuple[str, str]]:
     """(label key, address) of where to go in PFlow instead: the step while it is open, the ticket, else PFlow."""
     links = container().links()
     ticket_id = view.ticket.id if view.ticket is not None else view.ticket_id
     task_id = view.step.task_id if view.step is not None else view.task_id
     out = []
-    if task_id and view.problem in (ea.EXPIRED, ea.NOT_ALLOWED, ea.NO_SIMPLE_DECISION, None):
+    if task_id and not done and view.problem in (ea.EXPIRED, ea.NOT_ALLOWED, ea.NO_SIMPLE_DECISION, None):
         out.append(("open_task", links.task(task_id)))
     if ticket_id and view.problem != ea.NO_USER:
         out.append(("open_ticket", links.ticket(ticket_id)))
@@ -181,7 +181,7 @@ def _page(template_state: str, view: ea.LinkView, status: int = 200, **context) 
     body = render_template("email_actions/page.html", state=template_state, view=view, t=t, lang=lang,
                            switch_url=f"{request.path}?lang={other}",
                            action_url=request.path + (f"?lang={lang}" if request.args.get("lang") else ""),
-                           links=_links(view), requester=_requester_name(view),
+                           links=_links(view, done=template_state == "done"), requester=_requester_name(view),
                            stylesheet=f"{blp.url_prefix}/page.css", **context)
     response = Response(body, status=status, mimetype="text/html")
     return response
