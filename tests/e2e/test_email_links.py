@@ -202,11 +202,11 @@ def _wait_ticket(api: Api, ticket_id: str, predicate, what: str, timeout: float 
     raise AssertionError(f"the ticket did not reach {what} within {timeout}s: {ticket}")
 
 
-def _approve_link(message) -> str:
+def _approve_link(message, word: str = "Approve") -> str:
     text = _text_part(message)
     links = LINK.findall(text)
     assert len(links) == 2, f"expected an approve and a reject link in:\n{text}"
-    approve = next(line for line in text.splitlines() if "/email-actions/" in line and "Approve" in line)
+    approve = next(line for line in text.splitlines() if "/email-actions/" in line and word in line)
     return LINK.search(approve).group(1)
 
 
@@ -243,6 +243,10 @@ def test_a_purchase_is_decided_from_the_e_mails_in_a_browser(smtp, server, brows
     # the same link again: used up, decides nothing more
     again = _follow_no_confirm(node, link, "email-link-bob-again")
     assert again["status"] == 410 and "This link was used already" in again["text"], again
+
+    # dave (who reads Chinese) was asked too: his link now finds the step decided, in his language
+    closed = _follow_no_confirm(node, _approve_link(dave, "批准"), "email-link-dave-closed")
+    assert closed["status"] == 410 and closed["lang"] == "zh-CN" and "此步骤已不再待处理" in closed["text"], closed
 
     # finance is asked next; fiona approves from her mail
     to_fiona = inbox.wait_for("fiona@example.com", "task.created")

@@ -265,3 +265,39 @@ def test_the_page_is_in_the_recipients_language_unless_asked_otherwise(api, noti
 def test_the_pages_are_not_in_the_api_document(api):
     paths = api.client.get("/api/openapi.json").json["paths"]
     assert not [p for p in paths if "email-actions" in p]
+
+
+def test_both_languages_have_every_phrase():
+    from pflow.entrypoints.http.email_actions import TEXT
+
+    assert set(TEXT["en"]) == set(TEXT["zh"])
+    assert all(TEXT["zh"][k] != TEXT["en"][k] for k in TEXT["en"] if k.startswith(("problem.", "refusal.")))
+
+
+PROBLEMS = [("invalid", None, 404), ("expired", None, 410), ("used", None, 410), ("closed", None, 410),
+            ("no_user", None, 403), ("form", None, 409), ("not_allowed", "own_ticket", 403),
+            ("not_allowed", "last_editor", 403), ("not_allowed", "second_decision", 403),
+            ("not_allowed", "not_a_candidate", 403)]
+
+
+@pytest.mark.parametrize("problem, refusal, status", PROBLEMS)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_problem_has_its_page_in_both_languages(memory_stack, monkeypatch, problem, refusal, status, lang):
+    from pflow.entrypoints.http.email_actions import TEXT
+    from pflow.service.email_actions import LinkView
+
+    api = ApiClient(create_app(memory_stack.container))
+    view = LinkView(problem, "approve", refusal=refusal, ticket_id="t-1", task_id="k-1")
+    monkeypatch.setattr(memory_stack.container.email_actions(), "inspect", lambda token: view)
+    for r in (_page(api, "any", query_string={"lang": lang}), _confirm(api, "any", query_string={"lang": lang})):
+        assert r.status_code == status
+        text = _text(r)
+        assert TEXT[lang][f"problem.{problem}"] in text and TEXT[lang][f"problem.{problem}.text"] in text
+        if refusal:
+            assert TEXT[lang][f"refusal.{refusal}"] in text
+        body = r.get_data(as_text=True)
+        if problem != "no_user":
+            assert "https://pflow.test/tickets/t-1" in body or "/tickets/t-1" in body
+        if problem in ("form", "not_allowed", "expired"):
+            assert "/tasks/k-1" in body
+        assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
