@@ -92,6 +92,7 @@ def test_the_mailed_link_opens_a_confirmation_page_that_changes_nothing(api, not
     assert "Alice" in text  # the requester
     assert "Confirm: approve" in text and "Comment (optional)" in text
     assert 'method="post"' in r.get_data(as_text=True) and 'name="comment"' in r.get_data(as_text=True)
+    assert 'maxlength="2000"' in r.get_data(as_text=True)  # what a comment may hold
     assert "https://pflow.test/tickets/" + ticket_id in r.get_data(as_text=True)
     # the token is in the address: never stored, never passed on; styles come from a file the CSP allows
     assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"

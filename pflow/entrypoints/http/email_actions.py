@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import Blueprint, Response, render_template, request, send_from_directory
 
 from pflow.domain.errors import DomainError
+from pflow.domain.model import COMMENT_MAX
 from pflow.entrypoints.http import audit
 from pflow.entrypoints.http.context import container
 from pflow.service import email_actions as ea
@@ -182,7 +183,7 @@ def _page(template_state: str, view: ea.LinkView, status: int = 200, **context) 
                            switch_url=f"{request.path}?lang={other}",
                            action_url=request.path + (f"?lang={lang}" if request.args.get("lang") else ""),
                            links=_links(view, done=template_state == "done"), requester=_requester_name(view),
-                           stylesheet=f"{blp.url_prefix}/page.css", **context)
+                           stylesheet=f"{blp.url_prefix}/page.css", comment_max=COMMENT_MAX, **context)
     response = Response(body, status=status, mimetype="text/html")
     return response
 
