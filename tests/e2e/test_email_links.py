@@ -86,6 +86,7 @@ def _text_part(message) -> str:
 
 @pytest.fixture
 def smtp():
+    require_service("aiosmtpd", lambda: __import__("aiosmtpd.controller"), "pip install aiosmtpd")
     from aiosmtpd.controller import Controller
 
     inbox = Inbox()
@@ -210,7 +211,7 @@ def _approve_link(message, word: str = "Approve") -> str:
     return LINK.search(approve).group(1)
 
 
-def test_a_purchase_is_decided_from_the_e_mails_in_a_browser(smtp, server, browser_prerequisites):
+def test_a_purchase_is_decided_from_the_e_mails_in_a_browser(browser_prerequisites, smtp, server):
     node = browser_prerequisites
     _, inbox = smtp
     api = Api(server)
