@@ -290,6 +290,9 @@ _DATA_CHECKS: dict[str, Any] = {
     "recorded_from": lambda v: _one_of("data.recorded_from", v, frozenset({"engine"})),
     "by": lambda v: _text("data.by", v, NAME_MAX, optional=True, name=True),
     "reason": lambda v: _text("data.reason", v, 64),
+    # task.completed: done as a substitute for this user, or decided outside the UI and API (a task e-mail's link)
+    "on_behalf_of": lambda v: _text("data.on_behalf_of", v, NAME_MAX, name=True),
+    "via": lambda v: _one_of("data.via", v, frozenset({"email"})),
 }
 
 

@@ -51,6 +51,10 @@ class LinkView:
     step: Step | None = None
     link_id: str | None = None
     refusal: str | None = None
+    # what a signed link names (also when it expired, was used or its step closed), so the page can offer
+    # to open the ticket or step in PFlow instead
+    ticket_id: str | None = None
+    task_id: str | None = None
 
     @property
     def comment_required(self) -> bool:
@@ -109,25 +113,38 @@ class EmailActions:
     def inspect(self, token: str) -> LinkView:
         data = self._load(token)
         if isinstance(data, str):
-            return LinkView(data)
+            return LinkView(data, **(self._expired_refs(token) if data == EXPIRED else {}))
+        refs = {"ticket_id": data["t"], "task_id": data["k"]}
         user = self._users.get(data["u"])
         if user is None:
-            return LinkView(NO_USER, data["d"])
+            return LinkView(NO_USER, data["d"], **refs)
         if self._store.link_used(data["l"]):
-            return LinkView(USED, data["d"], user, link_id=data["l"])
+            return LinkView(USED, data["d"], user, link_id=data["l"], **refs)
         try:
             ticket = self._tickets.sync(data["t"])
         except NotFound:
-            return LinkView(CLOSED, data["d"], user, link_id=data["l"])
+            return LinkView(CLOSED, data["d"], user, link_id=data["l"], **refs)
         step = ticket.step(data["k"])
         if step is None:
-            return LinkView(CLOSED, data["d"], user, ticket, link_id=data["l"])
+            return LinkView(CLOSED, data["d"], user, ticket, link_id=data["l"], **refs)
         if not _simple_decision(step):
-            return LinkView(NO_SIMPLE_DECISION, data["d"], user, ticket, step, data["l"])
+            return LinkView(NO_SIMPLE_DECISION, data["d"], user, ticket, step, data["l"], **refs)
         refused = self._tickets.step_refusal(user, ticket, step)
         if refused:
-            return LinkView(NOT_ALLOWED, data["d"], user, ticket, step, data["l"], refusal=refused)
-        return LinkView(None, data["d"], user, ticket, step, data["l"])
+            return LinkView(NOT_ALLOWED, data["d"], user, ticket, step, data["l"], refusal=refused, **refs)
+        return LinkView(None, data["d"], user, ticket, step, data["l"], **refs)
+
+    def _expired_refs(self, token: str) -> dict[str, Any]:
+        """An expired link's signature is still PFlow's: what it names may be shown (never acted on)."""
+        try:
+            signed, data = self._serializer.loads_unsafe(token)
+        except Exception:  # noqa: BLE001 - anything unreadable names nothing
+            return {}
+        if not signed or not isinstance(data, dict):
+            return {}
+        return {"decision": data.get("d") if data.get("d") in (APPROVE, REJECT) else None,
+                "ticket_id": data.get("t") if isinstance(data.get("t"), str) else None,
+                "task_id": data.get("k") if isinstance(data.get("k"), str) else None}
 
     def act(self, token: str, comment: str | None) -> tuple[LinkView, Ticket | None, DomainError | None]:
         """Take the link's decision as its recipient: (the page's view, the ticket after, the error the use case

@@ -15,6 +15,7 @@ from pflow.container import Container, build_container
 from pflow.entrypoints.http import (
     audit,
     auth,
+    email_actions,
     engine_rest,
     health,
     notifications,
@@ -80,6 +81,8 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     # Camunda 7's external-task REST (embedded engine only; its own basic authentication, outside /api's
     # tokens, CSRF and OpenAPI document)
     app.register_blueprint(engine_rest.blp)
+    # the pages a task e-mail's decision links open (HTML; the link's signed token is the credential)
+    app.register_blueprint(email_actions.blp)
     register_error_handlers(app)
     if settings.access_log:
         audit.install_access_log(app)  # first: its clock also covers the token check

@@ -38,6 +38,10 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Routes under /api that need no token.
 PUBLIC_ENDPOINTS = {"auth.Login", "auth.DemoUsers", "auth.Providers", "sso.login", "sso.callback", "sso.logout",
                     "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_ui_assets"}
+# Routes whose credential is in their address, a signed one-time token, not a login: no session and so no CSRF
+# header (the decide-from-e-mail pages; a forged form would need the token). Outside /api anyway, named so that
+# moving them cannot silently put them behind the login.
+TOKEN_ENDPOINTS = {"email_actions.page", "email_actions.stylesheet"}
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -110,6 +114,8 @@ def user_dict(user) -> dict:
 
 def authenticate_request() -> None:
     """Before every /api request: resolve the bearer token to a user, or refuse with 401."""
+    if request.endpoint in TOKEN_ENDPOINTS:
+        return
     if not request.path.startswith("/api") or request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
         return
     if request.routing_exception is not None:
