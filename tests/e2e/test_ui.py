@@ -61,6 +61,7 @@ def test_component_tests_pass():
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(900)  # thirty browser flows, each against its own pflow serve: minutes on two busy cores
 def test_browser_flows_pass():
     npm = _npm()
     require_service("the UI's node modules", _exists(FRONTEND / "node_modules" / "playwright-core", "playwright-core"),
