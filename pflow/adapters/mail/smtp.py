@@ -35,12 +35,13 @@ class SmtpMailer(Mailer):
         mime["Subject"] = message.subject
         mime["Date"] = formatdate(localtime=False)
         mime["Message-ID"] = message.message_id
-        mime["Content-Language"] = "zh-CN" if message.language == "zh" else "en"
         mime["Auto-Submitted"] = "auto-generated"
         for key, value in (message.headers or {}).items():
             mime[key] = value
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
+        # after the parts: making the message multipart moves every Content-* header into its first part
+        mime["Content-Language"] = "zh-CN" if message.language == "zh" else "en"
         return mime
 
     def send(self, message: EmailMessage) -> None:
