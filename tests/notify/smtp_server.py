@@ -9,6 +9,7 @@ self-signed certificate (``client_context()`` trusts it) and optional AUTH with 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import email
 import email.policy
@@ -74,6 +75,8 @@ class _Handler:
         self._server = server
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        if self._server.delay_s:  # a slow server: the client waits this long for the answer to its message
+            await asyncio.sleep(self._server.delay_s)
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         user = None
         if session.auth_data is not None:
@@ -121,6 +124,7 @@ class SmtpServer:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self.auth_failures = 0
+        self.delay_s = 0.0  # how long each message takes to be accepted (a slow server)
         self._controller: Controller | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="pflow-smtp-")
         self.cert_path: Path | None = None

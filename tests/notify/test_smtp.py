@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -295,7 +296,7 @@ def test_a_redelivered_event_in_a_restarted_consumer_adds_no_delivery(tmp_path, 
 
 def _concurrent_senders(kind, tmp_path, smtp, tickets: int = 4):
     stack = _stack(kind, tmp_path, smtp)
-    stack.container.delivery_sender.add_kwargs(batch=1)  # both take the oldest due one at the same moment
+    stack.container.delivery_sender.add_kwargs(batch=1)  # one attempt per call: the two take turns at the claim
     stack.api = ApiClient(create_app(stack.container))
     other = _second_container(stack)
     other.delivery_sender.add_kwargs(batch=1)
@@ -367,3 +368,41 @@ def test_the_container_mailer_uses_the_smtp_settings(tmp_path, smtp):
     finally:
         stack.close()
 
+
+
+def test_a_slow_server_does_not_make_two_senders_send_one_mail_twice(tmp_path, smtp):
+    """Each attempt starts well within its own lease: a sender still busy with earlier mails when the lease of
+    a later one would run out does not hold that one meanwhile, so another sender never takes it too."""
+    stack = _stack("sqlite", tmp_path, smtp, delivery_lease_s=1)
+    stack.api = ApiClient(create_app(stack.container))
+    other = _second_container(stack)
+    try:
+        for i in range(3):
+            _submit(stack, f"Ticket {i}")
+        stack.deliver_events()
+        assert len(_emails(stack)) == 9
+        smtp.delay_s = 0.3  # nine mails take 2.7 s, more than twice the lease
+        errors: list[BaseException] = []
+
+        def run(sender):
+            try:
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and any(d.status != SENT for d in _emails(stack)):
+                    if not sender.send_due():
+                        time.sleep(0.05)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(c.delivery_sender(),)) for c in (stack.container, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        got = smtp.wait_for(9)
+        time.sleep(0.5)
+        ids = Counter(r.message_id for r in smtp.received)
+        assert len(smtp.received) == 9 and set(ids.values()) == {1}, ids.most_common(3)
+    finally:
+        shutdown(other)
+        stack.close()
