@@ -5,6 +5,8 @@ self-signed certificate (``client_context()`` trusts it) and optional AUTH with 
     with SmtpServer(starttls=True, auth=("pflow", "secret")) as server:
         SmtpMailer("127.0.0.1", server.port, ..., context=server.client_context())
         server.wait_for(1)
+
+or the ``smtp_server`` fixture (a plain one) imported into a test module. ``delay_s`` makes it slow.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -230,4 +233,12 @@ def message_ids(received: list[Received]) -> list[str]:
     return [r.message_id for r in received]
 
 
-__all__ = ["SmtpServer", "Received", "message_ids"]
+@pytest.fixture
+def smtp_server():
+    """A plain SMTP server on a free port for one test (import it into a test module or conftest to use it)."""
+    server = SmtpServer().start()
+    yield server
+    server.close()
+
+
+__all__ = ["SmtpServer", "Received", "message_ids", "smtp_server"]

@@ -18,7 +18,7 @@ from pflow.entrypoints.http.app import create_app
 from pflow.ports.events import ReceivedMessage
 from pflow.ports.outbound import DeliveryFailed, EmailMessage
 from tests.conftest import ApiClient
-from tests.notify.smtp_server import SmtpServer
+from tests.notify.smtp_server import SmtpServer, smtp_server  # noqa: F401 - a fixture
 from tests.support import TEST_USERS, build_stack
 
 MANAGERS = {"bob@example.com", "dave@example.com", "frank@example.com"}
@@ -31,10 +31,8 @@ def _message(to: str = "someone@example.com", **kw) -> EmailMessage:
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.close()
+def smtp(smtp_server):
+    return smtp_server
 
 
 # ------------------------------------------------------------------------------------------------ SmtpMailer
@@ -153,8 +151,12 @@ def test_a_submitted_purchase_request_mails_each_manager_in_their_language(mail_
     for got in by.values():
         assert got.message["X-PFlow-Kind"] == "task.created"
         assert f"https://pflow.test/tickets/{ticket_id}" in got.text
-        links = [w for w in got.text.split() if w.startswith("https://pflow.test/email-actions/")]
-        assert len(set(links)) == 2, got.text  # approve and reject
+        links = sorted(set(w for w in got.text.split() if w.startswith("https://pflow.test/email-actions/")))
+        assert len(links) == 2, got.text
+        views = [stack.container.email_actions().inspect(link.rsplit("/", 1)[1]) for link in links]
+        assert sorted(v.decision for v in views) == ["approve", "reject"]  # one link each, for this recipient
+        assert {v.problem for v in views} == {None}
+        assert {v.user.email for v in views} == {got.to} and {v.ticket.id for v in views} == {ticket_id}
         for link in links:
             assert link in got.html
         # the title is text in the HTML part, never markup
@@ -267,8 +269,12 @@ def _second_container(stack):
     return container
 
 
-def test_a_redelivered_event_in_a_restarted_consumer_adds_no_delivery(tmp_path, smtp):
-    stack = _stack("sqlite", tmp_path, smtp)
+SQL = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.integration)]
+
+
+@pytest.mark.parametrize("kind", SQL)
+def test_a_redelivered_event_in_a_restarted_consumer_adds_no_delivery(kind, tmp_path, smtp):
+    stack = _stack(kind, tmp_path, smtp)
     stack.api = ApiClient(create_app(stack.container))
     other = _second_container(stack)
     try:
@@ -370,10 +376,11 @@ def test_the_container_mailer_uses_the_smtp_settings(tmp_path, smtp):
 
 
 
-def test_a_slow_server_does_not_make_two_senders_send_one_mail_twice(tmp_path, smtp):
+@pytest.mark.parametrize("kind", SQL)
+def test_a_slow_server_does_not_make_two_senders_send_one_mail_twice(kind, tmp_path, smtp):
     """Each attempt starts well within its own lease: a sender still busy with earlier mails when the lease of
     a later one would run out does not hold that one meanwhile, so another sender never takes it too."""
-    stack = _stack("sqlite", tmp_path, smtp, delivery_lease_s=1)
+    stack = _stack(kind, tmp_path, smtp, delivery_lease_s=1)
     stack.api = ApiClient(create_app(stack.container))
     other = _second_container(stack)
     try:
