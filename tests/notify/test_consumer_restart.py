@@ -17,7 +17,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from werkzeug.security import generate_password_hash
 
 from pflow.config import REPO_ROOT
 from pflow.container import build_container, migrate_database, shutdown
-from pflow.domain.outbound import EMAIL, PENDING, SENT
+from pflow.domain.outbound import EMAIL, SENT
 from tests.notify.smtp_server import SmtpServer
 from tests.support import (RABBITMQ_URL, TEST_USERS, delete_rabbitmq_topology, pg_url, require_postgres,
                            require_rabbitmq, settings_for, wait_until)

@@ -413,3 +413,22 @@ def test_a_slow_server_does_not_make_two_senders_send_one_mail_twice(kind, tmp_p
     finally:
         shutdown(other)
         stack.close()
+
+
+def test_the_lease_is_a_setting_the_sender_uses(tmp_path):
+    from pflow.config import Settings
+
+    assert Settings.from_env({}).delivery_lease_s == 60
+    assert Settings.from_env({"PFLOW_DELIVERY_LEASE_S": "7"}).delivery_lease_s == 7
+    with SmtpServer() as server:
+        stack = _stack("memory", tmp_path, server, delivery_lease_s=7)
+        try:
+            store, sender = stack.container.outbound_store(), stack.container.delivery_sender()
+            claimed = []
+            original = store.claim_due
+            store.claim_due = lambda now, until, limit, channel=None: claimed.append(until - now) or original(
+                now, until, limit, channel)
+            sender.send_due()
+            assert claimed and claimed[0].total_seconds() == 7
+        finally:
+            stack.close()
