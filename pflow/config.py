@@ -312,6 +312,7 @@ class Settings:
     delivery_retry_base_s: int = 5  # the first retry of a failed e-mail or webhook call waits this long, doubling
     delivery_retry_max_s: int = 900  # ...up to this long between attempts
     delivery_max_attempts: int = 100  # ...and gives up after this many attempts (about a day at the defaults)
+    delivery_lease_s: int = 60  # PFLOW_DELIVERY_LEASE_S: a sender that died holding deliveries leaves them due again after this long
 
     def __post_init__(self) -> None:
         if bool(self.camunda_username) != bool(self.camunda_password):
@@ -444,6 +445,7 @@ class Settings:
             delivery_retry_base_s=_int(env, "PFLOW_DELIVERY_RETRY_BASE_S", cls.delivery_retry_base_s, minimum=1),
             delivery_retry_max_s=_int(env, "PFLOW_DELIVERY_RETRY_MAX_S", cls.delivery_retry_max_s, minimum=1),
             delivery_max_attempts=_int(env, "PFLOW_DELIVERY_MAX_ATTEMPTS", cls.delivery_max_attempts, minimum=1),
+            delivery_lease_s=_int(env, "PFLOW_DELIVERY_LEASE_S", cls.delivery_lease_s, minimum=1),
         )
         values.update(overrides)
         return cls(**values)

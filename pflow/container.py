@@ -330,7 +330,7 @@ class Container(containers.DeclarativeContainer):
                                           decision_links=email_actions.provided.decision_links,
                                           policy=providers.Callable(_retry_policy, settings),
                                           disable_after=settings.provided.webhook_disable_after,
-                                          wakeup=delivery_signal)
+                                          lease_s=settings.provided.delivery_lease_s, wakeup=delivery_signal)
     digest = providers.Singleton(DigestSender, store=outbound_store, hour=settings.provided.digest_hour,
                                  on_enqueued=delivery_signal.provided.set)
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users,

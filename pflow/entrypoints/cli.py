@@ -303,5 +303,58 @@ def hash_password(password: str | None, username: str | None) -> None:
     click.echo(generate_password_hash(password))
 
 
+_TEST_MAIL_TEXT = """This is a test e-mail from PFlow: the SMTP settings work.
+
+Sent through {server} ({security}{login}) from {sender}.
+
+---
+
+这是一封来自 PFlow 的测试邮件：SMTP 设置可以正常使用。
+
+经由 {server}（{security}{login}）从 {sender} 发出。
+"""
+
+
+@main.command("send-test-email")
+@click.option("--to", "to", required=True, metavar="ADDRESS", help="Where the test e-mail goes")
+def send_test_email(to: str) -> None:
+    """Send one e-mail through the configured SMTP server (SMTP_HOST, SMTP_PORT, SMTP_SECURITY, SMTP_USERNAME,
+    SMTP_PASSWORD, SMTP_FROM), to check those settings before PFlow e-mails anyone."""
+    from email.utils import make_msgid, parseaddr
+    from html import escape
+
+    from pflow.container import build_container, shutdown
+    from pflow.ports.outbound import DeliveryFailed, EmailMessage
+
+    address = parseaddr(to)[1]
+    if "@" not in address or any(c in to for c in "\r\n"):
+        raise click.ClickException(f"--to {to!r} is not an e-mail address (e.g. someone@example.com)")
+    settings = _settings()
+    if not settings.email_enabled:
+        raise click.ClickException(
+            "E-mail is off: SMTP_HOST is not set. Set SMTP_HOST (and, as your server needs, SMTP_PORT, "
+            "SMTP_SECURITY=starttls|tls|none, SMTP_USERNAME and SMTP_PASSWORD, SMTP_FROM), then run this again.")
+    container = build_container(settings)
+    try:
+        mailer = container.mailer()
+        server = f"{settings.smtp_host}:{settings.smtp_port}"
+        login = f", login {settings.smtp_username}" if settings.smtp_username else ""
+        text = _TEST_MAIL_TEXT.format(server=server, security=settings.smtp_security, login=login,
+                                      sender=settings.smtp_from)
+        html = "".join(f"<p>{escape(part)}</p>" if part.strip() != "---" else "<hr>"
+                       for part in text.split("\n\n") if part.strip())
+        message = EmailMessage(to=address, subject="PFlow test e-mail / PFlow \u6d4b\u8bd5\u90ae\u4ef6", text=text,
+                               html=html, message_id=make_msgid(domain="pflow"), language="en",
+                               headers={"X-PFlow-Kind": "test"})
+        click.echo(f"Sending a test e-mail to {address} through {server} ({settings.smtp_security}{login})...")
+        try:
+            mailer.send(message)
+        except DeliveryFailed as exc:
+            raise click.ClickException(f"The test e-mail was not sent: {exc}") from None
+        click.echo(f"Sent: {settings.smtp_host} accepted it. Check the inbox of {address} (and its spam folder).")
+    finally:
+        shutdown(container)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -242,12 +242,19 @@ class DeliverySender:
 
     def send_due(self) -> int:
         """Send what is due now; returns how many attempts were made."""
-        now = self._clock()
         channel = None if self._mailer else WEBHOOK
-        claimed = self._store.claim_due(now, now + self._lease, self._batch, channel)
-        for delivery in claimed:
-            self.attempt(delivery)
-        return len(claimed)
+        attempts = 0
+        # One claim per attempt, its lease starting just before it: a batch claimed at once would keep its last
+        # deliveries leased while the first ones are sent, and behind a slow server the lease would run out
+        # before their turn, letting another sender take and send them too.
+        while attempts < self._batch:
+            now = self._clock()
+            claimed = self._store.claim_due(now, now + self._lease, 1, channel)
+            if not claimed:
+                break
+            self.attempt(claimed[0])
+            attempts += 1
+        return attempts
 
     def attempt(self, delivery: Delivery) -> Delivery:
         started = time.monotonic()

@@ -40,7 +40,7 @@ class SmtpMailer(Mailer):
             mime[key] = value
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
-        # after the parts: set_content() drops the Content-* headers already set
+        # after the parts: making the message multipart moves every Content-* header into its first part
         mime["Content-Language"] = "zh-CN" if message.language == "zh" else "en"
         return mime
 
