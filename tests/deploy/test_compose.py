@@ -525,7 +525,7 @@ def test_the_processes_that_send_deliveries_get_the_email_and_webhook_settings()
                 if name.startswith("SMTP_") or name in ("PFLOW_PUBLIC_URL", "PFLOW_EMAIL_LINK_TTL", "PFLOW_DIGEST_HOUR",
                                                         "PFLOW_WEBHOOK_DISABLE_AFTER") or
                 name.startswith("PFLOW_DELIVERY_")}
-    assert len(outbound) == 14
+    assert len(outbound) == 15
     for name in ("api", "consumer"):
         env = environment(services()[name])
         assert outbound <= set(env), f"{name}: missing {sorted(outbound - set(env))}"
