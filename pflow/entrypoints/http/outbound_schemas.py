@@ -4,7 +4,7 @@ the document allows is data the service takes."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from pflow.domain.outbound import PREFERENCE_KINDS, WEBHOOK_FORMATS
 from pflow.entrypoints.http.schemas import Text, length, sent
@@ -18,6 +18,15 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):  # 0 and 1 equal False and True in Python
             raise self.make_error("invalid", input=value)
         return value
+
+
+class Object(fields.Nested):
+    """A nested object; anything else is refused naming this field (not its ``_schema``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Must be an object.")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _url(**kwargs) -> Text:
@@ -155,8 +164,8 @@ class ChosenChannelsSchema(Schema):
 
 
 class PreferenceChannelsInputSchema(Schema):
-    in_app = fields.Nested(PreferenceKindsInputSchema)
-    email = fields.Nested(PreferenceKindsInputSchema)
+    in_app = Object(PreferenceKindsInputSchema)
+    email = Object(PreferenceKindsInputSchema)
 
 
 class ChosenPreferencesSchema(Schema):
@@ -165,7 +174,7 @@ class ChosenPreferencesSchema(Schema):
 
 
 class PreferencesInputSchema(Schema):
-    channels = fields.Nested(PreferenceChannelsInputSchema, load_default=dict, metadata={
+    channels = Object(PreferenceChannelsInputSchema, load_default=dict, metadata={
         "description": "channel -> kind -> true|false; what is left out takes the defaults"})
     digest = StrictBoolean(load_default=None, allow_none=True, metadata={
         "description": "true: e-mails gathered in one a day; null: the default"})
