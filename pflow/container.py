@@ -59,6 +59,7 @@ from pflow.service.relay import OutboxRelay
 from pflow.service.tickets import TicketService
 from pflow.service.email_actions import EmailActions
 from pflow.service.outbound import DeliverySender, DigestSender, Links, OutboundDispatcher, PreferenceService
+from pflow.service.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,7 @@ class Container(containers.DeclarativeContainer):
                                           policy=providers.Callable(_retry_policy, settings),
                                           disable_after=settings.provided.webhook_disable_after,
                                           lease_s=settings.provided.delivery_lease_s, wakeup=delivery_signal)
+    webhooks = providers.Singleton(WebhookService, store=outbound_store, sender=delivery_sender, clock=clock)
     digest = providers.Singleton(DigestSender, store=outbound_store, hour=settings.provided.digest_hour,
                                  on_enqueued=delivery_signal.provided.set)
     notifications = providers.Singleton(NotificationService, uow_factory=uow.provider, users=users,

@@ -63,6 +63,17 @@ OPERATIONS = [
     ("GET", "/api/stats"),
     ("GET", "/api/incidents"),
     ("GET", "/api/users"),
+    ("GET", "/api/me/preferences"),
+    ("PUT", "/api/me/preferences"),
+    ("GET", "/api/admin/preferences"),
+    ("PUT", "/api/admin/preferences"),
+    ("GET", "/api/webhooks"),
+    ("POST", "/api/webhooks"),
+    ("GET", "/api/webhooks/{webhook_id}"),
+    ("PATCH", "/api/webhooks/{webhook_id}"),
+    ("DELETE", "/api/webhooks/{webhook_id}"),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"),
+    ("POST", "/api/webhooks/{webhook_id}/test"),
     # These two revoke tokens: they are fuzzed with tokens of their own, and revoke only a user no other
     # operation signs in as (REVOKED), so the other operations keep theirs.
     ("POST", "/api/auth/logout"),

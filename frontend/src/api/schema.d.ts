@@ -1,6 +1,136 @@
 // Generated from openapi.json by scripts/gen-api.mjs: do not edit. After an API change run
 // `pflow openapi --output frontend/openapi.json`, then `npm run build` (or `npm run gen:api`).
 export interface paths {
+    "/api/admin/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The defaults: what everyone receives where they chose nothing. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Preferences"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can see and set the defaults */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        /** Replace the defaults (what is left out is on; e-mails one by one). 422 names the field. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PreferencesInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Preferences"];
+                    };
+                };
+                /** @description The body is not valid JSON (malformed, nested too deeply, or a number with too many digits) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can see and set the defaults */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/approvals": {
         parameters: {
             query?: never;
@@ -527,6 +657,124 @@ export interface paths {
             };
         };
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What you receive, per channel (in_app, email) and kind (new_task, decision, reminder, failure): your
+         *     choices (``own``) over the admins' defaults.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MyPreferences"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        /**
+         * Replace your choices: what you leave out takes the defaults. 422 names the field
+         *     (e.g. channels.email.bogus).
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PreferencesInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MyPreferences"];
+                    };
+                };
+                /** @description The body is not valid JSON (malformed, nested too deeply, or a number with too many digits) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
         post?: never;
         delete?: never;
         options?: never;
@@ -2816,6 +3064,525 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every webhook endpoint, oldest first (without their secrets). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookList"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can manage webhooks */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        /**
+         * Register an endpoint for the event types it wants. Each call is signed with its secret
+         *     (X-PFlow-Signature: sha256=HMAC of "<X-PFlow-Timestamp>.<body>"); the answer shows the secret, made by
+         *     PFlow when none is given, this once only. 422 names the field.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookInput"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookCreated"];
+                    };
+                };
+                /** @description The body is not valid JSON (malformed, nested too deeply, or a number with too many digits) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can manage webhooks */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        /** One endpoint (without its secret). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    webhook_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can manage webhooks */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Remove the endpoint: nothing more is sent to it. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    webhook_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can manage webhooks */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Change what is given. ``active: true`` enables an endpoint PFlow disabled after failed deliveries
+         *     (or an admin paused) again, its failure count from zero: the deliveries still waiting go out at their
+         *     next attempt. ``active: false`` pauses it. 422 names the field.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    webhook_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookUpdate"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description The body is not valid JSON (malformed, nested too deeply, or a number with too many digits) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can manage webhooks */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The endpoint's delivery log, newest first: each event sent (or still being tried), its attempts and
+         *     the last answer.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 200 */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    webhook_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookDeliveryList"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can manage webhooks */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a ``ping`` event to the endpoint now (also while it is disabled) and answer how it went; the call is
+         *     in the delivery log. A failed test is not retried.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    webhook_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookTestResult"];
+                    };
+                };
+                /** @description Not logged in, or the token is invalid or expired */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Only an admin can manage webhooks */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (database, workflow engine or event broker) is unavailable; details.dependency names it. Retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2831,6 +3598,21 @@ export interface components {
         Assignee: {
             /** @description the username to give the step to; null gives it back to its candidates */
             assignee: string | null;
+        };
+        ChosenChannels: {
+            email?: components["schemas"]["ChosenKinds"];
+            in_app?: components["schemas"]["ChosenKinds"];
+        };
+        ChosenKinds: {
+            decision?: boolean | null;
+            failure?: boolean | null;
+            new_task?: boolean | null;
+            reminder?: boolean | null;
+        };
+        ChosenPreferences: {
+            channels: components["schemas"]["ChosenChannels"];
+            /** @description null: not chosen */
+            digest: boolean | null;
         };
         Comment: {
             /**
@@ -2972,6 +3754,17 @@ export interface components {
             sso: boolean;
             username: string;
         };
+        MyPreferences: {
+            /** @description what you receive, your choices over the defaults */
+            channels: components["schemas"]["PreferenceChannels"];
+            digest: boolean;
+            /** @description where your e-mails go; null: none known */
+            email: string | null;
+            /** @description whether PFlow sends e-mail at all (SMTP_HOST) */
+            email_enabled: boolean;
+            /** @description what you chose (missing or null: the default) */
+            own: components["schemas"]["ChosenPreferences"];
+        };
         Notification: {
             /** Format: date-time */
             created_at: string;
@@ -3021,6 +3814,40 @@ export interface components {
             total?: number;
             /** @description Total number of pages. */
             total_pages?: number;
+        };
+        PreferenceChannels: {
+            email: components["schemas"]["PreferenceKinds"];
+            in_app: components["schemas"]["PreferenceKinds"];
+        };
+        PreferenceChannelsInput: {
+            email?: components["schemas"]["PreferenceKindsInput"];
+            in_app?: components["schemas"]["PreferenceKindsInput"];
+        };
+        PreferenceKinds: {
+            decision: boolean;
+            failure: boolean;
+            new_task: boolean;
+            reminder: boolean;
+        };
+        PreferenceKindsInput: {
+            decision?: boolean;
+            failure?: boolean;
+            new_task?: boolean;
+            reminder?: boolean;
+        };
+        Preferences: {
+            /** @description what you receive, your choices over the defaults */
+            channels: components["schemas"]["PreferenceChannels"];
+            digest: boolean;
+        };
+        PreferencesInput: {
+            /** @description channel -> kind -> true|false; what is left out takes the defaults */
+            channels?: components["schemas"]["PreferenceChannelsInput"];
+            /**
+             * @description true: e-mails gathered in one a day; null: the default
+             * @default null
+             */
+            digest?: boolean | null;
         };
         Process: {
             active_activity_ids: string[];
@@ -3341,6 +4168,112 @@ export interface components {
             /** @description PFlow permissions (admin; manager) */
             roles: string[];
             username: string;
+        };
+        Webhook: {
+            /** @description false: paused by an admin, or disabled after failures (disabled_reason) */
+            active: boolean;
+            /** @description failed deliveries in a row */
+            consecutive_failures: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            description: string;
+            /** @description why PFlow disabled the endpoint; null when active or paused by an admin */
+            disabled_reason: string | null;
+            event_types: string[];
+            /** @description json, slack or teams */
+            format: string;
+            id: string;
+            url: string;
+        };
+        WebhookCreated: {
+            /** @description false: paused by an admin, or disabled after failures (disabled_reason) */
+            active: boolean;
+            /** @description failed deliveries in a row */
+            consecutive_failures: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            description: string;
+            /** @description why PFlow disabled the endpoint; null when active or paused by an admin */
+            disabled_reason: string | null;
+            event_types: string[];
+            /** @description json, slack or teams */
+            format: string;
+            id: string;
+            /** @description the signing secret; shown this once only */
+            secret: string;
+            url: string;
+        };
+        WebhookDelivery: {
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            event_id: string;
+            event_type: string;
+            /** @description the X-PFlow-Delivery header of its calls */
+            id: string;
+            last_error: string | null;
+            latency_ms: number | null;
+            /** Format: date-time */
+            next_attempt_at: string;
+            /** @description the HTTP status of the last attempt; null when none came */
+            response_code: number | null;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** @description pending (to be tried again at next_attempt_at), sent, failed (given up) */
+            status: string;
+        };
+        WebhookDeliveryList: {
+            /** @description newest first */
+            items: components["schemas"]["WebhookDelivery"][];
+        };
+        WebhookInput: {
+            /**
+             * @description what the endpoint is for
+             * @default
+             */
+            description?: string;
+            /** @description the event types the endpoint receives: names (task.created) or patterns (ticket.*, task.*, * for all) */
+            event_types: string[];
+            /**
+             * @description json: PFlow's event (docs/events.md); slack: a Block Kit message; teams: a MessageCard
+             * @default json
+             * @enum {string}
+             */
+            format?: "json" | "slack" | "teams";
+            /**
+             * @description signs each call (HMAC-SHA256, 16-200 characters); made by PFlow when left out
+             * @default null
+             */
+            secret?: string | null;
+            /** @description where PFlow POSTs each event: an http:// or https:// URL */
+            url: string;
+        };
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
+        };
+        WebhookTestResult: {
+            error: string | null;
+            latency_ms: number | null;
+            response_code: number | null;
+            /** @description sent or failed */
+            status: string;
+        };
+        WebhookUpdate: {
+            /** @description true enables the endpoint again (its failure count starts from zero); false pauses it */
+            active?: boolean;
+            /** @description what the endpoint is for */
+            description?: string;
+            /** @description the event types the endpoint receives: names (task.created) or patterns (ticket.*, task.*, * for all) */
+            event_types?: string[];
+            /**
+             * @description json: PFlow's event (docs/events.md); slack: a Block Kit message; teams: a MessageCard
+             * @enum {string}
+             */
+            format?: "json" | "slack" | "teams";
+            /** @description where PFlow POSTs each event: an http:// or https:// URL */
+            url?: string;
         };
         Week: {
             completed: number;

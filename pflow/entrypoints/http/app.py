@@ -20,10 +20,12 @@ from pflow.entrypoints.http import (
     health,
     notifications,
     oversight,
+    preferences,
     security_headers,
     sso,
     substitutes,
     tickets,
+    webhooks,
 )
 from pflow.entrypoints.http.errors import handle_http_exception, register_error_handlers
 from pflow.entrypoints.http.parsing import IdConverter, id_parameter_schema
@@ -77,6 +79,8 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     api.register_blueprint(notifications.blp)
     api.register_blueprint(substitutes.blp)
     api.register_blueprint(oversight.blp)
+    api.register_blueprint(preferences.blp)
+    api.register_blueprint(webhooks.blp)
     app.register_blueprint(health.blp)
     # Camunda 7's external-task REST (embedded engine only; its own basic authentication, outside /api's
     # tokens, CSRF and OpenAPI document)

@@ -74,6 +74,7 @@ ERROR_KEYS: dict[str, tuple[str, ...]] = {
     "ticket_type.unknown": ("type",),
     "task.not_found": ("id",),
     "notification.not_found": ("id",),
+    "webhook.not_found": ("id",),
     # steps
     "step.invalid_values": (),
     "step.already_completed": (),
@@ -122,6 +123,8 @@ FIELD_MESSAGES: list[tuple[str, str]] = [
     (r"You cannot be your own substitute\.", "field.own_substitute"),
     (r"No such user\.", "field.unknown_user"),
     (r"Must be after the start\.", "field.after_start"),
+    (r"Must be an http:// or https:// URL\.", "field.url"),
+    (r"Must be an event type or a pattern of them, such as ticket\.\* \(a-z, _, \. and \*\)\.", "field.event_pattern"),
     (r"Must be in the future\.", "field.future"),
     (r"Must be a date and time \(e\.g\. [^)]*\)\.", "field.datetime"),
     (r"Separation of duties refuses this user this step\.", "field.separation_of_duties"),
