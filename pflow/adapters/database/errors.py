@@ -7,6 +7,7 @@ full URL, so a password in DATABASE_URL cannot leak into a response or a log.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Iterator
 
 from sqlalchemy import exc as sa_exc
@@ -87,3 +88,14 @@ def translated(url: URL) -> Iterator[None]:
         if domain is None or domain is exc:
             raise
         raise domain from exc
+
+
+def translated_method(method):
+    """``translated`` around a method of an object that keeps its SQLAlchemy engine as ``self._engine``: a
+    database that is down is ServiceUnavailable (503 naming the database), as for the ticket store."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with translated(self._engine.url):
+            return method(self, *args, **kwargs)
+
+    return wrapper

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from pflow.adapters.database.errors import translated
+from pflow.adapters.database.errors import translated_method as _translated
 from pflow.adapters.sqlalchemy.tables import login_attempts, token_generations
 from pflow.ports.auth_state import AttemptState, AuthStateStore, LoginPolicy, after_failure
 
-
-def _translated(method):
-    """A database that is down is ServiceUnavailable (503 naming the database), as for the ticket store."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with translated(self._engine.url):
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 class SqlAlchemyAuthState(AuthStateStore):

@@ -4,27 +4,17 @@ delivery at once."""
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from pflow.adapters.database.errors import translated
+from pflow.adapters.database.errors import translated_method as _translated
 from pflow.adapters.sqlalchemy.tables import deliveries as D
 from pflow.adapters.sqlalchemy.tables import email_links, notification_preferences, webhook_endpoints as W
 from pflow.domain.outbound import HELD, PENDING, Delivery, Preferences, WebhookEndpoint
 from pflow.ports.outbound import OutboundStore
-
-
-def _translated(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with translated(self._engine.url):
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 _DELIVERY_FIELDS = ("id", "channel", "event_id", "target", "payload", "created_at", "next_attempt_at", "status",
