@@ -53,7 +53,7 @@ LANGUAGES = ("en", "zh")
 JSON, SLACK, TEAMS = "json", "slack", "teams"
 WEBHOOK_FORMATS = (JSON, SLACK, TEAMS)
 
-#: the headers a webhook delivery carries (docs/webhooks.md)
+#: the headers a webhook delivery carries (docs/notifications.md)
 SIGNATURE_HEADER = "X-PFlow-Signature"
 TIMESTAMP_HEADER = "X-PFlow-Timestamp"
 EVENT_HEADER = "X-PFlow-Event"

@@ -390,6 +390,9 @@ def test_send_test_event_answers_and_is_logged(hook_stack, hapi, receiver):
     assert [d["event_type"] for d in log] == ["ping"] * 3
     assert [d["status"] for d in log] == ["failed", "failed", "sent"]
     assert [d["response_code"] for d in log] == [None, 500, 200]
+    # failed tests do not count toward disabling the endpoint
+    shown = hapi.get(f"/api/webhooks/{endpoint['id']}", "carol").json
+    assert shown["consecutive_failures"] == 0 and shown["active"] is True
     # a failed test is not tried again
     hook_stack.clock.advance(3600)
     receiver.start()
