@@ -22,8 +22,9 @@ import json
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from pflow.domain.events import SCHEMA_VERSION
 from pflow.domain.model import Ticket
@@ -96,13 +97,17 @@ class OutboundDispatcher:
         if self.email_enabled:
             for note in notes:
                 user = self._users.get(note.recipient)
-                if user is None or not user.email or not self._preferences.wants(user.username, EMAIL, note.kind):
+                if user is None or not user.email:
+                    continue
+                chosen = self._preferences.effective(user.username)  # one read per recipient
+                kind = KIND_OF_EVENT.get(note.kind)
+                if kind is not None and not chosen.wants(EMAIL, kind):
                     continue
                 task = (body.get("data") or {}).get("task") or {}
                 payload = {"kind": note.kind, "ticket_id": note.ticket_id, "params": dict(note.params),
                            "task_id": task.get("id") if note.kind == "task.created" else None,
                            "occurred_at": body["occurred_at"]}
-                digest = bool(self._preferences.effective(user.username).digest)
+                digest = bool(chosen.digest)
                 deliveries.append(Delivery.new(channel=EMAIL, event_id=body["event_id"], target=user.username,
                                                payload=payload, now=now, held=digest))
         if ticket is not None:
@@ -393,14 +398,8 @@ class DigestSender:
                 continue  # today's digest went out already (another process): these wait for tomorrow's
             added += 1
             for item in items:
-                self._store.save(Delivery(**{**item.__dict__, "status": DIGESTED, "sent_at": now}))
+                self._store.save(replace(item, status=DIGESTED, sent_at=now))
         if added and self._on_enqueued:
             self._on_enqueued()
         return added
 
-
-def pending_summary(deliveries: Iterable[Delivery]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for d in deliveries:
-        counts[d.status] = counts.get(d.status, 0) + 1
-    return counts
