@@ -141,6 +141,20 @@ def test_a_healthy_bus_passes_its_checks(bus):
     bus.consumer().check()
 
 
+def test_readiness_checks_reuse_the_publishing_connection(bus, monkeypatch):
+    # /readyz is polled every second by every pod: a probe must not open (and close) a broker connection.
+    from pflow.adapters.kombu import bus as kombu_bus
+
+    made = []
+    real = kombu_bus.make_connection
+    monkeypatch.setattr(kombu_bus, "make_connection", lambda *a, **kw: made.append(1) or real(*a, **kw))
+    for _ in range(5):
+        bus.publisher.check()
+    publish(bus, message())  # and publishing goes on over that same connection
+    assert len(made) <= 1
+    assert [m.routing_key for m in consume_all(bus.consumer())] == ["ticket.created"]
+
+
 @pytest.fixture(params=BUSES_THAT_CAN_BE_DOWN)
 def down_bus(request, tmp_path):
     harness = make_bus(request.param, tmp_path)

@@ -148,14 +148,16 @@ class KombuEventPublisher(EventPublisher):
                 raise _unavailable(self.url, exc) from exc
 
     def check(self) -> None:
-        connection = make_connection(self.url)
-        try:
-            _connect(connection)
-            self._topology.queue(connection.channel()).declare()
-        except _broker_errors(connection) as exc:
-            raise _unavailable(self.url, exc) from exc
-        finally:
-            _release(connection)
+        """A round trip on the publishing connection (declaring the queue, which also re-creates a deleted
+        one), made first if there is none: cheap enough for a readiness probe polled every second, and no
+        new broker connection per probe."""
+        with self._lock:
+            try:
+                producer = self._ready_producer()
+                self._topology.queue(producer.channel).declare()
+            except _broker_errors(self._connection) as exc:
+                self._reset()
+                raise _unavailable(self.url, exc) from exc
 
     def _reset(self) -> None:
         connection, self._connection, self._producer = self._connection, None, None
