@@ -332,6 +332,8 @@ class Settings:
     metrics_enabled: bool = True
     #: PFLOW_METRICS_TOKEN: when set, /metrics wants `Authorization: Bearer <token>`; never shows in a repr
     metrics_token: str | None = field(default=None, repr=False)
+    #: PFLOW_METRICS_PORT: `pflow worker` and `pflow consume` serve their own /metrics on this port; None: they do not
+    metrics_port: int | None = None
     delivery_lease_s: int = 60  # PFLOW_DELIVERY_LEASE_S: a sender that died holding deliveries leaves them due again after this long
 
     def __post_init__(self) -> None:
@@ -468,6 +470,7 @@ class Settings:
             delivery_lease_s=_int(env, "PFLOW_DELIVERY_LEASE_S", cls.delivery_lease_s, minimum=1),
             metrics_enabled=_bool(env, "PFLOW_METRICS", True),
             metrics_token=_metrics_token(env),
+            metrics_port=_int(env, "PFLOW_METRICS_PORT", None, minimum=1, maximum=65535),
         )
         values.update(overrides)
         return cls(**values)

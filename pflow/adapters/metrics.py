@@ -10,8 +10,10 @@ A gunicorn config calls ``child_exit(server, worker)`` so a dead worker's live f
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -197,3 +199,48 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
 
 
 monotonic = time.perf_counter
+
+
+class MetricsServer:
+    """``/metrics`` of a process without the HTTP API (``pflow worker``, ``pflow consume``; PFLOW_METRICS_PORT),
+    with the same bearer token check as the API's."""
+
+    def __init__(self, port: int, token: str | None, store: StoreCollector | None = None,
+                 host: str = "0.0.0.0") -> None:
+        from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+        class _Quiet(WSGIRequestHandler):
+            def log_message(self, *args) -> None:  # every scrape would log a line
+                pass
+
+        self._token = token
+        self._store = store
+        self._server = make_server(host, port, self._app, handler_class=_Quiet)
+        self.port = self._server.server_port
+        self._thread: threading.Thread | None = None
+
+    def _app(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found: the metrics are at /metrics\n"]
+        if self._token:
+            scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token.encode()):
+                start_response("401 Unauthorized", [("Content-Type", "text/plain"),
+                                                    ("WWW-Authenticate", 'Bearer realm="metrics"')])
+                return [b"metrics need Authorization: Bearer <PFLOW_METRICS_TOKEN>\n"]
+        body, content_type = scrape(self._store)
+        start_response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store")])
+        return [body]
+
+    def start(self) -> "MetricsServer":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="pflow-metrics", daemon=True)
+        self._thread.start()
+        log.info("metrics at http://0.0.0.0:%d/metrics", self.port)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(5)
