@@ -50,6 +50,8 @@ def test_a_full_ticket_flow_moves_the_metrics(flow_stack):
     wait_until(lambda: worker.run_once(wait_ms=1000), message="no automated step to run")
     published = flow_stack.container.relay().drain()
     assert published > 0
+    consumed = flow_stack.container.notification_consumer().drain(idle_timeout=0.2)
+    assert consumed > 0
     after = samples(api)
 
     def moved(name, **labels):
@@ -64,6 +66,8 @@ def test_a_full_ticket_flow_moves_the_metrics(flow_stack):
     assert moved("pflow_worker_handler_duration_seconds_count", topic="ticket-processing", outcome="completed") == 1
     assert moved("pflow_worker_polls_total") >= 1
     assert moved("pflow_relay_published_total") == published
+    assert moved("pflow_consumer_handled_total") == consumed
+    assert moved("pflow_consumer_failed_total") == 0
     assert moved("pflow_engine_call_duration_seconds_count", operation="start", outcome="ok") == 1
     assert value(after, "pflow_tickets", type=created.json["type"], status="completed") == 1
     assert value(after, "pflow_outbox_unsent") == 0
@@ -110,3 +114,21 @@ def test_metrics_off_is_404_and_not_in_the_openapi_document(tmp_path):
         assert "/metrics" not in api.client.get("/api/openapi.json").json["paths"]
     finally:
         s.close()
+
+
+def test_the_worker_and_consumer_metrics_server(memory_stack):
+    """`pflow worker` and `pflow consume` (PFLOW_METRICS_PORT): the same text, the same token check."""
+    import requests
+
+    from pflow.adapters.metrics import MetricsServer
+
+    server = MetricsServer(18101, TOKEN, memory_stack.container.metrics_store(), host="127.0.0.1").start()
+    try:
+        url = "http://127.0.0.1:18101/metrics"
+        assert requests.get(url, timeout=5).status_code == 401
+        assert requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=5).status_code == 401
+        assert requests.get("http://127.0.0.1:18101/other", timeout=5).status_code == 404
+        r = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        assert r.status_code == 200 and "pflow_store_up 1.0" in r.text and "pflow_worker_polls_total" in r.text
+    finally:
+        server.stop()
