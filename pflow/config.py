@@ -137,6 +137,22 @@ def _public_url(env: Mapping[str, str]) -> str | None:
     return raw or None
 
 
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """PFLOW_METRICS_TOKEN: the bearer token Prometheus sends to /metrics (unset: /metrics is open)."""
+    raw = env.get("PFLOW_METRICS_TOKEN")
+    if raw is None or raw == "":
+        return None
+    if raw != raw.strip() or any(c.isspace() for c in raw):
+        raise ConfigError("PFLOW_METRICS_TOKEN must not contain spaces or line breaks (it is sent as "
+                          "`Authorization: Bearer <token>`)")
+    if not raw.isascii() or not raw.isprintable():
+        raise ConfigError("PFLOW_METRICS_TOKEN must be printable ASCII (it is sent in an HTTP header)")
+    if len(raw) < 16:
+        raise ConfigError("PFLOW_METRICS_TOKEN is shorter than 16 characters; use a long random token "
+                          "(e.g. `openssl rand -hex 32`)")
+    return raw
+
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -312,6 +328,12 @@ class Settings:
     delivery_retry_base_s: int = 5  # the first retry of a failed e-mail or webhook call waits this long, doubling
     delivery_retry_max_s: int = 900  # ...up to this long between attempts
     delivery_max_attempts: int = 100  # ...and gives up after this many attempts (about a day at the defaults)
+    #: PFLOW_METRICS: Prometheus metrics at /metrics (docs/metrics.md); off: /metrics answers 404
+    metrics_enabled: bool = True
+    #: PFLOW_METRICS_TOKEN: when set, /metrics wants `Authorization: Bearer <token>`; never shows in a repr
+    metrics_token: str | None = field(default=None, repr=False)
+    #: PFLOW_METRICS_PORT: `pflow worker` and `pflow consume` serve their own /metrics on this port; None: they do not
+    metrics_port: int | None = None
     delivery_lease_s: int = 60  # PFLOW_DELIVERY_LEASE_S: a sender that died holding deliveries leaves them due again after this long
 
     def __post_init__(self) -> None:
@@ -446,6 +468,9 @@ class Settings:
             delivery_retry_max_s=_int(env, "PFLOW_DELIVERY_RETRY_MAX_S", cls.delivery_retry_max_s, minimum=1),
             delivery_max_attempts=_int(env, "PFLOW_DELIVERY_MAX_ATTEMPTS", cls.delivery_max_attempts, minimum=1),
             delivery_lease_s=_int(env, "PFLOW_DELIVERY_LEASE_S", cls.delivery_lease_s, minimum=1),
+            metrics_enabled=_bool(env, "PFLOW_METRICS", True),
+            metrics_token=_metrics_token(env),
+            metrics_port=_int(env, "PFLOW_METRICS_PORT", None, minimum=1, maximum=65535),
         )
         values.update(overrides)
         return cls(**values)

@@ -20,6 +20,7 @@ from dependency_injector import containers, providers
 from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.adapters.catalog import FileTicketTypeCatalog, process_keys_in
 from pflow.adapters.guarded import BoundedProcessEngine
+from pflow.adapters.metrics import PrometheusTelemetry, StoreCollector
 from pflow.adapters.kombu.bus import KombuEventConsumer, KombuEventPublisher
 from pflow.adapters.memory.events import InMemoryEventConsumer, InMemoryEventPublisher
 from pflow.adapters.memory.provisioning import SimulatedProvisioner
@@ -47,6 +48,7 @@ from pflow.entrypoints.consumer import NotificationConsumer
 from pflow.entrypoints.handlers import load_task_handlers
 from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.auth_state import AuthStateStore, LoginPolicy
+from pflow.ports.telemetry import Telemetry
 from pflow.ports.users import UserDirectory
 from pflow.service.login import LoginGuard
 from pflow.service.provisioning import ProvisioningHandler
@@ -198,6 +200,11 @@ def _retention(days: int) -> timedelta | None:
     return timedelta(days=days) if days > 0 else None
 
 
+def _telemetry(settings: Settings) -> Telemetry:
+    """What the loops and the engine bulkhead record: Prometheus metrics unless PFLOW_METRICS=0."""
+    return PrometheusTelemetry() if settings.metrics_enabled else Telemetry()
+
+
 def _store_kind(url: str) -> str:
     return "memory" if url.startswith("memory:") else "sql"
 
@@ -212,6 +219,7 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     outbox_signal = providers.Singleton(threading.Event)
+    telemetry = providers.Singleton(_telemetry, settings)
 
     # --- the database (SQLite or PostgreSQL) when DATABASE_URL is not memory://
     db_engine = providers.Resource(_db_engine, url=config.database_url)
@@ -250,7 +258,7 @@ class Container(containers.DeclarativeContainer):
     # engine_max_calls threads. The worker's long polls and outcome reports use the engine directly.
     service_engine = providers.Singleton(BoundedProcessEngine, engine=workflow_engine,
                                          max_calls=config.engine_max_calls,
-                                         wait_s=config.engine_wait_s)
+                                         wait_s=config.engine_wait_s, telemetry=telemetry)
 
     # --- events
     memory_bus = providers.Resource(_memory_publisher)
@@ -294,17 +302,21 @@ class Container(containers.DeclarativeContainer):
                                         config.task_handlers)
     worker_settings = providers.Singleton(_worker_settings, settings)
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
-                               settings=worker_settings, on_progress=tickets.provided.after_automated_step)
+                               settings=worker_settings, on_progress=tickets.provided.after_automated_step,
+                               telemetry=telemetry)
     reconciler = providers.Factory(Reconciler, tickets=tickets, interval_s=settings.provided.reconcile_interval_s)
     timers = providers.Factory(TimerFiring, engine=workflow_engine, tickets=tickets,
-                               interval_s=settings.provided.timer_interval_s)
+                               interval_s=settings.provided.timer_interval_s, telemetry=telemetry)
     # What "now" is for due times (overdue steps, reminders): tests override it to move time instead of sleeping.
     clock = providers.Object(utc_now)
     reminders = providers.Factory(TaskReminderScanner, uow_factory=uow.provider,
                                   remind_before=settings.provided.remind_before,
                                   interval_s=settings.provided.reminder_interval_s, clock=clock)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
-                                wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days))
+                                wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days),
+                                telemetry=telemetry)
+    # the gauges /metrics computes from the store at scrape time (docs/metrics.md)
+    metrics_store = providers.Singleton(StoreCollector, uow_factory=uow.provider, clock=clock)
     # --- e-mail and webhooks (docs/notifications.md)
     outbound_store = providers.Selector(
         config.store,
@@ -339,7 +351,7 @@ class Container(containers.DeclarativeContainer):
                                         outbound=outbound)
     oversight = providers.Singleton(OversightService, uow_factory=uow.provider, engine=service_engine, users=users)
     notification_consumer = providers.Singleton(NotificationConsumer, consumer=event_consumer,
-                                                notifications=notifications)
+                                                notifications=notifications, telemetry=telemetry)
 
 
 def build_container(settings: Settings | None = None) -> Container:

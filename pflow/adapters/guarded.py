@@ -15,13 +15,14 @@ engine directly, bounded by their own concurrency, so their long polls never tak
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from pflow.domain.errors import EngineUnavailable
+from pflow.domain.errors import DomainError, EngineUnavailable, ServiceUnavailable
 from pflow.ports.process import (
     CompletedTask,
     Deployment,
@@ -33,6 +34,7 @@ from pflow.ports.process import (
     ProcessModel,
     UserTask,
 )
+from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,9 @@ class BoundedProcessEngine(ProcessEngine):
     """
 
     def __init__(self, engine: ProcessEngine, *, max_calls: int = 4, wait_s: float = 0.5,
-                 max_queue_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_queue_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 telemetry: Telemetry = NO_TELEMETRY) -> None:
+        self._telemetry = telemetry
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         self._engine = engine
@@ -86,6 +90,26 @@ class BoundedProcessEngine(ProcessEngine):
                 return False
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = self._guarded(what, call)
+            outcome = "ok"
+            return result
+        except EngineUnavailable as exc:
+            outcome = "busy" if (exc.details or {}).get("reason") == "busy" else "unavailable"
+            raise
+        except ServiceUnavailable:
+            outcome = "unavailable"
+            raise
+        except DomainError:  # the engine answered: not found, a conflict, a refused input
+            outcome = "rejected"
+            raise
+        finally:
+            # the operation: the port method that called (start, complete_task, ...)
+            self._telemetry.engine_call(sys._getframe(1).f_code.co_name, outcome, time.perf_counter() - started)
+
+    def _guarded(self, what: str, call: Callable[[], T]) -> T:
         if not self._acquire():
             with self._busy_lock:
                 self.refused += 1

@@ -107,8 +107,10 @@ def worker() -> None:
             "PFLOW_SERVE_WORKER=1).")
     stop_on_sigterm()
     try:
-        with running(settings, worker=True, relay=settings.run_relay_in_worker, deploy=False) as (_, services):
+        with running(settings, worker=True, relay=settings.run_relay_in_worker, deploy=False) as (container,
+                                                                                                 services):
             assert services.worker is not None
+            metrics_server = _metrics_server(settings, container)
             click.echo(f"Worker {services.worker.settings.worker_id} polling {', '.join(services.worker.topics)} "
                        f"on the {settings.workflow_engine} engine")
             worker_ = services.worker
@@ -120,12 +122,23 @@ def worker() -> None:
                 assert worker_.gave_up is not None
                 raise worker_.gave_up
             click.echo(f"{signal_name}: stopping the worker; letting in-flight tasks finish…")
+            if metrics_server is not None:
+                metrics_server.stop()
     except KeyboardInterrupt:
         click.echo("Stopped without waiting for in-flight tasks; they are redelivered when their locks expire.",
                    err=True)
         raise SystemExit(130) from None
     except (ConfigError, DomainError) as exc:
         raise _fail(exc) from None
+
+
+def _metrics_server(settings: Settings, container):
+    """PFLOW_METRICS_PORT: this process's own /metrics (docs/metrics.md); None when not asked for."""
+    if not settings.metrics_enabled or settings.metrics_port is None:
+        return None
+    from pflow.adapters.metrics import MetricsServer
+
+    return MetricsServer(settings.metrics_port, settings.metrics_token, container.metrics_store()).start()
 
 
 def _stop_event_on_signals():
@@ -195,7 +208,10 @@ def consume(until_idle: float | None) -> None:
         with running(settings, worker=False, relay=False, deploy=False, deliveries=True) as (container, _):
             click.echo(f"Consuming {settings.rabbitmq_queue} from {describe(settings.rabbitmq_url)} "
                        f"(exchange {settings.rabbitmq_exchange}, ticket.#)")
+            metrics_server = _metrics_server(settings, container)
             handled = container.notification_consumer().run(stop, idle_timeout=until_idle)
+            if metrics_server is not None:
+                metrics_server.stop()
             click.echo(f"Consumer stopped after {handled} events")
     except (ConfigError, DomainError) as exc:
         raise _fail(exc) from None

@@ -10,13 +10,16 @@ import logging
 import threading
 
 from pflow.ports.events import EventConsumer
+from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
 from pflow.service.notifications import NotificationService
 
 log = logging.getLogger(__name__)
 
 
 class NotificationConsumer:
-    def __init__(self, consumer: EventConsumer, notifications: NotificationService) -> None:
+    def __init__(self, consumer: EventConsumer, notifications: NotificationService,
+                 telemetry: Telemetry = NO_TELEMETRY) -> None:
+        self._telemetry = telemetry
         self._consumer = consumer
         self._notifications = notifications
         self._stop = threading.Event()
@@ -25,9 +28,18 @@ class NotificationConsumer:
 
     def run(self, stop: threading.Event | None = None, *, idle_timeout: float | None = None) -> int:
         """Consume in this thread until ``stop`` is set (or idle for ``idle_timeout`` seconds)."""
-        count = self._consumer.consume(self._notifications.handle, stop or self._stop, idle_timeout=idle_timeout)
+        count = self._consumer.consume(self._handle, stop or self._stop, idle_timeout=idle_timeout)
         self.handled += count
         return count
+
+    def _handle(self, *args, **kwargs):
+        try:
+            result = self._notifications.handle(*args, **kwargs)
+        except Exception:
+            self._telemetry.consumer_failed()
+            raise
+        self._telemetry.consumer_handled()
+        return result
 
     def drain(self, idle_timeout: float = 0.5) -> int:
         """Handle whatever is queued now, then return (tests, scripts)."""

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 from pflow.domain.errors import BpmnError, ConcurrencyConflict, EngineAccessDenied, NotFound, ServiceUnavailable
 from pflow.ports.process import ExternalTask, ExternalTasks
+from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ class _Inflight:
 class ExternalTaskWorker:
     def __init__(self, engine: ExternalTasks, handlers: Iterable[TaskHandler], settings: WorkerSettings | None = None,
                  *, clock: Callable[[], float] = time.monotonic,
-                 on_progress: Callable[..., None] | None = None):
+                 on_progress: Callable[..., None] | None = None, telemetry: Telemetry = NO_TELEMETRY):
+        self._telemetry = telemetry
         self._engine = engine
         # Called with the business key once a step's outcome is in the engine (completed, or an incident),
         # so the ticket follows its process at once rather than at the next reconciliation pass; for a
@@ -222,6 +224,7 @@ class ExternalTaskWorker:
         s = self.settings
         if self.on_task_start is not None:
             self.on_task_start(task)
+        started = time.perf_counter()
         try:
             variables = handler.handle(task)
         except ServiceUnavailable as exc:
@@ -231,6 +234,7 @@ class ExternalTaskWorker:
         except Exception as exc:  # any other handler error is a failed attempt, reported to the engine
             self._forget_outages(task)
             self._count("failed")
+            self._telemetry.task_failed(task.topic, time.perf_counter() - started)
             retries, timeout = retry_plan(task.retries, s.max_retries, s.retry_backoff_ms, s.max_retry_backoff_ms)
             message = f"{type(exc).__name__}: {exc}"
             if retries:
@@ -248,6 +252,7 @@ class ExternalTaskWorker:
                 log.warning("task %s: lock lost before the failure could be reported", task.id)
                 return False
             if retries == 0:
+                self._telemetry.task_incident(task.topic)
                 self._progressed(task)
                 on_incident = getattr(handler, "on_incident", None)
                 if on_incident is not None:
@@ -274,6 +279,7 @@ class ExternalTaskWorker:
         except NotFound:
             log.info("task %s was already completed", task.id)
         self._count("processed")
+        self._telemetry.task_completed(task.topic, time.perf_counter() - started)
         self._progressed(task, variables or {})
         return True
 
@@ -292,6 +298,11 @@ class ExternalTaskWorker:
         except Exception:
             log.exception("task %s: the ticket %s could not follow its process", task.id, task.business_key)
 
+    def _fetched(self, tasks: list[ExternalTask]) -> None:
+        self._telemetry.worker_polled()
+        for task in tasks:
+            self._telemetry.task_fetched(task.topic)
+
     def _is_released(self, task_id: str) -> bool:
         with self._inflight_lock:
             entry = self._inflight.get(task_id)
@@ -302,6 +313,7 @@ class ExternalTaskWorker:
         s = self.settings
         tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=s.concurrency,
                                             lock_duration_ms=s.lock_duration_ms, wait_ms=wait_ms)
+        self._fetched(tasks)
         for task in tasks:
             self.execute(task)
         return len(tasks)
@@ -388,6 +400,7 @@ class ExternalTaskWorker:
                 if not self._stop.is_set():
                     tasks = self._engine.fetch_and_lock(s.worker_id, self.topics, max_tasks=free,
                                                         lock_duration_ms=s.lock_duration_ms, wait_ms=s.poll_wait_ms)
+                    self._fetched(tasks)
                     if backoff:
                         log.info("worker %s: %s reachable again", s.worker_id, down)
                     backoff = 0.0

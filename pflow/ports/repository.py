@@ -226,6 +226,35 @@ class TicketFigures:
 
 
 @dataclass(frozen=True)
+class StatusCount:
+    """How many tickets of one type have one status."""
+
+    type: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StoreGauges:
+    """What the store holds now, for the operations metrics (``TicketRepository.gauges``)."""
+
+    tickets: list[StatusCount]
+    #: open steps per candidate group and age bucket (as in ``TicketFigures.open_steps``)
+    open_steps: list[OpenStepCount]
+    #: per candidate group, when its oldest open step was opened (steps of unknown age left out)
+    oldest_open: dict[str, datetime]
+    overdue: list[OverdueCount]
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """The events not yet confirmed by the broker: how many, and when the oldest was committed."""
+
+    unsent: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     total: int
@@ -341,6 +370,12 @@ class TicketRepository(abc.ABC):
         Aggregated by the store (one query per figure), never by reading every ticket."""
 
     @abc.abstractmethod
+    def gauges(self, now: datetime) -> StoreGauges:
+        """Tickets per type and status, open steps per candidate group and age bucket (and each group's
+        oldest), open steps past their due time at ``now`` per type: a few GROUP BY queries, cheap enough
+        for every metrics scrape."""
+
+    @abc.abstractmethod
     def needing_attention(self, limit: int = 500) -> list[AttentionItem]:
         """The tickets whose status is ``needs_attention``, the latest to need it first (ties by id), at most
         ``limit``; the tickets may come without their history. ``since`` is None (and ``details`` empty) for
@@ -379,6 +414,10 @@ class Outbox(abc.ABC):
     def purge_sent(self, sent_before: datetime, limit: int = 1000) -> int:
         """Delete at most ``limit`` messages the broker confirmed before ``sent_before``; returns how
         many (takes effect on commit). Unsent messages are never deleted, whatever their age."""
+
+    @abc.abstractmethod
+    def backlog(self) -> OutboxBacklog:
+        """How many messages are unsent, and when the oldest of them was committed (one aggregate query)."""
 
     def try_lock_relay(self) -> bool:
         """Try to become the only relay publishing until this unit of work ends.

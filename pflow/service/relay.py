@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from pflow.domain.errors import ServiceUnavailable
 from pflow.ports.events import EventPublisher
+from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
 from pflow.service.tickets import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ class OutboxRelay:
 
     def __init__(self, uow_factory: UnitOfWorkFactory, publisher: EventPublisher, *, batch_size: int = 100,
                  max_backoff_s: float = 30.0, wakeup: threading.Event | None = None,
-                 retention: timedelta | None = timedelta(days=7), purge_interval_s: float = 3600.0) -> None:
+                 retention: timedelta | None = timedelta(days=7), purge_interval_s: float = 3600.0,
+                 telemetry: Telemetry = NO_TELEMETRY) -> None:
+        self._telemetry = telemetry
         self._uow = uow_factory
         self._publisher = publisher
         self.batch_size = batch_size
@@ -58,6 +61,7 @@ class OutboxRelay:
                     self._publisher.publish(message.routing_key, message.body, message_id=message.event_id)
                 except ServiceUnavailable as exc:
                     uow.outbox.record_failure(message.id, exc.message)
+                    self._telemetry.relay_failed()
                     failure = exc
                     break
                 sent.append(message.id)
@@ -65,6 +69,8 @@ class OutboxRelay:
                 uow.outbox.mark_sent(sent)
             if sent or failure:
                 uow.commit()
+        if sent:
+            self._telemetry.relay_published(len(sent))
         if failure:
             raise failure
         return len(sent)

@@ -14,13 +14,16 @@ import threading
 
 from pflow.domain.errors import DomainError, ServiceUnavailable
 from pflow.ports.process import TimerJobs
+from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
 from pflow.service.tickets import TicketService
 
 log = logging.getLogger(__name__)
 
 
 class TimerFiring:
-    def __init__(self, engine: object, tickets: TicketService, *, interval_s: float = 1.0) -> None:
+    def __init__(self, engine: object, tickets: TicketService, *, interval_s: float = 1.0,
+                 telemetry: Telemetry = NO_TELEMETRY) -> None:
+        self._telemetry = telemetry
         self._engine = engine if isinstance(engine, TimerJobs) else None
         self._tickets = tickets
         self.interval_s = interval_s
@@ -34,6 +37,8 @@ class TimerFiring:
         if self._engine is None:
             return []
         keys = self._engine.fire_due_timers()
+        if keys:
+            self._telemetry.timers_fired(len(keys))
         for key in keys:
             try:
                 self._tickets.sync(key)

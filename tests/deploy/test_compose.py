@@ -19,9 +19,10 @@ from pflow.config import REPO_ROOT, Settings
 from tests.deploy import files
 from tests.deploy.files import COMPOSE_FILE, compose, environment, pflow_services, services
 
-EXPECTED_SERVICES = {"db", "camunda", "rabbitmq", "api", "worker", "consumer", "frontend", "keycloak"}
+EXPECTED_SERVICES = {"db", "camunda", "rabbitmq", "api", "worker", "consumer", "frontend", "keycloak", "prometheus",
+                     "grafana"}
 # Services of an optional profile: Compose v2 leaves them out of the project unless the profile is on.
-PROFILE_SERVICES = {"keycloak": ["sso"]}
+PROFILE_SERVICES = {"keycloak": ["sso"], "prometheus": ["monitoring"], "grafana": ["monitoring"]}
 DEFAULT_SERVICES = EXPECTED_SERVICES - set(PROFILE_SERVICES)
 SECRET = "test-secret-0123456789abcdef0123456789"
 # What a test deploy/.env fills into the values .env.example leaves empty (every one is required).
@@ -34,6 +35,8 @@ REQUIRED_VALUES = {
     "KEYCLOAK_ADMIN_USER": "kc-admin",
     "KEYCLOAK_ADMIN_PASSWORD": "kc-admin-pass-5e6a",
     "OIDC_CLIENT_SECRET": "oidc-client-secret-3c9d",
+    "PFLOW_METRICS_TOKEN": "metrics-token-8e2a61f0c4d7",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-pass-2d8b",
 }
 # Credentials: no fallback value may stand in for these, only `${NAME:?message}`.
 CREDENTIAL = re.compile(r"PASSWORD|_PASS$|SECRET|_USER$|USERNAME(?!_CLAIM)")
@@ -172,7 +175,7 @@ def test_camunda_gets_its_own_database_on_first_start():
 
 
 def test_state_lives_in_named_volumes():
-    assert set(compose()["volumes"]) == {"pgdata", "rabbitmqdata"}
+    assert set(compose()["volumes"]) == {"pgdata", "rabbitmqdata", "prometheusdata", "grafanadata"}
     assert "pgdata:/var/lib/postgresql/data" in services()["db"]["volumes"]
     assert "rabbitmqdata:/var/lib/rabbitmq" in services()["rabbitmq"]["volumes"]
     for name, service in pflow_services().items():

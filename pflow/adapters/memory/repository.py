@@ -24,6 +24,9 @@ from pflow.ports.repository import (
     Duration,
     OpenStepCount,
     OverdueCount,
+    OutboxBacklog,
+    StatusCount,
+    StoreGauges,
     TicketFigures,
     age_bucket,
     is_overdue,
@@ -190,6 +193,27 @@ class InMemoryTicketRepository(TicketRepository):
         items = [_clone(t) for t in _page(matches, query)]
         return Page(items=items, total=len(matches), page=query.page, page_size=query.page_size)
 
+    def gauges(self, now: datetime) -> StoreGauges:
+        tickets: dict[tuple[str, str], int] = {}
+        open_counts: dict[tuple[str, str | None], int] = {}
+        oldest: dict[str, datetime] = {}
+        overdue: dict[str, int] = {}
+        for t in self._committed():
+            key = (t.type, getattr(t.status, "value", t.status))
+            tickets[key] = tickets.get(key, 0) + 1
+            for step in t.steps:
+                if is_overdue(step, now):
+                    overdue[t.type] = overdue.get(t.type, 0) + 1
+                for group in set(step.candidate_groups):
+                    bucket = (group, age_bucket(step.created_at, now))
+                    open_counts[bucket] = open_counts.get(bucket, 0) + 1
+                    if step.created_at is not None and (group not in oldest or step.created_at < oldest[group]):
+                        oldest[group] = step.created_at
+        return StoreGauges(
+            tickets=[StatusCount(type=ty, status=st, count=n) for (ty, st), n in sorted(tickets.items())],
+            open_steps=[OpenStepCount(group=g, bucket=b, count=n) for (g, b), n in open_counts.items()],
+            oldest_open=oldest, overdue=[OverdueCount(type=ty, count=n) for ty, n in sorted(overdue.items())])
+
     def figures(self, since: datetime, now: datetime) -> TicketFigures:
         open_counts: dict[tuple[str, str | None], int] = {}
         cycle_times: list[Duration] = []
@@ -332,6 +356,12 @@ class InMemoryOutbox(Outbox):
         with self._store.lock:
             out = [m for m in self._store.outbox if m.id not in self._store.sent][:limit]
             return [OutboxMessage(**{**m.__dict__, "attempts": self._store.attempts.get(m.id, 0)}) for m in out]
+
+    def backlog(self) -> OutboxBacklog:
+        self._store.ensure_available()
+        with self._store.lock:
+            unsent = [m for m in self._store.outbox if m.id not in self._store.sent]
+        return OutboxBacklog(unsent=len(unsent), oldest=min((m.created_at for m in unsent), default=None))
 
     def mark_sent(self, message_ids: list[int]) -> None:
         self.staged_sent.extend(message_ids)

@@ -29,6 +29,9 @@ from pflow.ports.repository import (
     Duration,
     OpenStepCount,
     OverdueCount,
+    OutboxBacklog,
+    StatusCount,
+    StoreGauges,
     TicketFigures,
     NotificationPage,
     NotificationRepository,
@@ -276,6 +279,29 @@ class SqlAlchemyTicketRepository(TicketRepository):
                 .options(raiseload(Ticket.history))))
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
+    def gauges(self, now: datetime) -> StoreGauges:
+        t, st, c = tables.tickets, tables.ticket_steps, tables.ticket_step_candidates
+        with self._guard():
+            ticket_rows = self._session.execute(
+                select(t.c.type, t.c.status, func.count()).group_by(t.c.type, t.c.status)).all()
+            whens = [(st.c.created_at > now - younger, bucket) for bucket, younger in AGE_BUCKETS]
+            bucket = case((st.c.created_at.is_(None), null()), *whens, else_=OLDEST_BUCKET)
+            offered = st.join(c, and_(c.c.task_id == st.c.task_id, c.c.kind == "group"))
+            aged = select(c.c.name.label("name"), bucket.label("bucket")).select_from(offered).subquery()
+            open_rows = self._session.execute(
+                select(aged.c.name, aged.c.bucket, func.count()).group_by(aged.c.name, aged.c.bucket)).all()
+            oldest_rows = self._session.execute(
+                select(c.c.name, func.min(st.c.created_at)).select_from(offered).group_by(c.c.name)).all()
+            overdue_rows = self._session.execute(
+                select(st.c.ticket_type, func.count()).where(st.c.due.is_not(None), st.c.due <= now)
+                .group_by(st.c.ticket_type).order_by(st.c.ticket_type)).all()
+        return StoreGauges(
+            tickets=[StatusCount(type=ty, status=getattr(status, "value", status), count=n)
+                     for ty, status, n in ticket_rows],
+            open_steps=[OpenStepCount(group=g, bucket=b, count=n) for g, b, n in open_rows],
+            oldest_open={g: at for g, at in oldest_rows if at is not None},
+            overdue=[OverdueCount(type=ty, count=n) for ty, n in overdue_rows])
+
     def figures(self, since: datetime, now: datetime) -> TicketFigures:
         t, h, st, c = tables.tickets, tables.ticket_history, tables.ticket_steps, tables.ticket_step_candidates
         ended = h.c.action.in_(DECIDED_ACTIONS)
@@ -486,6 +512,13 @@ class SqlAlchemyOutbox(Outbox):
                 .where(o.c.sent_at.is_(None)).order_by(o.c.id).limit(limit)).all()
         return [OutboxMessage(id=r.id, event_id=r.event_id, ticket_id=r.ticket_id, routing_key=r.routing_key,
                               body=r.body, created_at=r.created_at, attempts=r.attempts) for r in rows]
+
+    def backlog(self) -> OutboxBacklog:
+        o = tables.outbox
+        with self._guard():
+            unsent, oldest = self._session.execute(
+                select(func.count(), func.min(o.c.created_at)).where(o.c.sent_at.is_(None))).one()
+        return OutboxBacklog(unsent=unsent, oldest=oldest)
 
     def mark_sent(self, message_ids: list[int]) -> None:
         if not message_ids:

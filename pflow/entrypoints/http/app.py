@@ -18,6 +18,7 @@ from pflow.entrypoints.http import (
     email_actions,
     engine_rest,
     health,
+    metrics,
     notifications,
     oversight,
     preferences,
@@ -82,12 +83,16 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     api.register_blueprint(preferences.blp)
     api.register_blueprint(webhooks.blp)
     app.register_blueprint(health.blp)
+    # Prometheus's /metrics (docs/metrics.md): outside /api and its OpenAPI document
+    app.register_blueprint(metrics.blp)
     # Camunda 7's external-task REST (embedded engine only; its own basic authentication, outside /api's
     # tokens, CSRF and OpenAPI document)
     app.register_blueprint(engine_rest.blp)
     # the pages a task e-mail's decision links open (HTML; the link's signed token is the credential)
     app.register_blueprint(email_actions.blp)
     register_error_handlers(app)
+    if settings.metrics_enabled:
+        metrics.install_request_metrics(app)  # first: its clock covers everything after it
     if settings.access_log:
         audit.install_access_log(app)  # first: its clock also covers the token check
     app.before_request(auth.authenticate_request)
