@@ -40,8 +40,17 @@ def resolve_secret_key(settings: Settings) -> str:
         return path.read_text().strip()
     create_private_dir(path.parent)
     key = secrets.token_hex(32)
-    # owner-only from the start: written first and chmod-ed after, it was readable by anyone in between
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-        out.write(key)
-    path.chmod(0o600)
+    # Written to a private temporary file, then linked into place: several processes starting at once (gunicorn's
+    # workers) agree on the one key that was linked first, and none ever reads a half-written file.
+    draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(key)
+        os.chmod(draft, 0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        draft.unlink(missing_ok=True)
     return key

@@ -26,6 +26,8 @@ COMPOSE_ONLY = {
     "KEYCLOAK_DB_PASSWORD": "Keycloak's database login (`sso` profile), not read by PFlow",
     "KEYCLOAK_ADMIN_USER": "Keycloak's first admin (`sso` profile), not read by PFlow",
     "KEYCLOAK_ADMIN_PASSWORD": "Keycloak's first admin (`sso` profile), not read by PFlow",
+    "GRAFANA_ADMIN_USER": "Grafana's first admin (`monitoring` profile), not read by PFlow",
+    "GRAFANA_ADMIN_PASSWORD": "Grafana's first admin (`monitoring` profile), not read by PFlow",
 }
 
 ALL_ON = [

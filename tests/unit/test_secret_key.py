@@ -27,8 +27,9 @@ def documented_example_keys() -> set[str]:
     found = set()
     for path in [ROOT / "README.md", ROOT / "README.zh-CN.md", ROOT / ".env.example", *sorted((ROOT / "docs").glob("*.md"))]:
         for value in re.findall(r"PFLOW_SECRET_KEY[=:]\s*([^\s`$|]+)", path.read_text(encoding="utf-8")):
-            if not value.startswith(("${", "(", "#")):
-                found.add(value.strip("'\""))
+            value = value.strip("'\"")
+            if value and not value.startswith(("${", "$(", "(", "#")):
+                found.add(value)
     return found
 
 
@@ -60,3 +61,26 @@ def test_a_token_ttl_above_a_day_is_refused_at_start():
     with pytest.raises(ConfigError, match="PFLOW_TOKEN_TTL='86401' must be at most 86400"):
         Settings.from_env({"PFLOW_TOKEN_TTL": "86401"})
     assert Settings.from_env({"PFLOW_TOKEN_TTL": "86400"}).token_ttl_s == 86400
+
+
+def test_processes_starting_together_agree_on_one_generated_key(tmp_path):
+    # gunicorn starts its workers at once on a fresh data dir: each must sign with the same key, or a token
+    # issued by one worker is refused by the next.
+    import threading
+
+    settings = Settings(data_dir=tmp_path / "var")
+    assert settings.is_embedded_default
+    start, keys = threading.Barrier(8), []
+
+    def resolve():
+        start.wait()
+        keys.append(resolve_secret_key(settings))
+
+    threads = [threading.Thread(target=resolve) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(keys) == 8 and len(set(keys)) == 1
+    assert (tmp_path / "var" / "secret_key").read_text().strip() == keys[0]
+    assert sorted(p.name for p in (tmp_path / "var").iterdir()) == ["secret_key"]  # no draft left behind
