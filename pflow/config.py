@@ -40,6 +40,34 @@ def _bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | Non
 MAX_TOKEN_TTL_S = 24 * 3600  # a stolen token is good for at most a day
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    raw = env.get("PFLOW_LOG_FORMAT") or "text"
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"PFLOW_LOG_FORMAT={raw!r} is not one of {', '.join(LOG_FORMATS)} (text: one readable "
+                          "line per record; json: one JSON object per line, for log collectors)")
+    return value
+
+
+def log_format_from_env(env: Mapping[str, str] | None = None) -> str:
+    """PFLOW_LOG_FORMAT alone, for setting up logging before the rest of the settings are read."""
+    return _log_format(os.environ if env is None else env)
+
+
+def default_web_workers(cores: int | None = None) -> int:
+    """gunicorn worker processes when PFLOW_WEB_WORKERS is unset: 2 x cores + 1, at most MAX_DEFAULT_WEB_WORKERS."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return min(2 * cores + 1, MAX_DEFAULT_WEB_WORKERS)
+
+
+#: the default worker count stops here, so a large host does not open more database connections than
+#: PostgreSQL allows (docs/production-server.md); PFLOW_WEB_WORKERS may go higher deliberately
+MAX_DEFAULT_WEB_WORKERS = 8
+
+
 def _duration(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(name, "").strip()
     if not raw:
@@ -304,6 +332,18 @@ class Settings:
     provisioning_fail_marker: str | None = None
     run_worker_in_serve: bool = True
     http_threads: int = 8
+    log_format: str = "text"  # PFLOW_LOG_FORMAT: text or json (one object per line)
+    # --- gunicorn (deploy/Dockerfile, docs/production-server.md); `pflow serve` uses http_threads instead
+    web_workers: int | None = None  # PFLOW_WEB_WORKERS; None: default_web_workers() (2 x cores + 1, capped)
+    web_threads: int = 4  # PFLOW_WEB_THREADS: request threads per gunicorn worker process (gthread)
+    web_timeout_s: int = 60  # PFLOW_WEB_TIMEOUT_S: a worker silent this long is killed and replaced
+    web_graceful_timeout_s: int = 30  # PFLOW_WEB_GRACEFUL_TIMEOUT_S: time to finish requests on stop or reload
+    web_keepalive_s: int = 5  # PFLOW_WEB_KEEPALIVE_S: idle keep-alive connections are closed after this
+    web_max_requests: int = 1000  # PFLOW_WEB_MAX_REQUESTS: a worker is replaced after this many; 0: never
+    web_max_requests_jitter: int = 100  # PFLOW_WEB_MAX_REQUESTS_JITTER: random extra, so workers do not restart together
+    #: database connections kept open per process (PFLOW_DB_POOL_SIZE); None: the request threads + 2
+    db_pool_size: int | None = None
+    db_max_overflow: int = 2  # PFLOW_DB_MAX_OVERFLOW: connections opened beyond the pool at a peak
     run_consumer_in_serve: bool = True
     run_relay_in_worker: bool = True
     outbox_retention_days: int = 7  # sent events kept in the outbox; 0 keeps them forever
@@ -390,6 +430,23 @@ class Settings:
         return f"http://{host}:{self.http_port}"
 
     @property
+    def web_worker_count(self) -> int:
+        """gunicorn worker processes: PFLOW_WEB_WORKERS, else 2 x cores + 1 (at most MAX_DEFAULT_WEB_WORKERS)."""
+        return self.web_workers if self.web_workers is not None else default_web_workers()
+
+    @property
+    def database_pool_size(self) -> int:
+        """Connections kept per process: PFLOW_DB_POOL_SIZE, else one per request thread (http_threads; under
+        gunicorn the wsgi module sets it to PFLOW_WEB_THREADS) + 2 for the engine's and the relay's own."""
+        return self.db_pool_size if self.db_pool_size is not None else self.http_threads + 2
+
+    @property
+    def engine_pool_size(self) -> int:
+        """HTTP connections to Camunda/Operaton kept per process: one per thread that calls it (request threads
+        or worker slots, whichever is more) + 2 for the reconciler and the health check."""
+        return max(self.http_threads, self.worker_concurrency) + 2
+
+    @property
     def engine_wait_s(self) -> float:
         """``engine_wait_ms`` in seconds, with the engine's own default when unset."""
         if self.engine_wait_ms is not None:
@@ -444,6 +501,16 @@ class Settings:
             provisioning_fail_marker=env.get("PFLOW_PROVISIONING_FAIL_MARKER") or None,
             run_worker_in_serve=_bool(env, "PFLOW_SERVE_WORKER", engine not in REST_ENGINES),
             http_threads=_int(env, "PFLOW_HTTP_THREADS", cls.http_threads, minimum=1),
+            log_format=_log_format(env),
+            web_workers=_int(env, "PFLOW_WEB_WORKERS", cls.web_workers, minimum=1, maximum=256),
+            web_threads=_int(env, "PFLOW_WEB_THREADS", cls.web_threads, minimum=1, maximum=256),
+            web_timeout_s=_int(env, "PFLOW_WEB_TIMEOUT_S", cls.web_timeout_s, minimum=1),
+            web_graceful_timeout_s=_int(env, "PFLOW_WEB_GRACEFUL_TIMEOUT_S", cls.web_graceful_timeout_s, minimum=1),
+            web_keepalive_s=_int(env, "PFLOW_WEB_KEEPALIVE_S", cls.web_keepalive_s, maximum=300),
+            web_max_requests=_int(env, "PFLOW_WEB_MAX_REQUESTS", cls.web_max_requests),
+            web_max_requests_jitter=_int(env, "PFLOW_WEB_MAX_REQUESTS_JITTER", cls.web_max_requests_jitter),
+            db_pool_size=_int(env, "PFLOW_DB_POOL_SIZE", cls.db_pool_size, minimum=1),
+            db_max_overflow=_int(env, "PFLOW_DB_MAX_OVERFLOW", cls.db_max_overflow),
             run_consumer_in_serve=_bool(env, "PFLOW_SERVE_CONSUMER", engine not in REST_ENGINES),
             run_relay_in_worker=_bool(env, "PFLOW_WORKER_RELAY", True),
             outbox_retention_days=_int(env, "PFLOW_OUTBOX_RETENTION_DAYS", cls.outbox_retention_days),

@@ -98,17 +98,20 @@ def camunda_scope(settings: Settings) -> list[str]:
 
 
 def _camunda_engine(url: str, timeout_s: int, max_poll_ms: int, process_keys: list[str],
-                    auth: tuple[str, str] | None = None, flavour: str = "camunda") -> Iterator[CamundaWorkflowEngine]:
-    """Camunda 7 (or Operaton) over REST; the resource owns the HTTP session (closed at shutdown)."""
+                    auth: tuple[str, str] | None = None, flavour: str = "camunda",
+                    pool_size: int = 20) -> Iterator[CamundaWorkflowEngine]:
+    """Camunda 7 (or Operaton) over REST; the resource owns the HTTP session (closed at shutdown), whose
+    connection pool is sized to the threads of this process that call the engine."""
     engine = CamundaWorkflowEngine(url, process_keys, timeout_s=timeout_s, max_poll_ms=max_poll_ms, auth=auth,
-                                   flavour=flavour)
+                                   flavour=flavour, pool_size=pool_size)
     yield engine
     engine.close()
 
 
-def _db_engine(url: str):
-    """The SQLAlchemy engine for DATABASE_URL, shared by the ticket store and the embedded engine."""
-    engine = create_db_engine(url)
+def _db_engine(url: str, pool_size: int = 10, max_overflow: int = 10):
+    """The SQLAlchemy engine for DATABASE_URL, shared by the ticket store and the embedded engine; its pool is
+    sized per process (PFLOW_DB_POOL_SIZE, PFLOW_DB_MAX_OVERFLOW)."""
+    engine = create_db_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     yield engine
     engine.dispose()
 
@@ -222,7 +225,9 @@ class Container(containers.DeclarativeContainer):
     telemetry = providers.Singleton(_telemetry, settings)
 
     # --- the database (SQLite or PostgreSQL) when DATABASE_URL is not memory://
-    db_engine = providers.Resource(_db_engine, url=config.database_url)
+    db_engine = providers.Resource(_db_engine, url=config.database_url,
+                                   pool_size=settings.provided.database_pool_size,
+                                   max_overflow=settings.provided.db_max_overflow)
 
     # --- ticket store + outbox
     sql_sessions = providers.Singleton(build_session_factory, engine=db_engine)
@@ -246,12 +251,14 @@ class Container(containers.DeclarativeContainer):
         camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
                                    max_poll_ms=config.camunda_max_poll_ms,
                                    process_keys=providers.Callable(camunda_scope, settings),
-                                   auth=settings.provided.camunda_auth, flavour="camunda"),
+                                   auth=settings.provided.camunda_auth, flavour="camunda",
+                                   pool_size=settings.provided.engine_pool_size),
         # Operaton, Camunda 7's open fork: the same REST API, so the same adapter (docs/engines.md).
         operaton=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
                                     max_poll_ms=config.camunda_max_poll_ms,
                                     process_keys=providers.Callable(camunda_scope, settings),
-                                    auth=settings.provided.camunda_auth, flavour="operaton"),
+                                    auth=settings.provided.camunda_auth, flavour="operaton",
+                                   pool_size=settings.provided.engine_pool_size),
     )
 
     # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most

@@ -35,7 +35,10 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level")
 def main(log_level: str) -> None:
     """PFlow: ticket approval on a BPMN workflow engine."""
-    configure_logging(log_level.upper())
+    try:
+        configure_logging(log_level.upper())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def refuse_demo_users_on_a_network(settings) -> None:

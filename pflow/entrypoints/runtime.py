@@ -15,8 +15,12 @@ from pflow.domain.errors import NotFound
 log = logging.getLogger("pflow")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+def configure_logging(level: str = "INFO", log_format: str | None = None) -> None:
+    """Log to stderr as text or JSON lines (PFLOW_LOG_FORMAT when ``log_format`` is None; pflow.entrypoints.logs)."""
+    from pflow.config import log_format_from_env
+    from pflow.entrypoints import logs
+
+    logs.configure(level, log_format or log_format_from_env())
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     # Alembic logs every schema check at INFO; PFlow logs the migrations it runs itself.
     logging.getLogger("alembic").setLevel(logging.WARNING)

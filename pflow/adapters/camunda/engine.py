@@ -182,7 +182,7 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
     def __init__(self, base_url: str, process_keys: Sequence[str] | str | None = None, *, timeout_s: float = 10.0,
                  max_poll_ms: int = 2_000, report_attempts: int = 3, retry_pause_s: float = 0.2,
                  stale_claim_s: float = 60.0, client: CamundaClient | None = None,
-                 auth: tuple[str, str] | None = None, flavour: str = "camunda") -> None:
+                 auth: tuple[str, str] | None = None, flavour: str = "camunda", pool_size: int = 20) -> None:
         if max_poll_ms < 1:
             raise ValueError("max_poll_ms must be at least 1")
         if isinstance(process_keys, str):
@@ -193,7 +193,8 @@ class CamundaWorkflowEngine(CamundaTaskAssignment, ProcessEngine, ExternalTasks)
         self.report_attempts = max(1, report_attempts)
         self.retry_pause_s = retry_pause_s
         self.stale_claim_s = stale_claim_s
-        self._client = client or CamundaClient(base_url, timeout_s=timeout_s, auth=auth, flavour=flavour)
+        self._client = client or CamundaClient(base_url, timeout_s=timeout_s, auth=auth, flavour=flavour,
+                                               pool_size=pool_size)
         #: "Camunda" or "Operaton" (the same REST API): how errors and health checks name the engine
         self.name = self._client.engine_name
         self.timeout_s = self._client.timeout_s

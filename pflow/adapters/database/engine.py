@@ -55,11 +55,15 @@ def create_private_file(path: Path) -> None:
     path.chmod(0o600)  # an odd umask may have taken the owner's own write bit
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10) -> Engine:
     """An engine for ``url``. SQLite files get WAL mode, foreign keys and a bounded busy timeout so
     several threads of one process can share them, and a pool that never makes a thread wait for a
     connection; the file and its folder are created if missing, owner-only (0600 and 0700): they hold every
-    ticket, the login state and the events."""
+    ticket, the login state and the events.
+
+    For PostgreSQL, ``pool_size`` connections stay open and ``max_overflow`` more are opened at a peak: sized per
+    process from its request threads (``Settings.database_pool_size``), so every process of a deployment
+    together stays under the server's max_connections (docs/production-server.md)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         file_backed = bool(path) and path != ":memory:" and "mode=memory" not in path
@@ -83,7 +87,8 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
 
         return engine
     connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size,
+                         max_overflow=max_overflow,
                          connect_args=connect_args)
 
 

@@ -93,6 +93,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     register_error_handlers(app)
     if settings.metrics_enabled:
         metrics.install_request_metrics(app)  # first: its clock covers everything after it
+    audit.install_request_id(app)  # before the access log, whose line names the request id
     if settings.access_log:
         audit.install_access_log(app)  # first: its clock also covers the token check
     app.before_request(auth.authenticate_request)

@@ -13,6 +13,8 @@ import time
 
 from flask import Flask, Response, g, request
 
+from pflow.entrypoints.logs import new_request_id, request_id_var, valid_request_id
+
 audit_log = logging.getLogger("pflow.audit")
 access_log = logging.getLogger("pflow.access")
 
@@ -81,6 +83,37 @@ def ticket_repaired(user, action: str, ticket_id: str) -> None:
     event(f"ticket.{action}", username=user.username, ticket_id=ticket_id)
 
 
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def _assign_request_id() -> None:
+    """The request's id: the client's (or the proxy's) X-Request-ID when it is 1-128 printable characters,
+    else a new one; every log line of the request carries it (``pflow.entrypoints.logs``)."""
+    incoming = request.headers.get(REQUEST_ID_HEADER)
+    g.request_id = incoming if valid_request_id(incoming) else new_request_id()
+    g.request_id_token = request_id_var.set(g.request_id)
+
+
+def _echo_request_id(response: Response) -> Response:
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _forget_request_id(_exc: BaseException | None) -> None:
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        request_id_var.reset(token)
+
+
+def install_request_id(app: Flask) -> None:
+    """Before every other hook: each request gets an id, echoed in the response's X-Request-ID."""
+    app.before_request(_assign_request_id)
+    app.after_request(_echo_request_id)
+    app.teardown_request(_forget_request_id)
+
+
 def _started() -> None:
     g.pflow_started = time.perf_counter()
 
@@ -89,12 +122,18 @@ def _finished(response: Response) -> Response:
     started = g.get("pflow_started")
     duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
     user = g.get("user")
+    rule = request.url_rule
     _emit(access_log, "access", logging.INFO, {
-        "method": request.method, "path": request.path, "status": response.status_code,
-        "duration_ms": duration_ms, "user": user.username if user is not None else None, **_request_fields()})
+        "method": request.method, "path": request.path, "route": rule.rule if rule is not None else None,
+        "status": response.status_code, "duration_ms": duration_ms,
+        "bytes": response.calculate_content_length() if not response.is_streamed else None,
+        "user": user.username if user is not None else None, "request_id": g.get("request_id"),
+        **_request_fields()})
     return response
 
 
 def install_access_log(app: Flask) -> None:
+    """One ``pflow.access`` line per request: method, path, route, status, duration_ms, bytes, user,
+    request_id and the client address."""
     app.before_request(_started)
     app.after_request(_finished)
