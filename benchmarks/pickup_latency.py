@@ -68,7 +68,7 @@ def measure(engine, count: int, *, settle_s: float = 0.0, process_key: str | Non
     from pflow.config import Settings
     from pflow.domain.model import TicketStatus
     from pflow.domain.users import User
-    from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+    from pflow.runtime.worker import ExternalTaskWorker, WorkerSettings
     from pflow.service.provisioning import ProvisioningHandler
     from pflow.service.tickets import TicketService
 

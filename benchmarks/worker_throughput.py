@@ -87,7 +87,7 @@ class NoOpHandler:
 
 def _drain_pflow(url: str, process, count: int, options: dict) -> tuple[float, float]:
     from pflow.adapters.camunda import CamundaWorkflowEngine
-    from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+    from pflow.runtime.worker import ExternalTaskWorker, WorkerSettings
 
     engine = CamundaWorkflowEngine(url, process.key, auth=CAMUNDA_AUTH)
     worker = ExternalTaskWorker(engine, [NoOpHandler(process.topic)],

@@ -44,9 +44,9 @@ from pflow.adapters.webhook_http import RequestsWebhookTransport
 from pflow.domain.durations import add_duration
 from pflow.domain.outbound import RetryPolicy
 from pflow.config import ConfigError, Settings
-from pflow.entrypoints.consumer import NotificationConsumer
-from pflow.entrypoints.handlers import load_task_handlers
-from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+from pflow.runtime.consumer import NotificationConsumer
+from pflow.runtime.handlers import load_task_handlers
+from pflow.runtime.worker import ExternalTaskWorker, WorkerSettings
 from pflow.ports.auth_state import AuthStateStore, LoginPolicy
 from pflow.ports.telemetry import Telemetry
 from pflow.ports.users import UserDirectory
@@ -219,13 +219,16 @@ def _bus_kind(url: str) -> str:
 class Container(containers.DeclarativeContainer):
     __self__ = providers.Self()
     settings = providers.Dependency(instance_of=Settings)
-    config = providers.Configuration()
+    # One source of configuration: every provider reads the Settings object; the store and the bus follow from
+    # their URLs.
+    store_kind = providers.Callable(_store_kind, settings.provided.database_url)
+    bus_kind = providers.Callable(_bus_kind, settings.provided.rabbitmq_url)
 
     outbox_signal = providers.Singleton(threading.Event)
     telemetry = providers.Singleton(_telemetry, settings)
 
     # --- the database (SQLite or PostgreSQL) when DATABASE_URL is not memory://
-    db_engine = providers.Resource(_db_engine, url=config.database_url,
+    db_engine = providers.Resource(_db_engine, url=settings.provided.database_url,
                                    pool_size=settings.provided.database_pool_size,
                                    max_overflow=settings.provided.db_max_overflow)
 
@@ -233,7 +236,7 @@ class Container(containers.DeclarativeContainer):
     sql_sessions = providers.Singleton(build_session_factory, engine=db_engine)
     memory_store = providers.Singleton(InMemoryStore)
     uow = providers.Selector(
-        config.store,
+        store_kind,
         memory=providers.Factory(InMemoryUnitOfWork, store=memory_store, on_events_committed=outbox_signal.provided.set),
         sql=providers.Factory(SqlAlchemyUnitOfWork, session_factory=sql_sessions,
                               on_events_committed=outbox_signal.provided.set),
@@ -244,18 +247,18 @@ class Container(containers.DeclarativeContainer):
     # it, and ``clock`` below, together.
     engine_clock = providers.Object(time.time)
     workflow_engine = providers.Selector(
-        config.workflow_engine,
+        settings.provided.workflow_engine,
         memory=providers.Resource(_memory_engine, clock=engine_clock),
-        embedded=providers.Resource(_embedded_engine, database_url=config.database_url, db_engine=db_engine.provider,
+        embedded=providers.Resource(_embedded_engine, database_url=settings.provided.database_url, db_engine=db_engine.provider,
                                     clock=engine_clock),
-        camunda=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
-                                   max_poll_ms=config.camunda_max_poll_ms,
+        camunda=providers.Resource(_camunda_engine, url=settings.provided.camunda_url, timeout_s=settings.provided.camunda_timeout_s,
+                                   max_poll_ms=settings.provided.camunda_max_poll_ms,
                                    process_keys=providers.Callable(camunda_scope, settings),
                                    auth=settings.provided.camunda_auth, flavour="camunda",
                                    pool_size=settings.provided.engine_pool_size),
         # Operaton, Camunda 7's open fork: the same REST API, so the same adapter (docs/engines.md).
-        operaton=providers.Resource(_camunda_engine, url=config.camunda_url, timeout_s=config.camunda_timeout_s,
-                                    max_poll_ms=config.camunda_max_poll_ms,
+        operaton=providers.Resource(_camunda_engine, url=settings.provided.camunda_url, timeout_s=settings.provided.camunda_timeout_s,
+                                    max_poll_ms=settings.provided.camunda_max_poll_ms,
                                     process_keys=providers.Callable(camunda_scope, settings),
                                     auth=settings.provided.camunda_auth, flavour="operaton",
                                    pool_size=settings.provided.engine_pool_size),
@@ -264,33 +267,33 @@ class Container(containers.DeclarativeContainer):
     # What the ticket service (API requests, the provisioning handler) calls: a frozen engine holds at most
     # engine_max_calls threads. The worker's long polls and outcome reports use the engine directly.
     service_engine = providers.Singleton(BoundedProcessEngine, engine=workflow_engine,
-                                         max_calls=config.engine_max_calls,
-                                         wait_s=config.engine_wait_s, telemetry=telemetry)
+                                         max_calls=settings.provided.engine_max_calls,
+                                         wait_s=settings.provided.engine_wait_s, telemetry=telemetry)
 
     # --- events
     memory_bus = providers.Resource(_memory_publisher)
     event_publisher = providers.Selector(
-        config.bus,
+        bus_kind,
         memory=memory_bus,
-        kombu=providers.Resource(_kombu_publisher, url=config.rabbitmq_url, exchange=config.rabbitmq_exchange,
-                                 queue=config.rabbitmq_queue),
+        kombu=providers.Resource(_kombu_publisher, url=settings.provided.rabbitmq_url, exchange=settings.provided.rabbitmq_exchange,
+                                 queue=settings.provided.rabbitmq_queue),
     )
     event_consumer = providers.Selector(
-        config.bus,
+        bus_kind,
         memory=providers.Singleton(InMemoryEventConsumer, bus=memory_bus),
-        kombu=providers.Singleton(KombuEventConsumer, url=config.rabbitmq_url, exchange=config.rabbitmq_exchange,
-                                  queue=config.rabbitmq_queue),
+        kombu=providers.Singleton(KombuEventConsumer, url=settings.provided.rabbitmq_url, exchange=settings.provided.rabbitmq_exchange,
+                                  queue=settings.provided.rabbitmq_queue),
     )
 
     users = providers.Singleton(build_user_directory, settings)
     auth_state = providers.Selector(
-        config.store,
+        store_kind,
         memory=providers.Singleton(InMemoryAuthState),
         sql=providers.Singleton(SqlAlchemyAuthState, engine=db_engine),
     )
     login_guard = providers.Singleton(build_login_guard, settings, users, auth_state)
     catalog = providers.Singleton(build_catalog, settings)
-    provisioner = providers.Singleton(SimulatedProvisioner, fail_marker=config.provisioning_fail_marker)
+    provisioner = providers.Singleton(SimulatedProvisioner, fail_marker=settings.provided.provisioning_fail_marker)
 
     tickets = providers.Singleton(
         TicketService,
@@ -298,15 +301,15 @@ class Container(containers.DeclarativeContainer):
         engine=service_engine,
         catalog=catalog,
         users=users,
-        separation_of_duties=config.separation_of_duties,
-        retries=config.provisioning_retries,
+        separation_of_duties=settings.provided.separation_of_duties,
+        retries=settings.provided.provisioning_retries,
     )
 
     provisioning_handler = providers.Singleton(ProvisioningHandler, tickets=tickets, provisioner=provisioner,
                                                topic=settings.provided.provisioning_topic)
     # The built-in handler plus PFLOW_TASK_HANDLERS and the pflow.task_handlers entry points (docs/workers.md).
     task_handlers = providers.Singleton(load_task_handlers, __self__, providers.List(provisioning_handler),
-                                        config.task_handlers)
+                                        settings.provided.task_handlers)
     worker_settings = providers.Singleton(_worker_settings, settings)
     worker = providers.Factory(ExternalTaskWorker, engine=workflow_engine, handlers=task_handlers,
                                settings=worker_settings, on_progress=tickets.provided.after_automated_step,
@@ -320,13 +323,13 @@ class Container(containers.DeclarativeContainer):
                                   remind_before=settings.provided.remind_before,
                                   interval_s=settings.provided.reminder_interval_s, clock=clock)
     relay = providers.Singleton(OutboxRelay, uow_factory=uow.provider, publisher=event_publisher,
-                                wakeup=outbox_signal, retention=providers.Callable(_retention, config.outbox_retention_days),
+                                wakeup=outbox_signal, retention=providers.Callable(_retention, settings.provided.outbox_retention_days),
                                 telemetry=telemetry)
     # the gauges /metrics computes from the store at scrape time (docs/metrics.md)
     metrics_store = providers.Singleton(StoreCollector, uow_factory=uow.provider, clock=clock)
     # --- e-mail and webhooks (docs/notifications.md)
     outbound_store = providers.Selector(
-        config.store,
+        store_kind,
         memory=providers.Singleton(InMemoryOutboundStore),
         sql=providers.Singleton(SqlAlchemyOutboundStore, engine=db_engine),
     )
@@ -366,26 +369,6 @@ def build_container(settings: Settings | None = None) -> Container:
     container = Container(settings=settings)
     if _store_kind(settings.database_url) == "sql":
         start_mappers()  # before any Ticket exists: instances made earlier would lack instrumentation
-    container.config.from_dict({
-        "store": _store_kind(settings.database_url),
-        "bus": _bus_kind(settings.rabbitmq_url),
-        "workflow_engine": settings.workflow_engine,
-        "database_url": settings.database_url,
-        "rabbitmq_url": settings.rabbitmq_url,
-        "rabbitmq_exchange": settings.rabbitmq_exchange,
-        "rabbitmq_queue": settings.rabbitmq_queue,
-        "camunda_process_key": settings.camunda_process_key,
-        "camunda_url": settings.camunda_url,
-        "camunda_timeout_s": settings.camunda_timeout_s,
-        "camunda_max_poll_ms": settings.camunda_max_poll_ms,
-        "engine_max_calls": settings.engine_max_calls,
-        "engine_wait_s": settings.engine_wait_s,
-        "separation_of_duties": settings.separation_of_duties,
-        "provisioning_retries": settings.provisioning_retries,
-        "provisioning_fail_marker": settings.provisioning_fail_marker,
-        "task_handlers": settings.task_handlers,
-        "outbox_retention_days": settings.outbox_retention_days,
-    })
     return container
 
 

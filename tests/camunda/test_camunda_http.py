@@ -483,7 +483,7 @@ def test_the_password_never_reaches_the_log(fake, authed, caplog):
 def test_a_worker_whose_credentials_are_refused_says_so_once_and_stops_fetching(fake, authed, caplog):
     """Asking again would not help, and each refused password makes Camunda lock the user out for a while
     (for good after ten), which would lock out every PFlow process that uses that user correctly."""
-    from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+    from pflow.runtime.worker import ExternalTaskWorker, WorkerSettings
 
     class Handler:
         topic = "ticket-processing"
@@ -494,7 +494,7 @@ def test_a_worker_whose_credentials_are_refused_says_so_once_and_stops_fetching(
     fake.on("POST", "/external-task/fetchAndLock", (401, "text/plain", ""))
     worker = ExternalTaskWorker(authed, [Handler()], WorkerSettings(worker_id="w1", concurrency=2, poll_wait_ms=10,
                                                                       engine_backoff_max_s=0.2))
-    with caplog.at_level("INFO", logger="pflow.entrypoints.worker"):
+    with caplog.at_level("INFO", logger="pflow.runtime.worker"):
         worker.start()
         try:
             wait_until(lambda: worker.gave_up is not None, timeout=5)

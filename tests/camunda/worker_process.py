@@ -28,7 +28,7 @@ from tests.ledger import Ledger, LedgerProvisioner, LedgerTickets
 
 def main(argv: list[str] | None = None) -> int:
     from pflow.adapters.camunda import CamundaWorkflowEngine
-    from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+    from pflow.runtime.worker import ExternalTaskWorker, WorkerSettings
     from pflow.config import Settings
     from pflow.service.provisioning import ProvisioningHandler
 

@@ -31,7 +31,7 @@ from tests.ledger import Ledger, LedgerProvisioner, LedgerTickets
 def main(argv: list[str] | None = None) -> int:
     from pflow.adapters.spiff import SpiffWorkflowEngine
     from pflow.adapters.database.engine import create_db_engine
-    from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings
+    from pflow.runtime.worker import ExternalTaskWorker, WorkerSettings
     from pflow.config import Settings
     from pflow.service.provisioning import ProvisioningHandler
 

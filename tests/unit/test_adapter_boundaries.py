@@ -57,3 +57,30 @@ def test_shared_packages_import_no_adapter():
             for module in _imports(path):
                 other = _package_of(module)
                 assert other in (None, shared), f"{path.relative_to(ADAPTERS)} imports {module}"
+
+
+PFLOW = ADAPTERS.parent
+
+
+def test_the_composition_root_and_the_runtime_import_no_entrypoint():
+    # container.py wires adapters, services and the runtime loops; the entrypoints (CLI, HTTP, gunicorn) sit above
+    # it, so it never imports them, and neither does what it wires.
+    offenders = []
+    for path in [PFLOW / "container.py", *sorted((PFLOW / "runtime").rglob("*.py"))]:
+        offenders += [f"{path.relative_to(PFLOW)} imports {m}" for m in _imports(path)
+                      if m == "pflow.entrypoints" or m.startswith("pflow.entrypoints.")]
+    assert offenders == []
+
+
+def test_the_runtime_loops_depend_on_ports_not_adapters():
+    for path in sorted((PFLOW / "runtime").rglob("*.py")):
+        assert not [m for m in _imports(path) if m.startswith("pflow.adapters")], path.name
+
+
+def test_the_container_keeps_no_second_copy_of_the_settings():
+    from dependency_injector import providers
+
+    from pflow.container import Container
+
+    copies = [name for name, provider in Container.providers.items() if isinstance(provider, providers.Configuration)]
+    assert copies == []

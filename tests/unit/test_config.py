@@ -139,7 +139,7 @@ def test_the_engine_bulkhead_waits_per_engine_unless_told(env, wait_s):
 
     settings = Settings.from_env(env)
     assert settings.engine_wait_s == wait_s
-    assert build_container(settings).config.engine_wait_s() == wait_s
+    assert build_container(settings).service_engine.kwargs["wait_s"]() == wait_s
 
 
 def test_a_bad_engine_wait_names_the_variable():

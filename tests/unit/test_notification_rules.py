@@ -17,7 +17,7 @@ from pflow.adapters.memory.repository import InMemoryStore, InMemoryUnitOfWork
 from pflow.domain.model import Progress, Ticket
 from pflow.domain.steps import FormField, Step
 from pflow.domain.users import User
-from pflow.entrypoints.consumer import NotificationConsumer
+from pflow.runtime.consumer import NotificationConsumer
 from pflow.ports.events import ReceivedMessage, RejectMessage
 from pflow.service.notifications import NotificationService
 from tests.support import TEST_USERS

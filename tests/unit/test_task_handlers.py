@@ -13,8 +13,8 @@ import pytest
 
 from pflow.config import REPO_ROOT, ConfigError, Settings
 from pflow.container import build_container, shutdown
-from pflow.entrypoints import handlers as handler_loading
-from pflow.entrypoints.handlers import load_task_handlers, parse_handler_spec
+from pflow.runtime import handlers as handler_loading
+from pflow.runtime.handlers import load_task_handlers, parse_handler_spec
 
 PROVISIONING_TOPIC = Settings().provisioning_topic
 

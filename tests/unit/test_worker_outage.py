@@ -55,7 +55,7 @@ def record_failure_reports(monkeypatch, engine):
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "embedded"])
 def test_a_ticket_store_outage_costs_no_retry_and_the_ticket_completes_after_it(kind, tmp_path, monkeypatch, caplog):
-    caplog.set_level(logging.WARNING, logger="pflow.entrypoints.worker")
+    caplog.set_level(logging.WARNING, logger="pflow.runtime.worker")
     stack = build_stack(kind, tmp_path, worker_retry_backoff_ms=20, provisioning_retries=3)
     try:
         ticket_id = approved_ticket(stack)

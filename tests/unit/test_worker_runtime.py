@@ -9,7 +9,7 @@ import pytest
 
 from pflow.adapters.memory.workflow import InMemoryWorkflowEngine
 from pflow.domain.errors import EngineUnavailable
-from pflow.entrypoints.worker import ExternalTaskWorker, WorkerSettings, retry_plan
+from pflow.runtime.worker import ExternalTaskWorker, WorkerSettings, retry_plan
 from pflow.ports.process import InstanceState
 
 PROVISIONING_TOPIC = "ticket-processing"
@@ -360,7 +360,7 @@ def test_the_fetch_loop_names_what_came_back(engine, started, caplog):
 
     from pflow.domain.errors import ServiceUnavailable
 
-    caplog.set_level(logging.INFO, logger="pflow.entrypoints.worker")
+    caplog.set_level(logging.INFO, logger="pflow.runtime.worker")
     original = engine.fetch_and_lock
     down = {"on": True}
 

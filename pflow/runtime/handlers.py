@@ -9,7 +9,7 @@ Two ways to add handlers (docs/workers.md):
 A factory is called with the dependency container (so it can use
 ``container.tickets()``, ``container.workflow_engine()``, its settings…) and
 returns one handler or a list of them. Each handler has a ``topic`` and a
-``handle(task)`` method (see ``pflow.entrypoints.worker.TaskHandler``). Two
+``handle(task)`` method (see ``pflow.runtime.worker.TaskHandler``). Two
 handlers for one topic are refused.
 """
 
