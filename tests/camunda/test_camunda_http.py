@@ -545,3 +545,26 @@ def test_readiness_and_the_api_say_the_engine_refused_pflows_credentials(fake, t
         assert api.get(f"/api/tickets/{draft.json['id']}", "alice").json["status"] == "draft"
     finally:
         shutdown(container)
+
+
+def test_a_slow_connect_leaves_less_time_to_wait_for_the_answer(frozen, monkeypatch):
+    # a dropped SYN is retried by the kernel after a second: the connect then eats most of the budget,
+    # and the wait for the answer must get only what is left, not a fresh budget of its own
+    import urllib3.connection
+
+    connect = urllib3.connection.HTTPConnection._new_conn
+
+    def slow_connect(self):
+        time.sleep(0.7)
+        return connect(self)
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "_new_conn", slow_connect)
+    engine = CamundaWorkflowEngine(frozen.url, timeout_s=1, retry_pause_s=0.01)
+    try:
+        started = time.monotonic()
+        with pytest.raises(EngineUnavailable):
+            engine.instance("TCK-1")
+        took = time.monotonic() - started
+    finally:
+        engine.close()
+    assert took < 1.4, f"connect 0.7s + wait took {took:.2f}s for a stated bound of 1s"

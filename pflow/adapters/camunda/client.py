@@ -39,6 +39,7 @@ from typing import Any, Iterator, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
+from urllib3.util import Timeout
 
 from pflow.domain.errors import EngineAccessDenied, EngineUnavailable
 
@@ -194,8 +195,10 @@ class CamundaClient:
             if remaining <= 0:
                 raise self.unavailable(f"no answer within {budget:g}s")
             try:
+                # total= bounds connect + read together: a slow connect leaves less time to wait for the answer
+                timeout = Timeout(connect=min(self.connect_timeout_s, remaining), read=remaining, total=remaining)
                 response = self.session.request(method, self.base_url + path, params=params, json=json, data=data,
-                                                files=files, timeout=(min(self.connect_timeout_s, remaining), remaining))
+                                                files=files, timeout=timeout)
             except requests.RequestException as exc:
                 kind = "connect" if _is_connect_failure(exc) else "read"
                 timed_out = isinstance(exc, requests.Timeout) and kind == "read"
