@@ -130,7 +130,9 @@ def test_one_backend_image_runs_api_worker_and_consumer():
     assert len({s["image"] for s in backend.values()}) == 1
     assert services()["api"]["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     assert services()["frontend"]["build"] == {"context": "..", "dockerfile": "deploy/frontend.Dockerfile"}
-    assert services()["api"]["command"] == ["sh", "-c", "pflow migrate && exec pflow serve"]
+    assert services()["api"]["command"] == [
+        "sh", "-c",
+        "pflow migrate && exec gunicorn -c python:pflow.entrypoints.http.gunicorn_conf pflow.entrypoints.http.wsgi:app"]
     assert services()["worker"]["command"] == ["pflow", "worker"]
     assert services()["consumer"]["command"] == ["pflow", "consume"]
 

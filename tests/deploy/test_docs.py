@@ -144,7 +144,13 @@ def test_links_point_at_existing_sections_and_files(language):
         if target.startswith("#"):
             assert target[1:] in anchors, f"{DOCS[language].name}: no section for {target}"
         elif not re.match(r"https?://", target):
-            assert (DOCS[language].parent / target).exists(), f"{DOCS[language].name}: {target} does not exist"
+            path, _, anchor = target.partition("#")
+            other = DOCS[language].parent / path
+            assert other.exists(), f"{DOCS[language].name}: {path} does not exist"
+            if anchor:
+                sections = {slug(line) for line in other.read_text(encoding="utf-8").splitlines()
+                            if re.match(r"#{1,6} ", line)}
+                assert anchor in sections, f"{DOCS[language].name}: {path} has no section #{anchor}"
 
 
 # --- the two languages -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from pflow.config import ConfigError, Settings, is_local_host, parse_http_address
@@ -28,6 +29,11 @@ try:
     _host, _port = parse_http_address(os.environ.get("API_HTTP_PORT") or ":8080", default_host="0.0.0.0")
 except ConfigError as _exc:
     sys.exit(f"PFlow: {_exc}")
+
+# Several worker processes share one /metrics: prometheus_client's multiprocess mode, which must be chosen before
+# any process imports it. An operator's PROMETHEUS_MULTIPROC_DIR wins (the Helm chart sets one on an emptyDir).
+if _settings.metrics_enabled and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(), f"pflow-metrics-{os.getpid()}")
 
 bind = [f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"]
 worker_class = "gthread"
