@@ -28,6 +28,10 @@ def multiprocess_dir() -> Path | None:
 
 
 def _ensure_multiprocess_dir() -> None:
+    for name in (MULTIPROC_ENV, MULTIPROC_ENV.lower()):
+        if name in os.environ and not os.environ[name].strip():
+            # set but empty (a Compose ${VAR:-}): prometheus_client would write its files into the working folder
+            del os.environ[name]
     directory = multiprocess_dir()
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)

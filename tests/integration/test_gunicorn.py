@@ -226,3 +226,14 @@ def test_the_gunicorn_config_loads_nothing_of_prometheus_client_before_it_chose_
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["MmapedValue"]
+
+
+def test_an_empty_multiprocess_setting_means_none(tmp_path):
+    code = ("import pflow.adapters.metrics as m; m.observe_request('/x', 'GET', 200, 0.1); "
+            "import prometheus_client.values as v; print(v.ValueClass.__name__)")
+    env = {**os.environ, "PFLOW_DATA_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": ""}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["MutexValue"]
+    assert not list(tmp_path.glob("*.db")), "prometheus_client wrote its files into the working folder"
