@@ -9,6 +9,7 @@ RABBITMQ_TICKET_QUEUE, API_HTTP_PORT) plus PFlow's own ``WORKFLOW_ENGINE`` and
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping
@@ -165,6 +166,25 @@ def _public_url(env: Mapping[str, str]) -> str | None:
     return raw or None
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw.lower()
+
+
+def _tracing_endpoint(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "").strip()
+    if not raw:
+        return None
+    if not re.match(r"https?://[^/\s]+", raw):
+        raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT={raw!r} is not an http(s) URL; give the collector's OTLP/HTTP "
+                          "address, e.g. http://otel-collector:4318")
+    return raw
+
+
 def _metrics_token(env: Mapping[str, str]) -> str | None:
     """PFLOW_METRICS_TOKEN: the bearer token Prometheus sends to /metrics (unset: /metrics is open)."""
     raw = env.get("PFLOW_METRICS_TOKEN")
@@ -305,6 +325,8 @@ class Settings:
     rabbitmq_url: str = default_events_url(REPO_ROOT / "var")
     rabbitmq_exchange: str = "ticket.events"
     rabbitmq_queue: str = "ticket.events.queue"
+    #: RABBITMQ_QUEUE_TYPE: `classic`, or `quorum` (replicated over a RabbitMQ cluster; docs/kubernetes.md)
+    rabbitmq_queue_type: str = "classic"
     http_host: str = "127.0.0.1"  # the embedded default; from_env: all interfaces for a server engine
     http_port: int = 8080
     data_dir: Path = REPO_ROOT / "var"
@@ -375,6 +397,10 @@ class Settings:
     #: PFLOW_METRICS_PORT: `pflow worker` and `pflow consume` serve their own /metrics on this port; None: they do not
     metrics_port: int | None = None
     delivery_lease_s: int = 60  # PFLOW_DELIVERY_LEASE_S: a sender that died holding deliveries leaves them due again after this long
+    #: OTEL_EXPORTER_OTLP_ENDPOINT: where spans go (OTLP over HTTP, docs/tracing.md); None: no tracing
+    tracing_endpoint: str | None = None
+    #: OTEL_SERVICE_NAME: the service name on the spans; None: pflow-api, pflow-worker, pflow-consumer, ...
+    tracing_service_name: str | None = None
 
     def __post_init__(self) -> None:
         if bool(self.camunda_username) != bool(self.camunda_password):
@@ -387,6 +413,11 @@ class Settings:
             raise ConfigError(f"{missing} is not set: the external-task REST needs both engine_rest_username and "
                               "engine_rest_password (PFLOW_ENGINE_REST_USERNAME / PFLOW_ENGINE_REST_PASSWORD), "
                               "or neither")
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """Spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
+        return self.tracing_endpoint is not None
 
     @property
     def engine_rest_auth(self) -> tuple[str, str] | None:
@@ -472,6 +503,7 @@ class Settings:
             rabbitmq_url=env.get("RABBITMQ_URL") or default_events_url(data_dir),
             rabbitmq_exchange=env.get("RABBITMQ_TICKET_EXCHANGE") or cls.rabbitmq_exchange,
             rabbitmq_queue=env.get("RABBITMQ_TICKET_QUEUE") or cls.rabbitmq_queue,
+            rabbitmq_queue_type=_choice(env, "RABBITMQ_QUEUE_TYPE", ("classic", "quorum"), cls.rabbitmq_queue_type),
             http_host=host,
             http_port=port,
             data_dir=data_dir,
@@ -538,6 +570,8 @@ class Settings:
             metrics_enabled=_bool(env, "PFLOW_METRICS", True),
             metrics_token=_metrics_token(env),
             metrics_port=_int(env, "PFLOW_METRICS_PORT", None, minimum=1, maximum=65535),
+            tracing_endpoint=_tracing_endpoint(env),
+            tracing_service_name=(env.get("OTEL_SERVICE_NAME") or "").strip() or None,
         )
         values.update(overrides)
         return cls(**values)

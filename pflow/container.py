@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 from dependency_injector import containers, providers
 
+from pflow.adapters import tracing
 from pflow.adapters.camunda import CamundaWorkflowEngine
 from pflow.adapters.catalog import FileTicketTypeCatalog, process_keys_in
 from pflow.adapters.guarded import BoundedProcessEngine
@@ -112,6 +113,7 @@ def _db_engine(url: str, pool_size: int = 10, max_overflow: int = 10):
     """The SQLAlchemy engine for DATABASE_URL, shared by the ticket store and the embedded engine; its pool is
     sized per process (PFLOW_DB_POOL_SIZE, PFLOW_DB_MAX_OVERFLOW)."""
     engine = create_db_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    tracing.instrument_engine(engine)  # a span per statement when this process traces (docs/tracing.md)
     yield engine
     engine.dispose()
 
@@ -148,8 +150,8 @@ def _memory_publisher() -> Iterator[InMemoryEventPublisher]:
     publisher.close()
 
 
-def _kombu_publisher(url: str, exchange: str, queue: str) -> Iterator[KombuEventPublisher]:
-    publisher = KombuEventPublisher(url, exchange, queue)
+def _kombu_publisher(url: str, exchange: str, queue: str, queue_type: str = "classic") -> Iterator[KombuEventPublisher]:
+    publisher = KombuEventPublisher(url, exchange, queue, queue_type=queue_type)
     yield publisher
     publisher.close()
 
@@ -276,13 +278,13 @@ class Container(containers.DeclarativeContainer):
         bus_kind,
         memory=memory_bus,
         kombu=providers.Resource(_kombu_publisher, url=settings.provided.rabbitmq_url, exchange=settings.provided.rabbitmq_exchange,
-                                 queue=settings.provided.rabbitmq_queue),
+                                 queue=settings.provided.rabbitmq_queue, queue_type=settings.provided.rabbitmq_queue_type),
     )
     event_consumer = providers.Selector(
         bus_kind,
         memory=providers.Singleton(InMemoryEventConsumer, bus=memory_bus),
         kombu=providers.Singleton(KombuEventConsumer, url=settings.provided.rabbitmq_url, exchange=settings.provided.rabbitmq_exchange,
-                                  queue=settings.provided.rabbitmq_queue),
+                                  queue=settings.provided.rabbitmq_queue, queue_type=settings.provided.rabbitmq_queue_type),
     )
 
     users = providers.Singleton(build_user_directory, settings)

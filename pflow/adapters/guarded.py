@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from pflow import tracing
 from pflow.domain.errors import DomainError, EngineUnavailable, ServiceUnavailable
 from pflow.ports.process import (
     CompletedTask,
@@ -140,7 +141,12 @@ class BoundedProcessEngine(ProcessEngine):
         return self._call("a deployment", lambda: self._engine.deploy(bpmn_path))
 
     def start(self, process_key: str, business_key: str, variables: dict[str, Any]) -> ProcessInstance:
-        return self._call("a process start", lambda: self._engine.start(process_key, business_key, variables))
+        # the worker that takes the instance's first automated step joins this request's trace
+        with tracing.span("engine start", attributes={tracing.TICKET_ID: business_key, "pflow.process_key": process_key}):
+            traced = tracing.with_traceparent(variables)
+            instance = self._call("a process start", lambda: self._engine.start(process_key, business_key, traced))
+            tracing.tag_ticket(business_key, instance.id)
+            return instance
 
     def cancel(self, business_key: str, reason: str) -> bool:
         return self._call("a cancellation", lambda: self._engine.cancel(business_key, reason))
@@ -155,8 +161,10 @@ class BoundedProcessEngine(ProcessEngine):
         return self._call("setting a due time", lambda: self._engine.set_due(task_id, due))
 
     def complete_task(self, task_id: str, variables: dict[str, Any], *, completed_by: str) -> None:
-        return self._call("a task completion",
-                          lambda: self._engine.complete_task(task_id, variables, completed_by=completed_by))
+        with tracing.span("engine complete_task", attributes={"pflow.task_id": task_id}):
+            traced = tracing.with_traceparent(variables)  # the next automated step joins this request's trace
+            return self._call("a task completion",
+                              lambda: self._engine.complete_task(task_id, traced, completed_by=completed_by))
 
     def claim(self, task_id: str, user: str) -> None:
         self._call("a claim", lambda: self._engine.claim(task_id, user))

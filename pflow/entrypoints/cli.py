@@ -66,7 +66,8 @@ def serve(host: str | None, port: int | None) -> None:
     stop_on_sigterm()
     try:
         with running(settings, worker=settings.run_worker_in_serve, relay=True,
-                     consumer=settings.run_consumer_in_serve, reconcile=True, deliveries=True) as (container, _):
+                     consumer=settings.run_consumer_in_serve, reconcile=True, deliveries=True,
+                     service="pflow-api") as (container, _):
             app = create_app(container)
             server = create_server(app, host=settings.http_host, port=settings.http_port,
                                    threads=settings.http_threads, ident="PFlow")
@@ -110,8 +111,8 @@ def worker() -> None:
             "PFLOW_SERVE_WORKER=1).")
     stop_on_sigterm()
     try:
-        with running(settings, worker=True, relay=settings.run_relay_in_worker, deploy=False) as (container,
-                                                                                                 services):
+        with running(settings, worker=True, relay=settings.run_relay_in_worker, deploy=False,
+                     service="pflow-worker") as (container, services):
             assert services.worker is not None
             metrics_server = _metrics_server(settings, container)
             click.echo(f"Worker {services.worker.settings.worker_id} polling {', '.join(services.worker.topics)} "
@@ -208,7 +209,8 @@ def consume(until_idle: float | None) -> None:
     _require_shared_transport(settings, "consume", "or let serve run the consumer: PFLOW_SERVE_CONSUMER=1")
     stop = _stop_event_on_signals()
     try:
-        with running(settings, worker=False, relay=False, deploy=False, deliveries=True) as (container, _):
+        with running(settings, worker=False, relay=False, deploy=False, deliveries=True,
+                     service="pflow-consumer") as (container, _):
             click.echo(f"Consuming {settings.rabbitmq_queue} from {describe(settings.rabbitmq_url)} "
                        f"(exchange {settings.rabbitmq_exchange}, ticket.#)")
             metrics_server = _metrics_server(settings, container)

@@ -8,6 +8,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from pflow.adapters import tracing
 from pflow.config import ConfigError, Settings
 from pflow.container import Container, build_container, prepare_database, shutdown
 from pflow.domain.errors import NotFound
@@ -144,8 +145,11 @@ class BackgroundServices:
 
 @contextmanager
 def running(settings: Settings | None = None, *, worker: bool, relay: bool, deploy: bool = True,
-            consumer: bool = False, reconcile: bool | None = None,
-            deliveries: bool | None = None) -> Iterator[tuple[Container, BackgroundServices]]:
+            consumer: bool = False, reconcile: bool | None = None, deliveries: bool | None = None,
+            service: str = "pflow") -> Iterator[tuple[Container, BackgroundServices]]:
+    """``service``: the name on this process's spans when tracing is on (OTEL_SERVICE_NAME wins)."""
+    settings = settings or Settings.from_env()
+    tracing.configure(settings, service)  # before the container makes its database engines, to trace them
     container = build_container(settings)
     try:
         prepare(container, deploy=deploy)
@@ -158,6 +162,7 @@ def running(settings: Settings | None = None, *, worker: bool, relay: bool, depl
             services.stop()
     finally:
         shutdown(container)
+        tracing.flush()
 
 
 def wait_for_stop_signal(poll_s: float = 0.5, stop_when: Callable[[], object] | None = None) -> str | None:

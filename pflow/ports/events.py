@@ -12,11 +12,13 @@ class EventPublisher(abc.ABC):
     """Publishes a message to the ticket events exchange."""
 
     @abc.abstractmethod
-    def publish(self, routing_key: str, body: dict[str, Any], *, message_id: str) -> None:
+    def publish(self, routing_key: str, body: dict[str, Any], *, message_id: str,
+                traceparent: str | None = None) -> None:
         """Publish one message and return only once the broker has confirmed it
         (it is then durable). Raises ``ServiceUnavailable`` naming the broker when it
         cannot be reached or refuses the message; the caller retries later.
-        ``message_id`` is the event id, so consumers can drop duplicates."""
+        ``message_id`` is the event id, so consumers can drop duplicates. ``traceparent`` (a W3C
+        trace context) travels with the message and comes out as ``ReceivedMessage.traceparent``."""
 
     @abc.abstractmethod
     def check(self) -> None:
@@ -34,6 +36,7 @@ class ReceivedMessage:
     body: dict[str, Any]
     message_id: str | None
     redelivered: bool = False
+    traceparent: str | None = None
 
 
 class RejectMessage(Exception):

@@ -273,6 +273,8 @@ class OutboxMessage:
     body: dict[str, Any]
     created_at: datetime
     attempts: int = 0
+    #: the W3C trace context of the transaction that wrote the event (None when it was not traced)
+    traceparent: str | None = None
 
 
 class TicketRepository(abc.ABC):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from pflow.ports.events import EventConsumer
+from pflow import tracing
+from pflow.ports.events import EventConsumer, ReceivedMessage
 from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
 from pflow.service.notifications import NotificationService
 
@@ -32,9 +33,15 @@ class NotificationConsumer:
         self.handled += count
         return count
 
-    def _handle(self, *args, **kwargs):
+    def _handle(self, message: ReceivedMessage):
+        body = message.body if isinstance(message.body, dict) else {}
         try:
-            result = self._notifications.handle(*args, **kwargs)
+            # in the trace of the request that caused the event (the relay's publish span is its parent)
+            with tracing.span(f"{message.routing_key} process", parent=message.traceparent,
+                              kind=tracing.SpanKind.CONSUMER,
+                              attributes={tracing.TICKET_ID: body.get("ticket_id"),
+                                          "messaging.message.id": message.message_id}):
+                result = self._notifications.handle(message)
         except Exception:
             self._telemetry.consumer_failed()
             raise

@@ -31,6 +31,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
+from pflow import tracing
 from pflow.domain.errors import BpmnError, ConcurrencyConflict, EngineAccessDenied, NotFound, ServiceUnavailable
 from pflow.ports.process import ExternalTask, ExternalTasks
 from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -220,6 +221,19 @@ class ExternalTaskWorker:
 
     def execute(self, task: ExternalTask) -> bool:
         """Run the handler for one locked task and report the outcome. True on success."""
+        # in the trace of the request that moved the instance here (its pflow_traceparent variable)
+        parent = task.variables.get(tracing.TRACEPARENT_VARIABLE)
+        with tracing.span(f"{task.topic} task", parent=parent if isinstance(parent, str) else None,
+                          kind=tracing.SpanKind.CONSUMER,
+                          attributes={tracing.TICKET_ID: task.business_key,
+                                      tracing.PROCESS_INSTANCE_ID: task.process_instance_id,
+                                      "pflow.task_id": task.id, "pflow.activity_id": task.activity_id}) as current:
+            done = self._execute(task)
+            if not done:
+                tracing.mark_error(current, "the task did not complete")
+            return done
+
+    def _execute(self, task: ExternalTask) -> bool:
         handler = self._handlers[task.topic]
         s = self.settings
         if self.on_task_start is not None:

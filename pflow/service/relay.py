@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+from pflow import tracing
 from pflow.domain.errors import ServiceUnavailable
 from pflow.ports.events import EventPublisher
 from pflow.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -58,7 +59,13 @@ class OutboxRelay:
             failure: ServiceUnavailable | None = None
             for message in messages:
                 try:
-                    self._publisher.publish(message.routing_key, message.body, message_id=message.event_id)
+                    # a span in the trace of the request that wrote the event; the message carries it on
+                    with tracing.span(f"{message.routing_key} publish", parent=message.traceparent,
+                                      kind=tracing.SpanKind.PRODUCER,
+                                      attributes={tracing.TICKET_ID: message.ticket_id,
+                                                  "messaging.message.id": message.event_id}):
+                        self._publisher.publish(message.routing_key, message.body, message_id=message.event_id,
+                                                traceparent=tracing.current_traceparent() or message.traceparent)
                 except ServiceUnavailable as exc:
                     uow.outbox.record_failure(message.id, exc.message)
                     self._telemetry.relay_failed()

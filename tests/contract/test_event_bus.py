@@ -172,3 +172,12 @@ def test_publishing_to_an_unreachable_broker_says_event_broker(down_bus):
     with pytest.raises(ServiceUnavailable):
         publisher.check()
     publisher.close()
+
+
+def test_a_trace_context_travels_with_the_message_and_none_is_none(bus):
+    traced, untraced = message("ticket.approved"), message("ticket.completed")
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    bus.publisher.publish(traced[0], traced[1], message_id=traced[2], traceparent=traceparent)
+    publish(bus, untraced)
+    got = consume_all(bus.consumer())
+    assert [(m.message_id, m.traceparent) for m in got] == [(traced[2], traceparent), (untraced[2], None)]

@@ -84,3 +84,13 @@ def test_the_container_keeps_no_second_copy_of_the_settings():
 
     copies = [name for name, provider in Container.providers.items() if isinstance(provider, providers.Configuration)]
     assert copies == []
+
+
+def test_tracing_below_the_adapters_uses_only_opentelemetrys_api():
+    # pflow/tracing.py is shared by the service and the runtime: the API (no-op until a provider is installed),
+    # never the SDK or an exporter, which only pflow/adapters/tracing.py loads
+    for module in _imports(PFLOW / "tracing.py"):
+        assert not module.startswith(("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.instrumentation",
+                                      "pflow.adapters")), module
+    for path in sorted((PFLOW / "domain").rglob("*.py")):
+        assert not [m for m in _imports(path) if m.startswith(("opentelemetry", "pflow.tracing"))], path.name

@@ -36,7 +36,7 @@ def test_migrations_match_the_mapped_tables(kind, tmp_path):
     try:
         assert _diff(store.engine, metadata) == []
         assert _diff(store.engine, engine_metadata) == []
-        assert current_revision(store.engine) == head_revision() == "0014_search_trigram"
+        assert current_revision(store.engine) == head_revision() == "0015_outbox_traceparent"
     finally:
         store.close()
 

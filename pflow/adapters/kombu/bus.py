@@ -90,19 +90,39 @@ def _broker_errors(connection: Connection | None) -> tuple[type[BaseException], 
 
 def _unavailable(url: str, exc: BaseException) -> ServiceUnavailable:
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    if "x-queue-type" in str(exc):
+        # the queue exists with another type: RabbitMQ refuses to declare it otherwise, and never converts it
+        return ServiceUnavailable(
+            "event broker", f"{describe(url)} refused the queue declaration ({reason}): the queue exists with another "
+            "type than RABBITMQ_QUEUE_TYPE asks for. RabbitMQ does not convert a queue: drain it and delete it "
+            "(rabbitmqctl delete_queue), or name a new one with RABBITMQ_TICKET_QUEUE, or keep its type.",
+            public_message="The event broker is unavailable; try again in a moment.")
     return ServiceUnavailable("event broker", f"{describe(url)} is unreachable ({reason}); {_hint(url)}.",
                               public_message="The event broker is unavailable; try again in a moment.")
+
+
+
+def _traceparent(headers: Any) -> str | None:
+    """The W3C trace context a message carries (None when it carries none, or something else)."""
+    value = headers.get("traceparent") if isinstance(headers, dict) else None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value if isinstance(value, str) and 0 < len(value) <= 100 else None
 
 
 class _Topology:
     """The exchange, the queue and its binding, declared by publisher and consumer alike, so
     no message is dropped for want of a queue whichever of them starts first."""
 
-    def __init__(self, exchange: str, queue: str, binding_key: str | tuple[str, ...] = BINDING_KEY) -> None:
+    def __init__(self, exchange: str, queue: str, binding_key: str | tuple[str, ...] = BINDING_KEY,
+                 queue_type: str = "classic") -> None:
         self.exchange = Exchange(exchange, type="topic", durable=True, delivery_mode="persistent")
         keys = (binding_key,) if isinstance(binding_key, str) else tuple(binding_key)
+        # quorum (RABBITMQ_QUEUE_TYPE=quorum): replicated over a RabbitMQ cluster's nodes (docs/kubernetes.md);
+        # the local store and the in-memory transport ignore the argument
+        arguments = {"x-queue-type": "quorum"} if queue_type == "quorum" else None
         self.queue = Queue(queue, bindings=[binding(self.exchange, routing_key=k) for k in keys], durable=True,
-                           auto_delete=False)
+                           auto_delete=False, queue_arguments=arguments)
 
 
 class KombuEventPublisher(EventPublisher):
@@ -110,10 +130,11 @@ class KombuEventPublisher(EventPublisher):
     safe to share between threads (publishes are serialised)."""
 
     def __init__(self, url: str, exchange: str = "ticket.events", queue: str = "ticket.events.queue", *,
-                 binding_key: str | tuple[str, ...] = BINDING_KEY, confirm_timeout_s: float = CONFIRM_TIMEOUT_S) -> None:
+                 binding_key: str | tuple[str, ...] = BINDING_KEY, confirm_timeout_s: float = CONFIRM_TIMEOUT_S,
+                 queue_type: str = "classic") -> None:
         make_connection(url)  # refuse an unsupported URL now, not at the first publish
         self.url = url
-        self._topology = _Topology(exchange, queue, binding_key)
+        self._topology = _Topology(exchange, queue, binding_key, queue_type)
         self.confirm_timeout_s = confirm_timeout_s
         self._lock = threading.Lock()
         self._connection: Connection | None = None
@@ -129,7 +150,8 @@ class KombuEventPublisher(EventPublisher):
             self._producer = Producer(channel, exchange=self._topology.exchange, serializer="json")
         return self._producer
 
-    def publish(self, routing_key: str, body: dict[str, Any], *, message_id: str) -> None:
+    def publish(self, routing_key: str, body: dict[str, Any], *, message_id: str,
+                traceparent: str | None = None) -> None:
         with self._lock:
             try:
                 producer = self._ready_producer()
@@ -140,6 +162,8 @@ class KombuEventPublisher(EventPublisher):
                     delivery_mode=2,  # persistent
                     message_id=message_id,
                     type=str(body.get("type", routing_key)),
+                    # W3C trace context in the AMQP headers, where OpenTelemetry's messaging conventions put it
+                    headers={"traceparent": traceparent} if traceparent else None,
                     retry=False,  # the outbox relay retries, with backoff, from the database
                     confirm_timeout=self.confirm_timeout_s,
                 )
@@ -182,11 +206,12 @@ class KombuEventConsumer(EventConsumer):
 
     def __init__(self, url: str, exchange: str = "ticket.events", queue: str = "ticket.events.queue", *,
                  binding_key: str | tuple[str, ...] = BINDING_KEY, max_backoff_s: float = 30.0, poll_s: float = 0.5,
-                 visibility_timeout_s: float = sql_transport.DEFAULT_VISIBILITY_TIMEOUT_S) -> None:
+                 visibility_timeout_s: float = sql_transport.DEFAULT_VISIBILITY_TIMEOUT_S,
+                 queue_type: str = "classic") -> None:
         make_connection(url)
         self.url = url
         self.visibility_timeout_s = visibility_timeout_s
-        self._topology = _Topology(exchange, queue, binding_key)
+        self._topology = _Topology(exchange, queue, binding_key, queue_type)
         self.max_backoff_s = max_backoff_s
         self.poll_s = poll_s
         self.connected = threading.Event()  # set while consuming (tests and readiness read it)
@@ -213,7 +238,8 @@ class KombuEventConsumer(EventConsumer):
                     message_id=message.properties.get("message_id") or body.get("event_id"),
                     # AMQP says so in delivery_info; kombu's virtual transports keep it in the raw payload.
                     redelivered=bool(message.delivery_info.get("redelivered")
-                                     or (getattr(message, "_raw", None) or {}).get("redelivered")))
+                                     or (getattr(message, "_raw", None) or {}).get("redelivered")),
+                    traceparent=_traceparent(message.headers))
                 try:
                     handler(received)
                 except RejectMessage as exc:

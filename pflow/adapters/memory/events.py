@@ -27,12 +27,14 @@ class InMemoryEventPublisher(EventPublisher):
         self.arrived = threading.Condition(self._lock)
         self.available = True
 
-    def publish(self, routing_key: str, body: dict[str, Any], *, message_id: str) -> None:
+    def publish(self, routing_key: str, body: dict[str, Any], *, message_id: str,
+                traceparent: str | None = None) -> None:
         self.check()
         with self._lock:
             self.messages.append((routing_key, body, message_id))
             if routing_key.startswith(BINDING_PREFIXES):
-                self.queue.append((ReceivedMessage(routing_key, dict(body), message_id), False))
+                self.queue.append((ReceivedMessage(routing_key, dict(body), message_id, traceparent=traceparent),
+                                   False))
                 self.arrived.notify_all()
 
     def check(self) -> None:
@@ -68,7 +70,8 @@ class InMemoryEventConsumer(EventConsumer):
                         return handled
                     continue
                 message, redelivered = self._bus.queue.popleft()
-            received = ReceivedMessage(message.routing_key, dict(message.body), message.message_id, redelivered)
+            received = ReceivedMessage(message.routing_key, dict(message.body), message.message_id, redelivered,
+                                       message.traceparent)
             try:
                 handler(received)
             except RejectMessage as exc:

@@ -8,6 +8,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Callable
 
+from pflow import tracing
 from pflow.domain.errors import ConcurrencyConflict, NotFound, ServiceUnavailable
 from pflow.domain.events import DomainEvent
 from pflow.domain.model import HistoryEntry, Ticket, TicketStatus
@@ -379,10 +380,12 @@ class InMemoryOutbox(Outbox):
     def _apply(self) -> int:
         """Write staged changes into the store (caller holds the store lock)."""
         store = self._store
+        traceparent = tracing.current_traceparent()
         for event in self.staged:
             store.outbox.append(OutboxMessage(
                 id=store._next_outbox_id, event_id=event.event_id, ticket_id=event.ticket_id,
-                routing_key=event.routing_key, body=event.to_message(), created_at=datetime.now(timezone.utc)))
+                routing_key=event.routing_key, body=event.to_message(), created_at=datetime.now(timezone.utc),
+                traceparent=traceparent))
             store._next_outbox_id += 1
         now = datetime.now(timezone.utc)
         store.sent.update((message_id, now) for message_id in self.staged_sent)

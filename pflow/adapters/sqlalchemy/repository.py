@@ -11,6 +11,7 @@ from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.orm import Session, attributes, joinedload, raiseload, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
+from pflow import tracing
 from pflow.adapters.sqlalchemy import tables
 from pflow.adapters.database.engine import PRECEDENCE, SqliteWriterLock, sqlite_writer_lock
 from pflow.adapters.database.errors import translated
@@ -508,10 +509,12 @@ class SqlAlchemyOutbox(Outbox):
         o = tables.outbox
         with self._guard():
             rows = self._session.execute(
-                select(o.c.id, o.c.event_id, o.c.ticket_id, o.c.routing_key, o.c.body, o.c.created_at, o.c.attempts)
+                select(o.c.id, o.c.event_id, o.c.ticket_id, o.c.routing_key, o.c.body, o.c.created_at, o.c.attempts,
+                       o.c.traceparent)
                 .where(o.c.sent_at.is_(None)).order_by(o.c.id).limit(limit)).all()
         return [OutboxMessage(id=r.id, event_id=r.event_id, ticket_id=r.ticket_id, routing_key=r.routing_key,
-                              body=r.body, created_at=r.created_at, attempts=r.attempts) for r in rows]
+                              body=r.body, created_at=r.created_at, attempts=r.attempts, traceparent=r.traceparent)
+                for r in rows]
 
     def backlog(self) -> OutboxBacklog:
         o = tables.outbox
@@ -547,8 +550,10 @@ class SqlAlchemyOutbox(Outbox):
                                               {"key": RELAY_LOCK_KEY}).scalar_one())
 
     def rows(self) -> list[dict]:
+        traceparent = tracing.current_traceparent()  # the request (or task) whose transaction commits them
         return [{"event_id": e.event_id, "ticket_id": e.ticket_id, "routing_key": e.routing_key,
-                 "body": e.to_message(), "created_at": _now(), "attempts": 0} for e in self.staged]
+                 "body": e.to_message(), "created_at": _now(), "attempts": 0, "traceparent": traceparent}
+                for e in self.staged]
 
 
 class SqlAlchemyNotificationRepository(NotificationRepository):

@@ -157,6 +157,8 @@ outbox = Table(
     Column("sent_at", UtcDateTime(), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
+    # the W3C trace context of the transaction that wrote the event, for the relay's and the consumer's spans
+    Column("traceparent", String(100), nullable=True),
     # The relay reads only unsent rows, in id order: a partial index keeps that cheap however many were sent.
     Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui_bundle
-from flask import Flask, send_from_directory
+from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 
-from pflow import __version__
+from pflow import __version__, tracing
 from pflow.adapters.secret_key import EXAMPLE_SECRET_KEYS, check_secret_key, resolve_secret_key  # noqa: F401
 from pflow.config import Settings
 from pflow.container import Container, build_container
@@ -99,6 +99,8 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     app.before_request(auth.authenticate_request)
     app.after_request(auth.session_cookies)
     security_headers.install(app)
+    if tracing.active():
+        install_tracing(app)
 
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -114,3 +116,25 @@ def create_app(container: Container | None = None, settings: Settings | None = N
             return {"name": "PFlow", "api": "/api", "docs": "/api/docs",
                     "ui": "not built: run `make run` (or `npm --prefix frontend run build`)"}
     return app
+
+
+def install_tracing(app: Flask) -> None:
+    """A server span per request (OpenTelemetry's Flask instrumentation; probes and scrapes left out),
+    naming the ticket a route is about."""
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics,api/docs,assets")
+
+    @app.before_request
+    def _tag_ticket() -> None:
+        ticket_id = (request.view_args or {}).get("ticket_id")
+        if ticket_id:
+            tracing.tag_ticket(str(ticket_id))
+
+    @app.after_request
+    def _tag_created(response):
+        if request.method == "POST" and request.url_rule is not None and request.url_rule.rule == "/api/tickets" \
+                and response.status_code == 201 and response.is_json:
+            tracing.tag_ticket(str((response.get_json(silent=True) or {}).get("id") or "") or None)
+        return response
+

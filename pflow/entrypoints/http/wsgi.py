@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 
+from pflow.adapters import tracing
 from pflow.config import Settings
 from pflow.container import build_container, shutdown
 from pflow.entrypoints.runtime import prepare
@@ -33,7 +34,9 @@ def web_settings(env=None) -> Settings:
 def create_wsgi_app():
     from pflow.entrypoints.http import create_app
 
-    container = build_container(web_settings())
+    settings = web_settings()
+    tracing.configure(settings, "pflow-api")  # before the container makes its database engines, to trace them
+    container = build_container(settings)
     try:
         if os.environ.get(PREPARED_ENV) != "1":
             prepare(container)
@@ -66,6 +69,7 @@ class LazyApp:
             application, self.application = self.application, None
         if application is not None:
             shutdown(application.config["PFLOW_CONTAINER"])
+        tracing.flush()
 
     def __call__(self, environ, start_response):
         application = self.application or self.load()

@@ -34,6 +34,10 @@ containers:
     image: "{{ .root.Values.image.repository }}:{{ .root.Values.image.tag }}"
     imagePullPolicy: {{ .root.Values.image.pullPolicy }}
     command: {{- toYaml .command | nindent 6 }}
+    env:
+      # the service name on this component's spans (docs/tracing.md), unless config sets one for all
+      - name: OTEL_SERVICE_NAME
+        value: {{ .root.Values.config.OTEL_SERVICE_NAME | default (printf "pflow-%s" .component) | quote }}
     envFrom:
       - configMapRef:
           name: {{ include "pflow.fullname" .root }}-env
