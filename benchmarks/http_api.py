@@ -276,7 +276,17 @@ LIMITS = (
     "with the single-flow model "
     "(commit d949896) on 2026-12-02, `pflow serve` on a fresh data dir with 1 000 tickets, wrk as here, "
     "10 s runs alternated: create 267-332 req/s there against 349-404 here, list 224-280 against 225-243, "
-    "approve 75-87 against 92-104."
+    "approve 75-87 against 92-104. "
+    "In-process, without a server (`benchmarks/profile_requests.py`, cProfile, 300 requests of each kind on "
+    "the embedded default, 2026-12-04): a create took 10.6 ms, of which the ORM flush of ticket, history and "
+    "outbox rows 26 % and the commit 9 %; a page of the list 17.9 ms, of which 41 % in marshmallow: each "
+    "ticket is dumped once into its presentation (its open steps and their forms) and the page once more by "
+    "the response schema, and loading 20 tickets spends another ~12 % in SQLAlchemy's mutable-JSON tracking; "
+    "an approve 18.9 ms, a third in the embedded engine's transaction and half of that restoring and saving "
+    "SpiffWorkflow's state. The next steps that profile points at: one serialisation per page instead of "
+    "two, read-only loading of the JSON columns on list pages, and keeping a running instance's restored "
+    "workflow between the approval and the worker's step. gunicorn (docs/production-server.md) lets the API "
+    "use both cores; this table measures the all-in-one `pflow serve` that `make run` starts."
 )
 
 

@@ -87,3 +87,15 @@ def test_a_part_run_again_replaces_only_its_own_section(tmp_path):
     report = render(results)
     assert "| figure flows | 11 |" in report and "| figure list | 20 |" in report
     assert report.index("## title flows") < report.index("## title list")  # the order, not the run's
+
+
+def test_the_request_profile_reports_each_kind_with_the_layers_it_found():
+    done = subprocess.run([sys.executable, "benchmarks/profile_requests.py", "--requests", "5"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for kind in ("create", "list", "approve"):
+        section = done.stdout.split(f"## {kind}:")[1].split("\n## ")[0]
+        assert "| inside | share of the request |" in section
+        shares = [int(m) for m in re.findall(r"\| (\d+)% \|", section)]
+        assert shares and all(0 < s <= 100 for s in shares), section
+    assert "embedded engine" in done.stdout.split("## approve:")[1]
