@@ -74,6 +74,22 @@ class Gunicorn:
             self._log.close()
 
 
+def migrated_postgres_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of an embedded-engine PFlow on the test PostgreSQL (emptied, then migrated by
+    `pflow migrate`): 2 gunicorn workers of 2 threads, demo users, in-memory events; ``extra`` on top."""
+    require_postgres()
+    reset_postgres()
+    database = pg_url().replace("postgresql+psycopg2://", "postgresql://")
+    env = {"WORKFLOW_ENGINE": "embedded", "DATABASE_URL": database, "RABBITMQ_URL": "memory://",
+           "PFLOW_DATA_DIR": str(tmp_path / "var"), "PFLOW_UI_DIR": str(tmp_path / "no-ui"),
+           "PFLOW_SECRET_KEY": "k" * 48, "PFLOW_DEMO_USERS": "1", "PFLOW_WEB_WORKERS": "2",
+           "PFLOW_WEB_THREADS": "2", **extra}
+    migrated = subprocess.run([sys.executable, "-m", "pflow.entrypoints.cli", "migrate"], cwd=REPO_ROOT,
+                              env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
+    return env
+
+
 def login(url: str, user: str) -> dict[str, str]:
     r = requests.post(url + "/api/auth/login", json={"username": user, "password": user}, timeout=10)
     assert r.status_code == 200, r.text
@@ -102,16 +118,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 def test_two_worker_processes_serve_one_flow_that_a_separate_worker_completes(tmp_path):
     """Tokens, tickets and metrics are shared across gunicorn's processes; the API runs no worker of its own,
     so the ticket waits at provisioning until `pflow worker` runs."""
-    require_postgres()
-    reset_postgres()
-    database = pg_url().replace("postgresql+psycopg2://", "postgresql://")
-    env = {"WORKFLOW_ENGINE": "embedded", "DATABASE_URL": database, "RABBITMQ_URL": "memory://",
-           "PFLOW_DATA_DIR": str(tmp_path / "var"), "PFLOW_UI_DIR": str(tmp_path / "no-ui"),
-           "PFLOW_SECRET_KEY": "k" * 48, "PFLOW_DEMO_USERS": "1", "PFLOW_LOG_FORMAT": "json",
-           "PFLOW_METRICS_TOKEN": METRICS_TOKEN, "PFLOW_WEB_WORKERS": "2", "PFLOW_WEB_THREADS": "2"}
-    migrated = subprocess.run([sys.executable, "-m", "pflow.entrypoints.cli", "migrate"], cwd=REPO_ROOT,
-                              env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
-    assert migrated.returncode == 0, migrated.stderr
+    env = migrated_postgres_env(tmp_path, PFLOW_LOG_FORMAT="json", PFLOW_METRICS_TOKEN=METRICS_TOKEN)
     server = Gunicorn(env, tmp_path)
     worker = None
     try:

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from tests.integration.test_gunicorn import Gunicorn, login
-from tests.support import REPO_ROOT, pg_url, require_postgres, reset_postgres, wait_until
+from tests.integration.test_gunicorn import Gunicorn, login, migrated_postgres_env
+from tests.support import REPO_ROOT, reset_postgres, wait_until
 
 
 class OtlpReceiver:
@@ -68,18 +68,9 @@ class OtlpReceiver:
 
 @pytest.mark.integration
 def test_one_tickets_trace_spans_the_api_the_outbox_relay_and_the_worker(tmp_path):
-    require_postgres()
-    reset_postgres()
     receiver = OtlpReceiver()
-    database = pg_url().replace("postgresql+psycopg2://", "postgresql://")
-    env = {"WORKFLOW_ENGINE": "embedded", "DATABASE_URL": database, "RABBITMQ_URL": "memory://",
-           "PFLOW_DATA_DIR": str(tmp_path / "var"), "PFLOW_UI_DIR": str(tmp_path / "no-ui"),
-           "PFLOW_SECRET_KEY": "k" * 48, "PFLOW_DEMO_USERS": "1", "PFLOW_WEB_WORKERS": "2",
-           "PFLOW_WEB_THREADS": "2", "PFLOW_METRICS": "0",
-           "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-    migrated = subprocess.run([sys.executable, "-m", "pflow.entrypoints.cli", "migrate"], cwd=REPO_ROOT,
-                              env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
-    assert migrated.returncode == 0, migrated.stderr
+    env = migrated_postgres_env(tmp_path, PFLOW_METRICS="0", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
+                                OTEL_BSP_SCHEDULE_DELAY="200")
     server = Gunicorn(env, tmp_path)
     worker = None
     try:
