@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 
 from opentelemetry import trace
@@ -44,7 +45,7 @@ def install(processor: SpanProcessor, service: str) -> bool:
         if _provider is not None:
             return True
         provider = TracerProvider(resource=Resource.create({"service.name": service,
-                                                            "service.instance.id": f"{os.uname().nodename}-{os.getpid()}"}))
+                                                            "service.instance.id": f"{socket.gethostname()}-{os.getpid()}"}))
         provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
         _provider = provider
@@ -78,11 +79,6 @@ def flush(timeout_ms: int = 5000) -> None:
     """Send what is buffered (before the process exits)."""
     if _provider is not None:
         _provider.force_flush(timeout_ms)
-
-
-def shutdown() -> None:
-    if _provider is not None:
-        _provider.shutdown()
 
 
 def exporter_for_tests(exporter: SpanExporter, service: str = "pflow-test") -> bool:

@@ -53,10 +53,10 @@ def test_a_clients_request_id_is_echoed_and_on_the_access_line(stack, json_lines
     assert access["time"].endswith("Z") and isinstance(access["duration_ms"], float)
 
 
-@pytest.mark.parametrize("bad", ["", " padded ", "x" * 129, "new\nline", "ünïcode"])
+@pytest.mark.parametrize("bad", ["", " padded ", "x" * 129, "tab\there", "ünïcode"])
 def test_a_bad_request_id_is_replaced_by_a_new_one(stack, bad):
     client = create_app(stack.container).test_client(use_cookies=False)
-    r = client.get("/healthz", headers={"X-Request-ID": bad} if "\n" not in bad else {})
+    r = client.get("/healthz", headers={"X-Request-ID": bad})
     given = r.headers["X-Request-ID"]
     assert given != bad and len(given) == 32 and int(given, 16) >= 0
 

@@ -111,8 +111,8 @@ def test_one_tickets_trace_spans_the_api_the_outbox_relay_and_the_worker(tmp_pat
         assert {s["attributes"]["pflow.ticket_id"] for s in publishes} == {ticket}
         assert any(by_id.get(s["parent"], {}).get("service") == "pflow-api" for s in publishes), \
             "no publish span is a child of the API request that wrote the event"
-        assert any(s["service"] == "pflow-api" and "db.system" in str(s["attributes"]) or
-                   s["name"].split(" ")[0] in ("SELECT", "INSERT", "UPDATE") for s in trace), "no SQL span"
+        assert any(s["service"] == "pflow-api" and "db.system" in s["attributes"] for s in trace), \
+            "no SQL span of the API in the trace"
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)

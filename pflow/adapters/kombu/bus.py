@@ -101,7 +101,6 @@ def _unavailable(url: str, exc: BaseException) -> ServiceUnavailable:
                               public_message="The event broker is unavailable; try again in a moment.")
 
 
-
 def _traceparent(headers: Any) -> str | None:
     """The W3C trace context a message carries (None when it carries none, or something else)."""
     value = headers.get("traceparent") if isinstance(headers, dict) else None

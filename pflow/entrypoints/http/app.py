@@ -135,6 +135,5 @@ def install_tracing(app: Flask) -> None:
     def _tag_created(response):
         if request.method == "POST" and request.url_rule is not None and request.url_rule.rule == "/api/tickets" \
                 and response.status_code == 201 and response.is_json:
-            tracing.tag_ticket(str((response.get_json(silent=True) or {}).get("id") or "") or None)
+            tracing.tag_ticket((response.get_json(silent=True) or {}).get("id"))
         return response
-
